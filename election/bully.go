@@ -1,0 +1,236 @@
+// Package election chooses the coordinator with the Bully algorithm over
+// the ranks the reference service hands out: the available server with
+// the highest rank coordinates. Announcements carry an epoch, so a late or
+// stale one is ignored, and one goroutine runs every election of a node,
+// so however many failures it notices at once it starts one election.
+package election
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Member is a server taking part in elections.
+type Member struct {
+	Name string
+	Rank int64
+	Addr string
+}
+
+// Announcement says that Coordinator won the election of Epoch.
+type Announcement struct {
+	Coordinator string
+	Rank        int64
+	Epoch       uint64
+}
+
+// Transport carries the election's messages. The server implements it
+// over its server-to-server endpoint and the pub/sub proxy.
+type Transport interface {
+	// Elect sends the Bully election message to m and reports whether m
+	// answered OK before ctx expired.
+	Elect(ctx context.Context, m Member) bool
+	// Ping reports whether the coordinator answered before ctx expired.
+	Ping(ctx context.Context, m Member) bool
+	// Announce tells every member, and anyone subscribed to the topic
+	// "servers", that this node won.
+	Announce(ctx context.Context, a Announcement, members []Member)
+	// Tell sends the current announcement to one member only, to a node
+	// whose election message reached a coordinator that has nothing new to
+	// announce.
+	Tell(ctx context.Context, a Announcement, m Member)
+}
+
+// Config configures a Node. Durations are short in tests.
+type Config struct {
+	Self      Member
+	Transport Transport
+	Log       *slog.Logger
+
+	// CheckEvery is how often a node pings the coordinator; Misses
+	// consecutive failed pings, each bounded by CheckTimeout, start an
+	// election. The defaults notice a dead coordinator within about 400 ms.
+	CheckEvery   time.Duration
+	CheckTimeout time.Duration
+	Misses       int
+	// OKTimeout is how long a candidate waits for an OK from a higher rank.
+	OKTimeout time.Duration
+	// AnnounceTimeout is how long a candidate that got an OK waits for the
+	// winner's announcement before it starts over.
+	AnnounceTimeout time.Duration
+	// OnChange, when set, is called with each newly accepted coordinator.
+	OnChange func(Announcement)
+}
+
+// DefaultConfig returns the production timings.
+func DefaultConfig() Config {
+	return Config{
+		CheckEvery:      100 * time.Millisecond,
+		CheckTimeout:    150 * time.Millisecond,
+		Misses:          2,
+		OKTimeout:       200 * time.Millisecond,
+		AnnounceTimeout: time.Second,
+	}
+}
+
+// Node is one server's view of the election.
+type Node struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex // guards the fields below
+	members []Member
+	current Announcement // zero Coordinator while unknown
+	epoch   uint64       // newest epoch seen
+	misses  int
+
+	trigger   chan struct{} // capacity 1: coalesces election requests
+	announced chan struct{} // capacity 1: wakes a candidate waiting for a winner
+}
+
+// New returns a Node; Run starts it.
+func New(cfg Config) *Node {
+	defaults := DefaultConfig()
+	if cfg.CheckEvery <= 0 {
+		cfg.CheckEvery = defaults.CheckEvery
+	}
+	if cfg.CheckTimeout <= 0 {
+		cfg.CheckTimeout = defaults.CheckTimeout
+	}
+	if cfg.Misses <= 0 {
+		cfg.Misses = defaults.Misses
+	}
+	if cfg.OKTimeout <= 0 {
+		cfg.OKTimeout = defaults.OKTimeout
+	}
+	if cfg.AnnounceTimeout <= 0 {
+		cfg.AnnounceTimeout = defaults.AnnounceTimeout
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Node{
+		cfg:       cfg,
+		log:       cfg.Log,
+		members:   []Member{cfg.Self},
+		trigger:   make(chan struct{}, 1),
+		announced: make(chan struct{}, 1),
+	}
+}
+
+// Coordinator returns the accepted coordinator, if any.
+func (n *Node) Coordinator() (Announcement, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.current, n.current.Coordinator != ""
+}
+
+// IsCoordinator reports whether this node is the accepted coordinator.
+func (n *Node) IsCoordinator() bool {
+	a, ok := n.Coordinator()
+	return ok && a.Coordinator == n.cfg.Self.Name
+}
+
+// Members returns the current members, this node included.
+func (n *Node) Members() []Member {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]Member(nil), n.members...)
+}
+
+// SetMembers replaces the available servers. Learning of a server that
+// outranks the coordinator starts an election, as Bully prescribes for a
+// server that returns.
+func (n *Node) SetMembers(members []Member) {
+	n.mu.Lock()
+	list := []Member{n.cfg.Self}
+	for _, m := range members {
+		if m.Name != n.cfg.Self.Name {
+			list = append(list, m)
+		}
+	}
+	n.members = list
+	elect := false
+	if n.current.Coordinator != "" {
+		for _, m := range list {
+			if m.Rank > n.current.Rank && m.Name != n.current.Coordinator {
+				elect = true
+			}
+		}
+	}
+	n.mu.Unlock()
+	if elect {
+		n.log.Info("higher rank available", "coordinator", n.current.Coordinator)
+		n.Trigger()
+	}
+}
+
+// Trigger asks for an election; requests made while one is pending
+// merge into it.
+func (n *Node) Trigger() {
+	select {
+	case n.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// HandleElection notes a lower rank's election message: the caller
+// replies OK, and this node runs its own election, as Bully prescribes.
+// A coordinator with no higher rank alive then re-sends its announcement
+// to the members instead of announcing again, because nothing changed.
+func (n *Node) HandleElection() {
+	n.Trigger()
+}
+
+// HandleAnnouncement applies a coordinator announcement. A newer epoch
+// wins, and at the same epoch the higher rank. An announcement without an
+// epoch, as other implementations send, counts as the current epoch. A
+// lower rank claiming to coordinate is bullied with a new election.
+func (n *Node) HandleAnnouncement(a Announcement) {
+	n.mu.Lock()
+	if a.Epoch == 0 {
+		a.Epoch = n.epoch
+		if a.Rank == 0 {
+			a.Rank = n.rankOfLocked(a.Coordinator)
+		}
+	}
+	current := n.current
+	stale := a.Epoch < n.epoch || (a.Epoch == current.Epoch && a.Rank < current.Rank)
+	same := a.Coordinator == current.Coordinator && a.Epoch == current.Epoch
+	bully := a.Rank < n.cfg.Self.Rank
+	if a.Epoch > n.epoch {
+		n.epoch = a.Epoch
+	}
+	if stale || same || bully {
+		n.mu.Unlock()
+		if bully && !same {
+			n.log.Info("lower rank claims coordinator", "claimant", a.Coordinator, "claimant_rank", a.Rank, "epoch", a.Epoch)
+			n.Trigger()
+		} else if stale {
+			n.log.Debug("stale announcement ignored", "coordinator", a.Coordinator, "epoch", a.Epoch)
+		}
+		return
+	}
+	n.current, n.misses = a, 0
+	n.mu.Unlock()
+
+	n.log.Info("coordinator changed", "coordinator", a.Coordinator, "coordinator_rank", a.Rank, "epoch", a.Epoch)
+	select {
+	case n.announced <- struct{}{}:
+	default:
+	}
+	if n.cfg.OnChange != nil {
+		n.cfg.OnChange(a)
+	}
+}
+
+func (n *Node) rankOfLocked(name string) int64 {
+	for _, m := range n.members {
+		if m.Name == name {
+			return m.Rank
+		}
+	}
+	return 0
+}

@@ -1,0 +1,34 @@
+package proto
+
+import "msgsys/clock"
+
+// Clocks are a process's two clocks as messages use them: every message
+// sent carries the physical time and a fresh Lamport tick, and every
+// message received advances the Lamport clock.
+type Clocks struct {
+	Lamport  *clock.Lamport
+	Physical *clock.Physical
+}
+
+// NewClocks returns clocks with no skew, for processes that take no clock
+// flags.
+func NewClocks() Clocks {
+	return Clocks{Lamport: new(clock.Lamport), Physical: clock.NewPhysical(clock.PhysicalConfig{})}
+}
+
+// Meta ticks the Lamport clock and returns the metadata of a message about
+// to be sent.
+func (c Clocks) Meta() Meta {
+	return Meta{Timestamp: FormatTime(c.Physical.Now()), Clock: c.Lamport.Tick()}
+}
+
+// Witness applies the receive rule to a decoded message: the Lamport clock
+// becomes the maximum of its value and the message's. It returns the
+// message's clock error, if any, for the caller to reject the message.
+func (c Clocks) Witness(d Data) (uint64, error) {
+	received, err := d.Clock()
+	if err != nil {
+		return 0, err
+	}
+	return c.Lamport.Witness(received), nil
+}

@@ -1,0 +1,127 @@
+package proto
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+)
+
+// Listener accepts ZMTP connections for one bound socket.
+type Listener struct {
+	ln      net.Listener
+	typ     zmq4.SocketType
+	log     *slog.Logger
+	wg      sync.WaitGroup
+	mu      sync.Mutex // guards conns and stopped
+	conns   map[*Conn]struct{}
+	stopped bool // Serve no longer accepts and has closed conns
+}
+
+// Listen binds endpoint ("tcp://*:5555", "tcp://127.0.0.1:0") for sockets
+// of type typ.
+func Listen(endpoint string, typ zmq4.SocketType, log *slog.Logger) (*Listener, error) {
+	addr, err := tcpAddress(endpoint, true)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("proto: bind %s: %w", endpoint, err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Listener{ln: ln, typ: typ, log: log, conns: make(map[*Conn]struct{})}, nil
+}
+
+// Endpoint is the bound address as a connectable endpoint, with the port
+// the system chose when the requested one was 0.
+func (l *Listener) Endpoint() string {
+	addr := l.ln.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "tcp://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
+}
+
+// Serve accepts connections until ctx is done, performs each handshake in
+// its own goroutine, and runs handle for each connection. When handle
+// returns, the connection is closed. Serve closes every connection and
+// waits for every handler before it returns.
+func (l *Listener) Serve(ctx context.Context, handle func(*Conn)) error {
+	stop := context.AfterFunc(ctx, func() { l.ln.Close() })
+	defer stop()
+
+	var failures int
+	for {
+		raw, err := l.ln.Accept()
+		if err != nil {
+			// Listener.Close, or ctx through AfterFunc, closed ln.
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				break
+			}
+			// Out of file descriptors and similar: wait a little rather
+			// than spin, as net/http does.
+			failures++
+			l.log.Warn("accept failed", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(min(time.Duration(failures)*10*time.Millisecond, time.Second)):
+			}
+			continue
+		}
+		failures = 0
+		if tcp, ok := raw.(*net.TCPConn); ok {
+			_ = tcp.SetNoDelay(true)
+		}
+		l.wg.Add(1)
+		go l.serveConn(ctx, raw, handle)
+	}
+
+	l.mu.Lock()
+	l.stopped = true
+	for c := range l.conns {
+		c.Close()
+	}
+	l.mu.Unlock()
+	l.wg.Wait()
+	return nil
+}
+
+func (l *Listener) serveConn(ctx context.Context, raw net.Conn, handle func(*Conn)) {
+	defer l.wg.Done()
+	conn, err := open(raw, l.typ, true)
+	if err != nil {
+		l.log.Warn("handshake failed", "peer", raw.RemoteAddr().String(), "err", err)
+		raw.Close()
+		return
+	}
+
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		conn.Close()
+		return
+	}
+	l.conns[conn] = struct{}{}
+	l.mu.Unlock()
+
+	defer func() {
+		l.mu.Lock()
+		delete(l.conns, conn)
+		l.mu.Unlock()
+		conn.Close()
+	}()
+	handle(conn)
+}
+
+// Close stops accepting, and Serve then closes every connection and
+// returns as if its context were done; the context is the usual way to stop.
+func (l *Listener) Close() error { return l.ln.Close() }

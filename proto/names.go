@@ -1,0 +1,112 @@
+package proto
+
+import (
+	"errors"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Limits on names and text, in the units the protocol states them.
+const (
+	MaxNameRunes = 32   // characters after NFC normalisation
+	MaxTextBytes = 8192 // bytes of UTF-8
+)
+
+// ReservedTopic is the pub/sub topic of coordinator announcements, so no user
+// or channel may take it as a name.
+const ReservedTopic = "servers"
+
+// Reasons a name or a text is invalid. Servers turn them into localised
+// descriptions with the lang package, so the messages here are for logs.
+var (
+	ErrNameEmpty    = errors.New("proto: name is empty")
+	ErrNameTooLong  = errors.New("proto: name is longer than 32 characters")
+	ErrNameChars    = errors.New("proto: name has characters other than letters, digits, _, - and .")
+	ErrNameReserved = errors.New("proto: name is reserved")
+	ErrNameNotUTF8  = errors.New("proto: name is not valid UTF-8")
+	ErrTextEmpty    = errors.New("proto: text is empty")
+	ErrTextTooLong  = errors.New("proto: text is longer than 8192 bytes")
+	ErrTextNotUTF8  = errors.New("proto: text is not valid UTF-8")
+	ErrTextControl  = errors.New("proto: text has control characters")
+)
+
+var folder = cases.Fold()
+
+// NormalizeName validates a user or channel name and returns it in NFC, as
+// it is shown. Use FoldName for the key that decides uniqueness.
+func NormalizeName(name string) (string, error) {
+	if !utf8.ValidString(name) {
+		return "", ErrNameNotUTF8
+	}
+	name = norm.NFC.String(name)
+	if name == "" {
+		return "", ErrNameEmpty
+	}
+	if utf8.RuneCountInString(name) > MaxNameRunes {
+		return "", ErrNameTooLong
+	}
+	for _, r := range name {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' && r != '-' && r != '.' {
+			return "", ErrNameChars
+		}
+	}
+	if FoldName(name) == ReservedTopic {
+		return "", ErrNameReserved
+	}
+	return name, nil
+}
+
+// NormalizeChannel is NormalizeName after dropping one leading '#', which
+// people type out of IRC habit and which is not part of the name.
+func NormalizeChannel(name string) (string, error) {
+	return NormalizeName(strings.TrimPrefix(name, "#"))
+}
+
+// FoldName returns the key under which a valid name is unique: the NFC form
+// after Unicode case folding, so "Ana", "ANA" and "ana" are one name.
+func FoldName(name string) string {
+	return norm.NFC.String(folder.String(norm.NFC.String(name)))
+}
+
+// ValidateText checks a post or direct message against the protocol's rules:
+// 1 to 8192 bytes of UTF-8 with no control characters but newline and tab.
+func ValidateText(text string) error {
+	if text == "" {
+		return ErrTextEmpty
+	}
+	if len(text) > MaxTextBytes {
+		return ErrTextTooLong
+	}
+	if !utf8.ValidString(text) {
+		return ErrTextNotUTF8
+	}
+	for _, r := range text {
+		if r == '\n' || r == '\t' {
+			continue
+		}
+		if unicode.IsControl(r) {
+			return ErrTextControl
+		}
+	}
+	return nil
+}
+
+// TruncateText cuts text to at most max bytes without splitting a character,
+// for clients that shorten what a person typed before sending it.
+func TruncateText(text string, max int) string {
+	if max <= 0 {
+		return ""
+	}
+	if len(text) <= max {
+		return text
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return text[:cut]
+}

@@ -1,0 +1,101 @@
+package proto
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+)
+
+// Backoff bounds between reconnection attempts.
+const (
+	redialMin = 50 * time.Millisecond
+	redialMax = time.Second
+)
+
+// Redial keeps a connection to endpoint alive until ctx is done: it dials,
+// runs session with the connection, and when session returns (the peer
+// went away or failed) dials again, backing off while the peer is down or
+// keeps dropping the connection. zmq4's automatic reconnection can
+// deadlock, so msgsys reconnects this way. session must return once ctx is
+// done or the connection closes. A nil log discards the log.
+func Redial(ctx context.Context, endpoint string, typ zmq4.SocketType, log *slog.Logger, session func(context.Context, *Conn) error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	delay := redialMin
+	down := false
+	for ctx.Err() == nil {
+		conn, err := Dial(ctx, endpoint, typ, HandshakeTimeout)
+		if err != nil {
+			if !down {
+				log.Warn("connect failed", "endpoint", endpoint, "err", err)
+				down = true
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			delay = min(delay*2, redialMax)
+			continue
+		}
+
+		if down {
+			log.Info("reconnected", "endpoint", endpoint)
+		} else {
+			log.Debug("connected", "endpoint", endpoint)
+		}
+		down = false
+
+		started := time.Now()
+		stop := context.AfterFunc(ctx, func() { conn.Close() })
+		err = session(ctx, conn)
+		stop()
+		conn.Close()
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("connection lost", "endpoint", endpoint, "err", err, "after", time.Since(started))
+		down = true
+
+		// A peer that accepts and at once drops the connection would
+		// otherwise be redialled in a busy loop, so the backoff resets only
+		// after a session that lasted.
+		if time.Since(started) > redialMax {
+			delay = redialMin
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, redialMax)
+	}
+}
+
+// Heartbeat pings conn every interval and closes it when nothing has
+// arrived for timeout, so a peer that froze (SIGSTOP, a cut cable) is
+// noticed although TCP stays open. It returns when conn closes or ctx is
+// done.
+func Heartbeat(ctx context.Context, conn *Conn, interval, timeout time.Duration) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-conn.Done():
+			return
+		case <-ticker.C:
+			if conn.Idle() > timeout {
+				conn.Close()
+				return
+			}
+			if err := conn.Ping(); err != nil {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,46 @@
+package proto
+
+import (
+	"fmt"
+
+	"github.com/shamaton/msgpack/v2"
+)
+
+// DecodeInto decodes a frame {"service": ..., "data": {...}} into data,
+// a pointer to a struct, after the same nesting checks as Decode. Server to
+// server messages use it because they are typed and can be large. Unlike
+// Decode it is strict: a field of the wrong type fails the message.
+func DecodeInto(frame []byte, data any) (service string, err error) {
+	if len(frame) > MaxMessageBytes {
+		return "", ErrFrameTooLarge
+	}
+	if err := scan(frame, MaxDepth); err != nil {
+		return "", err
+	}
+	env := envelope[any]{Data: data}
+	if err := msgpack.Unmarshal(frame, &env); err != nil {
+		return "", fmt.Errorf("proto: invalid message: %w", err)
+	}
+	return env.Service, nil
+}
+
+// PeekService reads only the service name of a frame, so a dispatcher can
+// choose the handler that decodes the rest.
+func PeekService(frame []byte) (string, error) {
+	if len(frame) > MaxMessageBytes {
+		return "", ErrFrameTooLarge
+	}
+	if err := scan(frame, MaxDepth); err != nil {
+		return "", err
+	}
+	var head struct {
+		Service string `msgpack:"service"`
+	}
+	if err := msgpack.Unmarshal(frame, &head); err != nil {
+		return "", fmt.Errorf("proto: invalid message: %w", err)
+	}
+	if head.Service == "" {
+		return "", ErrNoService
+	}
+	return head.Service, nil
+}

@@ -1,0 +1,425 @@
+package proto
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+	"github.com/go-zeromq/zmq4/security/null"
+)
+
+// ZeroMQ socket types, as a peer announces them in the ZMTP handshake.
+const (
+	Req    = zmq4.Req
+	Rep    = zmq4.Rep
+	Dealer = zmq4.Dealer
+	Router = zmq4.Router
+	Pub    = zmq4.Pub
+	Sub    = zmq4.Sub
+	XPub   = zmq4.XPub
+	XSub   = zmq4.XSub
+)
+
+// Transport limits.
+const (
+	// MaxMessageBytes bounds one ZeroMQ message, all frames together,
+	// each frame counted as its body plus frameOverhead bytes. It is
+	// above MaxFrameBytes so that an oversized request still arrives whole
+	// and gets an error reply instead of a dropped connection.
+	MaxMessageBytes = 64 << 20
+	// maxHandshakeBytes bounds what a peer may send before its handshake
+	// completes: a greeting and a READY command with a few properties.
+	maxHandshakeBytes = 4096
+	// frameOverhead is what readMessage charges per frame against
+	// MaxMessageBytes on top of its body: about the memory a frame costs
+	// besides its bytes.
+	frameOverhead = 32
+	// readChunk is the step in which readBody grows a large frame body.
+	readChunk = 64 << 10
+	// HandshakeTimeout bounds the ZMTP greeting and handshake.
+	HandshakeTimeout = 5 * time.Second
+	// SendTimeout bounds one write to a peer. A peer that does not drain
+	// its socket for this long is disconnected rather than allowed to
+	// block the sender.
+	SendTimeout = 10 * time.Second
+)
+
+// ZMTP 3.0 frame flags.
+const (
+	flagMore    = 0x01
+	flagLong    = 0x02
+	flagCommand = 0x04
+)
+
+var (
+	// ErrClosed is returned by a Conn after Close or a transport failure.
+	ErrClosed = errors.New("proto: connection closed")
+	// ErrMessageTooLarge is returned when a peer sends more than
+	// MaxMessageBytes in one message; the connection is then closed.
+	ErrMessageTooLarge = errors.New("proto: message exceeds the transport limit")
+	errEmptyMessage    = errors.New("proto: a message needs at least one frame")
+)
+
+// Conn is one ZMTP 3.0 connection. zmq4 performs the greeting and the
+// handshake; Conn then frames messages itself, because zmq4 writes each
+// frame with two unsynchronised system calls, answers PING from its
+// reader without locking, and allocates a frame of any size the peer
+// declares. Send is safe for concurrent use; Recv belongs to one reader.
+type Conn struct {
+	raw      net.Conn
+	reader   *bufio.Reader
+	peerType zmq4.SocketType
+
+	sendMu sync.Mutex // guards writer and the ordering of frames
+	writer *bufio.Writer
+
+	lastRecv  atomic.Int64 // Unix nanoseconds of the last bytes received
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// PeerType is the socket type the peer announced.
+func (c *Conn) PeerType() zmq4.SocketType { return c.peerType }
+
+// RemoteAddr is the peer's network address, for logs.
+func (c *Conn) RemoteAddr() string { return c.raw.RemoteAddr().String() }
+
+// Done is closed when the connection is closed.
+func (c *Conn) Done() <-chan struct{} { return c.closed }
+
+// Close closes the connection; it is safe to call more than once.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		_ = c.raw.Close()
+	})
+	return nil
+}
+
+// Send writes one message. An empty frame is allowed; a message with no
+// frames is not. A failed or timed-out write closes the connection, since
+// the stream may hold half a frame.
+func (c *Conn) Send(frames ...[]byte) error {
+	if len(frames) == 0 {
+		return errEmptyMessage
+	}
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+
+	select {
+	case <-c.closed:
+		return ErrClosed
+	default:
+	}
+	_ = c.raw.SetWriteDeadline(time.Now().Add(SendTimeout))
+	for i, frame := range frames {
+		var flags byte
+		if i < len(frames)-1 {
+			flags = flagMore
+		}
+		c.writeFrame(flags, frame)
+	}
+	if err := c.writer.Flush(); err != nil {
+		c.Close()
+		return fmt.Errorf("proto: send to %s: %w", c.RemoteAddr(), err)
+	}
+	return nil
+}
+
+// writeFrame buffers one frame; errors surface at Flush.
+func (c *Conn) writeFrame(flags byte, body []byte) {
+	if len(body) > 255 {
+		var header [9]byte
+		header[0] = flags | flagLong
+		binary.BigEndian.PutUint64(header[1:], uint64(len(body)))
+		c.writer.Write(header[:])
+	} else {
+		c.writer.Write([]byte{flags, byte(len(body))})
+	}
+	c.writer.Write(body)
+}
+
+// sendCommand writes a ZMTP command such as PONG.
+func (c *Conn) sendCommand(name string, data []byte) error {
+	body := make([]byte, 0, 1+len(name)+len(data))
+	body = append(body, byte(len(name)))
+	body = append(body, name...)
+	body = append(body, data...)
+
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	_ = c.raw.SetWriteDeadline(time.Now().Add(SendTimeout))
+	c.writeFrame(flagCommand, body)
+	if err := c.writer.Flush(); err != nil {
+		c.Close()
+		return err
+	}
+	return nil
+}
+
+// Ping sends a ZMTP PING. A libzmq or msgsys peer answers PONG, which
+// Recv swallows but counts as traffic for Idle.
+func (c *Conn) Ping() error {
+	return c.sendCommand("PING", []byte{0, 0})
+}
+
+// Idle is how long ago the last bytes arrived from the peer.
+func (c *Conn) Idle() time.Duration {
+	return time.Since(time.Unix(0, c.lastRecv.Load()))
+}
+
+// Recv reads the next message. It answers PING with PONG and skips every
+// other command, because libzmq peers with ZMQ_HEARTBEAT_IVL send them and
+// they are not data. It returns ErrClosed once the connection is gone.
+func (c *Conn) Recv() ([][]byte, error) {
+	for {
+		frames, command, err := c.readMessage()
+		if err != nil {
+			c.Close()
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+				return nil, ErrClosed
+			}
+			return nil, err
+		}
+		c.lastRecv.Store(time.Now().UnixNano())
+		if !command {
+			return frames, nil
+		}
+		if name, data, ok := parseCommand(frames[0]); ok && name == "PING" {
+			// The PING's context (after a 2-byte TTL) is echoed back.
+			var context []byte
+			if len(data) > 2 {
+				context = data[2:]
+			}
+			if err := c.sendCommand("PONG", context); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+func parseCommand(body []byte) (string, []byte, bool) {
+	if len(body) == 0 || int(body[0]) > len(body)-1 {
+		return "", nil, false
+	}
+	n := int(body[0])
+	return string(body[1 : 1+n]), body[1+n:], true
+}
+
+// readMessage reads frames until one without the MORE flag. A command is
+// always a single frame.
+func (c *Conn) readMessage() (frames [][]byte, command bool, err error) {
+	total := 0
+	for {
+		flags, err := c.reader.ReadByte()
+		if err != nil {
+			return nil, false, err
+		}
+		var size uint64
+		if flags&flagLong != 0 {
+			var header [8]byte
+			if _, err := io.ReadFull(c.reader, header[:]); err != nil {
+				return nil, false, err
+			}
+			size = binary.BigEndian.Uint64(header[:])
+		} else {
+			b, err := c.reader.ReadByte()
+			if err != nil {
+				return nil, false, err
+			}
+			size = uint64(b)
+		}
+		// Each frame is charged frameOverhead besides its body, so a flood
+		// of empty frames with the MORE flag is bounded too.
+		if size > MaxMessageBytes || total+int(size)+frameOverhead > MaxMessageBytes {
+			return nil, false, ErrMessageTooLarge
+		}
+		total += int(size) + frameOverhead
+
+		body, err := c.readBody(int(size))
+		if err != nil {
+			return nil, false, err
+		}
+		if flags&flagCommand != 0 {
+			return [][]byte{body}, true, nil
+		}
+		frames = append(frames, body)
+		if flags&flagMore == 0 {
+			return frames, false, nil
+		}
+	}
+}
+
+// greetingBytes is the size of a ZMTP 3.x greeting, which zmq4 reads whole
+// before the first frame.
+const greetingBytes = 64
+
+// readBody reads a frame body of size bytes. Large bodies grow with the
+// bytes that arrive instead of being allocated from the declared size, so
+// a peer that declares MaxMessageBytes and sends nothing costs little.
+func (c *Conn) readBody(size int) ([]byte, error) {
+	if size <= readChunk {
+		body := make([]byte, size)
+		_, err := io.ReadFull(c.reader, body)
+		return body, err
+	}
+	body := make([]byte, 0, readChunk)
+	for len(body) < size {
+		n := min(size-len(body), readChunk)
+		body = slices.Grow(body, n)
+		if _, err := io.ReadFull(c.reader, body[len(body):len(body)+n]); err != nil {
+			return nil, err
+		}
+		body = body[:len(body)+n]
+	}
+	return body, nil
+}
+
+// handshakeConn limits what zmq4 may read during the handshake. zmq4
+// allocates each frame from the size its header declares before reading
+// the body, so a declared size of a terabyte ends the process with a fatal
+// out-of-memory error that recover cannot catch. handshakeConn therefore
+// follows the frame headers in the stream and fails the read that would
+// hand zmq4 a size above the handshake budget.
+type handshakeConn struct {
+	net.Conn
+	left     int    // bytes the peer may still send
+	greeting int    // greeting bytes not yet passed on
+	header   []byte // the current frame header, as far as it has arrived
+	body     uint64 // bytes of the current frame body not yet passed on
+}
+
+func (h *handshakeConn) Read(p []byte) (int, error) {
+	if h.left <= 0 {
+		return 0, ErrMessageTooLarge
+	}
+	if len(p) > h.left {
+		p = p[:h.left]
+	}
+	n, err := h.Conn.Read(p)
+	if safe, ok := h.track(p[:n]); !ok {
+		h.left = 0
+		return safe, ErrMessageTooLarge
+	}
+	h.left -= n
+	return n, err
+}
+
+// track follows the greeting and frame headers through b. It returns
+// false and the number of bytes before the last byte of a header that
+// declares a frame larger than maxHandshakeBytes.
+func (h *handshakeConn) track(b []byte) (int, bool) {
+	for i := 0; i < len(b); {
+		switch {
+		case h.greeting > 0:
+			skip := min(h.greeting, len(b)-i)
+			h.greeting -= skip
+			i += skip
+		case h.body > 0:
+			skip := min(h.body, uint64(len(b)-i))
+			h.body -= skip
+			i += int(skip)
+		default:
+			h.header = append(h.header, b[i])
+			want := 2
+			if h.header[0]&flagLong != 0 {
+				want = 9
+			}
+			if len(h.header) == want {
+				size := uint64(h.header[1])
+				if want == 9 {
+					size = binary.BigEndian.Uint64(h.header[1:])
+				}
+				if size > maxHandshakeBytes {
+					return i, false
+				}
+				h.body = size
+				h.header = h.header[:0]
+			}
+			i++
+		}
+	}
+	return len(b), true
+}
+
+// open performs the ZMTP handshake on raw as socket type typ.
+func open(raw net.Conn, typ zmq4.SocketType, server bool) (conn *Conn, err error) {
+	// zmq4 may panic on a malformed handshake; handshakeConn keeps the
+	// declared sizes it allocates from small.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("proto: handshake with %s failed: %v", raw.RemoteAddr(), r)
+		}
+	}()
+
+	_ = raw.SetDeadline(time.Now().Add(HandshakeTimeout))
+	guard := &handshakeConn{Conn: raw, left: maxHandshakeBytes, greeting: greetingBytes}
+	zc, err := zmq4.Open(guard, null.Security(), typ, nil, server, nil)
+	if err != nil {
+		return nil, fmt.Errorf("proto: handshake with %s: %w", raw.RemoteAddr(), err)
+	}
+	_ = raw.SetDeadline(time.Time{})
+
+	conn = &Conn{
+		raw:      raw,
+		reader:   bufio.NewReaderSize(raw, 64<<10),
+		writer:   bufio.NewWriterSize(raw, 64<<10),
+		peerType: zmq4.SocketType(zc.Peer.Meta["Socket-Type"]),
+		closed:   make(chan struct{}),
+	}
+	conn.lastRecv.Store(time.Now().UnixNano())
+	return conn, nil
+}
+
+// Dial connects to endpoint ("tcp://host:port") as a socket of type typ
+// and completes the handshake within timeout.
+func Dial(ctx context.Context, endpoint string, typ zmq4.SocketType, timeout time.Duration) (*Conn, error) {
+	addr, err := tcpAddress(endpoint, false)
+	if err != nil {
+		return nil, err
+	}
+	dialer := net.Dialer{Timeout: timeout}
+	raw, err := dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("proto: dial %s: %w", endpoint, err)
+	}
+	if tcp, ok := raw.(*net.TCPConn); ok {
+		_ = tcp.SetNoDelay(true)
+	}
+	conn, err := open(raw, typ, false)
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// tcpAddress turns a ZeroMQ endpoint into a host:port for the net
+// package. "*" means every interface and is only valid for binding.
+func tcpAddress(endpoint string, bind bool) (string, error) {
+	rest, ok := strings.CutPrefix(endpoint, "tcp://")
+	if !ok {
+		return "", fmt.Errorf("proto: endpoint %q: only tcp:// is supported", endpoint)
+	}
+	host, port, err := net.SplitHostPort(rest)
+	if err != nil {
+		return "", fmt.Errorf("proto: endpoint %q: %w", endpoint, err)
+	}
+	if host == "*" {
+		if !bind {
+			return "", fmt.Errorf("proto: endpoint %q: cannot connect to *, name a host", endpoint)
+		}
+		host = ""
+	}
+	return net.JoinHostPort(host, port), nil
+}

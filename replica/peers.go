@@ -1,0 +1,259 @@
+package replica
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"msgsys/proto"
+)
+
+// Peer names another server and its server-to-server endpoint.
+type Peer struct {
+	Name string
+	Addr string
+}
+
+// peer is the replication state of one other server. Its fields are
+// guarded by Replicator.mu.
+type peer struct {
+	Peer
+	acked  uint64 // highest own seq the peer holds, per its last reply
+	known  bool   // acked comes from a reply since the sender started
+	inSync bool   // writes wait for this peer's acknowledgement
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (p *peer) stop() {
+	if p.cancel != nil {
+		p.cancel()
+	}
+}
+
+// SetPeers replaces the set of peers with the available servers other
+// than this one. New peers start lagging: they hold no write up until
+// they have caught up with this server's own ops.
+func (r *Replicator) SetPeers(peers []Peer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := make(map[string]bool, len(peers))
+	for _, p := range peers {
+		if p.Name == r.cfg.Name || p.Addr == "" {
+			continue
+		}
+		seen[p.Name] = true
+		r.addPeerLocked(p)
+	}
+	for name, p := range r.peers {
+		if !seen[name] {
+			r.log.Info("replica peer removed", "peer", name)
+			p.stop()
+			delete(r.peers, name)
+		}
+	}
+	r.changed.broadcast()
+}
+
+// notePeer adds a peer that introduced itself with a sync request and
+// makes its sender probe the peer's position again, because a peer that
+// syncs has restarted and may hold less than it did.
+func (r *Replicator) notePeer(p Peer) {
+	if p.Name == "" || p.Name == r.cfg.Name || p.Addr == "" {
+		return
+	}
+	r.mu.Lock()
+	r.addPeerLocked(p).known = false
+	r.mu.Unlock()
+	r.appended.broadcast()
+}
+
+// addPeerLocked adds p, or restarts its sender when its address changed,
+// and returns its state.
+func (r *Replicator) addPeerLocked(p Peer) *peer {
+	if existing, ok := r.peers[p.Name]; ok {
+		if existing.Addr == p.Addr {
+			return existing
+		}
+		existing.stop()
+	}
+	state := &peer{Peer: p}
+	r.peers[p.Name] = state
+	r.log.Info("replica peer added", "peer", p.Name, "addr", p.Addr)
+	r.startSender(state)
+	return state
+}
+
+// startSender starts the goroutine that pushes own ops to p, once Run has
+// started. Callers hold r.mu.
+func (r *Replicator) startSender(p *peer) {
+	if !r.running {
+		return
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	p.cancel, p.done = cancel, make(chan struct{})
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer close(p.done)
+		r.runSender(ctx, p)
+	}()
+}
+
+// probeEvery is how often an idle sender checks a peer's position, so a
+// peer that restarted empty is noticed without waiting for a write.
+const probeEvery = 2 * time.Second
+
+// runSender pushes own ops to one peer in sequence order, one batch in
+// flight at a time. Ops sequenced while a batch is in flight go in the
+// next one, so batches grow with load.
+func (r *Replicator) runSender(ctx context.Context, p *peer) {
+	requester := proto.NewRequester(p.Addr)
+	defer requester.Close()
+	backoff := 50 * time.Millisecond
+
+	for ctx.Err() == nil {
+		r.mu.Lock()
+		last, acked, known := r.lastSeq(), p.acked, p.known
+		appended := r.appended.wait()
+		r.mu.Unlock()
+
+		if known && acked >= last {
+			r.setInSync(p, true)
+			select {
+			case <-ctx.Done():
+				return
+			case <-appended:
+			case <-time.After(probeEvery):
+				r.mu.Lock()
+				p.known = false
+				r.mu.Unlock()
+			}
+			continue
+		}
+
+		have, err := r.push(ctx, requester, p, known, acked)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.setInSync(p, false)
+			r.log.Debug("replicate failed", "peer", p.Name, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+
+		// The peer is in sync once it holds every op sequenced before this
+		// push. Ops sequenced since then wait for its next acknowledgement,
+		// so under constant load a peer still becomes in sync.
+		r.mu.Lock()
+		p.acked, p.known = have, true
+		inSync := have >= last
+		r.mu.Unlock()
+		if inSync {
+			r.setInSync(p, true)
+		}
+		r.changed.broadcast()
+	}
+}
+
+// push sends the ops after acked, or an empty probe when the peer's
+// position is unknown, and returns the peer's position afterwards.
+func (r *Replicator) push(ctx context.Context, requester *proto.Requester, p *peer, known bool, acked uint64) (uint64, error) {
+	req := &ReplicateRequest{Origin: r.cfg.Origin}
+	if known {
+		ops, err := r.ownOpsAfter(acked)
+		if err != nil {
+			return 0, err
+		}
+		req.Ops = ops
+	}
+	frame, err := proto.Encode(ServiceReplicate, req, r.cfg.Clocks.Meta())
+	if err != nil {
+		return 0, err
+	}
+	payload, err := requester.Request(ctx, frame, r.cfg.RequestTimeout)
+	if err != nil {
+		return 0, err
+	}
+	var reply ReplicateReply
+	if _, err := proto.DecodeInto(payload, &reply); err != nil {
+		return 0, err
+	}
+	r.cfg.Clocks.Lamport.Witness(reply.Clock)
+	if !proto.IsSuccess(reply.Status) {
+		return 0, errRejected
+	}
+	return reply.Have, nil
+}
+
+// setInSync changes whether writes wait for p, and logs the change.
+func (r *Replicator) setInSync(p *peer, inSync bool) {
+	r.mu.Lock()
+	if p.inSync == inSync {
+		r.mu.Unlock()
+		return
+	}
+	p.inSync = inSync
+	acked := p.acked
+	r.mu.Unlock()
+
+	if inSync {
+		r.log.Info("replica in sync", "peer", p.Name, "acked", acked)
+	} else {
+		r.log.Warn("replica lagging", "peer", p.Name, "acked", acked)
+	}
+	r.changed.broadcast()
+}
+
+// markLagging stops waiting for peers that missed a write's deadline.
+func (r *Replicator) markLagging(peers []*peer, seq uint64) {
+	for _, p := range peers {
+		r.mu.Lock()
+		late := p.inSync && p.acked < seq
+		r.mu.Unlock()
+		if late {
+			r.setInSync(p, false)
+		}
+	}
+}
+
+// PeerStatus is one peer's replication state, for msgsys status.
+type PeerStatus struct {
+	Name   string `msgpack:"name" json:"name"`
+	Acked  uint64 `msgpack:"acked" json:"acked"`
+	InSync bool   `msgpack:"insync" json:"insync"`
+}
+
+// Status is this server's replication state.
+type Status struct {
+	Origin     string            `msgpack:"origin" json:"origin"`
+	Sequence   uint64            `msgpack:"sequence" json:"sequence"`
+	Version    map[string]uint64 `msgpack:"version" json:"version"`
+	CatchingUp bool              `msgpack:"catchingup" json:"catching_up"`
+	Peers      []PeerStatus      `msgpack:"peers" json:"peers"`
+}
+
+// Status reports the version vector, the own sequence and each peer.
+func (r *Replicator) Status() Status {
+	st := Status{
+		Origin:     r.cfg.Origin,
+		Version:    r.cfg.Store.VersionVector(),
+		CatchingUp: r.CatchingUp(),
+	}
+	r.mu.Lock()
+	st.Sequence = r.lastSeq()
+	for _, p := range r.peers {
+		st.Peers = append(st.Peers, PeerStatus{Name: p.Name, Acked: p.acked, InSync: p.inSync})
+	}
+	r.mu.Unlock()
+	slices.SortFunc(st.Peers, func(a, b PeerStatus) int { return strings.Compare(a.Name, b.Name) })
+	return st
+}

@@ -1,0 +1,331 @@
+// Package replica keeps every server's store holding every write: the
+// server that accepts a write commits it locally and pushes it to every
+// peer, and a write is acknowledged only when the peers that are in sync
+// hold it too. Servers that start or fall behind pull what they lack with
+// version vectors before they serve. docs/replication.md explains the
+// method and its messages.
+package replica
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"msgsys/proto"
+	"msgsys/store"
+)
+
+// ErrStopped is returned by writes that were not committed because the
+// replicator is shutting down.
+var ErrStopped = errors.New("replica: stopped")
+
+// Config configures a Replicator.
+type Config struct {
+	Name   string // server name, shown to peers
+	Addr   string // own server-to-server endpoint, given to peers
+	Origin string // this run's origin id; unique per process start
+	Rank   int64  // this server's rank, the tie-breaker of the total order
+	Store  *store.Store
+	Clocks proto.Clocks
+	Log    *slog.Logger
+
+	// AckTimeout is how long a write waits for an in-sync peer before that
+	// peer is marked lagging and stops holding writes up.
+	AckTimeout time.Duration
+	// RequestTimeout bounds one replicate or sync round trip.
+	RequestTimeout time.Duration
+	// BatchOps and BatchBytes bound one replication or sync batch.
+	BatchOps   int
+	BatchBytes int
+	// OnApply, when set, is called from the committer with every batch of
+	// ops that was applied to the store, local and replicated alike.
+	OnApply func(ops []store.Op)
+}
+
+// DefaultConfig returns the production timings.
+func DefaultConfig() Config {
+	return Config{
+		AckTimeout:     500 * time.Millisecond,
+		RequestTimeout: 5 * time.Second,
+		BatchOps:       1000,
+		BatchBytes:     4 << 20,
+	}
+}
+
+// recentKeep is how many of its own ops a replicator keeps in memory, so
+// that pushing them to peers does not wait for or read the store.
+const recentKeep = 1 << 16
+
+// Replicator sequences this server's writes, commits them in batches and
+// replicates them.
+type Replicator struct {
+	cfg     Config
+	log     *slog.Logger
+	commits chan *commit
+
+	mu         sync.Mutex // guards next, recent, recentBase and peers
+	next       uint64     // sequence number of the next own op
+	recent     []store.Op // own ops from recentBase on, committed or not
+	recentBase uint64
+	peers      map[string]*peer
+	running    bool // Run has started, so new peers get a sender
+
+	appended   *signal // new own ops were sequenced
+	changed    *signal // a peer's position or state changed
+	catchingUp atomic.Bool
+	ctx        context.Context // Run's, parent of the senders'
+	wg         sync.WaitGroup
+}
+
+// commit is a batch handed to the committer goroutine.
+type commit struct {
+	ops     []store.Op
+	results []store.OpResult
+	version map[string]uint64
+	err     error
+	done    chan struct{}
+}
+
+// New returns a Replicator. Nothing runs until Run.
+func New(cfg Config) *Replicator {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	defaults := DefaultConfig()
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = defaults.AckTimeout
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = defaults.RequestTimeout
+	}
+	if cfg.BatchOps <= 0 {
+		cfg.BatchOps = defaults.BatchOps
+	}
+	if cfg.BatchBytes <= 0 {
+		cfg.BatchBytes = defaults.BatchBytes
+	}
+	next := cfg.Store.VersionVector()[cfg.Origin] + 1
+	return &Replicator{
+		cfg:        cfg,
+		log:        cfg.Log,
+		commits:    make(chan *commit, 4096),
+		next:       next,
+		recentBase: next,
+		peers:      make(map[string]*peer),
+		appended:   newSignal(),
+		changed:    newSignal(),
+	}
+}
+
+// Run commits batches until ctx is done, then stops every peer sender.
+func (r *Replicator) Run(ctx context.Context) {
+	r.mu.Lock()
+	r.ctx, r.running = ctx, true
+	for _, p := range r.peers {
+		r.startSender(p)
+	}
+	r.mu.Unlock()
+
+	r.commitLoop(ctx)
+
+	r.mu.Lock()
+	for _, p := range r.peers {
+		p.stop()
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+}
+
+// commitLoop applies batches in one goroutine, so the store has one
+// writer, and merges whatever is queued into one transaction: local and
+// replicated writes share each fsync.
+func (r *Replicator) commitLoop(ctx context.Context) {
+	for {
+		var first *commit
+		select {
+		case <-ctx.Done():
+			r.failPending()
+			return
+		case first = <-r.commits:
+		}
+
+		batch := []*commit{first}
+		size := len(first.ops)
+	drain:
+		for size < r.cfg.BatchOps {
+			select {
+			case c := <-r.commits:
+				batch = append(batch, c)
+				size += len(c.ops)
+			default:
+				break drain
+			}
+		}
+		r.apply(batch, size)
+	}
+}
+
+func (r *Replicator) apply(batch []*commit, size int) {
+	ops := make([]store.Op, 0, size)
+	for _, c := range batch {
+		ops = append(ops, c.ops...)
+	}
+	result, err := r.cfg.Store.Apply(ops)
+	if err != nil {
+		r.log.Error("store apply failed", "ops", len(ops), "err", err)
+	}
+
+	var applied []store.Op
+	offset := 0
+	for _, c := range batch {
+		c.err = err
+		if err == nil {
+			c.results = result.Ops[offset : offset+len(c.ops)]
+			c.version = result.Version
+			for i, res := range c.results {
+				if res.Status == store.StatusApplied {
+					applied = append(applied, c.ops[i])
+				}
+			}
+		}
+		offset += len(c.ops)
+		close(c.done)
+	}
+	if len(applied) > 0 && r.cfg.OnApply != nil {
+		r.cfg.OnApply(applied)
+	}
+}
+
+// failPending releases writers still queued at shutdown.
+func (r *Replicator) failPending() {
+	for {
+		select {
+		case c := <-r.commits:
+			c.err = ErrStopped
+			close(c.done)
+		default:
+			return
+		}
+	}
+}
+
+// submit queues ops for the committer and waits for the outcome.
+func (r *Replicator) submit(ctx context.Context, ops []store.Op) (*commit, error) {
+	c := &commit{ops: ops, done: make(chan struct{})}
+	select {
+	case r.commits <- c:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case <-c.done:
+		return c, c.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Write sequences op as this server's next write, commits it and waits
+// until every in-sync peer holds it. Origin, Seq and Rank are set here;
+// the caller sets the rest, Clock and Time included. The returned result
+// is the local store's outcome.
+func (r *Replicator) Write(ctx context.Context, op store.Op) (store.Op, store.OpResult, error) {
+	c := &commit{done: make(chan struct{})}
+
+	// Sequencing and queueing happen under one lock, so the committer
+	// receives own ops in sequence order and never sees a gap.
+	r.mu.Lock()
+	op.Origin, op.Rank, op.Seq = r.cfg.Origin, r.cfg.Rank, r.next
+	r.next++
+	r.recent = append(r.recent, op)
+	if len(r.recent) > 2*recentKeep {
+		drop := len(r.recent) - recentKeep
+		r.recent = append([]store.Op(nil), r.recent[drop:]...)
+		r.recentBase += uint64(drop)
+	}
+	c.ops = []store.Op{op}
+	r.commits <- c
+	r.mu.Unlock()
+	r.appended.broadcast()
+
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return op, store.OpResult{}, ctx.Err()
+	}
+	if c.err != nil {
+		return op, store.OpResult{}, c.err
+	}
+	if err := r.awaitPeers(ctx, op.Seq); err != nil {
+		return op, c.results[0], err
+	}
+	return op, c.results[0], nil
+}
+
+// awaitPeers waits until every in-sync peer holds own op seq. A peer that
+// has not acknowledged it within AckTimeout is marked lagging, so a slow
+// or frozen peer costs one write a bounded delay and the others none.
+func (r *Replicator) awaitPeers(ctx context.Context, seq uint64) error {
+	timer := time.NewTimer(r.cfg.AckTimeout)
+	defer timer.Stop()
+	for {
+		r.mu.Lock()
+		var waiting []*peer
+		for _, p := range r.peers {
+			if p.inSync && p.acked < seq {
+				waiting = append(waiting, p)
+			}
+		}
+		changed := r.changed.wait()
+		r.mu.Unlock()
+
+		if len(waiting) == 0 {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			r.markLagging(waiting, seq)
+			return nil
+		}
+	}
+}
+
+// Apply commits ops from other origins, as replication and catch-up
+// deliver them, and returns the store's version vector afterwards.
+func (r *Replicator) Apply(ctx context.Context, ops []store.Op) (map[string]uint64, error) {
+	c, err := r.submit(ctx, ops)
+	if err != nil {
+		return nil, err
+	}
+	return c.version, nil
+}
+
+// ownOpsAfter returns own ops with seq above after, from memory when it
+// still has them and from the store otherwise.
+func (r *Replicator) ownOpsAfter(after uint64) ([]store.Op, error) {
+	r.mu.Lock()
+	if after+1 >= r.recentBase {
+		start := int(after + 1 - r.recentBase)
+		end := min(len(r.recent), start+r.cfg.BatchOps)
+		var ops []store.Op
+		if start < end {
+			ops = append(ops, r.recent[start:end]...)
+		}
+		r.mu.Unlock()
+		return ops, nil
+	}
+	r.mu.Unlock()
+	return r.cfg.Store.OpsAfter(r.cfg.Origin, after, r.cfg.BatchOps, r.cfg.BatchBytes)
+}
+
+// lastSeq is the sequence number of the newest own op. Callers hold r.mu.
+func (r *Replicator) lastSeq() uint64 { return r.next - 1 }
+
+// CatchingUp reports whether a catch-up is running.
+func (r *Replicator) CatchingUp() bool { return r.catchingUp.Load() }

@@ -1,0 +1,107 @@
+package broker
+
+import (
+	"context"
+	"time"
+
+	"msgsys/proto"
+)
+
+// serveServer feeds one server requests and routes its replies until it
+// disconnects; then every request it still held gets an error reply.
+func (b *Broker) serveServer(conn *proto.Conn) {
+	var credit int
+	switch conn.PeerType() {
+	case proto.Rep:
+		credit = 1
+	case proto.Dealer, proto.Router:
+		credit = b.cfg.ServerCredit
+	default:
+		b.log.Warn("server rejected, unsupported socket type", "server", conn.RemoteAddr(), "peer_type", conn.PeerType())
+		return
+	}
+
+	s := &server{conn: conn, addr: conn.RemoteAddr(), credit: credit}
+	b.log.Info("server connected", "server", s.addr, "peer_type", conn.PeerType(), "credit", credit)
+	b.dispatch(b.table.add(s))
+
+	defer func() {
+		conn.Close()
+		answers := b.table.remove(s)
+		b.log.Info("server disconnected", "server", s.addr, "failed_requests", len(answers))
+		for _, a := range answers {
+			b.fail(a.req, a.reason)
+		}
+	}()
+
+	for {
+		frames, err := conn.Recv()
+		if err != nil {
+			return
+		}
+		b.handleReply(s, frames)
+	}
+}
+
+// handleReply routes one reply, [identity, envelope..., "", body...], to
+// the client of the request it answers.
+func (b *Broker) handleReply(s *server, frames [][]byte) {
+	if len(frames) < 2 {
+		b.badReplies.warn(b.log, "malformed reply dropped", "server", s.addr,
+			"frames", len(frames), "reason", "no identity or no body")
+		return
+	}
+	rest := frames[1:]
+	delim := delimiterIndex(rest)
+	if delim < 0 || delim == len(rest)-1 {
+		b.badReplies.warn(b.log, "malformed reply dropped", "server", s.addr,
+			"frames", len(frames), "reason", "no delimiter or no body")
+		return
+	}
+
+	req, sends := b.table.complete(s, pendingKey(string(frames[0]), rest[:delim]))
+	if req != nil {
+		b.deliver(req.client, rest)
+	} else {
+		b.log.Debug("late or unknown reply dropped", "server", s.addr)
+	}
+	b.dispatch(sends)
+}
+
+// dispatch writes requests that the table assigned while they waited.
+func (b *Broker) dispatch(sends []dispatch) {
+	for _, d := range sends {
+		b.forward(d.server, d.req)
+	}
+}
+
+// expireLoop runs the table's periodic checks until ctx is done. One
+// ticker serves every request, so the cost does not grow with the load.
+func (b *Broker) expireLoop(ctx context.Context) {
+	shortest := b.cfg.RequestTimeout
+	if b.cfg.QueueTimeout > 0 {
+		shortest = min(shortest, b.cfg.QueueTimeout)
+	}
+	// A timeout fires at most a quarter of itself late, and at most 50ms.
+	ticker := time.NewTicker(min(max(shortest/4, time.Millisecond), 50*time.Millisecond))
+	defer ticker.Stop()
+
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-ticker.C:
+			answers := b.table.expire(now)
+			stalled := make(map[string]int)
+			for _, a := range answers {
+				if a.reason == failTimeout {
+					stalled[a.server]++
+				}
+				b.fail(a.req, a.reason)
+			}
+			for addr, n := range stalled {
+				b.log.Warn("server stalled, requests timed out", "server", addr, "requests", n)
+			}
+		}
+	}
+}

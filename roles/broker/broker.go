@@ -1,0 +1,270 @@
+// Package broker runs msgsys's two relays: the request broker, which
+// spreads client requests round-robin over the connected servers and
+// routes each reply back to its client, and the pub/sub proxy, which fans
+// servers' publications out to subscribers by prefix-matched topics.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+
+	"msgsys/lang"
+	"msgsys/proto"
+)
+
+// Config is the configuration of a Broker.
+type Config struct {
+	// Frontend is the endpoint that clients connect REQ or DEALER sockets
+	// to, and Backend the one servers connect REP or DEALER sockets to.
+	// Both empty disable the request broker.
+	Frontend string
+	Backend  string
+	// XSub is the endpoint servers connect PUB sockets to, and XPub the
+	// one subscribers connect SUB sockets to. Both empty disable the proxy.
+	XSub string
+	XPub string
+
+	// RequestTimeout is how long a server may take to reply before the
+	// client gets an error reply and the server is marked stalled.
+	RequestTimeout time.Duration
+	// QueueTimeout is how long a request may wait for a free server while
+	// every connected server is at its limit of requests in flight. Zero
+	// answers such requests with an error at once.
+	QueueTimeout time.Duration
+	// ServerCredit is the max number of requests in flight to one server
+	// that connects a DEALER or ROUTER socket. A REP server gets one.
+	ServerCredit int
+	// SubscriberQueue is the max number of publications queued for one
+	// subscriber; beyond it that subscriber's publications are dropped.
+	SubscriberQueue int
+	// Lang is the language of the descriptions in the broker's own error
+	// replies: "pt" or "en" (see lang.Pick).
+	Lang string
+
+	Log    *slog.Logger
+	Clocks proto.Clocks
+}
+
+// Defaults of Config.
+const (
+	DefaultRequestTimeout  = 3 * time.Second
+	DefaultQueueTimeout    = 100 * time.Millisecond
+	DefaultServerCredit    = 64
+	DefaultSubscriberQueue = 10000
+	// maxWaiting bounds the requests that wait for a free server.
+	maxWaiting = 4096
+	// clientQueue bounds the replies queued for one client connection.
+	clientQueue = 1024
+)
+
+// DefaultConfig returns the standard ports and limits.
+func DefaultConfig() Config {
+	return Config{
+		Frontend:        "tcp://*:5555",
+		Backend:         "tcp://*:5556",
+		XSub:            "tcp://*:5557",
+		XPub:            "tcp://*:5558",
+		RequestTimeout:  DefaultRequestTimeout,
+		QueueTimeout:    DefaultQueueTimeout,
+		ServerCredit:    DefaultServerCredit,
+		SubscriberQueue: DefaultSubscriberQueue,
+		Lang:            lang.PT,
+		Clocks:          proto.NewClocks(),
+	}
+}
+
+// validate checks cfg and fills a missing logger and clocks.
+func (cfg *Config) validate() error {
+	if (cfg.Frontend == "") != (cfg.Backend == "") {
+		return errors.New("broker: set both frontend and backend, or neither")
+	}
+	if (cfg.XSub == "") != (cfg.XPub == "") {
+		return errors.New("broker: set both xsub and xpub, or neither")
+	}
+	if cfg.Frontend == "" && cfg.XSub == "" {
+		return errors.New("broker: nothing to run: set frontend and backend, xsub and xpub, or all four")
+	}
+	if cfg.RequestTimeout <= 0 {
+		return fmt.Errorf("broker: request timeout %v must be positive", cfg.RequestTimeout)
+	}
+	if cfg.QueueTimeout < 0 {
+		return fmt.Errorf("broker: queue timeout %v must not be negative", cfg.QueueTimeout)
+	}
+	if cfg.ServerCredit < 1 {
+		return fmt.Errorf("broker: server credit %d must be at least 1", cfg.ServerCredit)
+	}
+	if cfg.SubscriberQueue < 1 {
+		return fmt.Errorf("broker: subscriber queue %d must be at least 1", cfg.SubscriberQueue)
+	}
+	l := strings.ToLower(cfg.Lang)
+	if l != "" && !strings.HasPrefix(l, lang.PT) && !strings.HasPrefix(l, lang.EN) {
+		return fmt.Errorf("broker: language %q is not supported, use pt or en", cfg.Lang)
+	}
+	cfg.Lang = lang.Pick(cfg.Lang)
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clocks.Lamport == nil || cfg.Clocks.Physical == nil {
+		cfg.Clocks = proto.NewClocks()
+	}
+	return nil
+}
+
+// Broker is the request broker and the pub/sub proxy of one process.
+type Broker struct {
+	cfg Config
+	log *slog.Logger
+
+	frontend *proto.Listener // nil when the request broker is disabled
+	backend  *proto.Listener
+	xsub     *proto.Listener // nil when the proxy is disabled
+	xpub     *proto.Listener
+
+	table     *table        // servers and their pending requests
+	fanout    *fanout       // subscribers and their subscriptions
+	clientSeq atomic.Uint32 // last client identity number
+
+	badRequests rateLog // malformed client messages
+	badReplies  rateLog // malformed or unexpected server replies
+	lostReplies rateLog // replies dropped because a client's queue was full
+}
+
+// New validates cfg and binds every enabled endpoint, so that a port in use
+// fails here and tests can read the bound endpoints before Run. Run closes
+// the listeners; call Close instead when Run is never called.
+func New(cfg Config) (*Broker, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	b := &Broker{cfg: cfg, log: cfg.Log}
+
+	type binding struct {
+		endpoint string
+		typ      zmq4.SocketType
+		target   **proto.Listener
+		name     string
+	}
+	bindings := []binding{
+		{cfg.Frontend, proto.Router, &b.frontend, "frontend"},
+		{cfg.Backend, proto.Dealer, &b.backend, "backend"},
+		{cfg.XSub, proto.XSub, &b.xsub, "xsub"},
+		{cfg.XPub, proto.XPub, &b.xpub, "xpub"},
+	}
+	for _, bind := range bindings {
+		if bind.endpoint == "" {
+			continue
+		}
+		ln, err := proto.Listen(bind.endpoint, bind.typ, b.log.With("side", bind.name))
+		if err != nil {
+			b.Close()
+			return nil, fmt.Errorf("broker: %s: %w", bind.name, err)
+		}
+		*bind.target = ln
+	}
+
+	if b.frontend != nil {
+		b.table = newTable(cfg)
+	}
+	if b.xsub != nil {
+		b.fanout = newFanout(b.log)
+	}
+	return b, nil
+}
+
+// Close closes the listeners. Run does it too when ctx is cancelled.
+func (b *Broker) Close() error {
+	for _, ln := range []*proto.Listener{b.frontend, b.backend, b.xsub, b.xpub} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+	return nil
+}
+
+// FrontendEndpoint is the bound client endpoint, or "" when disabled.
+func (b *Broker) FrontendEndpoint() string { return endpointOf(b.frontend) }
+
+// BackendEndpoint is the bound server endpoint, or "" when disabled.
+func (b *Broker) BackendEndpoint() string { return endpointOf(b.backend) }
+
+// XSubEndpoint is the bound publisher endpoint, or "" when disabled.
+func (b *Broker) XSubEndpoint() string { return endpointOf(b.xsub) }
+
+// XPubEndpoint is the bound subscriber endpoint, or "" when disabled.
+func (b *Broker) XPubEndpoint() string { return endpointOf(b.xpub) }
+
+func endpointOf(ln *proto.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	return ln.Endpoint()
+}
+
+// Run serves every enabled side until ctx is cancelled, then closes every
+// connection, waits for every goroutine it started and returns nil.
+func (b *Broker) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	start := func(fn func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn()
+		}()
+	}
+
+	if b.frontend != nil {
+		b.log.Info("request broker started", "frontend", b.frontend.Endpoint(), "backend", b.backend.Endpoint(),
+			"request_timeout", b.cfg.RequestTimeout, "server_credit", b.cfg.ServerCredit)
+		start(func() { b.frontend.Serve(ctx, b.serveClient) })
+		start(func() { b.backend.Serve(ctx, b.serveServer) })
+		start(func() { b.expireLoop(ctx) })
+	}
+	if b.xsub != nil {
+		b.log.Info("pub/sub proxy started", "xsub", b.xsub.Endpoint(), "xpub", b.xpub.Endpoint(),
+			"subscriber_queue", b.cfg.SubscriberQueue)
+		start(func() { b.xsub.Serve(ctx, b.servePublisher) })
+		start(func() { b.xpub.Serve(ctx, b.serveSubscriber) })
+	}
+	wg.Wait()
+	b.log.Info("broker stopped")
+	return nil
+}
+
+// rateLog lets one event of a kind through per second and counts the
+// ones it holds back, so a flood of bad input cannot flood the log.
+type rateLog struct {
+	mu         sync.Mutex
+	next       time.Time
+	suppressed int
+}
+
+// allow reports whether to log now, and how many events were held back
+// since the last one logged.
+func (r *rateLog) allow() (bool, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if now.Before(r.next) {
+		r.suppressed++
+		return false, 0
+	}
+	r.next = now.Add(time.Second)
+	n := r.suppressed
+	r.suppressed = 0
+	return true, n
+}
+
+// warn logs msg at warn level unless r holds it back.
+func (r *rateLog) warn(log *slog.Logger, msg string, args ...any) {
+	if ok, n := r.allow(); ok {
+		log.Warn(msg, append(args, "suppressed", n)...)
+	}
+}

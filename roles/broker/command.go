@@ -1,0 +1,74 @@
+package broker
+
+import (
+	"sync"
+
+	"github.com/urfave/cli/v2"
+
+	"msgsys/roles/common"
+)
+
+// Command returns the "broker" command, which runs the request broker and
+// the pub/sub proxy.
+func Command() *cli.Command {
+	defaults := DefaultConfig()
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "frontend", Value: defaults.Frontend, EnvVars: []string{"MSGSYS_FRONTEND"},
+			Usage: "endpoint that clients connect to (ROUTER); empty runs only the proxy"},
+		&cli.StringFlag{Name: "backend", Value: defaults.Backend, EnvVars: []string{"MSGSYS_BACKEND"},
+			Usage: "endpoint that servers connect REP or DEALER sockets to; empty runs only the proxy"},
+		&cli.StringFlag{Name: "xsub", Value: defaults.XSub, EnvVars: []string{"MSGSYS_XSUB"},
+			Usage: "endpoint that publishers connect to (XSUB); empty runs only the request broker"},
+		&cli.StringFlag{Name: "xpub", Value: defaults.XPub, EnvVars: []string{"MSGSYS_XPUB"},
+			Usage: "endpoint that subscribers connect to (XPUB); empty runs only the request broker"},
+		&cli.DurationFlag{Name: "request-timeout", Value: defaults.RequestTimeout, EnvVars: []string{"MSGSYS_REQUEST_TIMEOUT"},
+			Usage: "time a server has to reply before the client gets an error reply and the server is marked stalled"},
+		&cli.DurationFlag{Name: "queue-timeout", Value: defaults.QueueTimeout, EnvVars: []string{"MSGSYS_QUEUE_TIMEOUT"},
+			Usage: "time a request may wait while every server is at its limit of requests in flight; 0 answers an error at once"},
+		&cli.IntFlag{Name: "server-credit", Value: defaults.ServerCredit, EnvVars: []string{"MSGSYS_SERVER_CREDIT"},
+			Usage: "max requests in flight to one DEALER server (a REP server gets 1)"},
+		&cli.IntFlag{Name: "subscriber-queue", Value: defaults.SubscriberQueue, EnvVars: []string{"MSGSYS_SUBSCRIBER_QUEUE"},
+			Usage: "max publications queued for one subscriber; beyond it its publications are dropped"},
+		&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"},
+			Usage: "language of the broker's error replies: pt or en (default: from LANG, else pt)"},
+	}
+
+	return &cli.Command{
+		Name:  "broker",
+		Usage: "run the request broker (clients to servers) and the pub/sub proxy",
+		Flags: append(flags, common.ClockFlags()...),
+		Action: func(c *cli.Context) error {
+			log := common.Logger(c, "broker")
+			cfg := Config{
+				Frontend:        c.String("frontend"),
+				Backend:         c.String("backend"),
+				XSub:            c.String("xsub"),
+				XPub:            c.String("xpub"),
+				RequestTimeout:  c.Duration("request-timeout"),
+				QueueTimeout:    c.Duration("queue-timeout"),
+				ServerCredit:    c.Int("server-credit"),
+				SubscriberQueue: c.Int("subscriber-queue"),
+				Lang:            c.String("lang"),
+				Log:             log,
+				Clocks:          common.Clocks(c, log),
+			}
+			b, err := New(cfg)
+			if err != nil {
+				return err
+			}
+
+			ctx, cancel := common.Context(c)
+			defer cancel()
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cfg.Clocks.Physical.Run(ctx)
+			}()
+			err = b.Run(ctx)
+			cancel()
+			wg.Wait()
+			return err
+		},
+	}
+}

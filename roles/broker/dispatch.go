@@ -1,0 +1,296 @@
+package broker
+
+import (
+	"sync"
+	"time"
+
+	"msgsys/proto"
+)
+
+// failure names why the broker itself answers a request.
+type failure int
+
+const (
+	noFailure failure = iota
+	failNoServer
+	failTimeout
+	failDisconnected
+)
+
+// request is one client request on its way through the broker.
+type request struct {
+	client  *client
+	key     string   // client identity and envelope; see pendingKey
+	frames  [][]byte // as forwarded: identity, envelope, delimiter, body
+	envLen  int      // number of envelope frames after the identity
+	payload []byte   // first body frame, decoded only for an error reply
+	// deadline is when the reply is due, or while waiting, when the wait
+	// ends; for an abandoned request, when its tombstone expires.
+	deadline  time.Time
+	abandoned bool // timed out and answered with an error reply
+}
+
+// server is one connection on the backend.
+type server struct {
+	conn   *proto.Conn
+	addr   string
+	credit int // max requests in flight: 1 for REP peers
+
+	// Guarded by table.mu.
+	inflight  int                 // pending requests not abandoned
+	abandoned int                 // pending requests that are tombstones
+	stalled   bool                // timed out and has not replied since
+	pending   map[string]*request // by pendingKey, tombstones included
+}
+
+// dispatch is a request to write to a server once table.mu is released.
+type dispatch struct {
+	server *server
+	req    *request
+}
+
+// answer is an error reply the broker owes a client.
+type answer struct {
+	req    *request
+	reason failure
+	server string // address of the server that held req, if any
+}
+
+// table is the routing state of the request broker: the connected servers
+// in round-robin order, each with its pending requests, and the requests
+// waiting for a free server. One mutex guards it and is held only for map
+// and slice operations; every write to a socket happens after Unlock.
+type table struct {
+	timeout      time.Duration // RequestTimeout
+	queueTimeout time.Duration
+	tombstoneTTL time.Duration
+
+	mu      sync.Mutex
+	servers []*server
+	next    int        // index in servers where the next search starts
+	waiting []*request // FIFO; deadlines are in order because queueTimeout is fixed
+}
+
+func newTable(cfg Config) *table {
+	return &table{
+		timeout:      cfg.RequestTimeout,
+		queueTimeout: cfg.QueueTimeout,
+		// A tombstone outlives any plausible late reply, but not forever:
+		// see expire.
+		tombstoneTTL: 10 * cfg.RequestTimeout,
+	}
+}
+
+// add registers a newly connected server and returns the waiting requests
+// it can take now.
+func (t *table) add(s *server) []dispatch {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s.pending = make(map[string]*request)
+	t.servers = append(t.servers, s)
+	return t.drainWaiting(time.Now(), nil)
+}
+
+// remove forgets a disconnected server. It returns the requests that were
+// in flight on it, and the waiting ones when no usable server remains.
+func (t *table) remove(s *server) []answer {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	for i, other := range t.servers {
+		if other != s {
+			continue
+		}
+		t.servers = append(t.servers[:i], t.servers[i+1:]...)
+		if t.next > i {
+			t.next--
+		}
+		if t.next >= len(t.servers) {
+			t.next = 0
+		}
+		break
+	}
+
+	var answers []answer
+	for _, req := range s.pending {
+		if !req.abandoned {
+			answers = append(answers, answer{req, failDisconnected, s.addr})
+		}
+	}
+	s.pending = nil
+	s.inflight, s.abandoned = 0, 0
+	return t.failWaitingIfNoServer(answers)
+}
+
+// assign picks the server for req. It returns the server to send req to;
+// nil with noFailure when req waits for a free server; or nil with a
+// failure to answer at once.
+func (t *table) assign(req *request, now time.Time) (*server, failure) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	s, usable := t.pick(req.key)
+	if s != nil {
+		t.hand(s, req, now)
+		return s, noFailure
+	}
+	if !usable || t.queueTimeout == 0 || len(t.waiting) >= maxWaiting {
+		return nil, failNoServer
+	}
+	req.deadline = now.Add(t.queueTimeout)
+	t.waiting = append(t.waiting, req)
+	return nil, noFailure
+}
+
+// pick returns the next server in round-robin order that has a free slot,
+// is not stalled and holds no request under key (so that a reply always
+// names one request). usable reports whether any server is connected and
+// not stalled, that is, whether waiting can help. The caller holds mu.
+func (t *table) pick(key string) (s *server, usable bool) {
+	n := len(t.servers)
+	for i := range n {
+		candidate := t.servers[(t.next+i)%n]
+		if candidate.stalled {
+			continue
+		}
+		usable = true
+		if candidate.inflight >= candidate.credit {
+			continue
+		}
+		if _, busy := candidate.pending[key]; busy {
+			continue
+		}
+		t.next = (t.next + i + 1) % n
+		return candidate, true
+	}
+	return nil, usable
+}
+
+// hand records req as pending on s. The caller holds mu.
+func (t *table) hand(s *server, req *request, now time.Time) {
+	req.deadline = now.Add(t.timeout)
+	s.pending[req.key] = req
+	s.inflight++
+}
+
+// complete matches a reply from s to its request. It returns the request
+// when its client still waits for the reply (nil for a late or unknown
+// reply), and the waiting requests that the freed slot lets through. Any
+// reply, late or not, clears the server's stalled mark.
+func (t *table) complete(s *server, key string) (*request, []dispatch) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s.pending == nil {
+		return nil, nil // already removed
+	}
+
+	s.stalled = false
+	req, ok := s.pending[key]
+	if !ok {
+		return nil, t.drainWaiting(time.Now(), nil)
+	}
+	delete(s.pending, key)
+	if req.abandoned {
+		s.abandoned--
+		req = nil
+	} else {
+		s.inflight--
+	}
+	return req, t.drainWaiting(time.Now(), nil)
+}
+
+// drainWaiting assigns waiting requests, oldest first, while servers have
+// free slots, and appends them to out. The caller holds mu.
+func (t *table) drainWaiting(now time.Time, out []dispatch) []dispatch {
+	for len(t.waiting) > 0 {
+		req := t.waiting[0]
+		s, _ := t.pick(req.key)
+		if s == nil {
+			break
+		}
+		t.waiting[0] = nil
+		t.waiting = t.waiting[1:]
+		t.hand(s, req, now)
+		out = append(out, dispatch{s, req})
+	}
+	if len(t.waiting) == 0 {
+		t.waiting = nil // let the backing array go
+	}
+	return out
+}
+
+// expire runs the periodic checks: requests past their deadline are
+// abandoned, which marks their server stalled, waiting requests past
+// theirs are failed, and old tombstones are dropped. A server stays
+// stalled until it replies, or until every tombstone it holds has
+// expired, so that a server which lost one request is tried again.
+func (t *table) expire(now time.Time) []answer {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	var answers []answer
+	for _, s := range t.servers {
+		for key, req := range s.pending {
+			if now.Before(req.deadline) {
+				continue
+			}
+			if req.abandoned {
+				delete(s.pending, key)
+				s.abandoned--
+				continue
+			}
+			req.abandoned = true
+			req.deadline = now.Add(t.tombstoneTTL)
+			s.inflight--
+			s.abandoned++
+			s.stalled = true
+			answers = append(answers, answer{req, failTimeout, s.addr})
+		}
+		if s.stalled && s.abandoned == 0 {
+			s.stalled = false
+		}
+	}
+
+	for len(t.waiting) > 0 && !now.Before(t.waiting[0].deadline) {
+		answers = append(answers, answer{t.waiting[0], failNoServer, ""})
+		t.waiting[0] = nil
+		t.waiting = t.waiting[1:]
+	}
+	return t.failWaitingIfNoServer(answers)
+}
+
+// failWaitingIfNoServer fails every waiting request when no server could
+// take one, rather than letting them wait for nothing. The caller holds mu.
+func (t *table) failWaitingIfNoServer(answers []answer) []answer {
+	if len(t.waiting) == 0 {
+		return answers
+	}
+	for _, s := range t.servers {
+		if !s.stalled {
+			return answers
+		}
+	}
+	for _, req := range t.waiting {
+		answers = append(answers, answer{req, failNoServer, ""})
+	}
+	t.waiting = nil
+	return answers
+}
+
+// counts reports the connected servers and the requests in flight, for
+// tests and logs.
+func (t *table) counts() (servers, inflight int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.servers {
+		inflight += s.inflight
+	}
+	return len(t.servers), inflight
+}
+
+// isStalled reports whether s is marked stalled.
+func (t *table) isStalled(s *server) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return s.stalled
+}

@@ -1,0 +1,105 @@
+package broker
+
+import (
+	"testing"
+	"time"
+)
+
+// newTestTable returns a table with servers a and b, each with credit 4,
+// and a request timeout of one second.
+func newTestTable() (t *table, a, b *server) {
+	cfg := DefaultConfig()
+	cfg.RequestTimeout = time.Second
+	t = newTable(cfg)
+	a = &server{addr: "a", credit: 4}
+	b = &server{addr: "b", credit: 4}
+	t.add(a)
+	t.add(b)
+	return t, a, b
+}
+
+func TestTableTombstoneKeepsKeyOffServer(t *testing.T) {
+	tab, a, b := newTestTable()
+	now := time.Now()
+
+	// Client c's request goes to a and times out; client d's goes to b.
+	first := &request{key: "c"}
+	if s, _ := tab.assign(first, now); s != a {
+		t.Fatalf("first request went to %v, want a", s)
+	}
+	if s, _ := tab.assign(&request{key: "d"}, now); s != b {
+		t.Fatalf("second request went to %v, want b", s)
+	}
+	answers := tab.expire(now.Add(time.Second))
+	if len(answers) != 2 || answers[0].reason != failTimeout {
+		t.Fatalf("expire returned %+v, want two timeouts", answers)
+	}
+	if !a.stalled || !b.stalled {
+		t.Fatal("servers holding timed-out requests are not stalled")
+	}
+
+	// b answers late, which unstalls it. A new request from c must go to
+	// b, not to a, even once a is unstalled by a reply for d.
+	if req, _ := tab.complete(b, "d"); req != nil {
+		t.Fatal("a late reply was matched to a request")
+	}
+	if s, _ := tab.assign(&request{key: "c"}, now); s != b {
+		t.Fatalf("c's retry went to %v, want b", s)
+	}
+	a.stalled = false
+	if s, failed := tab.assign(&request{key: "c"}, now); s != nil || failed != noFailure {
+		t.Fatalf("c's second retry went to %v (%v), want it to wait: a holds c's tombstone, b c's request", s, failed)
+	}
+
+	// a's late reply for c is dropped, and the waiting retry goes to a.
+	req, sends := tab.complete(a, "c")
+	if req != nil {
+		t.Fatal("a's late reply was matched to a request")
+	}
+	if len(sends) != 1 || sends[0].server != a {
+		t.Fatalf("after a's late reply, sends %+v, want the waiting request on a", sends)
+	}
+}
+
+func TestTableTombstoneExpiryUnstalls(t *testing.T) {
+	tab, a, _ := newTestTable()
+	now := time.Now()
+	tab.assign(&request{key: "c"}, now)
+	tab.expire(now.Add(time.Second))
+	if !a.stalled {
+		t.Fatal("a is not stalled after a timeout")
+	}
+	tab.expire(now.Add(time.Second + tab.tombstoneTTL))
+	if a.stalled || len(a.pending) != 0 {
+		t.Fatalf("after the tombstone expired: stalled %v, %d pending, want neither", a.stalled, len(a.pending))
+	}
+}
+
+func TestTableCreditAndQueue(t *testing.T) {
+	tab, a, b := newTestTable()
+	now := time.Now()
+	for i := range 8 {
+		if s, _ := tab.assign(&request{key: string(rune('a' + i))}, now); s == nil {
+			t.Fatalf("request %d found no server with 8 free slots", i)
+		}
+	}
+	if a.inflight != 4 || b.inflight != 4 {
+		t.Fatalf("in flight a=%d b=%d, want 4 each", a.inflight, b.inflight)
+	}
+
+	waiting := &request{key: "z"}
+	if s, failed := tab.assign(waiting, now); s != nil || failed != noFailure {
+		t.Fatalf("a request beyond every credit got %v (%v), want it to wait", s, failed)
+	}
+	answers := tab.expire(now.Add(tab.queueTimeout))
+	if len(answers) != 1 || answers[0].req != waiting || answers[0].reason != failNoServer {
+		t.Fatalf("expire returned %+v, want the waiting request failed", answers)
+	}
+
+	// With every server gone, a request fails at once.
+	tab.remove(a)
+	tab.remove(b)
+	if s, failed := tab.assign(&request{key: "y"}, now); s != nil || failed != failNoServer {
+		t.Fatalf("with no server: %v (%v), want failNoServer", s, failed)
+	}
+}

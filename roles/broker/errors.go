@@ -1,0 +1,78 @@
+package broker
+
+import (
+	"unicode/utf8"
+
+	"msgsys/lang"
+	"msgsys/proto"
+)
+
+// errorReply is the data of the broker's own error replies. It carries the
+// reason under both "description" and "message": clients of publish and
+// message read "message", and clients of every other service read
+// "description".
+type errorReply struct {
+	Status      string `msgpack:"status"`
+	Description string `msgpack:"description"`
+	Message     string `msgpack:"message"`
+	Timestamp   string `msgpack:"timestamp"`
+	Clock       uint64 `msgpack:"clock"`
+}
+
+// maxServiceBytes bounds the service name an error reply repeats. Every
+// service name of the protocol is far shorter; a longer one gets "error".
+const maxServiceBytes = 64
+
+// failureTexts are the descriptions of each failure, for people.
+var failureTexts = map[failure]lang.Text{
+	failNoServer: {
+		PT: "Nenhum servidor disponível no momento. Tente novamente.",
+		EN: "No server is available right now. Try again.",
+	},
+	failTimeout: {
+		PT: "O servidor não respondeu a tempo. Tente novamente.",
+		EN: "The server did not reply in time. Try again.",
+	},
+	failDisconnected: {
+		PT: "O servidor se desconectou antes de responder. Tente novamente.",
+		EN: "The server disconnected before replying. Try again.",
+	},
+}
+
+// fail sends req's client an error reply for reason, with the request's
+// envelope so that it reaches the right request.
+func (b *Broker) fail(req *request, reason failure) {
+	payload := b.errorPayload(req.payload, reason)
+	if payload == nil {
+		return
+	}
+	msg := make([][]byte, 0, req.envLen+2)
+	msg = append(msg, req.frames[1:1+req.envLen]...)
+	msg = append(msg, []byte{}, payload)
+	b.deliver(req.client, msg)
+}
+
+// errorPayload encodes the error reply to the request frame body. The
+// reply repeats the request's service name when the request has a
+// readable one, and uses "error" otherwise. A request that decodes
+// advances the broker's Lamport clock.
+func (b *Broker) errorPayload(body []byte, reason failure) []byte {
+	service := proto.ServiceError
+	env, err := proto.Decode(body)
+	if env.Service != "" && len(env.Service) <= maxServiceBytes && utf8.ValidString(env.Service) {
+		service = env.Service
+	}
+	if err == nil {
+		// A bad clock does not matter here: the reply is an error anyway.
+		_, _ = b.cfg.Clocks.Witness(env.Data)
+	}
+
+	text := failureTexts[reason].In(b.cfg.Lang)
+	data := errorReply{Status: proto.StatusError, Description: text, Message: text}
+	payload, err := proto.Encode(service, &data, b.cfg.Clocks.Meta())
+	if err != nil {
+		b.log.Error("encoding error reply failed", "service", service, "err", err)
+		return nil
+	}
+	return payload
+}

@@ -1,0 +1,132 @@
+package broker
+
+import (
+	"bytes"
+	"encoding/binary"
+	"time"
+
+	"msgsys/proto"
+)
+
+// client is one connection on the frontend.
+type client struct {
+	id    []byte // routing identity, unique for the broker's lifetime
+	idKey string // id as a map key
+	addr  string
+	out   *outbox // replies on their way to the client
+}
+
+// newIdentity returns a fresh client identity: a zero byte and a 32-bit
+// counter, the form libzmq's ROUTER gives peers. It repeats only after
+// 2^32 connections.
+func (b *Broker) newIdentity() []byte {
+	id := make([]byte, 5)
+	binary.BigEndian.PutUint32(id[1:], b.clientSeq.Add(1))
+	return id
+}
+
+// serveClient reads requests from one client until it disconnects.
+func (b *Broker) serveClient(conn *proto.Conn) {
+	id := b.newIdentity()
+	c := &client{id: id, idKey: string(id), addr: conn.RemoteAddr(), out: newOutbox(clientQueue)}
+	b.log.Debug("client connected", "client", c.addr, "peer_type", conn.PeerType())
+
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		c.out.run(conn)
+	}()
+	defer func() {
+		conn.Close()
+		<-written
+		c.out.close()
+		b.log.Debug("client disconnected", "client", c.addr)
+	}()
+
+	for {
+		frames, err := conn.Recv()
+		if err != nil {
+			return
+		}
+		b.handleRequest(c, frames)
+	}
+}
+
+// handleRequest forwards one client message to a server, queues it, or
+// answers it with an error reply. A REQ client sends [delimiter, body]; a
+// DEALER client may put envelope frames before the delimiter, and they
+// come back with the reply.
+func (b *Broker) handleRequest(c *client, frames [][]byte) {
+	delim := delimiterIndex(frames)
+	if delim < 0 || delim == len(frames)-1 {
+		b.badRequests.warn(b.log, "malformed request dropped", "client", c.addr,
+			"frames", len(frames), "reason", "no delimiter or no body")
+		return
+	}
+
+	forwarded := make([][]byte, 0, len(frames)+1)
+	forwarded = append(forwarded, c.id)
+	forwarded = append(forwarded, frames...)
+	req := &request{
+		client:  c,
+		key:     pendingKey(c.idKey, frames[:delim]),
+		frames:  forwarded,
+		envLen:  delim,
+		payload: frames[delim+1],
+	}
+
+	s, fail := b.table.assign(req, time.Now())
+	switch {
+	case s != nil:
+		b.forward(s, req)
+	case fail != noFailure:
+		b.fail(req, fail)
+	}
+}
+
+// forward writes req to s. A failed write closes the connection, and the
+// server's reader then answers every request pending on it.
+func (b *Broker) forward(s *server, req *request) {
+	if err := s.conn.Send(req.frames...); err != nil {
+		b.log.Debug("forward to server failed", "server", s.addr, "err", err)
+	}
+}
+
+// deliver queues a reply for c. The reply is lost when c has gone, or when
+// c has left clientQueue replies unread.
+func (b *Broker) deliver(c *client, msg [][]byte) {
+	if ok, dropped := c.out.push(msg); !ok && dropped > 0 {
+		b.lostReplies.warn(b.log, "reply dropped, client not reading", "client", c.addr, "dropped", dropped)
+	}
+}
+
+// delimiterIndex returns the index of the first empty frame, or -1.
+func delimiterIndex(frames [][]byte) int {
+	for i, frame := range frames {
+		if len(frame) == 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// pendingKey identifies a request among those pending on one server: the
+// client identity, then each envelope frame behind its length, so that
+// different envelopes never give the same key.
+func pendingKey(id string, envelope [][]byte) string {
+	if len(envelope) == 0 {
+		return id
+	}
+	size := len(id)
+	for _, frame := range envelope {
+		size += binary.MaxVarintLen64 + len(frame)
+	}
+	var buf bytes.Buffer
+	buf.Grow(size)
+	buf.WriteString(id)
+	for _, frame := range envelope {
+		buf.Write(binary.AppendUvarint(nil, uint64(len(frame))))
+		buf.Write(frame)
+	}
+	return buf.String()
+}

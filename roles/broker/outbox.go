@@ -1,0 +1,98 @@
+package broker
+
+import (
+	"sync"
+
+	"msgsys/proto"
+)
+
+// outbox is a bounded FIFO of messages for one connection, written by one
+// goroutine running run. It lets the goroutines that route messages hand
+// them over without ever blocking on a slow peer: when the outbox is full
+// the message is dropped and counted. Memory grows with the backlog, never
+// beyond limit messages.
+type outbox struct {
+	limit int
+	ready chan struct{} // holds a token while items is not empty
+
+	mu      sync.Mutex // guards the fields below
+	items   [][][]byte
+	spare   [][][]byte // drained batch kept for reuse; only run sets it
+	closed  bool
+	dropped uint64
+}
+
+func newOutbox(limit int) *outbox {
+	return &outbox{limit: limit, ready: make(chan struct{}, 1)}
+}
+
+// push queues msg and reports whether it was queued. When o is full it
+// drops msg and returns the number of drops so far; when o is closed it
+// returns false and 0.
+func (o *outbox) push(msg [][]byte) (bool, uint64) {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return false, 0
+	}
+	if len(o.items) >= o.limit {
+		o.dropped++
+		dropped := o.dropped
+		o.mu.Unlock()
+		return false, dropped
+	}
+	o.items = append(o.items, msg)
+	o.mu.Unlock()
+
+	select {
+	case o.ready <- struct{}{}:
+	default:
+	}
+	return true, 0
+}
+
+// droppedCount is the number of messages dropped because o was full.
+func (o *outbox) droppedCount() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.dropped
+}
+
+// close discards the queued messages; later pushes fail.
+func (o *outbox) close() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.closed = true
+	o.items, o.spare = nil, nil
+}
+
+// run writes queued messages to conn until conn closes or a write fails,
+// which closes conn. It takes the whole backlog at once, so one wake-up
+// serves every message that arrived meanwhile.
+func (o *outbox) run(conn *proto.Conn) {
+	for {
+		select {
+		case <-conn.Done():
+			return
+		case <-o.ready:
+		}
+
+		o.mu.Lock()
+		batch := o.items
+		o.items, o.spare = o.spare, nil
+		o.mu.Unlock()
+
+		for i, msg := range batch {
+			if err := conn.Send(msg...); err != nil {
+				return
+			}
+			batch[i] = nil // release the message for the collector
+		}
+
+		o.mu.Lock()
+		if !o.closed && o.spare == nil && cap(batch) <= o.limit {
+			o.spare = batch[:0]
+		}
+		o.mu.Unlock()
+	}
+}

@@ -1,0 +1,153 @@
+package broker
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"msgsys/proto"
+)
+
+// publish sends one publication.
+func publish(tb testing.TB, pub *proto.Conn, topic string, payload []byte) {
+	tb.Helper()
+	if err := pub.Send([]byte(topic), payload); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func TestPubSubExactDelivery(t *testing.T) {
+	b := startBroker(t, testConfig(t))
+	var subs []*receiver
+	for range 2 {
+		conn := dial(t, b.XPubEndpoint(), proto.Sub)
+		subscribe(t, conn, subscribeKind, "geral")
+		subs = append(subs, receive(t, conn))
+	}
+	waitSubscriptions(t, b, 2)
+
+	pub := dial(t, b.XSubEndpoint(), proto.Pub)
+	const n = 1000
+	for i := range n {
+		publish(t, pub, "geral", strconv.AppendInt(nil, int64(i), 10))
+	}
+	for s, sub := range subs {
+		for i := range n {
+			msg := sub.next(t, 5*time.Second)
+			if len(msg) != 2 || string(msg[0]) != "geral" || string(msg[1]) != strconv.Itoa(i) {
+				t.Fatalf("subscriber %d, message %d: got %q", s, i, msg)
+			}
+		}
+	}
+}
+
+func TestPubSubPrefixMatching(t *testing.T) {
+	b := startBroker(t, testConfig(t))
+	subscriptions := map[string][]string{
+		"ana":     {"ana", "end"},
+		"anabela": {"anabela", "end"},
+		"all":     {""},
+		"both":    {"ana", "anabela", "end"},
+	}
+	subs := make(map[string]*receiver)
+	total := 0
+	for name, topics := range subscriptions {
+		conn := dial(t, b.XPubEndpoint(), proto.Sub)
+		subscribe(t, conn, subscribeKind, topics...)
+		subs[name] = receive(t, conn)
+		total += len(topics)
+	}
+	waitSubscriptions(t, b, total)
+
+	pub := dial(t, b.XSubEndpoint(), proto.Pub)
+	for _, topic := range []string{"ana", "anabela", "bob", "end"} {
+		publish(t, pub, topic, []byte("to "+topic))
+	}
+
+	want := map[string][]string{
+		"ana":     {"ana", "anabela", "end"},
+		"anabela": {"anabela", "end"},
+		"all":     {"ana", "anabela", "bob", "end"},
+		"both":    {"ana", "anabela", "end"},
+	}
+	for name, topics := range want {
+		var got []string
+		for len(got) == 0 || got[len(got)-1] != "end" {
+			got = append(got, string(subs[name].next(t, 5*time.Second)[0]))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(topics) {
+			t.Errorf("subscriber %q got topics %v, want %v", name, got, topics)
+		}
+	}
+}
+
+func TestPubSubUnsubscribe(t *testing.T) {
+	b := startBroker(t, testConfig(t))
+	conn := dial(t, b.XPubEndpoint(), proto.Sub)
+	subscribe(t, conn, subscribeKind, "x", "y")
+	sub := receive(t, conn)
+	waitSubscriptions(t, b, 2)
+
+	pub := dial(t, b.XSubEndpoint(), proto.Pub)
+	publish(t, pub, "x", []byte("first"))
+	if msg := sub.next(t, 5*time.Second); string(msg[1]) != "first" {
+		t.Fatalf("got %q, want the first publication on x", msg)
+	}
+
+	subscribe(t, conn, unsubscribeKind, "x")
+	waitSubscriptions(t, b, 1)
+	publish(t, pub, "x", []byte("after unsubscribe"))
+	publish(t, pub, "y", []byte("marker"))
+	if msg := sub.next(t, 5*time.Second); string(msg[1]) != "marker" {
+		t.Fatalf("got %q, want the marker on y", msg)
+	}
+}
+
+func TestPubSubStuckSubscriber(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.SubscriberQueue = 100
+	b := startBroker(t, cfg)
+
+	// The stuck subscriber subscribes and never reads, so its socket
+	// buffers fill and then its queue.
+	stuck := dial(t, b.XPubEndpoint(), proto.Sub)
+	subscribe(t, stuck, subscribeKind, "t")
+	healthyConn := dial(t, b.XPubEndpoint(), proto.Sub)
+	subscribe(t, healthyConn, subscribeKind, "t")
+	healthy := receive(t, healthyConn)
+	waitSubscriptions(t, b, 2)
+
+	// Far more than loopback socket buffers hold, sent in windows that
+	// the healthy subscriber's queue can take.
+	pub := dial(t, b.XSubEndpoint(), proto.Pub)
+	const n, window = 20000, 50
+	payload := bytes.Repeat([]byte{'p'}, 1024)
+	for sent := 0; sent < n; sent += window {
+		for range window {
+			publish(t, pub, "t", payload)
+		}
+		waitFor(t, 10*time.Second, "the healthy subscriber to keep up", func() bool {
+			return healthy.count.Load() >= int64(sent+window)
+		})
+	}
+
+	if got := healthy.count.Load(); got != n {
+		t.Errorf("healthy subscriber got %d publications, want %d", got, n)
+	}
+	if dropped := droppedFor(b, "t"); dropped == 0 {
+		t.Error("no publication was dropped for the stuck subscriber")
+	}
+}
+
+// droppedFor sums the drops of the subscribers to topic.
+func droppedFor(b *Broker, topic string) uint64 {
+	b.fanout.mu.RLock()
+	defer b.fanout.mu.RUnlock()
+	var dropped uint64
+	for s := range b.fanout.byPrefix[topic] {
+		dropped += s.out.droppedCount()
+	}
+	return dropped
+}

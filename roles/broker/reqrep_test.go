@@ -1,0 +1,320 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"msgsys/proto"
+)
+
+func TestRoundRobinSpread(t *testing.T) {
+	b := startBroker(t, testConfig(t))
+	servers := make([]*testServer, 3)
+	for i := range servers {
+		servers[i] = startServer(t, b, proto.Dealer, echo)
+	}
+	waitServers(t, b, 3)
+
+	const clients, perClient = 16, 60
+	runClients(t, b, clients, perClient)
+
+	want := clients * perClient / len(servers)
+	for i, s := range servers {
+		got := int(s.received.Load())
+		if got < want*95/100 || got > want*105/100 {
+			t.Errorf("server %d handled %d requests, want %d ± 5%%", i, got, want)
+		}
+	}
+}
+
+// runClients sends perClient echo requests from each of n concurrent
+// clients and checks that every reply is the client's own request.
+func runClients(t *testing.T, b *Broker, n, perClient int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for c := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := proto.NewRequester(b.FrontendEndpoint())
+			defer r.Close()
+			for i := range perClient {
+				payload := fmt.Appendf(nil, "client %d request %d", c, i)
+				reply, err := r.Request(context.Background(), payload, 5*time.Second)
+				if err != nil {
+					errs <- fmt.Errorf("client %d request %d: %w", c, i, err)
+					return
+				}
+				if !bytes.Equal(reply, payload) {
+					errs <- fmt.Errorf("client %d request %d: reply %q", c, i, reply)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestRepServerOneAtATime(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.QueueTimeout = 3 * time.Second // 8 clients share one slow server
+	b := startBroker(t, cfg)
+
+	// The server notes a violation when a request arrives while it still
+	// holds another; it works 2ms on each.
+	var outstanding, violations atomic.Int64
+	conn := dial(t, b.BackendEndpoint(), proto.Rep)
+	work := make(chan [][]byte, 16)
+	go func() {
+		defer close(work)
+		for {
+			frames, err := conn.Recv()
+			if err != nil {
+				return
+			}
+			if outstanding.Add(1) > 1 {
+				violations.Add(1)
+			}
+			work <- frames
+		}
+	}()
+	go func() {
+		for frames := range work {
+			<-time.After(2 * time.Millisecond) // the work itself
+			outstanding.Add(-1)
+			if err := conn.Send(frames...); err != nil {
+				return
+			}
+		}
+	}()
+	waitServers(t, b, 1)
+
+	runClients(t, b, 8, 10)
+	if n := violations.Load(); n > 0 {
+		t.Errorf("REP server got %d requests while it held another", n)
+	}
+}
+
+func TestServerDisconnectMidRequest(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.RequestTimeout = 4 * time.Second
+	b := startBroker(t, cfg)
+	startServer(t, b, proto.Dealer, func([][]byte) [][]byte { return hangUp })
+	waitServers(t, b, 1)
+
+	r := proto.NewRequester(b.FrontendEndpoint())
+	defer r.Close()
+	start := time.Now()
+	reply, err := r.Request(context.Background(), encodeRequest(t, proto.ServiceLogin, 1), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if elapsed := time.Since(start); elapsed > time.Second {
+		t.Errorf("error reply after %v, want it well before the 4s request timeout", elapsed)
+	}
+	service, text, _ := decodeError(t, reply)
+	if service != proto.ServiceLogin {
+		t.Errorf("service = %q, want %q", service, proto.ServiceLogin)
+	}
+	if want := failureTexts[failDisconnected].EN; text != want {
+		t.Errorf("description = %q, want %q", text, want)
+	}
+	waitServers(t, b, 0)
+}
+
+func TestStalledServerSkipped(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.RequestTimeout = 300 * time.Millisecond
+	b := startBroker(t, cfg)
+	stuck := startServer(t, b, proto.Dealer, silent)
+	waitServers(t, b, 1)
+	healthy := startServer(t, b, proto.Dealer, echo)
+	waitServers(t, b, 2)
+
+	r := proto.NewRequester(b.FrontendEndpoint())
+	defer r.Close()
+
+	// The first request goes to the stuck server, which joined first.
+	start := time.Now()
+	reply, err := r.Request(context.Background(), encodeRequest(t, proto.ServiceUsers, 1), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	service, text, _ := decodeError(t, reply)
+	if want := failureTexts[failTimeout].EN; text != want {
+		t.Fatalf("description = %q, want %q", text, want)
+	}
+	if service != proto.ServiceUsers {
+		t.Errorf("service = %q, want %q", service, proto.ServiceUsers)
+	}
+	if elapsed < cfg.RequestTimeout || elapsed > cfg.RequestTimeout+500*time.Millisecond {
+		t.Errorf("timeout error after %v, want about %v", elapsed, cfg.RequestTimeout)
+	}
+
+	for i := range 20 {
+		payload := fmt.Appendf(nil, "after stall %d", i)
+		reply, err := r.Request(context.Background(), payload, 5*time.Second)
+		if err != nil {
+			t.Fatalf("request %d after the stall: %v", i, err)
+		}
+		if !bytes.Equal(reply, payload) {
+			t.Fatalf("request %d after the stall: reply %q", i, reply)
+		}
+	}
+	if n := stuck.received.Load(); n != 1 {
+		t.Errorf("stuck server received %d requests, want 1", n)
+	}
+	if n := healthy.received.Load(); n != 20 {
+		t.Errorf("healthy server received %d requests, want 20", n)
+	}
+}
+
+func TestLateReplyDropped(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.RequestTimeout = 200 * time.Millisecond
+	b := startBroker(t, cfg)
+
+	// The slow server holds its first request until released, then
+	// answers it with "late", and echoes every later request.
+	release := make(chan struct{})
+	var first atomic.Bool
+	startServer(t, b, proto.Dealer, func(frames [][]byte) [][]byte {
+		if first.CompareAndSwap(false, true) {
+			<-release
+			late := append([][]byte{}, frames[:len(frames)-1]...)
+			return append(late, []byte("late"))
+		}
+		return frames
+	})
+	waitServers(t, b, 1)
+
+	r := proto.NewRequester(b.FrontendEndpoint())
+	defer r.Close()
+	reply, err := r.Request(context.Background(), encodeRequest(t, proto.ServiceUsers, 1), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, text, _ := decodeError(t, reply); text != failureTexts[failTimeout].EN {
+		t.Fatalf("description = %q, want the timeout text", text)
+	}
+
+	// The server is stalled until its late reply, which the broker drops.
+	close(release)
+	waitFor(t, 5*time.Second, "the late reply to unstall the server", func() bool {
+		b.table.mu.Lock()
+		defer b.table.mu.Unlock()
+		s := b.table.servers[0]
+		return !s.stalled && len(s.pending) == 0
+	})
+	for i := range 5 {
+		payload := fmt.Appendf(nil, "after late reply %d", i)
+		reply, err := r.Request(context.Background(), payload, 5*time.Second)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if !bytes.Equal(reply, payload) {
+			t.Fatalf("request %d: reply %q, want its own echo", i, reply)
+		}
+	}
+}
+
+func TestNoServerImmediateError(t *testing.T) {
+	b := startBroker(t, testConfig(t))
+	r := proto.NewRequester(b.FrontendEndpoint())
+	defer r.Close()
+
+	start := time.Now()
+	reply, err := r.Request(context.Background(), encodeRequest(t, proto.ServiceChannels, 1000), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if elapsed := time.Since(start); elapsed > 500*time.Millisecond {
+		t.Errorf("error reply after %v, want it at once", elapsed)
+	}
+	service, text, clock := decodeError(t, reply)
+	if service != proto.ServiceChannels {
+		t.Errorf("service = %q, want %q", service, proto.ServiceChannels)
+	}
+	if want := failureTexts[failNoServer].EN; text != want {
+		t.Errorf("description = %q, want %q", text, want)
+	}
+	if clock <= 1000 {
+		t.Errorf("reply clock %d, want it past the request's 1000", clock)
+	}
+
+	// An undecodable request gets service "error".
+	reply, err = r.Request(context.Background(), []byte{0xc1, 0x00}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if service, _, _ := decodeError(t, reply); service != proto.ServiceError {
+		t.Errorf("service of the reply to garbage = %q, want %q", service, proto.ServiceError)
+	}
+}
+
+func TestPortugueseErrorText(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Lang = "pt"
+	b := startBroker(t, cfg)
+	r := proto.NewRequester(b.FrontendEndpoint())
+	defer r.Close()
+
+	reply, err := r.Request(context.Background(), encodeRequest(t, proto.ServiceUsers, 1), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, text, _ := decodeError(t, reply); text != failureTexts[failNoServer].PT {
+		t.Errorf("description = %q, want the Portuguese text", text)
+	}
+}
+
+func TestConcurrentClientsRouting(t *testing.T) {
+	b := startBroker(t, testConfig(t))
+	startServer(t, b, proto.Dealer, echo)
+	startServer(t, b, proto.Dealer, echo)
+	startServer(t, b, proto.Rep, echo)
+	waitServers(t, b, 3)
+	runClients(t, b, 16, 100)
+}
+
+func TestDealerClientEnvelope(t *testing.T) {
+	b := startBroker(t, testConfig(t))
+	startServer(t, b, proto.Dealer, echo)
+	waitServers(t, b, 1)
+
+	// A DEALER client keeps several requests in flight, told apart by the
+	// envelope frames before the delimiter.
+	conn := dial(t, b.FrontendEndpoint(), proto.Dealer)
+	replies := receive(t, conn)
+	for i := range 10 {
+		if err := conn.Send(fmt.Appendf(nil, "id-%d", i), []byte{}, fmt.Appendf(nil, "body-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := make(map[string]bool)
+	for range 10 {
+		msg := replies.next(t, 5*time.Second)
+		if len(msg) != 3 || len(msg[1]) != 0 {
+			t.Fatalf("reply %q, want [envelope, delimiter, body]", msg)
+		}
+		id, body := string(msg[0]), string(msg[2])
+		if "body-"+id[len("id-"):] != body {
+			t.Errorf("envelope %q came back with body %q", id, body)
+		}
+		seen[id] = true
+	}
+	if len(seen) != 10 {
+		t.Errorf("got replies for %d distinct envelopes, want 10", len(seen))
+	}
+}

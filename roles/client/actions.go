@@ -1,0 +1,213 @@
+package client
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"msgsys/proto"
+)
+
+// The actions below are shared by the menu and the slash commands. Each
+// prints its result or its error; none returns one.
+
+// login logs in as name and subscribes to the topics of direct messages
+// to it, dropping those of the previous user.
+func (c *Client) login(ctx context.Context, name string) {
+	user, err := c.session.Login(ctx, strings.TrimSpace(name))
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	names := []string{user}
+	// A server may publish direct messages on the name as first written,
+	// which can differ in case from what was typed, so subscribe to both.
+	if users, err := c.session.Users(ctx); err == nil {
+		if first, ok, _ := findFolded(users, user); ok && first != user {
+			names = append(names, first)
+		}
+	}
+	for _, old := range c.names {
+		if !slices.Contains(names, old) {
+			c.sub.Unsubscribe(old)
+		}
+	}
+	for _, topic := range names {
+		c.sub.Subscribe(topic)
+	}
+	c.names = names
+	c.showMenu = true
+	c.out.Line(say(c.lang, textWelcome, user))
+}
+
+// loggedIn reports whether a user is logged in, and asks for a login when
+// none is.
+func (c *Client) loggedIn() bool {
+	if c.session.User() != "" {
+		return true
+	}
+	c.out.Line(say(c.lang, textNotLoggedIn))
+	return false
+}
+
+func (c *Client) listUsers(ctx context.Context) {
+	users, err := c.session.Users(ctx)
+	switch {
+	case err != nil:
+		c.fail(err)
+	case len(users) == 0:
+		c.out.Line(say(c.lang, textNoUsers))
+	default:
+		c.out.Line(say(c.lang, textUsers, len(users), strings.Join(users, ", ")))
+	}
+}
+
+func (c *Client) listChannels(ctx context.Context) {
+	channels, err := c.session.Channels(ctx)
+	switch {
+	case err != nil:
+		c.fail(err)
+	case len(channels) == 0:
+		c.out.Line(say(c.lang, textNoChannels))
+	default:
+		c.out.Line(say(c.lang, textChannels, len(channels), "#"+strings.Join(channels, ", #")))
+	}
+}
+
+func (c *Client) create(ctx context.Context, name string) {
+	channel, err := c.session.CreateChannel(ctx, strings.TrimSpace(name))
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.out.Line(say(c.lang, textCreated, channel))
+}
+
+// post publishes text to channel. quiet leaves out the confirmation, for
+// text typed in a joined channel, whose own publication shows it.
+func (c *Client) post(ctx context.Context, channel, text string, quiet bool) {
+	channel = strings.TrimSpace(channel)
+	if _, err := c.session.Publish(ctx, channel, text); err != nil {
+		c.fail(err)
+		return
+	}
+	if !quiet {
+		c.out.Line(say(c.lang, textPublished, strings.TrimPrefix(channel, "#")))
+	}
+}
+
+func (c *Client) send(ctx context.Context, to, text string) {
+	to = strings.TrimPrefix(strings.TrimSpace(to), "@")
+	if _, err := c.session.Send(ctx, to, text); err != nil {
+		c.fail(err)
+		return
+	}
+	c.out.Line(say(c.lang, textSent, to))
+}
+
+// join subscribes to a channel and shows its recent history, then its live
+// posts. The subscription comes first, so a post published while the
+// history is read is held and shown after it, once. With chat set, plain
+// text goes to the channel afterwards.
+func (c *Client) join(ctx context.Context, name string, chat bool) {
+	if !c.loggedIn() {
+		return
+	}
+	name = strings.TrimSpace(name)
+	if channel, ok := c.view.Joined(name); ok {
+		c.enter(channel, chat)
+		return
+	}
+	channel, ok, err := c.session.FindChannel(ctx, name)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	if !ok {
+		bare := strings.TrimPrefix(name, "#")
+		c.out.Line(say(c.lang, textNoSuchChannel, bare, bare))
+		return
+	}
+
+	// NOTE: ZeroMQ does not acknowledge subscriptions, so a post published
+	// after the history reply but before the proxy applies the
+	// subscription is missed until the next reconnection's refill.
+	c.view.Begin(channel)
+	c.sub.Subscribe(channel)
+	page, err := c.session.History(ctx, HistoryQuery{Channel: channel, Limit: c.cfg.HistoryLimit})
+	if err != nil {
+		c.out.Line(say(c.lang, textHistoryFailed, channel, err))
+	} else {
+		c.out.Line(say(c.lang, textHistoryChannel, channel))
+		if len(page.Messages) == 0 {
+			c.out.Line(say(c.lang, textHistoryEmpty))
+		}
+	}
+	c.view.Finish(channel, page.Messages)
+	c.enter(channel, chat)
+}
+
+// enter confirms a joined channel and, with chat set, makes it current.
+func (c *Client) enter(channel string, chat bool) {
+	if chat {
+		c.current = channel
+		c.out.Line(say(c.lang, textChatMode, channel))
+		return
+	}
+	c.out.Line(say(c.lang, textSubscribed, channel))
+}
+
+// leave unsubscribes from a channel, the current one when name is empty.
+func (c *Client) leave(name string) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		name = c.current
+	}
+	if name == "" {
+		c.out.Line(say(c.lang, textNoCurrent))
+		return
+	}
+	channel, ok := c.view.Leave(strings.TrimPrefix(name, "#"))
+	if !ok {
+		c.out.Line(say(c.lang, textNotJoined, strings.TrimPrefix(name, "#")))
+		return
+	}
+	c.sub.Unsubscribe(channel)
+	if proto.FoldName(c.current) == proto.FoldName(channel) {
+		c.current = ""
+		c.showMenu = true
+	}
+	c.out.Line(say(c.lang, textLeft, channel))
+}
+
+// history prints a channel's history, or with "@NAME" the conversation
+// with NAME.
+func (c *Client) history(ctx context.Context, target string) {
+	target = strings.TrimSpace(target)
+	query := HistoryQuery{Channel: target, Limit: c.cfg.HistoryLimit}
+	header := say(c.lang, textHistoryChannel, strings.TrimPrefix(target, "#"))
+	if peer, ok := strings.CutPrefix(target, "@"); ok {
+		query = HistoryQuery{Peer: peer, Limit: c.cfg.HistoryLimit}
+		header = say(c.lang, textHistoryPeer, peer)
+	}
+	page, err := c.session.History(ctx, query)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+
+	c.out.Line(header)
+	self := c.session.User()
+	for _, m := range page.Messages {
+		c.out.Line(formatMessage(c.lang, self, m))
+	}
+	if len(page.Messages) == 0 {
+		c.out.Line(say(c.lang, textHistoryEmpty))
+	}
+	if page.Skipped > 0 {
+		c.out.Line(say(c.lang, textHistorySkipped, page.Skipped))
+	}
+	if page.Before != "" {
+		c.out.Line(say(c.lang, textHistoryOlder))
+	}
+}

@@ -1,0 +1,83 @@
+package client
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"msgsys/lang"
+	"msgsys/roles/common"
+)
+
+// ConnectionFlags are the flags of every program that talks to msgsys as a
+// client: the client and the bot.
+func ConnectionFlags() []cli.Flag {
+	defaults := DefaultConfig()
+	return []cli.Flag{
+		&cli.StringFlag{Name: "broker", Value: defaults.Broker, EnvVars: []string{"MSGSYS_BROKER"}, Usage: "broker endpoint for requests"},
+		&cli.StringFlag{Name: "sub", Value: defaults.Sub, EnvVars: []string{"MSGSYS_SUB"}, Usage: "pub/sub proxy endpoint for live messages"},
+		&cli.DurationFlag{Name: "timeout", Value: defaults.Timeout, EnvVars: []string{"MSGSYS_TIMEOUT"}, Usage: "wait for each reply before retrying once, then reporting the server unavailable"},
+		&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: "language of the text shown: pt or en (default: from LANG, else pt)"},
+	}
+}
+
+// Command is `msgsys client`.
+func Command() *cli.Command {
+	flags := append(ConnectionFlags(),
+		&cli.StringFlag{Name: "user", EnvVars: []string{"MSGSYS_USER"}, Usage: "log in as this user at start"},
+		&cli.IntFlag{Name: "history", Value: DefaultConfig().HistoryLimit, EnvVars: []string{"MSGSYS_HISTORY"}, Usage: "posts of history shown when joining a channel"},
+	)
+	return &cli.Command{
+		Name:  "client",
+		Usage: "chat interactively: numbered menu and slash commands",
+		Flags: append(flags, common.ClockFlags()...),
+		Action: func(c *cli.Context) error {
+			log := common.Logger(c, "client")
+			if !c.IsSet("log-level") {
+				// Log lines would land among the chat on the same
+				// terminal, and the person already sees every failure
+				// in their language, so only errors are logged unless
+				// --log-level asks for more.
+				log = slog.New(minLevel{Handler: log.Handler(), min: slog.LevelError})
+			}
+			cfg := DefaultConfig()
+			cfg.Broker = c.String("broker")
+			cfg.Sub = c.String("sub")
+			cfg.Timeout = c.Duration("timeout")
+			cfg.Lang = lang.Pick(c.String("lang"))
+			cfg.User = c.String("user")
+			cfg.HistoryLimit = c.Int("history")
+			cfg.Terminal = IsTerminal(os.Stdin)
+			cfg.Log = log
+			cfg.Clocks = common.Clocks(c, log)
+
+			client, err := New(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, stop := common.Context(c)
+			defer stop()
+			return client.Run(ctx)
+		},
+	}
+}
+
+// minLevel is a slog handler that drops records below min.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, level slog.Level) bool {
+	return level >= h.min && h.Handler.Enabled(ctx, level)
+}
+
+func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{Handler: h.Handler.WithAttrs(attrs), min: h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{Handler: h.Handler.WithGroup(name), min: h.min}
+}

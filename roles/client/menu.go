@@ -1,0 +1,84 @@
+package client
+
+import (
+	"context"
+	"strings"
+
+	"msgsys/lang"
+)
+
+// printMenu shows the numbered menu: only logging in and quitting before
+// login, every action after.
+func (c *Client) printMenu() {
+	user := c.session.User()
+	if user == "" {
+		c.out.Line(strings.Join([]string{
+			say(c.lang, textMenuTitle),
+			say(c.lang, textMenuLogin),
+			say(c.lang, textMenuQuit),
+			say(c.lang, textMenuHint),
+		}, "\n"))
+		return
+	}
+	items := []lang.Text{textMenuRelogin, textMenuUsers, textMenuCreate, textMenuChannels,
+		textMenuPost, textMenuDirect, textMenuJoin, textMenuQuit, textMenuHint}
+	lines := []string{say(c.lang, textMenuTitleUser, user)}
+	for _, item := range items {
+		lines = append(lines, say(c.lang, item))
+	}
+	c.out.Line(strings.Join(lines, "\n"))
+}
+
+// menu runs the menu option choice, asking for each value on its own
+// prompt.
+func (c *Client) menu(ctx context.Context, choice string) {
+	switch choice {
+	case "0":
+		c.quit = true
+		return
+	case "1":
+		if name, ok := c.ask(ctx, textPromptName); ok {
+			c.login(ctx, name)
+		}
+		return
+	case "2", "3", "4", "5", "6", "7":
+		if !c.loggedIn() {
+			return
+		}
+	default:
+		c.out.Line(say(c.lang, textInvalidOption, choice))
+		return
+	}
+
+	c.showMenu = true
+	switch choice {
+	case "2":
+		c.listUsers(ctx)
+	case "3":
+		if name, ok := c.ask(ctx, textPromptNewName); ok {
+			c.create(ctx, name)
+		}
+	case "4":
+		c.listChannels(ctx)
+	case "5":
+		channel, ok := c.ask(ctx, textPromptChannel)
+		if !ok {
+			return
+		}
+		if text, ok := c.ask(ctx, textPromptText); ok {
+			c.post(ctx, channel, text, false)
+		}
+	case "6":
+		to, ok := c.ask(ctx, textPromptRecipient)
+		if !ok {
+			return
+		}
+		if text, ok := c.ask(ctx, textPromptText); ok {
+			c.send(ctx, to, text)
+		}
+	case "7":
+		if name, ok := c.ask(ctx, textPromptChannel); ok {
+			c.join(ctx, name, false)
+		}
+	}
+}

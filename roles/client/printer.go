@@ -1,0 +1,111 @@
+package client
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"unicode"
+
+	"msgsys/lang"
+)
+
+// Terminal control: return to the line's start and erase it.
+const clearLine = "\r\x1b[K"
+
+// printer serialises everything written to the output. The main loop
+// prints replies with Line while no prompt is pending; live messages come
+// through Async at any time. On a terminal, Async erases the pending prompt,
+// prints the message and prints the prompt again. What the person had
+// typed stays in the terminal's line buffer but is no longer shown. On a
+// pipe, prompts are lines of their own and no escape codes are written.
+type printer struct {
+	mu       sync.Mutex // guards the fields below and orders writes to out
+	out      io.Writer
+	terminal bool
+	prompt   string // the prompt awaiting input, "" when none
+}
+
+func newPrinter(out io.Writer, terminal bool) *printer {
+	return &printer{out: out, terminal: terminal}
+}
+
+// Line prints one line of the main loop's output.
+func (p *printer) Line(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.write(s + "\n")
+}
+
+// Prompt shows prompt and remembers it until Answered.
+func (p *printer) Prompt(prompt string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.prompt = prompt
+	if p.terminal {
+		p.write(prompt)
+	} else {
+		p.write(strings.TrimRight(prompt, " ") + "\n")
+	}
+}
+
+// Answered records that the pending prompt got its line.
+func (p *printer) Answered() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.prompt = ""
+}
+
+// Async prints a line that did not come from the main loop, keeping the
+// prompt visible on a terminal.
+func (p *printer) Async(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.terminal && p.prompt != "" {
+		p.write(clearLine + s + "\n" + p.prompt)
+		return
+	}
+	p.write(s + "\n")
+}
+
+// write sends s to the output. A failed write has nowhere to be reported:
+// the output is where reports go.
+func (p *printer) write(s string) {
+	_, _ = io.WriteString(p.out, s)
+}
+
+// formatMessage renders a message as a person reads it, in local time:
+// "[15:04:05] #geral ana: texto" for a post, "[15:04:05] @bob → você:
+// texto" for a direct message to self, "[15:04:05] você → @bob: texto" for
+// one from self.
+func formatMessage(l, self string, m Message) string {
+	stamp := m.Time.Local().Format("15:04:05")
+	text := printable(m.Text)
+	switch {
+	case !m.Direct():
+		return fmt.Sprintf("[%s] #%s %s: %s", stamp, printable(m.Channel), printable(m.From), text)
+	case self != "" && m.From == self:
+		return fmt.Sprintf("[%s] %s → @%s: %s", stamp, textYou.In(l), printable(m.To), text)
+	default:
+		return fmt.Sprintf("[%s] @%s → %s: %s", stamp, printable(m.From), textYou.In(l), text)
+	}
+}
+
+// printable replaces control characters other than newline and tab, so a
+// message cannot send escape sequences to the terminal.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return unicode.ReplacementChar
+		}
+		return r
+	}, s)
+}
+
+// say formats text t in language l.
+func say(l string, t lang.Text, args ...any) string {
+	if len(args) == 0 {
+		return t.In(l)
+	}
+	return fmt.Sprintf(t.In(l), args...)
+}

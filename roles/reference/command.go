@@ -1,0 +1,82 @@
+package reference
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"msgsys/lang"
+	"msgsys/roles/common"
+)
+
+// Command is `msgsys reference`, which runs the reference service until
+// SIGINT or SIGTERM.
+func Command() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{
+			Name:    "bind",
+			Value:   DefaultBind,
+			EnvVars: []string{"MSGSYS_BIND"},
+			Usage:   "endpoint of the socket that servers connect to with REQ",
+		},
+		&cli.StringFlag{
+			Name:    "data",
+			Value:   DefaultDataDir,
+			EnvVars: []string{"MSGSYS_DATA"},
+			Usage:   "directory of the registration file, created if missing",
+		},
+		&cli.DurationFlag{
+			Name:    "heartbeat-expiry",
+			Value:   DefaultHeartbeatExpiry,
+			EnvVars: []string{"MSGSYS_HEARTBEAT_EXPIRY"},
+			Usage:   "how long a server stays available after its last heartbeat or rank request",
+		},
+		&cli.StringFlag{
+			Name:    "lang",
+			Value:   lang.PT,
+			EnvVars: []string{"MSGSYS_LANG"},
+			Usage:   "language of error descriptions in replies: pt or en",
+		},
+	}
+	return &cli.Command{
+		Name:   "reference",
+		Usage:  "run the reference service, which ranks servers and lists the available ones",
+		Flags:  append(flags, common.ClockFlags()...),
+		Action: runCommand,
+	}
+}
+
+func runCommand(c *cli.Context) error {
+	log := common.Logger(c, "reference")
+	language, err := parseLang(c.String("lang"))
+	if err != nil {
+		return err
+	}
+
+	cfg := DefaultConfig()
+	cfg.Bind = c.String("bind")
+	cfg.DataDir = c.String("data")
+	cfg.HeartbeatExpiry = c.Duration("heartbeat-expiry")
+	cfg.Lang = language
+	cfg.Clocks = common.Clocks(c, log)
+	cfg.Log = log
+
+	ref, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, stop := common.Context(c)
+	defer stop()
+	return ref.Run(ctx)
+}
+
+// parseLang accepts the forms lang.Pick reads ("en", "en_US", "pt-BR") but
+// rejects any other language instead of falling back to Portuguese.
+func parseLang(flag string) (string, error) {
+	value := strings.ToLower(flag)
+	if !strings.HasPrefix(value, lang.PT) && !strings.HasPrefix(value, lang.EN) {
+		return "", fmt.Errorf("reference: invalid --lang %q: use pt or en", flag)
+	}
+	return lang.Pick(value), nil
+}

@@ -1,0 +1,212 @@
+// Package reference is the reference service: it gives each msgsys server a
+// rank that stays the same for the server's name forever, and lists the
+// servers whose heartbeats are recent. Servers, including other teams'
+// servers with libzmq REQ sockets, reach it on one bound ROUTER socket.
+//
+// Services, each answered under the request's service name:
+//
+//	rank       data {user, addr?} -> {rank}
+//	list       data {}            -> {list: [{name, rank, addr?}, ...]} sorted by rank
+//	heartbeat  data {user, addr?} -> {}
+//
+// Every reply's data also carries timestamp and clock. A request that cannot
+// be served gets {status: "erro", description} under the request's service,
+// or under "error" when the service is unreadable or unknown.
+package reference
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"msgsys/lang"
+	"msgsys/proto"
+)
+
+// Defaults of Config.
+const (
+	DefaultBind            = "tcp://*:5559"
+	DefaultDataDir         = "./data/reference"
+	DefaultHeartbeatExpiry = 3 * time.Second
+)
+
+// minCheckInterval bounds how often the expiry check runs, so a tiny expiry
+// in a test does not make the ticker spin.
+const minCheckInterval = 10 * time.Millisecond
+
+// dbFile is the bbolt file inside Config.DataDir.
+const dbFile = "reference.db"
+
+// Errors of the reference package.
+var (
+	// ErrConfig wraps every validation failure of New.
+	ErrConfig = errors.New("reference: invalid config")
+	// ErrRunTwice is returned by a second call to Run, or by Run after Close.
+	ErrRunTwice = errors.New("reference: Run was already called or the reference is closed")
+)
+
+// Config configures a reference.
+type Config struct {
+	// Bind is the endpoint of the ROUTER socket, such as "tcp://*:5559".
+	Bind string
+	// DataDir is the directory of the registration file. New creates it.
+	DataDir string
+	// HeartbeatExpiry is how long a server stays available after its last
+	// heartbeat or rank request.
+	HeartbeatExpiry time.Duration
+	// Lang is the language of error descriptions: lang.PT or lang.EN.
+	Lang string
+	// Clocks stamp every reply and witness every request.
+	Clocks proto.Clocks
+	// Log receives the reference's events; nil discards them.
+	Log *slog.Logger
+}
+
+// DefaultConfig returns the configuration of a standard deployment, with
+// fresh clocks and a discarding logger.
+func DefaultConfig() Config {
+	return Config{
+		Bind:            DefaultBind,
+		DataDir:         DefaultDataDir,
+		HeartbeatExpiry: DefaultHeartbeatExpiry,
+		Lang:            lang.PT,
+		Clocks:          proto.NewClocks(),
+	}
+}
+
+func (cfg Config) validate() error {
+	switch {
+	case cfg.Bind == "":
+		return fmt.Errorf("%w: Bind is empty", ErrConfig)
+	case cfg.DataDir == "":
+		return fmt.Errorf("%w: DataDir is empty", ErrConfig)
+	case cfg.HeartbeatExpiry <= 0:
+		return fmt.Errorf("%w: HeartbeatExpiry is %v, want a positive duration", ErrConfig, cfg.HeartbeatExpiry)
+	case cfg.Lang != lang.PT && cfg.Lang != lang.EN:
+		return fmt.Errorf("%w: Lang is %q, want %q or %q", ErrConfig, cfg.Lang, lang.PT, lang.EN)
+	case cfg.Clocks.Lamport == nil || cfg.Clocks.Physical == nil:
+		return fmt.Errorf("%w: Clocks has a nil clock, use proto.NewClocks", ErrConfig)
+	}
+	return nil
+}
+
+// Reference is a running or ready reference service.
+type Reference struct {
+	cfg      Config
+	log      *slog.Logger
+	listener *proto.Listener
+	registry *registry
+	rejects  rejectLog
+
+	started   atomic.Bool // set by the first Run or by Close
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New validates cfg, opens the registration file in cfg.DataDir (creating
+// the directory) and binds the ROUTER socket, so Endpoint is known before
+// Run. Run releases both when it returns; call Close instead when Run is
+// never called.
+func New(cfg Config) (*Reference, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+
+	reg, err := openRegistry(filepath.Join(cfg.DataDir, dbFile))
+	if err != nil {
+		return nil, err
+	}
+	ln, err := proto.Listen(cfg.Bind, proto.Router, log)
+	if err != nil {
+		reg.close()
+		return nil, fmt.Errorf("reference: %w", err)
+	}
+
+	r := &Reference{cfg: cfg, log: log, listener: ln, registry: reg}
+	r.rejects.log = log
+	return r, nil
+}
+
+// Endpoint is the bound address as a connectable endpoint, with the port
+// the system chose when Bind asked for port 0.
+func (r *Reference) Endpoint() string { return r.listener.Endpoint() }
+
+// Run serves requests and expires silent servers until ctx is cancelled,
+// then stops its goroutines, closes the socket and the registration file,
+// and returns. It may be called once.
+func (r *Reference) Run(ctx context.Context) error {
+	if !r.started.CompareAndSwap(false, true) {
+		return ErrRunTwice
+	}
+	r.log.Info("reference started",
+		"endpoint", r.Endpoint(),
+		"data", r.cfg.DataDir,
+		"servers", r.registry.count(),
+		"heartbeat_expiry", r.cfg.HeartbeatExpiry,
+		"clock", r.lamport())
+
+	var wg sync.WaitGroup
+	wg.Go(func() { r.cfg.Clocks.Physical.Run(ctx) })
+	wg.Go(func() { r.expireLoop(ctx) })
+	wg.Go(func() {
+		// Serve returns after ctx is done, once every connection is closed
+		// and its handler has returned.
+		_ = r.listener.Serve(ctx, r.serveConn)
+	})
+	wg.Wait()
+	r.rejects.flush(r.lamport())
+
+	err := r.release()
+	if err != nil {
+		r.log.Error("close registration file failed", "err", err, "clock", r.lamport())
+	}
+	r.log.Info("reference stopped", "clock", r.lamport())
+	return err
+}
+
+// Close releases the socket and the registration file of a reference whose
+// Run was never called. It does not stop a running Run: cancel its context.
+func (r *Reference) Close() error {
+	if r.started.CompareAndSwap(false, true) {
+		return r.release()
+	}
+	return nil
+}
+
+func (r *Reference) release() error {
+	r.closeOnce.Do(func() {
+		_ = r.listener.Close()
+		r.closeErr = r.registry.close()
+	})
+	return r.closeErr
+}
+
+// expireLoop logs each available server that stops sending heartbeats. The
+// list service checks expiry itself, so the loop only decides when the log
+// line appears, checking four times per expiry period.
+func (r *Reference) expireLoop(ctx context.Context) {
+	ticker := time.NewTicker(max(r.cfg.HeartbeatExpiry/4, minCheckInterval))
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			for _, s := range r.registry.expire(time.Now(), r.cfg.HeartbeatExpiry) {
+				r.log.Info("server expired", "name", s.Name, "rank", s.Rank, "clock", r.lamport())
+			}
+		}
+	}
+}
+
+// lamport is the current Lamport clock, for log lines.
+func (r *Reference) lamport() uint64 { return r.cfg.Clocks.Lamport.Value() }

@@ -1,0 +1,257 @@
+package reference
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"msgsys/proto"
+)
+
+// Layout of the registration file, one bbolt file with two buckets:
+//
+//	servers  folded name -> JSON record {"name", "rank", "addr"}
+//	meta     "schema" -> schema version in decimal
+//
+// A record is written before its rank is sent to anyone, and bbolt syncs
+// the file on every commit, so a rank that a server has received survives
+// a crash of the reference.
+var (
+	bucketServers = []byte("servers")
+	bucketMeta    = []byte("meta")
+	keySchema     = []byte("schema")
+)
+
+// schemaVersion changes whenever the layout of the file changes.
+const schemaVersion = 1
+
+// lockTimeout is how long New waits for bbolt's file lock, which another
+// reference process on the same directory holds while it runs.
+const lockTimeout = 2 * time.Second
+
+// ErrCorrupt is returned by New when the registration file holds a record
+// that cannot be read or breaks the uniqueness of names or ranks.
+var ErrCorrupt = errors.New("reference: corrupt registration file")
+
+// record is a registration as stored: the name as first written, the rank,
+// and the last server-to-server endpoint the server reported.
+type record struct {
+	Name string `json:"name"`
+	Rank int64  `json:"rank"`
+	Addr string `json:"addr,omitempty"`
+}
+
+// entry is a registration in memory, with the liveness the reference
+// tracks since it started.
+type entry struct {
+	record
+	lastSeen  time.Time // last heartbeat or rank request; zero if none since start
+	available bool      // whether the last log line about it said available
+}
+
+// registry holds every registration in memory and writes each change to the
+// bbolt file before it is visible to any request.
+type registry struct {
+	db *bolt.DB
+
+	// mu guards entries and maxRank. Writes to db happen under it too, so
+	// two new names can never receive the same rank.
+	mu      sync.Mutex
+	entries map[string]*entry // by proto.FoldName of the name
+	maxRank int64
+}
+
+// touchResult describes what a rank or heartbeat request changed.
+type touchResult struct {
+	server     proto.ServerInfo
+	registered bool   // the name was new and got the next rank
+	revived    bool   // the server was not available before this request
+	oldAddr    string // the endpoint before the request, when it changed
+	addrMoved  bool   // the request changed a stored endpoint
+}
+
+// openRegistry opens or creates the bbolt file at path and loads every
+// registration.
+func openRegistry(path string) (*registry, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("reference: create data directory: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("reference: %s is locked by another process, probably another reference on the same data directory", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reference: open %s: %w", path, err)
+	}
+
+	reg := &registry{db: db, entries: make(map[string]*entry)}
+	if err := reg.load(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("reference: %s: %w", path, err)
+	}
+	return reg, nil
+}
+
+// load creates the buckets of a new file, checks the schema version, and
+// reads every record into memory.
+func (g *registry) load() error {
+	err := g.db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketServers); err != nil {
+			return err
+		}
+		want := strconv.Itoa(schemaVersion)
+		switch got := meta.Get(keySchema); {
+		case got == nil:
+			return meta.Put(keySchema, []byte(want))
+		case string(got) != want:
+			return fmt.Errorf("%w: schema version %q, want %q", ErrCorrupt, got, want)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
+	return g.db.View(func(tx *bolt.Tx) error {
+		ranks := make(map[int64]string)
+		return tx.Bucket(bucketServers).ForEach(func(key, value []byte) error {
+			var rec record
+			if err := json.Unmarshal(value, &rec); err != nil {
+				return fmt.Errorf("%w: record %q: %w", ErrCorrupt, key, err)
+			}
+			name, err := proto.NormalizeName(rec.Name)
+			if err != nil || name != rec.Name || proto.FoldName(name) != string(key) {
+				return fmt.Errorf("%w: record %q has name %q", ErrCorrupt, key, rec.Name)
+			}
+			if rec.Rank <= 0 {
+				return fmt.Errorf("%w: record %q has rank %d", ErrCorrupt, key, rec.Rank)
+			}
+			if other, taken := ranks[rec.Rank]; taken {
+				return fmt.Errorf("%w: rank %d belongs to both %q and %q", ErrCorrupt, rec.Rank, other, rec.Name)
+			}
+			ranks[rec.Rank] = rec.Name
+			g.entries[string(key)] = &entry{record: rec}
+			g.maxRank = max(g.maxRank, rec.Rank)
+			return nil
+		})
+	})
+}
+
+// touch records a rank or heartbeat request from the server name, a valid
+// name in NFC. A new name is stored with the next rank. A non-empty addr
+// replaces the stored endpoint. The server is available from now on.
+func (g *registry) touch(name, addr string, now time.Time) (touchResult, error) {
+	key := proto.FoldName(name)
+
+	g.mu.Lock()
+	defer g.mu.Unlock()
+
+	e, known := g.entries[key]
+	var res touchResult
+	switch {
+	case !known:
+		rec := record{Name: name, Rank: g.maxRank + 1, Addr: addr}
+		if err := g.put(key, rec); err != nil {
+			return res, err
+		}
+		e = &entry{record: rec}
+		g.entries[key] = e
+		g.maxRank = rec.Rank
+		res.registered = true
+	case addr != "" && addr != e.Addr:
+		rec := e.record
+		rec.Addr = addr
+		if err := g.put(key, rec); err != nil {
+			return res, err
+		}
+		res.oldAddr, res.addrMoved = e.Addr, true
+		e.record = rec
+	}
+
+	res.revived = !e.available
+	e.lastSeen, e.available = now, true
+	res.server = e.info()
+	return res, nil
+}
+
+// put writes one record and syncs the file.
+func (g *registry) put(key string, rec record) error {
+	value, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	err = g.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketServers).Put([]byte(key), value)
+	})
+	if err != nil {
+		return fmt.Errorf("reference: store server %q: %w", rec.Name, err)
+	}
+	return nil
+}
+
+// available returns the servers seen within expiry before now, sorted by
+// rank.
+func (g *registry) available(now time.Time, expiry time.Duration) []proto.ServerInfo {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+
+	list := make([]proto.ServerInfo, 0, len(g.entries))
+	for _, e := range g.entries {
+		if e.alive(now, expiry) {
+			list = append(list, e.info())
+		}
+	}
+	slices.SortFunc(list, func(a, b proto.ServerInfo) int { return cmp.Compare(a.Rank, b.Rank) })
+	return list
+}
+
+// expire marks unavailable every server that was available and has not
+// been seen within expiry before now, and returns those servers by rank.
+func (g *registry) expire(now time.Time, expiry time.Duration) []proto.ServerInfo {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+
+	var gone []proto.ServerInfo
+	for _, e := range g.entries {
+		if e.available && !e.alive(now, expiry) {
+			e.available = false
+			gone = append(gone, e.info())
+		}
+	}
+	slices.SortFunc(gone, func(a, b proto.ServerInfo) int { return cmp.Compare(a.Rank, b.Rank) })
+	return gone
+}
+
+// count returns the number of registered servers, available or not.
+func (g *registry) count() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.entries)
+}
+
+func (g *registry) close() error {
+	return g.db.Close()
+}
+
+// alive reports whether the server was seen within expiry before now.
+func (e *entry) alive(now time.Time, expiry time.Duration) bool {
+	return !e.lastSeen.IsZero() && now.Sub(e.lastSeen) < expiry
+}
+
+func (e *entry) info() proto.ServerInfo {
+	return proto.ServerInfo{Name: e.Name, Rank: e.Rank, Addr: e.Addr}
+}

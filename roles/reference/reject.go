@@ -1,0 +1,242 @@
+package reference
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"msgsys/lang"
+	"msgsys/proto"
+)
+
+// MaxAddrBytes bounds the addr field of rank and heartbeat requests.
+const MaxAddrBytes = 256
+
+// rejection is a request that gets an error reply.
+type rejection struct {
+	service string    // service name of the error reply
+	text    lang.Text // description for people
+	cause   error     // underlying error for the log; nil when text says it all
+}
+
+func newRejection(service string, text lang.Text, cause error) *rejection {
+	return &rejection{service: replyService(service), text: text, cause: cause}
+}
+
+// rejectDecode describes a payload that proto.Decode rejected. service is
+// what Decode read of the service name, empty when it read nothing.
+func rejectDecode(service string, err error) *rejection {
+	var text lang.Text
+	switch {
+	case errors.Is(err, proto.ErrFrameTooLarge):
+		text = lang.Text{
+			PT: fmt.Sprintf("mensagem maior que o limite de %d bytes", proto.MaxFrameBytes),
+			EN: fmt.Sprintf("message is larger than the %d-byte limit", proto.MaxFrameBytes),
+		}
+	case errors.Is(err, proto.ErrNotMap):
+		text = lang.Text{PT: "a mensagem não é um mapa MessagePack", EN: "message is not a MessagePack map"}
+	case errors.Is(err, proto.ErrNoService):
+		text = lang.Text{PT: `campo "service" ausente ou não é texto`, EN: `field "service" is missing or not a string`}
+	case errors.Is(err, proto.ErrNoData):
+		text = lang.Text{PT: `campo "data" não é um mapa`, EN: `field "data" is not a map`}
+	default:
+		// Invalid or truncated MessagePack, nesting beyond proto.MaxDepth,
+		// or a map key that is not a string.
+		text = lang.Text{
+			PT: "a mensagem não pôde ser decodificada como MessagePack com chaves de texto",
+			EN: "message could not be decoded as MessagePack with string keys",
+		}
+	}
+	return newRejection(service, text, err)
+}
+
+// rejectUnknownService describes a request for a service the reference
+// does not serve.
+func rejectUnknownService(service string) *rejection {
+	quoted := quoteShort(service)
+	return newRejection(service, lang.Text{
+		PT: fmt.Sprintf("serviço desconhecido %s, a referência atende apenas rank, list e heartbeat", quoted),
+		EN: fmt.Sprintf("unknown service %s, the reference serves only rank, list and heartbeat", quoted),
+	}, nil)
+}
+
+// rejectField describes a *proto.FieldError: a field that is missing or
+// has the wrong type or value.
+func rejectField(service string, err error) *rejection {
+	var fe *proto.FieldError
+	if !errors.As(err, &fe) {
+		return newRejection(service, lang.Text{PT: "requisição inválida", EN: "invalid request"}, err)
+	}
+	var pt, en string
+	switch fe.Reason {
+	case proto.ReasonMissing:
+		pt, en = "campo %q ausente", "missing field %q"
+	case proto.ReasonNotText:
+		pt, en = "campo %q deve ser texto", "field %q must be a string"
+	case proto.ReasonBin:
+		pt, en = "campo %q deve ser texto (str), não bin", "field %q must be str, not bin"
+	case proto.ReasonNotUTF8:
+		pt, en = "campo %q não é UTF-8 válido", "field %q is not valid UTF-8"
+	case proto.ReasonNotInt:
+		pt, en = "campo %q deve ser um número inteiro", "field %q must be an integer"
+	case proto.ReasonNegative:
+		pt, en = "campo %q não pode ser negativo", "field %q must not be negative"
+	case proto.ReasonRange:
+		pt, en = "campo %q fora do intervalo permitido", "field %q is out of range"
+	default:
+		pt, en = "campo %q inválido", "field %q is invalid"
+	}
+	return newRejection(service, lang.Text{PT: fmt.Sprintf(pt, fe.Field), EN: fmt.Sprintf(en, fe.Field)}, err)
+}
+
+// rejectName describes a server name that proto.NormalizeName rejected.
+func rejectName(service, name string, err error) *rejection {
+	var why lang.Text
+	switch {
+	case errors.Is(err, proto.ErrNameEmpty):
+		why = lang.Text{PT: "está vazio", EN: "is empty"}
+	case errors.Is(err, proto.ErrNameTooLong):
+		why = lang.Text{
+			PT: fmt.Sprintf("tem mais de %d caracteres", proto.MaxNameRunes),
+			EN: fmt.Sprintf("is longer than %d characters", proto.MaxNameRunes),
+		}
+	case errors.Is(err, proto.ErrNameChars):
+		why = lang.Text{PT: "deve ter apenas letras, dígitos, _, - e .", EN: "must contain only letters, digits, _, - and ."}
+	case errors.Is(err, proto.ErrNameReserved):
+		why = lang.Text{PT: "é reservado", EN: "is reserved"}
+	default:
+		why = lang.Text{PT: "não é válido", EN: "is not valid"}
+	}
+	quoted := quoteShort(name)
+	return newRejection(service, lang.Text{
+		PT: fmt.Sprintf("o nome de servidor %s %s", quoted, why.PT),
+		EN: fmt.Sprintf("server name %s %s", quoted, why.EN),
+	}, err)
+}
+
+// rejectStore describes a registration that could not be written.
+func rejectStore(service string, err error) *rejection {
+	return newRejection(service, lang.Text{
+		PT: "falha ao gravar o registro do servidor, tente novamente",
+		EN: "failed to store the server's registration, try again",
+	}, err)
+}
+
+// readAddr returns the optional addr field: a server-to-server endpoint
+// tcp://host:port of at most MaxAddrBytes, with a host other peers can
+// connect to. An absent, nil or empty addr leaves the stored one unchanged
+// and returns "".
+func readAddr(service string, data proto.Data) (string, *rejection) {
+	addr, ok, err := data.OptString("addr")
+	if err != nil {
+		return "", rejectField(service, err)
+	}
+	if !ok || addr == "" {
+		return "", nil
+	}
+	if len(addr) > MaxAddrBytes {
+		return "", newRejection(service, lang.Text{
+			PT: fmt.Sprintf(`campo "addr" tem mais de %d bytes`, MaxAddrBytes),
+			EN: fmt.Sprintf(`field "addr" is longer than %d bytes`, MaxAddrBytes),
+		}, nil)
+	}
+	rest, ok := strings.CutPrefix(addr, "tcp://")
+	if !ok {
+		return "", newRejection(service, lang.Text{
+			PT: fmt.Sprintf(`campo "addr" deve começar com tcp://, recebido %s`, quoteShort(addr)),
+			EN: fmt.Sprintf(`field "addr" must start with tcp://, got %s`, quoteShort(addr)),
+		}, nil)
+	}
+	if !connectable(rest) {
+		return "", newRejection(service, lang.Text{
+			PT: fmt.Sprintf(`campo "addr" deve ser tcp://host:porta, com um host alcançável (não *) e porta de 1 a 65535, recebido %s`, quoteShort(addr)),
+			EN: fmt.Sprintf(`field "addr" must be tcp://host:port with a connectable host (not *) and a port from 1 to 65535, got %s`, quoteShort(addr)),
+		}, nil)
+	}
+	return addr, nil
+}
+
+// connectable reports whether hostport is a host:port that a peer can dial:
+// a non-empty host other than the bind wildcard "*", with no spaces or
+// control characters, and a port from 1 to 65535.
+func connectable(hostport string) bool {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil || host == "" || host == "*" {
+		return false
+	}
+	if strings.IndexFunc(host, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return false
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	return err == nil && n > 0
+}
+
+// quoteShort quotes s for a description or a log line, cut to 64 bytes so
+// that a huge field cannot make a huge reply.
+func quoteShort(s string) string {
+	const limit = 64
+	if len(s) <= limit {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(proto.TruncateText(s, limit)) + "..."
+}
+
+// rejectLogLimit is how many rejections rejectLog writes per
+// rejectLogWindow. A peer that floods the reference with bad requests
+// would otherwise fill the log.
+const (
+	rejectLogLimit  = 20
+	rejectLogWindow = time.Second
+)
+
+// rejectLog writes one log line per rejected request, up to rejectLogLimit
+// per window, and counts the rest.
+type rejectLog struct {
+	log *slog.Logger
+
+	mu         sync.Mutex // guards the fields below
+	windowEnds time.Time
+	written    int
+	suppressed int
+}
+
+func (l *rejectLog) record(rej *rejection, peer string, clock uint64) {
+	now := time.Now()
+	l.mu.Lock()
+	if now.After(l.windowEnds) {
+		if l.suppressed > 0 {
+			l.log.Warn("rejected requests not logged", "count", l.suppressed, "clock", clock)
+		}
+		l.windowEnds, l.written, l.suppressed = now.Add(rejectLogWindow), 0, 0
+	}
+	if l.written >= rejectLogLimit {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	l.written++
+	l.mu.Unlock()
+
+	attrs := []any{"service", rej.service, "peer", peer, "reason", rej.text.EN}
+	if rej.cause != nil {
+		attrs = append(attrs, "err", rej.cause)
+	}
+	attrs = append(attrs, "clock", clock)
+	l.log.Warn("request rejected", attrs...)
+}
+
+// flush logs the count of rejections not logged in the current window.
+func (l *rejectLog) flush(clock uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.suppressed > 0 {
+		l.log.Warn("rejected requests not logged", "count", l.suppressed, "clock", clock)
+		l.suppressed = 0
+	}
+}

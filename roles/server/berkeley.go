@@ -1,0 +1,166 @@
+package server
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"msgsys/clock"
+	"msgsys/election"
+	"msgsys/proto"
+	"msgsys/store"
+)
+
+// AdjustRequest carries a Berkeley correction from the coordinator, in
+// seconds, to be added to the receiver's clock.
+type AdjustRequest struct {
+	Correction float64 `msgpack:"correction"`
+	Epoch      uint64  `msgpack:"epoch"`
+	Timestamp  string  `msgpack:"timestamp"`
+	Clock      uint64  `msgpack:"clock"`
+}
+
+// countMessages counts client posts and direct messages applied here,
+// the coordinator's trigger for a Berkeley round every BerkeleyMessages.
+func (s *Server) countMessages(ops []store.Op) {
+	if s.cfg.BerkeleyMessages <= 0 {
+		return
+	}
+	for _, op := range ops {
+		if op.Kind != store.KindPost && op.Kind != store.KindDirect {
+			continue
+		}
+		if s.messages.Add(1)%int64(s.cfg.BerkeleyMessages) == 0 {
+			select {
+			case s.berkeley <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// runBerkeley runs a synchronisation round on a timer and after every
+// BerkeleyMessages messages, whenever this server coordinates.
+func (s *Server) runBerkeley(ctx context.Context) {
+	if s.cfg.BerkeleyEvery <= 0 {
+		return
+	}
+	ticker := time.NewTicker(s.cfg.BerkeleyEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		case <-s.berkeley:
+		}
+		a, ok := s.node.Coordinator()
+		if ok && a.Coordinator == s.cfg.Name {
+			s.berkeleyRound(ctx, a.Epoch)
+		}
+	}
+}
+
+// berkeleyRound reads every available server's clock, its own included,
+// and sends each its correction towards the average of the readings that
+// are not outliers.
+func (s *Server) berkeleyRound(ctx context.Context, epoch uint64) {
+	members := s.node.Members()
+	readings := make([]clock.Reading, 0, len(members))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, m := range members {
+		if m.Name == s.cfg.Name {
+			now := s.cfg.Clocks.Physical.Now()
+			mu.Lock()
+			readings = append(readings, clock.Reading{Name: m.Name, Remote: now, Sent: now, Received: now})
+			mu.Unlock()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if reading, ok := s.readClock(ctx, m); ok {
+				mu.Lock()
+				readings = append(readings, reading)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(readings) < 2 {
+		return
+	}
+
+	result := clock.Round(readings, s.cfg.BerkeleyBound)
+	for _, m := range members {
+		correction, ok := result.Corrections[m.Name]
+		if !ok {
+			continue
+		}
+		if m.Name == s.cfg.Name {
+			s.cfg.Clocks.Physical.Adjust(correction)
+			continue
+		}
+		req := &AdjustRequest{Correction: correction.Seconds(), Epoch: epoch}
+		if _, err := s.ask(ctx, "berkeley", m.Addr, serviceAdjust, req, s.cfg.RequestTimeout); err != nil {
+			s.log.Warn("clock correction not delivered", "peer", m.Name, "err", err)
+		}
+	}
+	s.log.Info("berkeley round", "servers", len(readings), "offsets_ms", millis(result.Offsets), "corrections_ms", millis(result.Corrections), "excluded", result.Excluded, "residual_ms", float64(result.Residual().Microseconds())/1000, "clock", s.cfg.Clocks.Lamport.Value())
+}
+
+// readClock reads one server's clock with the standard clock request.
+func (s *Server) readClock(ctx context.Context, m election.Member) (clock.Reading, bool) {
+	sent := s.cfg.Clocks.Physical.Now()
+	env, err := s.ask(ctx, "berkeley", m.Addr, proto.ServiceClock, &proto.EmptyRequest{}, s.cfg.RequestTimeout)
+	received := s.cfg.Clocks.Physical.Now()
+	if err != nil {
+		s.log.Warn("clock reading failed", "peer", m.Name, "err", err)
+		return clock.Reading{}, false
+	}
+	seconds, ok := env.Data["time"]
+	if !ok {
+		return clock.Reading{}, false
+	}
+	remote, _, err := proto.Data{"timestamp": seconds}.Timestamp()
+	if err != nil {
+		s.log.Warn("invalid clock reading", "peer", m.Name, "time", seconds)
+		return clock.Reading{}, false
+	}
+	return clock.Reading{Name: m.Name, Remote: remote, Sent: sent, Received: received}, true
+}
+
+// handleAdjust applies a correction sent by the coordinator.
+func (s *Server) handleAdjust(data proto.Data) []byte {
+	value, ok := data["correction"]
+	correction, isFloat := value.(float64)
+	if !ok || !isFloat {
+		if n, isInt, err := data.OptInt("correction"); err == nil && isInt {
+			correction = float64(n)
+		} else {
+			return s.errorReply(serviceAdjust, textFieldType.In(s.cfg.Lang)+"correction")
+		}
+	}
+	s.cfg.Clocks.Physical.Adjust(time.Duration(correction * float64(time.Second)))
+	return s.encode(serviceAdjust, &proto.StatusReply{Status: proto.StatusOK})
+}
+
+// millis renders durations as milliseconds, sorted by name, for logs.
+func millis(values map[string]time.Duration) []string {
+	names := make([]string, 0, len(values))
+	for name := range values {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	out := make([]string, 0, len(names))
+	for _, name := range names {
+		out = append(out, name+"="+formatMillis(values[name]))
+	}
+	return out
+}
+
+func formatMillis(d time.Duration) string {
+	return time.Duration(d.Round(10 * time.Microsecond)).String()
+}

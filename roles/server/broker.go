@@ -1,0 +1,54 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"msgsys/proto"
+)
+
+// Broker link heartbeats: a broker that stays silent this long, PONGs
+// included, is taken for gone and redialled.
+const (
+	brokerPing    = time.Second
+	brokerTimeout = 3500 * time.Millisecond
+)
+
+// serveBroker takes client requests from the broker until ctx is done. It
+// connects as a DEALER, so the broker may hand it many requests at once;
+// Workers bounds how many are served concurrently.
+func (s *Server) serveBroker(ctx context.Context) {
+	s.serving.Store(true)
+	s.log.Info("serving clients", "broker", s.cfg.Broker, "clock", s.cfg.Clocks.Lamport.Value())
+	workers := make(chan struct{}, s.cfg.Workers)
+	proto.Redial(ctx, s.cfg.Broker, proto.Dealer, s.log.With("socket", "broker"), func(ctx context.Context, conn *proto.Conn) error {
+		go proto.Heartbeat(ctx, conn, brokerPing, brokerTimeout)
+		for {
+			frames, err := conn.Recv()
+			if err != nil {
+				return err
+			}
+			envelope, payload, ok := splitEnvelope(frames)
+			if !ok {
+				s.log.Warn("broker message without delimiter", "frames", len(frames))
+				continue
+			}
+			select {
+			case workers <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			go func() {
+				defer func() { <-workers }()
+				reply := s.handleClient(ctx, payload)
+				if err := conn.Send(append(envelope, []byte{}, reply)...); err != nil {
+					s.log.Debug("reply not sent", "err", err)
+				}
+			}()
+		}
+	})
+	// Wait for the requests still being served.
+	for range cap(workers) {
+		workers <- struct{}{}
+	}
+}

@@ -1,0 +1,122 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"msgsys/proto"
+	"msgsys/store"
+)
+
+// Outcomes of a channel creation other than success.
+var (
+	errChannelExists   = errors.New("server: channel already exists")
+	errNoCoordinator   = errors.New("server: no coordinator while an election runs")
+	errCoordinatorDown = errors.New("server: coordinator did not answer")
+)
+
+// ClaimRequest asks the coordinator to create a channel. RID identifies
+// the client's request, so a retry is recognised as the same creation.
+type ClaimRequest struct {
+	Channel   string `msgpack:"channel"`
+	RID       string `msgpack:"rid"`
+	Timestamp string `msgpack:"timestamp"`
+	Clock     uint64 `msgpack:"clock"`
+}
+
+// ClaimReply is the coordinator's decision.
+type ClaimReply struct {
+	Status    string `msgpack:"status"`
+	Exists    bool   `msgpack:"exists"`
+	Timestamp string `msgpack:"timestamp"`
+	Clock     uint64 `msgpack:"clock"`
+}
+
+// createChannel makes one server decide every channel name: the
+// coordinator. Two servers receiving the same name at once both ask it,
+// and it creates the channel once, replicated to every in-sync server
+// before it answers, and tells the second that the name is taken. A new
+// coordinator holds every channel the old one acknowledged, so decisions
+// stay consistent across elections.
+func (s *Server) createChannel(ctx context.Context, name, rid string) error {
+	coordinator, ok := s.node.Coordinator()
+	if !ok {
+		return errNoCoordinator
+	}
+	if coordinator.Coordinator == s.cfg.Name {
+		return s.decideChannel(ctx, name, rid)
+	}
+
+	var addr string
+	for _, m := range s.node.Members() {
+		if m.Name == coordinator.Coordinator {
+			addr = m.Addr
+		}
+	}
+	if addr == "" {
+		return errCoordinatorDown
+	}
+	env, err := s.ask(ctx, "claim", addr, serviceClaim, &ClaimRequest{Channel: name, RID: rid}, s.cfg.RequestTimeout)
+	if err != nil {
+		s.log.Warn("channel claim failed", "channel", name, "coordinator", coordinator.Coordinator, "err", err)
+		return errCoordinatorDown
+	}
+	status, _, _ := env.Data.OptString("status")
+	if exists, _ := env.Data["exists"].(bool); exists {
+		return errChannelExists
+	}
+	if !proto.IsSuccess(status) {
+		return errCoordinatorDown
+	}
+	return nil
+}
+
+// decideChannel creates the channel unless it exists. It runs only on the
+// coordinator, one decision at a time.
+func (s *Server) decideChannel(ctx context.Context, name, rid string) error {
+	s.channelMu.Lock()
+	defer s.channelMu.Unlock()
+
+	if rid != "" {
+		if _, ok, err := s.store.LookupRID(rid); err == nil && ok {
+			return nil
+		}
+	}
+	if s.store.HasChannel(name) {
+		return errChannelExists
+	}
+	op := store.Op{
+		Kind:    store.KindChannel,
+		Channel: name,
+		RID:     rid,
+		Clock:   s.cfg.Clocks.Lamport.Tick(),
+		Time:    s.cfg.Clocks.Physical.Stamp().UnixNano(),
+	}
+	_, _, err := s.replica.Write(ctx, op)
+	return err
+}
+
+// handleClaim answers a peer's claim when this server coordinates.
+func (s *Server) handleClaim(ctx context.Context, data proto.Data) []byte {
+	if !s.node.IsCoordinator() {
+		return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError})
+	}
+	channel, err := data.String("channel")
+	if err != nil {
+		return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError})
+	}
+	name, err := proto.NormalizeChannel(channel)
+	if err != nil {
+		return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError})
+	}
+	rid, _, _ := data.OptString("rid")
+
+	switch err := s.decideChannel(ctx, name, rid); {
+	case errors.Is(err, errChannelExists):
+		return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusOK, Exists: true})
+	case err != nil:
+		s.log.Error("channel claim not applied", "channel", name, "err", err)
+		return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError})
+	}
+	return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusOK})
+}

@@ -1,0 +1,256 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"msgsys/election"
+	"msgsys/proto"
+	"msgsys/replica"
+	"msgsys/roles/broker"
+	"msgsys/roles/reference"
+)
+
+// cluster is a reference, a broker and servers in this test process, on
+// loopback with ephemeral ports and short timings.
+type cluster struct {
+	t         *testing.T
+	dir       string
+	reference string
+	frontend  string
+	backend   string
+	xsub      string
+	xpub      string
+	servers   map[string]*node
+}
+
+type node struct {
+	server *Server
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// testLogger sends logs to t.Log, so they show only when a test fails or
+// with -v.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func startCluster(t *testing.T, servers int) *cluster {
+	t.Helper()
+	c := &cluster{t: t, dir: t.TempDir(), servers: make(map[string]*node)}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		for name := range c.servers {
+			c.stop(name)
+		}
+		cancel()
+		wg.Wait()
+	})
+
+	refCfg := reference.DefaultConfig()
+	refCfg.Bind = "tcp://127.0.0.1:0"
+	refCfg.DataDir = filepath.Join(c.dir, "reference")
+	refCfg.HeartbeatExpiry = 400 * time.Millisecond
+	refCfg.Log = testLogger(t).With("role", "reference")
+	ref, err := reference.New(refCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.reference = ref.Endpoint()
+
+	brokerCfg := broker.DefaultConfig()
+	brokerCfg.Frontend, brokerCfg.Backend = "tcp://127.0.0.1:0", "tcp://127.0.0.1:0"
+	brokerCfg.XSub, brokerCfg.XPub = "tcp://127.0.0.1:0", "tcp://127.0.0.1:0"
+	brokerCfg.RequestTimeout = 2 * time.Second
+	brokerCfg.Log = testLogger(t).With("role", "broker")
+	b, err := broker.New(brokerCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.frontend, c.backend = b.FrontendEndpoint(), b.BackendEndpoint()
+	c.xsub, c.xpub = b.XSubEndpoint(), b.XPubEndpoint()
+
+	wg.Add(2)
+	go func() { defer wg.Done(); ref.Run(ctx) }()
+	go func() { defer wg.Done(); b.Run(ctx) }()
+
+	for i := 1; i <= servers; i++ {
+		c.start(fmt.Sprintf("server-%d", i))
+	}
+	c.waitServing(servers)
+	return c
+}
+
+// config returns a server configuration with short timings.
+func (c *cluster) config(name string) Config {
+	cfg := DefaultConfig()
+	cfg.Name = name
+	cfg.Addr = "tcp://127.0.0.1:0"
+	cfg.Data = filepath.Join(c.dir, name)
+	cfg.Broker, cfg.Pub, cfg.Sub, cfg.Reference = c.backend, c.xsub, c.xpub, c.reference
+	cfg.Log = testLogger(c.t).With("role", "server")
+	cfg.HeartbeatEvery = 100 * time.Millisecond
+	cfg.RequestTimeout = time.Second
+	cfg.CatchUpTimeout = 5 * time.Second
+	cfg.Election = election.Config{
+		CheckEvery:      30 * time.Millisecond,
+		CheckTimeout:    60 * time.Millisecond,
+		Misses:          2,
+		OKTimeout:       100 * time.Millisecond,
+		AnnounceTimeout: 400 * time.Millisecond,
+	}
+	cfg.Replica = replica.DefaultConfig()
+	cfg.Replica.AckTimeout = 300 * time.Millisecond
+	cfg.Replica.RequestTimeout = time.Second
+	return cfg
+}
+
+func (c *cluster) start(name string) *Server {
+	c.t.Helper()
+	s, err := New(c.config(name))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &node{server: s, cancel: cancel, done: make(chan struct{})}
+	c.servers[name] = n
+	go func() {
+		defer close(n.done)
+		if err := s.Run(ctx); err != nil && ctx.Err() == nil {
+			c.t.Errorf("%s: %v", name, err)
+		}
+	}()
+	return s
+}
+
+// stop cancels a server and waits for it, as a clean shutdown would.
+func (c *cluster) stop(name string) {
+	n, ok := c.servers[name]
+	if !ok {
+		return
+	}
+	n.cancel()
+	<-n.done
+	delete(c.servers, name)
+}
+
+func (c *cluster) waitServing(count int) {
+	c.t.Helper()
+	waitFor(c.t, 10*time.Second, "servers serving with one coordinator", func() bool {
+		serving := 0
+		coordinators := map[string]bool{}
+		for _, n := range c.servers {
+			if n.server.Serving() {
+				serving++
+			}
+			a, _ := n.server.Coordinator()
+			coordinators[a.Coordinator] = true
+		}
+		return serving == count && len(coordinators) == 1 && !coordinators[""]
+	})
+}
+
+// coordinators returns the coordinator each running server sees.
+func (c *cluster) coordinators() map[string]string {
+	seen := map[string]string{}
+	for name, n := range c.servers {
+		a, _ := n.server.Coordinator()
+		seen[name] = a.Coordinator
+	}
+	return seen
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+// client talks to the broker's frontend like a REQ client.
+type client struct {
+	t      *testing.T
+	req    *proto.Requester
+	clocks proto.Clocks
+}
+
+func (c *cluster) client() *client {
+	cl := &client{t: c.t, req: proto.NewRequester(c.frontend), clocks: proto.NewClocks()}
+	c.t.Cleanup(cl.req.Close)
+	return cl
+}
+
+// call sends a request and returns the decoded reply.
+func (cl *client) call(service string, data any) proto.Envelope {
+	cl.t.Helper()
+	frame, err := proto.Encode(service, data, cl.clocks.Meta())
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	return cl.raw(frame)
+}
+
+// raw sends a frame as is.
+func (cl *client) raw(frame []byte) proto.Envelope {
+	cl.t.Helper()
+	payload, err := cl.req.Request(context.Background(), frame, 5*time.Second)
+	if err != nil {
+		cl.t.Fatalf("request: %v", err)
+	}
+	env, err := proto.Decode(payload)
+	if err != nil {
+		cl.t.Fatalf("reply: %v", err)
+	}
+	if _, err := cl.clocks.Witness(env.Data); err != nil {
+		cl.t.Fatalf("reply clock: %v", err)
+	}
+	return env
+}
+
+func status(env proto.Envelope) string {
+	s, _, _ := env.Data.OptString("status")
+	return s
+}
+
+func (cl *client) mustSucceed(service string, data any) proto.Envelope {
+	cl.t.Helper()
+	env := cl.call(service, data)
+	if !proto.IsSuccess(status(env)) {
+		cl.t.Fatalf("%s: reply %v", service, env.Data)
+	}
+	return env
+}
+
+func dumpOf(t *testing.T, s *Server) string {
+	t.Helper()
+	var b strings.Builder
+	if err := s.Store().Dump(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(m.Run())
+}

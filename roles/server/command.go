@@ -1,0 +1,75 @@
+package server
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"msgsys/lang"
+	"msgsys/roles/common"
+)
+
+// Command is `msgsys server`.
+func Command() *cli.Command {
+	defaults := DefaultConfig()
+	return &cli.Command{
+		Name:  "server",
+		Usage: "serve clients behind the broker and replicate every write to the other servers",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "name", EnvVars: []string{"MSGSYS_NAME"}, Usage: "unique server name, such as server-1 (default: the host name)"},
+			&cli.Int64Flag{Name: "rank", EnvVars: []string{"MSGSYS_RANK"}, Usage: "Bully rank; 0 asks the reference, which keeps each name's rank"},
+			&cli.StringFlag{Name: "addr", Value: "tcp://127.0.0.1:5560", EnvVars: []string{"MSGSYS_ADDR"}, Usage: "server-to-server endpoint that other servers connect to"},
+			&cli.StringFlag{Name: "bind", EnvVars: []string{"MSGSYS_BIND"}, Usage: "endpoint to bind for --addr (default: its port on every interface)"},
+			&cli.StringFlag{Name: "data", Value: "data/server", EnvVars: []string{"MSGSYS_DATA"}, Usage: "data directory"},
+			&cli.StringFlag{Name: "broker", Value: "tcp://127.0.0.1:5556", EnvVars: []string{"MSGSYS_BROKER"}, Usage: "broker's server-side endpoint"},
+			&cli.StringFlag{Name: "pub", Value: "tcp://127.0.0.1:5557", EnvVars: []string{"MSGSYS_PUB"}, Usage: "proxy's publisher-side endpoint"},
+			&cli.StringFlag{Name: "sub", Value: "tcp://127.0.0.1:5558", EnvVars: []string{"MSGSYS_SUB"}, Usage: "proxy's subscriber-side endpoint"},
+			&cli.StringFlag{Name: "reference", Value: "tcp://127.0.0.1:5559", EnvVars: []string{"MSGSYS_REFERENCE"}, Usage: "reference service endpoint"},
+			&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: "language of error descriptions sent to clients: pt or en (default: from LANG, else pt)"},
+			&cli.IntFlag{Name: "workers", Value: defaults.Workers, EnvVars: []string{"MSGSYS_WORKERS"}, Usage: "client requests served at once"},
+			&cli.DurationFlag{Name: "berkeley-every", Value: defaults.BerkeleyEvery, EnvVars: []string{"MSGSYS_BERKELEY_EVERY"}, Usage: "period of the coordinator's Berkeley rounds"},
+			&cli.DurationFlag{Name: "berkeley-bound", Value: defaults.BerkeleyBound, EnvVars: []string{"MSGSYS_BERKELEY_BOUND"}, Usage: "readings further than this from the median are left out of the average"},
+			&cli.DurationFlag{Name: "check-every", Value: defaults.Election.CheckEvery, EnvVars: []string{"MSGSYS_CHECK_EVERY"}, Usage: "how often the coordinator is pinged"},
+			&cli.DurationFlag{Name: "check-timeout", Value: defaults.Election.CheckTimeout, EnvVars: []string{"MSGSYS_CHECK_TIMEOUT"}, Usage: "deadline of one coordinator ping"},
+			&cli.DurationFlag{Name: "election-timeout", Value: defaults.Election.OKTimeout, EnvVars: []string{"MSGSYS_ELECTION_TIMEOUT"}, Usage: "how long a candidate waits for an OK from a higher rank"},
+			&cli.DurationFlag{Name: "ack-timeout", Value: defaults.Replica.AckTimeout, EnvVars: []string{"MSGSYS_ACK_TIMEOUT"}, Usage: "how long a write waits for a peer before the peer is marked lagging"},
+			&cli.Float64Flag{Name: "rate-limit", Value: defaults.RateLimit, EnvVars: []string{"MSGSYS_RATE_LIMIT"}, Usage: "posts and direct messages per second allowed to one user (0: no limit)"},
+		}, common.ClockFlags()...),
+		Action: func(c *cli.Context) error {
+			cfg := DefaultConfig()
+			cfg.Name = c.String("name")
+			if cfg.Name == "" {
+				host, err := os.Hostname()
+				if err != nil {
+					return fmt.Errorf("server: --name is required: %w", err)
+				}
+				cfg.Name = host
+			}
+			cfg.Rank = c.Int64("rank")
+			cfg.Addr, cfg.Bind = c.String("addr"), c.String("bind")
+			cfg.Data = filepath.Clean(c.String("data"))
+			cfg.Broker, cfg.Pub, cfg.Sub = c.String("broker"), c.String("pub"), c.String("sub")
+			cfg.Reference = c.String("reference")
+			cfg.Lang = lang.Pick(c.String("lang"))
+			cfg.Workers = c.Int("workers")
+			cfg.BerkeleyEvery, cfg.BerkeleyBound = c.Duration("berkeley-every"), c.Duration("berkeley-bound")
+			cfg.Election.CheckEvery = c.Duration("check-every")
+			cfg.Election.CheckTimeout = c.Duration("check-timeout")
+			cfg.Election.OKTimeout = c.Duration("election-timeout")
+			cfg.Replica.AckTimeout = c.Duration("ack-timeout")
+			cfg.RateLimit = c.Float64("rate-limit")
+
+			cfg.Log = common.Logger(c, "server")
+			cfg.Clocks = common.Clocks(c, cfg.Log.With("server", cfg.Name))
+			s, err := New(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, stop := common.Context(c)
+			defer stop()
+			return s.Run(ctx)
+		},
+	}
+}

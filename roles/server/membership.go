@@ -1,0 +1,115 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"msgsys/election"
+	"msgsys/proto"
+	"msgsys/replica"
+)
+
+// requestRank registers with the reference and returns the rank it gives.
+func (s *Server) requestRank(ctx context.Context) (int64, error) {
+	var reply struct {
+		Rank  any    `msgpack:"rank"`
+		Clock uint64 `msgpack:"clock"`
+	}
+	err := s.askReference(ctx, proto.ServiceRank, &proto.RankRequest{User: s.cfg.Name, Addr: s.cfg.Addr}, &reply)
+	if err != nil {
+		return 0, err
+	}
+	rank, ok, err := proto.Data{"rank": reply.Rank}.OptInt("rank")
+	if err != nil || !ok || rank <= 0 {
+		return 0, fmt.Errorf("server: reference returned an invalid rank %v", reply.Rank)
+	}
+	return rank, nil
+}
+
+// askReference sends one request to the reference and decodes the reply
+// into out, which must have a Clock field.
+func (s *Server) askReference(ctx context.Context, service string, req any, out any) error {
+	frame, err := proto.Encode(service, req, s.cfg.Clocks.Meta())
+	if err != nil {
+		return err
+	}
+	payload, err := s.reference.Request(ctx, frame, s.cfg.RequestTimeout)
+	if err != nil {
+		return err
+	}
+	env, err := proto.Decode(payload)
+	if err != nil {
+		return err
+	}
+	if _, err := s.cfg.Clocks.Witness(env.Data); err != nil {
+		return err
+	}
+	if status, ok, _ := env.Data.OptString("status"); ok && status == proto.StatusError {
+		description, _, _ := env.Data.OptString("description")
+		return fmt.Errorf("server: reference rejected %s: %s", service, description)
+	}
+	if out == nil {
+		return nil
+	}
+	_, err = proto.DecodeInto(payload, out)
+	return err
+}
+
+// membership sends heartbeats and refreshes the list of available servers
+// until ctx is done.
+func (s *Server) membership(ctx context.Context) {
+	ticker := time.NewTicker(s.cfg.HeartbeatEvery / 2)
+	defer ticker.Stop()
+	beat := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		// Heartbeats go out at HeartbeatEvery, the list is read twice as
+		// often so a returning server is noticed sooner.
+		if beat = !beat; beat {
+			err := s.askReference(ctx, proto.ServiceHeartbeat, &proto.HeartbeatRequest{User: s.cfg.Name, Addr: s.cfg.Addr}, nil)
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("heartbeat failed", "reference", s.cfg.Reference, "err", err)
+			}
+		}
+		s.refreshMembers(ctx)
+	}
+}
+
+// refreshMembers reads the available servers from the reference and hands
+// them to replication and election. On failure the last list stays.
+func (s *Server) refreshMembers(ctx context.Context) []election.Member {
+	var reply proto.ListReply
+	if err := s.askReference(ctx, proto.ServiceList, &proto.EmptyRequest{}, &reply); err != nil {
+		if ctx.Err() == nil {
+			s.log.Debug("list failed", "reference", s.cfg.Reference, "err", err)
+		}
+		if s.node != nil {
+			return s.node.Members()
+		}
+		return nil
+	}
+	members := make([]election.Member, 0, len(reply.List))
+	for _, info := range reply.List {
+		members = append(members, election.Member{Name: info.Name, Rank: info.Rank, Addr: info.Addr})
+	}
+	if s.replica != nil {
+		s.replica.SetPeers(toPeers(members))
+	}
+	if s.node != nil {
+		s.node.SetMembers(members)
+	}
+	return members
+}
+
+func toPeers(members []election.Member) []replica.Peer {
+	peers := make([]replica.Peer, 0, len(members))
+	for _, m := range members {
+		peers = append(peers, replica.Peer{Name: m.Name, Addr: m.Addr})
+	}
+	return peers
+}

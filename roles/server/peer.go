@@ -1,0 +1,276 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"msgsys/election"
+	"msgsys/proto"
+	"msgsys/replica"
+)
+
+// Services of the server-to-server endpoint that msgsys adds to the
+// standard election and clock; docs/replication.md describes them.
+const (
+	serviceCoordinator = "coordinator" // a coordinator announcement sent directly
+	serviceAdjust      = "adjust"      // a Berkeley correction
+	serviceClaim       = "claim"       // ask the coordinator to create a channel
+	serviceStatus      = "status"      // state for msgsys status
+	serviceBackup      = "backup"      // a consistent copy of the store for msgsys dump
+)
+
+// servePeer reads requests from one connection of the server-to-server
+// endpoint. REQ peers send one at a time; DEALER peers may pipeline, and
+// each reply keeps its request's envelope.
+func (s *Server) servePeer(conn *proto.Conn) {
+	ctx := context.Background()
+	for {
+		frames, err := conn.Recv()
+		if err != nil {
+			return
+		}
+		envelope, payload, ok := splitEnvelope(frames)
+		if !ok {
+			s.log.Warn("peer message without delimiter", "peer", conn.RemoteAddr(), "frames", len(frames))
+			continue
+		}
+		reply := s.handlePeer(ctx, payload)
+		if err := conn.Send(append(envelope, []byte{}, reply)...); err != nil {
+			return
+		}
+	}
+}
+
+// splitEnvelope splits [envelope..., "", payload] into its parts. REQ
+// peers send only the delimiter; the envelope is then empty.
+func splitEnvelope(frames [][]byte) ([][]byte, []byte, bool) {
+	for i, frame := range frames {
+		if len(frame) == 0 {
+			if i != len(frames)-2 {
+				return nil, nil, false
+			}
+			envelope := make([][]byte, i)
+			copy(envelope, frames[:i])
+			return envelope, frames[i+1], true
+		}
+	}
+	return nil, nil, false
+}
+
+func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
+	service, err := proto.PeekService(payload)
+	if err != nil {
+		s.log.Warn("invalid peer request", "err", err)
+		return s.errorReply(proto.ServiceError, describe(err, s.cfg.Lang))
+	}
+	switch service {
+	case replica.ServiceReplicate:
+		return s.replica.HandleReplicate(ctx, payload)
+	case replica.ServiceSync:
+		return s.replica.HandleSync(ctx, payload)
+	}
+
+	env, err := proto.Decode(payload)
+	if err != nil {
+		s.log.Warn("invalid peer request", "service", service, "err", err)
+		return s.errorReply(service, describe(err, s.cfg.Lang))
+	}
+	if _, err := s.cfg.Clocks.Witness(env.Data); err != nil {
+		return s.errorReply(service, describe(err, s.cfg.Lang))
+	}
+	switch service {
+	case proto.ServiceElection:
+		if s.node != nil {
+			s.node.HandleElection()
+		}
+		return s.encode(service, &proto.ElectionReply{Election: proto.StatusOK})
+	case proto.ServiceClock:
+		return s.encode(service, &proto.ClockReply{Time: unixSeconds(s.cfg.Clocks.Physical.Now())})
+	case serviceCoordinator:
+		s.applyAnnouncement(env.Data)
+		return s.encode(service, &proto.StatusReply{Status: proto.StatusOK})
+	case serviceAdjust:
+		return s.handleAdjust(env.Data)
+	case serviceClaim:
+		return s.handleClaim(ctx, env.Data)
+	case serviceStatus:
+		return s.encode(service, s.status())
+	case serviceBackup:
+		return s.handleBackup()
+	}
+	s.log.Warn("unknown peer service", "service", service)
+	return s.errorReply(proto.ServiceError, textUnknownService.In(s.cfg.Lang)+service)
+}
+
+func unixSeconds(t time.Time) float64 {
+	return float64(t.UnixNano()) / 1e9
+}
+
+// applyAnnouncement hands a coordinator announcement, from the topic
+// "servers" or sent directly, to the election.
+func (s *Server) applyAnnouncement(data proto.Data) {
+	name, err := data.String("coordinator")
+	if err != nil || s.node == nil {
+		return
+	}
+	rank, _, _ := data.OptInt("rank")
+	epoch, _, _ := data.OptInt("epoch")
+	if epoch < 0 {
+		epoch = 0
+	}
+	s.node.HandleAnnouncement(election.Announcement{Coordinator: name, Rank: rank, Epoch: uint64(epoch)})
+}
+
+// BackupReply is the reply of the backup service: the path of a
+// consistent copy of the store inside the server's data directory.
+type BackupReply struct {
+	Status    string `msgpack:"status"`
+	Path      string `msgpack:"path"`
+	Timestamp string `msgpack:"timestamp"`
+	Clock     uint64 `msgpack:"clock"`
+}
+
+// handleBackup copies the store to a new file in the data directory. The
+// file name is chosen here, never by the caller, so the service cannot be
+// used to write elsewhere.
+func (s *Server) handleBackup() []byte {
+	path := filepath.Join(s.cfg.Data, fmt.Sprintf("backup-%d.db", time.Now().UnixNano()))
+	if err := s.store.Backup(path); err != nil {
+		s.log.Error("backup failed", "path", path, "err", err)
+		os.Remove(path)
+		return s.errorReply(serviceBackup, textInternal.In(s.cfg.Lang))
+	}
+	s.log.Info("backup written", "path", path)
+	return s.encode(serviceBackup, &BackupReply{Status: proto.StatusOK, Path: path})
+}
+
+// encode builds a reply stamped with this server's clocks.
+func (s *Server) encode(service string, data any) []byte {
+	frame, err := proto.Encode(service, data, s.cfg.Clocks.Meta())
+	if err != nil {
+		s.log.Error("encode failed", "service", service, "err", err)
+		frame, _ = proto.Encode(proto.ServiceError, &proto.StatusReply{Status: proto.StatusError, Description: textInternal.In(s.cfg.Lang)}, s.cfg.Clocks.Meta())
+	}
+	return frame
+}
+
+// peerClients caches one Requester per peer endpoint and purpose, so that
+// a slow Berkeley reading does not delay an election message.
+type peerClients struct {
+	mu      sync.Mutex
+	clients map[string]*proto.Requester
+}
+
+func newPeerClients() *peerClients {
+	return &peerClients{clients: make(map[string]*proto.Requester)}
+}
+
+func (p *peerClients) get(purpose, addr string) *proto.Requester {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key := purpose + " " + addr
+	r, ok := p.clients[key]
+	if !ok {
+		r = proto.NewRequester(addr)
+		p.clients[key] = r
+	}
+	return r
+}
+
+func (p *peerClients) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for key, r := range p.clients {
+		r.Close()
+		delete(p.clients, key)
+	}
+}
+
+// ask sends a request to a peer and returns the decoded reply.
+func (s *Server) ask(ctx context.Context, purpose, addr, service string, req any, timeout time.Duration) (proto.Envelope, error) {
+	frame, err := proto.Encode(service, req, s.cfg.Clocks.Meta())
+	if err != nil {
+		return proto.Envelope{}, err
+	}
+	payload, err := s.peers.get(purpose, addr).Request(ctx, frame, timeout)
+	if err != nil {
+		return proto.Envelope{}, err
+	}
+	env, err := proto.Decode(payload)
+	if err != nil {
+		return env, err
+	}
+	if _, err := s.cfg.Clocks.Witness(env.Data); err != nil {
+		return env, err
+	}
+	return env, nil
+}
+
+// transport carries election messages for the election package.
+type transport struct{ s *Server }
+
+func (t *transport) Elect(ctx context.Context, m election.Member) bool {
+	env, err := t.s.ask(ctx, "election", m.Addr, proto.ServiceElection, &proto.EmptyRequest{}, t.s.cfg.Election.OKTimeout)
+	if err != nil {
+		return false
+	}
+	answer, _, _ := env.Data.OptString("election")
+	return proto.IsSuccess(answer)
+}
+
+func (t *transport) Ping(ctx context.Context, m election.Member) bool {
+	_, err := t.s.ask(ctx, "election", m.Addr, proto.ServiceClock, &proto.EmptyRequest{}, t.s.cfg.Election.CheckTimeout)
+	return err == nil
+}
+
+func (t *transport) Announce(ctx context.Context, a election.Announcement, members []election.Member) {
+	ann := &proto.Announcement{Coordinator: a.Coordinator, Rank: a.Rank, Epoch: a.Epoch}
+	frame, err := proto.Encode(proto.ServiceElection, ann, t.s.cfg.Clocks.Meta())
+	if err == nil {
+		t.s.publisher.Publish(proto.ReservedTopic, frame)
+	}
+	var wg sync.WaitGroup
+	for _, m := range members {
+		if m.Name == t.s.cfg.Name {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.Tell(ctx, a, m)
+		}()
+	}
+	wg.Wait()
+}
+
+func (t *transport) Tell(ctx context.Context, a election.Announcement, m election.Member) {
+	ann := &proto.Announcement{Coordinator: a.Coordinator, Rank: a.Rank, Epoch: a.Epoch}
+	if _, err := t.s.ask(ctx, "announce", m.Addr, serviceCoordinator, ann, t.s.cfg.Election.OKTimeout); err != nil {
+		t.s.log.Debug("announcement not delivered", "peer", m.Name, "err", err)
+	}
+}
+
+// watchAnnouncements follows the topic "servers", where servers of every
+// implementation announce coordinators.
+func (s *Server) watchAnnouncements(ctx context.Context) {
+	sub := proto.NewSubscriber(s.cfg.Sub, s.log.With("socket", "sub"))
+	sub.Subscribe(proto.ReservedTopic)
+	go sub.Run(ctx)
+	for delivery := range sub.Deliveries() {
+		env, err := proto.Decode(delivery.Payload)
+		if err != nil {
+			s.log.Warn("invalid announcement", "err", err)
+			continue
+		}
+		if _, err := s.cfg.Clocks.Witness(env.Data); err != nil {
+			continue
+		}
+		if env.Service == proto.ServiceElection {
+			s.applyAnnouncement(env.Data)
+		}
+	}
+}

@@ -1,0 +1,328 @@
+// Package server is the msgsys server role: it serves the client services
+// behind the broker, replicates every write to its peers, takes part in
+// Bully elections and Berkeley rounds, and registers with the reference.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"msgsys/election"
+	"msgsys/proto"
+	"msgsys/replica"
+	"msgsys/store"
+)
+
+// Config configures a server.
+type Config struct {
+	Name      string // unique server name, such as server-1
+	Rank      int64  // 0: ask the reference
+	Addr      string // server-to-server endpoint other servers connect to
+	Bind      string // endpoint to bind for Addr; empty: Addr's port on every interface
+	Data      string // data directory
+	Broker    string // broker's backend endpoint
+	Pub       string // proxy's publisher side
+	Sub       string // proxy's subscriber side
+	Reference string // reference service endpoint
+	Lang      string // language of error descriptions: "pt" or "en"
+
+	Clocks proto.Clocks
+	Log    *slog.Logger
+
+	// Workers bounds the client requests served at once.
+	Workers int
+	// HeartbeatEvery is how often the server sends a heartbeat to the
+	// reference and refreshes its list of available servers.
+	HeartbeatEvery time.Duration
+	// RequestTimeout bounds a request to the reference or a peer.
+	RequestTimeout time.Duration
+	// CatchUpTimeout bounds the catch-up before serving.
+	CatchUpTimeout time.Duration
+	// BerkeleyEvery is the coordinator's synchronisation period; a round
+	// also runs after every BerkeleyMessages client messages.
+	BerkeleyEvery    time.Duration
+	BerkeleyMessages int
+	// BerkeleyBound leaves out of the average the readings that stray
+	// further than this from the median.
+	BerkeleyBound time.Duration
+	// RateLimit is how many writes per second one user may make, with
+	// bursts of RateBurst.
+	RateLimit float64
+	RateBurst int
+
+	Election election.Config
+	Replica  replica.Config
+}
+
+// DefaultConfig returns the production settings.
+func DefaultConfig() Config {
+	return Config{
+		Lang:             "pt",
+		Workers:          256,
+		HeartbeatEvery:   time.Second,
+		RequestTimeout:   2 * time.Second,
+		CatchUpTimeout:   30 * time.Second,
+		BerkeleyEvery:    10 * time.Second,
+		BerkeleyMessages: 10,
+		BerkeleyBound:    2 * time.Second,
+		RateLimit:        200,
+		RateBurst:        400,
+		Election:         election.DefaultConfig(),
+		Replica:          replica.DefaultConfig(),
+	}
+}
+
+// Server is one running server.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *store.Store
+	peerLn *proto.Listener
+	rank   int64
+	origin string
+
+	replica   *replica.Replicator
+	node      *election.Node
+	publisher *proto.Publisher
+	reference *proto.Requester
+	peers     *peerClients
+	limiter   *rateLimiter
+
+	channelMu sync.Mutex // serialises channel decisions on the coordinator
+	serving   atomic.Bool
+	messages  atomic.Int64 // client posts and direct messages applied
+	berkeley  chan struct{}
+	ready     chan struct{} // closed once replica and node are set
+}
+
+// New validates cfg, opens the store and binds the server-to-server
+// endpoint. Run starts everything else.
+func New(cfg Config) (*Server, error) {
+	if err := validate(&cfg); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
+		return nil, fmt.Errorf("server: data directory: %w", err)
+	}
+	st, err := store.Open(filepath.Join(cfg.Data, "server.db"), store.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("server: open store in %s (is another server using it?): %w", cfg.Data, err)
+	}
+	ln, err := proto.Listen(cfg.Bind, proto.Router, cfg.Log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if strings.HasSuffix(cfg.Addr, ":0") {
+		cfg.Addr = ln.Endpoint()
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       cfg.Log.With("server", cfg.Name),
+		store:     st,
+		peerLn:    ln,
+		origin:    cfg.Name + "@" + randomID(),
+		reference: proto.NewRequester(cfg.Reference),
+		publisher: proto.NewPublisher(cfg.Pub, cfg.Log.With("server", cfg.Name, "socket", "pub")),
+		limiter:   newRateLimiter(cfg.RateLimit, cfg.RateBurst),
+		berkeley:  make(chan struct{}, 1),
+		ready:     make(chan struct{}),
+	}
+	s.peers = newPeerClients()
+	return s, nil
+}
+
+func validate(cfg *Config) error {
+	var missing []string
+	for name, value := range map[string]string{"name": cfg.Name, "addr": cfg.Addr, "data": cfg.Data, "broker": cfg.Broker, "pub": cfg.Pub, "sub": cfg.Sub, "reference": cfg.Reference} {
+		if value == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("server: missing settings: %s", strings.Join(missing, ", "))
+	}
+	if _, err := proto.NormalizeName(cfg.Name); err != nil {
+		return fmt.Errorf("server: invalid name %q: %w", cfg.Name, err)
+	}
+	if cfg.Bind == "" {
+		i := strings.LastIndex(cfg.Addr, ":")
+		if i < 0 || !strings.HasPrefix(cfg.Addr, "tcp://") {
+			return fmt.Errorf("server: invalid addr %q: want tcp://HOST:PORT", cfg.Addr)
+		}
+		cfg.Bind = "tcp://*" + cfg.Addr[i:]
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clocks.Lamport == nil {
+		cfg.Clocks = proto.NewClocks()
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultConfig().Workers
+	}
+	return nil
+}
+
+func randomID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Addr is the server-to-server endpoint peers connect to.
+func (s *Server) Addr() string { return s.cfg.Addr }
+
+// Rank is the server's rank once Run has registered it.
+func (s *Server) Rank() int64 { return atomic.LoadInt64(&s.rank) }
+
+// Serving reports whether the server has caught up and takes client
+// requests from the broker.
+func (s *Server) Serving() bool { return s.serving.Load() }
+
+// Store exposes the server's store to tests in this module.
+func (s *Server) Store() *store.Store { return s.store }
+
+// Coordinator returns the coordinator this server accepts.
+func (s *Server) Coordinator() (election.Announcement, bool) {
+	select {
+	case <-s.ready:
+		return s.node.Coordinator()
+	default:
+		return election.Announcement{}, false
+	}
+}
+
+// Run registers with the reference, catches up, and serves until ctx is
+// done. It closes the store before returning.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.store.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	rank, err := s.register(ctx)
+	if err != nil {
+		s.peerLn.Close()
+		return err
+	}
+	atomic.StoreInt64(&s.rank, rank)
+	s.log = s.log.With("rank", rank)
+	s.log.Info("server starting", "addr", s.cfg.Addr, "data", s.cfg.Data, "origin", s.origin, "clock", s.cfg.Clocks.Lamport.Value())
+	if err := s.writeInfo(); err != nil {
+		s.log.Warn("server info file not written", "err", err)
+	}
+
+	replicaCfg := s.cfg.Replica
+	replicaCfg.Name, replicaCfg.Addr, replicaCfg.Origin, replicaCfg.Rank = s.cfg.Name, s.cfg.Addr, s.origin, rank
+	replicaCfg.Store, replicaCfg.Clocks, replicaCfg.Log = s.store, s.cfg.Clocks, s.log
+	replicaCfg.OnApply = s.countMessages
+	s.replica = replica.New(replicaCfg)
+
+	electionCfg := s.cfg.Election
+	electionCfg.Self = election.Member{Name: s.cfg.Name, Rank: rank, Addr: s.cfg.Addr}
+	electionCfg.Transport = &transport{s: s}
+	electionCfg.Log = s.log
+	s.node = election.New(electionCfg)
+	close(s.ready)
+
+	// The peer endpoint serves before catch-up, so that peers can push
+	// writes and hold elections while this server catches up.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.peerLn.Serve(ctx, s.servePeer)
+	}()
+
+	members := s.refreshMembers(ctx)
+	start := func(run func(context.Context)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(ctx)
+		}()
+	}
+	start(s.replica.Run)
+	start(s.publisher.Run)
+	start(s.cfg.Clocks.Physical.Run)
+	start(s.membership)
+
+	if err := s.replica.CatchUp(ctx, toPeers(members), s.cfg.CatchUpTimeout); err != nil {
+		s.log.Warn("serving before catch-up completed", "err", err)
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+
+	start(s.node.Run)
+	start(s.watchAnnouncements)
+	start(s.runBerkeley)
+	start(s.serveBroker)
+
+	<-ctx.Done()
+	s.serving.Store(false)
+	s.reference.Close()
+	s.peers.close()
+	s.log.Info("server stopping", "clock", s.cfg.Clocks.Lamport.Value())
+	return nil
+}
+
+// register asks the reference for this server's rank, retrying until it
+// answers, because nothing works without one.
+func (s *Server) register(ctx context.Context) (int64, error) {
+	delay := 100 * time.Millisecond
+	for {
+		rank, err := s.requestRank(ctx)
+		if err == nil {
+			if s.cfg.Rank > 0 && rank != s.cfg.Rank {
+				s.log.Warn("rank flag differs from the reference's", "flag", s.cfg.Rank, "reference", rank)
+				rank = s.cfg.Rank
+			}
+			return rank, nil
+		}
+		s.log.Warn("reference unavailable", "reference", s.cfg.Reference, "err", err)
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+}
+
+// info is what the server writes to its data directory for tools such as
+// msgsys dump, which cannot open a store that a running server holds.
+type info struct {
+	Name string `json:"name"`
+	Addr string `json:"addr"`
+	PID  int    `json:"pid"`
+}
+
+// InfoFile names the file in the data directory that holds info.
+const InfoFile = "server.json"
+
+func (s *Server) writeInfo() error {
+	data, err := json.Marshal(info{Name: s.cfg.Name, Addr: s.cfg.Addr, PID: os.Getpid()})
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(s.cfg.Data, InfoFile+".tmp")
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(s.cfg.Data, InfoFile))
+}
+
+var errNotCoordinator = errors.New("server: not the coordinator")

@@ -1,0 +1,316 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"msgsys/proto"
+	"msgsys/store"
+)
+
+// MaxRequestBytes bounds a client request. The largest valid one is a
+// post of proto.MaxTextBytes with its names, well below this.
+const MaxRequestBytes = 64 << 10
+
+// handleClient serves one client request and returns the reply frame. It
+// never fails: bad input gets an error reply, and the server goes on.
+func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
+	if len(payload) > MaxRequestBytes {
+		s.log.Warn("request rejected", "reason", "too large", "bytes", len(payload))
+		return s.errorReply(proto.ServiceError, textTooLarge.In(s.cfg.Lang))
+	}
+	env, err := proto.Decode(payload)
+	if err != nil {
+		service := proto.ServiceError
+		if errors.Is(err, proto.ErrNoData) {
+			service = env.Service
+		}
+		s.log.Warn("request rejected", "service", service, "err", err)
+		return s.errorReply(service, describe(err, s.cfg.Lang))
+	}
+	if _, err := s.cfg.Clocks.Witness(env.Data); err != nil {
+		s.log.Warn("request rejected", "service", env.Service, "err", err)
+		return s.errorReply(env.Service, describe(err, s.cfg.Lang))
+	}
+
+	req := request{s: s, service: env.Service, data: env.Data, rid: requestID(payload)}
+	var reply []byte
+	switch env.Service {
+	case proto.ServiceLogin:
+		reply = req.login(ctx)
+	case proto.ServiceUsers:
+		reply = s.encode(env.Service, &proto.UsersReply{Users: s.store.Users()})
+	case proto.ServiceChannel:
+		reply = req.channel(ctx)
+	case proto.ServiceChannels:
+		channels := s.store.Channels()
+		reply = s.encode(env.Service, &proto.ChannelsReply{Users: channels, Channels: channels})
+	case proto.ServicePublish:
+		reply = req.publish(ctx)
+	case proto.ServiceMessage:
+		reply = req.message(ctx)
+	case proto.ServiceHistory:
+		reply = req.history()
+	default:
+		s.log.Warn("request rejected", "service", env.Service, "reason", "unknown service")
+		reply = s.errorReply(proto.ServiceError, textUnknownService.In(s.cfg.Lang)+env.Service)
+	}
+	return reply
+}
+
+// requestID identifies a request by its bytes. A client that retries after
+// a lost reply sends the same bytes, so the retry finds the first attempt's
+// write instead of applying it again.
+func requestID(payload []byte) string {
+	sum := sha256.Sum256(payload)
+	return hex.EncodeToString(sum[:16])
+}
+
+// errorReply builds the error reply of a service. publish, message and
+// history put the reason under "message", the others under "description",
+// as the protocol has it.
+func (s *Server) errorReply(service, text string) []byte {
+	switch service {
+	case proto.ServicePublish, proto.ServiceMessage, proto.ServiceHistory:
+		return s.encode(service, &proto.ResultReply{Status: proto.StatusError, Message: text})
+	}
+	return s.encode(service, &proto.StatusReply{Status: proto.StatusError, Description: text})
+}
+
+// request is one client request being served.
+type request struct {
+	s       *Server
+	service string
+	data    proto.Data
+	rid     string
+}
+
+func (r *request) reject(err error) []byte {
+	r.s.log.Info("request rejected", "service", r.service, "err", err)
+	return r.s.errorReply(r.service, describe(err, r.s.cfg.Lang))
+}
+
+func (r *request) rejectText(text string, detail string) []byte {
+	r.s.log.Info("request rejected", "service", r.service, "reason", text+detail)
+	return r.s.errorReply(r.service, text+detail)
+}
+
+// name reads a required name field and validates it.
+func (r *request) name(field string) (string, error) {
+	value, err := r.data.String(field)
+	if err != nil {
+		return "", err
+	}
+	return proto.NormalizeName(value)
+}
+
+// write stores op through replication unless the same request was already
+// applied, and reports whether it was a retry.
+func (r *request) write(ctx context.Context, op store.Op) (store.Op, bool, error) {
+	if existing, ok, err := r.s.store.LookupRID(r.rid); err == nil && ok {
+		r.s.log.Info("retry recognised", "service", r.service, "origin", existing.Origin, "seq", existing.Seq)
+		return existing, true, nil
+	}
+	op.RID = r.rid
+	op.Clock = r.s.cfg.Clocks.Lamport.Tick()
+	op.Time = r.s.cfg.Clocks.Physical.Stamp().UnixNano()
+	written, _, err := r.s.replica.Write(ctx, op)
+	return written, false, err
+}
+
+func (r *request) failed(err error) []byte {
+	r.s.log.Error("write failed", "service", r.service, "err", err)
+	return r.s.errorReply(r.service, textInternal.In(r.s.cfg.Lang))
+}
+
+func (r *request) login(ctx context.Context) []byte {
+	user, err := r.name("user")
+	if err != nil {
+		return r.reject(err)
+	}
+	if _, _, err := r.write(ctx, store.Op{Kind: store.KindLogin, User: user}); err != nil {
+		return r.failed(err)
+	}
+	r.s.log.Info("user logged in", "user", user, "clock", r.s.cfg.Clocks.Lamport.Value())
+	return r.s.encode(r.service, &proto.StatusReply{Status: proto.StatusSuccess})
+}
+
+func (r *request) channel(ctx context.Context) []byte {
+	value, err := r.data.String("channel")
+	if err != nil {
+		return r.reject(err)
+	}
+	name, err := proto.NormalizeChannel(value)
+	if err != nil {
+		return r.reject(err)
+	}
+	if err := r.s.createChannel(ctx, name, r.rid); err != nil {
+		switch {
+		case errors.Is(err, errChannelExists):
+			return r.rejectText(textChannelExists.In(r.s.cfg.Lang), name)
+		case errors.Is(err, errNoCoordinator):
+			return r.rejectText(textNoCoordinator.In(r.s.cfg.Lang), "")
+		case errors.Is(err, errCoordinatorDown):
+			return r.rejectText(textCoordinatorDown.In(r.s.cfg.Lang), "")
+		}
+		return r.failed(err)
+	}
+	r.s.log.Info("channel created", "channel", name, "clock", r.s.cfg.Clocks.Lamport.Value())
+	return r.s.encode(r.service, &proto.StatusReply{Status: proto.StatusSuccess})
+}
+
+func (r *request) publish(ctx context.Context) []byte {
+	user, err := r.name("user")
+	if err != nil {
+		return r.reject(err)
+	}
+	channel, err := r.data.String("channel")
+	if err != nil {
+		return r.reject(err)
+	}
+	text, err := r.data.String("message")
+	if err != nil {
+		return r.reject(err)
+	}
+	if err := proto.ValidateText(text); err != nil {
+		return r.reject(err)
+	}
+	shownUser, ok := r.s.store.UserName(user)
+	if !ok {
+		return r.rejectText(textUnknownUser.In(r.s.cfg.Lang), user)
+	}
+	normalized, err := proto.NormalizeChannel(channel)
+	if err != nil {
+		return r.reject(err)
+	}
+	shownChannel, ok := r.s.store.ChannelName(normalized)
+	if !ok {
+		return r.rejectText(textUnknownChannel.In(r.s.cfg.Lang), normalized)
+	}
+	if !r.s.limiter.allow(proto.FoldName(shownUser), time.Now()) {
+		return r.rejectText(textRateLimited.In(r.s.cfg.Lang), "")
+	}
+
+	op, retry, err := r.write(ctx, store.Op{Kind: store.KindPost, User: shownUser, Channel: shownChannel, Text: text})
+	if err != nil {
+		return r.failed(err)
+	}
+	if !retry {
+		r.s.publish(shownChannel, &proto.Publication{User: shownUser, Channel: shownChannel, Message: text}, op)
+	}
+	return r.s.encode(r.service, &proto.ResultReply{Status: proto.StatusOK})
+}
+
+func (r *request) message(ctx context.Context) []byte {
+	src, err := r.name("src")
+	if err != nil {
+		return r.reject(err)
+	}
+	dst, err := r.name("dst")
+	if err != nil {
+		return r.reject(err)
+	}
+	text, err := r.data.String("message")
+	if err != nil {
+		return r.reject(err)
+	}
+	if err := proto.ValidateText(text); err != nil {
+		return r.reject(err)
+	}
+	shownSrc, ok := r.s.store.UserName(src)
+	if !ok {
+		return r.rejectText(textUnknownUser.In(r.s.cfg.Lang), src)
+	}
+	shownDst, ok := r.s.store.UserName(dst)
+	if !ok {
+		return r.rejectText(textUnknownUser.In(r.s.cfg.Lang), dst)
+	}
+	if !r.s.limiter.allow(proto.FoldName(shownSrc), time.Now()) {
+		return r.rejectText(textRateLimited.In(r.s.cfg.Lang), "")
+	}
+
+	op, retry, err := r.write(ctx, store.Op{Kind: store.KindDirect, User: shownSrc, Peer: shownDst, Text: text})
+	if err != nil {
+		return r.failed(err)
+	}
+	if !retry {
+		r.s.publish(shownDst, &proto.Publication{Src: shownSrc, From: shownSrc, Dst: shownDst, Message: text}, op)
+	}
+	return r.s.encode(r.service, &proto.ResultReply{Status: proto.StatusOK})
+}
+
+// publish sends a post or direct message on its topic, stamped with the
+// write's own time and clock, so that live copies and history agree.
+func (s *Server) publish(topic string, pub *proto.Publication, op store.Op) {
+	meta := proto.Meta{Timestamp: proto.FormatTime(time.Unix(0, op.Time)), Clock: op.Clock}
+	frame, err := proto.EncodeData(pub, meta)
+	if err != nil {
+		s.log.Error("encode publication failed", "topic", topic, "err", err)
+		return
+	}
+	if !s.publisher.Publish(topic, frame) {
+		s.log.Warn("publication dropped", "topic", topic, "reason", "queue full")
+	}
+}
+
+func (r *request) history() []byte {
+	limit, ok, err := r.data.OptInt("limit")
+	if err != nil {
+		return r.reject(err)
+	}
+	if !ok {
+		limit = proto.HistoryDefaultLimit
+	}
+	if limit < 1 || limit > proto.HistoryMaxLimit {
+		return r.rejectText(textHistoryLimit.In(r.s.cfg.Lang), "")
+	}
+	before, _, err := r.data.OptString("before")
+	if err != nil {
+		return r.reject(err)
+	}
+
+	channel, hasChannel, err := r.data.OptString("channel")
+	if err != nil {
+		return r.reject(err)
+	}
+	var messages []store.Message
+	var cursor string
+	if hasChannel && channel != "" {
+		name, err := proto.NormalizeChannel(channel)
+		if err != nil {
+			return r.reject(err)
+		}
+		if !r.s.store.HasChannel(name) {
+			return r.rejectText(textUnknownChannel.In(r.s.cfg.Lang), name)
+		}
+		messages, cursor, err = r.s.store.History(name, before, int(limit))
+		if err != nil {
+			return r.rejectText(textHistoryCursor.In(r.s.cfg.Lang), "")
+		}
+	} else {
+		user, errUser := r.name("user")
+		peer, errPeer := r.name("peer")
+		if errUser != nil || errPeer != nil {
+			return r.rejectText(textHistoryTarget.In(r.s.cfg.Lang), "")
+		}
+		messages, cursor, err = r.s.store.Conversation(user, peer, before, int(limit))
+		if err != nil {
+			return r.rejectText(textHistoryCursor.In(r.s.cfg.Lang), "")
+		}
+	}
+
+	reply := &proto.HistoryReply{Status: proto.StatusOK, Messages: make([]*proto.Publication, 0, len(messages)), Before: cursor}
+	for _, m := range messages {
+		pub := &proto.Publication{Message: m.Text, Timestamp: proto.FormatTime(m.Time), Clock: m.Clock}
+		if m.Kind == store.KindPost {
+			pub.User, pub.Channel = m.User, m.Channel
+		} else {
+			pub.Src, pub.From, pub.Dst = m.User, m.User, m.Peer
+		}
+		reply.Messages = append(reply.Messages, pub)
+	}
+	return r.s.encode(r.service, reply)
+}

@@ -1,0 +1,195 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"msgsys/proto"
+)
+
+func TestClientServicesEndToEnd(t *testing.T) {
+	c := startCluster(t, 3)
+	cl := c.client()
+
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "bob"})
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "Ana"}) // a second login of the same name
+
+	users := proto.AsStrings(cl.call(proto.ServiceUsers, &proto.EmptyRequest{}).Data["users"])
+	if strings.Join(users, ",") != "ana,bob" {
+		t.Fatalf("users = %v", users)
+	}
+
+	cl.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
+	dup := cl.call(proto.ServiceChannel, &proto.ChannelRequest{Channel: "GERAL"})
+	if status(dup) != proto.StatusError {
+		t.Fatalf("duplicate channel: %v", dup.Data)
+	}
+	channels := cl.call(proto.ServiceChannels, &proto.EmptyRequest{})
+	if got := proto.AsStrings(channels.Data["channels"]); strings.Join(got, ",") != "geral" {
+		t.Fatalf("channels = %v", got)
+	}
+	if got := proto.AsStrings(channels.Data["users"]); strings.Join(got, ",") != "geral" {
+		t.Fatalf("channels under users = %v", got)
+	}
+
+	sub := proto.NewSubscriber(c.xpub, testLogger(t))
+	sub.Subscribe("geral")
+	sub.Subscribe("bob")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go sub.Run(ctx)
+	<-sub.Connected()
+
+	// Publications sent before the subscription reaches the proxy are
+	// lost, as pub/sub is lossy; post until one arrives.
+	var post proto.Data
+	waitFor(t, 5*time.Second, "a post delivered on topic geral", func() bool {
+		cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: "olá, pessoal"})
+		select {
+		case d := <-sub.Deliveries():
+			if d.Topic != "geral" {
+				t.Fatalf("topic %q", d.Topic)
+			}
+			data, err := proto.DecodeData(d.Payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			post = data
+			return true
+		case <-time.After(200 * time.Millisecond):
+			return false
+		}
+	})
+	if post["user"] != "ana" || post["channel"] != "geral" || post["message"] != "olá, pessoal" {
+		t.Fatalf("post = %v", post)
+	}
+	if clock, err := post.Clock(); err != nil || clock == 0 {
+		t.Fatalf("post clock %v, %v", clock, err)
+	}
+
+	cl.mustSucceed(proto.ServiceMessage, &proto.DirectRequest{Src: "ana", Dst: "bob", Message: "oi, bob"})
+	waitFor(t, 5*time.Second, "a direct message on topic bob", func() bool {
+		select {
+		case d := <-sub.Deliveries():
+			data, _ := proto.DecodeData(d.Payload)
+			return d.Topic == "bob" && data["src"] == "ana" && data["from"] == "ana" && data["dst"] == "bob" && data["message"] == "oi, bob"
+		case <-time.After(time.Second):
+			return false
+		}
+	})
+
+	history := cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral"})
+	messages, _ := history.Data["messages"].([]any)
+	if len(messages) == 0 {
+		t.Fatalf("history empty: %v", history.Data)
+	}
+	conversation := cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{User: "bob", Peer: "ana"})
+	if got, _ := conversation.Data["messages"].([]any); len(got) != 1 {
+		t.Fatalf("conversation = %v", conversation.Data)
+	}
+}
+
+func TestBadInputGetsErrorReplies(t *testing.T) {
+	c := startCluster(t, 1)
+	cl := c.client()
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+	cl.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
+
+	cases := []struct {
+		name    string
+		frame   []byte
+		service string
+	}{
+		{"malformed msgpack", []byte{0xc1, 0x00, 0xff}, proto.ServiceError},
+		{"not a map", []byte{0x92, 0x01, 0x02}, proto.ServiceError},
+		{"unknown service", encodeMap(t, map[string]any{"service": "teleport", "data": map[string]any{}}), proto.ServiceError},
+		{"user not a string", encodeMap(t, map[string]any{"service": "login", "data": map[string]any{"user": 42}}), proto.ServiceLogin},
+		{"user as bin", encodeMap(t, map[string]any{"service": "login", "data": map[string]any{"user": []byte("ana")}}), proto.ServiceLogin},
+		{"missing user", encodeMap(t, map[string]any{"service": "login", "data": map[string]any{}}), proto.ServiceLogin},
+		{"invalid name", encodeMap(t, map[string]any{"service": "login", "data": map[string]any{"user": "ana maria"}}), proto.ServiceLogin},
+		{"reserved name", encodeMap(t, map[string]any{"service": "channel", "data": map[string]any{"channel": "servers"}}), proto.ServiceChannel},
+		{"name too long", encodeMap(t, map[string]any{"service": "login", "data": map[string]any{"user": strings.Repeat("a", 33)}}), proto.ServiceLogin},
+		{"negative clock", encodeMap(t, map[string]any{"service": "users", "data": map[string]any{"clock": -1}}), proto.ServiceUsers},
+		{"oversized text", encodeMap(t, map[string]any{"service": "publish", "data": map[string]any{"user": "ana", "channel": "geral", "message": strings.Repeat("é", 5000)}}), proto.ServicePublish},
+		{"unknown channel", encodeMap(t, map[string]any{"service": "publish", "data": map[string]any{"user": "ana", "channel": "nada", "message": "oi"}}), proto.ServicePublish},
+		{"unknown recipient", encodeMap(t, map[string]any{"service": "message", "data": map[string]any{"src": "ana", "dst": "ninguem", "message": "oi"}}), proto.ServiceMessage},
+		{"huge frame", encodeMap(t, map[string]any{"service": "publish", "data": map[string]any{"message": strings.Repeat("x", 3<<20)}}), proto.ServiceError},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := cl.raw(tc.frame)
+			if env.Service != tc.service {
+				t.Errorf("service = %q, want %q", env.Service, tc.service)
+			}
+			if status(env) != proto.StatusError {
+				t.Errorf("status = %q in %v", status(env), env.Data)
+			}
+			description, _, _ := env.Data.OptString("description")
+			message, _, _ := env.Data.OptString("message")
+			if description == "" && message == "" {
+				t.Errorf("no reason in %v", env.Data)
+			}
+		})
+	}
+
+	// The server is still serving.
+	cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: "ainda aqui"})
+}
+
+func encodeMap(t *testing.T, m map[string]any) []byte {
+	t.Helper()
+	frame, err := encodeAny(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return frame
+}
+
+func TestReadYourWritesThroughRoundRobin(t *testing.T) {
+	c := startCluster(t, 3)
+	cl := c.client()
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+	cl.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
+	for i := range 60 {
+		text := fmt.Sprintf("mensagem %d", i)
+		cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: text})
+		history := cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral", Limit: 1})
+		messages, _ := history.Data["messages"].([]any)
+		if len(messages) != 1 {
+			t.Fatalf("after post %d: history %v", i, history.Data)
+		}
+		if got := messages[0].(map[string]any)["message"]; got != text {
+			t.Fatalf("after post %d: newest is %v", i, got)
+		}
+	}
+
+	waitFor(t, 5*time.Second, "identical dumps", func() bool {
+		first := dumpOf(t, c.servers["server-1"].server)
+		return dumpOf(t, c.servers["server-2"].server) == first && dumpOf(t, c.servers["server-3"].server) == first
+	})
+}
+
+func TestRetryIsAppliedOnce(t *testing.T) {
+	c := startCluster(t, 3)
+	cl := c.client()
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+	cl.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
+
+	frame, err := proto.Encode(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: "só uma vez"}, cl.clocks.Meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if env := cl.raw(frame); !proto.IsSuccess(status(env)) {
+			t.Fatalf("retry: %v", env.Data)
+		}
+	}
+	history := cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral"})
+	if messages, _ := history.Data["messages"].([]any); len(messages) != 1 {
+		t.Fatalf("history has %d messages, want 1", len(messages))
+	}
+}

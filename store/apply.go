@@ -1,0 +1,318 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"maps"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Status is what Apply did with one op.
+type Status uint8
+
+// Statuses of an op in an ApplyResult.
+const (
+	// StatusApplied: the op was appended to the log and materialised.
+	StatusApplied Status = iota + 1
+	// StatusDuplicate: the log already held the op's origin and seq, so it
+	// was skipped.
+	StatusDuplicate
+	// StatusGap: ops of the same origin before this one are missing, so it
+	// was skipped. ApplyResult.Missing names the seqs to fetch.
+	StatusGap
+	// StatusLogged: the op was appended to the log, so its origin's
+	// sequence stays contiguous and replication passes it on, but it is not
+	// materialised. Its kind is unknown to this version or a name in it is
+	// invalid. OpResult.Reason says which.
+	StatusLogged
+	// StatusInvalid: the op's origin or seq cannot be stored, so the op
+	// was skipped. OpResult.Reason says why.
+	StatusInvalid
+)
+
+var statusNames = [...]string{
+	StatusApplied:   "applied",
+	StatusDuplicate: "duplicate",
+	StatusGap:       "gap",
+	StatusLogged:    "logged",
+	StatusInvalid:   "invalid",
+}
+
+func (s Status) String() string {
+	if int(s) < len(statusNames) && statusNames[s] != "" {
+		return statusNames[s]
+	}
+	return "unknown"
+}
+
+// ChannelOutcome is what an applied channel op found.
+type ChannelOutcome uint8
+
+// Outcomes of a channel op. ChannelNone is the value for other ops.
+const (
+	ChannelNone ChannelOutcome = iota
+	// ChannelCreated: no channel of that folded name existed before the op.
+	ChannelCreated
+	// ChannelExisted: a channel of that folded name existed. The op still
+	// takes over its shown name if it is lower in the total order.
+	ChannelExisted
+)
+
+// OpResult is the outcome of one op given to Apply.
+type OpResult struct {
+	Status  Status
+	Channel ChannelOutcome // of an applied channel op
+	NewUser bool           // an applied login op registered its user
+	Reason  error          // why the status is StatusLogged or StatusInvalid
+}
+
+// Range is a run of seqs of one origin, From to To inclusive.
+type Range struct {
+	Origin string
+	From   uint64
+	To     uint64
+}
+
+// ApplyResult reports what Apply did with a batch.
+type ApplyResult struct {
+	Ops     []OpResult        // one per input op, at the op's index
+	Applied int               // ops appended to the log: StatusApplied and StatusLogged
+	Missing []Range           // per origin with StatusGap ops, the seqs to fetch first, sorted by origin
+	Version map[string]uint64 // version vector after the batch
+}
+
+// Apply stores a batch of ops in one read-write transaction, so one fsync.
+// It sorts the ops by origin and seq first, so a batch may hold the ops of
+// one origin in any order. An op whose seq is the next of its origin is
+// appended to the log and materialised. Other ops are skipped, and the
+// result says why for each. Apply returns an error, and changes nothing,
+// only when the file cannot be read or written.
+func (s *Store) Apply(ops []Op) (ApplyResult, error) {
+	if s.readOnly {
+		return ApplyResult{}, ErrReadOnly
+	}
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+
+	s.mu.RLock()
+	version := maps.Clone(s.version)
+	counts := s.counts
+	s.mu.RUnlock()
+
+	order := make([]int, len(ops))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Or(cmp.Compare(ops[a].Origin, ops[b].Origin), cmp.Compare(ops[a].Seq, ops[b].Seq))
+	})
+
+	res := ApplyResult{Ops: make([]OpResult, len(ops))}
+	firstGap := make(map[string]uint64)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		a := newApplier(tx, &counts)
+		for _, i := range order {
+			op := ops[i]
+			if err := checkIdentity(op); err != nil {
+				res.Ops[i] = OpResult{Status: StatusInvalid, Reason: err}
+				continue
+			}
+			have := version[op.Origin]
+			switch {
+			case op.Seq <= have:
+				res.Ops[i].Status = StatusDuplicate
+				continue
+			case op.Seq > have+1:
+				res.Ops[i].Status = StatusGap
+				if _, seen := firstGap[op.Origin]; !seen {
+					firstGap[op.Origin] = op.Seq
+				}
+				continue
+			}
+			r, err := a.apply(op)
+			if err != nil {
+				return err
+			}
+			res.Ops[i] = r
+			res.Applied++
+			version[op.Origin] = op.Seq
+		}
+		if res.Applied == 0 {
+			return nil
+		}
+		return tx.Bucket(bucketMeta).Put(metaCounts, encodeCounts(counts))
+	})
+	if err != nil {
+		return ApplyResult{}, err
+	}
+
+	s.mu.Lock()
+	s.version = version
+	s.counts = counts
+	s.mu.Unlock()
+	s.touch(res.Applied)
+	s.trimAfterWrite()
+
+	for origin, seq := range firstGap {
+		res.Missing = append(res.Missing, Range{Origin: origin, From: version[origin] + 1, To: seq - 1})
+	}
+	slices.SortFunc(res.Missing, func(a, b Range) int { return cmp.Compare(a.Origin, b.Origin) })
+	res.Version = maps.Clone(version)
+	return res, nil
+}
+
+// applier writes ops inside one read-write transaction.
+type applier struct {
+	log      *bolt.Bucket
+	users    *bolt.Bucket
+	channels *bolt.Bucket
+	logins   *bolt.Bucket
+	posts    *bolt.Bucket
+	directs  *bolt.Bucket
+	rids     *bolt.Bucket
+	counts   *Counts // updated as ops are materialised
+}
+
+func newApplier(tx *bolt.Tx, counts *Counts) *applier {
+	return &applier{
+		log:      tx.Bucket(bucketLog),
+		users:    tx.Bucket(bucketUsers),
+		channels: tx.Bucket(bucketChannels),
+		logins:   tx.Bucket(bucketLogins),
+		posts:    tx.Bucket(bucketPosts),
+		directs:  tx.Bucket(bucketDirects),
+		rids:     tx.Bucket(bucketRIDs),
+		counts:   counts,
+	}
+}
+
+// apply appends op, whose seq the caller checked, to the log and
+// materialises it. An error means the transaction must roll back.
+func (a *applier) apply(op Op) (OpResult, error) {
+	originLog, err := subBucket(a.log, []byte(op.Origin), logFillPercent)
+	if err != nil {
+		return OpResult{}, err
+	}
+	if err := originLog.Put(seqKey(op.Seq), encodeRecord(op)); err != nil {
+		return OpResult{}, err
+	}
+
+	key := OrderKey(op)
+	if err := a.indexRID(op, key); err != nil {
+		return OpResult{}, err
+	}
+	names, err := checkPayload(op)
+	if err != nil {
+		return OpResult{Status: StatusLogged, Reason: err}, nil
+	}
+
+	res := OpResult{Status: StatusApplied}
+	switch op.Kind {
+	case KindLogin:
+		res.NewUser, err = a.login(names, key)
+	case KindChannel:
+		res.Channel, err = a.channel(names, key)
+	case KindPost:
+		err = a.addToGroup(a.posts, names.channelKey, key)
+		a.counts.Posts++
+	case KindDirect:
+		err = a.addToGroup(a.directs, conversationKey(names.userKey, names.peerKey), key)
+		a.counts.Directs++
+	}
+	return res, err
+}
+
+func (a *applier) login(names opNames, key []byte) (bool, error) {
+	created, err := putLowest(a.users, names.userKey, names.user, key)
+	if err != nil {
+		return false, err
+	}
+	if created {
+		a.counts.Users++
+	}
+	a.counts.Logins++
+	return created, a.addToGroup(a.logins, names.userKey, key)
+}
+
+func (a *applier) channel(names opNames, key []byte) (ChannelOutcome, error) {
+	created, err := putLowest(a.channels, names.channelKey, names.channel, key)
+	if err != nil {
+		return ChannelNone, err
+	}
+	if !created {
+		return ChannelExisted, nil
+	}
+	a.counts.Channels++
+	return ChannelCreated, nil
+}
+
+// putLowest records shown as the name of the folded key unless an op lower
+// in the total order already named it. It reports whether the key was new.
+func putLowest(b *bolt.Bucket, folded string, shown string, key []byte) (bool, error) {
+	old := b.Get([]byte(folded))
+	if old != nil {
+		oldKey, _, err := decodeNameRecord(old)
+		if err != nil {
+			return false, err
+		}
+		if bytes.Compare(oldKey, key) <= 0 {
+			return false, nil
+		}
+	}
+	return old == nil, b.Put([]byte(folded), encodeNameRecord(key, shown))
+}
+
+func (a *applier) addToGroup(index *bolt.Bucket, group string, key []byte) error {
+	b, err := subBucket(index, []byte(group), groupFillPercent)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, []byte{})
+}
+
+// indexRID maps the op's request id to the op, unless an op lower in the
+// total order already carries the same id. Two servers can both accept a
+// retried request, and all servers must then agree on which op is its
+// answer.
+func (a *applier) indexRID(op Op, key []byte) error {
+	if op.RID == "" || len(op.RID) > MaxRIDBytes {
+		return nil
+	}
+	old := a.rids.Get([]byte(op.RID))
+	if old != nil {
+		origin, seq, err := decodeRef(old)
+		if err != nil {
+			return err
+		}
+		prev, err := readLog(a.log, origin, seq)
+		if err != nil {
+			return err
+		}
+		if bytes.Compare(OrderKey(prev), key) <= 0 {
+			return nil
+		}
+	}
+	return a.rids.Put([]byte(op.RID), encodeRef(op.Origin, op.Seq))
+}
+
+// subBucket returns the child bucket name of parent, creating it if needed.
+// FillPercent lives on the bucket handle, not in the file, so it is set on
+// every use.
+func subBucket(parent *bolt.Bucket, name []byte, fill float64) (*bolt.Bucket, error) {
+	b := parent.Bucket(name)
+	if b == nil {
+		var err error
+		if b, err = parent.CreateBucket(name); err != nil {
+			return nil, err
+		}
+	}
+	b.FillPercent = fill
+	return b, nil
+}
+
+func seqKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq)
+}

@@ -1,0 +1,302 @@
+// Package store is the durable storage of one msgsys server: the op log of
+// every origin server and the view materialised from it (users, logins,
+// channels, posts and direct messages), in one bbolt file.
+//
+// Layout of the file (top-level buckets):
+//
+//	log       one bucket per origin: seq (8 bytes big-endian) -> log record (codec.go)
+//	users     folded name -> name record of the lowest login op
+//	channels  folded name -> name record of the lowest channel op
+//	logins    one bucket per folded user: order key -> empty
+//	posts     one bucket per folded channel: order key -> empty
+//	directs   one bucket per conversation "a\x00b" (folded, sorted): order key -> empty
+//	rids      request id -> seq (8 bytes) and origin of the lowest op carrying it
+//	meta      schema version and counters
+//
+// Each message is stored once in full, in the log. The index buckets hold
+// only order keys, and an order key names the origin and seq of its log
+// record. History therefore costs one log lookup per message, which keeps
+// the file small enough to store a million messages without the server
+// reading most of it.
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Errors of the store package.
+var (
+	// ErrReadOnly is returned by Apply on a store opened with ReadOnly.
+	ErrReadOnly = errors.New("store: store is read-only")
+	// ErrInvalidOp explains why an op was not stored or not materialised.
+	ErrInvalidOp = errors.New("store: invalid op")
+	// ErrBadCursor is returned for a history cursor that Cursor did not make.
+	ErrBadCursor = errors.New("store: invalid history cursor")
+	// ErrCorrupt is returned when stored bytes cannot be decoded.
+	ErrCorrupt = errors.New("store: corrupt data")
+	// ErrNotStore is returned by Open for a bbolt file of another program or
+	// of an unknown schema version.
+	ErrNotStore = errors.New("store: file is not a msgsys store of a known version")
+)
+
+// DefaultTimeout is how long Open waits for the file lock when
+// Options.Timeout is zero. Another process that holds the file open for
+// writing holds that lock.
+const DefaultTimeout = 5 * time.Second
+
+// schemaVersion changes whenever the layout of the file changes.
+const schemaVersion = 1
+
+// Fill percentages of split pages. Log keys are sequence numbers appended
+// in order, so full pages waste nothing. Index keys of one group mostly
+// arrive in increasing order, but ops replicated late land a little before
+// the end, so index pages keep some room for them.
+const (
+	logFillPercent   = 1.0
+	groupFillPercent = 0.9
+)
+
+var (
+	bucketLog      = []byte("log")
+	bucketUsers    = []byte("users")
+	bucketChannels = []byte("channels")
+	bucketLogins   = []byte("logins")
+	bucketPosts    = []byte("posts")
+	bucketDirects  = []byte("directs")
+	bucketRIDs     = []byte("rids")
+	bucketMeta     = []byte("meta")
+
+	allBuckets = [][]byte{bucketLog, bucketUsers, bucketChannels, bucketLogins,
+		bucketPosts, bucketDirects, bucketRIDs, bucketMeta}
+
+	metaSchema = []byte("schema")
+	metaCounts = []byte("counts")
+)
+
+// Options configure Open.
+type Options struct {
+	// ReadOnly opens the file with a shared lock and rejects Apply. Use it
+	// on a copy made by Backup, because a running server holds an exclusive
+	// lock on its own file.
+	ReadOnly bool
+	// Timeout is how long to wait for the file lock; zero means DefaultTimeout.
+	Timeout time.Duration
+	// NoSync skips fsync after each commit, so a crash can lose or corrupt
+	// data. Tests only.
+	NoSync bool
+}
+
+// Counts are the sizes of the materialised view.
+type Counts struct {
+	Users    int
+	Channels int
+	Posts    int
+	Directs  int
+	Logins   int
+}
+
+// Store is the durable storage of one server. Apply must be called from one
+// goroutine at a time (it serialises callers anyway), and every read method
+// is safe to call concurrently with it.
+type Store struct {
+	db       *bolt.DB
+	readOnly bool
+
+	applyMu sync.Mutex // serialises Apply, so version and counts change only under it
+
+	mu      sync.RWMutex      // guards version and counts
+	version map[string]uint64 // highest contiguous seq stored per origin
+	counts  Counts            // sizes of the view as of the last commit
+
+	lastTrim atomic.Int64 // Unix nanoseconds of the last trim of the memory map
+	touched  atomic.Int64 // log records read or written since the last trim
+	trimOff  atomic.Bool  // set when the platform cannot trim
+}
+
+// Open opens the store at path, creating the file and its buckets when the
+// store is writable and the file is new.
+//
+// The freelist is the hashmap type, and it is synced with every commit:
+// NoFreelistSync would make each commit a little cheaper, but every Open
+// would then read every page of the file to rebuild the freelist, which
+// maps the whole file into the server's memory.
+func Open(path string, opts Options) (*Store, error) {
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      timeout,
+		ReadOnly:     opts.ReadOnly,
+		NoSync:       opts.NoSync,
+		FreelistType: bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: failed to open %s: %w", path, err)
+	}
+	s := &Store{db: db, readOnly: opts.ReadOnly}
+	if !opts.ReadOnly {
+		err = db.Update(initBuckets)
+	}
+	if err == nil {
+		err = db.View(s.load)
+	}
+	if err != nil {
+		_ = db.Close() // the open error is the one to report
+		return nil, fmt.Errorf("store: failed to open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// initBuckets creates the buckets of a new file and checks the schema
+// version of an existing one.
+func initBuckets(tx *bolt.Tx) error {
+	if tx.Bucket(bucketMeta) == nil {
+		empty := true
+		err := tx.ForEach(func([]byte, *bolt.Bucket) error {
+			empty = false
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !empty {
+			return ErrNotStore
+		}
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(metaSchema, binary.BigEndian.AppendUint64(nil, schemaVersion))
+	}
+	return checkSchema(tx)
+}
+
+func checkSchema(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return ErrNotStore
+	}
+	v := meta.Get(metaSchema)
+	if len(v) != 8 || binary.BigEndian.Uint64(v) != schemaVersion {
+		return ErrNotStore
+	}
+	for _, name := range allBuckets {
+		if tx.Bucket(name) == nil {
+			return fmt.Errorf("%w: bucket %s is missing", ErrNotStore, name)
+		}
+	}
+	return nil
+}
+
+// load reads the version vector from the last key of each origin's log and
+// the counters from meta.
+func (s *Store) load(tx *bolt.Tx) error {
+	if err := checkSchema(tx); err != nil {
+		return err
+	}
+	version := make(map[string]uint64)
+	err := tx.Bucket(bucketLog).ForEachBucket(func(origin []byte) error {
+		k, _ := tx.Bucket(bucketLog).Bucket(origin).Cursor().Last()
+		if k == nil {
+			return nil
+		}
+		if len(k) != 8 {
+			return fmt.Errorf("%w: log key of %d bytes in origin %q", ErrCorrupt, len(k), origin)
+		}
+		version[string(origin)] = binary.BigEndian.Uint64(k)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	counts, err := decodeCounts(tx.Bucket(bucketMeta).Get(metaCounts))
+	if err != nil {
+		return err
+	}
+	s.version = version
+	s.counts = counts
+	return nil
+}
+
+func encodeCounts(c Counts) []byte {
+	buf := make([]byte, 0, 5*8)
+	for _, n := range [...]int{c.Users, c.Channels, c.Posts, c.Directs, c.Logins} {
+		buf = binary.BigEndian.AppendUint64(buf, uint64(n))
+	}
+	return buf
+}
+
+// decodeCounts reads counters written by encodeCounts; nil means a new file.
+func decodeCounts(v []byte) (Counts, error) {
+	if v == nil {
+		return Counts{}, nil
+	}
+	if len(v) != 5*8 {
+		return Counts{}, fmt.Errorf("%w: counters of %d bytes", ErrCorrupt, len(v))
+	}
+	n := func(i int) int { return int(binary.BigEndian.Uint64(v[i*8:])) }
+	return Counts{Users: n(0), Channels: n(1), Posts: n(2), Directs: n(3), Logins: n(4)}, nil
+}
+
+// Close closes the file. It waits for read transactions in progress.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("store: failed to close %s: %w", s.db.Path(), err)
+	}
+	return nil
+}
+
+// Backup writes a consistent copy of the store to path while the store stays
+// open and writable. The copy goes to a temporary file in the same directory,
+// is synced, and is then renamed to path, so path never holds a partial copy.
+func (s *Store) Backup(path string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("store: failed to back up to %s: %w", path, err)
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		_, err := tx.WriteTo(tmp)
+		return err
+	})
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if closeErr := tmp.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name()) // the copy failed, so the partial file is useless
+		return fmt.Errorf("store: failed to back up to %s: %w", path, err)
+	}
+	return nil
+}
+
+// VersionVector returns a copy of the highest contiguous seq stored per origin.
+func (s *Store) VersionVector() map[string]uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return maps.Clone(s.version)
+}
+
+// Counts returns the sizes of the view as of the last commit, without
+// reading the file.
+func (s *Store) Counts() Counts {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.counts
+}
