@@ -29,9 +29,10 @@ type Announcement struct {
 // Transport carries the election's messages. The server implements it
 // over its server-to-server endpoint and the pub/sub proxy.
 type Transport interface {
-	// Elect sends the Bully election message to m and reports whether m
-	// answered OK before ctx expired.
-	Elect(ctx context.Context, m Member) bool
+	// Elect sends the Bully election message, with the newest epoch the
+	// sender has seen, to m and reports whether m answered OK before ctx
+	// expired.
+	Elect(ctx context.Context, m Member, epoch uint64) bool
 	// Ping reports whether the coordinator answered before ctx expired.
 	Ping(ctx context.Context, m Member) bool
 	// Announce tells every member, and anyone subscribed to the topic
@@ -85,6 +86,9 @@ type Node struct {
 	current Announcement // zero Coordinator while unknown
 	epoch   uint64       // newest epoch seen
 	misses  int
+	// outranked is when an election last started because a member
+	// outranks the coordinator.
+	outranked time.Time
 
 	trigger   chan struct{} // capacity 1: coalesces election requests
 	announced chan struct{} // capacity 1: wakes a candidate waiting for a winner
@@ -152,17 +156,24 @@ func (n *Node) SetMembers(members []Member) {
 		}
 	}
 	n.members = list
-	elect := false
+	var outranking string
 	if n.current.Coordinator != "" {
 		for _, m := range list {
 			if m.Rank > n.current.Rank && m.Name != n.current.Coordinator {
-				elect = true
+				outranking = m.Name
 			}
 		}
 	}
+	// The list is refreshed several times a second; one election per
+	// AnnounceTimeout is enough to let the higher rank take over.
+	elect := outranking != "" && time.Since(n.outranked) > n.cfg.AnnounceTimeout
+	if elect {
+		n.outranked = time.Now()
+	}
+	coordinator := n.current.Coordinator
 	n.mu.Unlock()
 	if elect {
-		n.log.Info("higher rank available", "coordinator", n.current.Coordinator)
+		n.log.Info("higher rank available", "server", outranking, "coordinator", coordinator)
 		n.Trigger()
 	}
 }
@@ -178,10 +189,24 @@ func (n *Node) Trigger() {
 
 // HandleElection notes a lower rank's election message: the caller
 // replies OK, and this node runs its own election, as Bully prescribes.
-// A coordinator with no higher rank alive then re-sends its announcement
-// to the members instead of announcing again, because nothing changed.
-func (n *Node) HandleElection() {
+// epoch is the newest the sender has seen (0 from other implementations);
+// a node that just restarted learns from it to announce a newer one. A
+// coordinator with no higher rank alive re-sends its announcement to the
+// members instead of announcing again, because nothing changed.
+func (n *Node) HandleElection(epoch uint64) {
+	n.mu.Lock()
+	if epoch > n.epoch {
+		n.epoch = epoch
+	}
+	n.mu.Unlock()
 	n.Trigger()
+}
+
+// Epoch returns the newest epoch this node has seen.
+func (n *Node) Epoch() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.epoch
 }
 
 // HandleAnnouncement applies a coordinator announcement. A newer epoch

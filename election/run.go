@@ -112,13 +112,14 @@ func (n *Node) elect(ctx context.Context) {
 func (n *Node) anyOK(ctx context.Context, higher []Member) bool {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.OKTimeout)
 	defer cancel()
+	epoch := n.Epoch()
 	var ok atomic.Bool
 	var wg sync.WaitGroup
 	for _, m := range higher {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if n.cfg.Transport.Elect(ctx, m) {
+			if n.cfg.Transport.Elect(ctx, m, epoch) {
 				ok.Store(true)
 			}
 		}()

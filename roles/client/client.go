@@ -208,7 +208,7 @@ func (c *Client) handle(ctx context.Context, line string) {
 	case strings.HasPrefix(trimmed, "/"):
 		c.command(ctx, trimmed)
 	case c.current != "":
-		c.post(ctx, c.current, line, false)
+		c.post(ctx, c.current, line, true)
 	default:
 		c.menu(ctx, trimmed)
 	}

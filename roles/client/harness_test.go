@@ -39,7 +39,8 @@ type harness struct {
 	t      *testing.T
 	in     *io.PipeWriter
 	out    *output
-	done   chan error
+	done   chan struct{} // closed when Run returns
+	err    error         // Run's result, set before done is closed
 	cancel context.CancelFunc
 }
 
@@ -76,8 +77,11 @@ func startClient(t *testing.T, cfg Config) *harness {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, in: writer, out: out, done: make(chan error, 1), cancel: cancel}
-	go func() { h.done <- c.Run(ctx) }()
+	h := &harness{t: t, in: writer, out: out, done: make(chan struct{}), cancel: cancel}
+	go func() {
+		h.err = c.Run(ctx)
+		close(h.done)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		writer.Close()
@@ -116,23 +120,16 @@ func (h *harness) waitCount(want string, n int) {
 func (h *harness) finish() {
 	h.t.Helper()
 	h.in.Close()
-	select {
-	case err := <-h.done:
-		if err != nil {
-			h.t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(waitTimeout):
-		h.t.Fatalf("client did not exit at the end of input; output:\n%s", h.out.String())
-	}
+	h.waitExit()
 }
 
 // waitExit waits for Run to return by itself.
 func (h *harness) waitExit() {
 	h.t.Helper()
 	select {
-	case err := <-h.done:
-		if err != nil {
-			h.t.Fatalf("Run: %v", err)
+	case <-h.done:
+		if h.err != nil {
+			h.t.Fatalf("Run: %v", h.err)
 		}
 	case <-time.After(waitTimeout):
 		h.t.Fatalf("client did not exit; output:\n%s", h.out.String())

@@ -91,8 +91,10 @@ func startCluster(t *testing.T, servers int) *cluster {
 	go func() { defer wg.Done(); ref.Run(ctx) }()
 	go func() { defer wg.Done(); b.Run(ctx) }()
 
+	// Servers register one after the other, so server-i gets rank i.
 	for i := 1; i <= servers; i++ {
-		c.start(fmt.Sprintf("server-%d", i))
+		s := c.start(fmt.Sprintf("server-%d", i))
+		waitFor(t, 5*time.Second, "registration", func() bool { return s.Rank() > 0 })
 	}
 	c.waitServing(servers)
 	return c

@@ -84,9 +84,8 @@ func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 	}
 	switch service {
 	case proto.ServiceElection:
-		if s.node != nil {
-			s.node.HandleElection()
-		}
+		epoch, _, _ := env.Data.OptInt("epoch")
+		s.node.HandleElection(uint64(max(epoch, 0)))
 		return s.encode(service, &proto.ElectionReply{Election: proto.StatusOK})
 	case proto.ServiceClock:
 		return s.encode(service, &proto.ClockReply{Time: unixSeconds(s.cfg.Clocks.Physical.Now())})
@@ -210,11 +209,20 @@ func (s *Server) ask(ctx context.Context, purpose, addr, service string, req any
 	return env, nil
 }
 
+// ElectionRequest is the standard election message with msgsys's
+// addition: the newest epoch the sender has seen.
+type ElectionRequest struct {
+	Epoch     uint64 `msgpack:"epoch,omitempty"`
+	Timestamp string `msgpack:"timestamp"`
+	Clock     uint64 `msgpack:"clock"`
+}
+
 // transport carries election messages for the election package.
 type transport struct{ s *Server }
 
-func (t *transport) Elect(ctx context.Context, m election.Member) bool {
-	env, err := t.s.ask(ctx, "election", m.Addr, proto.ServiceElection, &proto.EmptyRequest{}, t.s.cfg.Election.OKTimeout)
+func (t *transport) Elect(ctx context.Context, m election.Member, epoch uint64) bool {
+	req := &ElectionRequest{Epoch: epoch}
+	env, err := t.s.ask(ctx, "election", m.Addr, proto.ServiceElection, req, t.s.cfg.Election.OKTimeout)
 	if err != nil {
 		return false
 	}

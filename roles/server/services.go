@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"time"
 
@@ -36,7 +34,12 @@ func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 		return s.errorReply(env.Service, describe(err, s.cfg.Lang))
 	}
 
-	req := request{s: s, service: env.Service, data: env.Data, rid: requestID(payload)}
+	rid, err := requestID(env)
+	if err != nil {
+		s.log.Warn("request rejected", "service", env.Service, "err", err)
+		return s.errorReply(env.Service, describe(err, s.cfg.Lang))
+	}
+	req := request{s: s, service: env.Service, data: env.Data, rid: rid}
 	var reply []byte
 	switch env.Service {
 	case proto.ServiceLogin:
@@ -61,12 +64,23 @@ func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 	return reply
 }
 
-// requestID identifies a request by its bytes. A client that retries after
-// a lost reply sends the same bytes, so the retry finds the first attempt's
-// write instead of applying it again.
-func requestID(payload []byte) string {
-	sum := sha256.Sum256(payload)
-	return hex.EncodeToString(sum[:16])
+// MaxRequestIDBytes bounds the optional request id.
+const MaxRequestIDBytes = 64
+
+// requestID returns the key that deduplicates a write: the service and the
+// request's "id", a msgsys extension that msgsys clients send and repeat
+// when they retry after a lost reply. Requests without an id, as other
+// implementations send them, are never deduplicated, because two identical
+// requests may well be two messages.
+func requestID(env proto.Envelope) (string, error) {
+	id, ok, err := env.Data.OptString("id")
+	if err != nil || !ok || id == "" {
+		return "", err
+	}
+	if len(id) > MaxRequestIDBytes {
+		return "", &proto.FieldError{Field: "id", Reason: proto.ReasonRange}
+	}
+	return env.Service + ":" + id, nil
 }
 
 // errorReply builds the error reply of a service. publish, message and
@@ -110,9 +124,11 @@ func (r *request) name(field string) (string, error) {
 // write stores op through replication unless the same request was already
 // applied, and reports whether it was a retry.
 func (r *request) write(ctx context.Context, op store.Op) (store.Op, bool, error) {
-	if existing, ok, err := r.s.store.LookupRID(r.rid); err == nil && ok {
-		r.s.log.Info("retry recognised", "service", r.service, "origin", existing.Origin, "seq", existing.Seq)
-		return existing, true, nil
+	if r.rid != "" {
+		if existing, ok, err := r.s.store.LookupRID(r.rid); err == nil && ok {
+			r.s.log.Info("retry recognised", "service", r.service, "origin", existing.Origin, "seq", existing.Seq)
+			return existing, true, nil
+		}
 	}
 	op.RID = r.rid
 	op.Clock = r.s.cfg.Clocks.Lamport.Tick()

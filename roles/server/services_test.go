@@ -179,10 +179,9 @@ func TestRetryIsAppliedOnce(t *testing.T) {
 	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
 	cl.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
 
-	frame, err := proto.Encode(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: "só uma vez"}, cl.clocks.Meta())
-	if err != nil {
-		t.Fatal(err)
-	}
+	frame := encodeMap(t, map[string]any{"service": "publish", "data": map[string]any{
+		"user": "ana", "channel": "geral", "message": "só uma vez", "id": "c0ffee-1", "clock": 7,
+	}})
 	for range 3 {
 		if env := cl.raw(frame); !proto.IsSuccess(status(env)) {
 			t.Fatalf("retry: %v", env.Data)
@@ -191,5 +190,14 @@ func TestRetryIsAppliedOnce(t *testing.T) {
 	history := cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral"})
 	if messages, _ := history.Data["messages"].([]any); len(messages) != 1 {
 		t.Fatalf("history has %d messages, want 1", len(messages))
+	}
+
+	// Without an id, two identical requests are two messages.
+	plain := encodeMap(t, map[string]any{"service": "publish", "data": map[string]any{"user": "ana", "channel": "geral", "message": "ok"}})
+	cl.raw(plain)
+	cl.raw(plain)
+	history = cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral"})
+	if messages, _ := history.Data["messages"].([]any); len(messages) != 3 {
+		t.Fatalf("history has %d messages, want 3", len(messages))
 	}
 }

@@ -166,6 +166,19 @@ func (s *Server) Post(channel, user, text string) {
 	s.publish(topic, payload)
 }
 
+// PublishOnly publishes a post without storing it, so history never lists
+// it: a live-only publication.
+func (s *Server) PublishOnly(channel, user, text string) {
+	s.mu.Lock()
+	pub := &proto.Publication{User: user, Channel: channel, Message: text}
+	payload, err := proto.EncodeData(pub, s.clocks.Meta())
+	s.mu.Unlock()
+	if err != nil {
+		panic(fmt.Sprintf("clienttest: encode post: %v", err))
+	}
+	s.publish(channel, payload)
+}
+
 // Users returns the registered users, sorted.
 func (s *Server) Users() []string {
 	s.mu.Lock()

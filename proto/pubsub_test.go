@@ -1,0 +1,394 @@
+package proto
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// testXPub is the subscriber side of a pub/sub proxy for tests: an XPUB
+// listener that records each connection's subscriptions and sends a
+// publication to the connections subscribed to a prefix of its topic, as
+// libzmq's XPUB does.
+type testXPub struct {
+	t        *testing.T
+	endpoint string
+	cancel   context.CancelFunc
+	done     chan struct{}
+
+	mu    sync.Mutex // guards conns
+	conns map[*Conn]map[string]bool
+}
+
+// startXPub listens on endpoint, which may name port 0.
+func startXPub(t *testing.T, endpoint string) *testXPub {
+	t.Helper()
+	ln, err := Listen(endpoint, XPub, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &testXPub{t: t, endpoint: ln.Endpoint(), cancel: cancel, done: make(chan struct{}),
+		conns: make(map[*Conn]map[string]bool)}
+	go func() {
+		defer close(p.done)
+		ln.Serve(ctx, p.handle)
+	}()
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *testXPub) handle(c *Conn) {
+	p.mu.Lock()
+	p.conns[c] = make(map[string]bool)
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.conns, c)
+		p.mu.Unlock()
+	}()
+	for {
+		frames, err := c.Recv()
+		if err != nil {
+			return
+		}
+		if len(frames) != 1 || len(frames[0]) == 0 {
+			p.t.Errorf("xpub: unexpected message %q", frames)
+			continue
+		}
+		topic := string(frames[0][1:])
+		p.mu.Lock()
+		switch frames[0][0] {
+		case 1:
+			p.conns[c][topic] = true
+		case 0:
+			delete(p.conns[c], topic)
+		default:
+			p.t.Errorf("xpub: message %q is neither subscribe nor unsubscribe", frames[0])
+		}
+		p.mu.Unlock()
+	}
+}
+
+// stop closes the listener and every connection; it may be called twice.
+func (p *testXPub) stop() {
+	p.cancel()
+	<-p.done
+}
+
+// subscribed reports whether some connection is subscribed to topic.
+func (p *testXPub) subscribed(topic string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, topics := range p.conns {
+		if topics[topic] {
+			return true
+		}
+	}
+	return false
+}
+
+// publish sends [topic, payload] to every connection with a subscription
+// that is a prefix of topic, or to every connection when all is set, and
+// returns how many it sent to.
+func (p *testXPub) publish(topic, payload string, all bool) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sent := 0
+	for c, topics := range p.conns {
+		match := all
+		for prefix := range topics {
+			match = match || strings.HasPrefix(topic, prefix)
+		}
+		if match && c.Send([]byte(topic), []byte(payload)) == nil {
+			sent++
+		}
+	}
+	return sent
+}
+
+// runSubscriber subscribes to topics, runs s until the test ends, and
+// checks that Run closes Deliveries when it returns.
+func runSubscriber(t *testing.T, endpoint string, topics ...string) *Subscriber {
+	t.Helper()
+	s := NewSubscriber(endpoint, testLogger(t))
+	for _, topic := range topics {
+		s.Subscribe(topic)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("Subscriber.Run did not return after cancel")
+		}
+		for range s.Deliveries() {
+		}
+	})
+	return s
+}
+
+func nextDelivery(t *testing.T, s *Subscriber, timeout time.Duration) Delivery {
+	t.Helper()
+	select {
+	case d, ok := <-s.Deliveries():
+		if !ok {
+			t.Fatal("Deliveries closed")
+		}
+		return d
+	case <-time.After(timeout):
+		t.Fatalf("no delivery after %v", timeout)
+	}
+	return Delivery{}
+}
+
+func TestSubscriberExactTopic(t *testing.T) {
+	proxy := startXPub(t, "tcp://127.0.0.1:0")
+	s := runSubscriber(t, proxy.endpoint, "ana")
+	waitFor(t, 5*time.Second, "the proxy to see the subscription to ana", func() bool {
+		return proxy.subscribed("ana")
+	})
+
+	// ZeroMQ matches by prefix, so the proxy sends "anabela" to a
+	// subscriber of "ana"; the Subscriber must drop it.
+	if n := proxy.publish("anabela", "for anabela", false); n != 1 {
+		t.Fatalf("anabela published to %d connections, want 1 (prefix match)", n)
+	}
+	proxy.publish("bob", "for bob", true)
+	proxy.publish("", "no topic", true)
+	proxy.publish("ana", "for ana", false)
+	if d := nextDelivery(t, s, 5*time.Second); d.Topic != "ana" || string(d.Payload) != "for ana" {
+		t.Fatalf("delivery %q %q, want ana's", d.Topic, d.Payload)
+	}
+
+	s.Subscribe("anabela")
+	waitFor(t, 5*time.Second, "the subscription to anabela", func() bool { return proxy.subscribed("anabela") })
+	proxy.publish("anabela", "now for anabela", false)
+	if d := nextDelivery(t, s, 5*time.Second); d.Topic != "anabela" || string(d.Payload) != "now for anabela" {
+		t.Fatalf("delivery %q %q, want anabela's", d.Topic, d.Payload)
+	}
+
+	s.Unsubscribe("ana")
+	waitFor(t, 5*time.Second, "the unsubscription from ana", func() bool { return !proxy.subscribed("ana") })
+	proxy.publish("ana", "after unsubscribe", true)
+	proxy.publish("anabela", "last", false)
+	if d := nextDelivery(t, s, 5*time.Second); d.Topic != "anabela" || string(d.Payload) != "last" {
+		t.Fatalf("delivery %q %q, want anabela's last", d.Topic, d.Payload)
+	}
+}
+
+func TestSubscriberResubscribesAfterRestart(t *testing.T) {
+	proxy := startXPub(t, "tcp://127.0.0.1:0")
+	endpoint := proxy.endpoint
+	s := runSubscriber(t, endpoint, "ana", "geral")
+	select {
+	case <-s.Connected():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no connection signal")
+	}
+	waitFor(t, 5*time.Second, "both subscriptions", func() bool {
+		return proxy.subscribed("ana") && proxy.subscribed("geral")
+	})
+
+	proxy.stop()
+	// A topic added while the proxy is down is sent on reconnection too.
+	s.Subscribe("bob")
+	restarted := startXPub(t, endpoint)
+	waitFor(t, 10*time.Second, "the subscriptions to reach the restarted proxy", func() bool {
+		return restarted.subscribed("ana") && restarted.subscribed("geral") && restarted.subscribed("bob")
+	})
+	select {
+	case <-s.Connected():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no signal for the reconnection")
+	}
+	restarted.publish("geral", "after restart", false)
+	if d := nextDelivery(t, s, 5*time.Second); d.Topic != "geral" || string(d.Payload) != "after restart" {
+		t.Fatalf("delivery %q %q", d.Topic, d.Payload)
+	}
+}
+
+// testXSub is the publisher side of a pub/sub proxy for tests: it passes
+// every publication received to a channel.
+type testXSub struct {
+	endpoint string
+	received chan Delivery
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+func startXSub(t *testing.T, endpoint string) *testXSub {
+	t.Helper()
+	ln, err := Listen(endpoint, XSub, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	x := &testXSub{endpoint: ln.Endpoint(), received: make(chan Delivery, 1024), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(x.done)
+		ln.Serve(ctx, func(c *Conn) {
+			if c.PeerType() != Pub {
+				t.Errorf("xsub: peer type %q, want PUB", c.PeerType())
+			}
+			for {
+				frames, err := c.Recv()
+				if err != nil {
+					return
+				}
+				if len(frames) != 2 {
+					t.Errorf("xsub: publication of %d frames", len(frames))
+					continue
+				}
+				select {
+				case x.received <- Delivery{Topic: string(frames[0]), Payload: frames[1]}:
+				default:
+				}
+			}
+		})
+	}()
+	t.Cleanup(x.stop)
+	return x
+}
+
+func (x *testXSub) stop() {
+	x.cancel()
+	<-x.done
+}
+
+// publishUntilReceived publishes payload every few milliseconds until the
+// sink receives it, since publications sent while the Publisher is still
+// connecting are lost by design.
+func publishUntilReceived(t *testing.T, p *Publisher, sink *testXSub, topic, payload string) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	ticker := time.NewTicker(10 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		select {
+		case d := <-sink.received:
+			if d.Topic == topic && string(d.Payload) == payload {
+				return
+			}
+		case <-ticker.C:
+			p.Publish(topic, []byte(payload))
+		case <-deadline:
+			t.Fatalf("publication %q on %q never arrived", payload, topic)
+		}
+	}
+}
+
+func TestPublisherReconnects(t *testing.T) {
+	sink := startXSub(t, "tcp://127.0.0.1:0")
+	p := NewPublisher(sink.endpoint, testLogger(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	publishUntilReceived(t, p, sink, "geral", "before restart")
+	sink.stop()
+	restarted := startXSub(t, sink.endpoint)
+	publishUntilReceived(t, p, restarted, "geral", "after restart")
+}
+
+func TestPublisherQueueFullDrops(t *testing.T) {
+	// Nothing runs the Publisher, so the queue fills and Publish reports
+	// the drop instead of blocking.
+	p := NewPublisher("tcp://127.0.0.1:1", nil)
+	accepted := 0
+	for range 10000 {
+		if p.Publish("geral", []byte("x")) {
+			accepted++
+		}
+	}
+	if accepted == 0 || accepted == 10000 {
+		t.Errorf("Publish accepted %d of 10000 with no connection", accepted)
+	}
+}
+
+func TestRedialBacksOffFlappingPeer(t *testing.T) {
+	// The peer completes every handshake and hangs up at once.
+	var accepted atomic.Int32
+	ln := serve(t, Router, func(*Conn) { accepted.Add(1) })
+
+	var sessions atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(done)
+		Redial(ctx, ln.Endpoint(), Dealer, testLogger(t), func(ctx context.Context, c *Conn) error {
+			sessions.Add(1)
+			_, err := c.Recv()
+			return err
+		})
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	// Backing off from redialMin and doubling, the fifth session starts
+	// after at least 50+100+200+400 ms; without backoff it starts at once.
+	waitFor(t, 10*time.Second, "five sessions", func() bool { return sessions.Load() >= 5 })
+	if elapsed := time.Since(start); elapsed < 700*time.Millisecond {
+		t.Errorf("five sessions within %v against a peer that hangs up, want backoff", elapsed)
+	}
+	if accepted.Load() < 5 {
+		t.Errorf("peer saw %d connections", accepted.Load())
+	}
+}
+
+func TestRedialNilLogger(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	// Nothing listens on port 1, so every dial fails and is logged.
+	Redial(ctx, "tcp://127.0.0.1:1", Dealer, nil, func(context.Context, *Conn) error { return nil })
+}
+
+func TestRedialStopsOnCancel(t *testing.T) {
+	ln := startEcho(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	connected := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Redial(ctx, ln.Endpoint(), Dealer, testLogger(t), func(ctx context.Context, c *Conn) error {
+			close(connected)
+			// A session that only ends when its connection closes: Redial
+			// must close it on cancel.
+			for {
+				if _, err := c.Recv(); err != nil {
+					return err
+				}
+			}
+		})
+	}()
+	select {
+	case <-connected:
+	case <-time.After(5 * time.Second):
+		t.Fatal("never connected")
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Redial did not return after cancel")
+	}
+}

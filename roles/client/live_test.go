@@ -1,0 +1,193 @@
+package client
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"msgsys/lang"
+	"msgsys/roles/client/clienttest"
+)
+
+func TestJoinShowsHistoryThenLiveOnce(t *testing.T) {
+	srv := clienttest.Start(t)
+	srv.AddUser("ana")
+	srv.Post("geral", "bob", "um")
+	srv.Post("geral", "bob", "dois")
+
+	// While the client waits for the history reply, publish one post that
+	// the reply also lists and one that only goes out live. The client
+	// must show both after the older history, and the first only once.
+	var once sync.Once
+	srv.OnHistory(func(channel string) {
+		if channel != "geral" {
+			return
+		}
+		once.Do(func() {
+			if !eventually(func() bool { return srv.Subscribed("geral") }) {
+				t.Error("client did not subscribe to geral before asking for its history")
+				return
+			}
+			srv.Post("geral", "bob", "durante")
+			srv.PublishOnly("geral", "bob", "só ao vivo")
+		})
+	})
+
+	h := startClient(t, testConfig(t, srv, lang.PT))
+	h.send("/login ana", "/join #geral")
+	h.waitFor("Agora o que você digitar vai para #geral")
+	srv.Post("geral", "bob", "depois")
+	h.waitFor("#geral bob: depois")
+	h.send("oi de ana")
+	h.waitFor("#geral ana: oi de ana")
+	h.finish()
+
+	out := h.out.String()
+	assertOrder(t, out, "Histórico de #geral:", "bob: um", "bob: dois", "bob: durante", "bob: depois", "ana: oi de ana")
+	assertOrder(t, out, "bob: dois", "bob: só ao vivo", "bob: depois")
+	for _, text := range []string{"bob: um", "bob: durante", "bob: só ao vivo", "bob: depois"} {
+		if n := strings.Count(out, text); n != 1 {
+			t.Errorf("%q shown %d times, want 1; output:\n%s", text, n, out)
+		}
+	}
+	if strings.Contains(out, "Mensagem publicada") {
+		t.Errorf("plain text in a channel printed a confirmation besides its publication")
+	}
+	if posts := srv.Posts("geral"); posts[len(posts)-1].Message != "oi de ana" || posts[len(posts)-1].User != "ana" {
+		t.Errorf("last post = %+v, want ana's plain text", posts[len(posts)-1])
+	}
+}
+
+func TestJoinFindsChannelRegardlessOfCase(t *testing.T) {
+	srv := clienttest.Start(t)
+	srv.AddChannel("Geral")
+	h := startClient(t, testConfig(t, srv, lang.PT))
+	h.send("/login ana", "/join GERAL")
+	h.waitFor("vai para #Geral")
+	if !eventually(func() bool { return srv.Subscribed("Geral") }) {
+		t.Fatal("client did not subscribe to the channel's name as first written")
+	}
+	srv.Post("Geral", "bob", "olá")
+	h.waitFor("#Geral bob: olá")
+	h.finish()
+}
+
+func TestLeaveStopsLivePosts(t *testing.T) {
+	srv := clienttest.Start(t)
+	srv.AddChannel("geral")
+	h := startClient(t, testConfig(t, srv, lang.PT))
+	h.send("/login ana", "/join geral", "/leave")
+	h.waitFor("Você saiu de #geral.")
+	if !eventually(func() bool { return !srv.Subscribed("geral") }) {
+		t.Fatal("client still subscribed after /leave")
+	}
+	srv.Post("geral", "bob", "ninguém lê")
+	bob := NewSession(SessionConfig{Broker: srv.Broker()})
+	defer bob.Close()
+	ctx := context.Background()
+	if _, err := bob.Login(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Send(ctx, "ana", "marcador"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("@bob → você: marcador")
+	h.finish()
+	if strings.Contains(h.out.String(), "ninguém lê") {
+		t.Errorf("post shown after /leave")
+	}
+}
+
+func TestDirectMessagesPrinted(t *testing.T) {
+	srv := clienttest.Start(t)
+	srv.AddUser("anabela")
+	h := startClient(t, testConfig(t, srv, lang.EN))
+	h.send("/login ana")
+	h.waitFor("Welcome, ana!")
+	if !eventually(func() bool { return srv.Subscribed("ana") }) {
+		t.Fatal("client did not subscribe to its own name")
+	}
+
+	bob := NewSession(SessionConfig{Broker: srv.Broker()})
+	defer bob.Close()
+	ctx := context.Background()
+	if _, err := bob.Login(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Send(ctx, "anabela", "not for ana"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Send(ctx, "ana", "hi ana"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("@bob → you: hi ana")
+	h.send("/msg bob hello bob", "/history @bob")
+	h.waitFor("you → @bob: hello bob")
+	h.finish()
+
+	out := h.out.String()
+	if !regexp.MustCompile(`\[\d\d:\d\d:\d\d\] @bob → you: hi ana`).MatchString(out) {
+		t.Errorf("direct message not shown as [HH:MM:SS] @bob → you: text; output:\n%s", out)
+	}
+	if strings.Contains(out, "not for ana") {
+		t.Errorf("message to anabela shown to ana, whose name is its prefix")
+	}
+	conversation := out[strings.Index(out, "Conversation with @bob:"):]
+	assertOrder(t, conversation, "@bob → you: hi ana", "you → @bob: hello bob")
+}
+
+func TestTerminalRedrawsPrompt(t *testing.T) {
+	srv := clienttest.Start(t)
+	srv.AddChannel("geral")
+	cfg := testConfig(t, srv, lang.PT)
+	cfg.Terminal = true
+	h := startClient(t, cfg)
+	h.send("/login ana", "/join geral")
+	h.waitFor("#geral> ")
+	srv.Post("geral", "bob", "ao vivo")
+	h.waitFor("ao vivo")
+	h.finish()
+
+	redraw := regexp.MustCompile(`\r\x1b\[K\[\d\d:\d\d:\d\d\] #geral bob: ao vivo\n#geral> `)
+	if !redraw.MatchString(h.out.String()) {
+		t.Errorf("live post not printed as clear line, message, prompt; output:\n%q", h.out.String())
+	}
+}
+
+func TestClientSurvivesBrokerRestart(t *testing.T) {
+	srv := clienttest.Start(t)
+	srv.AddChannel("geral")
+	cfg := testConfig(t, srv, lang.PT)
+	cfg.Timeout = 300 * time.Millisecond
+	h := startClient(t, cfg)
+	h.send("/login ana", "/join geral")
+	h.waitFor("vai para #geral")
+
+	srv.Stop()
+	h.send("/users")
+	h.waitFor("servidor indisponível")
+	h.waitFor("tente novamente")
+	// Stored while the deployment is down, so no one receives it live; the
+	// client must find it in history once it reconnects.
+	srv.Post("geral", "bob", "perdida")
+
+	srv.Restart(t)
+	h.send("/users")
+	h.waitFor("Usuários (2): ana, bob")
+	h.waitFor("(mensagens ao vivo reconectadas)")
+	h.waitFor("#geral bob: perdida")
+	if !eventually(func() bool { return srv.Subscribed("geral") }) {
+		t.Fatal("client did not subscribe again after the restart")
+	}
+	srv.Post("geral", "bob", "de volta")
+	h.waitFor("#geral bob: de volta")
+	h.send("mais uma")
+	h.waitFor("#geral ana: mais uma")
+	h.finish()
+	if n := strings.Count(h.out.String(), "bob: perdida"); n != 1 {
+		t.Errorf("missed post shown %d times, want 1", n)
+	}
+}

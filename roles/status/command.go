@@ -1,0 +1,35 @@
+package status
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"msgsys/roles/common"
+)
+
+// Command is `msgsys status`.
+func Command() *cli.Command {
+	defaults := DefaultConfig()
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show every available server: rank, coordinator, clock offset, counts and replication",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "reference", Value: defaults.Reference, EnvVars: []string{"MSGSYS_REFERENCE"}, Usage: "reference service endpoint"},
+			&cli.DurationFlag{Name: "timeout", Value: defaults.Timeout, EnvVars: []string{"MSGSYS_STATUS_TIMEOUT"}, Usage: "deadline of each request to the reference and to each server"},
+			&cli.BoolFlag{Name: "json", EnvVars: []string{"MSGSYS_JSON"}, Usage: "print one JSON object with every detail, version vectors included"},
+		},
+		Action: func(c *cli.Context) error {
+			cfg := DefaultConfig()
+			cfg.Reference = c.String("reference")
+			cfg.Timeout = c.Duration("timeout")
+			cfg.JSON = c.Bool("json")
+			cfg.Log = common.Logger(c, "status")
+			st, err := New(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, stop := common.Context(c)
+			defer stop()
+			return st.Run(ctx)
+		},
+	}
+}

@@ -1,0 +1,223 @@
+// Package status is `msgsys status`, an operator's view of the cluster: it
+// reads the available servers from the reference, asks each one for its
+// state on its server-to-server endpoint, and prints one row per server.
+package status
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"msgsys/proto"
+	"msgsys/roles/server"
+)
+
+// serviceStatus is the server-to-server service that returns a
+// server.StatusReply.
+const serviceStatus = "status"
+
+// Defaults of Config.
+const (
+	DefaultReference = "tcp://127.0.0.1:5559"
+	DefaultTimeout   = time.Second
+)
+
+// Config configures a status report.
+type Config struct {
+	// Reference is the reference service's endpoint.
+	Reference string
+	// Timeout bounds each request: the list from the reference and each
+	// server's status, which are requested concurrently.
+	Timeout time.Duration
+	// JSON prints one JSON object instead of the table.
+	JSON bool
+	// Out receives the report; nil means os.Stdout.
+	Out io.Writer
+
+	Clocks proto.Clocks
+	Log    *slog.Logger
+}
+
+// DefaultConfig returns the settings of a standard local deployment.
+func DefaultConfig() Config {
+	return Config{
+		Reference: DefaultReference,
+		Timeout:   DefaultTimeout,
+		Clocks:    proto.NewClocks(),
+	}
+}
+
+// Report is the state of every server the reference lists.
+type Report struct {
+	Servers []Server `json:"servers"`
+}
+
+// Server is one server of the report. Name, Rank and Addr come from the
+// reference's list. Status is nil when the server did not answer, and
+// Error then says why.
+type Server struct {
+	Name      string              `json:"name"`
+	Rank      int64               `json:"rank"`
+	Addr      string              `json:"addr"`
+	Reachable bool                `json:"reachable"`
+	Error     string              `json:"error,omitempty"`
+	Status    *server.StatusReply `json:"status,omitempty"`
+	// OffsetMillis is this server's physical clock minus the clock of the
+	// coordinator it sees, in milliseconds. It is nil when either server
+	// did not answer or no coordinator is known.
+	OffsetMillis *float64 `json:"offset_from_coordinator_ms,omitempty"`
+}
+
+// Status prints a report of the cluster.
+type Status struct {
+	cfg Config
+}
+
+// New validates cfg. It binds and connects nothing.
+func New(cfg Config) (*Status, error) {
+	if cfg.Reference == "" {
+		return nil, errors.New("status: reference endpoint is empty: set --reference")
+	}
+	if cfg.Timeout <= 0 {
+		return nil, fmt.Errorf("status: timeout %v must be positive", cfg.Timeout)
+	}
+	if cfg.Out == nil {
+		cfg.Out = os.Stdout
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clocks.Lamport == nil || cfg.Clocks.Physical == nil {
+		cfg.Clocks = proto.NewClocks()
+	}
+	return &Status{cfg: cfg}, nil
+}
+
+// Run collects the report and prints it. It fails only when the
+// reference does not return its list: unreachable servers are rows of the
+// report.
+func (s *Status) Run(ctx context.Context) error {
+	report, err := s.Collect(ctx)
+	if err != nil {
+		return err
+	}
+	if s.cfg.JSON {
+		enc := json.NewEncoder(s.cfg.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report)
+	}
+	return WriteTable(s.cfg.Out, report)
+}
+
+// Collect asks the reference for the available servers and each server
+// for its state, all servers at once.
+func (s *Status) Collect(ctx context.Context) (Report, error) {
+	list, err := s.list(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	report := Report{Servers: make([]Server, len(list))}
+	var wg sync.WaitGroup
+	for i, info := range list {
+		row := &report.Servers[i]
+		row.Name, row.Rank, row.Addr = info.Name, info.Rank, info.Addr
+		wg.Go(func() {
+			if row.Addr == "" {
+				// Servers of other implementations register without
+				// an address and have no status service.
+				row.Error = "no server-to-server address registered"
+				return
+			}
+			reply, err := s.serverStatus(ctx, row.Addr)
+			if err != nil {
+				s.cfg.Log.Debug("status request failed", "server", row.Name, "addr", row.Addr, "err", err)
+				row.Error = err.Error()
+				return
+			}
+			row.Reachable, row.Status = true, reply
+		})
+	}
+	wg.Wait()
+	setOffsets(report.Servers)
+	return report, nil
+}
+
+// setOffsets fills each row's offset from the coordinator that row's
+// server sees.
+func setOffsets(rows []Server) {
+	offsets := make(map[string]float64, len(rows))
+	for _, row := range rows {
+		if row.Status != nil {
+			offsets[row.Name] = row.Status.Offset
+		}
+	}
+	for i := range rows {
+		row := &rows[i]
+		if row.Status == nil || row.Status.Coordinator == "" {
+			continue
+		}
+		coordinator, ok := offsets[row.Status.Coordinator]
+		if !ok {
+			continue
+		}
+		millis := (row.Status.Offset - coordinator) * 1000
+		row.OffsetMillis = &millis
+	}
+}
+
+func (s *Status) list(ctx context.Context) ([]proto.ServerInfo, error) {
+	var reply proto.ListReply
+	if err := s.request(ctx, s.cfg.Reference, proto.ServiceList, &reply); err != nil {
+		return nil, fmt.Errorf("status: reference at %s: %w", s.cfg.Reference, err)
+	}
+	return reply.List, nil
+}
+
+func (s *Status) serverStatus(ctx context.Context, addr string) (*server.StatusReply, error) {
+	reply := new(server.StatusReply)
+	if err := s.request(ctx, addr, serviceStatus, reply); err != nil {
+		return nil, err
+	}
+	return reply, nil
+}
+
+// request sends an empty request for service to endpoint and decodes the
+// reply into out. An error reply becomes an error carrying its
+// description.
+func (s *Status) request(ctx context.Context, endpoint, service string, out any) error {
+	frame, err := proto.Encode(service, &proto.EmptyRequest{}, s.cfg.Clocks.Meta())
+	if err != nil {
+		return err
+	}
+	requester := proto.NewRequester(endpoint)
+	defer requester.Close()
+	payload, err := requester.Request(ctx, frame, s.cfg.Timeout)
+	if err != nil {
+		return err
+	}
+
+	env, err := proto.Decode(payload)
+	if err != nil {
+		return fmt.Errorf("invalid reply: %w", err)
+	}
+	if _, err := s.cfg.Clocks.Witness(env.Data); err != nil {
+		return fmt.Errorf("invalid reply: %w", err)
+	}
+	if status, ok, _ := env.Data.OptString("status"); ok && status == proto.StatusError {
+		description, _, _ := env.Data.OptString("description")
+		return fmt.Errorf("%s rejected by the server: %s", service, description)
+	}
+	if env.Service != service {
+		return fmt.Errorf("reply to %s has service %q", service, env.Service)
+	}
+	if _, err := proto.DecodeInto(payload, out); err != nil {
+		return fmt.Errorf("invalid %s reply: %w", service, err)
+	}
+	return nil
+}

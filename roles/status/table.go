@@ -1,0 +1,109 @@
+package status
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+)
+
+// tableHeader names the columns of WriteTable.
+var tableHeader = []string{"NAME", "RANK", "ADDR", "COORDINATOR", "OFFSET", "LAMPORT", "USERS", "CHANNELS", "MESSAGES", "STATE", "REPLICATION"}
+
+// WriteTable prints the report as an aligned table, one row per server,
+// followed by the error of each server that did not answer.
+func WriteTable(w io.Writer, report Report) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	writeRow(tw, tableHeader)
+	for _, row := range report.Servers {
+		writeRow(tw, tableRow(row))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(report.Servers) == 0 {
+		_, err := fmt.Fprintln(w, "no server is available at the reference")
+		return err
+	}
+	for _, row := range report.Servers {
+		if row.Error == "" {
+			continue
+		}
+		if _, err := fmt.Fprintf(w, "%s: %s\n", row.Name, row.Error); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeRow(w io.Writer, cells []string) {
+	for i, cell := range cells {
+		if i > 0 {
+			fmt.Fprint(w, "\t")
+		}
+		fmt.Fprint(w, cell)
+	}
+	fmt.Fprintln(w)
+}
+
+// tableRow renders one server. A server that did not answer shows only
+// what the reference lists.
+func tableRow(row Server) []string {
+	cells := []string{row.Name, strconv.FormatInt(row.Rank, 10), row.Addr}
+	st := row.Status
+	if st == nil {
+		for len(cells) < len(tableHeader) {
+			cells = append(cells, "-")
+		}
+		cells[9] = "unreachable"
+		return cells
+	}
+
+	coordinator := "none"
+	if st.Coordinator != "" {
+		coordinator = fmt.Sprintf("%s (epoch %d)", st.Coordinator, st.Epoch)
+	}
+	offset := "-"
+	if row.OffsetMillis != nil {
+		offset = fmt.Sprintf("%+.1fms", *row.OffsetMillis)
+	}
+	return append(cells,
+		coordinator,
+		offset,
+		strconv.FormatUint(st.Lamport, 10),
+		strconv.Itoa(st.Users),
+		strconv.Itoa(st.Channels),
+		strconv.Itoa(st.Messages),
+		state(st.Serving, st.Replica.CatchingUp),
+		replication(row),
+	)
+}
+
+func state(serving, catchingUp bool) string {
+	switch {
+	case catchingUp:
+		return "catching up"
+	case serving:
+		return "serving"
+	default:
+		return "starting"
+	}
+}
+
+// replication summarises the replica state: the server's own sequence,
+// the ops it holds from every origin (its version vector summed), and
+// how many of its peers acknowledge its writes in time.
+func replication(row Server) string {
+	rep := row.Status.Replica
+	var held uint64
+	for _, seq := range rep.Version {
+		held += seq
+	}
+	inSync := 0
+	for _, p := range rep.Peers {
+		if p.InSync {
+			inSync++
+		}
+	}
+	return fmt.Sprintf("seq %d, %d ops held, %d/%d peers in sync", rep.Sequence, held, inSync, len(rep.Peers))
+}
