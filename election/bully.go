@@ -24,6 +24,7 @@ type Announcement struct {
 	Coordinator string
 	Rank        int64
 	Epoch       uint64
+	Addr        string // the coordinator's endpoint, so it can be pinged before the reference lists it
 }
 
 // Transport carries the election's messages. The server implements it

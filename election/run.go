@@ -31,11 +31,10 @@ func (n *Node) Run(ctx context.Context) {
 func (n *Node) check(ctx context.Context) {
 	n.mu.Lock()
 	current := n.current
-	var target Member
-	found := false
+	target := Member{Name: current.Coordinator, Rank: current.Rank, Addr: current.Addr}
 	for _, m := range n.members {
 		if m.Name == current.Coordinator {
-			target, found = m, true
+			target = m
 		}
 	}
 	n.mu.Unlock()
@@ -46,16 +45,16 @@ func (n *Node) check(ctx context.Context) {
 		return
 	case current.Coordinator == n.cfg.Self.Name:
 		return
-	case !found:
-		// The reference has not listed it yet, or already dropped it;
-		// pings resume or elections start once the list catches up.
-		return
 	}
 
-	pingCtx, cancel := context.WithTimeout(ctx, n.cfg.CheckTimeout)
-	alive := n.cfg.Transport.Ping(pingCtx, target)
-	cancel()
-
+	// A coordinator that the reference no longer lists and whose address
+	// is unknown counts as a failed ping: it stopped sending heartbeats.
+	alive := false
+	if target.Addr != "" {
+		pingCtx, cancel := context.WithTimeout(ctx, n.cfg.CheckTimeout)
+		alive = n.cfg.Transport.Ping(pingCtx, target)
+		cancel()
+	}
 	n.mu.Lock()
 	if alive || n.current.Coordinator != current.Coordinator {
 		n.misses = 0
@@ -141,7 +140,7 @@ func (n *Node) win(ctx context.Context, members []Member) {
 		return
 	}
 	n.epoch++
-	a := Announcement{Coordinator: self.Name, Rank: self.Rank, Epoch: n.epoch}
+	a := Announcement{Coordinator: self.Name, Rank: self.Rank, Epoch: n.epoch, Addr: self.Addr}
 	n.current, n.misses = a, 0
 	n.mu.Unlock()
 

@@ -196,7 +196,7 @@ func TestConnEmptyFrameFloodBounded(t *testing.T) {
 	ln, errs := recvErrors(t)
 	raw := rawHandshake(t, ln.Endpoint(), Dealer)
 
-	// Empty frames with MORE cost two bytes each on the wire; without a
+	// Empty frames with MORE cost two bytes each on the wire. Without a
 	// per-frame charge they would grow the frame list without limit.
 	frames := MaxMessageBytes/frameOverhead + 1
 	flood := bytes.Repeat([]byte{flagMore, 0}, frames)
@@ -364,8 +364,8 @@ func TestConnAnswersPingWithPong(t *testing.T) {
 		t.Errorf("reply flags %#x body %q, want a PONG command echoing ctx", flags, body)
 	}
 
-	// A PING without TTL or context, and an unknown command, are both
-	// skipped or answered without ending the connection.
+	// A PING without TTL or context gets a PONG too, and an unknown
+	// command is skipped, without ending the connection.
 	if _, err := raw.Write(zmtpCommand("PING", nil)); err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +457,7 @@ func TestHeartbeatKeepsLivePeer(t *testing.T) {
 		}
 	})
 
-	// A live peer reads, so it answers every PING with a PONG, but never
+	// A live peer reads, so it sends a PONG for every PING, but never
 	// sends data of its own.
 	conn, err := Dial(context.Background(), ln.Endpoint(), Dealer, time.Second)
 	if err != nil {

@@ -28,7 +28,7 @@ var goldenTime = time.Date(2026, 12, 4, 19, 33, 44, 738e6, time.UTC)
 // find in the frame, written by hand so that a misspelt key fails.
 type goldenCase struct {
 	name    string // file name without .msgpack
-	service string // envelope service; "" for a bare data map (publication)
+	service string // envelope service, or "" for a bare data map (publication)
 	build   func() any
 	want    map[string]any // expected data, timestamp and clock included
 }
@@ -182,7 +182,7 @@ func (c goldenCase) encode() ([]byte, error) {
 }
 
 // TestGoldenEncode checks that encoding each message gives the golden
-// file's bytes; with -update it rewrites the files instead.
+// file's bytes. With -update it rewrites the files instead.
 func TestGoldenEncode(t *testing.T) {
 	if *update {
 		if err := os.MkdirAll(goldenDir, 0o755); err != nil {

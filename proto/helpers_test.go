@@ -350,7 +350,7 @@ func (p *pyPeer) wait(timeout time.Duration) {
 }
 
 // exit waits up to timeout for the script to end and returns its exit
-// error; ended is false on timeout. It can be called more than once.
+// error, with ended false on timeout. It can be called more than once.
 func (p *pyPeer) exit(timeout time.Duration) (ended bool, err error) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()

@@ -97,7 +97,7 @@ func (l *Listener) Serve(ctx context.Context, handle func(*Conn)) error {
 
 func (l *Listener) serveConn(ctx context.Context, raw net.Conn, handle func(*Conn)) {
 	defer l.wg.Done()
-	conn, err := open(raw, l.typ, true)
+	conn, err := open(raw, l.typ, true, time.Now().Add(HandshakeTimeout))
 	if err != nil {
 		l.log.Warn("handshake failed", "peer", raw.RemoteAddr().String(), "err", err)
 		raw.Close()

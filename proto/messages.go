@@ -152,6 +152,7 @@ type Publication struct {
 type RankRequest struct {
 	User      string `msgpack:"user"`
 	Addr      string `msgpack:"addr,omitempty"`
+	Rank      int64  `msgpack:"rank,omitempty"` // the rank a server was started with, if any
 	Timestamp string `msgpack:"timestamp"`
 	Clock     uint64 `msgpack:"clock"`
 }
@@ -200,12 +201,13 @@ type ClockReply struct {
 }
 
 // Announcement is the data of a coordinator announcement on topic
-// "servers". Rank and Epoch are msgsys's additions: a server ignores an
+// "servers". Rank, Epoch and Addr are msgsys's additions: a server ignores an
 // announcement older than the newest epoch it has seen.
 type Announcement struct {
 	Coordinator string `msgpack:"coordinator"`
 	Rank        int64  `msgpack:"rank,omitempty"`
 	Epoch       uint64 `msgpack:"epoch,omitempty"`
+	Addr        string `msgpack:"addr,omitempty"` // the coordinator's server-to-server endpoint
 	Timestamp   string `msgpack:"timestamp"`
 	Clock       uint64 `msgpack:"clock"`
 }

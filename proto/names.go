@@ -69,7 +69,20 @@ func NormalizeChannel(name string) (string, error) {
 // FoldName returns the key under which a valid name is unique: the NFC form
 // after Unicode case folding, so "Ana", "ANA" and "ana" are one name.
 func FoldName(name string) string {
-	return norm.NFC.String(folder.String(norm.NFC.String(name)))
+	folded := norm.NFC.String(folder.String(norm.NFC.String(name)))
+	return strings.Map(foldCherokee, folded)
+}
+
+// foldCherokee maps a Cherokee letter to its capital, which is what
+// Unicode's CaseFolding.txt folds both cases to. NOTE: x/text v0.44.0's
+// cases.Fold maps capitals to small letters and small letters to capitals
+// instead, so without this step "Ꮌ" (U+13BC) and "ꮌ" (U+AB8C) would get
+// different keys.
+func foldCherokee(r rune) rune {
+	if unicode.Is(unicode.Cherokee, r) {
+		return unicode.ToUpper(r)
+	}
+	return r
 }
 
 // ValidateText checks a post or direct message against the protocol's rules:

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -98,6 +99,8 @@ func TestFoldNameUnique(t *testing.T) {
 		{"José", "Jose\u0301", "JOSÉ", "JOSE\u0301", "josé"},
 		{"Straße", "STRASSE", "strasse"},
 		{"ΣΊΣΥΦΟΣ", "σίσυφος", "σίσυφοσ"},
+		{"Ꮌ", "ꮌ"}, // Cherokee capital and small letter
+		{"ᏣᎳᎩ", "ꮳꮃꭹ", "Ꮳꮃꭹ"},
 	}
 	for _, group := range groups {
 		key := FoldName(group[0])
@@ -112,6 +115,25 @@ func TestFoldNameUnique(t *testing.T) {
 	}
 	if FoldName("ana") == FoldName("aná") {
 		t.Error("ana and aná fold to the same key")
+	}
+}
+
+func TestFoldNameSimpleFoldOrbits(t *testing.T) {
+	// Every character shares its key with the characters that
+	// unicode.SimpleFold links it to, such as K, k and the Kelvin sign.
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if !utf8.ValidRune(r) || unicode.SimpleFold(r) == r {
+			continue
+		}
+		key := FoldName(string(r))
+		for other := unicode.SimpleFold(r); other != r; other = unicode.SimpleFold(other) {
+			if got := FoldName(string(other)); got != key {
+				t.Errorf("FoldName(%q %U) = %q, FoldName(%q %U) = %q", r, r, key, other, other, got)
+			}
+		}
+		if again := FoldName(key); again != key {
+			t.Errorf("FoldName(%q) = %q, not stable", key, again)
+		}
 	}
 }
 

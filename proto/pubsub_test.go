@@ -73,7 +73,7 @@ func (p *testXPub) handle(c *Conn) {
 	}
 }
 
-// stop closes the listener and every connection; it may be called twice.
+// stop closes the listener and every connection. It may be called twice.
 func (p *testXPub) stop() {
 	p.cancel()
 	<-p.done
@@ -159,7 +159,7 @@ func TestSubscriberExactTopic(t *testing.T) {
 	})
 
 	// ZeroMQ matches by prefix, so the proxy sends "anabela" to a
-	// subscriber of "ana"; the Subscriber must drop it.
+	// subscriber of "ana", and the Subscriber must drop it.
 	if n := proxy.publish("anabela", "for anabela", false); n != 1 {
 		t.Fatalf("anabela published to %d connections, want 1 (prefix match)", n)
 	}
@@ -345,7 +345,7 @@ func TestRedialBacksOffFlappingPeer(t *testing.T) {
 	}()
 
 	// Backing off from redialMin and doubling, the fifth session starts
-	// after at least 50+100+200+400 ms; without backoff it starts at once.
+	// after at least 50+100+200+400 ms. Without backoff it starts at once.
 	waitFor(t, 10*time.Second, "five sessions", func() bool { return sessions.Load() >= 5 })
 	if elapsed := time.Since(start); elapsed < 700*time.Millisecond {
 		t.Errorf("five sessions within %v against a peer that hangs up, want backoff", elapsed)

@@ -260,10 +260,6 @@ func (c *Conn) readMessage() (frames [][]byte, command bool, err error) {
 	}
 }
 
-// greetingBytes is the size of a ZMTP 3.x greeting, which zmq4 reads whole
-// before the first frame.
-const greetingBytes = 64
-
 // readBody reads a frame body of size bytes. Large bodies grow with the
 // bytes that arrive instead of being allocated from the declared size, so
 // a peer that declares MaxMessageBytes and sends nothing costs little.
@@ -284,6 +280,10 @@ func (c *Conn) readBody(size int) ([]byte, error) {
 	}
 	return body, nil
 }
+
+// greetingBytes is the size of a ZMTP 3.x greeting, which zmq4 reads whole
+// before the first frame.
+const greetingBytes = 64
 
 // handshakeConn limits what zmq4 may read during the handshake. zmq4
 // allocates each frame from the size its header declares before reading
@@ -353,7 +353,7 @@ func (h *handshakeConn) track(b []byte) (int, bool) {
 }
 
 // open performs the ZMTP handshake on raw as socket type typ.
-func open(raw net.Conn, typ zmq4.SocketType, server bool) (conn *Conn, err error) {
+func open(raw net.Conn, typ zmq4.SocketType, server bool, deadline time.Time) (conn *Conn, err error) {
 	// zmq4 may panic on a malformed handshake; handshakeConn keeps the
 	// declared sizes it allocates from small.
 	defer func() {
@@ -362,7 +362,7 @@ func open(raw net.Conn, typ zmq4.SocketType, server bool) (conn *Conn, err error
 		}
 	}()
 
-	_ = raw.SetDeadline(time.Now().Add(HandshakeTimeout))
+	_ = raw.SetDeadline(deadline)
 	guard := &handshakeConn{Conn: raw, left: maxHandshakeBytes, greeting: greetingBytes}
 	zc, err := zmq4.Open(guard, null.Security(), typ, nil, server, nil)
 	if err != nil {
@@ -396,7 +396,13 @@ func Dial(ctx context.Context, endpoint string, typ zmq4.SocketType, timeout tim
 	if tcp, ok := raw.(*net.TCPConn); ok {
 		_ = tcp.SetNoDelay(true)
 	}
-	conn, err := open(raw, typ, false)
+	// A peer that accepts TCP but is frozen (SIGSTOP) never completes the
+	// handshake, so the handshake shares the caller's deadline.
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	conn, err := open(raw, typ, false, deadline)
 	if err != nil {
 		raw.Close()
 		return nil, err

@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// Status is what Apply did with one op.
+// Status is the outcome of one op in Apply.
 type Status uint8
 
 // Statuses of an op in an ApplyResult.
@@ -26,10 +28,10 @@ const (
 	// StatusLogged: the op was appended to the log, so its origin's
 	// sequence stays contiguous and replication passes it on, but it is not
 	// materialised. Its kind is unknown to this version or a name in it is
-	// invalid. OpResult.Reason says which.
+	// invalid. OpResult.Reason gives the cause.
 	StatusLogged
 	// StatusInvalid: the op's origin or seq cannot be stored, so the op
-	// was skipped. OpResult.Reason says why.
+	// was skipped. OpResult.Reason gives the cause.
 	StatusInvalid
 )
 
@@ -48,7 +50,8 @@ func (s Status) String() string {
 	return "unknown"
 }
 
-// ChannelOutcome is what an applied channel op found.
+// ChannelOutcome is the state in which an applied channel op found its
+// channel.
 type ChannelOutcome uint8
 
 // Outcomes of a channel op. ChannelNone is the value for other ops.
@@ -66,7 +69,7 @@ type OpResult struct {
 	Status  Status
 	Channel ChannelOutcome // of an applied channel op
 	NewUser bool           // an applied login op registered its user
-	Reason  error          // why the status is StatusLogged or StatusInvalid
+	Reason  error          // cause of StatusLogged or StatusInvalid
 }
 
 // Range is a run of seqs of one origin, From to To inclusive.
@@ -76,7 +79,7 @@ type Range struct {
 	To     uint64
 }
 
-// ApplyResult reports what Apply did with a batch.
+// ApplyResult is the outcome of one Apply call.
 type ApplyResult struct {
 	Ops     []OpResult        // one per input op, at the op's index
 	Applied int               // ops appended to the log: StatusApplied and StatusLogged
@@ -84,12 +87,17 @@ type ApplyResult struct {
 	Version map[string]uint64 // version vector after the batch
 }
 
+// errNothingApplied rolls back the transaction of a batch that applied no
+// op, which saves the commit's fsync.
+var errNothingApplied = errors.New("store: no op applied")
+
 // Apply stores a batch of ops in one read-write transaction, so one fsync.
 // It sorts the ops by origin and seq first, so a batch may hold the ops of
 // one origin in any order. An op whose seq is the next of its origin is
-// appended to the log and materialised. Other ops are skipped, and the
-// result says why for each. Apply returns an error, and changes nothing,
-// only when the file cannot be read or written.
+// appended to the log, and materialised unless its kind is unknown or a
+// name in it is invalid (StatusLogged). Other ops are skipped, and the
+// result gives the status of each. Apply returns an error, and changes
+// nothing, only when the file cannot be read or written.
 func (s *Store) Apply(ops []Op) (ApplyResult, error) {
 	if s.readOnly {
 		return ApplyResult{}, ErrReadOnly
@@ -141,12 +149,12 @@ func (s *Store) Apply(ops []Op) (ApplyResult, error) {
 			version[op.Origin] = op.Seq
 		}
 		if res.Applied == 0 {
-			return nil
+			return errNothingApplied
 		}
 		return tx.Bucket(bucketMeta).Put(metaCounts, encodeCounts(counts))
 	})
-	if err != nil {
-		return ApplyResult{}, err
+	if err != nil && !errors.Is(err, errNothingApplied) {
+		return ApplyResult{}, fmt.Errorf("store: failed to apply %d ops: %w", len(ops), err)
 	}
 
 	s.mu.Lock()
@@ -275,13 +283,15 @@ func (a *applier) addToGroup(index *bolt.Bucket, group string, key []byte) error
 
 // indexRID maps the op's request id to the op, unless an op lower in the
 // total order already carries the same id. Two servers can both accept a
-// retried request, and all servers must then agree on which op is its
-// answer.
+// retried request, and all servers must then agree on which op is the
+// request's result. Two ids whose keys collide are settled the same way, and
+// LookupRID then misses the other id.
 func (a *applier) indexRID(op Op, key []byte) error {
-	if op.RID == "" || len(op.RID) > MaxRIDBytes {
+	if op.RID == "" {
 		return nil
 	}
-	old := a.rids.Get([]byte(op.RID))
+	ridKey := hashRID(op.RID)
+	old := a.rids.Get(ridKey)
 	if old != nil {
 		origin, seq, err := decodeRef(old)
 		if err != nil {
@@ -295,7 +305,7 @@ func (a *applier) indexRID(op Op, key []byte) error {
 			return nil
 		}
 	}
-	return a.rids.Put([]byte(op.RID), encodeRef(op.Origin, op.Seq))
+	return a.rids.Put(ridKey, encodeRef(op.Origin, op.Seq))
 }
 
 // subBucket returns the child bucket name of parent, creating it if needed.

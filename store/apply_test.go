@@ -218,7 +218,7 @@ func TestLookupRID(t *testing.T) {
 	a, b := newOrigin("s1", 1), newOrigin("s2", 2)
 	withRID := a.next(Op{Kind: KindLogin, User: "ana", RID: "req-1"})
 	// The same retried request accepted by a second server, later in the
-	// total order: the first op stays the answer.
+	// total order, so the first op stays the request's result.
 	b.clock = 5
 	retry := b.next(Op{Kind: KindLogin, User: "ana", RID: "req-1"})
 	// A third copy lower in the order than both takes over.

@@ -49,16 +49,16 @@ type recordReader struct {
 	err  error
 }
 
-func (r *recordReader) fail(what string) {
+func (r *recordReader) fail(field string) {
 	if r.err == nil {
-		r.err = fmt.Errorf("%w: log record truncated in %s", ErrCorrupt, what)
+		r.err = fmt.Errorf("%w: log record truncated in %s", ErrCorrupt, field)
 	}
 	r.data = nil
 }
 
-func (r *recordReader) readByte(what string) byte {
+func (r *recordReader) readByte(field string) byte {
 	if len(r.data) == 0 {
-		r.fail(what)
+		r.fail(field)
 		return 0
 	}
 	b := r.data[0]
@@ -66,20 +66,20 @@ func (r *recordReader) readByte(what string) byte {
 	return b
 }
 
-func (r *recordReader) readUvarint(what string) uint64 {
+func (r *recordReader) readUvarint(field string) uint64 {
 	v, n := binary.Uvarint(r.data)
 	if n <= 0 {
-		r.fail(what)
+		r.fail(field)
 		return 0
 	}
 	r.data = r.data[n:]
 	return v
 }
 
-func (r *recordReader) readVarint(what string) int64 {
+func (r *recordReader) readVarint(field string) int64 {
 	v, n := binary.Varint(r.data)
 	if n <= 0 {
-		r.fail(what)
+		r.fail(field)
 		return 0
 	}
 	r.data = r.data[n:]
@@ -88,10 +88,10 @@ func (r *recordReader) readVarint(what string) int64 {
 
 // readString copies the bytes out, because bbolt's values point into its memory
 // map and are valid only during the transaction.
-func (r *recordReader) readString(what string) string {
-	n := r.readUvarint(what)
+func (r *recordReader) readString(field string) string {
+	n := r.readUvarint(field)
 	if n > uint64(len(r.data)) {
-		r.fail(what)
+		r.fail(field)
 		return ""
 	}
 	s := string(r.data[:n])

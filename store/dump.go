@@ -41,9 +41,9 @@ func eventOf(op Op) dumpEvent {
 }
 
 // Dump writes the materialised view as indented JSON from one consistent
-// read transaction: users sorted by folded name with their logins,
-// channels sorted by folded name with their creation and posts, and
-// conversations sorted by their two folded names with their messages.
+// read transaction. Users come sorted by folded name with their logins, and
+// channels sorted by folded name with their creation and posts.
+// Conversations come sorted by their two folded names with their messages.
 // Events are in the total order. The dump holds nothing local to this
 // server, so servers that hold the same ops write byte-identical dumps.
 // Ops logged but not materialised (StatusLogged) are left out.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -104,6 +105,17 @@ func decodeNameRecord(rec []byte) (key []byte, shown []byte, err error) {
 	}
 	rest := rec[size:]
 	return rest[:n], rest[n:], nil
+}
+
+// ridKeyBytes is the size of a key of the request id index.
+const ridKeyBytes = 16
+
+// hashRID returns the key of a request id in the index: the first 16 bytes
+// of its SHA-256. Ids of any length then make keys of one small size, which
+// keeps the index, whose inserts land on random pages, compact.
+func hashRID(rid string) []byte {
+	sum := sha256.Sum256([]byte(rid))
+	return sum[:ridKeyBytes]
 }
 
 // A ref names a log record: its seq in 8 bytes big-endian, then its origin.

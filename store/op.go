@@ -17,12 +17,8 @@ const (
 	KindDirect  = "dm"
 )
 
-// Limits on an op's identity and request id, in bytes. The server checks
-// request ids against MaxRIDBytes before it makes an op.
-const (
-	MaxOriginBytes = 255
-	MaxRIDBytes    = 128
-)
+// MaxOriginBytes is the longest origin, in bytes, that Apply stores.
+const MaxOriginBytes = 255
 
 // Op is one replicated write. Field tags are short because ops travel in replication batches.
 type Op struct {

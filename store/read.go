@@ -205,13 +205,13 @@ func (s *Store) page(index []byte, group string, before string, limit int) ([]Me
 // LookupRID returns the op that carries the request id, the lowest in the
 // total order if several do. It reports false for an unknown id.
 func (s *Store) LookupRID(rid string) (Op, bool, error) {
-	if rid == "" || len(rid) > MaxRIDBytes {
+	if rid == "" {
 		return Op{}, false, nil
 	}
 	var op Op
 	var found bool
 	err := s.db.View(func(tx *bolt.Tx) error {
-		ref := tx.Bucket(bucketRIDs).Get([]byte(rid))
+		ref := tx.Bucket(bucketRIDs).Get(hashRID(rid))
 		if ref == nil {
 			return nil
 		}
@@ -220,7 +220,7 @@ func (s *Store) LookupRID(rid string) (Op, bool, error) {
 			return err
 		}
 		op, err = readLog(tx.Bucket(bucketLog), origin, seq)
-		found = err == nil
+		found = err == nil && op.RID == rid
 		return err
 	})
 	if err != nil {

@@ -40,8 +40,8 @@ func (c *Client) login(ctx context.Context, name string) {
 	c.out.Line(say(c.lang, textWelcome, user))
 }
 
-// loggedIn reports whether a user is logged in, and asks for a login when
-// none is.
+// loggedIn reports whether a user is logged in, and prints a request to
+// log in when none is.
 func (c *Client) loggedIn() bool {
 	if c.session.User() != "" {
 		return true

@@ -259,5 +259,5 @@ func (c *Client) fail(err error) {
 		return
 	}
 	c.log.Debug("request failed", "err", err)
-	c.out.Line(err.Error())
+	c.out.Line(printable(err.Error()))
 }

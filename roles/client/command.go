@@ -37,9 +37,9 @@ func Command() *cli.Command {
 			log := common.Logger(c, "client")
 			if !c.IsSet("log-level") {
 				// Log lines would land among the chat on the same
-				// terminal, and the person already sees every failure
-				// in their language, so only errors are logged unless
-				// --log-level asks for more.
+				// terminal, and the client already prints every
+				// failure in the chosen language, so only errors are
+				// logged unless --log-level is set.
 				log = slog.New(minLevel{Handler: log.Handler(), min: slog.LevelError})
 			}
 			cfg := DefaultConfig()

@@ -13,10 +13,10 @@ import (
 // *Error whose Kind is one of these, so callers test it with errors.Is,
 // except the context's own error when the caller's context ends.
 var (
-	// ErrUnavailable means the broker did not answer: it is down, it
-	// timed out, or it dropped the connection. Retrying later may work.
+	// ErrUnavailable means no reply arrived: the broker is down, the
+	// request timed out, or the connection dropped. Retrying later may work.
 	ErrUnavailable = errors.New("client: broker unavailable")
-	// ErrRejected means a server answered with an error status.
+	// ErrRejected means the reply has an error status.
 	ErrRejected = errors.New("client: request rejected")
 	// ErrInvalid means the input failed local validation and nothing was
 	// sent.

@@ -32,8 +32,8 @@ type MessageKey struct {
 }
 
 // ParseMessage reads a publication's data map leniently. topic is the
-// pub/sub topic it arrived on, or "" for a history entry; it stands in for
-// a missing channel or recipient. A map with "src" or "from" is a direct
+// pub/sub topic it arrived on, or "" for a history entry, and replaces a
+// missing channel or recipient. A map with "src" or "from" is a direct
 // message (the sender is under either key); otherwise it is a post, whose
 // author is "user". now is used when the map has no readable timestamp.
 func ParseMessage(topic string, d proto.Data, now time.Time) (Message, error) {

@@ -102,7 +102,7 @@ func printable(s string) string {
 	}, s)
 }
 
-// say formats text t in language l.
+// say returns text t in language l, formatted with args.
 func say(l string, t lang.Text, args ...any) string {
 	if len(args) == 0 {
 		return t.In(l)

@@ -15,8 +15,8 @@ import (
 type SessionConfig struct {
 	Broker  string        // the broker's client endpoint, such as tcp://127.0.0.1:5555
 	Timeout time.Duration // per request attempt; 5s when zero
-	Lang    string        // language of error texts: lang.PT (when empty) or lang.EN
-	Clocks  proto.Clocks  // the process's clocks; fresh ones when Lamport is nil
+	Lang    string        // language of error texts, read by lang.Pick; lang.PT when empty, regardless of LANG
+	Clocks  proto.Clocks  // the process's clocks; fresh ones when either is nil
 }
 
 // DefaultTimeout is how long a Session waits for each reply.
@@ -25,9 +25,9 @@ const DefaultTimeout = 5 * time.Second
 // Session sends the client services' requests to the broker and reads the
 // replies leniently. It remembers the user it logged in as. Every request
 // carries the clocks' metadata and every reply is witnessed. A request
-// that times out or loses its connection is sent once more, as the same
-// frame, which servers recognise as a duplicate. A Session is safe for
-// concurrent use; requests go out one at a time.
+// that times out or loses its connection is sent once more as the same
+// frame, so a server that already applied it can recognise the duplicate.
+// A Session is safe for concurrent use, and requests go out one at a time.
 type Session struct {
 	broker  string
 	timeout time.Duration
@@ -44,13 +44,17 @@ func NewSession(cfg SessionConfig) *Session {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
-	if cfg.Clocks.Lamport == nil {
+	if cfg.Clocks.Lamport == nil || cfg.Clocks.Physical == nil {
 		cfg.Clocks = proto.NewClocks()
+	}
+	l := lang.PT
+	if cfg.Lang != "" {
+		l = lang.Pick(cfg.Lang)
 	}
 	return &Session{
 		broker:  cfg.Broker,
 		timeout: cfg.Timeout,
-		lang:    lang.Pick(cfg.Lang),
+		lang:    l,
 		clocks:  cfg.Clocks,
 		req:     proto.NewRequester(cfg.Broker),
 	}
@@ -252,6 +256,14 @@ func (s *Session) History(ctx context.Context, q HistoryQuery) (HistoryPage, err
 			page.Skipped++
 			continue
 		}
+		if m.Direct() && m.To == "" {
+			// In a conversation the recipient is the participant who did not
+			// send it.
+			m.To = request.Peer
+			if proto.FoldName(m.From) == proto.FoldName(request.Peer) {
+				m.To = request.User
+			}
+		}
 		page.Messages = append(page.Messages, m)
 	}
 	return page, nil
@@ -308,10 +320,12 @@ func (s *Session) call(ctx context.Context, service string, request any) (proto.
 	return env.Data, meta.Clock, nil
 }
 
-// retryable reports whether a request may have been lost on the way, so
-// sending its frame again is worth it. An unreachable broker got nothing.
+// retryable reports whether sending the frame again is worth it: after a
+// timeout, a dropped connection or a failed write, the request or its reply
+// may have been lost, and a new connection may work. A broker that refused
+// the connection got nothing and would refuse again at once.
 func retryable(err error) bool {
-	return errors.Is(err, proto.ErrTimeout) || errors.Is(err, proto.ErrClosed)
+	return err != nil && !errors.Is(err, proto.ErrUnreachable)
 }
 
 // rejected builds the error for a reply with an error status, carrying

@@ -196,8 +196,9 @@ func texts(messages []Message) string {
 	return strings.Join(out, " ")
 }
 
-// startScripted serves a ROUTER that answers each service with the reply
-// data map script gives, encoded as {"service": service, "data": data}.
+// startScripted serves a ROUTER that replies to each service with the
+// data map from script, encoded as {"service": service, "data": data}. A
+// "_service" key in that map replaces the reply's service name.
 func startScripted(t *testing.T, script map[string]map[string]any) string {
 	t.Helper()
 	ln, err := proto.Listen("tcp://127.0.0.1:0", proto.Router, nil)

@@ -127,7 +127,7 @@ func (v *view) Refill(channel string, history []Message) {
 	}
 }
 
-// Leave forgets channel and returns its topic.
+// Leave removes channel from the joined ones and returns its topic.
 func (v *view) Leave(channel string) (string, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()

@@ -14,7 +14,7 @@ type heartbeatReply struct {
 	Clock     uint64 `msgpack:"clock"`
 }
 
-// serveConn answers the requests of one connection in order until it
+// serveConn serves the requests of one connection in order until it
 // closes. A REQ peer sends ["", payload], and a peer behind a proxy may add
 // routing frames before the empty one. Every frame before the payload goes
 // back unchanged in front of the reply.
@@ -116,7 +116,15 @@ func (r *Reference) touch(service string, data proto.Data) (proto.ServerInfo, *r
 		return proto.ServerInfo{}, rej
 	}
 
-	res, err := r.registry.touch(name, addr, time.Now())
+	// A rank request may name the rank the server was started with, a
+	// msgsys addition; heartbeats never move a rank.
+	var want int64
+	if service == proto.ServiceRank {
+		if n, ok, err := data.OptInt("rank"); err == nil && ok && n > 0 {
+			want = n
+		}
+	}
+	res, err := r.registry.touch(name, addr, want, time.Now())
 	if err != nil {
 		return proto.ServerInfo{}, rejectStore(service, err)
 	}

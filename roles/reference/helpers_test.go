@@ -50,7 +50,7 @@ func startReference(t *testing.T, dir string, edit func(*Config)) *running {
 	return run
 }
 
-// stop cancels Run and waits for it to return; it is safe to call twice.
+// stop cancels Run and waits for it to return. Calling it twice is safe.
 func (r *running) stop(t *testing.T) {
 	t.Helper()
 	r.cancel()

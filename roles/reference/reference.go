@@ -3,7 +3,7 @@
 // servers whose heartbeats are recent. Servers, including other teams'
 // servers with libzmq REQ sockets, reach it on one bound ROUTER socket.
 //
-// Services, each answered under the request's service name:
+// Services and their replies, which repeat the request's service name:
 //
 //	rank       data {user, addr?} -> {rank}
 //	list       data {}            -> {list: [{name, rank, addr?}, ...]} sorted by rank
@@ -63,7 +63,7 @@ type Config struct {
 	Lang string
 	// Clocks stamp every reply and witness every request.
 	Clocks proto.Clocks
-	// Log receives the reference's events; nil discards them.
+	// Log receives the reference's events. A nil Log discards them.
 	Log *slog.Logger
 }
 
@@ -110,8 +110,8 @@ type Reference struct {
 
 // New validates cfg, opens the registration file in cfg.DataDir (creating
 // the directory) and binds the ROUTER socket, so Endpoint is known before
-// Run. Run releases both when it returns; call Close instead when Run is
-// never called.
+// Run. Run releases both when it returns, and Close releases them when
+// Run is never called.
 func New(cfg Config) (*Reference, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err

@@ -445,9 +445,23 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 }
 
 func TestRunTwiceFails(t *testing.T) {
-	ref := startReference(t, t.TempDir(), nil)
-	if err := ref.ref.Run(context.Background()); !errors.Is(err, ErrRunTwice) {
+	cfg := DefaultConfig()
+	cfg.Bind = "tcp://127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	ref, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := ref.Run(ctx); err != nil {
+		t.Fatalf("Run with a cancelled context returned %v, want nil", err)
+	}
+	if err := ref.Run(context.Background()); !errors.Is(err, ErrRunTwice) {
 		t.Errorf("second Run returned %v, want ErrRunTwice", err)
+	}
+	if err := ref.Close(); err != nil {
+		t.Errorf("Close after Run returned %v, want nil", err)
 	}
 }
 

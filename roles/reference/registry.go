@@ -56,7 +56,7 @@ type record struct {
 type entry struct {
 	record
 	lastSeen  time.Time // last heartbeat or rank request; zero if none since start
-	available bool      // whether the last log line about it said available
+	available bool      // whether the latest log line reported the server available
 }
 
 // registry holds every registration in memory and writes each change to the
@@ -140,8 +140,8 @@ func (g *registry) load() error {
 			if rec.Rank <= 0 {
 				return fmt.Errorf("%w: record %q has rank %d", ErrCorrupt, key, rec.Rank)
 			}
-			if other, taken := ranks[rec.Rank]; taken {
-				return fmt.Errorf("%w: rank %d belongs to both %q and %q", ErrCorrupt, rec.Rank, other, rec.Name)
+			if owner, duplicate := ranks[rec.Rank]; duplicate {
+				return fmt.Errorf("%w: rank %d belongs to both %q and %q", ErrCorrupt, rec.Rank, owner, rec.Name)
 			}
 			ranks[rec.Rank] = rec.Name
 			g.entries[string(key)] = &entry{record: rec}
@@ -152,25 +152,47 @@ func (g *registry) load() error {
 }
 
 // touch records a rank or heartbeat request from the server name, a valid
-// name in NFC. A new name is stored with the next rank. A non-empty addr
-// replaces the stored endpoint. The server is available from now on.
-func (g *registry) touch(name, addr string, now time.Time) (touchResult, error) {
+// name in NFC. A new name is stored with the next rank, or with want when
+// want is positive and no other name holds it. A known name moves to want
+// under the same condition, because an operator who starts a server with
+// --rank means it. A non-empty addr replaces the stored endpoint. The
+// server is available from now on.
+func (g *registry) touch(name, addr string, want int64, now time.Time) (touchResult, error) {
 	key := proto.FoldName(name)
 
 	g.mu.Lock()
 	defer g.mu.Unlock()
 
+	if want > 0 && g.rankHolderLocked(want) != "" && g.rankHolderLocked(want) != key {
+		want = 0
+	}
 	e, known := g.entries[key]
 	var res touchResult
 	switch {
+	case known && want > 0 && want != e.Rank:
+		rec := e.record
+		rec.Rank = want
+		if addr != "" {
+			rec.Addr = addr
+		}
+		if err := g.put(key, rec); err != nil {
+			return res, err
+		}
+		e.record = rec
+		g.maxRank = max(g.maxRank, want)
+		res.registered = true
 	case !known:
-		rec := record{Name: name, Rank: g.maxRank + 1, Addr: addr}
+		rank := g.maxRank + 1
+		if want > 0 {
+			rank = want
+		}
+		rec := record{Name: name, Rank: rank, Addr: addr}
 		if err := g.put(key, rec); err != nil {
 			return res, err
 		}
 		e = &entry{record: rec}
 		g.entries[key] = e
-		g.maxRank = rec.Rank
+		g.maxRank = max(g.maxRank, rec.Rank)
 		res.registered = true
 	case addr != "" && addr != e.Addr:
 		rec := e.record
@@ -186,6 +208,16 @@ func (g *registry) touch(name, addr string, now time.Time) (touchResult, error) 
 	e.lastSeen, e.available = now, true
 	res.server = e.info()
 	return res, nil
+}
+
+// rankHolderLocked returns the folded name holding rank, or "".
+func (g *registry) rankHolderLocked(rank int64) string {
+	for key, e := range g.entries {
+		if e.Rank == rank {
+			return key
+		}
+	}
+	return ""
 }
 
 // put writes one record and syncs the file.
@@ -225,15 +257,15 @@ func (g *registry) expire(now time.Time, expiry time.Duration) []proto.ServerInf
 	g.mu.Lock()
 	defer g.mu.Unlock()
 
-	var gone []proto.ServerInfo
+	var expired []proto.ServerInfo
 	for _, e := range g.entries {
 		if e.available && !e.alive(now, expiry) {
 			e.available = false
-			gone = append(gone, e.info())
+			expired = append(expired, e.info())
 		}
 	}
-	slices.SortFunc(gone, func(a, b proto.ServerInfo) int { return cmp.Compare(a.Rank, b.Rank) })
-	return gone
+	slices.SortFunc(expired, func(a, b proto.ServerInfo) int { return cmp.Compare(a.Rank, b.Rank) })
+	return expired
 }
 
 // count returns the number of registered servers, available or not.

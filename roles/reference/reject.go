@@ -22,7 +22,7 @@ const MaxAddrBytes = 256
 type rejection struct {
 	service string    // service name of the error reply
 	text    lang.Text // description for people
-	cause   error     // underlying error for the log; nil when text says it all
+	cause   error     // underlying error for the log, nil when text describes the whole problem
 }
 
 func newRejection(service string, text lang.Text, cause error) *rejection {
@@ -97,26 +97,26 @@ func rejectField(service string, err error) *rejection {
 
 // rejectName describes a server name that proto.NormalizeName rejected.
 func rejectName(service, name string, err error) *rejection {
-	var why lang.Text
+	var reason lang.Text
 	switch {
 	case errors.Is(err, proto.ErrNameEmpty):
-		why = lang.Text{PT: "está vazio", EN: "is empty"}
+		reason = lang.Text{PT: "está vazio", EN: "is empty"}
 	case errors.Is(err, proto.ErrNameTooLong):
-		why = lang.Text{
+		reason = lang.Text{
 			PT: fmt.Sprintf("tem mais de %d caracteres", proto.MaxNameRunes),
 			EN: fmt.Sprintf("is longer than %d characters", proto.MaxNameRunes),
 		}
 	case errors.Is(err, proto.ErrNameChars):
-		why = lang.Text{PT: "deve ter apenas letras, dígitos, _, - e .", EN: "must contain only letters, digits, _, - and ."}
+		reason = lang.Text{PT: "deve ter apenas letras, dígitos, _, - e .", EN: "must contain only letters, digits, _, - and ."}
 	case errors.Is(err, proto.ErrNameReserved):
-		why = lang.Text{PT: "é reservado", EN: "is reserved"}
+		reason = lang.Text{PT: "é reservado", EN: "is reserved"}
 	default:
-		why = lang.Text{PT: "não é válido", EN: "is not valid"}
+		reason = lang.Text{PT: "não é válido", EN: "is not valid"}
 	}
 	quoted := quoteShort(name)
 	return newRejection(service, lang.Text{
-		PT: fmt.Sprintf("o nome de servidor %s %s", quoted, why.PT),
-		EN: fmt.Sprintf("server name %s %s", quoted, why.EN),
+		PT: fmt.Sprintf("o nome de servidor %s %s", quoted, reason.PT),
+		EN: fmt.Sprintf("server name %s %s", quoted, reason.EN),
 	}, err)
 }
 

@@ -16,7 +16,7 @@ func (s *Server) requestRank(ctx context.Context) (int64, error) {
 		Rank  any    `msgpack:"rank"`
 		Clock uint64 `msgpack:"clock"`
 	}
-	err := s.askReference(ctx, proto.ServiceRank, &proto.RankRequest{User: s.cfg.Name, Addr: s.cfg.Addr}, &reply)
+	err := s.askReference(ctx, proto.ServiceRank, &proto.RankRequest{User: s.cfg.Name, Addr: s.cfg.Addr, Rank: s.cfg.Rank}, &reply)
 	if err != nil {
 		return 0, err
 	}

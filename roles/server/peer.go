@@ -118,10 +118,8 @@ func (s *Server) applyAnnouncement(data proto.Data) {
 	}
 	rank, _, _ := data.OptInt("rank")
 	epoch, _, _ := data.OptInt("epoch")
-	if epoch < 0 {
-		epoch = 0
-	}
-	s.node.HandleAnnouncement(election.Announcement{Coordinator: name, Rank: rank, Epoch: uint64(epoch)})
+	addr, _, _ := data.OptString("addr")
+	s.node.HandleAnnouncement(election.Announcement{Coordinator: name, Rank: rank, Epoch: uint64(max(epoch, 0)), Addr: addr})
 }
 
 // BackupReply is the reply of the backup service: the path of a
@@ -236,7 +234,7 @@ func (t *transport) Ping(ctx context.Context, m election.Member) bool {
 }
 
 func (t *transport) Announce(ctx context.Context, a election.Announcement, members []election.Member) {
-	ann := &proto.Announcement{Coordinator: a.Coordinator, Rank: a.Rank, Epoch: a.Epoch}
+	ann := &proto.Announcement{Coordinator: a.Coordinator, Rank: a.Rank, Epoch: a.Epoch, Addr: a.Addr}
 	frame, err := proto.Encode(proto.ServiceElection, ann, t.s.cfg.Clocks.Meta())
 	if err == nil {
 		t.s.publisher.Publish(proto.ReservedTopic, frame)
@@ -256,7 +254,7 @@ func (t *transport) Announce(ctx context.Context, a election.Announcement, membe
 }
 
 func (t *transport) Tell(ctx context.Context, a election.Announcement, m election.Member) {
-	ann := &proto.Announcement{Coordinator: a.Coordinator, Rank: a.Rank, Epoch: a.Epoch}
+	ann := &proto.Announcement{Coordinator: a.Coordinator, Rank: a.Rank, Epoch: a.Epoch, Addr: a.Addr}
 	if _, err := t.s.ask(ctx, "announce", m.Addr, serviceCoordinator, ann, t.s.cfg.Election.OKTimeout); err != nil {
 		t.s.log.Debug("announcement not delivered", "peer", m.Name, "err", err)
 	}

@@ -15,7 +15,7 @@ func Command() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "reference", Value: defaults.Reference, EnvVars: []string{"MSGSYS_REFERENCE"}, Usage: "reference service endpoint"},
 			&cli.DurationFlag{Name: "timeout", Value: defaults.Timeout, EnvVars: []string{"MSGSYS_STATUS_TIMEOUT"}, Usage: "deadline of each request to the reference and to each server"},
-			&cli.BoolFlag{Name: "json", EnvVars: []string{"MSGSYS_JSON"}, Usage: "print one JSON object with every detail, version vectors included"},
+			&cli.BoolFlag{Name: "json", EnvVars: []string{"MSGSYS_STATUS_JSON"}, Usage: "print one JSON object with every detail, version vectors included"},
 		},
 		Action: func(c *cli.Context) error {
 			cfg := DefaultConfig()

@@ -1,5 +1,5 @@
 // Package status is `msgsys status`, an operator's view of the cluster: it
-// reads the available servers from the reference, asks each one for its
+// reads the available servers from the reference, requests each one's
 // state on its server-to-server endpoint, and prints one row per server.
 package status
 
@@ -59,8 +59,8 @@ type Report struct {
 }
 
 // Server is one server of the report. Name, Rank and Addr come from the
-// reference's list. Status is nil when the server did not answer, and
-// Error then says why.
+// reference's list. Status is nil when the server did not reply, and
+// Error then contains the reason.
 type Server struct {
 	Name      string              `json:"name"`
 	Rank      int64               `json:"rank"`
@@ -69,8 +69,8 @@ type Server struct {
 	Error     string              `json:"error,omitempty"`
 	Status    *server.StatusReply `json:"status,omitempty"`
 	// OffsetMillis is this server's physical clock minus the clock of the
-	// coordinator it sees, in milliseconds. It is nil when either server
-	// did not answer or no coordinator is known.
+	// coordinator it accepts, in milliseconds. It is nil when either
+	// server did not reply or the server has no coordinator.
 	OffsetMillis *float64 `json:"offset_from_coordinator_ms,omitempty"`
 }
 
@@ -99,9 +99,9 @@ func New(cfg Config) (*Status, error) {
 	return &Status{cfg: cfg}, nil
 }
 
-// Run collects the report and prints it. It fails only when the
-// reference does not return its list: unreachable servers are rows of the
-// report.
+// Run collects the report and prints it. An unreachable server is a row
+// of the report, not an error. Run fails when the reference's list cannot
+// be read or the output cannot be written.
 func (s *Status) Run(ctx context.Context) error {
 	report, err := s.Collect(ctx)
 	if err != nil {
@@ -115,8 +115,8 @@ func (s *Status) Run(ctx context.Context) error {
 	return WriteTable(s.cfg.Out, report)
 }
 
-// Collect asks the reference for the available servers and each server
-// for its state, all servers at once.
+// Collect requests the available servers from the reference, then each
+// server's state, all servers at once.
 func (s *Status) Collect(ctx context.Context) (Report, error) {
 	list, err := s.list(ctx)
 	if err != nil {
@@ -149,7 +149,7 @@ func (s *Status) Collect(ctx context.Context) (Report, error) {
 }
 
 // setOffsets fills each row's offset from the coordinator that row's
-// server sees.
+// server accepts.
 func setOffsets(rows []Server) {
 	offsets := make(map[string]float64, len(rows))
 	for _, row := range rows {

@@ -67,8 +67,8 @@ func TestStatusOfRunningCluster(t *testing.T) {
 	coordinator := c.waitSettled(t)
 	login(t, c.broker.FrontendEndpoint(), "ana")
 
-	// Both servers hold the login once its reply is sent, because a
-	// write waits for its live peers; the poll covers a peer that is
+	// Both servers store the login before its reply is sent, because a
+	// write waits for its live peers. The poll covers a peer that is
 	// briefly lagging.
 	var report Report
 	waitFor(t, 5*time.Second, "both servers reporting user ana", func() bool {
@@ -267,5 +267,14 @@ func TestTableWithoutServers(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "no server is available") {
 		t.Errorf("empty report printed:\n%s", out.String())
+	}
+}
+
+func TestFormatOffsetSignAndZero(t *testing.T) {
+	cases := map[float64]string{0: "0.0ms", -0.04: "0.0ms", 0.04: "0.0ms", -1000: "-1000.0ms", 12.46: "+12.5ms"}
+	for millis, want := range cases {
+		if got := formatOffset(millis); got != want {
+			t.Errorf("formatOffset(%v) = %q, want %q", millis, got, want)
+		}
 	}
 }

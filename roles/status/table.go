@@ -3,6 +3,7 @@ package status
 import (
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"text/tabwriter"
 )
@@ -11,7 +12,7 @@ import (
 var tableHeader = []string{"NAME", "RANK", "ADDR", "COORDINATOR", "OFFSET", "LAMPORT", "USERS", "CHANNELS", "MESSAGES", "STATE", "REPLICATION"}
 
 // WriteTable prints the report as an aligned table, one row per server,
-// followed by the error of each server that did not answer.
+// followed by the error of each server that did not reply.
 func WriteTable(w io.Writer, report Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	writeRow(tw, tableHeader)
@@ -46,7 +47,7 @@ func writeRow(w io.Writer, cells []string) {
 	fmt.Fprintln(w)
 }
 
-// tableRow renders one server. A server that did not answer shows only
+// tableRow renders one server. A server that did not reply shows only
 // what the reference lists.
 func tableRow(row Server) []string {
 	cells := []string{row.Name, strconv.FormatInt(row.Rank, 10), row.Addr}
@@ -65,7 +66,7 @@ func tableRow(row Server) []string {
 	}
 	offset := "-"
 	if row.OffsetMillis != nil {
-		offset = fmt.Sprintf("%+.1fms", *row.OffsetMillis)
+		offset = formatOffset(*row.OffsetMillis)
 	}
 	return append(cells,
 		coordinator,
@@ -77,6 +78,16 @@ func tableRow(row Server) []string {
 		state(st.Serving, st.Replica.CatchingUp),
 		replication(row),
 	)
+}
+
+// formatOffset renders milliseconds with a sign and one decimal, and an
+// offset that rounds to zero as "0.0ms" rather than "-0.0ms".
+func formatOffset(millis float64) string {
+	rounded := math.Round(millis*10) / 10
+	if rounded == 0 {
+		return "0.0ms"
+	}
+	return fmt.Sprintf("%+.1fms", rounded)
 }
 
 func state(serving, catchingUp bool) string {
@@ -95,9 +106,9 @@ func state(serving, catchingUp bool) string {
 // how many of its peers acknowledge its writes in time.
 func replication(row Server) string {
 	rep := row.Status.Replica
-	var held uint64
+	var opsHeld uint64
 	for _, seq := range rep.Version {
-		held += seq
+		opsHeld += seq
 	}
 	inSync := 0
 	for _, p := range rep.Peers {
@@ -105,5 +116,5 @@ func replication(row Server) string {
 			inSync++
 		}
 	}
-	return fmt.Sprintf("seq %d, %d ops held, %d/%d peers in sync", rep.Sequence, held, inSync, len(rep.Peers))
+	return fmt.Sprintf("seq %d, %d ops held, %d/%d peers in sync", rep.Sequence, opsHeld, inSync, len(rep.Peers))
 }

@@ -1,10 +1,10 @@
 // Package clienttest runs a small in-memory stand-in for a msgsys
-// deployment on 127.0.0.1, for the tests of the client and the bot: a
-// broker endpoint that answers the client services itself and a pub/sub
+// deployment on 127.0.0.1, for the tests of the client and the bot. It has
+// a broker endpoint that handles the client services itself and a pub/sub
 // endpoint that fans publications out to its subscribers. It speaks the
 // wire protocol over real sockets, keeps its state across Stop and
-// Restart, and answers a resent identical frame with its first reply
-// without applying it twice, as msgsys servers do.
+// Restart, and replies to a resent identical frame with its first reply
+// without applying it twice.
 package clienttest
 
 import (
@@ -128,8 +128,8 @@ func (s *Server) DropReplies(n int) {
 	s.drop = n
 }
 
-// OnHistory sets a function that runs before each history request is
-// answered, with the requested channel ("" for a conversation).
+// OnHistory sets a function that runs before the reply to each history
+// request is built, with the requested channel ("" for a conversation).
 func (s *Server) OnHistory(hook func(channel string)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -250,7 +250,7 @@ func sortedValues(names map[string]string) []string {
 	return out
 }
 
-// serveRequests answers the requests of one REQ connection in order.
+// serveRequests replies to the requests of one REQ connection in order.
 func (s *Server) serveRequests(conn *proto.Conn) {
 	for {
 		frames, err := conn.Recv()
@@ -326,7 +326,8 @@ type publication struct {
 	payload []byte
 }
 
-// handle answers one request frame and reports whether to send the reply.
+// handle builds the reply to one request frame and reports whether to
+// send it.
 func (s *Server) handle(frame []byte) ([]byte, bool) {
 	env, decodeErr := proto.Decode(frame)
 	s.mu.Lock()
@@ -491,7 +492,7 @@ func (s *Server) directRequest(d proto.Data) ([]byte, []publication) {
 	return s.encode(proto.ServiceMessage, result("")), []publication{{to, payload}}
 }
 
-// history answers with the newest limit messages before the cursor, which
+// history replies with the newest limit messages before the cursor, which
 // is the index of the first message of the previous page.
 func (s *Server) history(d proto.Data) []byte {
 	var list []*proto.Publication

@@ -1,0 +1,152 @@
+package proto
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestRequesterDropsDuplicateReply(t *testing.T) {
+	// The server replies to "double" twice, as a broker might when it sends
+	// an error reply and the server's late reply arrives after it.
+	ln := serve(t, Router, func(c *Conn) {
+		for {
+			frames, err := c.Recv()
+			if err != nil {
+				return
+			}
+			if err := c.Send(frames...); err != nil {
+				return
+			}
+			if bytes.Equal(frames[len(frames)-1], []byte("double")) {
+				_ = c.Send(frames...)
+			}
+		}
+	})
+	r := NewRequester(ln.Endpoint())
+	defer r.Close()
+	if reply, err := r.Request(context.Background(), []byte("double"), 2*time.Second); err != nil || string(reply) != "double" {
+		t.Fatalf("first reply %q, %v", reply, err)
+	}
+	waitFor(t, 2*time.Second, "the duplicate reply to arrive", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.replies) == 1
+	})
+	if reply, err := r.Request(context.Background(), []byte("second"), 2*time.Second); err != nil || string(reply) != "second" {
+		t.Fatalf("second request got %q, %v; want its own reply", reply, err)
+	}
+}
+
+func TestRequesterServerClosesMidRequest(t *testing.T) {
+	var connections atomic.Int32
+	ln := serve(t, Router, func(c *Conn) {
+		n := connections.Add(1)
+		frames, err := c.Recv()
+		if err != nil {
+			return
+		}
+		if n == 1 {
+			return // hang up without replying
+		}
+		_ = c.Send(frames...)
+		for {
+			if frames, err = c.Recv(); err != nil {
+				return
+			}
+			_ = c.Send(frames...)
+		}
+	})
+	r := NewRequester(ln.Endpoint())
+	defer r.Close()
+	_, err := r.Request(context.Background(), []byte("lost"), 2*time.Second)
+	if !errors.Is(err, ErrClosed) {
+		t.Fatalf("err = %v, want ErrClosed", err)
+	}
+	if reply, err := r.Request(context.Background(), []byte("again"), 2*time.Second); err != nil || string(reply) != "again" {
+		t.Fatalf("after redial: %q, %v", reply, err)
+	}
+	if n := connections.Load(); n != 2 {
+		t.Errorf("%d connections, want 2", n)
+	}
+}
+
+func TestRequesterStaleReplyAfterTimeout(t *testing.T) {
+	// The server replies to "slow" only after the client gave up. The late
+	// reply goes to the dropped connection and never to a later request.
+	release := make(chan struct{})
+	ln := serve(t, Router, func(c *Conn) {
+		for {
+			frames, err := c.Recv()
+			if err != nil {
+				return
+			}
+			if bytes.Equal(frames[len(frames)-1], []byte("slow")) {
+				<-release
+			}
+			if err := c.Send(frames...); err != nil {
+				return
+			}
+		}
+	})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // runs before serve's cleanup, which waits for the handler
+
+	r := NewRequester(ln.Endpoint())
+	defer r.Close()
+	if _, err := r.Request(context.Background(), []byte("slow"), 50*time.Millisecond); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v, want ErrTimeout", err)
+	}
+	free()
+	for i := range 5 {
+		if reply, err := r.Request(context.Background(), []byte("fast"), 2*time.Second); err != nil || string(reply) != "fast" {
+			t.Fatalf("request %d: %q, %v", i, reply, err)
+		}
+	}
+}
+
+func TestRequesterConcurrentUse(t *testing.T) {
+	ln := startEcho(t)
+	r := NewRequester(ln.Endpoint())
+	defer r.Close()
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			payload := []byte{byte(i)}
+			for range 20 {
+				reply, err := r.Request(context.Background(), payload, 5*time.Second)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(reply, payload) {
+					errs <- errors.New("reply to another request")
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestRequesterClosed(t *testing.T) {
+	ln := startEcho(t)
+	r := NewRequester(ln.Endpoint())
+	if r.Endpoint() != ln.Endpoint() {
+		t.Errorf("Endpoint() = %q", r.Endpoint())
+	}
+	r.Close()
+	if _, err := r.Request(context.Background(), []byte("x"), time.Second); !errors.Is(err, ErrClosed) {
+		t.Errorf("err = %v, want ErrClosed", err)
+	}
+}

@@ -1,0 +1,49 @@
+package bot
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"msgsys/lang"
+	"msgsys/roles/client"
+	"msgsys/roles/common"
+)
+
+// Command is `msgsys bot`.
+func Command() *cli.Command {
+	defaults := DefaultConfig()
+	flags := append(client.ConnectionFlags(),
+		&cli.StringFlag{Name: "user", EnvVars: []string{"MSGSYS_BOT_USER"}, Usage: `the bot's user name (default "bot_" and 4 random digits)`},
+		&cli.IntFlag{Name: "messages", Value: defaults.Messages, EnvVars: []string{"MSGSYS_BOT_MESSAGES"}, Usage: "posts per round before picking another channel"},
+		&cli.DurationFlag{Name: "interval", Value: defaults.Interval, EnvVars: []string{"MSGSYS_BOT_INTERVAL"}, Usage: "pause after each post"},
+		&cli.Int64Flag{Name: "seed", EnvVars: []string{"MSGSYS_BOT_SEED"}, Usage: "seed of the random choices, for a repeatable run (default: from the time)"},
+		&cli.Float64Flag{Name: "direct-chance", Value: defaults.DirectChance, EnvVars: []string{"MSGSYS_BOT_DIRECT_CHANCE"}, Usage: "probability, per round, of sending one direct message (0 to 1)"},
+	)
+	return &cli.Command{
+		Name:  "bot",
+		Usage: "simulate a user that keeps posting to random channels",
+		Flags: append(flags, common.ClockFlags()...),
+		Action: func(c *cli.Context) error {
+			log := common.Logger(c, "bot")
+			cfg := DefaultConfig()
+			cfg.Broker = c.String("broker")
+			cfg.Sub = c.String("sub")
+			cfg.Timeout = c.Duration("timeout")
+			cfg.Lang = lang.Pick(c.String("lang"))
+			cfg.User = c.String("user")
+			cfg.Messages = c.Int("messages")
+			cfg.Interval = c.Duration("interval")
+			cfg.Seed = c.Int64("seed")
+			cfg.DirectChance = c.Float64("direct-chance")
+			cfg.Log = log
+			cfg.Clocks = common.Clocks(c, log)
+
+			b, err := New(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, stop := common.Context(c)
+			defer stop()
+			return b.Run(ctx)
+		},
+	}
+}

@@ -1,0 +1,38 @@
+package dump
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"msgsys/roles/common"
+)
+
+// Command is `msgsys dump`.
+func Command() *cli.Command {
+	defaults := DefaultConfig()
+	return &cli.Command{
+		Name:  "dump",
+		Usage: "print a server's stored users, channels and messages as JSON, from its data directory",
+		Description: "The store is read in place when no server holds it. When a running server holds it, " +
+			"dump reads that server's address from server.json in the same directory, requests a " +
+			"consistent copy from it, prints the copy and deletes it.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "data", Value: defaults.Data, EnvVars: []string{"MSGSYS_DATA"}, Usage: "server's data directory, which contains server.db (the default is the container's)"},
+			&cli.DurationFlag{Name: "lock-timeout", Value: defaults.LockTimeout, EnvVars: []string{"MSGSYS_LOCK_TIMEOUT"}, Usage: "how long to wait for the store's file lock before requesting a copy from the running server"},
+			&cli.DurationFlag{Name: "timeout", Value: defaults.RequestTimeout, EnvVars: []string{"MSGSYS_DUMP_TIMEOUT"}, Usage: "deadline of the running server's copy"},
+		},
+		Action: func(c *cli.Context) error {
+			cfg := DefaultConfig()
+			cfg.Data = c.String("data")
+			cfg.LockTimeout = c.Duration("lock-timeout")
+			cfg.RequestTimeout = c.Duration("timeout")
+			cfg.Log = common.Logger(c, "dump")
+			d, err := New(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, stop := common.Context(c)
+			defer stop()
+			return d.Run(ctx)
+		},
+	}
+}

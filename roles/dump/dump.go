@@ -1,0 +1,261 @@
+// Package dump is `msgsys dump`: it prints a server's stored data as JSON.
+// A store that no process holds is read in place. A running server holds
+// an exclusive lock on its file, so the tool requests a consistent copy
+// from a live server (its backup service), reads the copy and deletes it.
+package dump
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"msgsys/proto"
+	"msgsys/roles/server"
+	"msgsys/store"
+)
+
+// Defaults of Config.
+const (
+	// DefaultData is the data directory of a server in the msgsys
+	// container image.
+	DefaultData = "/data"
+	// DefaultLockTimeout is how long to wait for the store's file lock
+	// before taking the file for a running server's.
+	DefaultLockTimeout = 300 * time.Millisecond
+	// DefaultRequestTimeout bounds the backup request. The server copies
+	// its whole store before it replies.
+	DefaultRequestTimeout = 30 * time.Second
+)
+
+// storeFile is the server's store inside its data directory.
+const storeFile = "server.db"
+
+// serviceBackup is the server-to-server service that writes a copy of
+// the store and returns a server.BackupReply.
+const serviceBackup = "backup"
+
+// Errors of the dump package.
+var (
+	// ErrNoStore means the data directory has no store file.
+	ErrNoStore = errors.New("dump: no store")
+	// ErrServer means the running server that holds the store did not
+	// provide a copy.
+	ErrServer = errors.New("dump: running server did not provide a copy")
+)
+
+// Config configures a dump.
+type Config struct {
+	// Data is the server's data directory, which holds server.db and,
+	// while the server runs, server.json.
+	Data string
+	// LockTimeout is how long to wait for the store's file lock.
+	LockTimeout time.Duration
+	// RequestTimeout bounds the backup request to a running server.
+	RequestTimeout time.Duration
+	// Out receives the JSON; nil means os.Stdout.
+	Out io.Writer
+
+	Clocks proto.Clocks
+	Log    *slog.Logger
+}
+
+// DefaultConfig returns the settings for the container's data directory.
+func DefaultConfig() Config {
+	return Config{
+		Data:           DefaultData,
+		LockTimeout:    DefaultLockTimeout,
+		RequestTimeout: DefaultRequestTimeout,
+		Clocks:         proto.NewClocks(),
+	}
+}
+
+// Dump prints one server's data.
+type Dump struct {
+	cfg Config
+}
+
+// New validates cfg. It opens and connects nothing.
+func New(cfg Config) (*Dump, error) {
+	if cfg.Data == "" {
+		return nil, errors.New("dump: data directory is empty: set --data")
+	}
+	if cfg.LockTimeout <= 0 || cfg.RequestTimeout <= 0 {
+		return nil, fmt.Errorf("dump: timeouts must be positive, got lock %v and request %v", cfg.LockTimeout, cfg.RequestTimeout)
+	}
+	if cfg.Out == nil {
+		cfg.Out = os.Stdout
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clocks.Lamport == nil || cfg.Clocks.Physical == nil {
+		cfg.Clocks = proto.NewClocks()
+	}
+	return &Dump{cfg: cfg}, nil
+}
+
+// Run writes the dump to Out and returns.
+func (d *Dump) Run(ctx context.Context) error {
+	path := filepath.Join(d.cfg.Data, storeFile)
+	if err := checkStoreFile(d.cfg.Data, path); err != nil {
+		return err
+	}
+	st, err := store.Open(path, store.Options{ReadOnly: true, Timeout: d.cfg.LockTimeout})
+	if err == nil {
+		d.cfg.Log.Debug("dumping store in place", "path", path)
+		return dumpAndClose(st, d.cfg.Out)
+	}
+	if !errors.Is(err, bolt.ErrTimeout) {
+		return fmt.Errorf("dump: %w", err)
+	}
+	d.cfg.Log.Debug("store is locked, asking its server for a copy", "path", path)
+	return d.dumpLive(ctx)
+}
+
+// checkStoreFile explains a missing directory or store file.
+func checkStoreFile(dir, path string) error {
+	if _, err := os.Stat(dir); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: data directory %s does not exist: set --data to a server's data directory", ErrNoStore, dir)
+		}
+		return fmt.Errorf("dump: data directory %s: %w", dir, err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: %s has no %s: is it a server's data directory, and has the server run?", ErrNoStore, dir, storeFile)
+		}
+		return fmt.Errorf("dump: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("%w: %s is not a regular file", ErrNoStore, path)
+	}
+	return nil
+}
+
+func dumpAndClose(st *store.Store, w io.Writer) error {
+	err := st.Dump(w)
+	if closeErr := st.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		return fmt.Errorf("dump: %w", err)
+	}
+	return nil
+}
+
+// serverInfo is the server's info file, server.InfoFile.
+type serverInfo struct {
+	Name string `json:"name"`
+	Addr string `json:"addr"`
+	PID  int    `json:"pid"`
+}
+
+// dumpLive requests a copy from the server that holds the store, dumps
+// the copy and deletes it.
+func (d *Dump) dumpLive(ctx context.Context) error {
+	info, err := readInfo(d.cfg.Data)
+	if err != nil {
+		return err
+	}
+	copyPath, err := d.requestBackup(ctx, info)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := os.Remove(copyPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			d.cfg.Log.Warn("copy of the store not deleted", "path", copyPath, "err", err)
+		}
+	}()
+	st, err := store.Open(copyPath, store.Options{ReadOnly: true, Timeout: d.cfg.LockTimeout})
+	if err != nil {
+		return fmt.Errorf("dump: copy from %s: %w", info.Name, err)
+	}
+	return dumpAndClose(st, d.cfg.Out)
+}
+
+func readInfo(dir string) (serverInfo, error) {
+	path := filepath.Join(dir, server.InfoFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return serverInfo{}, fmt.Errorf("%w: %s is locked by another process, and %s does not exist, so its server cannot be reached (a server writes it once it has a rank)",
+				ErrServer, filepath.Join(dir, storeFile), path)
+		}
+		return serverInfo{}, fmt.Errorf("dump: %w", err)
+	}
+	var info serverInfo
+	if err := json.Unmarshal(data, &info); err != nil {
+		return serverInfo{}, fmt.Errorf("dump: invalid %s: %w", path, err)
+	}
+	if info.Addr == "" {
+		return serverInfo{}, fmt.Errorf("dump: invalid %s: no addr", path)
+	}
+	return info, nil
+}
+
+// requestBackup requests a copy of the server's store and returns the
+// copy's path in this process's view of the data directory.
+func (d *Dump) requestBackup(ctx context.Context, info serverInfo) (string, error) {
+	frame, err := proto.Encode(serviceBackup, &backupRequest{}, d.cfg.Clocks.Meta())
+	if err != nil {
+		return "", err
+	}
+	requester := proto.NewRequester(info.Addr)
+	defer requester.Close()
+	payload, err := requester.Request(ctx, frame, d.cfg.RequestTimeout)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s at %s (pid %d): %w; is it still running?", ErrServer, info.Name, info.Addr, info.PID, err)
+	}
+
+	env, err := proto.Decode(payload)
+	if err == nil {
+		_, err = d.cfg.Clocks.Witness(env.Data)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: %s sent an invalid reply: %w", ErrServer, info.Name, err)
+	}
+	if status, _, _ := env.Data.OptString("status"); !proto.IsSuccess(status) {
+		description, _, _ := env.Data.OptString("description")
+		return "", fmt.Errorf("%w: %s rejected the backup request: %s", ErrServer, info.Name, description)
+	}
+	var reply server.BackupReply
+	if _, err := proto.DecodeInto(payload, &reply); err != nil {
+		return "", fmt.Errorf("%w: %s sent an invalid backup reply: %w", ErrServer, info.Name, err)
+	}
+	return localCopy(d.cfg.Data, reply.Path)
+}
+
+// localCopy maps the path the server returned to this process's view of
+// the data directory. The server may have been started from another
+// working directory or run in a container with the directory mounted
+// elsewhere, so only the file name is kept. The name must be one the
+// backup service makes, because the tool deletes the file afterwards.
+func localCopy(dir, serverPath string) (string, error) {
+	name := filepath.Base(filepath.FromSlash(serverPath))
+	if !strings.HasPrefix(name, "backup-") || !strings.HasSuffix(name, ".db") {
+		return "", fmt.Errorf("%w: unexpected backup path %q", ErrServer, serverPath)
+	}
+	path := filepath.Join(dir, name)
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("%w: copy %s not found in %s: %w", ErrServer, name, dir, err)
+	}
+	return path, nil
+}
+
+// backupRequest is the data of a backup request, which carries only the
+// sender's clocks.
+type backupRequest struct {
+	Timestamp string `msgpack:"timestamp"`
+	Clock     uint64 `msgpack:"clock"`
+}

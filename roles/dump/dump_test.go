@@ -1,0 +1,256 @@
+package dump
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"msgsys/proto"
+	"msgsys/roles/server"
+	"msgsys/store"
+)
+
+// dumped is the part of a dump the tests read.
+type dumped struct {
+	Users []struct {
+		Name   string `json:"name"`
+		Logins []any  `json:"logins"`
+	} `json:"users"`
+	Channels []struct {
+		Name  string `json:"name"`
+		Posts []struct {
+			User string `json:"user"`
+			Text string `json:"text"`
+		} `json:"posts"`
+	} `json:"channels"`
+	Conversations []struct {
+		Users []string `json:"users"`
+	} `json:"conversations"`
+}
+
+func runDump(t *testing.T, dir string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	cfg := DefaultConfig()
+	cfg.Data = dir
+	cfg.RequestTimeout = 5 * time.Second
+	cfg.Out = &out
+	d, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.Run(context.Background())
+	return out.String(), err
+}
+
+func parseDump(t *testing.T, text string) dumped {
+	t.Helper()
+	var d dumped
+	if err := json.Unmarshal([]byte(text), &d); err != nil {
+		t.Fatalf("dump is not JSON: %v\n%s", err, text)
+	}
+	return d
+}
+
+// writeStore creates dir/server.db holding a user, a channel, a post and
+// a direct message, and returns the store's own dump of them.
+func writeStore(t *testing.T, dir string) string {
+	t.Helper()
+	st, err := store.Open(filepath.Join(dir, storeFile), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	at := time.Date(2026, 12, 4, 19, 33, 44, 0, time.UTC).UnixNano()
+	ops := []store.Op{
+		{Kind: store.KindLogin, User: "Ana"},
+		{Kind: store.KindLogin, User: "bia"},
+		{Kind: store.KindChannel, Channel: "geral"},
+		{Kind: store.KindPost, User: "Ana", Channel: "geral", Text: "olá, mundo"},
+		{Kind: store.KindDirect, User: "Ana", Peer: "bia", Text: "oi"},
+	}
+	for i := range ops {
+		ops[i].Origin, ops[i].Seq, ops[i].Rank = "server-1@test", uint64(i+1), 1
+		ops[i].Clock, ops[i].Time = uint64(i+1), at+int64(i)*int64(time.Millisecond)
+	}
+
+	res, err := st.Apply(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Applied != len(ops) {
+		t.Fatalf("applied %d of %d ops: %+v", res.Applied, len(ops), res.Ops)
+	}
+
+	var want bytes.Buffer
+	if err := st.Dump(&want); err != nil {
+		t.Fatal(err)
+	}
+	return want.String()
+}
+
+func TestDumpStoppedServer(t *testing.T) {
+	dir := t.TempDir()
+	want := writeStore(t, dir)
+
+	got, err := runDump(t, dir)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got != want {
+		t.Errorf("dump differs from the store's own:\ngot:\n%s\nwant:\n%s", got, want)
+	}
+	d := parseDump(t, got)
+	if len(d.Users) != 2 || d.Users[0].Name != "Ana" {
+		t.Errorf("users = %+v, want Ana and bia", d.Users)
+	}
+	if len(d.Channels) != 1 || len(d.Channels[0].Posts) != 1 || d.Channels[0].Posts[0].Text != "olá, mundo" {
+		t.Errorf("channels = %+v, want geral with one post", d.Channels)
+	}
+	if len(d.Conversations) != 1 {
+		t.Errorf("conversations = %+v, want one", d.Conversations)
+	}
+}
+
+func TestDumpMissingStore(t *testing.T) {
+	for name, dir := range map[string]string{
+		"no directory": filepath.Join(t.TempDir(), "absent"),
+		"no store":     t.TempDir(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, err := runDump(t, dir)
+			if !errors.Is(err, ErrNoStore) {
+				t.Fatalf("Run error = %v, want ErrNoStore", err)
+			}
+			if !strings.Contains(err.Error(), dir) {
+				t.Errorf("error %q does not name %s", err, dir)
+			}
+			if out != "" {
+				t.Errorf("printed %q", out)
+			}
+		})
+	}
+}
+
+func TestDumpNotAStore(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, storeFile), []byte("not a database"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runDump(t, dir); err == nil {
+		t.Fatal("Run succeeded on a file that is not a store")
+	}
+}
+
+// holdStore opens dir's store for writing, as a running server does, until
+// the test ends.
+func holdStore(t *testing.T, dir string) {
+	t.Helper()
+	st, err := store.Open(filepath.Join(dir, storeFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+}
+
+func TestDumpLockedWithoutInfoFile(t *testing.T) {
+	dir := t.TempDir()
+	writeStore(t, dir)
+	holdStore(t, dir)
+
+	_, err := runDump(t, dir)
+	if !errors.Is(err, ErrServer) {
+		t.Fatalf("Run error = %v, want ErrServer", err)
+	}
+	if !strings.Contains(err.Error(), server.InfoFile) {
+		t.Errorf("error %q does not mention %s", err, server.InfoFile)
+	}
+}
+
+func TestDumpLockedServerGone(t *testing.T) {
+	dir := t.TempDir()
+	writeStore(t, dir)
+	holdStore(t, dir)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "tcp://" + ln.Addr().String()
+	ln.Close()
+	info, err := json.Marshal(serverInfo{Name: "server-9", Addr: addr, PID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, server.InfoFile), info, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = runDump(t, dir)
+	if !errors.Is(err, ErrServer) {
+		t.Fatalf("Run error = %v, want ErrServer", err)
+	}
+	for _, want := range []string{"server-9", addr} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+}
+
+func TestDumpRunningServer(t *testing.T) {
+	live := startServer(t)
+	waitFor(t, 10*time.Second, "server serving", live.server.Serving)
+	live.request(t, proto.ServiceLogin, &proto.LoginRequest{User: "Ana"})
+	live.request(t, proto.ServiceLogin, &proto.LoginRequest{User: "bia"})
+	waitFor(t, 5*time.Second, "server info file", func() bool {
+		_, err := os.Stat(filepath.Join(live.data, server.InfoFile))
+		return err == nil
+	})
+
+	got, err := runDump(t, live.data)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	d := parseDump(t, got)
+	var names []string
+	for _, u := range d.Users {
+		names = append(names, u.Name)
+	}
+	if strings.Join(names, ",") != "Ana,bia" {
+		t.Errorf("users = %v, want [Ana bia]", names)
+	}
+
+	copies, err := filepath.Glob(filepath.Join(live.data, "backup-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(copies) != 0 {
+		t.Errorf("copies left in the data directory: %v", copies)
+	}
+}
+
+func TestLocalCopyPath(t *testing.T) {
+	dir := t.TempDir()
+	name := "backup-123.db"
+	if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := localCopy(dir, "/elsewhere/data/"+name)
+	if err != nil || got != filepath.Join(dir, name) {
+		t.Errorf("localCopy of a server path = %q, %v; want %s", got, err, filepath.Join(dir, name))
+	}
+	for _, bad := range []string{"/etc/passwd", filepath.Join(dir, storeFile), "backup-123.db.tmp", filepath.Join(dir, "backup-456.db")} {
+		if _, err := localCopy(dir, bad); !errors.Is(err, ErrServer) {
+			t.Errorf("localCopy(%q) error = %v, want ErrServer", bad, err)
+		}
+	}
+}

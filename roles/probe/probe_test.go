@@ -1,0 +1,248 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"msgsys/roles/broker"
+	"msgsys/roles/reference"
+	"msgsys/roles/server"
+)
+
+// syncBuffer collects log lines from several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// cluster is a reference, a broker and one server on ephemeral loopback
+// ports, stopped when the test ends.
+type cluster struct {
+	reference *reference.Reference
+	broker    *broker.Broker
+	server    *server.Server
+	addr      string
+}
+
+func startCluster(t *testing.T) *cluster {
+	t.Helper()
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("cluster logs:\n%s", logs)
+		}
+	})
+	c := &cluster{}
+
+	refCfg := reference.DefaultConfig()
+	refCfg.Bind = "tcp://127.0.0.1:0"
+	refCfg.DataDir = t.TempDir()
+	refCfg.Log = log.With("role", "reference")
+	ref, err := reference.New(refCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.reference = ref
+	run(t, "reference", ref.Run)
+
+	brokerCfg := broker.DefaultConfig()
+	brokerCfg.Frontend = "tcp://127.0.0.1:0"
+	brokerCfg.Backend = "tcp://127.0.0.1:0"
+	brokerCfg.XSub = "tcp://127.0.0.1:0"
+	brokerCfg.XPub = "tcp://127.0.0.1:0"
+	brokerCfg.Log = log.With("role", "broker")
+	b, err := broker.New(brokerCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.broker = b
+	run(t, "broker", b.Run)
+
+	// The server's status service must be reachable at a known address,
+	// so the test picks a free port instead of port 0.
+	c.addr = "tcp://" + freeAddr(t)
+	cfg := server.DefaultConfig()
+	cfg.Name = "server-1"
+	cfg.Addr = c.addr
+	cfg.Bind = c.addr
+	cfg.Data = t.TempDir()
+	cfg.Broker = b.BackendEndpoint()
+	cfg.Pub = b.XSubEndpoint()
+	cfg.Sub = b.XPubEndpoint()
+	cfg.Reference = ref.Endpoint()
+	cfg.Lang = "en"
+	cfg.HeartbeatEvery = 200 * time.Millisecond
+	cfg.CatchUpTimeout = 5 * time.Second
+	cfg.Log = log.With("role", "server")
+	s, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.server = s
+	run(t, cfg.Name, s.Run)
+	return c
+}
+
+// freeAddr returns a loopback address whose port was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// run starts fn and, when the test ends, cancels it and waits for it.
+func run(t *testing.T, name string, fn func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			// NOTE: a server stopped before it has a rank returns
+			// context.Canceled, which is not a failure here.
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("%s: Run returned %v", name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s: Run did not return after cancel", name)
+		}
+	})
+}
+
+// probeOnce runs one probe and returns its output line and error.
+func probeOnce(t *testing.T, role, endpoint string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	cfg := DefaultConfig()
+	cfg.Role, cfg.Endpoint, cfg.Out = role, endpoint, &out
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Run(context.Background())
+	return out.String(), err
+}
+
+// eventually polls probe until it passes or the deadline expires, and
+// returns the last output and error.
+func eventually(t *testing.T, role, endpoint string) (string, error) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := probeOnce(t, role, endpoint)
+		if err == nil || time.Now().After(deadline) {
+			return out, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestProbeRunningCluster(t *testing.T) {
+	c := startCluster(t)
+
+	out, err := eventually(t, RoleBroker, c.broker.FrontendEndpoint())
+	if err != nil {
+		t.Fatalf("broker probe: %v", err)
+	}
+	if !strings.HasPrefix(out, "ok: broker") {
+		t.Errorf("broker probe output = %q, want an ok line", out)
+	}
+
+	out, err = eventually(t, RoleReference, c.reference.Endpoint())
+	if err != nil {
+		t.Fatalf("reference probe: %v", err)
+	}
+	if !strings.HasPrefix(out, "ok: reference") {
+		t.Errorf("reference probe output = %q, want an ok line", out)
+	}
+
+	out, err = eventually(t, RoleServer, c.addr)
+	if err != nil {
+		t.Fatalf("server probe: %v", err)
+	}
+	if !strings.Contains(out, "server server-1") {
+		t.Errorf("server probe output = %q, want the server's name", out)
+	}
+}
+
+func TestProbeWrongSocketType(t *testing.T) {
+	c := startCluster(t)
+
+	// The proxy's subscriber side is an XPUB socket, which rejects the
+	// probe's REQ handshake, so a probe of the wrong port fails.
+	endpoint := c.broker.XPubEndpoint()
+	_, err := probeOnce(t, RoleBroker, endpoint)
+	if err == nil {
+		t.Fatalf("broker probe of the XPUB side %s passed, want an error", endpoint)
+	}
+	if !strings.Contains(err.Error(), "XPUB") {
+		t.Errorf("broker probe error %q does not name the peer's socket type", err)
+	}
+}
+
+func TestProbeClosedPort(t *testing.T) {
+	endpoint := "tcp://" + freeAddr(t)
+	for _, role := range []string{RoleBroker, RoleReference, RoleServer} {
+		_, err := probeOnce(t, role, endpoint)
+		if err == nil {
+			t.Errorf("%s probe of closed port %s passed, want an error", role, endpoint)
+			continue
+		}
+		if !strings.Contains(err.Error(), endpoint) {
+			t.Errorf("%s probe error %q does not name the endpoint", role, err)
+		}
+	}
+}
+
+func TestNewDefaultsAndValidation(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Role = RoleReference
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.cfg.Endpoint != "tcp://127.0.0.1:5559" {
+		t.Errorf("reference default endpoint = %q, want tcp://127.0.0.1:5559", p.cfg.Endpoint)
+	}
+
+	cfg = DefaultConfig()
+	cfg.Role = "client"
+	if _, err := New(cfg); err == nil {
+		t.Error("New accepted role client")
+	}
+
+	cfg = DefaultConfig()
+	cfg.Timeout = 0
+	if _, err := New(cfg); err == nil {
+		t.Error("New accepted a zero timeout")
+	}
+}

@@ -1,0 +1,161 @@
+package up
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+)
+
+// waitDelay bounds how long Wait keeps copying a child's output after the
+// child has exited, in case a process it started still holds the pipes.
+const waitDelay = 2 * time.Second
+
+// childSpec is one process that msgsys up runs.
+type childSpec struct {
+	name    string
+	args    []string // arguments after the executable, starting with the role
+	restart bool     // restart after an exit that msgsys up did not cause
+}
+
+// role is the msgsys command the child runs.
+func (s childSpec) role() string { return s.args[0] }
+
+// child supervises one process: it waits for it, logs an unexpected exit,
+// restarts it when its spec says so, and stops it when stop is closed.
+type child struct {
+	spec   childSpec
+	exe    string
+	env    []string
+	stdout *lineWriter
+	stderr *lineWriter
+	log    *slog.Logger
+
+	restartDelay time.Duration
+	stop         chan struct{} // closed to stop the process for good
+	killAt       time.Time     // written before stop is closed: when SIGTERM gives way to SIGKILL
+	done         chan struct{} // closed when supervise returns
+
+	mu         sync.Mutex // guards currentPID
+	currentPID int        // process id of the running process, 0 while none runs
+}
+
+// pid returns the running process's id, or 0.
+func (c *child) pid() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.currentPID
+}
+
+func (c *child) setPID(pid int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.currentPID = pid
+}
+
+// running is one started process and the result of its Wait.
+type running struct {
+	cmd    *exec.Cmd
+	exited chan error // receives Wait's result once
+}
+
+// start starts the process once.
+func (c *child) start() (*running, error) {
+	cmd := exec.Command(c.exe, c.spec.args...)
+	cmd.Env = c.env
+	cmd.Stdout = c.stdout
+	cmd.Stderr = c.stderr
+	cmd.SysProcAttr = sysProcAttr()
+	cmd.WaitDelay = waitDelay
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("up: start %s: %w", c.spec.name, err)
+	}
+	c.log.Info("child started", "name", c.spec.name, "pid", cmd.Process.Pid)
+	c.setPID(cmd.Process.Pid)
+	r := &running{cmd: cmd, exited: make(chan error, 1)}
+	go func() {
+		// This goroutine ends when the process exits, which supervise
+		// forces with SIGKILL when asked to stop.
+		err := cmd.Wait()
+		c.setPID(0)
+		c.stdout.Flush()
+		c.stderr.Flush()
+		r.exited <- err
+	}()
+	return r, nil
+}
+
+// supervise owns the process that first started, and its restarts, until
+// stop is closed or the process exits for good.
+func (c *child) supervise(first *running) {
+	defer close(c.done)
+	r := first
+	for {
+		select {
+		case err := <-r.exited:
+			c.log.Error("child exited unexpectedly", "name", c.spec.name, "pid", r.cmd.Process.Pid, "status", exitStatus(r.cmd, err))
+			if !c.spec.restart {
+				return
+			}
+			if r = c.restart(); r == nil {
+				return
+			}
+		case <-c.stop:
+			c.terminate(r)
+			return
+		}
+	}
+}
+
+// restart starts the process again after restartDelay, retrying while the
+// start fails. It returns nil when stop is closed first.
+func (c *child) restart() *running {
+	for {
+		select {
+		case <-c.stop:
+			return nil
+		case <-time.After(c.restartDelay):
+		}
+		r, err := c.start()
+		if err == nil {
+			c.log.Info("child restarted", "name", c.spec.name, "pid", r.cmd.Process.Pid)
+			return r
+		}
+		c.log.Error("child restart failed", "name", c.spec.name, "err", err)
+	}
+}
+
+// terminate sends SIGTERM, then SIGKILL at killAt, and waits for the exit.
+func (c *child) terminate(r *running) {
+	pid := r.cmd.Process.Pid
+	if err := terminate(r.cmd.Process); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		c.log.Warn("child not signalled", "name", c.spec.name, "pid", pid, "err", err)
+	}
+	select {
+	case err := <-r.exited:
+		c.log.Info("child stopped", "name", c.spec.name, "pid", pid, "status", exitStatus(r.cmd, err))
+		return
+	case <-time.After(time.Until(c.killAt)):
+	}
+	c.log.Warn("child did not stop in time, killing it", "name", c.spec.name, "pid", pid)
+	if err := r.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		c.log.Error("child not killed", "name", c.spec.name, "pid", pid, "err", err)
+	}
+	err := <-r.exited
+	c.log.Info("child killed", "name", c.spec.name, "pid", pid, "status", exitStatus(r.cmd, err))
+}
+
+// exitStatus describes how a process ended: "exit status 1", "signal:
+// killed", or Wait's own error when the process state is unknown.
+func exitStatus(cmd *exec.Cmd, err error) string {
+	if cmd.ProcessState != nil {
+		return cmd.ProcessState.String()
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return "exited"
+}

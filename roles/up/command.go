@@ -1,0 +1,56 @@
+package up
+
+import (
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"msgsys/roles/client"
+	"msgsys/roles/common"
+)
+
+// Command is `msgsys up`.
+func Command() *cli.Command {
+	defaults := DefaultConfig()
+	return &cli.Command{
+		Name:  "up",
+		Usage: "run a whole cluster on 127.0.0.1 (reference, broker, servers and bots) with merged logs, until Ctrl-C",
+		Description: "Every process is a child of this one, running the same binary, so any of them can be " +
+			"killed with kill -9 to test failures. Ports: frontend = base, backend = base+1, proxy " +
+			"publisher side = base+2, subscriber side = base+3, reference = base+4, and server i's " +
+			"server-to-server endpoint = base+5+i-1.",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "port-base", Value: defaults.PortBase, EnvVars: []string{"MSGSYS_PORT_BASE"}, Usage: "broker frontend port; the other ports follow it"},
+			&cli.StringFlag{Name: "data", Value: defaults.Data, EnvVars: []string{"MSGSYS_DATA"}, Usage: "directory of the reference's and each server's data"},
+			&cli.IntFlag{Name: "servers", Value: defaults.Servers, EnvVars: []string{"MSGSYS_SERVERS"}, Usage: "number of servers"},
+			&cli.IntFlag{Name: "bots", Value: defaults.Bots, EnvVars: []string{"MSGSYS_BOTS"}, Usage: "number of bots, started once the cluster serves a login"},
+			&cli.BoolFlag{Name: "skew", EnvVars: []string{"MSGSYS_SKEW"}, Usage: "start the servers with clock skews spread over ±1s, for Berkeley rounds to correct"},
+			&cli.BoolFlag{Name: "restart", EnvVars: []string{"MSGSYS_RESTART"}, Usage: "restart a server 1s after it exits unexpectedly (other processes stay down)"},
+			&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: "language of the instructions and of every process's text for people: pt or en (default: from LANG, else pt)"},
+		},
+		Action: func(c *cli.Context) error {
+			cfg := DefaultConfig()
+			cfg.PortBase = c.Int("port-base")
+			cfg.Data = c.String("data")
+			cfg.Servers = c.Int("servers")
+			cfg.Bots = c.Int("bots")
+			cfg.Skew = c.Bool("skew")
+			cfg.Restart = c.Bool("restart")
+			cfg.Lang = c.String("lang")
+			if level := c.String("log-level"); level != "" {
+				cfg.LogLevel = level
+			}
+			if format := c.String("log-format"); format != "" {
+				cfg.LogFormat = format
+			}
+			cfg.Color = client.IsTerminal(os.Stdout) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+			u, err := New(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, stop := common.Context(c)
+			defer stop()
+			return u.Run(ctx)
+		},
+	}
+}

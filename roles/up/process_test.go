@@ -1,0 +1,375 @@
+//go:build unix
+
+package up
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"msgsys/proto"
+)
+
+// binary is the msgsys executable TestMain builds, and buildErr the reason
+// it could not; the tests that run processes fail with it.
+var (
+	binary   string
+	buildErr error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "msgsys-up-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "msgsys")
+	// "msgsys" is the module's main package, at the module root.
+	args := append(append([]string{"build"}, buildFlags...), "-o", binary, "msgsys")
+	build := exec.Command("go", args...)
+	if out, err := build.CombinedOutput(); err != nil {
+		buildErr = fmt.Errorf("go build msgsys: %w\n%s", err, out)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// needBinary fails the test when the msgsys binary could not be built.
+func needBinary(t *testing.T) {
+	t.Helper()
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+}
+
+// freePortBase finds n consecutive free loopback ports below the usual
+// ephemeral range, so that other tests' port-0 listeners do not take
+// them between the check and msgsys up's own check.
+func freePortBase(t *testing.T, n int) int {
+	t.Helper()
+	for range 100 {
+		base := 20000 + rand.IntN(10000)
+		free := true
+		for port := base; port < base+n && free; port++ {
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			if err != nil {
+				free = false
+				continue
+			}
+			ln.Close()
+		}
+		if free {
+			return base
+		}
+	}
+	t.Fatalf("no block of %d free ports found", n)
+	return 0
+}
+
+// syncBuffer is the merged output of msgsys up, written by its pipe
+// reader and read by the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// upProcess is a running `msgsys up`.
+type upProcess struct {
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	base   int
+	exited chan struct{} // closed when msgsys up has exited
+	err    error         // Wait's result, set before exited is closed
+}
+
+// startUp runs msgsys up with args on a free block of ports, and kills it
+// and every child it reported when the test ends, whatever happened.
+func startUp(t *testing.T, servers int, args ...string) *upProcess {
+	t.Helper()
+	needBinary(t)
+
+	base := freePortBase(t, offsetServers+servers)
+	args = append([]string{"up", "--port-base", strconv.Itoa(base), "--servers", strconv.Itoa(servers), "--data", t.TempDir()}, args...)
+	cmd := exec.Command(binary, args...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Env = append(os.Environ(), "LANG=C", "MSGSYS_LOG_FORMAT=text", "MSGSYS_LOG_LEVEL=info")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	p := &upProcess{cmd: cmd, out: out, base: base, exited: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
+
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("msgsys up output:\n%s", out.String())
+		}
+		select {
+		case <-p.exited:
+			if !t.Failed() {
+				return
+			}
+		default:
+			// msgsys up is still running because the test failed
+			// early.
+			_ = cmd.Process.Kill()
+			select {
+			case <-p.exited:
+			case <-time.After(10 * time.Second):
+				t.Error("msgsys up did not exit after SIGKILL")
+			}
+		}
+		// Kill any child a failing msgsys up left behind.
+		for _, pid := range p.pids() {
+			if alive(pid) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	return p
+}
+
+// waitLog waits until the output has a line matching pattern and returns
+// the line's submatches.
+func (p *upProcess) waitLog(t *testing.T, timeout time.Duration, pattern string) []string {
+	t.Helper()
+	re := regexp.MustCompile(pattern)
+	var match []string
+	waitFor(t, timeout, "a line matching "+pattern, func() bool {
+		match = re.FindStringSubmatch(p.out.String())
+		return match != nil
+	})
+	return match
+}
+
+var startedLine = regexp.MustCompile(`msg="child (?:started|restarted)" role=up name=(\S+) pid=(\d+)`)
+
+// pids returns the process id of every child msgsys up reported starting.
+func (p *upProcess) pids() []int {
+	var pids []int
+	for _, m := range startedLine.FindAllStringSubmatch(p.out.String(), -1) {
+		pid, _ := strconv.Atoi(m[2])
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// pidOf returns the process id msgsys up last reported for child name.
+func (p *upProcess) pidOf(t *testing.T, name string) int {
+	t.Helper()
+	pid := 0
+	for _, m := range startedLine.FindAllStringSubmatch(p.out.String(), -1) {
+		if m[1] == name {
+			pid, _ = strconv.Atoi(m[2])
+		}
+	}
+	if pid == 0 {
+		t.Fatalf("no pid reported for %s", name)
+	}
+	return pid
+}
+
+// checkNoRace fails the test when a process built with the race detector
+// reported a data race. The report's lines carry the tag of the child that
+// raced, or none for msgsys up itself.
+func (p *upProcess) checkNoRace(t *testing.T) {
+	t.Helper()
+	for line := range strings.SplitSeq(p.out.String(), "\n") {
+		if strings.Contains(line, "WARNING: DATA RACE") {
+			t.Errorf("data race reported: %q", line)
+		}
+	}
+}
+
+// alive reports whether a process with id pid exists, zombies included.
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// testClient sends requests through the cluster's broker.
+type testClient struct {
+	req    *proto.Requester
+	clocks proto.Clocks
+}
+
+func newClient(t *testing.T, base int) *testClient {
+	req := proto.NewRequester("tcp://127.0.0.1:" + strconv.Itoa(base+offsetFrontend))
+	t.Cleanup(req.Close)
+	return &testClient{req: req, clocks: proto.NewClocks()}
+}
+
+// call sends one request and returns an error unless it succeeds.
+func (c *testClient) call(service string, data any) error {
+	frame, err := proto.Encode(service, data, c.clocks.Meta())
+	if err != nil {
+		return err
+	}
+	payload, err := c.req.Request(context.Background(), frame, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	env, err := proto.Decode(payload)
+	if err != nil {
+		return err
+	}
+	if status, _, _ := env.Data.OptString("status"); !proto.IsSuccess(status) {
+		return fmt.Errorf("%s rejected: %v", service, env.Data)
+	}
+	return nil
+}
+
+// eventually retries call until it succeeds, failing the test after
+// timeout.
+func (c *testClient) eventually(t *testing.T, timeout time.Duration, service string, data any) {
+	t.Helper()
+	var err error
+	waitFor(t, timeout, service+" succeeding", func() bool {
+		err = c.call(service, data)
+		return err == nil
+	})
+}
+
+func TestUpRunsAndStopsCluster(t *testing.T) {
+	p := startUp(t, 3, "--bots", "1", "--lang", "en")
+	p.waitLog(t, 30*time.Second, `msg="cluster ready"`)
+	p.waitLog(t, 5*time.Second, `To connect a client`)
+
+	c := newClient(t, p.base)
+	c.eventually(t, 10*time.Second, proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+	// Creating a channel needs a coordinator, which may still be elected.
+	c.eventually(t, 10*time.Second, proto.ServiceChannel, &proto.ChannelRequest{Channel: "testes"})
+	if err := c.call(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "testes", Message: "olá"}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+
+	// Every process's lines carry its padded tag.
+	p.waitLog(t, 10*time.Second, `(?m)^bot-1 +\| `)
+	for _, name := range []string{"up", "reference", "broker", "server-1", "server-2", "server-3", "bot-1"} {
+		re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(fmt.Sprintf("%-9s | ", name)))
+		if !re.MatchString(p.out.String()) {
+			t.Errorf("no line tagged %q", name)
+		}
+	}
+
+	// A server killed with SIGKILL stays down, and the rest keep serving.
+	victim := p.pidOf(t, "server-2")
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, 10*time.Second, `msg="child exited unexpectedly" role=up name=server-2 pid=`+strconv.Itoa(victim))
+	for i := range 10 {
+		c.eventually(t, 10*time.Second, proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "testes", Message: fmt.Sprintf("after the crash %d", i)})
+	}
+	if strings.Contains(p.out.String(), `msg="child restarted"`) {
+		t.Error("server-2 restarted without --restart")
+	}
+
+	// SIGINT stops every child, then msgsys up itself.
+	pids := p.pids()
+	if len(pids) != 6 {
+		t.Fatalf("%d children reported, want 6", len(pids))
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+		if p.err != nil {
+			t.Errorf("msgsys up exited with %v", p.err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("msgsys up did not exit within 20s of SIGINT")
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("child %d still exists after msgsys up exited", pid)
+		}
+	}
+	out := p.out.String()
+	for _, want := range []string{`msg="cluster stopped"`, `msg="child stopped" role=up name=server-1`, `msg="child stopped" role=up name=reference`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s", want)
+		}
+	}
+	if strings.Contains(out, "killing it") {
+		t.Error("a child needed SIGKILL to stop")
+	}
+	p.checkNoRace(t)
+}
+
+func TestUpRestartsCrashedServer(t *testing.T) {
+	p := startUp(t, 1, "--bots", "0", "--restart")
+	p.waitLog(t, 30*time.Second, `msg="cluster ready"`)
+
+	victim := p.pidOf(t, "server-1")
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	m := p.waitLog(t, 15*time.Second, `msg="child restarted" role=up name=server-1 pid=(\d+)`)
+	if m[1] == strconv.Itoa(victim) {
+		t.Errorf("restarted server has the old pid %s", m[1])
+	}
+	c := newClient(t, p.base)
+	c.eventually(t, 15*time.Second, proto.ServiceLogin, &proto.LoginRequest{User: "bia"})
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+		if p.err != nil {
+			t.Errorf("msgsys up exited with %v", p.err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("msgsys up did not exit within 20s of SIGTERM")
+	}
+	for _, pid := range p.pids() {
+		if alive(pid) {
+			t.Errorf("child %d still exists after msgsys up exited", pid)
+		}
+	}
+	p.checkNoRace(t)
+}
+
+// waitFor polls cond until it holds, failing the test after timeout.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		<-time.After(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,157 @@
+package up
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"msgsys/lang"
+	"msgsys/proto"
+)
+
+// readyUser is the user the readiness check logs in as. A login is a
+// write, so its success shows that a server serves, stores and replicates.
+const readyUser = "msgsys-up"
+
+// Pauses between readiness checks, before and after ReadyTimeout.
+const (
+	readyRetry     = 200 * time.Millisecond
+	readyRetryLate = time.Second
+	// readyRequestTimeout bounds one login request.
+	readyRequestTimeout = 2 * time.Second
+)
+
+// waitReady logs in through the broker until a login succeeds, and
+// reports whether one did before ctx was cancelled. After ReadyTimeout it
+// logs an error and keeps trying, because the person may be watching the
+// logs to find out why.
+func (u *Up) waitReady(ctx context.Context) bool {
+	start := time.Now()
+	deadline := start.Add(u.cfg.ReadyTimeout)
+	requester := proto.NewRequester(u.endpoint(offsetFrontend))
+	defer requester.Close()
+	late := false
+	for {
+		err := login(ctx, requester, u.cfg.Clocks)
+		if err == nil {
+			u.log.Info("cluster ready", "elapsed", time.Since(start).Round(time.Millisecond))
+			return true
+		}
+		u.log.Debug("cluster not ready yet", "err", err)
+		if !late && time.Now().After(deadline) {
+			late = true
+			u.log.Error("cluster not ready, still retrying; see the children's logs above", "after", u.cfg.ReadyTimeout, "err", err)
+		}
+		pause := readyRetry
+		if late {
+			pause = readyRetryLate
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(pause):
+		}
+	}
+}
+
+// login sends one login request and returns nil when it succeeds.
+func login(ctx context.Context, requester *proto.Requester, clocks proto.Clocks) error {
+	frame, err := proto.Encode(proto.ServiceLogin, &proto.LoginRequest{User: readyUser}, clocks.Meta())
+	if err != nil {
+		return err
+	}
+	payload, err := requester.Request(ctx, frame, readyRequestTimeout)
+	if err != nil {
+		return err
+	}
+	env, err := proto.Decode(payload)
+	if err != nil {
+		return err
+	}
+	if _, err := clocks.Witness(env.Data); err != nil {
+		return err
+	}
+	status, _, _ := env.Data.OptString("status")
+	if !proto.IsSuccess(status) {
+		description, _, _ := env.Data.OptString("description")
+		return fmt.Errorf("login rejected: %s %s", status, description)
+	}
+	return nil
+}
+
+// Text of the instructions printed once the cluster serves a login.
+var (
+	textReady = lang.Text{
+		PT: "msgsys no ar: %s e %s, dados em %s.",
+		EN: "msgsys is up: %s and %s, data in %s.",
+	}
+	textServer  = lang.Text{PT: "servidor", EN: "server"}
+	textServers = lang.Text{PT: "servidores", EN: "servers"}
+	textBot     = lang.Text{PT: "bot", EN: "bot"}
+	textBots    = lang.Text{PT: "bots", EN: "bots"}
+	textConnect = lang.Text{
+		PT: "Para conectar um cliente, em outro terminal (go run na pasta do código-fonte):",
+		EN: "To connect a client, in another terminal (go run in the source directory):",
+	}
+	textStatus = lang.Text{
+		PT: "Para ver o estado do cluster:",
+		EN: "To see the state of the cluster:",
+	}
+	textProcesses = lang.Text{
+		PT: "Processos (para testar falhas, mate um com kill -9 PID):",
+		EN: "Processes (to test failures, kill one with kill -9 PID):",
+	}
+	textStop = lang.Text{
+		PT: "Ctrl-C encerra todos.",
+		EN: "Ctrl-C stops them all.",
+	}
+)
+
+// printReady prints, untagged, how to connect a client and see the
+// cluster, and the children's process ids.
+func (u *Up) printReady(children []*child) {
+	pids := make([]string, 0, len(children))
+	for _, c := range children {
+		if pid := c.pid(); pid > 0 {
+			pids = append(pids, c.spec.name+"="+strconv.Itoa(pid))
+		}
+	}
+	u.out.writeText(u.instructions(pids))
+}
+
+// instructions renders the text of printReady. The commands name the
+// endpoints only when they differ from the client's and status's
+// defaults.
+func (u *Up) instructions(pids []string) string {
+	broker, sub, ref := u.endpoint(offsetFrontend), u.endpoint(offsetXPub), u.endpoint(offsetReference)
+	clientFlags := " --broker " + broker + " --sub " + sub
+	runFlags, statusFlags := clientFlags, " --reference "+ref
+	if u.cfg.PortBase == DefaultPortBase {
+		runFlags, statusFlags = "", ""
+	}
+
+	var b strings.Builder
+	b.WriteString("\n")
+	fmt.Fprintf(&b, textReady.In(u.lang)+"\n",
+		count(u.cfg.Servers, textServer, textServers, u.lang), count(u.cfg.Bots, textBot, textBots, u.lang), u.cfg.Data)
+	b.WriteString(textConnect.In(u.lang) + "\n")
+	b.WriteString(indent("go run . client"+runFlags, "msgsys client"+clientFlags))
+	b.WriteString(textStatus.In(u.lang) + "\n")
+	b.WriteString(indent("msgsys status" + statusFlags))
+	if len(pids) > 0 {
+		b.WriteString(textProcesses.In(u.lang) + "\n")
+		b.WriteString(indent(strings.Join(pids, " ")))
+	}
+	b.WriteString(textStop.In(u.lang) + "\n\n")
+	return b.String()
+}
+
+// count renders n with the singular or plural noun.
+func count(n int, singular, plural lang.Text, l string) string {
+	if n == 1 {
+		return "1 " + singular.In(l)
+	}
+	return strconv.Itoa(n) + " " + plural.In(l)
+}

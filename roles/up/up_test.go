@@ -1,0 +1,221 @@
+package up
+
+import (
+	"bytes"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLineWriterTagsWholeLines(t *testing.T) {
+	var buf bytes.Buffer
+	out := newOutput(&buf, 9, false)
+	w := out.writer("server-1", 1)
+
+	for _, part := range []string{"first li", "ne\nsecond line\nthi", "rd"} {
+		if n, err := w.Write([]byte(part)); err != nil || n != len(part) {
+			t.Fatalf("Write(%q) = %d, %v", part, n, err)
+		}
+	}
+	want := "server-1  | first line\nserver-1  | second line\n"
+	if buf.String() != want {
+		t.Errorf("before Flush:\n%q\nwant\n%q", buf.String(), want)
+	}
+	w.Flush()
+	want += "server-1  | third\n"
+	if buf.String() != want {
+		t.Errorf("after Flush:\n%q\nwant\n%q", buf.String(), want)
+	}
+	w.Flush()
+	if buf.String() != want {
+		t.Errorf("a second Flush wrote %q", strings.TrimPrefix(buf.String(), want))
+	}
+}
+
+func TestLineWriterSplitsLongLine(t *testing.T) {
+	var buf bytes.Buffer
+	w := newOutput(&buf, 2, false).writer("up", 0)
+	long := strings.Repeat("x", maxLineBytes+10)
+	if _, err := w.Write([]byte(long)); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != 1 || len(lines[0]) != len("up | ")+len(long) {
+		t.Fatalf("wrote %d lines of %d bytes, want the whole text as one line", len(lines), len(buf.String()))
+	}
+}
+
+func TestTagColouredOnlyWhenAsked(t *testing.T) {
+	plain := string(newOutput(nil, 6, false).prefix("broker", 2))
+	if plain != "broker | " {
+		t.Errorf("plain tag = %q", plain)
+	}
+	colored := string(newOutput(nil, 6, true).prefix("broker", 2))
+	if !strings.HasPrefix(colored, "\x1b[") || !strings.Contains(colored, "broker | ") || !strings.HasSuffix(colored, "\x1b[0m") {
+		t.Errorf("coloured tag = %q", colored)
+	}
+}
+
+func TestSkewSpreadsEvenly(t *testing.T) {
+	cases := []struct {
+		n    int
+		want []time.Duration
+	}{
+		{1, []time.Duration{0}},
+		{2, []time.Duration{-time.Second, time.Second}},
+		{3, []time.Duration{-time.Second, 0, time.Second}},
+		{5, []time.Duration{-time.Second, -500 * time.Millisecond, 0, 500 * time.Millisecond, time.Second}},
+	}
+	for _, c := range cases {
+		var got []time.Duration
+		for i := 1; i <= c.n; i++ {
+			got = append(got, skew(i, c.n))
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("skews of %d servers = %v, want %v", c.n, got, c.want)
+		}
+	}
+}
+
+func newTestUp(t *testing.T, edit func(*Config)) *Up {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Executable = "/bin/true"
+	cfg.Output = &bytes.Buffer{}
+	cfg.Lang = "pt"
+	if edit != nil {
+		edit(&cfg)
+	}
+	u, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestSpecsUseStandardPorts(t *testing.T) {
+	u := newTestUp(t, func(cfg *Config) {
+		cfg.PortBase = 7000
+		cfg.Data = "d"
+		cfg.Skew = true
+		cfg.Restart = true
+	})
+	specs := u.specs()
+	var names []string
+	for _, s := range specs {
+		names = append(names, s.name)
+	}
+	want := []string{"reference", "broker", "server-1", "server-2", "server-3", "bot-1", "bot-2"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("children = %v, want %v", names, want)
+	}
+
+	args := func(i int) string { return strings.Join(specs[i].args, " ") }
+	checks := []struct {
+		child int
+		want  string
+	}{
+		{0, "reference --bind tcp://127.0.0.1:7004 --data d/reference --lang pt"},
+		{1, "--frontend tcp://127.0.0.1:7000 --backend tcp://127.0.0.1:7001 --xsub tcp://127.0.0.1:7002 --xpub tcp://127.0.0.1:7003"},
+		{2, "--name server-1 --addr tcp://127.0.0.1:7005 --bind tcp://127.0.0.1:7005 --data d/server-1"},
+		{2, "--broker tcp://127.0.0.1:7001 --pub tcp://127.0.0.1:7002 --sub tcp://127.0.0.1:7003 --reference tcp://127.0.0.1:7004"},
+		{2, "--clock-skew=-1s"},
+		{3, "--clock-skew=0s"},
+		{4, "--addr tcp://127.0.0.1:7007"},
+		{4, "--clock-skew=1s"},
+		{5, "bot --user bot_1 --broker tcp://127.0.0.1:7000 --sub tcp://127.0.0.1:7003"},
+	}
+	for _, c := range checks {
+		if !strings.Contains(args(c.child), c.want) {
+			t.Errorf("%s args %q lack %q", specs[c.child].name, args(c.child), c.want)
+		}
+	}
+	for _, s := range specs {
+		if got, want := s.restart, s.role() == "server"; got != want {
+			t.Errorf("%s restart = %v, want %v", s.name, got, want)
+		}
+	}
+	if ports := u.ports(); ports[0] != 7000 || ports[len(ports)-1] != 7007 || len(ports) != 8 {
+		t.Errorf("ports = %v, want 7000 to 7007", ports)
+	}
+}
+
+func TestSpecsWithoutSkew(t *testing.T) {
+	for _, s := range newTestUp(t, nil).specs() {
+		if strings.Contains(strings.Join(s.args, " "), "clock-skew") || s.restart {
+			t.Errorf("%s: args %v, restart %v", s.name, s.args, s.restart)
+		}
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	cases := map[string]func(*Config){
+		"no servers":    func(c *Config) { c.Servers = 0 },
+		"negative bots": func(c *Config) { c.Bots = -1 },
+		"port too high": func(c *Config) { c.PortBase = 65530 },
+		"zero port":     func(c *Config) { c.PortBase = 0 },
+		"empty data":    func(c *Config) { c.Data = "" },
+		"unknown lang":  func(c *Config) { c.Lang = "fr" },
+		"zero timeout":  func(c *Config) { c.StopTimeout = 0 },
+	}
+	for name, edit := range cases {
+		cfg := DefaultConfig()
+		cfg.Executable = "/bin/true"
+		edit(&cfg)
+		if _, err := New(cfg); err == nil {
+			t.Errorf("%s: New accepted the config", name)
+		}
+	}
+}
+
+func TestInstructionsInBothLanguages(t *testing.T) {
+	pt := newTestUp(t, nil).instructions([]string{"server-1=42"})
+	for _, want := range []string{
+		"msgsys no ar: 3 servidores e 2 bots",
+		"    go run . client\n",
+		"    msgsys client --broker tcp://127.0.0.1:5555 --sub tcp://127.0.0.1:5558\n",
+		"    msgsys status\n",
+		"server-1=42",
+		"Ctrl-C",
+	} {
+		if !strings.Contains(pt, want) {
+			t.Errorf("Portuguese instructions lack %q:\n%s", want, pt)
+		}
+	}
+
+	en := newTestUp(t, func(cfg *Config) {
+		cfg.Lang = "en"
+		cfg.PortBase = 6000
+		cfg.Servers, cfg.Bots = 1, 1
+	}).instructions(nil)
+	for _, want := range []string{
+		"msgsys is up: 1 server and 1 bot",
+		"    go run . client --broker tcp://127.0.0.1:6000 --sub tcp://127.0.0.1:6003\n",
+		"    msgsys status --reference tcp://127.0.0.1:6004\n",
+		"To connect a client",
+	} {
+		if !strings.Contains(en, want) {
+			t.Errorf("English instructions lack %q:\n%s", want, en)
+		}
+	}
+}
+
+func TestRunRejectsTakenPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	u := newTestUp(t, func(cfg *Config) {
+		cfg.PortBase = port
+		cfg.Data = t.TempDir()
+	})
+	err = u.Run(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "port "+strconv.Itoa(port)) {
+		t.Errorf("Run error = %v, want one naming port %d", err, port)
+	}
+}
