@@ -140,19 +140,26 @@ func DecodeValue(frame []byte) (any, error) {
 	return normalize(value)
 }
 
-// unmarshal runs the MessagePack decoder. scan has already rejected every
-// input known to panic it, and the recover is the last line of defence,
-// because a frame from the network must never stop the process.
-func unmarshal(frame []byte) (value any, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			value, err = nil, fmt.Errorf("proto: invalid MessagePack: decoder panicked: %v", r)
-		}
-	}()
-	if err := msgpack.Unmarshal(frame, &value); err != nil {
+// unmarshal runs the MessagePack decoder into an any.
+func unmarshal(frame []byte) (any, error) {
+	var value any
+	if err := unmarshalInto(frame, &value); err != nil {
 		return nil, fmt.Errorf("proto: invalid MessagePack: %w", err)
 	}
 	return value, nil
+}
+
+// unmarshalInto runs the MessagePack decoder and turns its panics into
+// errors, because a frame from the network must never stop the process.
+// The decoder panics, for example, on a str where a struct has a slice of
+// strings, and scan cannot know the target's types.
+func unmarshalInto(frame []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("decoder panicked: %v", r)
+		}
+	}()
+	return msgpack.Unmarshal(frame, v)
 }
 
 func normalize(value any) (any, error) {

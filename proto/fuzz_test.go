@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/shamaton/msgpack/v2"
@@ -200,5 +201,50 @@ func FuzzScan(f *testing.F) {
 		if panicked == nil && decodeErr == nil && !errors.Is(scanErr, errTooDeep) && !errors.Is(scanErr, errKeyType) {
 			t.Fatalf("scan rejected % x (%v), which the decoder accepts", frame, scanErr)
 		}
+	})
+}
+
+// FuzzDecodeInto decodes arbitrary frames into the typed messages, as
+// server-to-server handlers do, and requires an error rather than a panic
+// for whatever does not fit.
+func FuzzDecodeInto(f *testing.F) {
+	addGoldenSeeds(f)
+	addHostileSeeds(f)
+	targets := []func() any{
+		func() any { return new(HistoryReply) },
+		func() any { return new(ListReply) },
+		func() any { return new(ChannelsReply) },
+		func() any { return new(Announcement) },
+		func() any { return new(ClockReply) },
+		func() any { return new(HistoryRequest) },
+		func() any {
+			return new(struct {
+				When   time.Time         `msgpack:"when"`
+				Fields map[string]string `msgpack:"fields"`
+				Nested []map[string]any  `msgpack:"nested"`
+				Bytes  []byte            `msgpack:"bytes"`
+			})
+		},
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		for _, target := range targets {
+			data := target()
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Fatalf("DecodeInto(%T) panicked on % x: %v", data, frame, r)
+					}
+				}()
+				_, _ = DecodeInto(frame, data)
+			}()
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("PeekService panicked on % x: %v", frame, r)
+				}
+			}()
+			_, _ = PeekService(frame)
+		}()
 	})
 }

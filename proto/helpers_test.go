@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -257,8 +258,27 @@ type pyPeer struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan map[string]any
-	stderr *strings.Builder
+	stderr *lockedBuffer
 	done   chan error
+}
+
+// lockedBuffer collects a child's stderr, which exec copies from its own
+// goroutine while a failing test may read it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startPython runs a script from testdata/interop with a deadline of
@@ -268,28 +288,36 @@ func startPython(t *testing.T, timeout time.Duration, script string, args ...str
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	cmd := exec.CommandContext(ctx, python, append([]string{filepath.Join(interopDir, script)}, args...)...)
 	cmd.WaitDelay = time.Second
+	p := &pyPeer{
+		t:      t,
+		cmd:    cmd,
+		lines:  make(chan map[string]any, 64),
+		stderr: new(lockedBuffer),
+		done:   make(chan error, 1),
+	}
+	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	p := &pyPeer{t: t, cmd: cmd, stdin: stdin, lines: make(chan map[string]any, 64),
-		stderr: new(strings.Builder), done: make(chan error, 1)}
-	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatalf("start %s: %v", script, err)
 	}
+
+	// The reader ends at the script's end of output, and only then may
+	// Wait run, as os/exec requires for StdoutPipe.
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
 		defer close(p.lines)
 		scanner := bufio.NewScanner(stdout)
+		scanner.Buffer(nil, 16<<20)
 		for scanner.Scan() {
 			var line map[string]any
 			if err := json.Unmarshal(scanner.Bytes(), &line); err != nil {
@@ -302,8 +330,9 @@ func startPython(t *testing.T, timeout time.Duration, script string, args ...str
 		<-readerDone
 		p.done <- cmd.Wait()
 	}()
+
 	t.Cleanup(func() {
-		stdin.Close()
+		p.stdin.Close()
 		if ended, _ := p.exit(5 * time.Second); !ended {
 			cancel()
 			p.exit(5 * time.Second)

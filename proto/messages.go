@@ -36,10 +36,15 @@ const (
 // Every struct below is the data map of one message. Field order is the
 // encoded key order, and each ends with Timestamp and Clock, which Encode
 // fills from the sender's clocks.
+//
+// ID on the write requests is msgsys's addition: a client sets a fresh
+// random id for each write and repeats it when it retries, so a server
+// applies the write once although the first reply was lost.
 
 // LoginRequest registers the user on first use and records every login.
 type LoginRequest struct {
 	User      string `msgpack:"user"`
+	ID        string `msgpack:"id,omitempty"`
 	Timestamp string `msgpack:"timestamp"`
 	Clock     uint64 `msgpack:"clock"`
 }
@@ -47,6 +52,7 @@ type LoginRequest struct {
 // ChannelRequest creates a channel.
 type ChannelRequest struct {
 	Channel   string `msgpack:"channel"`
+	ID        string `msgpack:"id,omitempty"`
 	Timestamp string `msgpack:"timestamp"`
 	Clock     uint64 `msgpack:"clock"`
 }
@@ -63,6 +69,7 @@ type PublishRequest struct {
 	User      string `msgpack:"user"`
 	Channel   string `msgpack:"channel"`
 	Message   string `msgpack:"message"`
+	ID        string `msgpack:"id,omitempty"`
 	Timestamp string `msgpack:"timestamp"`
 	Clock     uint64 `msgpack:"clock"`
 }
@@ -72,6 +79,7 @@ type DirectRequest struct {
 	Src       string `msgpack:"src"`
 	Dst       string `msgpack:"dst"`
 	Message   string `msgpack:"message"`
+	ID        string `msgpack:"id,omitempty"`
 	Timestamp string `msgpack:"timestamp"`
 	Clock     uint64 `msgpack:"clock"`
 }

@@ -12,7 +12,10 @@ import (
 
 func TestRequesterDropsDuplicateReply(t *testing.T) {
 	// The server replies to "double" twice, as a broker might when it sends
-	// an error reply and the server's late reply arrives after it.
+	// an error reply and the server's late reply arrives after it. The
+	// duplicate waits for sendDuplicate, so it arrives after the first
+	// request returned.
+	sendDuplicate := make(chan struct{})
 	ln := serve(t, Router, func(c *Conn) {
 		for {
 			frames, err := c.Recv()
@@ -23,6 +26,11 @@ func TestRequesterDropsDuplicateReply(t *testing.T) {
 				return
 			}
 			if bytes.Equal(frames[len(frames)-1], []byte("double")) {
+				select {
+				case <-sendDuplicate:
+				case <-c.Done():
+					return
+				}
 				_ = c.Send(frames...)
 			}
 		}
@@ -32,6 +40,7 @@ func TestRequesterDropsDuplicateReply(t *testing.T) {
 	if reply, err := r.Request(context.Background(), []byte("double"), 2*time.Second); err != nil || string(reply) != "double" {
 		t.Fatalf("first reply %q, %v", reply, err)
 	}
+	close(sendDuplicate)
 	waitFor(t, 2*time.Second, "the duplicate reply to arrive", func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()

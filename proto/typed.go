@@ -1,10 +1,6 @@
 package proto
 
-import (
-	"fmt"
-
-	"github.com/shamaton/msgpack/v2"
-)
+import "fmt"
 
 // DecodeInto decodes a frame {"service": ..., "data": {...}} into data,
 // a pointer to a struct, after the same nesting checks as Decode. Server to
@@ -18,7 +14,7 @@ func DecodeInto(frame []byte, data any) (service string, err error) {
 		return "", err
 	}
 	env := envelope[any]{Data: data}
-	if err := msgpack.Unmarshal(frame, &env); err != nil {
+	if err := unmarshalInto(frame, &env); err != nil {
 		return "", fmt.Errorf("proto: invalid message: %w", err)
 	}
 	return env.Service, nil
@@ -36,7 +32,7 @@ func PeekService(frame []byte) (string, error) {
 	var head struct {
 		Service string `msgpack:"service"`
 	}
-	if err := msgpack.Unmarshal(frame, &head); err != nil {
+	if err := unmarshalInto(frame, &head); err != nil {
 		return "", fmt.Errorf("proto: invalid message: %w", err)
 	}
 	if head.Service == "" {

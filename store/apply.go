@@ -182,6 +182,10 @@ type applier struct {
 	directs  *bolt.Bucket
 	rids     *bolt.Bucket
 	counts   *Counts // updated as ops are materialised
+
+	// groupTails holds, for each group bucket written in this transaction,
+	// its last key committed before, nil for an empty group.
+	groupTails map[*bolt.Bucket][]byte
 }
 
 func newApplier(tx *bolt.Tx, counts *Counts) *applier {
@@ -194,16 +198,19 @@ func newApplier(tx *bolt.Tx, counts *Counts) *applier {
 		directs:  tx.Bucket(bucketDirects),
 		rids:     tx.Bucket(bucketRIDs),
 		counts:   counts,
+
+		groupTails: make(map[*bolt.Bucket][]byte),
 	}
 }
 
 // apply appends op, whose seq the caller checked, to the log and
 // materialises it. An error means the transaction must roll back.
 func (a *applier) apply(op Op) (OpResult, error) {
-	originLog, err := subBucket(a.log, []byte(op.Origin), logFillPercent)
+	originLog, err := subBucket(a.log, []byte(op.Origin))
 	if err != nil {
 		return OpResult{}, err
 	}
+	originLog.FillPercent = logFillPercent
 	if err := originLog.Put(seqKey(op.Seq), encodeRecord(op)); err != nil {
 		return OpResult{}, err
 	}
@@ -273,10 +280,24 @@ func putLowest(b *bolt.Bucket, folded string, shown string, key []byte) (bool, e
 	return old == nil, b.Put([]byte(folded), encodeNameRecord(key, shown))
 }
 
+// addToGroup inserts key into the group bucket of an index, and picks the
+// group's fill percentage for this commit: appendFillPercent while every
+// key goes after the keys committed before, insertFillPercent once one
+// does not.
 func (a *applier) addToGroup(index *bolt.Bucket, group string, key []byte) error {
-	b, err := subBucket(index, []byte(group), groupFillPercent)
+	b, err := subBucket(index, []byte(group))
 	if err != nil {
 		return err
+	}
+	tail, seen := a.groupTails[b]
+	if !seen {
+		last, _ := b.Cursor().Last()
+		tail = bytes.Clone(last)
+		a.groupTails[b] = tail
+		b.FillPercent = appendFillPercent
+	}
+	if tail != nil && bytes.Compare(key, tail) < 0 {
+		b.FillPercent = insertFillPercent
 	}
 	return b.Put(key, []byte{})
 }
@@ -309,18 +330,13 @@ func (a *applier) indexRID(op Op, key []byte) error {
 }
 
 // subBucket returns the child bucket name of parent, creating it if needed.
-// FillPercent lives on the bucket handle, not in the file, so it is set on
-// every use.
-func subBucket(parent *bolt.Bucket, name []byte, fill float64) (*bolt.Bucket, error) {
-	b := parent.Bucket(name)
-	if b == nil {
-		var err error
-		if b, err = parent.CreateBucket(name); err != nil {
-			return nil, err
-		}
+// bbolt returns the same handle for the rest of the transaction, and the
+// handle, not the file, carries FillPercent.
+func subBucket(parent *bolt.Bucket, name []byte) (*bolt.Bucket, error) {
+	if b := parent.Bucket(name); b != nil {
+		return b, nil
 	}
-	b.FillPercent = fill
-	return b, nil
+	return parent.CreateBucket(name)
 }
 
 func seqKey(seq uint64) []byte {

@@ -2,10 +2,13 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestApplyStatuses(t *testing.T) {
@@ -273,5 +276,51 @@ func TestApplyReadOnly(t *testing.T) {
 	defer ro.Close()
 	if _, err := ro.Apply([]Op{newOrigin("s1", 1).login("ana")}); !errors.Is(err, ErrReadOnly) {
 		t.Errorf("Apply on read-only store: %v, want ErrReadOnly", err)
+	}
+}
+
+// postsPageUse returns the share of the posts index's leaf pages in use.
+func postsPageUse(t *testing.T, s *Store) float64 {
+	t.Helper()
+	var stats bolt.BucketStats
+	err := s.db.View(func(tx *bolt.Tx) error {
+		stats = tx.Bucket(bucketPosts).Stats()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return float64(stats.LeafInuse) / float64(stats.LeafAlloc)
+}
+
+func TestIndexPagesStayDense(t *testing.T) {
+	s := openTest(t)
+	a, b := newOrigin("s1", 1), newOrigin("s2", 2)
+	const batches, size = 400, 50
+	for i := range batches {
+		ops := make([]Op, 0, size)
+		for j := range size {
+			ops = append(ops, a.post("ana", fmt.Sprintf("ch%d", j%4), fmt.Sprint(i)))
+		}
+		mustApply(t, s, ops...)
+	}
+	if use := postsPageUse(t, s); use < 0.9 {
+		t.Errorf("appended posts use %.0f%% of their pages, want at least 90%%", use*100)
+	}
+
+	// The second origin's posts have the same clocks, so each lands
+	// between two committed posts, as in a catch-up.
+	for i := range batches {
+		ops := make([]Op, 0, size)
+		for j := range size {
+			ops = append(ops, b.post("bia", fmt.Sprintf("ch%d", j%4), fmt.Sprint(i)))
+		}
+		mustApply(t, s, ops...)
+	}
+	if use := postsPageUse(t, s); use < 0.5 {
+		t.Errorf("posts inserted between others use %.0f%% of their pages, want at least 50%%", use*100)
+	}
+	if got := s.Counts().Posts; got != 2*batches*size {
+		t.Errorf("posts = %d, want %d", got, 2*batches*size)
 	}
 }

@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"slices"
 	"sync"
@@ -89,7 +91,7 @@ func (s *Session) Login(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", invalidName(s.lang, name, err)
 	}
-	if _, _, err := s.call(ctx, proto.ServiceLogin, &proto.LoginRequest{User: user}); err != nil {
+	if _, _, err := s.call(ctx, proto.ServiceLogin, &proto.LoginRequest{User: user, ID: requestID()}); err != nil {
 		return "", err
 	}
 	s.mu.Lock()
@@ -152,7 +154,7 @@ func (s *Session) CreateChannel(ctx context.Context, name string) (string, error
 	if err != nil {
 		return "", invalidName(s.lang, name, err)
 	}
-	if _, _, err := s.call(ctx, proto.ServiceChannel, &proto.ChannelRequest{Channel: channel}); err != nil {
+	if _, _, err := s.call(ctx, proto.ServiceChannel, &proto.ChannelRequest{Channel: channel, ID: requestID()}); err != nil {
 		return "", err
 	}
 	return channel, nil
@@ -171,7 +173,7 @@ func (s *Session) Publish(ctx context.Context, channel, text string) (Receipt, e
 	if err := proto.ValidateText(text); err != nil {
 		return Receipt{}, invalidText(s.lang, text, err)
 	}
-	return s.write(ctx, proto.ServicePublish, &proto.PublishRequest{User: user, Channel: name, Message: text})
+	return s.write(ctx, proto.ServicePublish, &proto.PublishRequest{User: user, Channel: name, Message: text, ID: requestID()})
 }
 
 // Send sends text to user to as a direct message from the logged-in user.
@@ -187,7 +189,7 @@ func (s *Session) Send(ctx context.Context, to, text string) (Receipt, error) {
 	if err := proto.ValidateText(text); err != nil {
 		return Receipt{}, invalidText(s.lang, text, err)
 	}
-	return s.write(ctx, proto.ServiceMessage, &proto.DirectRequest{Src: user, Dst: dst, Message: text})
+	return s.write(ctx, proto.ServiceMessage, &proto.DirectRequest{Src: user, Dst: dst, Message: text, ID: requestID()})
 }
 
 // write sends a post or direct message and returns its receipt.
@@ -318,6 +320,14 @@ func (s *Session) call(ctx context.Context, service string, request any) (proto.
 		return nil, 0, s.rejected(env.Data)
 	}
 	return env.Data, meta.Clock, nil
+}
+
+// requestID returns a fresh id for a write. The retry in call repeats the
+// frame and so the id, which lets msgsys servers apply the write once.
+func requestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // retryable reports whether sending the frame again is worth it: after a

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -108,7 +109,7 @@ func (s *Server) berkeleyRound(ctx context.Context, epoch uint64) {
 			s.log.Warn("clock correction not delivered", "peer", m.Name, "err", err)
 		}
 	}
-	s.log.Info("berkeley round", "servers", len(readings), "offsets_ms", millis(result.Offsets), "corrections_ms", millis(result.Corrections), "excluded", result.Excluded, "residual_ms", float64(result.Residual().Microseconds())/1000, "clock", s.cfg.Clocks.Lamport.Value())
+	s.log.Info("berkeley round", "servers", len(readings), "offsets", millis(result.Offsets), "corrections", millis(result.Corrections), "excluded", result.Excluded, "residual_ms", float64(result.Residual().Microseconds())/1000, "clock", s.cfg.Clocks.Lamport.Value())
 }
 
 // readClock reads one server's clock with the standard clock request.
@@ -162,5 +163,5 @@ func millis(values map[string]time.Duration) []string {
 }
 
 func formatMillis(d time.Duration) string {
-	return time.Duration(d.Round(10 * time.Microsecond)).String()
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + "ms"
 }

@@ -54,6 +54,22 @@ func (w testWriter) Write(p []byte) (int, error) {
 func startCluster(t *testing.T, servers int) *cluster {
 	t.Helper()
 	c := &cluster{t: t, dir: t.TempDir(), servers: make(map[string]*node)}
+	c.startInfrastructure()
+
+	// Servers register one after the other, so server-i gets rank i.
+	for i := 1; i <= servers; i++ {
+		s := c.start(serverName(i))
+		waitFor(t, 5*time.Second, "registration", func() bool { return s.Rank() > 0 })
+	}
+	c.waitServing(servers)
+	return c
+}
+
+func serverName(i int) string { return fmt.Sprintf("server-%d", i) }
+
+// startInfrastructure starts the reference and the broker.
+func (c *cluster) startInfrastructure() {
+	t := c.t
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() {
@@ -90,14 +106,6 @@ func startCluster(t *testing.T, servers int) *cluster {
 	wg.Add(2)
 	go func() { defer wg.Done(); ref.Run(ctx) }()
 	go func() { defer wg.Done(); b.Run(ctx) }()
-
-	// Servers register one after the other, so server-i gets rank i.
-	for i := 1; i <= servers; i++ {
-		s := c.start(fmt.Sprintf("server-%d", i))
-		waitFor(t, 5*time.Second, "registration", func() bool { return s.Rank() > 0 })
-	}
-	c.waitServing(servers)
-	return c
 }
 
 // config returns a server configuration with short timings.
@@ -126,17 +134,22 @@ func (c *cluster) config(name string) Config {
 
 func (c *cluster) start(name string) *Server {
 	c.t.Helper()
-	s, err := New(c.config(name))
+	return c.startWith(c.config(name))
+}
+
+func (c *cluster) startWith(cfg Config) *Server {
+	c.t.Helper()
+	s, err := New(cfg)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &node{server: s, cancel: cancel, done: make(chan struct{})}
-	c.servers[name] = n
+	c.servers[cfg.Name] = n
 	go func() {
 		defer close(n.done)
 		if err := s.Run(ctx); err != nil && ctx.Err() == nil {
-			c.t.Errorf("%s: %v", name, err)
+			c.t.Errorf("%s: %v", cfg.Name, err)
 		}
 	}()
 	return s

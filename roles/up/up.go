@@ -208,6 +208,9 @@ func (u *Up) specs() []childSpec {
 		addr := u.endpoint(offsetServers + i - 1)
 		args := []string{"server",
 			"--name", name,
+			// server-N gets rank N, so the last server coordinates, as
+			// people expect when they stop and start it.
+			"--rank", strconv.Itoa(i),
 			"--addr", addr,
 			"--bind", addr,
 			"--data", filepath.Join(u.cfg.Data, name),

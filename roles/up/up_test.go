@@ -120,11 +120,11 @@ func TestSpecsUseStandardPorts(t *testing.T) {
 	}{
 		{0, "reference --bind tcp://127.0.0.1:7004 --data d/reference --lang pt"},
 		{1, "--frontend tcp://127.0.0.1:7000 --backend tcp://127.0.0.1:7001 --xsub tcp://127.0.0.1:7002 --xpub tcp://127.0.0.1:7003"},
-		{2, "--name server-1 --addr tcp://127.0.0.1:7005 --bind tcp://127.0.0.1:7005 --data d/server-1"},
+		{2, "--name server-1 --rank 1 --addr tcp://127.0.0.1:7005 --bind tcp://127.0.0.1:7005 --data d/server-1"},
 		{2, "--broker tcp://127.0.0.1:7001 --pub tcp://127.0.0.1:7002 --sub tcp://127.0.0.1:7003 --reference tcp://127.0.0.1:7004"},
 		{2, "--clock-skew=-1s"},
 		{3, "--clock-skew=0s"},
-		{4, "--addr tcp://127.0.0.1:7007"},
+		{4, "--rank 3 --addr tcp://127.0.0.1:7007"},
 		{4, "--clock-skew=1s"},
 		{5, "bot --user bot_1 --broker tcp://127.0.0.1:7000 --sub tcp://127.0.0.1:7003"},
 	}
