@@ -86,8 +86,17 @@ func TestProcessCrashesLoseNoAcknowledgedWrite(t *testing.T) {
 	if ok, err := setup.call(proto.ServiceLogin, &proto.LoginRequest{User: "ana"}); !ok {
 		t.Fatalf("login: %v", err)
 	}
-	if ok, err := setup.call(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"}); !ok {
-		t.Fatalf("channel: %v", err)
+	// Right after start the coordinator may still be settling, which the
+	// server reports as "try again".
+	for attempt := 0; ; attempt++ {
+		ok, err := setup.call(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral", ID: "create-geral"})
+		if ok {
+			break
+		}
+		if attempt == 20 {
+			t.Fatalf("channel: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond) // paces the retries
 	}
 
 	var mu sync.Mutex

@@ -213,11 +213,11 @@ type fieldIndexes struct {
 }
 
 // setMeta stores meta in the Timestamp and Clock fields of the struct that
-// data points to, and replaces its nil slices with empty ones: the encoder
-// writes a nil slice as nil, and a peer that iterates over "users" or
+// data points to, and replaces its nil slices with empty ones. The encoder
+// writes a nil slice as nil, but a peer that iterates over "users" or
 // "list" must get an array. Every message type of this package has both
-// meta fields; a type without them is a programming error caught by the
-// golden tests.
+// meta fields, and a type without them is a programming error caught by
+// the golden tests.
 func setMeta(data any, meta Meta) {
 	v := reflect.ValueOf(data)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
@@ -228,7 +228,9 @@ func setMeta(data any, meta Meta) {
 	v.FieldByIndex(index.timestamp).SetString(meta.Timestamp)
 	v.FieldByIndex(index.clock).SetUint(meta.Clock)
 	for _, i := range index.slices {
-		if f := v.FieldByIndex(i); f.IsNil() {
+		// FieldByIndexErr fails on a nil embedded pointer, whose fields
+		// the encoder skips anyway.
+		if f, err := v.FieldByIndexErr(i); err == nil && f.IsNil() {
 			f.Set(reflect.MakeSlice(f.Type(), 0, 0))
 		}
 	}

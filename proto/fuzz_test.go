@@ -246,5 +246,19 @@ func FuzzDecodeInto(f *testing.F) {
 			}()
 			_, _ = PeekService(frame)
 		}()
+
+		// Typed and lenient decoding agree on the clock whenever both
+		// accept the frame.
+		var typed EmptyRequest
+		if _, err := DecodeInto(frame, &typed); err != nil {
+			return
+		}
+		env, err := Decode(frame)
+		if err != nil {
+			return
+		}
+		if clock, err := env.Data.Clock(); err != nil || clock != typed.Clock {
+			t.Fatalf("DecodeInto clock %d, Decode clock %d, %v for % x", typed.Clock, clock, err, frame)
+		}
 	})
 }

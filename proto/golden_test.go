@@ -341,6 +341,35 @@ func TestEncodeFillsNilSlices(t *testing.T) {
 	}
 }
 
+// Extra is embedded by pointer in a test message.
+type Extra struct {
+	Tags []string `msgpack:"tags"`
+}
+
+func TestEncodeNilEmbeddedPointer(t *testing.T) {
+	msg := &struct {
+		*Extra
+		Names     []string `msgpack:"names"`
+		Skipped   []string `msgpack:"skipped,omitempty"`
+		Timestamp string   `msgpack:"timestamp"`
+		Clock     uint64   `msgpack:"clock"`
+	}{}
+	frame, err := EncodeData(msg, goldenMeta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := DecodeData(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names, ok := data["names"].([]any); !ok || len(names) != 0 {
+		t.Errorf("names = %#v, want an empty array", data["names"])
+	}
+	if _, present := data["skipped"]; present {
+		t.Errorf("omitempty slice sent as %#v", data["skipped"])
+	}
+}
+
 // TestEncodeSetsMeta checks that Encode overwrites whatever metadata the
 // struct held with the sender's.
 func TestEncodeSetsMeta(t *testing.T) {

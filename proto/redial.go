@@ -14,9 +14,9 @@ const (
 	redialMax = time.Second
 )
 
-// Redial keeps a connection to endpoint alive until ctx is done: it dials,
+// Redial keeps a connection to endpoint alive until ctx is done. It dials,
 // runs session with the connection, and when session returns (the peer
-// went away or failed) dials again, backing off while the peer is down or
+// went away or failed) dials again. It backs off while the peer is down or
 // keeps dropping the connection. zmq4's automatic reconnection can
 // deadlock, so msgsys reconnects this way. session must return once ctx is
 // done or the connection closes. A nil log discards the log.

@@ -60,7 +60,7 @@ func (r *Requester) Request(ctx context.Context, frame []byte, timeout time.Dura
 	}
 
 	conn, replies := r.conn, r.replies
-	// A reply that arrived after its request was answered, such as a
+	// A reply that arrived after its request already had one, such as a
 	// duplicate from a misbehaving peer, must not be taken for the reply
 	// to this request. NOTE: one that arrives after this Send still is,
 	// because the frames carry no request id to match.

@@ -35,11 +35,13 @@ func TestRequesterDropsDuplicateReply(t *testing.T) {
 			}
 		}
 	})
+
 	r := NewRequester(ln.Endpoint())
 	defer r.Close()
 	if reply, err := r.Request(context.Background(), []byte("double"), 2*time.Second); err != nil || string(reply) != "double" {
 		t.Fatalf("first reply %q, %v", reply, err)
 	}
+
 	close(sendDuplicate)
 	waitFor(t, 2*time.Second, "the duplicate reply to arrive", func() bool {
 		r.mu.Lock()

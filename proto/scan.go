@@ -3,6 +3,7 @@ package proto
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 )
 
 var (
@@ -187,4 +188,78 @@ func skipBytes(b []byte, n int) ([]byte, error) {
 		return nil, errTruncated
 	}
 	return b[n:], nil
+}
+
+// checkDataClock applies the protocol's clock rule to data.clock in a
+// frame that scan accepted. A decoder that fills a uint64 field turns -1
+// into 2^64-1 without an error, which would push a Lamport clock to its
+// maximum, so typed decoding must look at the encoded value first.
+func checkDataClock(frame []byte) error {
+	data := mapValue(frame, "data")
+	if data == nil {
+		return nil
+	}
+	clock := mapValue(data, "clock")
+	if len(clock) == 0 {
+		return nil
+	}
+	code, body := clock[0], clock[1:]
+	switch {
+	case code >= 0xe0,
+		code == 0xd0 && int8(body[0]) < 0,
+		code == 0xd1 && int16(binary.BigEndian.Uint16(body)) < 0,
+		code == 0xd2 && int32(binary.BigEndian.Uint32(body)) < 0,
+		code == 0xd3 && int64(binary.BigEndian.Uint64(body)) < 0:
+		return &FieldError{"clock", ReasonNegative}
+	case code == 0xcf && binary.BigEndian.Uint64(body) > math.MaxInt64:
+		return &FieldError{"clock", ReasonRange}
+	}
+	return nil
+}
+
+// mapValue returns the encoded value under key in the map at the start of
+// b, which scan accepted, or nil when b is not a map or lacks the key.
+// With a repeated key the last one counts, as in the decoder.
+func mapValue(b []byte, key string) []byte {
+	var n int
+	switch code := b[0]; {
+	case code >= 0x80 && code <= 0x8f:
+		n, b = int(code&0x0f), b[1:]
+	case code == 0xde:
+		n, b = int(binary.BigEndian.Uint16(b[1:])), b[3:]
+	case code == 0xdf:
+		n, b = int(binary.BigEndian.Uint32(b[1:])), b[5:]
+	default:
+		return nil
+	}
+	var found []byte
+	for range n {
+		name, rest := strBody(b)
+		end, err := skipValue(rest, MaxDepth)
+		if err != nil {
+			return nil
+		}
+		if string(name) == key {
+			found = rest[:len(rest)-len(end)]
+		}
+		b = end
+	}
+	return found
+}
+
+// strBody splits the str at the start of b, which scan accepted, into its
+// bytes and what follows.
+func strBody(b []byte) (body, rest []byte) {
+	var n, header int
+	switch code := b[0]; {
+	case code >= 0xa0 && code <= 0xbf:
+		n, header = int(code&0x1f), 1
+	case code == 0xd9:
+		n, header = int(b[1]), 2
+	case code == 0xda:
+		n, header = int(binary.BigEndian.Uint16(b[1:])), 3
+	default: // 0xdb
+		n, header = int(binary.BigEndian.Uint32(b[1:])), 5
+	}
+	return b[header : header+n], b[header+n:]
 }

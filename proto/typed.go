@@ -5,12 +5,18 @@ import "fmt"
 // DecodeInto decodes a frame {"service": ..., "data": {...}} into data,
 // a pointer to a struct, after the same nesting checks as Decode. Server to
 // server messages use it because they are typed and can be large. Unlike
-// Decode it is strict: a field of the wrong type fails the message.
+// Decode it is strict: a field of the wrong type fails the message, and so
+// does a negative or out-of-range data.clock. NOTE: the decoder still
+// takes bin for a string field, and wraps a negative integer in any other
+// unsigned field (such as a version number) around to a huge value.
 func DecodeInto(frame []byte, data any) (service string, err error) {
 	if len(frame) > MaxMessageBytes {
 		return "", ErrFrameTooLarge
 	}
 	if err := scan(frame, MaxDepth); err != nil {
+		return "", err
+	}
+	if err := checkDataClock(frame); err != nil {
 		return "", err
 	}
 	env := envelope[any]{Data: data}

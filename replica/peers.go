@@ -22,8 +22,11 @@ type peer struct {
 	acked  uint64 // highest own seq the peer holds, per its last reply
 	known  bool   // acked comes from a reply since the sender started
 	inSync bool   // writes wait for this peer's acknowledgement
-	cancel context.CancelFunc
-	done   chan struct{}
+	// reachable is whether the last push or probe got a reply; a write
+	// waits for a second copy only while some peer is reachable.
+	reachable bool
+	cancel    context.CancelFunc
+	done      chan struct{}
 }
 
 func (p *peer) stop() {
@@ -138,6 +141,9 @@ func (r *Replicator) runSender(ctx context.Context, p *peer) {
 			if ctx.Err() != nil {
 				return
 			}
+			r.mu.Lock()
+			p.reachable = false
+			r.mu.Unlock()
 			r.setInSync(p, false)
 			r.log.Debug("replicate failed", "peer", p.Name, "err", err)
 			select {
@@ -154,7 +160,7 @@ func (r *Replicator) runSender(ctx context.Context, p *peer) {
 		// push. Ops sequenced since then wait for its next acknowledgement,
 		// so under constant load a peer still becomes in sync.
 		r.mu.Lock()
-		p.acked, p.known = have, true
+		p.acked, p.known, p.reachable = have, true, true
 		inSync := have >= last
 		r.mu.Unlock()
 		if inSync {

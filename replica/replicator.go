@@ -265,32 +265,48 @@ func (r *Replicator) Write(ctx context.Context, op store.Op) (store.Op, store.Op
 	return op, c.results[0], nil
 }
 
-// awaitPeers waits until every in-sync peer holds own op seq. A peer that
-// has not acknowledged it within AckTimeout is marked lagging, so a slow
-// or frozen peer costs one write a bounded delay and the others none.
+// awaitPeers waits until every in-sync peer holds own op seq, and at
+// least one peer does whenever one is reachable, so that an acknowledged
+// write survives the loss of any one server, its disk included. An in-sync
+// peer that has not acknowledged within AckTimeout is marked lagging, so a
+// slow or frozen peer costs one write a bounded delay. The second wait is
+// bounded by RequestTimeout; a server whose peers are all gone accepts
+// writes alone.
 func (r *Replicator) awaitPeers(ctx context.Context, seq uint64) error {
-	timer := time.NewTimer(r.cfg.AckTimeout)
-	defer timer.Stop()
+	lagTimer := time.NewTimer(r.cfg.AckTimeout)
+	defer lagTimer.Stop()
+	hardTimer := time.NewTimer(r.cfg.RequestTimeout)
+	defer hardTimer.Stop()
 	for {
 		r.mu.Lock()
 		var waiting []*peer
+		copies, reachable := 0, 0
 		for _, p := range r.peers {
 			if p.inSync && p.acked < seq {
 				waiting = append(waiting, p)
+			}
+			if p.acked >= seq {
+				copies++
+			}
+			if p.reachable {
+				reachable++
 			}
 		}
 		changed := r.changed.wait()
 		r.mu.Unlock()
 
-		if len(waiting) == 0 {
+		if len(waiting) == 0 && (copies > 0 || reachable == 0) {
 			return nil
 		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-timer.C:
+		case <-lagTimer.C:
 			r.markLagging(waiting, seq)
+		case <-hardTimer.C:
+			r.markLagging(waiting, seq)
+			r.log.Warn("write acknowledged without a second copy", "seq", seq, "reachable_peers", reachable)
 			return nil
 		}
 	}

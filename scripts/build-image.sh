@@ -2,9 +2,9 @@
 # Builds the msgsys image (tag $MSGSYS_IMAGE, default msgsys:local) for
 # compose.yaml.
 #
-# With Go installed, it compiles a static binary into build/image/ and
-# builds the Dockerfile's from-binary target, which pulls no base image, so
-# it works where no registry is reachable. Without Go, it builds the
+# With Go installed, it compiles a static binary into build/image/, builds
+# the Dockerfile's from-binary target, which pulls no base image, so it
+# works where no registry is reachable, and deletes build/image/ again. Without Go, it builds the
 # from-source target, which compiles inside the golang image and so needs
 # a registry. Either way `docker compose up` then finds the image and does
 # not build it again.
@@ -48,6 +48,9 @@ export MSGSYS_VERSION MSGSYS_IMAGE_TARGET=$target
 
 if [[ $target == from-binary ]]; then
   echo "build-image: compiling build/image/msgsys ($MSGSYS_VERSION)"
+  # The binary is needed only while the image builds, so it never lingers
+  # in the work tree.
+  trap 'rm -rf build/image; rmdir build 2>/dev/null || true' EXIT
   rm -rf build/image
   mkdir -p build/image/data
   CGO_ENABLED=0 GOOS=linux go build -trimpath \

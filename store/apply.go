@@ -216,12 +216,21 @@ func (a *applier) apply(op Op) (OpResult, error) {
 	}
 
 	key := OrderKey(op)
-	if err := a.indexRID(op, key); err != nil {
+	prev, retry, err := a.indexRID(op, key)
+	if err != nil {
 		return OpResult{}, err
+	}
+	if retry {
+		return OpResult{Status: StatusLogged, Reason: fmt.Errorf("%w: %s/%d repeats request %q of %s/%d", ErrRetry, op.Origin, op.Seq, op.RID, prev.Origin, prev.Seq)}, nil
 	}
 	names, err := checkPayload(op)
 	if err != nil {
 		return OpResult{Status: StatusLogged, Reason: err}, nil
+	}
+	if prev != nil {
+		if err := a.unmaterialise(*prev); err != nil {
+			return OpResult{}, err
+		}
 	}
 
 	res := OpResult{Status: StatusApplied}
@@ -307,26 +316,64 @@ func (a *applier) addToGroup(index *bolt.Bucket, group string, key []byte) error
 // retried request, and all servers must then agree on which op is the
 // request's result. Two ids whose keys collide are settled the same way, and
 // LookupRID then misses the other id.
-func (a *applier) indexRID(op Op, key []byte) error {
+// indexRID records that op carries its request id. Several ops carry the
+// same id when a client retried a write whose reply was lost and the retry
+// reached another server before the first attempt did. Only the op lowest
+// in the total order is materialised, so every server shows the write
+// once whatever the arrival order: when an earlier op holds the id, op is
+// a retry; when op is lower, it takes over and the caller removes prev
+// from the view.
+func (a *applier) indexRID(op Op, key []byte) (prev *Op, retry bool, err error) {
 	if op.RID == "" {
-		return nil
+		return nil, false, nil
 	}
 	ridKey := hashRID(op.RID)
-	old := a.rids.Get(ridKey)
-	if old != nil {
+	if old := a.rids.Get(ridKey); old != nil {
 		origin, seq, err := decodeRef(old)
 		if err != nil {
-			return err
+			return nil, false, err
 		}
-		prev, err := readLog(a.log, origin, seq)
+		held, err := readLog(a.log, origin, seq)
 		if err != nil {
-			return err
+			return nil, false, err
 		}
-		if bytes.Compare(OrderKey(prev), key) <= 0 {
-			return nil
+		if bytes.Compare(OrderKey(held), key) <= 0 {
+			return &held, true, nil
 		}
+		prev = &held
 	}
-	return a.rids.Put(ridKey, encodeRef(op.Origin, op.Seq))
+	return prev, false, a.rids.Put(ridKey, encodeRef(op.Origin, op.Seq))
+}
+
+// unmaterialise removes a post, direct message or login from the view
+// when a retry lower in the total order replaces it. The user a login
+// created stays, because the replacing op is a login of the same name.
+func (a *applier) unmaterialise(prev Op) error {
+	names, err := checkPayload(prev)
+	if err != nil {
+		return nil // never materialised
+	}
+	key := OrderKey(prev)
+	switch prev.Kind {
+	case KindPost:
+		a.counts.Posts--
+		return removeFromGroup(a.posts, names.channelKey, key)
+	case KindDirect:
+		a.counts.Directs--
+		return removeFromGroup(a.directs, conversationKey(names.userKey, names.peerKey), key)
+	case KindLogin:
+		a.counts.Logins--
+		return removeFromGroup(a.logins, names.userKey, key)
+	}
+	return nil
+}
+
+func removeFromGroup(index *bolt.Bucket, group string, key []byte) error {
+	b := index.Bucket([]byte(group))
+	if b == nil {
+		return nil
+	}
+	return b.Delete(key)
 }
 
 // subBucket returns the child bucket name of parent, creating it if needed.

@@ -324,3 +324,46 @@ func TestIndexPagesStayDense(t *testing.T) {
 		t.Errorf("posts = %d, want %d", got, 2*batches*size)
 	}
 }
+
+func TestRetriedRequestMaterialisedOnce(t *testing.T) {
+	first := Op{Origin: "server-1@a", Seq: 1, Rank: 1, Clock: 10, Time: 1, Kind: KindPost, User: "ana", Channel: "geral", Text: "oi", RID: "publish:abc"}
+	retry := Op{Origin: "server-2@b", Seq: 1, Rank: 2, Clock: 12, Time: 2, Kind: KindPost, User: "ana", Channel: "geral", Text: "oi", RID: "publish:abc"}
+	setup := []Op{
+		{Origin: "server-3@c", Seq: 1, Rank: 3, Clock: 1, Time: 1, Kind: KindLogin, User: "ana"},
+		{Origin: "server-3@c", Seq: 2, Rank: 3, Clock: 2, Time: 1, Kind: KindChannel, Channel: "geral"},
+	}
+
+	var dumps []string
+	for _, order := range [][]Op{{first, retry}, {retry, first}} {
+		s := openTest(t)
+		if _, err := s.Apply(setup); err != nil {
+			t.Fatal(err)
+		}
+		for _, op := range order {
+			if _, err := s.Apply([]Op{op}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		messages, _, err := s.History("geral", "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(messages) != 1 {
+			t.Fatalf("order %s first: %d messages in history, want 1", order[0].Origin, len(messages))
+		}
+		if messages[0].Origin != first.Origin {
+			t.Errorf("order %s first: history keeps %s, want the op lowest in order", order[0].Origin, messages[0].Origin)
+		}
+		if got := s.Counts().Posts; got != 1 {
+			t.Errorf("order %s first: %d posts counted, want 1", order[0].Origin, got)
+		}
+		var b strings.Builder
+		if err := s.Dump(&b); err != nil {
+			t.Fatal(err)
+		}
+		dumps = append(dumps, b.String())
+	}
+	if dumps[0] != dumps[1] {
+		t.Errorf("dumps differ by arrival order:\n%s\n%s", dumps[0], dumps[1])
+	}
+}

@@ -15,8 +15,8 @@ import (
 	"time"
 )
 
-// Environment of the million-message memory test, which takes about 20
-// seconds and writes a 290 MB file, so it runs only on request:
+// Environment of the million-message memory test, which takes 20 to 30
+// seconds on 2 cores and writes a 270 MB file, so it runs only on request:
 //
 //	MSGSYS_STORE_MILLION=1 go test -run TestMillionMessagesMemory -v ./store/
 const (

@@ -17,7 +17,7 @@
 // Each message is stored once in full, in the log. The index buckets hold
 // only order keys, and an order key names the origin and seq of its log
 // record, so History costs one log lookup per message. A million messages
-// of 40 to 120 bytes make a file of about 280 MB (TestMillionMessagesMemory),
+// of 40 to 120 bytes make a file of about 270 MB (TestMillionMessagesMemory),
 // and trim.go explains how a server keeps little of it in resident memory.
 package store
 
@@ -42,6 +42,10 @@ var (
 	// ErrInvalidOp is wrapped by the OpResult.Reason of an op that was not
 	// stored or not materialised.
 	ErrInvalidOp = errors.New("store: invalid op")
+	// ErrRetry is wrapped by the OpResult.Reason of an op that repeats the
+	// request id of an op lower in the total order: a client's retry. It is
+	// logged but not materialised.
+	ErrRetry = errors.New("store: retry of an applied request")
 	// ErrBadCursor is returned for a history cursor that Cursor did not make.
 	ErrBadCursor = errors.New("store: invalid history cursor")
 	// ErrCorrupt is returned when stored bytes cannot be decoded.

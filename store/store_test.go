@@ -77,7 +77,7 @@ func TestBackupWhileOpen(t *testing.T) {
 	if copied.HasUser("zeca") {
 		t.Error("backup holds a write made after it")
 	}
-	if got := copied.Counts(); got != (Counts{Users: 3, Channels: 2, Posts: 30, Directs: 9, Logins: 5}) {
+	if got := copied.Counts(); got != (Counts{Users: 3, Channels: 2, Posts: 29, Directs: 9, Logins: 5}) {
 		t.Errorf("backup counts = %+v", got)
 	}
 	entries, _ := os.ReadDir(filepath.Dir(path))

@@ -14,11 +14,13 @@ import (
 // so a busy server would end up with most of a large file mapped. Apply and
 // the long reads therefore unmap the touched pages once trimInterval has
 // passed or trimRecords log records were read or written since the last
-// trim, whichever comes first. A timer trims once more trimInterval after
-// the last touch, so a store that goes idle does not keep its last pages.
+// trim, whichever comes first. The count is low because one batch of 1000
+// ops writes about 1000 random pages of the request id index. A timer trims
+// once more trimInterval after the last touch, so a store that goes idle
+// does not keep its last pages.
 const (
 	trimInterval = 100 * time.Millisecond
-	trimRecords  = 10_000
+	trimRecords  = 1000
 )
 
 // touch counts records read or written since the last trim, and arms the

@@ -7,8 +7,8 @@ import (
 	"msgsys/proto"
 )
 
-// serveServer feeds one server requests and routes its replies until it
-// disconnects; then every request it still held gets an error reply.
+// serveServer sends one server requests and routes its replies until it
+// disconnects. Then every request still pending on it gets an error reply.
 func (b *Broker) serveServer(conn *proto.Conn) {
 	var credit int
 	switch conn.PeerType() {
@@ -27,10 +27,10 @@ func (b *Broker) serveServer(conn *proto.Conn) {
 
 	defer func() {
 		conn.Close()
-		answers := b.table.remove(s)
-		b.log.Info("server disconnected", "server", s.addr, "failed_requests", len(answers))
-		for _, a := range answers {
-			b.fail(a.req, a.reason)
+		failed := b.table.remove(s)
+		b.log.Info("server disconnected", "server", s.addr, "failed_requests", len(failed))
+		for _, f := range failed {
+			b.fail(f.req, f.reason)
 		}
 	}()
 
@@ -44,7 +44,7 @@ func (b *Broker) serveServer(conn *proto.Conn) {
 }
 
 // handleReply routes one reply, [identity, envelope..., "", body...], to
-// the client of the request it answers.
+// the client of the request it replies to.
 func (b *Broker) handleReply(s *server, frames [][]byte) {
 	if len(frames) < 2 {
 		b.badReplies.warn(b.log, "malformed reply dropped", "server", s.addr,
@@ -91,13 +91,13 @@ func (b *Broker) expireLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-ticker.C:
-			answers := b.table.expire(now)
+			failed := b.table.expire(now)
 			stalled := make(map[string]int)
-			for _, a := range answers {
-				if a.reason == failTimeout {
-					stalled[a.server]++
+			for _, f := range failed {
+				if f.reason == failTimeout {
+					stalled[f.server]++
 				}
-				b.fail(a.req, a.reason)
+				b.fail(f.req, f.reason)
 			}
 			for addr, n := range stalled {
 				b.log.Warn("server stalled, requests timed out", "server", addr, "requests", n)

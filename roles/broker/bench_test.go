@@ -70,14 +70,13 @@ func BenchmarkFanout(b *testing.B) {
 	const subscribers, window = 10, 2000
 
 	counts := make([]*atomic.Int64, subscribers)
-	var wg sync.WaitGroup
 	for i := range counts {
 		counts[i] = new(atomic.Int64)
 		conn := dial(b, broker.XPubEndpoint(), proto.Sub)
 		subscribe(b, conn, subscribeKind, "bench")
-		wg.Add(1)
+		done := make(chan struct{})
 		go func() {
-			defer wg.Done()
+			defer close(done)
 			for {
 				if _, err := conn.Recv(); err != nil {
 					return
@@ -87,7 +86,7 @@ func BenchmarkFanout(b *testing.B) {
 		}()
 		b.Cleanup(func() {
 			conn.Close()
-			wg.Wait()
+			<-done
 		})
 	}
 	waitSubscriptions(b, broker, subscribers)

@@ -36,14 +36,14 @@ type Config struct {
 	// client gets an error reply and the server is marked stalled.
 	RequestTimeout time.Duration
 	// QueueTimeout is how long a request may wait for a free server while
-	// every connected server is at its limit of requests in flight. Zero
-	// answers such requests with an error at once.
+	// every connected server is at its limit of requests in flight. With
+	// zero, such requests get an error reply at once.
 	QueueTimeout time.Duration
 	// ServerCredit is the max number of requests in flight to one server
 	// that connects a DEALER or ROUTER socket. A REP server gets one.
 	ServerCredit int
 	// SubscriberQueue is the max number of publications queued for one
-	// subscriber; beyond it that subscriber's publications are dropped.
+	// subscriber. Beyond it, that subscriber's publications are dropped.
 	SubscriberQueue int
 	// Lang is the language of the descriptions in the broker's own error
 	// replies: "pt" or "en" (see lang.Pick).
@@ -53,7 +53,7 @@ type Config struct {
 	Clocks proto.Clocks
 }
 
-// Defaults of Config.
+// Default values of Config fields, and fixed limits.
 const (
 	DefaultRequestTimeout  = 3 * time.Second
 	DefaultQueueTimeout    = 100 * time.Millisecond
@@ -86,12 +86,14 @@ func (cfg *Config) validate() error {
 	if (cfg.Frontend == "") != (cfg.Backend == "") {
 		return errors.New("broker: set both frontend and backend, or neither")
 	}
+
 	if (cfg.XSub == "") != (cfg.XPub == "") {
 		return errors.New("broker: set both xsub and xpub, or neither")
 	}
 	if cfg.Frontend == "" && cfg.XSub == "" {
 		return errors.New("broker: nothing to run: set frontend and backend, xsub and xpub, or all four")
 	}
+
 	if cfg.RequestTimeout <= 0 {
 		return fmt.Errorf("broker: request timeout %v must be positive", cfg.RequestTimeout)
 	}
@@ -104,11 +106,13 @@ func (cfg *Config) validate() error {
 	if cfg.SubscriberQueue < 1 {
 		return fmt.Errorf("broker: subscriber queue %d must be at least 1", cfg.SubscriberQueue)
 	}
+
 	l := strings.ToLower(cfg.Lang)
 	if l != "" && !strings.HasPrefix(l, lang.PT) && !strings.HasPrefix(l, lang.EN) {
 		return fmt.Errorf("broker: language %q is not supported, use pt or en", cfg.Lang)
 	}
 	cfg.Lang = lang.Pick(cfg.Lang)
+
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -139,7 +143,7 @@ type Broker struct {
 
 // New validates cfg and binds every enabled endpoint, so that a port in use
 // fails here and tests can read the bound endpoints before Run. Run closes
-// the listeners; call Close instead when Run is never called.
+// the listeners, and Close does when Run is never called.
 func New(cfg Config) (*Broker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err

@@ -14,7 +14,7 @@ func Command() *cli.Command {
 	defaults := DefaultConfig()
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "frontend", Value: defaults.Frontend, EnvVars: []string{"MSGSYS_FRONTEND"},
-			Usage: "endpoint that clients connect to (ROUTER); empty runs only the proxy"},
+			Usage: "endpoint that clients connect REQ or DEALER sockets to (the broker binds a ROUTER); empty runs only the proxy"},
 		&cli.StringFlag{Name: "backend", Value: defaults.Backend, EnvVars: []string{"MSGSYS_BACKEND"},
 			Usage: "endpoint that servers connect REP or DEALER sockets to; empty runs only the proxy"},
 		&cli.StringFlag{Name: "xsub", Value: defaults.XSub, EnvVars: []string{"MSGSYS_XSUB"},
@@ -24,7 +24,7 @@ func Command() *cli.Command {
 		&cli.DurationFlag{Name: "request-timeout", Value: defaults.RequestTimeout, EnvVars: []string{"MSGSYS_REQUEST_TIMEOUT"},
 			Usage: "time a server has to reply before the client gets an error reply and the server is marked stalled"},
 		&cli.DurationFlag{Name: "queue-timeout", Value: defaults.QueueTimeout, EnvVars: []string{"MSGSYS_QUEUE_TIMEOUT"},
-			Usage: "time a request may wait while every server is at its limit of requests in flight; 0 answers an error at once"},
+			Usage: "time a request may wait while every server is at its limit of requests in flight; with 0 it gets an error reply at once"},
 		&cli.IntFlag{Name: "server-credit", Value: defaults.ServerCredit, EnvVars: []string{"MSGSYS_SERVER_CREDIT"},
 			Usage: "max requests in flight to one DEALER server (a REP server gets 1)"},
 		&cli.IntFlag{Name: "subscriber-queue", Value: defaults.SubscriberQueue, EnvVars: []string{"MSGSYS_SUBSCRIBER_QUEUE"},

@@ -7,7 +7,7 @@ import (
 	"msgsys/proto"
 )
 
-// failure names why the broker itself answers a request.
+// failure is the reason the broker itself sends a request an error reply.
 type failure int
 
 const (
@@ -20,14 +20,14 @@ const (
 // request is one client request on its way through the broker.
 type request struct {
 	client  *client
-	key     string   // client identity and envelope; see pendingKey
+	key     string   // client identity and envelope, built by pendingKey
 	frames  [][]byte // as forwarded: identity, envelope, delimiter, body
 	envLen  int      // number of envelope frames after the identity
 	payload []byte   // first body frame, decoded only for an error reply
-	// deadline is when the reply is due, or while waiting, when the wait
-	// ends; for an abandoned request, when its tombstone expires.
+	// deadline is when the reply is due. For a waiting request it is when
+	// the wait ends, and for an abandoned one when its tombstone expires.
 	deadline  time.Time
-	abandoned bool // timed out and answered with an error reply
+	abandoned bool // timed out, and the client got an error reply
 }
 
 // server is one connection on the backend.
@@ -49,8 +49,8 @@ type dispatch struct {
 	req    *request
 }
 
-// answer is an error reply the broker owes a client.
-type answer struct {
+// failedRequest is a request whose client the broker owes an error reply.
+type failedRequest struct {
 	req    *request
 	reason failure
 	server string // address of the server that held req, if any
@@ -59,7 +59,7 @@ type answer struct {
 // table is the routing state of the request broker: the connected servers
 // in round-robin order, each with its pending requests, and the requests
 // waiting for a free server. One mutex guards it and is held only for map
-// and slice operations; every write to a socket happens after Unlock.
+// and slice operations, so every write to a socket happens after Unlock.
 type table struct {
 	timeout      time.Duration // RequestTimeout
 	queueTimeout time.Duration
@@ -68,7 +68,7 @@ type table struct {
 	mu      sync.Mutex
 	servers []*server
 	next    int        // index in servers where the next search starts
-	waiting []*request // FIFO; deadlines are in order because queueTimeout is fixed
+	waiting []*request // FIFO, in deadline order because queueTimeout is fixed
 }
 
 func newTable(cfg Config) *table {
@@ -91,9 +91,9 @@ func (t *table) add(s *server) []dispatch {
 	return t.drainWaiting(time.Now(), nil)
 }
 
-// remove forgets a disconnected server. It returns the requests that were
+// remove removes a disconnected server. It returns the requests that were
 // in flight on it, and the waiting ones when no usable server remains.
-func (t *table) remove(s *server) []answer {
+func (t *table) remove(s *server) []failedRequest {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
@@ -111,20 +111,20 @@ func (t *table) remove(s *server) []answer {
 		break
 	}
 
-	var answers []answer
+	var failed []failedRequest
 	for _, req := range s.pending {
 		if !req.abandoned {
-			answers = append(answers, answer{req, failDisconnected, s.addr})
+			failed = append(failed, failedRequest{req, failDisconnected, s.addr})
 		}
 	}
 	s.pending = nil
 	s.inflight, s.abandoned = 0, 0
-	return t.failWaitingIfNoServer(answers)
+	return t.failWaitingIfNoServer(failed)
 }
 
-// assign picks the server for req. It returns the server to send req to;
-// nil with noFailure when req waits for a free server; or nil with a
-// failure to answer at once.
+// assign picks the server for req and returns it. It returns nil and
+// noFailure when req waits for a free server, and nil and a failure when
+// req must get an error reply at once.
 func (t *table) assign(req *request, now time.Time) (*server, failure) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -224,11 +224,11 @@ func (t *table) drainWaiting(now time.Time, out []dispatch) []dispatch {
 // theirs are failed, and old tombstones are dropped. A server stays
 // stalled until it replies, or until every tombstone it holds has
 // expired, so that a server which lost one request is tried again.
-func (t *table) expire(now time.Time) []answer {
+func (t *table) expire(now time.Time) []failedRequest {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
-	var answers []answer
+	var failed []failedRequest
 	for _, s := range t.servers {
 		for key, req := range s.pending {
 			if now.Before(req.deadline) {
@@ -244,7 +244,7 @@ func (t *table) expire(now time.Time) []answer {
 			s.inflight--
 			s.abandoned++
 			s.stalled = true
-			answers = append(answers, answer{req, failTimeout, s.addr})
+			failed = append(failed, failedRequest{req, failTimeout, s.addr})
 		}
 		if s.stalled && s.abandoned == 0 {
 			s.stalled = false
@@ -252,29 +252,29 @@ func (t *table) expire(now time.Time) []answer {
 	}
 
 	for len(t.waiting) > 0 && !now.Before(t.waiting[0].deadline) {
-		answers = append(answers, answer{t.waiting[0], failNoServer, ""})
+		failed = append(failed, failedRequest{t.waiting[0], failNoServer, ""})
 		t.waiting[0] = nil
 		t.waiting = t.waiting[1:]
 	}
-	return t.failWaitingIfNoServer(answers)
+	return t.failWaitingIfNoServer(failed)
 }
 
 // failWaitingIfNoServer fails every waiting request when no server could
 // take one, rather than letting them wait for nothing. The caller holds mu.
-func (t *table) failWaitingIfNoServer(answers []answer) []answer {
+func (t *table) failWaitingIfNoServer(failed []failedRequest) []failedRequest {
 	if len(t.waiting) == 0 {
-		return answers
+		return failed
 	}
 	for _, s := range t.servers {
 		if !s.stalled {
-			return answers
+			return failed
 		}
 	}
 	for _, req := range t.waiting {
-		answers = append(answers, answer{req, failNoServer, ""})
+		failed = append(failed, failedRequest{req, failNoServer, ""})
 	}
 	t.waiting = nil
-	return answers
+	return failed
 }
 
 // counts reports the connected servers and the requests in flight, for

@@ -38,7 +38,7 @@ func TestTableTombstoneKeepsKeyOffServer(t *testing.T) {
 		t.Fatal("servers holding timed-out requests are not stalled")
 	}
 
-	// b answers late, which unstalls it. A new request from c must go to
+	// b replies late, which unstalls it. A new request from c must go to
 	// b, not to a, even once a is unstalled by a reply for d.
 	if req, _ := tab.complete(b, "d"); req != nil {
 		t.Fatal("a late reply was matched to a request")

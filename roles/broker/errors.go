@@ -20,7 +20,7 @@ type errorReply struct {
 }
 
 // maxServiceBytes bounds the service name an error reply repeats. Every
-// service name of the protocol is far shorter; a longer one gets "error".
+// service name of the protocol is far shorter, and a longer one gets "error".
 const maxServiceBytes = 64
 
 // failureTexts are the descriptions of each failure, for people.

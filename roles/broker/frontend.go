@@ -53,7 +53,7 @@ func (b *Broker) serveClient(conn *proto.Conn) {
 }
 
 // handleRequest forwards one client message to a server, queues it, or
-// answers it with an error reply. A REQ client sends [delimiter, body]; a
+// sends the client an error reply. A REQ client sends [delimiter, body]. A
 // DEALER client may put envelope frames before the delimiter, and they
 // come back with the reply.
 func (b *Broker) handleRequest(c *client, frames [][]byte) {
@@ -85,7 +85,7 @@ func (b *Broker) handleRequest(c *client, frames [][]byte) {
 }
 
 // forward writes req to s. A failed write closes the connection, and the
-// server's reader then answers every request pending on it.
+// server's reader then sends an error reply for every request pending on it.
 func (b *Broker) forward(s *server, req *request) {
 	if err := s.conn.Send(req.frames...); err != nil {
 		b.log.Debug("forward to server failed", "server", s.addr, "err", err)

@@ -33,7 +33,7 @@ func TestMalformedInputSurvived(t *testing.T) {
 	}
 
 	// A server sends replies with no identity, no delimiter, no body or
-	// an identity nobody has, then behaves.
+	// an identity of no client, then disconnects.
 	badServer := dial(t, b.BackendEndpoint(), proto.Dealer)
 	for _, msg := range [][][]byte{
 		{[]byte("x")},
@@ -51,7 +51,7 @@ func TestMalformedInputSurvived(t *testing.T) {
 	waitServers(t, b, 1)
 
 	// A client sends messages with no delimiter or no body on the same
-	// connection as a good request, which must still be answered.
+	// connection as a good request, which must still get its reply.
 	client := dial(t, b.FrontendEndpoint(), proto.Dealer)
 	replies := receive(t, client)
 	for _, msg := range [][][]byte{

@@ -17,7 +17,7 @@ type outbox struct {
 
 	mu      sync.Mutex // guards the fields below
 	items   [][][]byte
-	spare   [][][]byte // drained batch kept for reuse; only run sets it
+	spare   [][][]byte // drained batch kept for reuse, set only by run
 	closed  bool
 	dropped uint64
 }
@@ -27,7 +27,7 @@ func newOutbox(limit int) *outbox {
 }
 
 // push queues msg and reports whether it was queued. When o is full it
-// drops msg and returns the number of drops so far; when o is closed it
+// drops msg and returns the number of drops so far. When o is closed it
 // returns false and 0.
 func (o *outbox) push(msg [][]byte) (bool, uint64) {
 	o.mu.Lock()
@@ -58,7 +58,7 @@ func (o *outbox) droppedCount() uint64 {
 	return o.dropped
 }
 
-// close discards the queued messages; later pushes fail.
+// close discards the queued messages, and later pushes fail.
 func (o *outbox) close() {
 	o.mu.Lock()
 	defer o.mu.Unlock()

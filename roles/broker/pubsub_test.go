@@ -151,3 +151,14 @@ func droppedFor(b *Broker, topic string) uint64 {
 	}
 	return dropped
 }
+
+func TestPublisherSubscribedToEverything(t *testing.T) {
+	b := startBroker(t, testConfig(t))
+
+	// A libzmq or zmq4 PUB socket sends nothing until its peer subscribes.
+	pub := receive(t, dial(t, b.XSubEndpoint(), proto.Pub))
+	msg := pub.next(t, 5*time.Second)
+	if len(msg) != 1 || !bytes.Equal(msg[0], []byte{subscribeKind}) {
+		t.Fatalf("publisher got %q, want one subscription to every topic", msg)
+	}
+}

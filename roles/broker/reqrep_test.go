@@ -70,8 +70,8 @@ func TestRepServerOneAtATime(t *testing.T) {
 	cfg.QueueTimeout = 3 * time.Second // 8 clients share one slow server
 	b := startBroker(t, cfg)
 
-	// The server notes a violation when a request arrives while it still
-	// holds another; it works 2ms on each.
+	// The server counts a violation when a request arrives while it still
+	// holds another. It works 2ms on each.
 	var outstanding, violations atomic.Int64
 	conn := dial(t, b.BackendEndpoint(), proto.Rep)
 	work := make(chan [][]byte, 16)
@@ -119,7 +119,7 @@ func TestServerDisconnectMidRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if elapsed := time.Since(start); elapsed > time.Second {
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
 		t.Errorf("error reply after %v, want it well before the 4s request timeout", elapsed)
 	}
 	service, text, _ := decodeError(t, reply)
@@ -158,13 +158,17 @@ func TestStalledServerSkipped(t *testing.T) {
 	if service != proto.ServiceUsers {
 		t.Errorf("service = %q, want %q", service, proto.ServiceUsers)
 	}
-	if elapsed < cfg.RequestTimeout || elapsed > cfg.RequestTimeout+500*time.Millisecond {
+	if elapsed < cfg.RequestTimeout || elapsed > cfg.RequestTimeout+2*time.Second {
 		t.Errorf("timeout error after %v, want about %v", elapsed, cfg.RequestTimeout)
 	}
 
+	// Another client, so that only the stalled mark keeps the stuck
+	// server out of the rotation.
+	other := proto.NewRequester(b.FrontendEndpoint())
+	defer other.Close()
 	for i := range 20 {
 		payload := fmt.Appendf(nil, "after stall %d", i)
-		reply, err := r.Request(context.Background(), payload, 5*time.Second)
+		reply, err := other.Request(context.Background(), payload, 5*time.Second)
 		if err != nil {
 			t.Fatalf("request %d after the stall: %v", i, err)
 		}
@@ -186,7 +190,7 @@ func TestLateReplyDropped(t *testing.T) {
 	b := startBroker(t, cfg)
 
 	// The slow server holds its first request until released, then
-	// answers it with "late", and echoes every later request.
+	// replies "late" to it, and echoes every later request.
 	release := make(chan struct{})
 	var first atomic.Bool
 	startServer(t, b, proto.Dealer, func(frames [][]byte) [][]byte {
@@ -239,7 +243,7 @@ func TestNoServerImmediateError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if elapsed := time.Since(start); elapsed > 500*time.Millisecond {
+	if elapsed := time.Since(start); elapsed > time.Second {
 		t.Errorf("error reply after %v, want it at once", elapsed)
 	}
 	service, text, clock := decodeError(t, reply)
@@ -293,8 +297,8 @@ func TestDealerClientEnvelope(t *testing.T) {
 	startServer(t, b, proto.Dealer, echo)
 	waitServers(t, b, 1)
 
-	// A DEALER client keeps several requests in flight, told apart by the
-	// envelope frames before the delimiter.
+	// A DEALER client keeps several requests in flight, distinguished by
+	// the envelope frames before the delimiter.
 	conn := dial(t, b.FrontendEndpoint(), proto.Dealer)
 	replies := receive(t, conn)
 	for i := range 10 {

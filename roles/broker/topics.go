@@ -37,7 +37,7 @@ func newFanout(log *slog.Logger) *fanout {
 	}
 }
 
-// subscribe adds topic to s's subscriptions; a repeated one changes
+// subscribe adds topic to s's subscriptions. A repeated one changes
 // nothing, as in libzmq's XPUB.
 func (f *fanout) subscribe(s *subscriber, topic string) {
 	f.mu.Lock()
@@ -106,7 +106,8 @@ func (f *fanout) countLength(n, delta int) {
 }
 
 // publish queues msg, whose first frame is the topic, for every matching
-// subscriber. It never blocks: a subscriber whose queue is full loses msg.
+// subscriber. It never waits for a subscriber's writes, because a
+// subscriber whose queue is full loses msg.
 func (f *fanout) publish(msg [][]byte) {
 	topic := msg[0]
 

@@ -47,7 +47,9 @@ func (s *Server) createChannel(ctx context.Context, name, rid string) error {
 		return s.decideChannel(ctx, name, rid)
 	}
 
-	var addr string
+	// The reference's list lags a new coordinator by up to half a
+	// heartbeat, so the address its announcement carried is the fallback.
+	addr := coordinator.Addr
 	for _, m := range s.node.Members() {
 		if m.Name == coordinator.Coordinator {
 			addr = m.Addr

@@ -84,6 +84,13 @@ func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 	}
 	switch service {
 	case proto.ServiceElection:
+		// A server still catching up must not win: it may lack channels
+		// the coordinator has to know. Without an OK the caller goes on
+		// with its own election, and this server takes over once it
+		// serves.
+		if !s.Serving() {
+			return s.errorReply(service, textCatchingUp.In(s.cfg.Lang))
+		}
 		epoch, _, _ := env.Data.OptInt("epoch")
 		s.node.HandleElection(uint64(max(epoch, 0)))
 		return s.encode(service, &proto.ElectionReply{Election: proto.StatusOK})

@@ -133,8 +133,11 @@ func (r *request) write(ctx context.Context, op store.Op) (store.Op, bool, error
 	op.RID = r.rid
 	op.Clock = r.s.cfg.Clocks.Lamport.Tick()
 	op.Time = r.s.cfg.Clocks.Physical.Stamp().UnixNano()
-	written, _, err := r.s.replica.Write(ctx, op)
-	return written, false, err
+	written, result, err := r.s.replica.Write(ctx, op)
+	// The first attempt may have reached the store through replication
+	// while this one was on its way: the store then keeps one of the two.
+	retry := errors.Is(result.Reason, store.ErrRetry)
+	return written, retry, err
 }
 
 func (r *request) failed(err error) []byte {

@@ -4,8 +4,8 @@ Usage: req_heartbeat.py ENDPOINT COUNT
 
 Sends COUNT MessagePack requests to ENDPOINT, one at a time, pausing
 between them so that several 50 ms heartbeats (PING commands) go out
-while the connection is idle. A peer that does not answer PING with PONG
-within the heartbeat timeout is disconnected by libzmq. Prints one JSON
+while the connection is idle. libzmq disconnects a peer that sends no
+PONG for a PING within the heartbeat timeout. Prints one JSON
 line: {"ok": N, "failed": [indexes of requests without a matching reply]}.
 """
 
