@@ -13,6 +13,7 @@ import (
 	"msgsys/roles/client"
 	"msgsys/roles/common"
 	"msgsys/roles/dump"
+	"msgsys/roles/probe"
 	"msgsys/roles/reference"
 	"msgsys/roles/server"
 	"msgsys/roles/status"
@@ -37,6 +38,7 @@ func main() {
 			up.Command(),
 			dump.Command(),
 			status.Command(),
+			probe.Command(),
 			{
 				Name:  "version",
 				Usage: "print the version",

@@ -123,9 +123,10 @@ log "image: $size bytes, user 10001:10001, MSGSYS_DATA=/data"
 
 # --- Flow 1: start the backend, then the client ------------------------
 log "starting the backend and the bots"
+up_at=$SECONDS
 compose up -d "${backend[@]}" "${bots[@]}" || fail "docker compose up -d failed"
 wait_for "every service to be healthy" healthy "${backend[@]}" "${bots[@]}"
-log "all services healthy"
+log "all services healthy, $((SECONDS - up_at)) s after 'up -d' began"
 
 log "chatting through 'docker compose run --rm -T client'"
 # Menu before login: 1 logs in. After login: 3 creates a channel, 5 posts,

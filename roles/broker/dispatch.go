@@ -75,8 +75,9 @@ func newTable(cfg Config) *table {
 	return &table{
 		timeout:      cfg.RequestTimeout,
 		queueTimeout: cfg.QueueTimeout,
-		// A tombstone outlives any plausible late reply, but not forever:
-		// see expire.
+		// NOTE: a reply later than this, from a server that meanwhile
+		// took a new request from the same client and envelope, would be
+		// taken for that request's reply.
 		tombstoneTTL: 10 * cfg.RequestTimeout,
 	}
 }

@@ -86,6 +86,9 @@ func (b *Broker) handleRequest(c *client, frames [][]byte) {
 
 // forward writes req to s. A failed write closes the connection, and the
 // server's reader then sends an error reply for every request pending on it.
+// NOTE: the write happens on the client's reader goroutine, so a server
+// that stops reading its socket holds up to proto.SendTimeout the clients
+// whose requests go to it. Its credit bounds how much it can be sent first.
 func (b *Broker) forward(s *server, req *request) {
 	if err := s.conn.Send(req.frames...); err != nil {
 		b.log.Debug("forward to server failed", "server", s.addr, "err", err)

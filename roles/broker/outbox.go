@@ -22,6 +22,10 @@ type outbox struct {
 	dropped uint64
 }
 
+// maxSpare is the largest drained array, in messages, that an outbox keeps
+// for reuse.
+const maxSpare = 1024
+
 func newOutbox(limit int) *outbox {
 	return &outbox{limit: limit, ready: make(chan struct{}, 1)}
 }
@@ -82,6 +86,9 @@ func (o *outbox) run(conn *proto.Conn) {
 		o.items, o.spare = o.spare, nil
 		o.mu.Unlock()
 
+		// NOTE: proto.Conn.Send flushes each message with its own write
+		// system call, which is most of the fan-out's CPU time. A batch
+		// API in proto would let one flush carry the whole batch.
 		for i, msg := range batch {
 			if err := conn.Send(msg...); err != nil {
 				return
@@ -89,8 +96,11 @@ func (o *outbox) run(conn *proto.Conn) {
 			batch[i] = nil // release the message for the collector
 		}
 
+		// A small array is kept for the next batch. A large one, left by a
+		// burst, goes to the collector so that an idle connection holds
+		// little memory.
 		o.mu.Lock()
-		if !o.closed && o.spare == nil && cap(batch) <= o.limit {
+		if !o.closed && o.spare == nil && cap(batch) <= maxSpare {
 			o.spare = batch[:0]
 		}
 		o.mu.Unlock()

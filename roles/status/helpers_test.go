@@ -82,6 +82,7 @@ func startCluster(t *testing.T, n int) *cluster {
 	for i := 1; i <= n; i++ {
 		cfg := server.DefaultConfig()
 		cfg.Name = fmt.Sprintf("server-%d", i)
+		cfg.Rank = int64(i) // servers start concurrently; pin server-i to rank i
 		cfg.Addr = "tcp://127.0.0.1:0"
 		cfg.Bind = "tcp://127.0.0.1:0"
 		cfg.Data = t.TempDir()

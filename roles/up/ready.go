@@ -11,19 +11,15 @@ import (
 	"msgsys/proto"
 )
 
-// readyUser is the user the readiness check logs in as. A login is a
-// write, so its success shows that a server serves, stores and replicates.
-const readyUser = "msgsys-up"
-
 // Pauses between readiness checks, before and after ReadyTimeout.
 const (
 	readyRetry     = 200 * time.Millisecond
 	readyRetryLate = time.Second
-	// readyRequestTimeout bounds one login request.
+	// readyRequestTimeout bounds one readiness request.
 	readyRequestTimeout = 2 * time.Second
 )
 
-// waitReady logs in through the broker until a login succeeds, and
+// waitReady lists users through the broker until a server answers, and
 // reports whether one did before ctx was cancelled. After ReadyTimeout it
 // logs an error and keeps trying, because the person may be watching the
 // logs to find out why.
@@ -34,7 +30,7 @@ func (u *Up) waitReady(ctx context.Context) bool {
 	defer requester.Close()
 	late := false
 	for {
-		err := login(ctx, requester, u.cfg.Clocks)
+		err := listUsers(ctx, requester, u.cfg.Clocks)
 		if err == nil {
 			u.log.Info("cluster ready", "elapsed", time.Since(start).Round(time.Millisecond))
 			return true
@@ -56,9 +52,12 @@ func (u *Up) waitReady(ctx context.Context) bool {
 	}
 }
 
-// login sends one login request and returns nil when it succeeds.
-func login(ctx context.Context, requester *proto.Requester, clocks proto.Clocks) error {
-	frame, err := proto.Encode(proto.ServiceLogin, &proto.LoginRequest{User: readyUser}, clocks.Meta())
+// listUsers sends one users request and returns nil when a server
+// answers it. Servers connect to the broker only once they have caught up,
+// so an answer means the cluster serves. A read leaves no trace in the
+// data, unlike a login.
+func listUsers(ctx context.Context, requester *proto.Requester, clocks proto.Clocks) error {
+	frame, err := proto.Encode(proto.ServiceUsers, &proto.EmptyRequest{}, clocks.Meta())
 	if err != nil {
 		return err
 	}
@@ -73,10 +72,9 @@ func login(ctx context.Context, requester *proto.Requester, clocks proto.Clocks)
 	if _, err := clocks.Witness(env.Data); err != nil {
 		return err
 	}
-	status, _, _ := env.Data.OptString("status")
-	if !proto.IsSuccess(status) {
+	if status, _, _ := env.Data.OptString("status"); status == proto.StatusError {
 		description, _, _ := env.Data.OptString("description")
-		return fmt.Errorf("login rejected: %s %s", status, description)
+		return fmt.Errorf("users rejected: %s", description)
 	}
 	return nil
 }
