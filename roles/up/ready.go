@@ -79,7 +79,7 @@ func listUsers(ctx context.Context, requester *proto.Requester, clocks proto.Clo
 	return nil
 }
 
-// Text of the instructions printed once the cluster serves a login.
+// Text of the instructions printed once the cluster answers.
 var (
 	textReady = lang.Text{
 		PT: "msgsys no ar: %s e %s, dados em %s.",
