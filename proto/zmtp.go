@@ -113,6 +113,18 @@ func (c *Conn) Send(frames ...[]byte) error {
 	if len(frames) == 0 {
 		return errEmptyMessage
 	}
+	return c.SendBatch([][][]byte{frames})
+}
+
+// SendBatch writes several messages with one flush, so a writer that
+// drains a backlog pays one system call for all of it instead of one per
+// message. It fails like Send, and a message with no frames is an error.
+func (c *Conn) SendBatch(messages [][][]byte) error {
+	for _, frames := range messages {
+		if len(frames) == 0 {
+			return errEmptyMessage
+		}
+	}
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 
@@ -122,12 +134,14 @@ func (c *Conn) Send(frames ...[]byte) error {
 	default:
 	}
 	_ = c.raw.SetWriteDeadline(time.Now().Add(SendTimeout))
-	for i, frame := range frames {
-		var flags byte
-		if i < len(frames)-1 {
-			flags = flagMore
+	for _, frames := range messages {
+		for i, frame := range frames {
+			var flags byte
+			if i < len(frames)-1 {
+				flags = flagMore
+			}
+			c.writeFrame(flags, frame)
 		}
-		c.writeFrame(flags, frame)
 	}
 	if err := c.writer.Flush(); err != nil {
 		c.Close()

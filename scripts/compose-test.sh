@@ -58,6 +58,10 @@ cleanup() {
   if [[ $status -ne 0 ]]; then
     echo "compose-test: last log lines of every service:" >&2
     compose logs --no-color --tail=40 >&2
+    echo "compose-test: state and last healthcheck output of every container:" >&2
+    docker ps -a -q --filter "label=com.docker.compose.project=$project" \
+      | xargs -r docker inspect -f \
+        '{{.Name}}: {{.State.Status}}{{with .State.Health}}, {{.Status}}{{$last := ""}}{{range .Log}}{{$last = .Output}}{{end}}: {{$last}}{{end}}' >&2
   fi
   compose --profile client --profile tools down -v --remove-orphans >/dev/null 2>&1 \
     || compose down -v --remove-orphans >/dev/null 2>&1

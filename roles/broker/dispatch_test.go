@@ -22,7 +22,7 @@ func TestTableTombstoneKeepsKeyOffServer(t *testing.T) {
 	tab, a, b := newTestTable()
 	now := time.Now()
 
-	// Client c's request goes to a and times out; client d's goes to b.
+	// Client c's request goes to a and times out, and client d's goes to b.
 	first := &request{key: "c"}
 	if s, _ := tab.assign(first, now); s != a {
 		t.Fatalf("first request went to %v, want a", s)
