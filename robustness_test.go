@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	binenc "encoding/binary"
 	"math"
 	"strings"
@@ -174,8 +175,9 @@ func timestampCases(service string, fields ...[]byte) []hostileCase {
 }
 
 // envelopeCases are malformed envelopes, which every decoding process
-// must answer with an error reply.
-func envelopeCases(service string) []hostileCase {
+// must answer with an error reply, and a frame of big bytes, more than
+// the process accepts.
+func envelopeCases(service string, big int) []hostileCase {
 	good := mpRequest(service, mpMap(mpStr("clock"), []byte{0x01}))
 	return []hostileCase{
 		{"not MessagePack", []byte("hello, world"), false},
@@ -196,7 +198,7 @@ func envelopeCases(service string) []hostileCase {
 		{"nesting 200 deep", mpRequest(service, mpNested(200)), false},
 		{"nesting 100000 deep", mpRequest(service, mpNested(100000)), false},
 		{"map declaring 2^32-1 pairs", []byte{0xdf, 0xff, 0xff, 0xff, 0xff}, false},
-		{"5 MB frame", mpRequest(service, mpMap(mpStr("user"), mpStr(strings.Repeat("a", 5<<20)))), false},
+		{fmt.Sprintf("%d MB frame", big>>20), mpRequest(service, mpMap(mpStr("user"), mpStr(strings.Repeat("a", big)))), false},
 	}
 }
 
@@ -308,7 +310,7 @@ func TestHostileClientRequestsGetErrorRepliesAndServerKeepsServing(t *testing.T)
 
 	login := [][]byte{mpStr("user"), mpStr("ana")}
 	post := [][]byte{mpStr("user"), mpStr("ana"), mpStr("channel"), mpStr("geral"), mpStr("message"), mpStr("oi")}
-	t.Run("envelopes", func(t *testing.T) { checkHostile(t, r, envelopeCases(proto.ServiceLogin), proto.ServiceLogin, alive) })
+	t.Run("envelopes", func(t *testing.T) { checkHostile(t, r, envelopeCases(proto.ServiceLogin, 5<<20), proto.ServiceLogin, alive) })
 	t.Run("text", func(t *testing.T) { checkHostile(t, r, textCases(), "", alive) })
 	t.Run("login clocks", func(t *testing.T) {
 		checkHostile(t, r, clockCases(proto.ServiceLogin, login...), proto.ServiceLogin, alive)
@@ -348,4 +350,86 @@ func TestClientClockNearMaximumDoesNotPoisonLaterReplies(t *testing.T) {
 	if _, err := session(t, s.frontend).Users(context.Background()); err != nil {
 		t.Errorf("a later client cannot read the server's replies: %v", err)
 	}
+}
+
+func TestHostileReferenceRequestsGetErrorRepliesAndReferenceKeepsServing(t *testing.T) {
+	s := startStack(t, 1)
+	r := proto.NewRequester(s.refEnd)
+	defer r.Close()
+	probe := proto.NewRequester(s.refEnd)
+	defer probe.Close()
+	alive := func() error {
+		frame, err := proto.Encode(proto.ServiceList, &proto.EmptyRequest{}, proto.NewClocks().Meta())
+		if err != nil {
+			return err
+		}
+		payload, err := probe.Request(context.Background(), frame, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		env, err := proto.Decode(payload)
+		if err != nil {
+			return err
+		}
+		if list, _ := env.Data["list"].([]any); len(list) != 1 {
+			return fmt.Errorf("list %v, want server-1 alone", env.Data["list"])
+		}
+		return nil
+	}
+	clock := [][]byte{mpStr("clock"), []byte{0x01}}
+	names := []hostileCase{
+		{"rank user as bin", mpRequest(proto.ServiceRank, mpMap(append(clock, mpStr("user"), mpBin("server-9"))...)), false},
+		{"rank user invalid UTF-8", mpRequest(proto.ServiceRank, mpMap(append(clock, mpStr("user"), mpStr("server-\xff"))...)), false},
+		{"rank user with space", mpRequest(proto.ServiceRank, mpMap(append(clock, mpStr("user"), mpStr("server 9"))...)), false},
+		{"rank user missing", mpRequest(proto.ServiceRank, mpMap(clock...)), false},
+		{"heartbeat user as int", mpRequest(proto.ServiceHeartbeat, mpMap(append(clock, mpStr("user"), []byte{0x09})...)), false},
+		{"heartbeat addr as bin", mpRequest(proto.ServiceHeartbeat, mpMap(append(clock, mpStr("user"), mpStr("server-1"), mpStr("addr"), mpBin("tcp://x:1"))...)), false},
+	}
+	// A list request changes nothing, so it carries the clock and
+	// timestamp cases; rank and heartbeat only ever get invalid names here,
+	// so that no stray server is registered.
+	// The reference reads frames up to proto.MaxFrameBytes.
+	big := proto.MaxFrameBytes + 1<<20
+	t.Run("envelopes", func(t *testing.T) { checkHostile(t, r, envelopeCases(proto.ServiceList, big), proto.ServiceList, alive) })
+	t.Run("names", func(t *testing.T) { checkHostile(t, r, names, "", alive) })
+	t.Run("clocks", func(t *testing.T) { checkHostile(t, r, clockCases(proto.ServiceList), proto.ServiceList, alive) })
+	t.Run("timestamps", func(t *testing.T) { checkHostile(t, r, timestampCases(proto.ServiceList), proto.ServiceList, alive) })
+}
+
+func TestHostilePeerRequestsGetErrorRepliesAndServerKeepsServing(t *testing.T) {
+	s := startStack(t, 1)
+	r := proto.NewRequester(s.serverAddr["server-1"])
+	defer r.Close()
+	alive := usersAlive(t, s.frontend)
+	// Replication batches are megabytes long, so the peer endpoint reads
+	// frames up to proto.MaxFrameBytes.
+	big := proto.MaxFrameBytes + 1<<20
+	t.Run("envelopes", func(t *testing.T) { checkHostile(t, r, envelopeCases("status", big), "status", alive) })
+	t.Run("clocks", func(t *testing.T) { checkHostile(t, r, clockCases("status"), "status", alive) })
+	t.Run("timestamps", func(t *testing.T) { checkHostile(t, r, timestampCases("status"), "status", alive) })
+	if _, err := serverStatus(s.serverAddr["server-1"], 2*time.Second); err != nil {
+		t.Fatalf("status after hostile peer requests: %v", err)
+	}
+}
+
+func TestHostileRequestsWithNoServerGetErrorRepliesFromBroker(t *testing.T) {
+	ports := freePorts(t, 4)
+	frontend := endpoint(ports[0])
+	startBrokerProc(t, frontend, endpoint(ports[1]), endpoint(ports[2]), endpoint(ports[3]))
+	r := proto.NewRequester(frontend)
+	defer r.Close()
+	waitUntil(t, 10*time.Second, "the broker's frontend", func() bool {
+		_, err := r.Request(context.Background(), mpRequest(proto.ServiceUsers, mpMap()), time.Second)
+		return err == nil
+	})
+	// With no server connected the broker itself answers every request,
+	// decoding what it can of it.
+	var cases []hostileCase
+	for _, group := range [][]hostileCase{envelopeCases(proto.ServiceLogin, 5<<20), textCases(), clockCases(proto.ServiceLogin), timestampCases(proto.ServiceLogin)} {
+		for _, c := range group {
+			c.accept = false
+			cases = append(cases, c)
+		}
+	}
+	checkHostile(t, r, cases, "", func() error { return nil })
 }

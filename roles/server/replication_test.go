@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"msgsys/proto"
+	"msgsys/replica"
+	"msgsys/store"
 )
 
 func TestConcurrentChannelCreationOneSucceeds(t *testing.T) {
@@ -98,5 +101,107 @@ func TestCoordinatorFailoverAndReturn(t *testing.T) {
 	cl.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "depois"})
 	if env := cl.call(proto.ServiceChannel, &proto.ChannelRequest{Channel: "depois"}); status(env) != proto.StatusError {
 		t.Fatalf("second creation: %v", env.Data)
+	}
+}
+
+func TestReadYourWritesWithConcurrentClients(t *testing.T) {
+	c := startCluster(t, 3)
+	setup := c.client()
+	setup.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
+
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl := c.client()
+			user := fmt.Sprintf("user%d", w)
+			if env := cl.call(proto.ServiceLogin, &proto.LoginRequest{User: user}); !proto.IsSuccess(status(env)) {
+				t.Errorf("%s login: %v", user, env.Data)
+				return
+			}
+			for i := range 15 {
+				text := fmt.Sprintf("%s diz %d", user, i)
+				if env := cl.call(proto.ServiceMessage, &proto.DirectRequest{Src: user, Dst: user, Message: text}); !proto.IsSuccess(status(env)) {
+					t.Errorf("%s message %d: %v", user, i, env.Data)
+					return
+				}
+				env := cl.call(proto.ServiceHistory, &proto.HistoryRequest{User: user, Peer: user, Limit: 1})
+				messages, _ := env.Data["messages"].([]any)
+				if len(messages) != 1 || messages[0].(map[string]any)["message"] != text {
+					t.Errorf("%s after write %d reads %v", user, i, env.Data["messages"])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	waitFor(t, 5*time.Second, "identical dumps", func() bool {
+		first := dumpOf(t, c.servers["server-1"].server)
+		return dumpOf(t, c.servers["server-2"].server) == first && dumpOf(t, c.servers["server-3"].server) == first
+	})
+}
+
+func TestReplicationDeliveredTwiceOrOutOfOrderChangesNothing(t *testing.T) {
+	c := startCluster(t, 2)
+	target := c.servers["server-2"].server
+	ops := []store.Op{
+		{Origin: "outsider@1", Seq: 1, Rank: 9, Clock: 1, Time: 1, Kind: store.KindLogin, User: "zed"},
+		{Origin: "outsider@1", Seq: 2, Rank: 9, Clock: 2, Time: 2, Kind: store.KindChannel, Channel: "fora"},
+		{Origin: "outsider@1", Seq: 3, Rank: 9, Clock: 3, Time: 3, Kind: store.KindPost, User: "zed", Channel: "fora", Text: "um"},
+		{Origin: "outsider@1", Seq: 4, Rank: 9, Clock: 4, Time: 4, Kind: store.KindPost, User: "zed", Channel: "fora", Text: "dois"},
+	}
+	req := proto.NewRequester(target.Addr())
+	defer req.Close()
+	push := func(batch ...store.Op) uint64 {
+		t.Helper()
+		frame, err := proto.Encode(replica.ServiceReplicate, &replica.ReplicateRequest{Origin: "outsider@1", Ops: batch}, proto.NewClocks().Meta())
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := req.Request(context.Background(), frame, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reply replica.ReplicateReply
+		if _, err := proto.DecodeInto(payload, &reply); err != nil {
+			t.Fatal(err)
+		}
+		return reply.Have
+	}
+
+	if have := push(ops[2], ops[3]); have != 0 {
+		t.Fatalf("ops after a gap applied: have %d", have)
+	}
+	if have := push(ops[1], ops[0]); have != 2 {
+		t.Fatalf("out-of-order batch: have %d, want 2", have)
+	}
+	if have := push(ops...); have != 4 {
+		t.Fatalf("batch with duplicates: have %d, want 4", have)
+	}
+	before := dumpOf(t, target)
+	if have := push(ops...); have != 4 {
+		t.Fatalf("repeated batch: have %d, want 4", have)
+	}
+	if after := dumpOf(t, target); after != before {
+		t.Fatalf("a repeated batch changed the dump")
+	}
+	if got := target.Store().Counts().Posts; got != 2 {
+		t.Fatalf("%d posts, want 2", got)
+	}
+}
+
+func TestRestartKeepsData(t *testing.T) {
+	c := startCluster(t, 1)
+	cl := c.client()
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+	cl.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
+	cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: "fica"})
+	c.stop("server-1")
+	s := c.start("server-1")
+	waitFor(t, 5*time.Second, "serving after restart", s.Serving)
+	env := cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral"})
+	if messages, _ := env.Data["messages"].([]any); len(messages) != 1 {
+		t.Fatalf("history after restart: %v", env.Data)
 	}
 }
