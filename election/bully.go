@@ -229,9 +229,17 @@ func (n *Node) HandleAnnouncement(a Announcement) {
 	if a.Epoch > n.epoch {
 		n.epoch = a.Epoch
 	}
-	if stale || same || bully {
+	if same {
+		// A coordinator confirming itself ends an election that got its
+		// OK, although nothing changed.
+		n.misses = 0
 		n.mu.Unlock()
-		if bully && !same {
+		n.signalAnnounced()
+		return
+	}
+	if stale || bully {
+		n.mu.Unlock()
+		if bully {
 			n.log.Info("lower rank claims coordinator", "claimant", a.Coordinator, "claimant_rank", a.Rank, "epoch", a.Epoch)
 			n.Trigger()
 		} else if stale {
@@ -243,12 +251,17 @@ func (n *Node) HandleAnnouncement(a Announcement) {
 	n.mu.Unlock()
 
 	n.log.Info("coordinator changed", "coordinator", a.Coordinator, "coordinator_rank", a.Rank, "epoch", a.Epoch)
+	n.signalAnnounced()
+	if n.cfg.OnChange != nil {
+		n.cfg.OnChange(a)
+	}
+}
+
+// signalAnnounced wakes a candidate waiting for the winner.
+func (n *Node) signalAnnounced() {
 	select {
 	case n.announced <- struct{}{}:
 	default:
-	}
-	if n.cfg.OnChange != nil {
-		n.cfg.OnChange(a)
 	}
 }
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs every Compose flow of the README without a person, on a throwaway
-# stack: builds the image, starts the backend and the bots, chats through
-# `docker compose run -T client` with piped input, checks the dump on each
-# server, watches an election when server-3 stops and when it returns,
-# prints the cluster status, and checks that `down` keeps the data and
-# `down -v` deletes it.
+# Runs every Compose flow of the README on a throwaway stack, with no
+# person at the keyboard. It builds the image, starts the backend and the
+# bots, and chats through `docker compose run -T client` with piped input.
+# Then it checks the dump on each server and the cluster status, watches
+# an election when server-3 stops and when it returns, and checks that
+# `down` keeps the data and `down -v` deletes it.
 #
 # The stack has its own project name, container names and image tag, so it
 # never touches another stack; everything it made is removed on exit. It
@@ -128,13 +128,13 @@ log "image: $size bytes, user 10001:10001, MSGSYS_DATA=/data"
 # --- Flow 1: start the backend, then the client ------------------------
 log "starting the backend and the bots"
 up_at=$SECONDS
-compose up -d "${backend[@]}" "${bots[@]}" || fail "docker compose up -d failed"
+compose up -d "${backend[@]}" "${bots[@]}" || fail "docker compose up -d failed (state of each container below)"
 wait_for "every service to be healthy" healthy "${backend[@]}" "${bots[@]}"
 log "all services healthy, $((SECONDS - up_at)) s after 'up -d' began"
 
 log "chatting through 'docker compose run --rm -T client'"
 # Menu before login: 1 logs in. After login: 3 creates a channel, 5 posts,
-# 0 quits. Each value the menu asks for is on its own line.
+# 0 quits. Each value the menu prompts for is on its own line.
 client_out=$(printf '1\n%s\n3\n%s\n5\n%s\n%s\n0\n' "$user" "$channel" "$channel" "$post" \
   | timeout "$timeout_s" "${compose_cmd[@]}" -p "$project" -f compose.yaml run --rm -T client 2>&1) \
   || fail "the client exited with an error; its output:

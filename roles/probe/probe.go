@@ -1,6 +1,7 @@
-// Package probe is `msgsys probe`, a health check for container
-// healthchecks: it asks one broker, reference or server whether it is up
-// and returns an error when it is not, so the command exits 1.
+// Package probe is `msgsys probe`, the check that container healthchecks
+// run. It sends one handshake or request to a broker, reference or server
+// and returns an error when the process is not ready, so the command
+// exits 1.
 package probe
 
 import (
@@ -40,23 +41,23 @@ var defaultEndpoints = map[string]string{
 	RoleServer:    "tcp://127.0.0.1:5560",
 }
 
-// ErrUnhealthy means the process answered but is not ready, such as a
+// ErrUnhealthy means the process replied but is not ready, such as a
 // server that has not started serving clients.
 var ErrUnhealthy = errors.New("probe: unhealthy")
 
 // Config configures one probe.
 type Config struct {
-	// Role picks the check: RoleBroker completes a ZeroMQ handshake with
-	// the broker's client side as a REQ socket; RoleReference
-	// requests the list of servers; RoleServer requests the server's
-	// status and requires that it serves clients.
+	// Role picks the check. RoleBroker completes a ZeroMQ handshake with
+	// the broker's client side as a REQ socket. RoleReference requests the
+	// list of servers. RoleServer requests the server's status and
+	// requires that it serves clients.
 	Role string
-	// Endpoint is the address probed; empty means the role's standard
+	// Endpoint is the address probed. Empty means the role's standard
 	// port on 127.0.0.1.
 	Endpoint string
 	// Timeout bounds the whole probe.
 	Timeout time.Duration
-	// Out receives one line on success; nil means os.Stdout.
+	// Out receives one line on success. Nil means os.Stdout.
 	Out io.Writer
 
 	Clocks proto.Clocks
@@ -103,8 +104,8 @@ func New(cfg Config) (*Probe, error) {
 }
 
 // Run probes once and prints one line when the check passes. It returns
-// an error naming the endpoint when the process is unreachable, answers
-// something unexpected or is not ready.
+// an error naming the endpoint when the process is unreachable, sends an
+// unexpected reply or is not ready.
 func (p *Probe) Run(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()

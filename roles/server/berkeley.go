@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strconv"
 	"sync"
@@ -112,25 +113,42 @@ func (s *Server) berkeleyRound(ctx context.Context, epoch uint64) {
 	s.log.Info("berkeley round", "servers", len(readings), "offsets", millis(result.Offsets), "corrections", millis(result.Corrections), "excluded", result.Excluded, "residual_ms", float64(result.Residual().Microseconds())/1000, "clock", s.cfg.Clocks.Lamport.Value())
 }
 
+// clockSamples is how many readings the coordinator takes of each
+// server's clock per round. It keeps the one with the shortest round trip,
+// as Cristian's algorithm does: its error is bounded by the smallest delay,
+// and the first request of a connection, which pays for the handshake,
+// cannot skew the estimate.
+const clockSamples = 3
+
 // readClock reads one server's clock with the standard clock request.
 func (s *Server) readClock(ctx context.Context, m election.Member) (clock.Reading, bool) {
+	var best clock.Reading
+	found := false
+	for range clockSamples {
+		reading, err := s.sampleClock(ctx, m)
+		if err != nil {
+			s.log.Warn("clock reading failed", "peer", m.Name, "err", err)
+			break
+		}
+		if !found || reading.Received.Sub(reading.Sent) < best.Received.Sub(best.Sent) {
+			best, found = reading, true
+		}
+	}
+	return best, found
+}
+
+func (s *Server) sampleClock(ctx context.Context, m election.Member) (clock.Reading, error) {
 	sent := s.cfg.Clocks.Physical.Now()
 	env, err := s.ask(ctx, "berkeley", m.Addr, proto.ServiceClock, &proto.EmptyRequest{}, s.cfg.RequestTimeout)
 	received := s.cfg.Clocks.Physical.Now()
 	if err != nil {
-		s.log.Warn("clock reading failed", "peer", m.Name, "err", err)
-		return clock.Reading{}, false
+		return clock.Reading{}, err
 	}
-	seconds, ok := env.Data["time"]
-	if !ok {
-		return clock.Reading{}, false
+	remote, _, err := proto.Data{"timestamp": env.Data["time"]}.Timestamp()
+	if err != nil || env.Data["time"] == nil {
+		return clock.Reading{}, fmt.Errorf("server: invalid clock reading %v", env.Data["time"])
 	}
-	remote, _, err := proto.Data{"timestamp": seconds}.Timestamp()
-	if err != nil {
-		s.log.Warn("invalid clock reading", "peer", m.Name, "time", seconds)
-		return clock.Reading{}, false
-	}
-	return clock.Reading{Name: m.Name, Remote: remote, Sent: sent, Received: received}, true
+	return clock.Reading{Name: m.Name, Remote: remote, Sent: sent, Received: received}, nil
 }
 
 // handleAdjust applies a correction sent by the coordinator.

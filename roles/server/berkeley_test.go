@@ -25,7 +25,7 @@ func startSkewedCluster(t *testing.T, skews ...time.Duration) *cluster {
 	c.startInfrastructure()
 	for i, skew := range skews {
 		cfg := c.config(serverName(i + 1))
-		cfg.Clocks = proto.Clocks{Lamport: new(clock.Lamport), Physical: clock.NewPhysical(clock.PhysicalConfig{Skew: skew})}
+		cfg.Clocks = proto.Clocks{Lamport: new(clock.Lamport), Physical: newSkewedClock(skew)}
 		cfg.BerkeleyEvery = time.Hour // rounds run only when the test asks
 		s := c.startWith(cfg)
 		waitFor(t, 5*time.Second, "registration", func() bool { return s.Rank() > 0 })
@@ -61,4 +61,8 @@ func TestBerkeleyLeavesOutAnOutlier(t *testing.T) {
 	if offset < 0 || offset > 200*time.Millisecond {
 		t.Fatalf("server-1 offset after the round is %v, want between 0 and 200ms", offset)
 	}
+}
+
+func newSkewedClock(skew time.Duration) *clock.Physical {
+	return clock.NewPhysical(clock.PhysicalConfig{Skew: skew})
 }

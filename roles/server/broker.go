@@ -30,7 +30,8 @@ func (s *Server) serveBroker(ctx context.Context) {
 			}
 			envelope, payload, ok := splitEnvelope(frames)
 			if !ok {
-				s.log.Warn("broker message without delimiter", "frames", len(frames))
+				s.log.Warn("request rejected", "reason", "not one frame after the delimiter", "frames", len(frames))
+				s.rejectFrames(conn, frames)
 				continue
 			}
 			select {
@@ -50,5 +51,20 @@ func (s *Server) serveBroker(ctx context.Context) {
 	// Wait for the requests still being served.
 	for range cap(workers) {
 		workers <- struct{}{}
+	}
+}
+
+// rejectFrames answers a request that has more than one frame after its
+// delimiter. Dropping it would leave the broker waiting for a reply until
+// it gives up on this server.
+func (s *Server) rejectFrames(conn *proto.Conn, frames [][]byte) {
+	for i, frame := range frames {
+		if len(frame) == 0 {
+			reply := s.errorReply(proto.ServiceError, textFrameCount.In(s.cfg.Lang))
+			if err := conn.Send(append(frames[:i:i], []byte{}, reply)...); err != nil {
+				s.log.Debug("reply not sent", "err", err)
+			}
+			return
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 var (
 	textInvalidMessage  = lang.Text{PT: "mensagem inválida: não é um MessagePack legível", EN: "invalid message: not readable MessagePack"}
 	textTooLarge        = lang.Text{PT: "mensagem grande demais", EN: "message too large"}
+	textFrameCount      = lang.Text{PT: "requisição inválida: envie um único quadro depois do delimitador", EN: "invalid request: send one frame after the delimiter"}
 	textUnknownService  = lang.Text{PT: "serviço desconhecido: ", EN: "unknown service: "}
 	textNoService       = lang.Text{PT: "requisição sem o campo service", EN: "request without a service field"}
 	textNoData          = lang.Text{PT: "o campo data deve ser um mapa", EN: "the data field must be a map"}

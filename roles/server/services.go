@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"msgsys/proto"
@@ -24,20 +25,20 @@ func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 	if err != nil {
 		service := proto.ServiceError
 		if errors.Is(err, proto.ErrNoData) {
-			service = env.Service
+			service = replyService(env.Service)
 		}
 		s.log.Warn("request rejected", "service", service, "err", err)
 		return s.errorReply(service, describe(err, s.cfg.Lang))
 	}
 	if _, err := s.cfg.Clocks.Witness(env.Data); err != nil {
-		s.log.Warn("request rejected", "service", env.Service, "err", err)
-		return s.errorReply(env.Service, describe(err, s.cfg.Lang))
+		s.log.Warn("request rejected", "service", replyService(env.Service), "err", err)
+		return s.errorReply(replyService(env.Service), describe(err, s.cfg.Lang))
 	}
 
 	rid, err := requestID(env)
 	if err != nil {
-		s.log.Warn("request rejected", "service", env.Service, "err", err)
-		return s.errorReply(env.Service, describe(err, s.cfg.Lang))
+		s.log.Warn("request rejected", "service", replyService(env.Service), "err", err)
+		return s.errorReply(replyService(env.Service), describe(err, s.cfg.Lang))
 	}
 	req := request{s: s, service: env.Service, data: env.Data, rid: rid}
 	var reply []byte
@@ -58,10 +59,28 @@ func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 	case proto.ServiceHistory:
 		reply = req.history()
 	default:
-		s.log.Warn("request rejected", "service", env.Service, "reason", "unknown service")
-		reply = s.errorReply(proto.ServiceError, textUnknownService.In(s.cfg.Lang)+env.Service)
+		// The name is quoted and cut, so that an error reply never carries
+		// invalid UTF-8 or kilobytes of whatever the request sent.
+		name := strconv.Quote(env.Service[:min(len(env.Service), maxServiceEcho)])
+		s.log.Warn("request rejected", "service", name, "reason", "unknown service")
+		reply = s.errorReply(proto.ServiceError, textUnknownService.In(s.cfg.Lang)+name)
 	}
 	return reply
+}
+
+// maxServiceEcho bounds how much of an unknown service name an error
+// reply repeats.
+const maxServiceEcho = 64
+
+// replyService is the service name of an error reply: the request's when
+// the server serves it, and "error" for an unknown or unreadable one.
+func replyService(service string) string {
+	switch service {
+	case proto.ServiceLogin, proto.ServiceUsers, proto.ServiceChannel, proto.ServiceChannels,
+		proto.ServicePublish, proto.ServiceMessage, proto.ServiceHistory:
+		return service
+	}
+	return proto.ServiceError
 }
 
 // MaxRequestIDBytes bounds the optional request id.

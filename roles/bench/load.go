@@ -1,0 +1,141 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"msgsys/proto"
+)
+
+// maxErrorSamples bounds the distinct error messages a report quotes.
+const maxErrorSamples = 5
+
+// LoadStats are the figures of one request load.
+type LoadStats struct {
+	// Requests counts successful replies to requests sent in the measured
+	// time; Errors counts error replies and failed sends, Timeouts the
+	// requests that got no reply within the deadline.
+	Requests  int64   `json:"requests"`
+	Errors    int64   `json:"errors"`
+	Timeouts  int64   `json:"timeouts"`
+	Seconds   float64 `json:"seconds"`
+	PerSecond float64 `json:"per_second"`
+	// Latency is the round trip of the successful requests.
+	Latency      Latency  `json:"latency_ms"`
+	ErrorSamples []string `json:"error_samples,omitempty"`
+}
+
+// loadTally is one client's share of a load; its goroutine owns it.
+type loadTally struct {
+	hist     histogram
+	requests int64
+	errors   int64
+	timeouts int64
+	samples  []string
+}
+
+func (t *loadTally) fail(err error) {
+	if errors.Is(err, proto.ErrTimeout) {
+		t.timeouts++
+		return
+	}
+	t.errors++
+	if len(t.samples) < maxErrorSamples {
+		t.samples = append(t.samples, err.Error())
+	}
+}
+
+// runLoad has every client send requests back to back, each waiting for
+// its reply, for warmup and then duration; only requests sent in the
+// measured duration count. next builds client i's next request frame.
+func (b *Bench) runLoad(ctx context.Context, label string, clients []*client, service string, next func(i int) ([]byte, error)) LoadStats {
+	start := time.Now()
+	measureFrom := start.Add(b.cfg.Warmup)
+	end := measureFrom.Add(b.cfg.Duration)
+	stop := b.progress.track(label, timeFraction(start, end.Sub(start)))
+	defer stop()
+
+	tallies := make([]*loadTally, len(clients))
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		tally := new(loadTally)
+		tallies[i] = tally
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				frame, err := next(i)
+				if err != nil {
+					tally.fail(err)
+					return
+				}
+				sent := time.Now()
+				if !sent.Before(end) {
+					return
+				}
+				err = c.call(ctx, service, frame, b.cfg.Timeout)
+				if sent.Before(measureFrom) {
+					continue
+				}
+				if err != nil {
+					tally.fail(err)
+					continue
+				}
+				tally.hist.record(time.Since(sent))
+				tally.requests++
+			}
+		})
+	}
+	wg.Wait()
+
+	var total loadTally
+	seen := make(map[string]bool)
+	for _, t := range tallies {
+		total.hist.merge(&t.hist)
+		total.requests += t.requests
+		total.errors += t.errors
+		total.timeouts += t.timeouts
+		for _, s := range t.samples {
+			if !seen[s] && len(total.samples) < maxErrorSamples {
+				seen[s] = true
+				total.samples = append(total.samples, s)
+			}
+		}
+	}
+	seconds := b.cfg.Duration.Seconds()
+	return LoadStats{
+		Requests:     total.requests,
+		Errors:       total.errors,
+		Timeouts:     total.timeouts,
+		Seconds:      roundTo(seconds, 3),
+		PerSecond:    roundTo(float64(total.requests)/seconds, 1),
+		Latency:      total.hist.latency(),
+		ErrorSamples: total.samples,
+	}
+}
+
+// connectClients returns n clients of endpoint.
+func connectClients(endpoint string, n int, clocks proto.Clocks) []*client {
+	clients := make([]*client, n)
+	for i := range clients {
+		clients[i] = newClient(endpoint, clocks)
+	}
+	return clients
+}
+
+func closeClients(clients []*client) {
+	for _, c := range clients {
+		c.close()
+	}
+}
+
+// forEach runs fn for every client at once and returns the first error.
+func forEach(clients []*client, fn func(i int, c *client) error) error {
+	errs := make([]error, len(clients))
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Go(func() { errs[i] = fn(i, c) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
