@@ -19,7 +19,7 @@ type Member struct {
 	Addr string
 }
 
-// Announcement says that Coordinator won the election of Epoch.
+// Announcement records that Coordinator won the election of Epoch.
 type Announcement struct {
 	Coordinator string
 	Rank        int64
@@ -36,8 +36,8 @@ type Transport interface {
 	Elect(ctx context.Context, m Member, epoch uint64) bool
 	// Ping reports whether the coordinator answered before ctx expired.
 	Ping(ctx context.Context, m Member) bool
-	// Announce tells every member, and anyone subscribed to the topic
-	// "servers", that this node won.
+	// Announce sends to every member, and to anyone subscribed to the topic
+	// "servers", the announcement that this node won.
 	Announce(ctx context.Context, a Announcement, members []Member)
 	// Tell sends the current announcement to one member only, to a node
 	// whose election message reached a coordinator that has nothing new to
@@ -53,7 +53,8 @@ type Config struct {
 
 	// CheckEvery is how often a node pings the coordinator; Misses
 	// consecutive failed pings, each bounded by CheckTimeout, start an
-	// election. The defaults notice a dead coordinator within about 400 ms.
+	// election. With the defaults a dead coordinator is noticed within
+	// 500 ms: two pings 100 ms apart, each given up after 150 ms.
 	CheckEvery   time.Duration
 	CheckTimeout time.Duration
 	Misses       int
@@ -179,7 +180,7 @@ func (n *Node) SetMembers(members []Member) {
 	}
 }
 
-// Trigger asks for an election; requests made while one is pending
+// Trigger requests an election. Requests made while one is pending
 // merge into it.
 func (n *Node) Trigger() {
 	select {
