@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"msgsys/roles/bench"
 	"msgsys/roles/bot"
 	"msgsys/roles/broker"
 	"msgsys/roles/client"
@@ -39,6 +40,7 @@ func main() {
 			dump.Command(),
 			status.Command(),
 			probe.Command(),
+			bench.Command(),
 			{
 				Name:  "version",
 				Usage: "print the version",

@@ -204,6 +204,15 @@ func (n *Node) HandleElection(epoch uint64) {
 	n.Trigger()
 }
 
+// ObserveEpoch raises the newest epoch seen to epoch, so that this
+// node's next announcement outranks it. A server that restarts learns the
+// cluster's epoch this way before its first election.
+func (n *Node) ObserveEpoch(epoch uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.epoch = max(n.epoch, epoch)
+}
+
 // Epoch returns the newest epoch this node has seen.
 func (n *Node) Epoch() uint64 {
 	n.mu.Lock()

@@ -162,6 +162,12 @@ func (s *Server) handleAdjust(data proto.Data) []byte {
 			return s.errorReply(serviceAdjust, textFieldType.In(s.cfg.Lang)+"correction")
 		}
 	}
+	// A correction from a coordinator of an older epoch, one that was
+	// frozen or cut off while another took over, is stale.
+	if epoch, ok, _ := data.OptInt("epoch"); ok && epoch >= 0 && uint64(epoch) < s.node.Epoch() {
+		s.log.Warn("stale clock correction ignored", "epoch", epoch, "current_epoch", s.node.Epoch())
+		return s.errorReply(serviceAdjust, textStaleCoordinator.In(s.cfg.Lang))
+	}
 	s.cfg.Clocks.Physical.Adjust(time.Duration(correction * float64(time.Second)))
 	return s.encode(serviceAdjust, &proto.StatusReply{Status: proto.StatusOK})
 }

@@ -54,9 +54,9 @@ func (s *Server) serveBroker(ctx context.Context) {
 	}
 }
 
-// rejectFrames answers a request that has more than one frame after its
-// delimiter. Dropping it would leave the broker waiting for a reply until
-// it gives up on this server.
+// rejectFrames sends an error reply to a request that has more than one
+// frame after its delimiter. Dropping the request would leave the broker
+// waiting for a reply until it takes this server for stalled.
 func (s *Server) rejectFrames(conn *proto.Conn, frames [][]byte) {
 	for i, frame := range frames {
 		if len(frame) == 0 {

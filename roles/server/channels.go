@@ -101,6 +101,7 @@ func (s *Server) decideChannel(ctx context.Context, name, rid string) error {
 // handleClaim answers a peer's claim when this server coordinates.
 func (s *Server) handleClaim(ctx context.Context, data proto.Data) []byte {
 	if !s.node.IsCoordinator() {
+		s.log.Warn("channel claim rejected", "reason", "not the coordinator")
 		return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError})
 	}
 	channel, err := data.String("channel")

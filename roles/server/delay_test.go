@@ -88,7 +88,12 @@ func (p *delayProxy) pipe(src, dst net.Conn) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			chunks <- chunk{due: time.Now().Add(p.delay), data: append([]byte(nil), buf[:n]...)}
+			select {
+			case chunks <- chunk{due: time.Now().Add(p.delay), data: append([]byte(nil), buf[:n]...)}:
+			case <-done:
+				// The writer stopped on an error; nothing more can pass.
+				err = io.ErrClosedPipe
+			}
 		}
 		if err != nil {
 			if err != io.EOF {

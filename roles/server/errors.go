@@ -9,35 +9,36 @@ import (
 
 // Descriptions of rejected requests, in the languages people read them in.
 var (
-	textInvalidMessage  = lang.Text{PT: "mensagem inválida: não é um MessagePack legível", EN: "invalid message: not readable MessagePack"}
-	textTooLarge        = lang.Text{PT: "mensagem grande demais", EN: "message too large"}
-	textFrameCount      = lang.Text{PT: "requisição inválida: envie um único quadro depois do delimitador", EN: "invalid request: send one frame after the delimiter"}
-	textUnknownService  = lang.Text{PT: "serviço desconhecido: ", EN: "unknown service: "}
-	textNoService       = lang.Text{PT: "requisição sem o campo service", EN: "request without a service field"}
-	textNoData          = lang.Text{PT: "o campo data deve ser um mapa", EN: "the data field must be a map"}
-	textFieldMissing    = lang.Text{PT: "campo obrigatório ausente: ", EN: "required field missing: "}
-	textFieldType       = lang.Text{PT: "campo com tipo errado: ", EN: "field of the wrong type: "}
-	textBadClock        = lang.Text{PT: "relógio lógico inválido: deve ser um inteiro não negativo", EN: "invalid logical clock: it must be a non-negative integer"}
-	textNameEmpty       = lang.Text{PT: "nome vazio", EN: "empty name"}
-	textNameTooLong     = lang.Text{PT: "nome longo demais: no máximo 32 caracteres", EN: "name too long: at most 32 characters"}
-	textNameChars       = lang.Text{PT: "nome inválido: use só letras, dígitos, _, - e .", EN: "invalid name: use only letters, digits, _, - and ."}
-	textNameReserved    = lang.Text{PT: "nome reservado", EN: "reserved name"}
-	textTextEmpty       = lang.Text{PT: "mensagem vazia", EN: "empty message"}
-	textTextTooLong     = lang.Text{PT: "mensagem longa demais: no máximo 8192 bytes", EN: "message too long: at most 8192 bytes"}
-	textTextControl     = lang.Text{PT: "a mensagem tem caracteres de controle", EN: "the message has control characters"}
-	textTextUTF8        = lang.Text{PT: "texto não é UTF-8 válido", EN: "text is not valid UTF-8"}
-	textUnknownUser     = lang.Text{PT: "usuário não encontrado: ", EN: "user not found: "}
-	textUnknownChannel  = lang.Text{PT: "canal não encontrado: ", EN: "channel not found: "}
-	textChannelExists   = lang.Text{PT: "canal já existe: ", EN: "channel already exists: "}
-	textNoCoordinator   = lang.Text{PT: "eleição de coordenador em andamento, tente novamente", EN: "coordinator election in progress, try again"}
-	textCoordinatorDown = lang.Text{PT: "coordenador indisponível, tente novamente", EN: "coordinator unavailable, try again"}
-	textHistoryTarget   = lang.Text{PT: "informe channel, ou user e peer", EN: "give channel, or user and peer"}
-	textHistoryLimit    = lang.Text{PT: "limit deve estar entre 1 e 1000", EN: "limit must be between 1 and 1000"}
-	textHistoryCursor   = lang.Text{PT: "cursor before inválido", EN: "invalid before cursor"}
-	textInternal        = lang.Text{PT: "erro interno do servidor, tente novamente", EN: "internal server error, try again"}
-	textRateLimited     = lang.Text{PT: "mensagens demais em pouco tempo, aguarde um instante", EN: "too many messages in a short time, wait a moment"}
-	textCatchingUp      = lang.Text{PT: "servidor sincronizando, ainda não participa de eleições", EN: "server catching up, not yet taking part in elections"}
-	textShuttingDown    = lang.Text{PT: "servidor encerrando, tente novamente", EN: "server shutting down, try again"}
+	textInvalidMessage   = lang.Text{PT: "mensagem inválida: não é um MessagePack legível", EN: "invalid message: not readable MessagePack"}
+	textTooLarge         = lang.Text{PT: "mensagem grande demais", EN: "message too large"}
+	textFrameCount       = lang.Text{PT: "requisição inválida: envie um único quadro depois do delimitador", EN: "invalid request: send one frame after the delimiter"}
+	textUnknownService   = lang.Text{PT: "serviço desconhecido: ", EN: "unknown service: "}
+	textNoService        = lang.Text{PT: "requisição sem o campo service", EN: "request without a service field"}
+	textNoData           = lang.Text{PT: "o campo data deve ser um mapa", EN: "the data field must be a map"}
+	textFieldMissing     = lang.Text{PT: "campo obrigatório ausente: ", EN: "required field missing: "}
+	textFieldType        = lang.Text{PT: "campo com tipo errado: ", EN: "field of the wrong type: "}
+	textBadClock         = lang.Text{PT: "relógio lógico inválido: deve ser um inteiro não negativo", EN: "invalid logical clock: it must be a non-negative integer"}
+	textNameEmpty        = lang.Text{PT: "nome vazio", EN: "empty name"}
+	textNameTooLong      = lang.Text{PT: "nome longo demais: no máximo 32 caracteres", EN: "name too long: at most 32 characters"}
+	textNameChars        = lang.Text{PT: "nome inválido: use só letras, dígitos, _, - e .", EN: "invalid name: use only letters, digits, _, - and ."}
+	textNameReserved     = lang.Text{PT: "nome reservado", EN: "reserved name"}
+	textTextEmpty        = lang.Text{PT: "mensagem vazia", EN: "empty message"}
+	textTextTooLong      = lang.Text{PT: "mensagem longa demais: no máximo 8192 bytes", EN: "message too long: at most 8192 bytes"}
+	textTextControl      = lang.Text{PT: "a mensagem tem caracteres de controle", EN: "the message has control characters"}
+	textTextUTF8         = lang.Text{PT: "texto não é UTF-8 válido", EN: "text is not valid UTF-8"}
+	textUnknownUser      = lang.Text{PT: "usuário não encontrado: ", EN: "user not found: "}
+	textUnknownChannel   = lang.Text{PT: "canal não encontrado: ", EN: "channel not found: "}
+	textChannelExists    = lang.Text{PT: "canal já existe: ", EN: "channel already exists: "}
+	textNoCoordinator    = lang.Text{PT: "eleição de coordenador em andamento, tente novamente", EN: "coordinator election in progress, try again"}
+	textCoordinatorDown  = lang.Text{PT: "coordenador indisponível, tente novamente", EN: "coordinator unavailable, try again"}
+	textHistoryTarget    = lang.Text{PT: "informe channel, ou user e peer", EN: "give channel, or user and peer"}
+	textHistoryLimit     = lang.Text{PT: "limit deve estar entre 1 e 1000", EN: "limit must be between 1 and 1000"}
+	textHistoryCursor    = lang.Text{PT: "cursor before inválido", EN: "invalid before cursor"}
+	textInternal         = lang.Text{PT: "erro interno do servidor, tente novamente", EN: "internal server error, try again"}
+	textRateLimited      = lang.Text{PT: "mensagens demais em pouco tempo, aguarde um instante", EN: "too many messages in a short time, wait a moment"}
+	textCatchingUp       = lang.Text{PT: "servidor sincronizando, ainda não participa de eleições", EN: "server catching up, not yet taking part in elections"}
+	textStaleCoordinator = lang.Text{PT: "coordenador de uma eleição antiga", EN: "coordinator of an old election"}
+	textShuttingDown     = lang.Text{PT: "servidor encerrando, tente novamente", EN: "server shutting down, try again"}
 )
 
 // describe turns a validation error into a description for people.

@@ -267,6 +267,32 @@ func (t *transport) Tell(ctx context.Context, a election.Announcement, m electio
 	}
 }
 
+// learnEpoch asks the available servers for the newest election epoch
+// they have seen, before this server's first election. Epochs live in
+// memory, so without this a restarted server would announce an old epoch
+// that the others ignore while it believed it coordinated.
+func (s *Server) learnEpoch(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, m := range s.node.Members() {
+		if m.Name == s.cfg.Name || m.Addr == "" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			env, err := s.ask(ctx, "election", m.Addr, serviceStatus, &proto.EmptyRequest{}, s.cfg.Election.OKTimeout)
+			if err != nil {
+				return
+			}
+			if epoch, ok, err := env.Data.OptInt("epoch"); err == nil && ok && epoch > 0 {
+				s.node.ObserveEpoch(uint64(epoch))
+			}
+		}()
+	}
+	wg.Wait()
+	s.log.Info("election epoch learned", "epoch", s.node.Epoch())
+}
+
 // watchAnnouncements follows the topic "servers", where servers of every
 // implementation announce coordinators.
 func (s *Server) watchAnnouncements(ctx context.Context) {

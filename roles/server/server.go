@@ -266,6 +266,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	}
 
+	s.learnEpoch(ctx)
 	start(s.node.Run)
 	start(s.watchAnnouncements)
 	start(s.runBerkeley)
