@@ -2,7 +2,8 @@ package main
 
 // Interoperability with other teams' implementations: peers written with
 // libzmq (Debian's python3-zmq) and Python's msgpack talk to msgsys's real
-// processes. The scripts live in testdata/interop; each prints JSON lines.
+// processes. The scripts live in testdata/interop, and each prints JSON
+// lines.
 // The helpers here (Python peers, msgsys processes with a pipe on stdin)
 // serve robustness_test.go too.
 
@@ -71,7 +72,7 @@ func (b *safeBuffer) Len() int {
 }
 
 // pyPeer is a running script from testdata/interop. Its stdout lines are
-// JSON objects, kept in order; its stdin stays open until finish or the end
+// JSON objects, kept in order. Its stdin stays open until finish or the end
 // of the test, and the long-running scripts exit when it closes.
 type pyPeer struct {
 	t      *testing.T
@@ -97,6 +98,7 @@ func startPy(t *testing.T, timeout time.Duration, script string, args ...string)
 	cmd := exec.CommandContext(ctx, systemPython, append([]string{filepath.Join(interopScripts, script)}, args...)...)
 	cmd.WaitDelay = 2 * time.Second
 	p := &pyPeer{t: t, script: script, cmd: cmd, stderr: &safeBuffer{}, change: make(chan struct{}), exited: make(chan struct{})}
+
 	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -111,6 +113,7 @@ func startPy(t *testing.T, timeout time.Duration, script string, args ...string)
 		cancel()
 		t.Fatalf("start %s: %v", script, err)
 	}
+
 	go func() {
 		scanner := bufio.NewScanner(stdout)
 		scanner.Buffer(nil, 1<<20)
@@ -128,10 +131,11 @@ func startPy(t *testing.T, timeout time.Duration, script string, args ...string)
 		p.eof = true
 		p.notifyLocked()
 		p.mu.Unlock()
-		// Wait only after the output is read to its end, as os/exec asks.
+		// Wait only after the output is read to its end, as os/exec requires.
 		p.exitErr = cmd.Wait()
 		close(p.exited)
 	}()
+
 	t.Cleanup(func() {
 		p.stdin.Close()
 		select {
@@ -378,7 +382,7 @@ func waitAnswered(t *testing.T, frontend string) {
 
 func TestInteropLibzmqClientThroughBroker(t *testing.T) {
 	requireLibzmq(t)
-	s := startStack(t, 2)
+	s := startReadyStack(t, 2)
 	peer := startPy(t, 60*time.Second, "libzmq_client.py", "session", s.frontend, s.xpub, "py_ana", "py_bob", "py_geral")
 	result := peer.next(45 * time.Second)
 	peer.finish(10 * time.Second)
@@ -407,9 +411,9 @@ func TestInteropLibzmqClientThroughBroker(t *testing.T) {
 	}
 }
 
-func TestInteropLibzmqClientWithHeartbeatsThroughBroker(t *testing.T) {
+func TestInteropLibzmqHeartbeatClient(t *testing.T) {
 	requireLibzmq(t)
-	s := startStack(t, 1)
+	s := startReadyStack(t, 1)
 	const requests = 10
 	peer := startPy(t, 60*time.Second, "libzmq_client.py", "heartbeat", s.frontend, fmt.Sprint(requests))
 	result := peer.next(45 * time.Second)
@@ -435,7 +439,7 @@ var stdVariants = []stdVariant{
 	{"iso-timestamps-without-zone", []string{"--timestamps", "iso-naive"}},
 }
 
-func TestInteropClientAndBotWithLibzmqStandardServer(t *testing.T) {
+func TestInteropLibzmqStandardServer(t *testing.T) {
 	requireLibzmq(t)
 	for _, variant := range stdVariants {
 		t.Run(variant.name, func(t *testing.T) {
@@ -577,7 +581,7 @@ func startLibzmqProxies(t *testing.T) (frontend, backend, xsub, xpub string) {
 	return frontend, backend, xsub, xpub
 }
 
-func TestInteropServersAndClientsBehindLibzmqProxies(t *testing.T) {
+func TestInteropLibzmqProxies(t *testing.T) {
 	requireLibzmq(t)
 	frontend, backend, xsub, xpub := startLibzmqProxies(t)
 	ports := freePorts(t, 3)
@@ -605,8 +609,8 @@ func TestInteropServersAndClientsBehindLibzmqProxies(t *testing.T) {
 	if _, err := ana.CreateChannel(ctx, "geral"); err != nil {
 		t.Fatal(err)
 	}
-	// libzmq's DEALER spreads requests over both servers; each must answer
-	// and see the other's writes.
+	// libzmq's DEALER spreads requests over both servers, so each must
+	// reply and see the other's writes.
 	for i := range 6 {
 		if _, err := ana.Publish(ctx, "geral", fmt.Sprintf("via libzmq %d", i)); err != nil {
 			t.Fatalf("post %d: %v", i, err)

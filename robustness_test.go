@@ -3,14 +3,14 @@ package main
 // Robustness of the real processes: hostile input to every process that
 // decodes, restarts of the broker, the proxy and the reference, a frozen
 // server, floods, and clients that join while posts flow. Each test is
-// named for the failure it closes; docs/robustness.md lists them.
+// named for the failure it closes, and docs/robustness.md lists them.
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	binenc "encoding/binary"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -119,10 +119,7 @@ func mpRequest(service string, data []byte) []byte {
 
 // mpNested is a data map holding an array nested depth times.
 func mpNested(depth int) []byte {
-	inner := mpStr("deep")
-	for range depth {
-		inner = append([]byte{0x91}, inner...)
-	}
+	inner := append(bytes.Repeat([]byte{0x91}, depth), mpStr("deep")...) // 0x91: an array of one item
 	return mpMap(mpStr("user"), mpStr("ana"), mpStr("x"), inner)
 }
 
@@ -187,9 +184,9 @@ func timestampCases(service string, fields ...[]byte) []hostileCase {
 	}
 }
 
-// envelopeCases are malformed envelopes, which every decoding process
-// must answer with an error reply, and a frame of big bytes, more than
-// the process accepts.
+// envelopeCases are malformed envelopes, and a frame of big bytes, more
+// than the process accepts. Every decoding process must reject each with
+// an error reply.
 func envelopeCases(service string, big int) []hostileCase {
 	good := mpRequest(service, mpMap(mpStr("clock"), []byte{0x01}))
 	return []hostileCase{
@@ -307,8 +304,17 @@ func usersAlive(t *testing.T, frontend string) func() error {
 	}
 }
 
-func TestHostileClientRequestsGetErrorRepliesAndServerKeepsServing(t *testing.T) {
-	s := startStack(t, 1)
+// startReadyStack is startStack, returning once a server replies to a
+// request through the broker.
+func startReadyStack(t *testing.T, servers int) *stack {
+	t.Helper()
+	s := startStack(t, servers)
+	waitAnswered(t, s.frontend)
+	return s
+}
+
+func TestHostileClientRequestsGetErrorReplies(t *testing.T) {
+	s := startReadyStack(t, 1)
 	ana := session(t, s.frontend)
 	ctx := context.Background()
 	if _, err := ana.Login(ctx, "ana"); err != nil {
@@ -323,7 +329,9 @@ func TestHostileClientRequestsGetErrorRepliesAndServerKeepsServing(t *testing.T)
 
 	login := [][]byte{mpStr("user"), mpStr("ana")}
 	post := [][]byte{mpStr("user"), mpStr("ana"), mpStr("channel"), mpStr("geral"), mpStr("message"), mpStr("oi")}
-	t.Run("envelopes", func(t *testing.T) { checkHostile(t, r, envelopeCases(proto.ServiceLogin, 5<<20), proto.ServiceLogin, alive) })
+	t.Run("envelopes", func(t *testing.T) {
+		checkHostile(t, r, envelopeCases(proto.ServiceLogin, 5<<20), proto.ServiceLogin, alive)
+	})
 	t.Run("text", func(t *testing.T) { checkHostile(t, r, textCases(), "", alive) })
 	t.Run("login clocks", func(t *testing.T) {
 		checkHostile(t, r, clockCases(proto.ServiceLogin, login...), proto.ServiceLogin, alive)
@@ -340,8 +348,8 @@ func TestHostileClientRequestsGetErrorRepliesAndServerKeepsServing(t *testing.T)
 	})
 }
 
-func TestClientClockNearMaximumDoesNotPoisonLaterReplies(t *testing.T) {
-	s := startStack(t, 1)
+func TestClockNearMaximumKeepsRepliesReadable(t *testing.T) {
+	s := startReadyStack(t, 1)
 	r := proto.NewRequester(s.frontend)
 	defer r.Close()
 	for _, clock := range []uint64{math.MaxInt64, math.MaxInt64 - 1, 1 << 62} {
@@ -365,8 +373,8 @@ func TestClientClockNearMaximumDoesNotPoisonLaterReplies(t *testing.T) {
 	}
 }
 
-func TestHostileReferenceRequestsGetErrorRepliesAndReferenceKeepsServing(t *testing.T) {
-	s := startStack(t, 1)
+func TestHostileReferenceRequestsGetErrorReplies(t *testing.T) {
+	s := startReadyStack(t, 1)
 	r := proto.NewRequester(s.refEnd)
 	defer r.Close()
 	probe := proto.NewRequester(s.refEnd)
@@ -389,6 +397,9 @@ func TestHostileReferenceRequestsGetErrorRepliesAndReferenceKeepsServing(t *test
 		}
 		return nil
 	}
+	// A list request changes nothing, so it carries the clock and
+	// timestamp cases. Rank and heartbeat requests get only invalid names
+	// here, so that no stray server is registered.
 	clock := [][]byte{mpStr("clock"), []byte{0x01}}
 	names := []hostileCase{
 		{"rank user as bin", mpRequest(proto.ServiceRank, mpMap(append(clock, mpStr("user"), mpBin("server-9"))...)), false},
@@ -398,19 +409,19 @@ func TestHostileReferenceRequestsGetErrorRepliesAndReferenceKeepsServing(t *test
 		{"heartbeat user as int", mpRequest(proto.ServiceHeartbeat, mpMap(append(clock, mpStr("user"), []byte{0x09})...)), false},
 		{"heartbeat addr as bin", mpRequest(proto.ServiceHeartbeat, mpMap(append(clock, mpStr("user"), mpStr("server-1"), mpStr("addr"), mpBin("tcp://x:1"))...)), false},
 	}
-	// A list request changes nothing, so it carries the clock and
-	// timestamp cases; rank and heartbeat only ever get invalid names here,
-	// so that no stray server is registered.
+
 	// The reference reads frames up to proto.MaxFrameBytes.
 	big := proto.MaxFrameBytes + 1<<20
-	t.Run("envelopes", func(t *testing.T) { checkHostile(t, r, envelopeCases(proto.ServiceList, big), proto.ServiceList, alive) })
+	t.Run("envelopes", func(t *testing.T) {
+		checkHostile(t, r, envelopeCases(proto.ServiceList, big), proto.ServiceList, alive)
+	})
 	t.Run("names", func(t *testing.T) { checkHostile(t, r, names, "", alive) })
 	t.Run("clocks", func(t *testing.T) { checkHostile(t, r, clockCases(proto.ServiceList), proto.ServiceList, alive) })
 	t.Run("timestamps", func(t *testing.T) { checkHostile(t, r, timestampCases(proto.ServiceList), proto.ServiceList, alive) })
 }
 
-func TestHostilePeerRequestsGetErrorRepliesAndServerKeepsServing(t *testing.T) {
-	s := startStack(t, 1)
+func TestHostilePeerRequestsGetErrorReplies(t *testing.T) {
+	s := startReadyStack(t, 1)
 	r := proto.NewRequester(s.serverAddr["server-1"])
 	defer r.Close()
 	alive := usersAlive(t, s.frontend)
@@ -425,7 +436,7 @@ func TestHostilePeerRequestsGetErrorRepliesAndServerKeepsServing(t *testing.T) {
 	}
 }
 
-func TestHostileRequestsWithNoServerGetErrorRepliesFromBroker(t *testing.T) {
+func TestBrokerAloneRepliesToHostileRequests(t *testing.T) {
 	ports := freePorts(t, 4)
 	frontend := endpoint(ports[0])
 	startBrokerProc(t, frontend, endpoint(ports[1]), endpoint(ports[2]), endpoint(ports[3]))
@@ -435,8 +446,8 @@ func TestHostileRequestsWithNoServerGetErrorRepliesFromBroker(t *testing.T) {
 		_, err := r.Request(context.Background(), mpRequest(proto.ServiceUsers, mpMap()), time.Second)
 		return err == nil
 	})
-	// With no server connected the broker itself answers every request,
-	// decoding what it can of it.
+	// With no server connected, the broker itself sends the error reply to
+	// every request, decoding what it can of it.
 	var cases []hostileCase
 	for _, group := range [][]hostileCase{envelopeCases(proto.ServiceLogin, 5<<20), textCases(), clockCases(proto.ServiceLogin), timestampCases(proto.ServiceLogin)} {
 		for _, c := range group {
@@ -462,15 +473,19 @@ func dialDealer(t *testing.T, frontend string) *rawDealer {
 		t.Fatal(err)
 	}
 	d := &rawDealer{conn: conn, replies: make(chan [][]byte, 16)}
+	// The reader ends when the connection closes at the end of the test.
 	t.Cleanup(func() { conn.Close() })
 	go func() {
 		for {
 			frames, err := conn.Recv()
 			if err != nil {
-				close(d.replies)
 				return
 			}
-			d.replies <- frames
+			select {
+			case d.replies <- frames:
+			case <-conn.Done():
+				return
+			}
 		}
 	}()
 	return d
@@ -486,8 +501,8 @@ func (d *rawDealer) next(timeout time.Duration) [][]byte {
 	}
 }
 
-func TestWrongFrameCountsGetErrorRepliesAndBrokerKeepsServing(t *testing.T) {
-	s := startStack(t, 1)
+func TestWrongFrameCountsGetErrorReplies(t *testing.T) {
+	s := startReadyStack(t, 1)
 	alive := usersAlive(t, s.frontend)
 	good := mpRequest(proto.ServiceUsers, mpMap(mpStr("clock"), []byte{0x01}))
 	d := dialDealer(t, s.frontend)
@@ -547,9 +562,8 @@ func TestWrongFrameCountsGetErrorRepliesAndBrokerKeepsServing(t *testing.T) {
 	}
 
 	// Too few frames: a body with no delimiter, or a delimiter with no
-	// body. Neither names a request a reply could be routed to the way the
-	// client expects, so the broker drops them; it must go on serving the
-	// same connection.
+	// body. A reply to either could not take the form the client expects,
+	// so the broker drops them. It must go on serving the same connection.
 	for _, frames := range [][][]byte{{good}, {{}}, {[]byte("a"), {}}} {
 		if err := d.conn.Send(frames...); err != nil {
 			t.Fatal(err)
@@ -593,8 +607,8 @@ func showPost(t *testing.T, c *proc, poster *client.Session, user, channel, text
 	})
 }
 
-func TestHostilePublicationsDoNotStopServersOrClients(t *testing.T) {
-	s := startStack(t, 2)
+func TestHostilePublicationsStopNoProcess(t *testing.T) {
+	s := startReadyStack(t, 2)
 	ctx := context.Background()
 	bob := session(t, s.frontend)
 	if _, err := bob.Login(ctx, "bob"); err != nil {
@@ -705,8 +719,8 @@ func listed(d proto.Data, key, name string) []string {
 	return same
 }
 
-func TestNamesDifferingOnlyByCaseOrNormalisationAreOneName(t *testing.T) {
-	s := startStack(t, 1)
+func TestCaseAndNormalisationVariantsAreOneName(t *testing.T) {
+	s := startReadyStack(t, 1)
 	c := newClient(s.frontend)
 	defer c.req.Close()
 
@@ -742,8 +756,8 @@ func TestNamesDifferingOnlyByCaseOrNormalisationAreOneName(t *testing.T) {
 	}
 }
 
-func TestNamesWithInvisibleOrForbiddenCharactersAreRejectedWithAReason(t *testing.T) {
-	s := startStack(t, 1)
+func TestInvisibleOrForbiddenNameCharsRejected(t *testing.T) {
+	s := startReadyStack(t, 1)
 	c := newClient(s.frontend)
 	defer c.req.Close()
 	bad := []string{
@@ -804,9 +818,9 @@ func subscribed(t *testing.T, xpub string, topics ...string) *proto.Subscriber {
 	return sub
 }
 
-// deliveredUntil sends requests with send until sub delivers a
-// publication on topic whose data satisfies match, and returns that data.
-// It fails the test on a delivery on a topic it did not expect.
+// deliveredUntil calls send until sub delivers a publication on topic
+// whose data satisfies match, and returns that data. It fails the test
+// when a publication does not decode or none matches within 15s.
 func deliveredUntil(t *testing.T, sub *proto.Subscriber, topic string, send func(), match func(proto.Data) bool) proto.Data {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
@@ -833,8 +847,8 @@ func deliveredUntil(t *testing.T, sub *proto.Subscriber, topic string, send func
 	return nil
 }
 
-func TestAcceptedUnusualNamesWorkInListJoinPostAndHistory(t *testing.T) {
-	s := startStack(t, 2)
+func TestUnusualNamesWorkEverywhere(t *testing.T) {
+	s := startReadyStack(t, 2)
 	c := newClient(s.frontend)
 	defer c.req.Close()
 	const (
@@ -904,8 +918,8 @@ func TestAcceptedUnusualNamesWorkInListJoinPostAndHistory(t *testing.T) {
 	cl.command("/history @josé", "tudo bem?", 10*time.Second)
 }
 
-func TestLongTextIsLimitedInBytesAndNeverCutInsideACharacter(t *testing.T) {
-	s := startStack(t, 1)
+func TestLongTextLimitedNeverCut(t *testing.T) {
+	s := startReadyStack(t, 1)
 	c := newClient(s.frontend)
 	defer c.req.Close()
 	for _, req := range []any{&proto.LoginRequest{User: "ana"}, &proto.ChannelRequest{Channel: "geral"}} {
@@ -963,6 +977,22 @@ func (s *stack) brokerArgs() []string {
 	return []string{"broker", "--frontend", s.frontend, "--backend", s.backend, "--xsub", s.xsub, "--xpub", s.xpub, "--request-timeout", "2s"}
 }
 
+// origin returns a server's origin id, which is new each time the server
+// process starts.
+func (s *stack) origin(name string) string {
+	s.t.Helper()
+	data, err := serverStatus(s.serverAddr[name], 2*time.Second)
+	if err != nil {
+		s.t.Fatalf("status of %s: %v", name, err)
+	}
+	replica, _ := data["replica"].(map[string]any)
+	origin, _ := replica["origin"].(string)
+	if origin == "" {
+		s.t.Fatalf("status of %s has no origin: %v", name, data)
+	}
+	return origin
+}
+
 // pid returns the process id of a running process of the stack.
 func (s *stack) pid(name string) int {
 	s.mu.Lock()
@@ -974,8 +1004,8 @@ func (s *stack) pid(name string) int {
 	return cmd.Process.Pid
 }
 
-func TestBrokerRestartedClientsAndServersRecoverWithoutRestarting(t *testing.T) {
-	s := startStack(t, 2)
+func TestBrokerRestartRecoversClientsAndServers(t *testing.T) {
+	s := startReadyStack(t, 2)
 	ctx := context.Background()
 	bob := session(t, s.frontend)
 	if _, err := bob.Login(ctx, "bob"); err != nil {
@@ -988,7 +1018,7 @@ func TestBrokerRestartedClientsAndServersRecoverWithoutRestarting(t *testing.T) 
 	c.command("/login ana", "Welcome, ana!", 10*time.Second)
 	c.command("/join geral", "What you type now goes to #geral", 10*time.Second)
 	showPost(t, c, bob, "bob", "geral", "antes")
-	servers := map[string]int{"server-1": s.pid("server-1"), "server-2": s.pid("server-2")}
+	origins := map[string]string{"server-1": s.origin("server-1"), "server-2": s.origin("server-2")}
 
 	s.kill("broker")
 	// With the broker gone, a command fails in bounded time instead of
@@ -1017,9 +1047,9 @@ func TestBrokerRestartedClientsAndServersRecoverWithoutRestarting(t *testing.T) 
 	// publications back.
 	showPost(t, c, bob, "bob", "geral", "depois")
 	c.waitAfter(0, "(live messages reconnected)", 5*time.Second)
-	for name, pid := range servers {
-		if now := s.pid(name); now != pid {
-			t.Errorf("%s was restarted", name)
+	for name, origin := range origins {
+		if now := s.origin(name); now != origin {
+			t.Errorf("%s restarted: origin %s, was %s", name, now, origin)
 		}
 	}
 	s.waitAgreement(5*time.Second, "server-2", 2)
@@ -1046,6 +1076,7 @@ func startSplitStack(t *testing.T, servers int) *stack {
 		s.startServer(name, i)
 	}
 	s.waitAgreement(10*time.Second, fmt.Sprintf("server-%d", servers), servers)
+	waitAnswered(t, s.frontend)
 	return s
 }
 
@@ -1053,7 +1084,7 @@ func (s *stack) proxyArgs() []string {
 	return []string{"broker", "--frontend=", "--backend=", "--xsub", s.xsub, "--xpub", s.xpub}
 }
 
-func TestProxyRestartedSubscriptionsComeBack(t *testing.T) {
+func TestProxyRestartRestoresSubscriptions(t *testing.T) {
 	s := startSplitStack(t, 2)
 	ctx := context.Background()
 	bob := session(t, s.frontend)
@@ -1089,7 +1120,7 @@ func TestProxyRestartedSubscriptionsComeBack(t *testing.T) {
 	}
 }
 
-// referenceList asks the reference for its list and returns each
+// referenceList sends the reference a list request and returns each
 // available server's rank.
 func referenceList(refEnd string) (map[string]int64, error) {
 	r := proto.NewRequester(refEnd)
@@ -1147,6 +1178,7 @@ func rankedStack(t *testing.T) (*stack, []string) {
 		t.Fatalf("ranks %v, %v; want alpha 1 and beta 2", ranks, err)
 	}
 	s.waitAgreement(10*time.Second, "beta", 2)
+	waitAnswered(t, s.frontend)
 	return s, refArgs
 }
 
@@ -1175,7 +1207,7 @@ func checkRanks(t *testing.T, s *stack, when string) {
 	}
 }
 
-func TestReferenceRestartedServersKeepTheirRanks(t *testing.T) {
+func TestReferenceRestartKeepsRanks(t *testing.T) {
 	s, refArgs := rankedStack(t)
 	s.kill("reference")
 	// Clients do not need the reference.
@@ -1186,7 +1218,7 @@ func TestReferenceRestartedServersKeepTheirRanks(t *testing.T) {
 	checkRanks(t, s, "after a restart")
 }
 
-func TestReferenceLosingItsDataGetsServersOldRanksBack(t *testing.T) {
+func TestReferenceDataLossKeepsRanks(t *testing.T) {
 	s, refArgs := rankedStack(t)
 	// alpha is frozen while the reference comes back without its file, so
 	// beta reaches it first and would get rank 1 if ranks went by arrival.
@@ -1222,8 +1254,8 @@ func historyTexts(t *testing.T, c *reqClient, channel string) (map[string]int, e
 	return texts, nil
 }
 
-func TestPausedServerCostsATimelyErrorThenARetrySucceeds(t *testing.T) {
-	s := startStack(t, 3)
+func TestPausedServerTimelyErrorAndCatchUp(t *testing.T) {
+	s := startReadyStack(t, 3)
 	c := newClient(s.frontend)
 	defer c.req.Close()
 	if ok, err := c.call(proto.ServiceLogin, &proto.LoginRequest{User: "ana"}); !ok {
@@ -1233,12 +1265,12 @@ func TestPausedServerCostsATimelyErrorThenARetrySucceeds(t *testing.T) {
 		t.Fatalf("channel: %v", err)
 	}
 
-	// server-1 freezes: its connections stay open and nothing answers.
+	// server-1 freezes: its connections stay open and nothing replies.
 	s.signal("server-1", syscall.SIGSTOP)
 	var texts []string
 	errorsSeen := 0
 	var slowest time.Duration
-	for i := range 12 {
+	for i := range 60 {
 		text := fmt.Sprintf("p-%d", i)
 		texts = append(texts, text)
 		// A retry repeats the frame, and so the request id: the write must
@@ -1272,7 +1304,7 @@ func TestPausedServerCostsATimelyErrorThenARetrySucceeds(t *testing.T) {
 	}
 
 	// Once resumed, server-1 must catch up before it serves: every history
-	// read, whichever server answers it, holds every post once.
+	// read, whichever server serves it, returns every post once.
 	s.signal("server-1", syscall.SIGCONT)
 	resumed := time.Now()
 	stale := 0
@@ -1326,6 +1358,7 @@ func startStackWith(t *testing.T, servers int, serverArgs ...string) *stack {
 		s.startServer(name, i, serverArgs...)
 	}
 	s.waitAgreement(10*time.Second, fmt.Sprintf("server-%d", servers), servers)
+	waitAnswered(t, s.frontend)
 	return s
 }
 
@@ -1380,8 +1413,10 @@ func (l *latencies) summary() (int, time.Duration, time.Duration) {
 	return len(sorted), sorted[len(sorted)/2], sorted[len(sorted)-1]
 }
 
-func TestFloodingUserIsRateLimitedWhileOthersStayServed(t *testing.T) {
-	s := startStackWith(t, 2, "--lang", "en")
+func TestFloodRateLimitedOthersServed(t *testing.T) {
+	// One server takes the whole flood, with a limit low enough for the
+	// flooder to reach in a second.
+	s := startStackWith(t, 1, "--lang", "en", "--rate-limit", "20")
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	setup := session(t, s.frontend)
@@ -1430,7 +1465,7 @@ func TestFloodingUserIsRateLimitedWhileOthersStayServed(t *testing.T) {
 		}()
 	}
 
-	// Meanwhile another user reads and posts at a human pace.
+	// Meanwhile another user reads and posts at a person's pace.
 	var calm latencies
 	wg.Add(1)
 	go func() {
@@ -1443,11 +1478,16 @@ func TestFloodingUserIsRateLimitedWhileOthersStayServed(t *testing.T) {
 		for i := 0; ctx.Err() == nil; i++ {
 			start := time.Now()
 			_, err := c.Users(ctx)
-			calm.add(time.Since(start), err)
-			start = time.Now()
-			_, err = c.Publish(ctx, "geral", fmt.Sprintf("calma %d", i))
 			if ctx.Err() == nil {
 				calm.add(time.Since(start), err)
+			}
+			// Ten posts a second, under the limit of twenty.
+			if i%5 == 0 {
+				start = time.Now()
+				_, err = c.Publish(ctx, "geral", fmt.Sprintf("calma %d", i))
+				if ctx.Err() == nil {
+					calm.add(time.Since(start), err)
+				}
 			}
 			select {
 			case <-ctx.Done():
@@ -1457,7 +1497,7 @@ func TestFloodingUserIsRateLimitedWhileOthersStayServed(t *testing.T) {
 	}()
 
 	pids := map[string]int{}
-	for _, name := range []string{"broker", "server-1", "server-2"} {
+	for _, name := range []string{"broker", "server-1"} {
 		pids[name] = s.pid(name)
 	}
 	time.Sleep(time.Second) // lets the flood run; synchronises nothing
@@ -1490,7 +1530,7 @@ func TestFloodingUserIsRateLimitedWhileOthersStayServed(t *testing.T) {
 	}
 }
 
-func TestStuckSubscriberNeitherStallsOthersNorGrowsProxyMemory(t *testing.T) {
+func TestStuckSubscriberStallsNoOne(t *testing.T) {
 	ports := freePorts(t, 2)
 	xsub, xpub := endpoint(ports[0]), endpoint(ports[1])
 	const queue = 1000
@@ -1568,8 +1608,8 @@ func TestStuckSubscriberNeitherStallsOthersNorGrowsProxyMemory(t *testing.T) {
 	}
 }
 
-func TestSlowJoinerSeesNoGapAndNoDuplicateBetweenHistoryAndLive(t *testing.T) {
-	s := startStack(t, 2)
+func TestSlowJoinerNoGapNoDuplicate(t *testing.T) {
+	s := startReadyStack(t, 2)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	poster := session(t, s.frontend)

@@ -79,14 +79,20 @@ func (d Data) OptInt(key string) (int64, bool, error) {
 	return n, true, nil
 }
 
+// MaxClock is the largest Lamport clock a message may carry: 2^53-1, the
+// largest integer every JSON and float64 reader holds exactly. Above it a
+// single hostile message could push every process's clock near 2^64,
+// where the next tick overflows or is rejected by every reader.
+const MaxClock = 1<<53 - 1
+
 // Clock returns the sender's Lamport clock: missing means 0, and a
-// negative, fractional or non-numeric clock is invalid.
+// negative, fractional, non-numeric or above-MaxClock clock is invalid.
 func (d Data) Clock() (uint64, error) {
 	value, present := d["clock"]
 	if !present || value == nil {
 		return 0, nil
 	}
-	if v, ok := value.(uint64); ok && v > math.MaxInt64 {
+	if v, ok := value.(uint64); ok && v > MaxClock {
 		return 0, &FieldError{"clock", ReasonRange}
 	}
 	n, ok := asInt64(value)
@@ -95,6 +101,9 @@ func (d Data) Clock() (uint64, error) {
 	}
 	if n < 0 {
 		return 0, &FieldError{"clock", ReasonNegative}
+	}
+	if n > MaxClock {
+		return 0, &FieldError{"clock", ReasonRange}
 	}
 	return uint64(n), nil
 }

@@ -190,6 +190,7 @@ type ListReply struct {
 type HeartbeatRequest struct {
 	User      string `msgpack:"user"`
 	Addr      string `msgpack:"addr,omitempty"`
+	Rank      int64  `msgpack:"rank,omitempty"` // the rank the server uses, so a reference that lost its data restores it
 	Timestamp string `msgpack:"timestamp"`
 	Clock     uint64 `msgpack:"clock"`
 }

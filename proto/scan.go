@@ -3,7 +3,6 @@ package proto
 import (
 	"encoding/binary"
 	"errors"
-	"math"
 )
 
 var (
@@ -211,7 +210,8 @@ func checkDataClock(frame []byte) error {
 		code == 0xd2 && int32(binary.BigEndian.Uint32(body)) < 0,
 		code == 0xd3 && int64(binary.BigEndian.Uint64(body)) < 0:
 		return &FieldError{"clock", ReasonNegative}
-	case code == 0xcf && binary.BigEndian.Uint64(body) > math.MaxInt64:
+	case code == 0xcf && binary.BigEndian.Uint64(body) > MaxClock,
+		code == 0xd3 && int64(binary.BigEndian.Uint64(body)) > MaxClock:
 		return &FieldError{"clock", ReasonRange}
 	}
 	return nil

@@ -57,6 +57,8 @@ func TestDecodeIntoRejectsBadClock(t *testing.T) {
 		{"int32", append([]byte{0xd2}, be32(0x80000000)...), ReasonNegative},
 		{"int64", append([]byte{0xd3}, be64(1<<63)...), ReasonNegative},
 		{"uint64 2^63+5", append([]byte{0xcf}, be64(1<<63+5)...), ReasonRange},
+		{"uint64 above max clock", append([]byte{0xcf}, be64(MaxClock+1)...), ReasonRange},
+		{"int64 above max clock", append([]byte{0xd3}, be64(MaxClock+1)...), ReasonRange},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,7 +81,7 @@ func TestDecodeIntoAcceptsClocks(t *testing.T) {
 		{"fixint", [][]byte{mpStr("clock"), {0x2a}}, 42},
 		{"int8 positive", [][]byte{mpStr("clock"), {0xd0, 0x2a}}, 42},
 		{"int64 positive", [][]byte{mpStr("clock"), append([]byte{0xd3}, be64(1<<40)...)}, 1 << 40},
-		{"uint64 max int64", [][]byte{mpStr("clock"), append([]byte{0xcf}, be64(1<<63-1)...)}, 1<<63 - 1},
+		{"uint64 max clock", [][]byte{mpStr("clock"), append([]byte{0xcf}, be64(MaxClock)...)}, MaxClock},
 		{"missing", nil, 0},
 		{"nil", [][]byte{mpStr("clock"), {0xc0}}, 0},
 		{"after other keys", [][]byte{mpStr("user"), mpStr("ana"), mpStr("clock"), {0x07}}, 7},

@@ -96,7 +96,8 @@ func (p *pythonProcs) spawn(ctx context.Context, script string, args ...string) 
 	}
 	proc := &process{name: script, cmd: cmd, log: logPath, exited: make(chan struct{})}
 	go func() {
-		// Ends when the process exits; close stops every process.
+		// The wait ends when the process exits, and close stops every
+		// process.
 		proc.err = cmd.Wait()
 		logFile.Close()
 		close(proc.exited)
@@ -107,9 +108,9 @@ func (p *pythonProcs) spawn(ctx context.Context, script string, args ...string) 
 
 	lines := make(chan string, 1)
 	go func() {
-		// Ends at the first line or when the process exits and the pipe
-		// reaches end of file; readEnd is closed only after this returns
-		// or the wait below gives up, which also ends the read.
+		// The read ends at the first line, at the end of file when the
+		// process exits, or when the deferred Close of readEnd runs after
+		// the wait below gave up.
 		line, _ := bufio.NewReader(readEnd).ReadString('\n')
 		lines <- line
 	}()

@@ -1,7 +1,7 @@
 // Package bench is `msgsys bench`: it measures msgsys end to end with
 // real processes. Each scenario starts its own cluster of child processes
-// of the msgsys executable on loopback ports (or uses a running cluster
-// whose addresses it is given), runs a workload, prints a table or one
+// of the msgsys executable on loopback ports, or uses a running cluster
+// whose addresses it is given. It runs a workload, prints a table or one
 // JSON object, and stops every process it started. The request and
 // pub/sub scenarios also measure a minimal libzmq broker, echo servers and
 // proxy in Python on the same machine in the same run, and report each

@@ -16,6 +16,7 @@ import (
 
 // BerkeleyRound is the servers' clocks after one synchronisation round.
 type BerkeleyRound struct {
+	// Round counts the rounds seen since watching began.
 	Round       int     `json:"round"`
 	AtSeconds   float64 `json:"at_seconds"`
 	Coordinator string  `json:"coordinator"`
@@ -82,7 +83,16 @@ func (b *Bench) berkeley(ctx context.Context, report *Report) (result *BerkeleyR
 		result.Servers = append(result.Servers, s.Name)
 	}
 
-	result.Rounds, err = b.watchRounds(ctx, poller, specs)
+	// A started cluster's clocks begin exactly at their skews, which is
+	// round 0; the first rounds may pass before the cluster is ready.
+	var initial map[string]float64
+	if b.cfg.Reference == "" {
+		initial = make(map[string]float64, len(specs))
+		for i, s := range specs {
+			initial[s.Name] = b.cfg.Skews[i].Seconds()
+		}
+	}
+	result.Rounds, err = b.watchRounds(ctx, poller, specs, initial)
 	if err != nil {
 		return nil, err
 	}
@@ -93,9 +103,10 @@ func (b *Bench) berkeley(ctx context.Context, report *Report) (result *BerkeleyR
 }
 
 // watchRounds polls the servers' offsets. A round shows as a change of
-// offsets; once they have been still for a settling time, the round is
-// recorded. Round 0 is the state when watching starts.
-func (b *Bench) watchRounds(ctx context.Context, poller *statusPoller, specs []*serverSpec) ([]BerkeleyRound, error) {
+// offsets, and once they have been still for a settling time, the round
+// is recorded. Round 0 is initial, the offsets in seconds by name, when
+// it is given, and otherwise the state when watching starts.
+func (b *Bench) watchRounds(ctx context.Context, poller *statusPoller, specs []*serverSpec, initial map[string]float64) ([]BerkeleyRound, error) {
 	every := b.cfg.BerkeleyEvery
 	poll := min(max(every/20, 10*time.Millisecond), 100*time.Millisecond)
 	settle := min(every/4, 250*time.Millisecond)
@@ -114,6 +125,11 @@ func (b *Bench) watchRounds(ctx context.Context, poller *statusPoller, specs []*
 	var previous map[string]float64
 	var changedAt time.Time
 	pending := true // round 0 is recorded as soon as every server replies
+	if initial != nil {
+		coordinator := specs[len(specs)-1].Name
+		rounds = append(rounds, newRound(0, 0, coordinator, initial))
+		previous, pending = initial, false
+	}
 	for len(rounds) <= b.cfg.Rounds {
 		if time.Since(start) > timeout {
 			return rounds, fmt.Errorf("bench: %d of %d Berkeley rounds seen after %v", len(rounds)-1, b.cfg.Rounds, timeout)
@@ -210,7 +226,8 @@ func (r *BerkeleyResult) writeTable(w *tabwriter.Writer) {
 	if len(r.Skews) > 0 {
 		fmt.Fprintf(w, " started with skews %s, a round every %s", strings.Join(r.Skews, ", "), r.Every)
 	}
-	fmt.Fprint(w, "\noffsets are each clock minus the coordinator's, in ms; round 0 is the state when watching began\n\n")
+	fmt.Fprint(w, "\noffsets are each clock minus the coordinator's, in ms. Round 0 is a started cluster's configured skews,\n"+
+		"or a running cluster's state when watching began. Rounds that ran before the cluster was ready are not seen.\n\n")
 	names := slices.Clone(r.Servers)
 	fmt.Fprintf(w, "round\tat s\tcoordinator\t%s\tresidual ms\t\n", strings.Join(names, "\t"))
 	for _, round := range r.Rounds {

@@ -25,7 +25,7 @@ type CatchupResult struct {
 	FillPerSecond float64 `json:"fill_per_second"`
 	Restarted     string  `json:"restarted"`
 	// The times run from the start of the restarted process: to its
-	// first status reply, to holding every message, and to serving
+	// first status reply, to storing every message, and to serving
 	// clients with every message.
 	FirstStatusMS float64 `json:"first_status_ms"`
 	CaughtUpMS    float64 `json:"caught_up_ms"`

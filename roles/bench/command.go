@@ -126,7 +126,7 @@ func flagFor(name string, d Config) cli.Flag {
 	case flagRounds:
 		return &cli.IntFlag{Name: name, Value: d.Rounds, EnvVars: env, Usage: "Berkeley rounds to record"}
 	case flagBerkeleyEvery:
-		return &cli.DurationFlag{Name: name, Value: d.BerkeleyEvery, EnvVars: env, Usage: "period of the started servers' Berkeley rounds"}
+		return &cli.DurationFlag{Name: name, Value: d.BerkeleyEvery, EnvVars: env, Usage: "period of the servers' Berkeley rounds: set on started servers, and expected of a running cluster's"}
 	case flagReference:
 		return &cli.StringFlag{Name: name, EnvVars: env, Usage: "reference of a running cluster whose servers to watch instead of starting some"}
 	case flagMessages:
@@ -178,6 +178,8 @@ func configFrom(c *cli.Context, scenario string) (Config, error) {
 	cfg.Keep = c.Bool(flagKeep)
 	cfg.Timeout = c.Duration(flagTimeout)
 	cfg.Executable = c.String(flagExecutable)
+
+	// set applies a flag only when this scenario declares it.
 	set := func(name string, apply func()) {
 		for _, f := range c.Command.Flags {
 			if f.Names()[0] == name {
@@ -186,6 +188,7 @@ func configFrom(c *cli.Context, scenario string) (Config, error) {
 			}
 		}
 	}
+
 	set(flagService, func() { cfg.Service = c.String(flagService) })
 	set(flagClients, func() { cfg.Clients = c.Int(flagClients) })
 	set(flagDuration, func() { cfg.Duration = c.Duration(flagDuration) })
@@ -207,6 +210,7 @@ func configFrom(c *cli.Context, scenario string) (Config, error) {
 	set(flagMessages, func() { cfg.Messages = c.Int(flagMessages) })
 	set(flagFill, func() { cfg.Fill = c.String(flagFill) })
 	set(flagMaxFill, func() { cfg.MaxFill = c.Duration(flagMaxFill) })
+
 	var err error
 	set(flagSkews, func() { cfg.Skews, err = parseSkews(c.String(flagSkews)) })
 	return cfg, err

@@ -37,8 +37,8 @@ type fillStats struct {
 }
 
 // fill stores messages posts on every server of c with the configured
-// method, and waits until every server holds them. stored is how many
-// every server holds, which is less than messages only when maxFill ended
+// method, and waits until every server stores them. stored is how many
+// every server stores, which is less than messages only when maxFill ended
 // the fill early.
 func (b *Bench) fill(ctx context.Context, c *cluster, poller *statusPoller, messages int, maxFill time.Duration) (fillStats, error) {
 	fillCtx := ctx
@@ -88,13 +88,13 @@ func (b *Bench) fill(ctx context.Context, c *cluster, poller *statusPoller, mess
 	return fillStats{stored: stored, elapsed: time.Since(start), stopped: stopped}, nil
 }
 
-// awaitStored waits until every server holds at least want messages and
+// awaitStored waits until every server stores at least want messages and
 // returns the smallest count; want 0 waits until the counts stop
 // changing.
 func (b *Bench) awaitStored(ctx context.Context, c *cluster, poller *statusPoller, want int) (int, error) {
 	list := addrs(c.servers)
 	lowest, last := -1, -2
-	err := c.waitFor(ctx, replicatedTimeout, 100*time.Millisecond, fmt.Sprintf("every server holding %d messages", want), func() bool {
+	err := c.waitFor(ctx, replicatedTimeout, 100*time.Millisecond, fmt.Sprintf("every server storing %d messages", want), func() bool {
 		replies := poller.statuses(ctx, list, 2*time.Second)
 		if len(replies) < len(list) {
 			return false
@@ -166,7 +166,7 @@ func (b *Bench) push(ctx context.Context, requester *proto.Requester, req *repli
 	}
 	b.cfg.Clocks.Lamport.Witness(reply.Clock)
 	if reply.Status != proto.StatusOK || reply.Have != want {
-		return fmt.Errorf("replicate reply %s, holding up to %d of %d", reply.Status, reply.Have, want)
+		return fmt.Errorf("replicate reply %s, stored up to seq %d of %d", reply.Status, reply.Have, want)
 	}
 	return nil
 }

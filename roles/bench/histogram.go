@@ -7,7 +7,7 @@ import (
 )
 
 // Histogram layout: values below histogramLinear nanoseconds get a bucket
-// each; above, every power of two is split into histogramSteps buckets, so
+// each. Above, every power of two is split into histogramSteps buckets, so
 // a percentile is off by at most 1/histogramSteps (1.6 %) of its value.
 const (
 	histogramLinear = 128

@@ -48,7 +48,7 @@ func (t *loadTally) fail(err error) {
 }
 
 // runLoad has every client send requests back to back, each waiting for
-// its reply, for warmup and then duration; only requests sent in the
+// its reply, for warmup and then duration. Only requests sent in the
 // measured duration count. next builds client i's next request frame.
 func (b *Bench) runLoad(ctx context.Context, label string, clients []*client, service string, next func(i int) ([]byte, error)) LoadStats {
 	start := time.Now()

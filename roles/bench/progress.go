@@ -35,9 +35,9 @@ func terminalStderr() io.Writer {
 	return os.Stderr
 }
 
-// track redraws the bar every progressEvery with the fraction that
-// fraction returns, from 0 to 1, until the returned stop function is
-// called; stop clears the line.
+// track redraws the bar every progressEvery with the value of fraction,
+// from 0 to 1, until the returned stop function is called. stop clears
+// the line.
 func (p *progress) track(label string, fraction func() float64) (stop func()) {
 	if p.out == nil {
 		return func() {}

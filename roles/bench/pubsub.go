@@ -133,9 +133,9 @@ func (b *Bench) pubsubBaseline(ctx context.Context) (PubSubStats, string, error)
 	return stats, base.version, err
 }
 
-// subscriberState is what one subscriber's consumer goroutine records.
-// The atomics are read by the publishers; the histogram only after the
-// consumer has stopped.
+// subscriberState is the record of one subscriber's consumer goroutine.
+// The publishers read its atomics while it runs, and stats reads the
+// histogram after it has stopped.
 type subscriberState struct {
 	probed    []atomic.Bool   // per publisher: a probe arrived
 	highest   []atomic.Uint64 // per publisher: the highest sequence number received

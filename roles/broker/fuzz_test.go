@@ -15,7 +15,7 @@ const frameSeparator = 0xfe
 
 // FuzzBrokerRequest feeds arbitrary client messages to the request
 // broker's frontend handler while no server is connected, so the broker
-// answers each itself and decodes what it can of the body. No input may
+// sends each error reply itself and decodes what it can of the body. No input may
 // panic it. A message with a delimiter and a body gets exactly one reply,
 // its envelope, a delimiter and an error body that decodes; any other
 // message gets none.

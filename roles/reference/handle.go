@@ -116,13 +116,12 @@ func (r *Reference) touch(service string, data proto.Data) (proto.ServerInfo, *r
 		return proto.ServerInfo{}, rej
 	}
 
-	// A rank request may name the rank the server was started with, a
-	// msgsys addition; heartbeats never move a rank.
+	// A rank request may name the rank the server was started with, and a
+	// heartbeat the rank the server uses, both msgsys additions: a server
+	// keeps its rank even when this reference lost its data file.
 	var want int64
-	if service == proto.ServiceRank {
-		if n, ok, err := data.OptInt("rank"); err == nil && ok && n > 0 {
-			want = n
-		}
+	if n, ok, err := data.OptInt("rank"); err == nil && ok && n > 0 {
+		want = n
 	}
 	res, err := r.registry.touch(name, addr, want, time.Now())
 	if err != nil {

@@ -16,41 +16,71 @@ const (
 
 // serveBroker takes client requests from the broker until ctx is done. It
 // connects as a DEALER, so the broker may hand it many requests at once;
-// Workers bounds how many are served concurrently.
+// Workers bounds how many are served concurrently. After a pause it stops
+// serving, catches up, and connects again.
 func (s *Server) serveBroker(ctx context.Context) {
-	s.serving.Store(true)
-	s.log.Info("serving clients", "broker", s.cfg.Broker, "clock", s.cfg.Clocks.Lamport.Value())
 	workers := make(chan struct{}, s.cfg.Workers)
-	proto.Redial(ctx, s.cfg.Broker, proto.Dealer, s.log.With("socket", "broker"), func(ctx context.Context, conn *proto.Conn) error {
-		go proto.Heartbeat(ctx, conn, brokerPing, brokerTimeout)
-		for {
-			frames, err := conn.Recv()
-			if err != nil {
-				return err
-			}
-			envelope, payload, ok := splitEnvelope(frames)
-			if !ok {
-				s.log.Warn("request rejected", "reason", "not one frame after the delimiter", "frames", len(frames))
-				s.rejectFrames(conn, frames)
-				continue
-			}
+	for ctx.Err() == nil {
+		session, stop := context.WithCancel(ctx)
+		go func() {
 			select {
-			case workers <- struct{}{}:
-			case <-ctx.Done():
-				return ctx.Err()
+			case <-s.resync:
+				stop()
+			case <-session.Done():
 			}
-			go func() {
-				defer func() { <-workers }()
-				reply := s.handleClient(ctx, payload)
-				if err := conn.Send(append(envelope, []byte{}, reply)...); err != nil {
-					s.log.Debug("reply not sent", "err", err)
-				}
-			}()
+		}()
+		s.serving.Store(true)
+		s.log.Info("serving clients", "broker", s.cfg.Broker, "clock", s.cfg.Clocks.Lamport.Value())
+		proto.Redial(session, s.cfg.Broker, proto.Dealer, s.log.With("socket", "broker"), func(ctx context.Context, conn *proto.Conn) error {
+			return s.serveSession(ctx, conn, workers)
+		})
+		stop()
+		s.serving.Store(false)
+		if ctx.Err() != nil {
+			break
 		}
-	})
+
+		// The broker connection is closed, so the broker fails the requests
+		// it handed this server and sends new ones elsewhere while this
+		// server catches up.
+		s.log.Warn("server was paused, catching up before serving again")
+		if err := s.replica.CatchUp(ctx, toPeers(s.node.Members()), s.cfg.CatchUpTimeout); err != nil {
+			s.log.Warn("serving before catch-up completed", "err", err)
+		}
+		s.markAwake()
+	}
 	// Wait for the requests still being served.
 	for range cap(workers) {
 		workers <- struct{}{}
+	}
+}
+
+// serveSession serves the requests of one broker connection.
+func (s *Server) serveSession(ctx context.Context, conn *proto.Conn, workers chan struct{}) error {
+	go proto.Heartbeat(ctx, conn, brokerPing, brokerTimeout)
+	for {
+		frames, err := conn.Recv()
+		if err != nil {
+			return err
+		}
+		envelope, payload, ok := splitEnvelope(frames)
+		if !ok {
+			s.log.Warn("request rejected", "reason", "not one frame after the delimiter", "frames", len(frames))
+			s.rejectFrames(conn, frames)
+			continue
+		}
+		select {
+		case workers <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		go func() {
+			defer func() { <-workers }()
+			reply := s.handleClient(ctx, payload)
+			if err := conn.Send(append(envelope, []byte{}, reply)...); err != nil {
+				s.log.Debug("reply not sent", "err", err)
+			}
+		}()
 	}
 }
 

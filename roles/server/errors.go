@@ -36,7 +36,7 @@ var (
 	textHistoryCursor    = lang.Text{PT: "cursor before inválido", EN: "invalid before cursor"}
 	textInternal         = lang.Text{PT: "erro interno do servidor, tente novamente", EN: "internal server error, try again"}
 	textRateLimited      = lang.Text{PT: "mensagens demais em pouco tempo, aguarde um instante", EN: "too many messages in a short time, wait a moment"}
-	textCatchingUp       = lang.Text{PT: "servidor sincronizando, ainda não participa de eleições", EN: "server catching up, not yet taking part in elections"}
+	textCatchingUp       = lang.Text{PT: "servidor sincronizando com os outros, tente novamente", EN: "server catching up with the others, try again"}
 	textStaleCoordinator = lang.Text{PT: "coordenador de uma eleição antiga", EN: "coordinator of an old election"}
 	textShuttingDown     = lang.Text{PT: "servidor encerrando, tente novamente", EN: "server shutting down, try again"}
 )

@@ -71,7 +71,7 @@ func (s *Server) membership(ctx context.Context) {
 		// Heartbeats go out at HeartbeatEvery, the list is read twice as
 		// often so a returning server is noticed sooner.
 		if beat = !beat; beat {
-			err := s.askReference(ctx, proto.ServiceHeartbeat, &proto.HeartbeatRequest{User: s.cfg.Name, Addr: s.cfg.Addr}, nil)
+			err := s.askReference(ctx, proto.ServiceHeartbeat, &proto.HeartbeatRequest{User: s.cfg.Name, Addr: s.cfg.Addr, Rank: s.Rank()}, nil)
 			if err != nil && ctx.Err() == nil {
 				s.log.Warn("heartbeat failed", "reference", s.cfg.Reference, "err", err)
 			}

@@ -104,6 +104,8 @@ type Server struct {
 	messages  atomic.Int64 // client posts and direct messages applied
 	berkeley  chan struct{}
 	ready     chan struct{} // closed once replica and node are set
+	awake     atomic.Int64  // Unix nanoseconds of the watchdog's last run
+	resync    chan struct{} // asks serveBroker to stop serving and catch up
 }
 
 // New validates cfg, opens the store and binds the server-to-server
@@ -138,6 +140,7 @@ func New(cfg Config) (*Server, error) {
 		limiter:   newRateLimiter(cfg.RateLimit, cfg.RateBurst),
 		berkeley:  make(chan struct{}, 1),
 		ready:     make(chan struct{}),
+		resync:    make(chan struct{}, 1),
 	}
 	s.peers = newPeerClients()
 	return s, nil
@@ -267,6 +270,8 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 
 	s.learnEpoch(ctx)
+	s.markAwake()
+	start(s.watchdog)
 	start(s.node.Run)
 	start(s.watchAnnouncements)
 	start(s.runBerkeley)

@@ -21,6 +21,10 @@ func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 		s.log.Warn("request rejected", "reason", "too large", "bytes", len(payload))
 		return s.errorReply(proto.ServiceError, textTooLarge.In(s.cfg.Lang))
 	}
+	if s.paused() {
+		s.log.Warn("request rejected", "reason", "catching up after a pause")
+		return s.errorReply(proto.ServiceError, textCatchingUp.In(s.cfg.Lang))
+	}
 	env, err := proto.Decode(payload)
 	if err != nil {
 		service := proto.ServiceError

@@ -4,10 +4,10 @@ Usage:
   libzmq_client.py session FRONTEND XPUB USER PEER CHANNEL
   libzmq_client.py heartbeat FRONTEND COUNT
 
-session: a REQ socket logs in as USER and PEER, creates CHANNEL, checks
-the users and channels lists, subscribes a SUB socket on XPUB to CHANNEL
-and PEER, posts to CHANNEL until its own post arrives, and sends PEER a
-direct message, which must arrive too. A received publication counts only
+session: a REQ socket logs in as USER and PEER, creates CHANNEL and checks
+the users and channels lists. A SUB socket on XPUB subscribes to CHANNEL
+and PEER. The client posts to CHANNEL until its own post arrives, then
+sends PEER a direct message, which must arrive too. A received publication counts only
 when its topic frame equals the topic exactly. Prints one JSON line,
 {"post": DATA, "direct": DATA, "timestamps": [...]}.
 
@@ -32,7 +32,7 @@ SUCCESS = ("sucesso", "success", "ok")
 
 
 class Failure(Exception):
-    """A step did not go as the standard says."""
+    """A step did not behave as the standard requires."""
 
 
 def fail(reason):

@@ -1,0 +1,57 @@
+package server
+
+import (
+	"context"
+	"time"
+)
+
+// Pause detection. A server that was frozen (SIGSTOP, a suspended VM)
+// missed the writes its peers acknowledged meanwhile, because they marked
+// it lagging, yet when it resumes the broker may hand it requests again.
+// A watchdog records the time several times a second; a gap much longer
+// than its period means the whole process stood still.
+const (
+	watchdogEvery = 100 * time.Millisecond
+	pauseGap      = 1500 * time.Millisecond
+)
+
+// watchdog records that the process runs, and asks for a catch-up when it
+// finds it did not run for pauseGap.
+func (s *Server) watchdog(ctx context.Context) {
+	ticker := time.NewTicker(watchdogEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-ticker.C:
+			last := time.Unix(0, s.awake.Load())
+			if gap := now.Sub(last); gap > pauseGap && s.serving.Load() {
+				s.log.Warn("pause detected", "gap_ms", gap.Milliseconds())
+				s.requestResync()
+				continue
+			}
+			s.awake.Store(now.UnixNano())
+		}
+	}
+}
+
+// paused reports whether the watchdog has not run for pauseGap, which
+// after a resume is true until the watchdog runs again. Requests served in
+// that moment would read a store that may miss acknowledged writes.
+func (s *Server) paused() bool {
+	if time.Since(time.Unix(0, s.awake.Load())) > pauseGap {
+		s.requestResync()
+		return true
+	}
+	return false
+}
+
+func (s *Server) markAwake() { s.awake.Store(time.Now().UnixNano()) }
+
+func (s *Server) requestResync() {
+	select {
+	case s.resync <- struct{}{}:
+	default:
+	}
+}
