@@ -5,6 +5,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 
 	"github.com/urfave/cli/v2"
 
@@ -51,8 +53,38 @@ func main() {
 			},
 		},
 	}
-	if err := app.Run(os.Args); err != nil {
+	stopProfile := startProfile(os.Getenv("MSGSYS_CPUPROFILE"))
+	err := app.Run(os.Args)
+	stopProfile()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "msgsys:", err)
 		os.Exit(1)
+	}
+}
+
+// startProfile writes a CPU profile of this process to dir/ROLE-PID.prof
+// when dir is set, for finding where a server under load spends its time.
+// It returns the function that ends the profile.
+func startProfile(dir string) func() {
+	if dir == "" {
+		return func() {}
+	}
+	role := "msgsys"
+	if len(os.Args) > 1 {
+		role = filepath.Base(os.Args[1])
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.prof", role, os.Getpid())))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "msgsys: cpu profile:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "msgsys: cpu profile:", err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
 }
