@@ -8,16 +8,32 @@ type Lamport struct {
 	counter atomic.Uint64
 }
 
+// MaxLamport is the largest value the clock takes: 2^53-1, the largest
+// integer that every JSON and float64 reader holds exactly. The clock
+// stops there rather than pass it, so one message with a huge clock cannot
+// make every later message unreadable; past that point events share a
+// clock value and ties are broken as for concurrent events.
+const MaxLamport = 1<<53 - 1
+
 // Tick increments the clock and returns the new value. A process calls it
 // before sending a message and puts the value in the message's clock field.
 func (l *Lamport) Tick() uint64 {
-	return l.counter.Add(1)
+	for {
+		current := l.counter.Load()
+		if current >= MaxLamport {
+			return MaxLamport
+		}
+		if l.counter.CompareAndSwap(current, current+1) {
+			return current + 1
+		}
+	}
 }
 
 // Witness sets the clock to the maximum of its value and received, the clock
 // of a received message, and returns the result. Following the protocol's
 // receive rule, it does not add 1, so it never lowers the value.
 func (l *Lamport) Witness(received uint64) uint64 {
+	received = min(received, MaxLamport)
 	for {
 		current := l.counter.Load()
 		if received <= current {

@@ -118,3 +118,19 @@ func TestLamportConcurrentWitnessNeverLowers(t *testing.T) {
 		t.Errorf("final Value() = %d, below the %d ticks", final, goroutines*rounds)
 	}
 }
+
+func TestLamportStopsAtMax(t *testing.T) {
+	var l Lamport
+	if got := l.Witness(MaxLamport - 1); got != MaxLamport-1 {
+		t.Fatalf("Witness = %d", got)
+	}
+	if got := l.Tick(); got != MaxLamport {
+		t.Fatalf("Tick = %d, want MaxLamport", got)
+	}
+	if got := l.Tick(); got != MaxLamport {
+		t.Fatalf("Tick past the maximum = %d, want MaxLamport", got)
+	}
+	if got := l.Witness(1 << 63); got != MaxLamport {
+		t.Fatalf("Witness of 2^63 = %d, want MaxLamport", got)
+	}
+}

@@ -79,7 +79,13 @@ func (p *Physical) Offset() time.Duration {
 func (p *Physical) Adjust(delta time.Duration) {
 	after := time.Duration(p.offset.Add(int64(delta)))
 	before := after - delta
-	p.log.Info("clock adjusted",
+	// Rounds run every few seconds; corrections under a millisecond are
+	// routine and logged only at debug level.
+	level := slog.LevelInfo
+	if delta.Abs() < time.Millisecond {
+		level = slog.LevelDebug
+	}
+	p.log.Log(context.Background(), level, "clock adjusted",
 		"delta_ms", milliseconds(delta),
 		"offset_before_ms", milliseconds(before),
 		"offset_after_ms", milliseconds(after))

@@ -144,7 +144,7 @@ func (n *Node) win(ctx context.Context, members []Member) {
 	n.current, n.misses = a, 0
 	n.mu.Unlock()
 
-	n.log.Info("coordinator elected", "coordinator", self.Name, "rank", self.Rank, "epoch", a.Epoch)
+	n.log.Info("coordinator elected", "coordinator", self.Name, "coordinator_rank", self.Rank, "epoch", a.Epoch)
 	n.cfg.Transport.Announce(ctx, a, members)
 	if n.cfg.OnChange != nil {
 		n.cfg.OnChange(a)

@@ -3,6 +3,7 @@ package proto
 import (
 	"fmt"
 	"math"
+	"msgsys/clock"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -79,11 +80,11 @@ func (d Data) OptInt(key string) (int64, bool, error) {
 	return n, true, nil
 }
 
-// MaxClock is the largest Lamport clock a message may carry: 2^53-1, the
-// largest integer every JSON and float64 reader holds exactly. Above it a
-// single hostile message could push every process's clock near 2^64,
-// where the next tick overflows or is rejected by every reader.
-const MaxClock = 1<<53 - 1
+// MaxClock is the largest Lamport clock a message may carry, the value at
+// which every msgsys clock stops (clock.MaxLamport). Above it a single
+// hostile message could push every process's clock near 2^64, where the
+// next tick overflows or is rejected by every reader.
+const MaxClock = clock.MaxLamport
 
 // Clock returns the sender's Lamport clock: missing means 0, and a
 // negative, fractional, non-numeric or above-MaxClock clock is invalid.

@@ -3,6 +3,8 @@ package replica
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"msgsys/proto"
@@ -93,4 +95,83 @@ func total(version map[string]uint64) uint64 {
 		sum += seq
 	}
 	return sum
+}
+
+// AntiEntropy pulls, every period, whatever this server lacks from one
+// peer, a different one each time. Pushes only carry each origin's own
+// writes, so without it a write acknowledged while this server was marked
+// lagging would never arrive if its origin died before pushing it again:
+// a surviving peer holds it, and this pull fetches it.
+func (r *Replicator) AntiEntropy(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		return
+	}
+	ticker := time.NewTicker(every)
+	defer ticker.Stop()
+	next := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		r.mu.Lock()
+		peers := make([]Peer, 0, len(r.peers))
+		for _, p := range r.peers {
+			peers = append(peers, p.Peer)
+		}
+		r.mu.Unlock()
+		if len(peers) == 0 {
+			continue
+		}
+		slices.SortFunc(peers, func(a, b Peer) int { return strings.Compare(a.Name, b.Name) })
+		p := peers[next%len(peers)]
+		next++
+
+		before := total(r.cfg.Store.VersionVector())
+		pullCtx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
+		err := r.pull(pullCtx, p)
+		cancel()
+		if err != nil {
+			r.log.Debug("anti-entropy pull failed", "peer", p.Name, "err", err)
+			continue
+		}
+		if fetched := total(r.cfg.Store.VersionVector()) - before; fetched > 0 {
+			r.log.Info("anti-entropy fetched missing ops", "peer", p.Name, "ops", fetched)
+		}
+	}
+}
+
+// pull fetches batches from p until it has sent all it holds beyond this
+// server's version vector.
+func (r *Replicator) pull(ctx context.Context, p Peer) error {
+	requester := proto.NewRequester(p.Addr)
+	defer requester.Close()
+	for {
+		req := &SyncRequest{Name: r.cfg.Name, Addr: r.cfg.Addr, Version: r.cfg.Store.VersionVector(), Background: true}
+		frame, err := proto.Encode(ServiceSync, req, r.cfg.Clocks.Meta())
+		if err != nil {
+			return err
+		}
+		payload, err := requester.Request(ctx, frame, r.cfg.RequestTimeout)
+		if err != nil {
+			return err
+		}
+		var reply SyncReply
+		if _, err := proto.DecodeInto(payload, &reply); err != nil {
+			return err
+		}
+		r.cfg.Clocks.Lamport.Witness(reply.Clock)
+		if !proto.IsSuccess(reply.Status) {
+			return errRejected
+		}
+		if len(reply.Ops) > 0 {
+			if _, err := r.Apply(ctx, reply.Ops); err != nil {
+				return err
+			}
+		}
+		if reply.Done {
+			return nil
+		}
+	}
 }

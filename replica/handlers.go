@@ -55,7 +55,9 @@ func (r *Replicator) HandleSync(ctx context.Context, frame []byte) []byte {
 		return r.encode(ServiceSync, reply)
 	}
 	r.cfg.Clocks.Lamport.Witness(req.Clock)
-	r.notePeer(Peer{Name: req.Name, Addr: req.Addr})
+	if !req.Background {
+		r.notePeer(Peer{Name: req.Name, Addr: req.Addr})
+	}
 
 	mine := r.cfg.Store.VersionVector()
 	origins := make([]string, 0, len(mine))

@@ -35,11 +35,14 @@ type ReplicateReply struct {
 // SyncRequest asks for the ops missing from Version. Name and Addr
 // introduce the caller, so the peer starts pushing its own writes to it.
 type SyncRequest struct {
-	Name      string            `msgpack:"name"`
-	Addr      string            `msgpack:"addr"`
-	Version   map[string]uint64 `msgpack:"version"`
-	Timestamp string            `msgpack:"timestamp"`
-	Clock     uint64            `msgpack:"clock"`
+	Name    string            `msgpack:"name"`
+	Addr    string            `msgpack:"addr"`
+	Version map[string]uint64 `msgpack:"version"`
+	// Background marks a periodic anti-entropy pull from a running server,
+	// which, unlike a catch-up, does not mean the caller restarted.
+	Background bool   `msgpack:"background,omitempty"`
+	Timestamp  string `msgpack:"timestamp"`
+	Clock      uint64 `msgpack:"clock"`
 }
 
 // SyncReply carries a batch of missing ops. Done means the batch holds all

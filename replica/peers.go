@@ -231,6 +231,17 @@ func (r *Replicator) markLagging(peers []*peer, seq uint64) {
 	}
 }
 
+// Peers returns the peers this server replicates to.
+func (r *Replicator) Peers() []Peer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	peers := make([]Peer, 0, len(r.peers))
+	for _, p := range r.peers {
+		peers = append(peers, p.Peer)
+	}
+	return peers
+}
+
 // PeerStatus is one peer's replication state, for msgsys status.
 type PeerStatus struct {
 	Name   string `msgpack:"name" json:"name"`

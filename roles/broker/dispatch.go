@@ -15,6 +15,7 @@ const (
 	failNoServer
 	failTimeout
 	failDisconnected
+	failTooLarge
 )
 
 // request is one client request on its way through the broker.

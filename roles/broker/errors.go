@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"unicode/utf8"
 
 	"msgsys/lang"
@@ -23,6 +24,13 @@ type errorReply struct {
 // service name of the protocol is far shorter, and a longer one gets "error".
 const maxServiceBytes = 64
 
+// MaxRequestBytes bounds a request the broker forwards. No valid request
+// comes near it, and forwarding larger ones would let a few clients fill
+// the broker's and the servers' memory; they get an error reply instead.
+const MaxRequestBytes = 1 << 20
+
+var errTooLarge = errors.New("broker: request too large")
+
 // failureTexts are the descriptions of each failure, for people.
 var failureTexts = map[failure]lang.Text{
 	failNoServer: {
@@ -32,6 +40,10 @@ var failureTexts = map[failure]lang.Text{
 	failTimeout: {
 		PT: "O servidor não respondeu a tempo. Tente novamente.",
 		EN: "The server did not reply in time. Try again.",
+	},
+	failTooLarge: {
+		PT: "Requisição grande demais: o limite é 1 MiB.",
+		EN: "Request too large: the limit is 1 MiB.",
 	},
 	failDisconnected: {
 		PT: "O servidor se desconectou antes de responder. Tente novamente.",
@@ -58,7 +70,11 @@ func (b *Broker) fail(req *request, reason failure) {
 // advances the broker's Lamport clock.
 func (b *Broker) errorPayload(body []byte, reason failure) []byte {
 	service := proto.ServiceError
-	env, err := proto.Decode(body)
+	var env proto.Envelope
+	err := errTooLarge
+	if len(body) <= MaxRequestBytes {
+		env, err = proto.Decode(body)
+	}
 	if env.Service != "" && len(env.Service) <= maxServiceBytes && utf8.ValidString(env.Service) {
 		service = env.Service
 	}

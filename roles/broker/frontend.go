@@ -64,6 +64,16 @@ func (b *Broker) handleRequest(c *client, frames [][]byte) {
 		return
 	}
 
+	size := 0
+	for _, frame := range frames[delim+1:] {
+		size += len(frame)
+	}
+	if size > MaxRequestBytes {
+		b.badRequests.warn(b.log, "request rejected", "client", c.addr, "bytes", size, "reason", "too large")
+		b.fail(&request{client: c, frames: append([][]byte{c.id}, frames...), envLen: delim, payload: frames[delim+1]}, failTooLarge)
+		return
+	}
+
 	forwarded := make([][]byte, 0, len(frames)+1)
 	forwarded = append(forwarded, c.id)
 	forwarded = append(forwarded, frames...)

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"sync"
@@ -22,6 +23,10 @@ type AdjustRequest struct {
 	Timestamp  string  `msgpack:"timestamp"`
 	Clock      uint64  `msgpack:"clock"`
 }
+
+// maxCorrection bounds a Berkeley correction a server applies. Skews of
+// hours are legal (a clock set to the wrong time zone), a year is not.
+const maxCorrection = 365 * 24 * time.Hour
 
 // countMessages counts client posts and direct messages applied here,
 // the coordinator's trigger for a Berkeley round every BerkeleyMessages.
@@ -161,6 +166,12 @@ func (s *Server) handleAdjust(data proto.Data) []byte {
 		} else {
 			return s.errorReply(serviceAdjust, textFieldType.In(s.cfg.Lang)+"correction")
 		}
+	}
+	// NaN, infinities and corrections beyond a year would stop the clock
+	// or throw it out of any range a reading can repair.
+	if math.IsNaN(correction) || math.IsInf(correction, 0) || math.Abs(correction) > maxCorrection.Seconds() {
+		s.log.Warn("invalid clock correction ignored", "correction", correction)
+		return s.errorReply(serviceAdjust, textFieldType.In(s.cfg.Lang)+"correction")
 	}
 	// A correction from a coordinator of an older epoch, one that was
 	// frozen or cut off while another took over, is stale.

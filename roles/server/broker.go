@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"msgsys/proto"
+	"msgsys/replica"
 )
 
 // Broker link heartbeats: a broker that stays silent this long, PONGs
@@ -44,7 +45,7 @@ func (s *Server) serveBroker(ctx context.Context) {
 		// it handed this server and sends new ones elsewhere while this
 		// server catches up.
 		s.log.Warn("server was paused, catching up before serving again")
-		if err := s.replica.CatchUp(ctx, toPeers(s.node.Members()), s.cfg.CatchUpTimeout); err != nil {
+		if err := s.replica.CatchUp(ctx, s.catchUpPeers(ctx), s.cfg.CatchUpTimeout); err != nil {
 			s.log.Warn("serving before catch-up completed", "err", err)
 		}
 		s.markAwake()
@@ -53,6 +54,23 @@ func (s *Server) serveBroker(ctx context.Context) {
 	for range cap(workers) {
 		workers <- struct{}{}
 	}
+}
+
+// catchUpPeers returns the servers to catch up from: the reference's
+// current list, read afresh because the last one may predate the pause,
+// and every peer replication knows of, in case the reference is down.
+func (s *Server) catchUpPeers(ctx context.Context) []replica.Peer {
+	peers := toPeers(s.refreshMembers(ctx))
+	seen := make(map[string]bool, len(peers))
+	for _, p := range peers {
+		seen[p.Name] = true
+	}
+	for _, p := range s.replica.Peers() {
+		if !seen[p.Name] {
+			peers = append(peers, p)
+		}
+	}
+	return peers
 }
 
 // serveSession serves the requests of one broker connection.

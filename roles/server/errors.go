@@ -38,6 +38,7 @@ var (
 	textRateLimited      = lang.Text{PT: "mensagens demais em pouco tempo, aguarde um instante", EN: "too many messages in a short time, wait a moment"}
 	textCatchingUp       = lang.Text{PT: "servidor sincronizando com os outros, tente novamente", EN: "server catching up with the others, try again"}
 	textStaleCoordinator = lang.Text{PT: "coordenador de uma eleição antiga", EN: "coordinator of an old election"}
+	textTooManyBackups   = lang.Text{PT: "cópias demais em andamento, tente em alguns minutos", EN: "too many copies in progress, try again in a few minutes"}
 	textShuttingDown     = lang.Text{PT: "servidor encerrando, tente novamente", EN: "server shutting down, try again"}
 )
 

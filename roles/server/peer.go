@@ -142,6 +142,10 @@ type BackupReply struct {
 // file name is chosen here, never by the caller, so the service cannot be
 // used to write elsewhere.
 func (s *Server) handleBackup() []byte {
+	if kept := s.removeOldBackups(); kept >= maxBackups {
+		s.log.Warn("backup rejected", "reason", "too many recent backups", "backups", kept)
+		return s.errorReply(serviceBackup, textTooManyBackups.In(s.cfg.Lang))
+	}
 	path := filepath.Join(s.cfg.Data, fmt.Sprintf("backup-%d.db", time.Now().UnixNano()))
 	if err := s.store.Backup(path); err != nil {
 		s.log.Error("backup failed", "path", path, "err", err)
@@ -150,6 +154,36 @@ func (s *Server) handleBackup() []byte {
 	}
 	s.log.Info("backup written", "path", path)
 	return s.encode(serviceBackup, &BackupReply{Status: proto.StatusOK, Path: path})
+}
+
+// backupLifetime is how long a copy made for msgsys dump may stay. The
+// dump tool deletes its copy; this removes those of dumps that were killed,
+// so repeated backup requests cannot fill the disk.
+const backupLifetime = 5 * time.Minute
+
+// maxBackups bounds the copies that may exist at once.
+const maxBackups = 3
+
+// removeOldBackups deletes copies older than backupLifetime and returns
+// how many remain.
+func (s *Server) removeOldBackups() int {
+	paths, _ := filepath.Glob(filepath.Join(s.cfg.Data, "backup-*.db"))
+	kept := 0
+	for _, path := range paths {
+		info, err := os.Stat(path)
+		if err != nil {
+			continue
+		}
+		if time.Since(info.ModTime()) < backupLifetime {
+			kept++
+			continue
+		}
+		if err := os.Remove(path); err != nil {
+			s.log.Warn("old backup not removed", "path", path, "err", err)
+			kept++
+		}
+	}
+	return kept
 }
 
 // encode builds a reply stamped with this server's clocks.

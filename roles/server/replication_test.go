@@ -210,3 +210,30 @@ func TestRestartKeepsData(t *testing.T) {
 		t.Fatalf("history after restart: %v", env.Data)
 	}
 }
+
+func TestAntiEntropyFetchesOpsOfADeadOrigin(t *testing.T) {
+	c := startCluster(t, 3)
+	// Ops of an origin that died after reaching only server-2: nobody will
+	// push them again, so only anti-entropy can spread them.
+	ops := []store.Op{
+		{Origin: "gone@1", Seq: 1, Rank: 7, Clock: 1, Time: 1, Kind: store.KindLogin, User: "fantasma"},
+		{Origin: "gone@1", Seq: 2, Rank: 7, Clock: 2, Time: 2, Kind: store.KindDirect, User: "fantasma", Peer: "fantasma", Text: "ainda aqui"},
+	}
+	req := proto.NewRequester(c.servers["server-2"].server.Addr())
+	defer req.Close()
+	frame, err := proto.Encode(replica.ServiceReplicate, &replica.ReplicateRequest{Origin: "gone@1", Ops: ops}, proto.NewClocks().Meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := req.Request(context.Background(), frame, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the dead origin's ops on every server", func() bool {
+		for _, n := range c.servers {
+			if n.server.Store().VersionVector()["gone@1"] != 2 {
+				return false
+			}
+		}
+		return true
+	})
+}

@@ -56,6 +56,9 @@ type Config struct {
 	// BerkeleyBound leaves out of the average the readings that stray
 	// further than this from the median.
 	BerkeleyBound time.Duration
+	// AntiEntropyEvery is how often the server pulls what it lacks from
+	// one of its peers, a different one each time.
+	AntiEntropyEvery time.Duration
 	// RateLimit is how many writes per second one user may make, with
 	// bursts of RateBurst.
 	RateLimit float64
@@ -76,6 +79,7 @@ func DefaultConfig() Config {
 		BerkeleyEvery:    10 * time.Second,
 		BerkeleyMessages: 10,
 		BerkeleyBound:    2 * time.Second,
+		AntiEntropyEvery: time.Second,
 		RateLimit:        200,
 		RateBurst:        400,
 		Election:         election.DefaultConfig(),
@@ -276,6 +280,7 @@ func (s *Server) Run(ctx context.Context) error {
 	start(s.watchAnnouncements)
 	start(s.runBerkeley)
 	start(s.serveBroker)
+	start(func(ctx context.Context) { s.replica.AntiEntropy(ctx, s.cfg.AntiEntropyEvery) })
 
 	<-ctx.Done()
 	s.serving.Store(false)

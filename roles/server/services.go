@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"msgsys/lang"
 	"msgsys/proto"
 	"msgsys/store"
 )
@@ -130,9 +131,9 @@ func (r *request) reject(err error) []byte {
 	return r.s.errorReply(r.service, describe(err, r.s.cfg.Lang))
 }
 
-func (r *request) rejectText(text string, detail string) []byte {
-	r.s.log.Info("request rejected", "service", r.service, "reason", text+detail)
-	return r.s.errorReply(r.service, text+detail)
+func (r *request) rejectText(text lang.Text, detail string) []byte {
+	r.s.log.Info("request rejected", "service", r.service, "reason", text.EN+detail)
+	return r.s.errorReply(r.service, text.In(r.s.cfg.Lang)+detail)
 }
 
 // name reads a required name field and validates it.
@@ -192,11 +193,11 @@ func (r *request) channel(ctx context.Context) []byte {
 	if err := r.s.createChannel(ctx, name, r.rid); err != nil {
 		switch {
 		case errors.Is(err, errChannelExists):
-			return r.rejectText(textChannelExists.In(r.s.cfg.Lang), name)
+			return r.rejectText(textChannelExists, name)
 		case errors.Is(err, errNoCoordinator):
-			return r.rejectText(textNoCoordinator.In(r.s.cfg.Lang), "")
+			return r.rejectText(textNoCoordinator, "")
 		case errors.Is(err, errCoordinatorDown):
-			return r.rejectText(textCoordinatorDown.In(r.s.cfg.Lang), "")
+			return r.rejectText(textCoordinatorDown, "")
 		}
 		return r.failed(err)
 	}
@@ -222,7 +223,7 @@ func (r *request) publish(ctx context.Context) []byte {
 	}
 	shownUser, ok := r.s.store.UserName(user)
 	if !ok {
-		return r.rejectText(textUnknownUser.In(r.s.cfg.Lang), user)
+		return r.rejectText(textUnknownUser, user)
 	}
 	normalized, err := proto.NormalizeChannel(channel)
 	if err != nil {
@@ -230,10 +231,10 @@ func (r *request) publish(ctx context.Context) []byte {
 	}
 	shownChannel, ok := r.s.store.ChannelName(normalized)
 	if !ok {
-		return r.rejectText(textUnknownChannel.In(r.s.cfg.Lang), normalized)
+		return r.rejectText(textUnknownChannel, normalized)
 	}
 	if !r.s.limiter.allow(proto.FoldName(shownUser), time.Now()) {
-		return r.rejectText(textRateLimited.In(r.s.cfg.Lang), "")
+		return r.rejectText(textRateLimited, "")
 	}
 
 	op, retry, err := r.write(ctx, store.Op{Kind: store.KindPost, User: shownUser, Channel: shownChannel, Text: text})
@@ -264,14 +265,14 @@ func (r *request) message(ctx context.Context) []byte {
 	}
 	shownSrc, ok := r.s.store.UserName(src)
 	if !ok {
-		return r.rejectText(textUnknownUser.In(r.s.cfg.Lang), src)
+		return r.rejectText(textUnknownUser, src)
 	}
 	shownDst, ok := r.s.store.UserName(dst)
 	if !ok {
-		return r.rejectText(textUnknownUser.In(r.s.cfg.Lang), dst)
+		return r.rejectText(textUnknownUser, dst)
 	}
 	if !r.s.limiter.allow(proto.FoldName(shownSrc), time.Now()) {
-		return r.rejectText(textRateLimited.In(r.s.cfg.Lang), "")
+		return r.rejectText(textRateLimited, "")
 	}
 
 	op, retry, err := r.write(ctx, store.Op{Kind: store.KindDirect, User: shownSrc, Peer: shownDst, Text: text})
@@ -307,7 +308,7 @@ func (r *request) history() []byte {
 		limit = proto.HistoryDefaultLimit
 	}
 	if limit < 1 || limit > proto.HistoryMaxLimit {
-		return r.rejectText(textHistoryLimit.In(r.s.cfg.Lang), "")
+		return r.rejectText(textHistoryLimit, "")
 	}
 	before, _, err := r.data.OptString("before")
 	if err != nil {
@@ -326,21 +327,21 @@ func (r *request) history() []byte {
 			return r.reject(err)
 		}
 		if !r.s.store.HasChannel(name) {
-			return r.rejectText(textUnknownChannel.In(r.s.cfg.Lang), name)
+			return r.rejectText(textUnknownChannel, name)
 		}
 		messages, cursor, err = r.s.store.History(name, before, int(limit))
 		if err != nil {
-			return r.rejectText(textHistoryCursor.In(r.s.cfg.Lang), "")
+			return r.rejectText(textHistoryCursor, "")
 		}
 	} else {
 		user, errUser := r.name("user")
 		peer, errPeer := r.name("peer")
 		if errUser != nil || errPeer != nil {
-			return r.rejectText(textHistoryTarget.In(r.s.cfg.Lang), "")
+			return r.rejectText(textHistoryTarget, "")
 		}
 		messages, cursor, err = r.s.store.Conversation(user, peer, before, int(limit))
 		if err != nil {
-			return r.rejectText(textHistoryCursor.In(r.s.cfg.Lang), "")
+			return r.rejectText(textHistoryCursor, "")
 		}
 	}
 

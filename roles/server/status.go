@@ -18,6 +18,7 @@ type StatusReply struct {
 	Channels    int            `msgpack:"channels" json:"channels"`
 	Messages    int            `msgpack:"messages" json:"messages"`
 	Serving     bool           `msgpack:"serving" json:"serving"`
+	Members     []string       `msgpack:"members" json:"members"`
 	Replica     replica.Status `msgpack:"replica" json:"replica"`
 	Timestamp   string         `msgpack:"timestamp" json:"-"`
 	Clock       uint64         `msgpack:"clock" json:"-"`
@@ -42,6 +43,13 @@ func (s *Server) status() *StatusReply {
 	}
 	if s.replica != nil {
 		reply.Replica = s.replica.Status()
+	}
+	select {
+	case <-s.ready:
+		for _, m := range s.node.Members() {
+			reply.Members = append(reply.Members, m.Name)
+		}
+	default:
 	}
 	return reply
 }
