@@ -25,8 +25,11 @@ type peer struct {
 	// reachable is whether the last push or probe got a reply; a write
 	// waits for a second copy only while some peer is reachable.
 	reachable bool
-	cancel    context.CancelFunc
-	done      chan struct{}
+	// missingSince is when the peer first went missing from the list of
+	// available servers; zero while it is listed.
+	missingSince time.Time
+	cancel       context.CancelFunc
+	done         chan struct{}
 }
 
 func (p *peer) stop() {
@@ -49,8 +52,19 @@ func (r *Replicator) SetPeers(peers []Peer) {
 		seen[p.Name] = true
 		r.addPeerLocked(p)
 	}
+	now := time.Now()
 	for name, p := range r.peers {
-		if !seen[name] {
+		if seen[name] {
+			p.missingSince = time.Time{}
+			continue
+		}
+		// A reference that just restarted lists nobody until heartbeats
+		// arrive again, so a peer leaves only after missing from the list
+		// for a while; until then a dead one is merely lagging.
+		if p.missingSince.IsZero() {
+			p.missingSince = now
+		}
+		if now.Sub(p.missingSince) >= peerRemoveAfter {
 			r.log.Info("replica peer removed", "peer", name)
 			p.stop()
 			delete(r.peers, name)
@@ -58,6 +72,11 @@ func (r *Replicator) SetPeers(peers []Peer) {
 	}
 	r.changed.broadcast()
 }
+
+// peerRemoveAfter is how long a peer may be missing from the reference's
+// list of available servers before replication drops it, the reference's
+// default heartbeat expiry.
+const peerRemoveAfter = 3 * time.Second
 
 // notePeer adds a peer that introduced itself with a sync request and
 // makes its sender probe the peer's position again, because a peer that
