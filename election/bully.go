@@ -175,7 +175,7 @@ func (n *Node) SetMembers(members []Member) {
 	coordinator := n.current.Coordinator
 	n.mu.Unlock()
 	if elect {
-		n.log.Info("higher rank available", "server", outranking, "coordinator", coordinator)
+		n.log.Info("higher rank available", "higher", outranking, "coordinator", coordinator)
 		n.Trigger()
 	}
 }

@@ -80,7 +80,9 @@ func (p *printer) write(s string) {
 // one from self.
 func formatMessage(l, self string, m Message) string {
 	stamp := m.Time.Local().Format("15:04:05")
-	text := printable(m.Text)
+	// Continuation lines are indented, so a message with line breaks
+	// cannot pass one of its lines off as another person's message.
+	text := strings.ReplaceAll(printable(m.Text), "\n", "\n"+continuationIndent)
 	switch {
 	case !m.Direct():
 		return fmt.Sprintf("[%s] #%s %s: %s", stamp, printable(m.Channel), printable(m.From), text)
@@ -90,6 +92,9 @@ func formatMessage(l, self string, m Message) string {
 		return fmt.Sprintf("[%s] @%s → %s: %s", stamp, printable(m.From), textYou.In(l), text)
 	}
 }
+
+// continuationIndent starts each further line of a multi-line message.
+const continuationIndent = "           | "
 
 // printable replaces control characters other than newline and tab, so a
 // message cannot send escape sequences to the terminal.
