@@ -58,7 +58,7 @@ func (s *Server) serveBroker(ctx context.Context) {
 
 // catchUpPeers returns the servers to catch up from: the reference's
 // current list, read afresh because the last one may predate the pause,
-// and every peer replication knows of, in case the reference is down.
+// and every peer replication has, in case the reference is down.
 func (s *Server) catchUpPeers(ctx context.Context) []replica.Peer {
 	peers := toPeers(s.refreshMembers(ctx))
 	seen := make(map[string]bool, len(peers))

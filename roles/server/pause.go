@@ -15,7 +15,7 @@ const (
 	pauseGap      = 1500 * time.Millisecond
 )
 
-// watchdog records that the process runs, and asks for a catch-up when it
+// watchdog records that the process runs, and requests a catch-up when it
 // finds it did not run for pauseGap.
 func (s *Server) watchdog(ctx context.Context) {
 	ticker := time.NewTicker(watchdogEvery)
@@ -36,8 +36,8 @@ func (s *Server) watchdog(ctx context.Context) {
 	}
 }
 
-// paused reports whether the watchdog has not run for pauseGap, which
-// after a resume is true until the watchdog runs again. Requests served in
+// paused reports whether the watchdog has not run for pauseGap. After a
+// resume that stays true until the catch-up is done. Requests served in
 // that moment would read a store that may miss acknowledged writes.
 func (s *Server) paused() bool {
 	if time.Since(time.Unix(0, s.awake.Load())) > pauseGap {
