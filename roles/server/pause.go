@@ -37,7 +37,8 @@ func (s *Server) watchdog(ctx context.Context) {
 }
 
 // paused reports whether the watchdog has not run for pauseGap. After a
-// resume that stays true until the catch-up is done. Requests served in
+// resume it stays true until the server has left the broker to catch up,
+// which the watchdog requests. Requests served in
 // that moment would read a store that may miss acknowledged writes.
 func (s *Server) paused() bool {
 	if time.Since(time.Unix(0, s.awake.Load())) > pauseGap {
