@@ -96,7 +96,7 @@ type HistoryRequest struct {
 	Clock     uint64 `msgpack:"clock"`
 }
 
-// StatusReply answers login and channel, and is the error reply of every
+// StatusReply is the reply to login and channel, and is the error reply of every
 // service whose failures carry a description.
 type StatusReply struct {
 	Status      string `msgpack:"status"`
@@ -105,7 +105,7 @@ type StatusReply struct {
 	Clock       uint64 `msgpack:"clock"`
 }
 
-// ResultReply answers publish and message. On failure Message holds the
+// ResultReply is the reply to publish and message. On failure Message holds the
 // reason, as the protocol puts it there for these two services.
 type ResultReply struct {
 	Status    string `msgpack:"status"`
@@ -155,7 +155,7 @@ type Publication struct {
 	Clock     uint64 `msgpack:"clock"`
 }
 
-// RankRequest asks the reference for a server's rank. Addr, the server's
+// RankRequest requests from the reference a server's rank. Addr, the server's
 // server-to-server endpoint, is msgsys's addition.
 type RankRequest struct {
 	User      string `msgpack:"user"`

@@ -12,10 +12,10 @@ import (
 var (
 	errChannelExists   = errors.New("server: channel already exists")
 	errNoCoordinator   = errors.New("server: no coordinator while an election runs")
-	errCoordinatorDown = errors.New("server: coordinator did not answer")
+	errCoordinatorDown = errors.New("server: coordinator did not reply")
 )
 
-// ClaimRequest asks the coordinator to create a channel. RID identifies
+// ClaimRequest requests that the coordinator create a channel. RID identifies
 // the client's request, so a retry is recognised as the same creation.
 type ClaimRequest struct {
 	Channel   string `msgpack:"channel"`
@@ -35,7 +35,7 @@ type ClaimReply struct {
 // createChannel makes one server decide every channel name: the
 // coordinator. Two servers receiving the same name at once both ask it,
 // and it creates the channel once, replicated to every in-sync server
-// before it answers, and tells the second that the name is taken. A new
+// before it replies, and tells the second that the name is taken. A new
 // coordinator holds every channel the old one acknowledged, so decisions
 // stay consistent across elections.
 func (s *Server) createChannel(ctx context.Context, name, rid string) error {
@@ -98,7 +98,7 @@ func (s *Server) decideChannel(ctx context.Context, name, rid string) error {
 	return err
 }
 
-// handleClaim answers a peer's claim when this server coordinates.
+// handleClaim decides a peer's claim when this server coordinates.
 func (s *Server) handleClaim(ctx context.Context, data proto.Data) []byte {
 	if !s.node.IsCoordinator() {
 		s.log.Warn("channel claim rejected", "reason", "not the coordinator")

@@ -109,7 +109,7 @@ type Server struct {
 	berkeley  chan struct{}
 	ready     chan struct{} // closed once replica and node are set
 	awake     atomic.Int64  // Unix nanoseconds of the watchdog's last run
-	resync    chan struct{} // asks serveBroker to stop serving and catch up
+	resync    chan struct{} // requests that serveBroker stop serving and catch up
 }
 
 // New validates cfg, opens the store and binds the server-to-server
@@ -290,8 +290,8 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// register asks the reference for this server's rank, retrying until it
-// answers, because nothing works without one.
+// register requests this server's rank from the reference, retrying until
+// it replies, because nothing works without one.
 func (s *Server) register(ctx context.Context) (int64, error) {
 	delay := 100 * time.Millisecond
 	for {
