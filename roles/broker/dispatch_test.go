@@ -103,3 +103,20 @@ func TestTableCreditAndQueue(t *testing.T) {
 		t.Fatalf("with no server: %v (%v), want failNoServer", s, failed)
 	}
 }
+
+func TestOutboxBoundedByBytes(t *testing.T) {
+	o := newOutbox(1 << 20)
+	big := make([]byte, 1<<20)
+	queued := 0
+	for range 100 {
+		if ok, _ := o.push([][]byte{[]byte("t"), big}); ok {
+			queued++
+		}
+	}
+	if want := maxOutboxBytes / (1<<20 + 1); queued != want {
+		t.Fatalf("queued %d messages of 1 MiB, want %d", queued, want)
+	}
+	if got := o.droppedCount(); got != uint64(100-queued) {
+		t.Fatalf("dropped %d, want %d", got, 100-queued)
+	}
+}

@@ -10,17 +10,23 @@ import (
 // goroutine running run. It lets the goroutines that route messages hand
 // them over without ever blocking on a slow peer: when the outbox is full
 // the message is dropped and counted. Memory grows with the backlog, never
-// beyond limit messages.
+// beyond limit messages nor maxOutboxBytes.
 type outbox struct {
 	limit int
 	ready chan struct{} // holds a token while items is not empty
 
 	mu      sync.Mutex // guards the fields below
 	items   [][][]byte
+	bytes   int        // frame bytes in items
 	spare   [][][]byte // drained batch kept for reuse, set only by run
 	closed  bool
 	dropped uint64
 }
+
+// maxOutboxBytes bounds the bytes queued for one connection, because the
+// message count alone lets a few large publications hold much memory for a
+// subscriber that does not read.
+const maxOutboxBytes = 64 << 20
 
 // maxSpare is the largest drained array, in messages, that an outbox keeps
 // for reuse.
@@ -39,13 +45,18 @@ func (o *outbox) push(msg [][]byte) (bool, uint64) {
 		o.mu.Unlock()
 		return false, 0
 	}
-	if len(o.items) >= o.limit {
+	size := 0
+	for _, frame := range msg {
+		size += len(frame)
+	}
+	if len(o.items) >= o.limit || o.bytes+size > maxOutboxBytes {
 		o.dropped++
 		dropped := o.dropped
 		o.mu.Unlock()
 		return false, dropped
 	}
 	o.items = append(o.items, msg)
+	o.bytes += size
 	o.mu.Unlock()
 
 	select {
@@ -68,6 +79,7 @@ func (o *outbox) close() {
 	defer o.mu.Unlock()
 	o.closed = true
 	o.items, o.spare = nil, nil
+	o.bytes = 0
 }
 
 // sendChunk bounds the messages written with one flush, so a large
@@ -88,6 +100,7 @@ func (o *outbox) run(conn *proto.Conn) {
 		o.mu.Lock()
 		batch := o.items
 		o.items, o.spare = o.spare, nil
+		o.bytes = 0
 		o.mu.Unlock()
 
 		// One flush carries up to sendChunk messages: a system call per
