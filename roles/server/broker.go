@@ -30,16 +30,19 @@ func (s *Server) serveBroker(ctx context.Context) {
 			case <-session.Done():
 			}
 		}()
-		s.serving.Store(true)
-		s.log.Info("serving clients", "broker", s.cfg.Broker, "clock", s.cfg.Clocks.Lamport.Value())
 		proto.Redial(session, s.cfg.Broker, proto.Dealer, s.log.With("socket", "broker"), func(ctx context.Context, conn *proto.Conn) error {
+			// Serving means connected to the broker, so that tools and
+			// tests that wait for it can send requests at once.
+			s.serving.Store(true)
+			s.log.Info("serving clients", "broker", s.cfg.Broker, "clock", s.cfg.Clocks.Lamport.Value())
+			defer s.serving.Store(false)
 			return s.serveSession(ctx, conn, workers)
 		})
 		stop()
-		s.serving.Store(false)
 		if ctx.Err() != nil {
 			break
 		}
+		s.catchingUp.Store(true)
 
 		// The broker connection is closed, so the broker fails the requests
 		// it handed this server and sends new ones elsewhere while this
@@ -49,6 +52,7 @@ func (s *Server) serveBroker(ctx context.Context) {
 			s.log.Warn("serving before catch-up completed", "err", err)
 		}
 		s.markAwake()
+		s.catchingUp.Store(false)
 	}
 	// Wait for the requests still being served.
 	for range cap(workers) {

@@ -26,7 +26,7 @@ func (s *Server) watchdog(ctx context.Context) {
 			return
 		case now := <-ticker.C:
 			last := time.Unix(0, s.awake.Load())
-			if gap := now.Sub(last); gap > pauseGap && s.serving.Load() {
+			if gap := now.Sub(last); gap > pauseGap && !s.catchingUp.Load() {
 				s.log.Warn("pause detected", "gap_ms", gap.Milliseconds())
 				s.requestResync()
 				continue

@@ -105,11 +105,14 @@ type Server struct {
 
 	channelMu sync.Mutex // serialises channel decisions on the coordinator
 	serving   atomic.Bool
-	messages  atomic.Int64 // client posts and direct messages applied
-	berkeley  chan struct{}
-	ready     chan struct{} // closed once replica and node are set
-	awake     atomic.Int64  // Unix nanoseconds of the watchdog's last run
-	resync    chan struct{} // requests that serveBroker stop serving and catch up
+	// catchingUp is set while serveBroker catches up after a pause, when
+	// the watchdog must not ask for another catch-up.
+	catchingUp atomic.Bool
+	messages   atomic.Int64 // client posts and direct messages applied
+	berkeley   chan struct{}
+	ready      chan struct{} // closed once replica and node are set
+	awake      atomic.Int64  // Unix nanoseconds of the watchdog's last run
+	resync     chan struct{} // requests that serveBroker stop serving and catch up
 }
 
 // New validates cfg, opens the store and binds the server-to-server
