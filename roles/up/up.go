@@ -299,9 +299,25 @@ func (u *Up) Run(ctx context.Context) error {
 	}
 	u.printReady(slices.Concat(core, servers, bots))
 
-	<-ctx.Done()
-	return nil
+	// With the reference, the broker and every server gone for good, there
+	// is no cluster left to keep bots for.
+	gone := make(chan struct{})
+	go func() {
+		for _, c := range slices.Concat(core, servers) {
+			<-c.done
+		}
+		close(gone)
+	}()
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-gone:
+		u.log.Error("every server, the broker and the reference have exited")
+		return errAllExited
+	}
 }
+
+var errAllExited = errors.New("up: every server, the broker and the reference have exited")
 
 // checkPorts fails early, with the port named, when a port the cluster
 // needs is taken, such as by another msgsys up.
