@@ -17,7 +17,7 @@ var (
 	textNoData           = lang.Text{PT: "o campo data deve ser um mapa", EN: "the data field must be a map"}
 	textFieldMissing     = lang.Text{PT: "campo obrigatório ausente: ", EN: "required field missing: "}
 	textFieldType        = lang.Text{PT: "campo com tipo errado: ", EN: "field of the wrong type: "}
-	textBadClock         = lang.Text{PT: "relógio lógico inválido: deve ser um inteiro não negativo", EN: "invalid logical clock: it must be a non-negative integer"}
+	textBadClock         = lang.Text{PT: "relógio lógico inválido: deve ser um inteiro de 0 a 2^53-1", EN: "invalid logical clock: it must be an integer from 0 to 2^53-1"}
 	textNameEmpty        = lang.Text{PT: "nome vazio", EN: "empty name"}
 	textNameTooLong      = lang.Text{PT: "nome longo demais: no máximo 32 caracteres", EN: "name too long: at most 32 characters"}
 	textNameChars        = lang.Text{PT: "nome inválido: use só letras, dígitos, _, - e .", EN: "invalid name: use only letters, digits, _, - and ."}
@@ -42,6 +42,25 @@ var (
 	textShuttingDown     = lang.Text{PT: "servidor encerrando, tente novamente", EN: "server shutting down, try again"}
 )
 
+// reasonText translates a proto.FieldError reason.
+func reasonText(reason string) lang.Text {
+	switch reason {
+	case proto.ReasonNotText:
+		return lang.Text{PT: "não é texto", EN: reason}
+	case proto.ReasonBin:
+		return lang.Text{PT: "bin em vez de str", EN: reason}
+	case proto.ReasonNotInt:
+		return lang.Text{PT: "não é um inteiro", EN: reason}
+	case proto.ReasonNegative:
+		return lang.Text{PT: "negativo", EN: reason}
+	case proto.ReasonRange:
+		return lang.Text{PT: "fora do intervalo", EN: reason}
+	case proto.ReasonTime:
+		return lang.Text{PT: "não é uma data", EN: reason}
+	}
+	return lang.Text{PT: reason, EN: reason}
+}
+
 // describe turns a validation error into a description for people.
 func describe(err error, l string) string {
 	var field *proto.FieldError
@@ -56,7 +75,7 @@ func describe(err error, l string) string {
 		if field.Reason == proto.ReasonNotUTF8 {
 			return textTextUTF8.In(l) + " (" + field.Field + ")"
 		}
-		return textFieldType.In(l) + field.Field + " (" + field.Reason + ")"
+		return textFieldType.In(l) + field.Field + " (" + reasonText(field.Reason).In(l) + ")"
 	case errors.Is(err, proto.ErrNameEmpty):
 		return textNameEmpty.In(l)
 	case errors.Is(err, proto.ErrNameTooLong):

@@ -35,7 +35,10 @@ func (s *Server) servePeer(conn *proto.Conn) {
 		}
 		envelope, payload, ok := splitEnvelope(frames)
 		if !ok {
-			s.log.Warn("peer message without delimiter", "peer", conn.RemoteAddr(), "frames", len(frames))
+			// A REQ peer waits for a reply to every message, so one with
+			// a delimiter but several frames after it gets an error reply.
+			s.log.Warn("peer request rejected", "peer", conn.RemoteAddr(), "reason", "not one frame after the delimiter", "frames", len(frames))
+			s.rejectFrames(conn, frames)
 			continue
 		}
 		reply := s.handlePeer(ctx, payload)
