@@ -180,7 +180,7 @@ func (s *stack) stopAll() {
 	}
 }
 
-// serverStatus asks a server for its status.
+// serverStatus requests a server's status.
 func serverStatus(addr string, timeout time.Duration) (proto.Data, error) {
 	req := proto.NewRequester(addr)
 	defer req.Close()
@@ -199,7 +199,7 @@ func serverStatus(addr string, timeout time.Duration) (proto.Data, error) {
 	return env.Data, nil
 }
 
-// coordinators returns what each answering server sees as coordinator.
+// coordinators returns what each reachable server sees as coordinator.
 func (s *stack) coordinators(names ...string) map[string]string {
 	seen := map[string]string{}
 	for _, name := range names {
@@ -213,7 +213,7 @@ func (s *stack) coordinators(names ...string) map[string]string {
 	return seen
 }
 
-// waitAgreement waits until count servers answer and all see want.
+// waitAgreement waits until count servers reply and all see want.
 func (s *stack) waitAgreement(timeout time.Duration, want string, count int) time.Duration {
 	s.t.Helper()
 	start := time.Now()

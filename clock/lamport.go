@@ -11,7 +11,7 @@ type Lamport struct {
 // MaxLamport is the largest value the clock takes: 2^53-1, the largest
 // integer that every JSON and float64 reader holds exactly. The clock
 // stops there rather than pass it, so one message with a huge clock cannot
-// make every later message unreadable; past that point events share a
+// make every later message unreadable. Past that point events share a
 // clock value and ties are broken as for concurrent events.
 const MaxLamport = 1<<53 - 1
 

@@ -31,10 +31,10 @@ type Announcement struct {
 // over its server-to-server endpoint and the pub/sub proxy.
 type Transport interface {
 	// Elect sends the Bully election message, with the newest epoch the
-	// sender has seen, to m and reports whether m answered OK before ctx
+	// sender has seen, to m and reports whether m replied OK before ctx
 	// expired.
 	Elect(ctx context.Context, m Member, epoch uint64) bool
-	// Ping reports whether the coordinator answered before ctx expired.
+	// Ping reports whether the coordinator replied before ctx expired.
 	Ping(ctx context.Context, m Member) bool
 	// Announce sends to every member, and to anyone subscribed to the topic
 	// "servers", the announcement that this node won.

@@ -76,7 +76,7 @@ func (n *Node) check(ctx context.Context) {
 }
 
 // elect runs one Bully election: it sends election to every higher rank
-// and, when none answers OK in time, wins.
+// and, when none replies OK in time, wins.
 func (n *Node) elect(ctx context.Context) {
 	select {
 	case <-n.announced:
@@ -107,7 +107,7 @@ func (n *Node) elect(ctx context.Context) {
 }
 
 // anyOK sends election to each member concurrently and reports whether
-// any answered OK within OKTimeout.
+// any replied OK within OKTimeout.
 func (n *Node) anyOK(ctx context.Context, higher []Member) bool {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.OKTimeout)
 	defer cancel()

@@ -23,11 +23,11 @@ const (
 	MaxDepth = 16
 )
 
-// TimeLayout is how msgsys writes timestamps: RFC 3339 in UTC with
+// TimeLayout is the layout of the timestamps msgsys writes: RFC 3339 in UTC with
 // milliseconds, as in "2026-12-04T19:33:44.738Z".
 const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 
-// Errors of decoding. A receiver answers each with an error reply.
+// Errors of decoding. A receiver sends an error reply for each.
 var (
 	ErrFrameTooLarge = errors.New("proto: frame exceeds the size limit")
 	ErrNotMap        = errors.New("proto: message is not a MessagePack map")
@@ -48,7 +48,7 @@ type envelope[T any] struct {
 	Data    T      `msgpack:"data"`
 }
 
-// Meta is what every data map carries: the sender's wall-clock time and its
+// Meta is the metadata every data map carries: the sender's wall-clock time and its
 // Lamport clock.
 type Meta struct {
 	Timestamp string

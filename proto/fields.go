@@ -14,7 +14,7 @@ import (
 // is missing or has the wrong type.
 type Data map[string]any
 
-// FieldError says which field of a message is missing or invalid.
+// FieldError names the field of a message is missing or invalid.
 type FieldError struct {
 	Field  string
 	Reason string // "missing", "not a string", "bin instead of str" ...

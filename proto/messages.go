@@ -18,8 +18,8 @@ const (
 	ServiceClock     = "clock"
 )
 
-// Reply statuses as the protocol spells them: login and channel answer
-// "sucesso", publish, message and history answer "OK", and every failure is
+// Reply statuses as the protocol spells them: login and channel reply
+// "sucesso", publish, message and history reply "OK", and every failure is
 // "erro".
 const (
 	StatusSuccess = "sucesso"

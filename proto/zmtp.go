@@ -72,7 +72,7 @@ var (
 
 // Conn is one ZMTP 3.0 connection. zmq4 performs the greeting and the
 // handshake; Conn then frames messages itself, because zmq4 writes each
-// frame with two unsynchronised system calls, answers PING from its
+// frame with two unsynchronised system calls, replies to PING from its
 // reader without locking, and allocates a frame of any size the peer
 // declares. Send is safe for concurrent use; Recv belongs to one reader.
 type Conn struct {
@@ -181,7 +181,7 @@ func (c *Conn) sendCommand(name string, data []byte) error {
 	return nil
 }
 
-// Ping sends a ZMTP PING. A libzmq or msgsys peer answers PONG, which
+// Ping sends a ZMTP PING. A libzmq or msgsys peer replies PONG, which
 // Recv swallows but counts as traffic for Idle.
 func (c *Conn) Ping() error {
 	return c.sendCommand("PING", []byte{0, 0})
@@ -192,7 +192,7 @@ func (c *Conn) Idle() time.Duration {
 	return time.Since(time.Unix(0, c.lastRecv.Load()))
 }
 
-// Recv reads the next message. It answers PING with PONG and skips every
+// Recv reads the next message. It replies to PING with PONG and skips every
 // other command, because libzmq peers with ZMQ_HEARTBEAT_IVL send them and
 // they are not data. It returns ErrClosed once the connection is gone.
 func (c *Conn) Recv() ([][]byte, error) {

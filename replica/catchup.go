@@ -17,7 +17,7 @@ const catchUpPoll = 20 * time.Millisecond
 // CatchUp pulls every op this server lacks from each reachable peer, and
 // waits until each of them counts this server in sync, so that no write
 // those peers acknowledge from then on can miss it. It gives up on a peer
-// that does not answer and returns when every peer is done or timeout has
+// that does not reply and returns when every peer is done or timeout has
 // passed; the server may then serve, and a peer still behind catches up
 // through normal replication.
 func (r *Replicator) CatchUp(ctx context.Context, peers []Peer, timeout time.Duration) error {

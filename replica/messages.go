@@ -24,7 +24,7 @@ type ReplicateRequest struct {
 	Clock     uint64     `msgpack:"clock"`
 }
 
-// ReplicateReply says how far the peer holds the origin's ops.
+// ReplicateReply reports how far the peer holds the origin's ops.
 type ReplicateReply struct {
 	Status    string `msgpack:"status"`
 	Have      uint64 `msgpack:"have"`
@@ -32,7 +32,7 @@ type ReplicateReply struct {
 	Clock     uint64 `msgpack:"clock"`
 }
 
-// SyncRequest asks for the ops missing from Version. Name and Addr
+// SyncRequest requests the ops missing from Version. Name and Addr
 // introduce the caller, so the peer starts pushing its own writes to it.
 type SyncRequest struct {
 	Name    string            `msgpack:"name"`

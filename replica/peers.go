@@ -58,7 +58,7 @@ func (r *Replicator) SetPeers(peers []Peer) {
 			p.missingSince = time.Time{}
 			continue
 		}
-		// A reference that just restarted lists nobody until heartbeats
+		// A reference that just restarted lists no server until heartbeats
 		// arrive again, so a peer leaves only after missing from the list
 		// for a while; until then a dead one is merely lagging.
 		if p.missingSince.IsZero() {

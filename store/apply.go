@@ -311,18 +311,14 @@ func (a *applier) addToGroup(index *bolt.Bucket, group string, key []byte) error
 	return b.Put(key, []byte{})
 }
 
-// indexRID maps the op's request id to the op, unless an op lower in the
-// total order already carries the same id. Two servers can both accept a
-// retried request, and all servers must then agree on which op is the
-// request's result. Two ids whose keys collide are settled the same way, and
-// LookupRID then misses the other id.
 // indexRID records that op carries its request id. Several ops carry the
 // same id when a client retried a write whose reply was lost and the retry
 // reached another server before the first attempt did. Only the op lowest
 // in the total order is materialised, so every server shows the write
-// once whatever the arrival order: when an earlier op holds the id, op is
-// a retry; when op is lower, it takes over and the caller removes prev
-// from the view.
+// once whatever the arrival order. When an earlier op holds the id, op is
+// a retry. When op is lower, it takes over, and the caller removes prev
+// from the view. Ids are keyed by a 16-byte SHA-256 prefix, and two ids
+// whose keys collided would be settled the same way.
 func (a *applier) indexRID(op Op, key []byte) (prev *Op, retry bool, err error) {
 	if op.RID == "" {
 		return nil, false, nil

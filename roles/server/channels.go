@@ -35,7 +35,7 @@ type ClaimReply struct {
 // createChannel makes one server decide every channel name: the
 // coordinator. Two servers receiving the same name at once both ask it,
 // and it creates the channel once, replicated to every in-sync server
-// before it replies, and tells the second that the name is taken. A new
+// before it replies, and replies to the second that the name is taken. A new
 // coordinator holds every channel the old one acknowledged, so decisions
 // stay consistent across elections.
 func (s *Server) createChannel(ctx context.Context, name, rid string) error {

@@ -304,7 +304,7 @@ func (t *transport) Tell(ctx context.Context, a election.Announcement, m electio
 	}
 }
 
-// learnEpoch asks the available servers for the newest election epoch
+// learnEpoch requests from the available servers for the newest election epoch
 // they have seen, before this server's first election. Epochs live in
 // memory, so without this a restarted server would announce an old epoch
 // that the others ignore while it believed it coordinated.

@@ -147,7 +147,7 @@ func TestReadYourWritesWithConcurrentClients(t *testing.T) {
 	})
 }
 
-func TestReplicationDeliveredTwiceOrOutOfOrderChangesNothing(t *testing.T) {
+func TestReplicateTwiceOrReorderedIsIdempotent(t *testing.T) {
 	c := startCluster(t, 2)
 	target := c.servers["server-2"].server
 	ops := []store.Op{
@@ -213,7 +213,7 @@ func TestRestartKeepsData(t *testing.T) {
 
 func TestAntiEntropyFetchesOpsOfADeadOrigin(t *testing.T) {
 	c := startCluster(t, 3)
-	// Ops of an origin that died after reaching only server-2: nobody will
+	// Ops of an origin that died after reaching only server-2: no server will
 	// push them again, so only anti-entropy can spread them.
 	ops := []store.Op{
 		{Origin: "gone@1", Seq: 1, Rank: 7, Clock: 1, Time: 1, Kind: store.KindLogin, User: "fantasma"},

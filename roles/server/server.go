@@ -316,7 +316,7 @@ func (s *Server) register(ctx context.Context) (int64, error) {
 	}
 }
 
-// info is what the server writes to its data directory for tools such as
+// info is the record the server writes to its data directory for tools such as
 // msgsys dump, which cannot open a store that a running server holds.
 type info struct {
 	Name string `json:"name"`

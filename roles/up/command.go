@@ -23,7 +23,7 @@ func Command() *cli.Command {
 			&cli.IntFlag{Name: "port-base", Value: defaults.PortBase, EnvVars: []string{"MSGSYS_PORT_BASE"}, Usage: "broker frontend port; the other ports follow it"},
 			&cli.StringFlag{Name: "data", Value: defaults.Data, EnvVars: []string{"MSGSYS_DATA"}, Usage: "directory of the reference's and each server's data"},
 			&cli.IntFlag{Name: "servers", Value: defaults.Servers, EnvVars: []string{"MSGSYS_SERVERS"}, Usage: "number of servers"},
-			&cli.IntFlag{Name: "bots", Value: defaults.Bots, EnvVars: []string{"MSGSYS_BOTS"}, Usage: "number of bots, started once the cluster answers requests"},
+			&cli.IntFlag{Name: "bots", Value: defaults.Bots, EnvVars: []string{"MSGSYS_BOTS"}, Usage: "number of bots, started once the cluster replies to requests"},
 			&cli.BoolFlag{Name: "skew", EnvVars: []string{"MSGSYS_SKEW"}, Usage: "start the servers with clock skews spread over ±1s, for Berkeley rounds to correct"},
 			&cli.BoolFlag{Name: "restart", EnvVars: []string{"MSGSYS_RESTART"}, Usage: "restart a server 1s after it exits unexpectedly (other processes stay down)"},
 			&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: "language of the instructions and of every process's text for people: pt or en (default: from LANG, else pt)"},

@@ -19,7 +19,7 @@ const (
 	readyRequestTimeout = 2 * time.Second
 )
 
-// waitReady lists users through the broker until a server answers, and
+// waitReady lists users through the broker until a server replies, and
 // reports whether one did before ctx was cancelled. After ReadyTimeout it
 // logs an error and keeps trying, because the person may be watching the
 // logs to find out why.
@@ -53,8 +53,8 @@ func (u *Up) waitReady(ctx context.Context) bool {
 }
 
 // listUsers sends one users request and returns nil when a server
-// answers it. Servers connect to the broker only once they have caught up,
-// so an answer means the cluster serves. A read leaves no trace in the
+// replies to it. Servers connect to the broker only once they have caught up,
+// so a reply means the cluster serves. A read leaves no trace in the
 // data, unlike a login.
 func listUsers(ctx context.Context, requester *proto.Requester, clocks proto.Clocks) error {
 	frame, err := proto.Encode(proto.ServiceUsers, &proto.EmptyRequest{}, clocks.Meta())
@@ -79,7 +79,7 @@ func listUsers(ctx context.Context, requester *proto.Requester, clocks proto.Clo
 	return nil
 }
 
-// Text of the instructions printed once the cluster answers.
+// Text of the instructions printed once the cluster replies.
 var (
 	textReady = lang.Text{
 		PT: "msgsys no ar: %s e %s, dados em %s.",

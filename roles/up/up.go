@@ -1,7 +1,7 @@
 // Package up is `msgsys up`, which runs a whole cluster on 127.0.0.1: the
 // reference, the broker with its proxy, the servers and the bots, each a
 // child process of the same binary. It merges their logs under one tag per
-// process, prints how to connect once the cluster answers requests, and
+// process, prints how to connect once the cluster replies to requests, and
 // stops every child on Ctrl-C. Each child is a real process, so any one of them
 // can be killed with kill -9 to watch the others cope.
 package up
@@ -84,7 +84,7 @@ type Config struct {
 	// Env is added to the environment every child inherits.
 	Env []string
 
-	// ReadyTimeout bounds the wait for the cluster's first answer. After
+	// ReadyTimeout bounds the wait for the cluster's first reply. After
 	// it, the cluster keeps running and up keeps retrying.
 	ReadyTimeout time.Duration
 	// StopTimeout is how long children get to stop after SIGTERM before
