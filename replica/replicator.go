@@ -40,8 +40,8 @@ type Config struct {
 	// BatchOps and BatchBytes bound one replication or sync batch.
 	BatchOps   int
 	BatchBytes int
-	// OnApply, when set, is called from the committer with every batch of
-	// ops that was applied to the store, local and replicated alike.
+	// OnApply, when set, is called with every batch of ops stored, local
+	// and replicated alike: applied own ops, and logged replicated ops.
 	OnApply func(ops []store.Op)
 }
 
@@ -66,8 +66,9 @@ type Replicator struct {
 	log     *slog.Logger
 	commits chan *commit
 
-	mu         sync.Mutex // guards next, recent, recentBase and peers
+	mu         sync.Mutex // guards next, lastTime, recent, recentBase and peers
 	next       uint64     // sequence number of the next own op
+	lastTime   int64      // timestamp of the newest own op
 	recent     []store.Op // own ops from recentBase on, committed or not
 	recentBase uint64
 	peers      map[string]*peer
@@ -139,10 +140,26 @@ func (r *Replicator) Run(ctx context.Context) {
 	r.wg.Wait()
 }
 
-// commitLoop applies batches in one goroutine, so the store has one
-// writer, and merges whatever is queued into one transaction: local and
-// replicated writes share each fsync.
+// commitLoop applies this server's own writes in batches, merging
+// whatever is queued into one store transaction and one sync. The store
+// commits the ops that peers pushed (Apply) with the same transaction. It
+// applies the next batch while the previous one syncs; a second goroutine
+// waits for each sync and releases the batch's writers, in order.
 func (r *Replicator) commitLoop(ctx context.Context) {
+	// Applied batches queue here for their sync. The committer does not
+	// wait for them: while one sync runs, the next batch is applied, and
+	// the sync after it covers every batch applied meanwhile.
+	synced := make(chan *applied, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.release(synced)
+	}()
+	defer func() {
+		close(synced)
+		<-done
+	}()
+
 	for {
 		var first *commit
 		select {
@@ -164,38 +181,62 @@ func (r *Replicator) commitLoop(ctx context.Context) {
 				break drain
 			}
 		}
-		r.apply(batch, size)
+		synced <- r.apply(batch, size)
 	}
 }
 
-func (r *Replicator) apply(batch []*commit, size int) {
+// applied is a batch that the store applied and may still be syncing.
+type applied struct {
+	batch   []*commit
+	durable store.Durable
+	err     error
+	ops     []store.Op // ops of the batch the store materialised
+}
+
+func (r *Replicator) apply(batch []*commit, size int) *applied {
 	ops := make([]store.Op, 0, size)
 	for _, c := range batch {
 		ops = append(ops, c.ops...)
 	}
-	result, err := r.cfg.Store.Apply(ops)
+	result, durable, err := r.cfg.Store.ApplyAsync(ops, true)
 	if err != nil {
 		r.log.Error("store apply failed", "ops", len(ops), "err", err)
 	}
 
-	var applied []store.Op
+	a := &applied{batch: batch, durable: durable, err: err}
 	offset := 0
 	for _, c := range batch {
-		c.err = err
 		if err == nil {
 			c.results = result.Ops[offset : offset+len(c.ops)]
 			c.version = result.Version
 			for i, res := range c.results {
 				if res.Status == store.StatusApplied {
-					applied = append(applied, c.ops[i])
+					a.ops = append(a.ops, c.ops[i])
 				}
 			}
 		}
 		offset += len(c.ops)
-		close(c.done)
 	}
-	if len(applied) > 0 && r.cfg.OnApply != nil {
-		r.cfg.OnApply(applied)
+	return a
+}
+
+// release waits for each applied batch to be durable and then releases its
+// writers, until synced is closed.
+func (r *Replicator) release(synced <-chan *applied) {
+	for a := range synced {
+		err := a.err
+		if err == nil {
+			if err = a.durable.Wait(); err != nil {
+				r.log.Error("store sync failed", "err", err)
+			}
+		}
+		for _, c := range a.batch {
+			c.err = err
+			close(c.done)
+		}
+		if err == nil && len(a.ops) > 0 && r.cfg.OnApply != nil {
+			r.cfg.OnApply(a.ops)
+		}
 	}
 }
 
@@ -212,26 +253,12 @@ func (r *Replicator) failPending() {
 	}
 }
 
-// submit queues ops for the committer and waits for the outcome.
-func (r *Replicator) submit(ctx context.Context, ops []store.Op) (*commit, error) {
-	c := &commit{ops: ops, done: make(chan struct{})}
-	select {
-	case r.commits <- c:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	select {
-	case <-c.done:
-		return c, c.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
 // Write sequences op as this server's next write, commits it and waits
 // until every in-sync peer holds it. Origin, Seq and Rank are set here;
-// the caller sets the rest, Clock and Time included. The returned result
-// is the local store's outcome.
+// the caller sets the rest, Clock and Time included. A Time earlier than
+// the previous own op's is raised to it, because the store finds an
+// origin's recent ops at the end of its log by their times. The returned
+// result is the local store's outcome.
 func (r *Replicator) Write(ctx context.Context, op store.Op) (store.Op, store.OpResult, error) {
 	c := &commit{done: make(chan struct{})}
 
@@ -239,7 +266,9 @@ func (r *Replicator) Write(ctx context.Context, op store.Op) (store.Op, store.Op
 	// receives own ops in sequence order and never sees a gap.
 	r.mu.Lock()
 	op.Origin, op.Rank, op.Seq = r.cfg.Origin, r.cfg.Rank, r.next
+	op.Time = max(op.Time, r.lastTime)
 	r.next++
+	r.lastTime = op.Time
 	r.recent = append(r.recent, op)
 	if len(r.recent) > 2*recentKeep {
 		drop := len(r.recent) - recentKeep
@@ -312,14 +341,25 @@ func (r *Replicator) awaitPeers(ctx context.Context, seq uint64) error {
 	}
 }
 
-// Apply commits ops from other origins, as replication and catch-up
-// deliver them, and returns the store's version vector afterwards.
+// Apply stores ops from other origins, as replication and catch-up deliver
+// them, and returns the store's version vector afterwards. It returns once
+// the ops are in the write-ahead log, without waiting for their sync or
+// their bbolt commit. The origin syncs each op before it acknowledges it,
+// and the store commits received ops with the next batch, read or timer
+// (store.Receive). A crash of this machine before its next sync costs only
+// copies that catch-up restores (docs/replication.md).
 func (r *Replicator) Apply(ctx context.Context, ops []store.Op) (map[string]uint64, error) {
-	c, err := r.submit(ctx, ops)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	received, err := r.cfg.Store.Receive(ops)
 	if err != nil {
 		return nil, err
 	}
-	return c.version, nil
+	if len(received.Logged) > 0 && r.cfg.OnApply != nil {
+		r.cfg.OnApply(received.Logged)
+	}
+	return received.Version, nil
 }
 
 // ownOpsAfter returns own ops with seq above after, from memory when it

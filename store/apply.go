@@ -2,11 +2,8 @@ package store
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
@@ -87,91 +84,6 @@ type ApplyResult struct {
 	Version map[string]uint64 // version vector after the batch
 }
 
-// errNothingApplied rolls back the transaction of a batch that applied no
-// op, which saves the commit's fsync.
-var errNothingApplied = errors.New("store: no op applied")
-
-// Apply stores a batch of ops in one read-write transaction, so one fsync.
-// It sorts the ops by origin and seq first, so a batch may hold the ops of
-// one origin in any order. An op whose seq is the next of its origin is
-// appended to the log, and materialised unless its kind is unknown or a
-// name in it is invalid (StatusLogged). Other ops are skipped, and the
-// result gives the status of each. Apply returns an error, and changes
-// nothing, only when the file cannot be read or written.
-func (s *Store) Apply(ops []Op) (ApplyResult, error) {
-	if s.readOnly {
-		return ApplyResult{}, ErrReadOnly
-	}
-	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
-
-	s.mu.RLock()
-	version := maps.Clone(s.version)
-	counts := s.counts
-	s.mu.RUnlock()
-
-	order := make([]int, len(ops))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		return cmp.Or(cmp.Compare(ops[a].Origin, ops[b].Origin), cmp.Compare(ops[a].Seq, ops[b].Seq))
-	})
-
-	res := ApplyResult{Ops: make([]OpResult, len(ops))}
-	firstGap := make(map[string]uint64)
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		a := newApplier(tx, &counts)
-		for _, i := range order {
-			op := ops[i]
-			if err := checkIdentity(op); err != nil {
-				res.Ops[i] = OpResult{Status: StatusInvalid, Reason: err}
-				continue
-			}
-			have := version[op.Origin]
-			switch {
-			case op.Seq <= have:
-				res.Ops[i].Status = StatusDuplicate
-				continue
-			case op.Seq > have+1:
-				res.Ops[i].Status = StatusGap
-				if _, seen := firstGap[op.Origin]; !seen {
-					firstGap[op.Origin] = op.Seq
-				}
-				continue
-			}
-			r, err := a.apply(op)
-			if err != nil {
-				return err
-			}
-			res.Ops[i] = r
-			res.Applied++
-			version[op.Origin] = op.Seq
-		}
-		if res.Applied == 0 {
-			return errNothingApplied
-		}
-		return tx.Bucket(bucketMeta).Put(metaCounts, encodeCounts(counts))
-	})
-	if err != nil && !errors.Is(err, errNothingApplied) {
-		return ApplyResult{}, fmt.Errorf("store: failed to apply %d ops: %w", len(ops), err)
-	}
-
-	s.mu.Lock()
-	s.version = version
-	s.counts = counts
-	s.mu.Unlock()
-	s.touch(res.Applied)
-	s.trimAfterWrite()
-
-	for origin, seq := range firstGap {
-		res.Missing = append(res.Missing, Range{Origin: origin, From: version[origin] + 1, To: seq - 1})
-	}
-	slices.SortFunc(res.Missing, func(a, b Range) int { return cmp.Compare(a.Origin, b.Origin) })
-	res.Version = maps.Clone(version)
-	return res, nil
-}
-
 // applier writes ops inside one read-write transaction.
 type applier struct {
 	log      *bolt.Bucket
@@ -180,7 +92,7 @@ type applier struct {
 	logins   *bolt.Bucket
 	posts    *bolt.Bucket
 	directs  *bolt.Bucket
-	rids     *bolt.Bucket
+	rids     *ridTx
 	counts   *Counts // updated as ops are materialised
 
 	// groupTails holds, for each group bucket written in this transaction,
@@ -188,7 +100,7 @@ type applier struct {
 	groupTails map[*bolt.Bucket][]byte
 }
 
-func newApplier(tx *bolt.Tx, counts *Counts) *applier {
+func newApplier(tx *bolt.Tx, counts *Counts, rids *ridTx) *applier {
 	return &applier{
 		log:      tx.Bucket(bucketLog),
 		users:    tx.Bucket(bucketUsers),
@@ -196,7 +108,7 @@ func newApplier(tx *bolt.Tx, counts *Counts) *applier {
 		logins:   tx.Bucket(bucketLogins),
 		posts:    tx.Bucket(bucketPosts),
 		directs:  tx.Bucket(bucketDirects),
-		rids:     tx.Bucket(bucketRIDs),
+		rids:     rids,
 		counts:   counts,
 
 		groupTails: make(map[*bolt.Bucket][]byte),
@@ -216,21 +128,21 @@ func (a *applier) apply(op Op) (OpResult, error) {
 	}
 
 	key := OrderKey(op)
-	prev, retry, err := a.indexRID(op, key)
+	repeated, displaced, err := a.indexRID(op)
 	if err != nil {
 		return OpResult{}, err
 	}
-	if retry {
-		return OpResult{Status: StatusLogged, Reason: fmt.Errorf("%w: %s/%d repeats request %q of %s/%d", ErrRetry, op.Origin, op.Seq, op.RID, prev.Origin, prev.Seq)}, nil
+	for _, prev := range displaced {
+		if err := a.unmaterialise(prev); err != nil {
+			return OpResult{}, err
+		}
+	}
+	if repeated != nil {
+		return OpResult{Status: StatusLogged, Reason: fmt.Errorf("%w: %s/%d repeats request %q of %s/%d", ErrRetry, op.Origin, op.Seq, op.RID, repeated.Origin, repeated.Seq)}, nil
 	}
 	names, err := checkPayload(op)
 	if err != nil {
 		return OpResult{Status: StatusLogged, Reason: err}, nil
-	}
-	if prev != nil {
-		if err := a.unmaterialise(*prev); err != nil {
-			return OpResult{}, err
-		}
 	}
 
 	res := OpResult{Status: StatusApplied}
@@ -311,34 +223,79 @@ func (a *applier) addToGroup(index *bolt.Bucket, group string, key []byte) error
 	return b.Put(key, []byte{})
 }
 
-// indexRID records that op carries its request id. Several ops carry the
-// same id when a client retried a write whose reply was lost and the retry
-// reached another server before the first attempt did. Only the op lowest
-// in the total order is materialised, so every server shows the write
-// once whatever the arrival order. When an earlier op holds the id, op is
-// a retry. When op is lower, it takes over, and the caller removes prev
-// from the view. Ids are keyed by a 16-byte SHA-256 prefix, and two ids
-// whose keys collided would be settled the same way.
-func (a *applier) indexRID(op Op, key []byte) (prev *Op, retry bool, err error) {
+// indexRID records that op carries its request id and settles which op
+// carrying it is materialised. Several ops carry one id when a client
+// retried a write whose reply was lost, and the retry may reach another
+// server before the first attempt does. An op is materialised unless
+// another op with the same id, lower in the total order, lies within
+// ridHorizon slices of it (rids.go). The rule depends only on the set of
+// ops, so every server shows the write once whatever the arrival order. indexRID returns
+// the lowest such op, which op repeats, and the shown ops that now repeat
+// op and that the caller removes from the view.
+func (a *applier) indexRID(op Op) (repeated *Op, displaced []Op, err error) {
 	if op.RID == "" {
-		return nil, false, nil
+		return nil, nil, nil
 	}
-	ridKey := hashRID(op.RID)
-	if old := a.rids.Get(ridKey); old != nil {
-		origin, seq, err := decodeRef(old)
-		if err != nil {
-			return nil, false, err
-		}
-		held, err := readLog(a.log, origin, seq)
-		if err != nil {
-			return nil, false, err
-		}
-		if bytes.Compare(OrderKey(held), key) <= 0 {
-			return &held, true, nil
-		}
-		prev = &held
+	hash, slice := ridHash(hashRID(op.RID)), sliceOf(op.Time)
+	near, err := a.rids.find(hash, slice, ridHorizon)
+	if err != nil {
+		return nil, nil, err
 	}
-	return prev, false, a.rids.Put(ridKey, encodeRef(op.Origin, op.Seq))
+	if len(near) > 0 {
+		if repeated, displaced, err = a.settleRID(op, hash, slice); err != nil {
+			return nil, nil, err
+		}
+	}
+	return repeated, displaced, a.rids.put(hash, ridRef{origin: op.Origin, seq: op.Seq, slice: slice})
+}
+
+// settleRID applies the rule of indexRID to op and the ops already stored
+// with its request id. Those within twice the horizon are read, because
+// whether an op near op was materialised depends on its own neighbours.
+func (a *applier) settleRID(op Op, hash ridHash, slice int64) (*Op, []Op, error) {
+	refs, err := a.rids.find(hash, slice, 2*ridHorizon)
+	if err != nil {
+		return nil, nil, err
+	}
+	var held []Op
+	for _, ref := range refs {
+		h, err := readLog(a.log, ref.origin, ref.seq)
+		if err != nil {
+			return nil, nil, err
+		}
+		dup := slices.ContainsFunc(held, func(o Op) bool { return o.Origin == h.Origin && o.Seq == h.Seq })
+		if h.RID == op.RID && !dup {
+			held = append(held, h)
+		}
+	}
+	// Even an op that repeats another may be the lowest one near a third
+	// op, which then stops being shown.
+	var displaced []Op
+	for _, z := range held {
+		if within(sliceOf(z.Time), slice, ridHorizon) && lower(op, z) && repeats(z, held) == nil {
+			displaced = append(displaced, z)
+		}
+	}
+	return repeats(op, held), displaced, nil
+}
+
+// repeats returns the lowest op of held that op repeats: one lower in the
+// total order within ridHorizon slices of it. held carries op's request id.
+func repeats(op Op, held []Op) *Op {
+	var lowest *Op
+	slice := sliceOf(op.Time)
+	for i := range held {
+		h := &held[i]
+		if lower(*h, op) && within(sliceOf(h.Time), slice, ridHorizon) && (lowest == nil || lower(*h, *lowest)) {
+			lowest = h
+		}
+	}
+	return lowest
+}
+
+// lower reports whether a comes before b in the total order.
+func lower(a, b Op) bool {
+	return bytes.Compare(OrderKey(a), OrderKey(b)) < 0
 }
 
 // unmaterialise removes a post, direct message or login from the view

@@ -117,7 +117,7 @@ func TestApplyUnknownKindIsLoggedOnly(t *testing.T) {
 	if len(ops) != 3 || ops[0] != poll || ops[1] != badName {
 		t.Errorf("OpsAfter = %+v, want the logged ops unchanged", ops)
 	}
-	if got, ok, err := s.LookupRID("r-poll"); err != nil || !ok || got != poll {
+	if got, ok, err := s.LookupRID("r-poll", baseTime); err != nil || !ok || got != poll {
 		t.Errorf("LookupRID of the logged op = %+v, %v, %v", got, ok, err)
 	}
 	if got := s.Counts(); got != (Counts{Users: 1, Posts: 1, Logins: 1}) {
@@ -229,21 +229,21 @@ func TestLookupRID(t *testing.T) {
 	lowest := c.next(Op{Kind: KindLogin, User: "ana", RID: "req-1"})
 
 	mustApply(t, s, withRID)
-	if got, ok, err := s.LookupRID("req-1"); err != nil || !ok || got != withRID {
+	if got, ok, err := s.LookupRID("req-1", baseTime); err != nil || !ok || got != withRID {
 		t.Fatalf("LookupRID = %+v, %v, %v", got, ok, err)
 	}
 	mustApply(t, s, retry)
-	if got, _, _ := s.LookupRID("req-1"); got != withRID {
+	if got, _, _ := s.LookupRID("req-1", baseTime); got != withRID {
 		t.Errorf("after a later retry LookupRID = %+v, want %+v", got, withRID)
 	}
 	mustApply(t, s, lowest)
-	if got, _, _ := s.LookupRID("req-1"); got != lowest {
+	if got, _, _ := s.LookupRID("req-1", baseTime); got != lowest {
 		t.Errorf("after a lower retry LookupRID = %+v, want %+v", got, lowest)
 	}
-	if _, ok, err := s.LookupRID("req-2"); ok || err != nil {
+	if _, ok, err := s.LookupRID("req-2", baseTime); ok || err != nil {
 		t.Errorf("unknown id: %v, %v", ok, err)
 	}
-	if _, ok, err := s.LookupRID(""); ok || err != nil {
+	if _, ok, err := s.LookupRID("", baseTime); ok || err != nil {
 		t.Errorf("empty id: %v, %v", ok, err)
 	}
 }

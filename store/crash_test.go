@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -45,11 +46,10 @@ func TestCrashChild(t *testing.T) {
 	}
 }
 
-// TestCrashLeavesConsistentStore kills a process in the middle of its
-// writes and checks that the store opens with every acknowledged batch and
-// with counters, version vector and log that agree.
-func TestCrashLeavesConsistentStore(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "store.db")
+// runCrashChild runs TestCrashChild on the store at path, kills it after
+// some batches, and returns the last seq it acknowledged.
+func runCrashChild(t *testing.T, path string) uint64 {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
 	cmd.Env = append(os.Environ(), envCrashChild+"="+path)
 	stdout, err := cmd.StdoutPipe()
@@ -77,6 +77,15 @@ func TestCrashLeavesConsistentStore(t *testing.T) {
 	if acknowledged == 0 {
 		t.Fatal("child acknowledged no batch before it was killed")
 	}
+	return acknowledged
+}
+
+// TestCrashLeavesConsistentStore kills a process in the middle of its
+// writes and checks that the store opens with every acknowledged batch and
+// with counters, version vector and log that agree.
+func TestCrashLeavesConsistentStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	acknowledged := runCrashChild(t, path)
 
 	s, err := Open(path, Options{})
 	if err != nil {
@@ -115,7 +124,7 @@ func TestCrashLeavesConsistentStore(t *testing.T) {
 		t.Errorf("counts = %+v, want %+v", got, want)
 	}
 	last := ops[len(ops)-1]
-	if found, ok, err := s.LookupRID(last.RID); err != nil || !ok || found != last {
+	if found, ok, err := s.LookupRID(last.RID, time.Unix(0, last.Time)); err != nil || !ok || found != last {
 		t.Errorf("LookupRID of the last op = %+v, %v, %v", found, ok, err)
 	}
 	res := mustApply(t, s, Op{Origin: "s1", Seq: have + 1, Clock: last.Clock + 1, Kind: KindPost, User: "ana", Channel: "geral", Text: "after"})

@@ -48,6 +48,7 @@ func eventOf(op Op) dumpEvent {
 // server, so servers that hold the same ops write byte-identical dumps.
 // Ops logged but not materialised (StatusLogged) are left out.
 func (s *Store) Dump(w io.Writer) error {
+	s.settle()
 	bw := bufio.NewWriterSize(w, 64<<10)
 	err := s.db.View(func(tx *bolt.Tx) error {
 		d := dumper{store: s, tx: tx, log: tx.Bucket(bucketLog), out: &jsonWriter{w: bw}}

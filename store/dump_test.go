@@ -98,7 +98,7 @@ func TestDumpConvergesAcrossArrivalOrders(t *testing.T) {
 		if got := s.VersionVector(); !maps.Equal(got, reference.VersionVector()) {
 			t.Errorf("seed %d: version vector %v, want %v", seed, got, reference.VersionVector())
 		}
-		if got, _, _ := s.LookupRID("r1"); got != lowestRID {
+		if got, _, _ := s.LookupRID("r1", baseTime); got != lowestRID {
 			t.Errorf("seed %d: LookupRID(r1) = %+v, want %+v", seed, got, lowestRID)
 		}
 	}

@@ -112,22 +112,8 @@ const ridKeyBytes = 16
 
 // hashRID returns the key of a request id in the index: the first 16 bytes
 // of its SHA-256. Ids of any length then make keys of one small size, which
-// keeps the index, whose inserts land on random pages, compact.
+// keeps the index compact in memory and in the file.
 func hashRID(rid string) []byte {
 	sum := sha256.Sum256([]byte(rid))
 	return sum[:ridKeyBytes]
-}
-
-// A ref names a log record: its seq in 8 bytes big-endian, then its origin.
-func encodeRef(origin string, seq uint64) []byte {
-	buf := make([]byte, 0, 8+len(origin))
-	buf = binary.BigEndian.AppendUint64(buf, seq)
-	return append(buf, origin...)
-}
-
-func decodeRef(ref []byte) (string, uint64, error) {
-	if len(ref) <= 8 {
-		return "", 0, fmt.Errorf("%w: log reference of %d bytes", ErrCorrupt, len(ref))
-	}
-	return string(ref[8:]), binary.BigEndian.Uint64(ref), nil
 }

@@ -91,6 +91,7 @@ func (s *Store) Channels() []string {
 }
 
 func (s *Store) shownName(bucket []byte, name string) (string, bool) {
+	s.settle()
 	key, ok := foldKey(name)
 	if !ok {
 		return "", false
@@ -110,6 +111,7 @@ func (s *Store) shownName(bucket []byte, name string) (string, bool) {
 }
 
 func (s *Store) shownNames(bucket []byte) []string {
+	s.settle()
 	names := []string{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucket).ForEach(func(_, rec []byte) error {
@@ -151,6 +153,7 @@ func (s *Store) Conversation(a, b, before string, limit int) ([]Message, string,
 // page reads one page of the group of an index bucket, walking back from
 // the cursor, and resolves each order key in the log.
 func (s *Store) page(index []byte, group string, before string, limit int) ([]Message, string, error) {
+	s.settle()
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
@@ -202,31 +205,46 @@ func (s *Store) page(index []byte, group string, before string, limit int) ([]Me
 	return messages, next, nil
 }
 
-// LookupRID returns the op that carries the request id, the lowest in the
-// total order if several do. It reports false for an unknown id.
-func (s *Store) LookupRID(rid string) (Op, bool, error) {
+// LookupRID returns the op that carries the request id and whose
+// timestamp is near at, as indexRID matches retries: the lowest in the total
+// order if several do. It reports false for an unknown id.
+func (s *Store) LookupRID(rid string, at time.Time) (Op, bool, error) {
 	if rid == "" {
 		return Op{}, false, nil
 	}
-	var op Op
-	var found bool
+	s.settle()
+	hash, slice := ridHash(hashRID(rid)), sliceOf(at.UnixNano())
+	s.rids.mu.RLock()
+	refs := s.rids.lookup(nil, hash, slice, ridHorizon)
+	inFile := slice-ridHorizon <= s.rids.fileTop
+	s.rids.mu.RUnlock()
+
+	var found *Op
 	err := s.db.View(func(tx *bolt.Tx) error {
-		ref := tx.Bucket(bucketRIDs).Get(hashRID(rid))
-		if ref == nil {
-			return nil
+		var err error
+		if inFile {
+			if refs, err = findInFile(refs, tx.Bucket(bucketRIDs), hash, slice, ridHorizon); err != nil {
+				return err
+			}
 		}
-		origin, seq, err := decodeRef(ref)
-		if err != nil {
-			return err
+		for _, ref := range refs {
+			op, err := readLog(tx.Bucket(bucketLog), ref.origin, ref.seq)
+			if err != nil {
+				return err
+			}
+			if op.RID == rid && (found == nil || lower(op, *found)) {
+				found = &op
+			}
 		}
-		op, err = readLog(tx.Bucket(bucketLog), origin, seq)
-		found = err == nil && op.RID == rid
-		return err
+		return nil
 	})
 	if err != nil {
 		return Op{}, false, fmt.Errorf("store: failed to look up request id %q: %w", rid, err)
 	}
-	return op, found, nil
+	if found == nil {
+		return Op{}, false, nil
+	}
+	return *found, true, nil
 }
 
 // opOverhead is an upper bound of the bytes MessagePack spends on one Op
@@ -239,6 +257,7 @@ const opOverhead = 96
 // size passes maxBytes, but it returns at least one op when one exists.
 // A limit or maxBytes <= 0 sets no bound of that kind.
 func (s *Store) OpsAfter(origin string, after uint64, limit int, maxBytes int) ([]Op, error) {
+	s.settle()
 	ops := []Op{}
 	if after == math.MaxUint64 {
 		return ops, nil

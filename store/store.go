@@ -1,6 +1,8 @@
 // Package store is the durable storage of one msgsys server: the op log of
 // every origin server and the view materialised from it (users, logins,
-// channels, posts and direct messages), in one bbolt file.
+// channels, posts and direct messages), in one bbolt file, with a
+// write-ahead log beside it that makes writes durable (wal.go) and a
+// two-step path from one to the other (commit.go).
 //
 // Layout of the file (top-level buckets):
 //
@@ -10,15 +12,18 @@
 //	logins    one bucket per folded user: order key -> empty
 //	posts     one bucket per folded channel: order key -> empty
 //	directs   one bucket per conversation "a\x00b" (folded, sorted): order key -> empty
-//	rids      SHA-256 of a request id, cut to 16 bytes -> seq (8 bytes) and origin
-//	          of the lowest op carrying it
-//	meta      schema version and counters
+//	rids      one bucket per 10-second slice of op timestamps: SHA-256 of a
+//	          request id, cut to 16 bytes, seq (8 bytes) and origin -> empty;
+//	          the newest slices live in memory only (rids.go)
+//	meta      schema version, counters, the last slice of rids written and
+//	          the write-ahead log position the file holds up to
 //
 // Each message is stored once in full, in the log. The index buckets hold
 // only order keys, and an order key names the origin and seq of its log
 // record, so History costs one log lookup per message. A million messages
 // of 40 to 120 bytes make a file of about 270 MB (TestMillionMessagesMemory),
 // and trim.go explains how a server keeps little of it in resident memory.
+// The write-ahead log keeps every op a second time, about 100 bytes each.
 package store
 
 import (
@@ -61,7 +66,7 @@ var (
 const DefaultTimeout = 5 * time.Second
 
 // schemaVersion changes whenever the layout of the file changes.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // Fill percentages of pages that bbolt splits at commit. Log keys are
 // sequence numbers appended in order, so full pages waste nothing. Index
@@ -96,6 +101,9 @@ var (
 
 	metaSchema = []byte("schema")
 	metaCounts = []byte("counts")
+
+	metaRIDsFlushed = []byte("rids-flushed")
+	metaWAL         = []byte("wal") // log position the file holds up to
 )
 
 // Options configure Open.
@@ -107,8 +115,8 @@ type Options struct {
 	// Timeout is how long Open waits for the file lock. Zero means
 	// DefaultTimeout.
 	Timeout time.Duration
-	// NoSync skips fsync after each commit, so a crash can lose or corrupt
-	// data. Tests only.
+	// NoSync skips syncing the write-ahead log, so a machine crash can
+	// lose data. Tests only.
 	NoSync bool
 }
 
@@ -126,55 +134,209 @@ type Counts struct {
 type Store struct {
 	db       *bolt.DB
 	readOnly bool
+	path     string
 
-	applyMu sync.Mutex // serialises Apply, so version and counts change only under it
+	// logMu serialises logging: planning against the version vector and
+	// appending to the write-ahead log. commitMu serialises bbolt commits.
+	// A goroutine that holds both takes commitMu first.
+	logMu    sync.Mutex
+	commitMu sync.Mutex
+	wal      *wal // nil when read-only
+
+	failMu sync.Mutex
+	failed error // set when the log could not be written; Apply refuses
+
+	pending      []*plan      // logged, not yet materialised; under logMu
+	loggedOps    atomic.Int64 // ops logged by this process
+	committedOps atomic.Int64 // of those, ops committed to the file
+
+	recovered Recovery
+
+	closeOnce sync.Once
+	closeErr  error
 
 	mu      sync.RWMutex      // guards version and counts
 	version map[string]uint64 // highest contiguous seq stored per origin
 	counts  Counts            // sizes of the view as of the last commit
 
+	rids *ridIndex        // request ids of recent ops; the rest are in the file
+	now  func() time.Time // the local clock, which decides when rids go to the file
+
 	lastTrim atomic.Int64 // Unix nanoseconds of the last trim of the memory map
 	touched  atomic.Int64 // log records read or written since the last trim
 	trimOff  atomic.Bool  // set when the platform cannot trim
 
-	trimMu    sync.Mutex  // guards trimTimer and closed
-	trimTimer *time.Timer // pending trim of an idle store, or nil
-	closed    bool        // Close has begun, so no timer may be armed
+	trimMu      sync.Mutex  // guards trimTimer and closed
+	trimTimer   *time.Timer // pending trim of an idle store, or nil
+	settleTimer *time.Timer // pending materialisation of received ops, or nil
+	closed      bool        // Close has begun, so no timer may be armed
 }
 
 // Open opens the store at path, creating the file and its buckets when the
-// store is writable and the file is new.
+// store is writable and the file is new. A writable store keeps its
+// write-ahead log in the directory path+".wal" (wal.go) and recovers there
+// from a crash: it replays the ops the file missed when the process died,
+// and rebuilds the file from the log when the machine restarted since.
 //
 // The freelist is the hashmap type, and every commit writes it. With
 // NoFreelistSync each commit would be a little cheaper, but every Open
 // would then read every page of the file to rebuild the freelist, and so
 // map the whole file into the server's memory.
 func Open(path string, opts Options) (*Store, error) {
+	s, err := open(path, opts)
+	if err != nil {
+		return nil, fmt.Errorf("store: failed to open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func open(path string, opts Options) (*Store, error) {
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
+	walDir := path + ".wal"
+	var rebuild bool
+	if !opts.ReadOnly {
+		died, boot, err := readOpenMarker(walDir)
+		if err != nil {
+			return nil, err
+		}
+		// No process of an earlier boot can still hold the file, so it
+		// can go. The log holds every op in it.
+		if rebuild = died && (boot == "" || boot != bootID()); rebuild {
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, err
+			}
+		}
+	}
+
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:      timeout,
 		ReadOnly:     opts.ReadOnly,
-		NoSync:       opts.NoSync,
+		NoSync:       !opts.ReadOnly, // the write-ahead log is synced instead
+		NoGrowSync:   true,
 		FreelistType: bolt.FreelistMapType,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: failed to open %s: %w", path, err)
+		return nil, err
 	}
-	s := &Store{db: db, readOnly: opts.ReadOnly}
+	s := &Store{db: db, readOnly: opts.ReadOnly, path: path, now: time.Now}
 	if !opts.ReadOnly {
 		err = db.Update(initBuckets)
 	}
 	if err == nil {
 		err = db.View(s.load)
 	}
+	if err == nil && !opts.ReadOnly {
+		err = s.recover(walDir, rebuild, !opts.NoSync)
+	}
 	if err != nil {
+		if s.wal != nil {
+			_ = s.wal.close()
+		}
 		_ = db.Close() // the open error is the one to report
-		return nil, fmt.Errorf("store: failed to open %s: %w", path, err)
+		return nil, err
 	}
 	return s, nil
+}
+
+// Recovery tells what Open did to bring the file up to date with the log.
+type Recovery struct {
+	Rebuilt  bool // the machine had restarted, so the file was rebuilt from the log
+	Replayed int  // ops the file lacked and took from the log
+	Seeded   int  // ops of a file without a log, copied into a new log
+}
+
+// Recovery returns what Open recovered.
+func (s *Store) Recovery() Recovery { return s.recovered }
+
+// recover opens the write-ahead log, brings the file up to date with it,
+// and marks the store open.
+func (s *Store) recover(dir string, rebuild bool, sync bool) error {
+	died, _, err := readOpenMarker(dir)
+	if err != nil {
+		return err
+	}
+	if s.wal, err = openWAL(dir, sync); err != nil {
+		return err
+	}
+	s.recovered.Rebuilt = rebuild
+
+	var from walPos
+	err = s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketMeta).Get(metaWAL)
+		if v == nil {
+			return nil
+		}
+		from, err = decodeWALPos(v)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case s.wal.end == (walPos{seg: 1}) && len(s.version) > 0:
+		// A file whose log was removed: the log starts again from it.
+		err = s.seedWAL()
+	case died || rebuild || from != s.wal.end:
+		err = s.replayWAL(from)
+	}
+	if err != nil {
+		return err
+	}
+	return writeOpenMarker(dir)
+}
+
+// replayWAL applies the ops logged from pos on that the file lacks.
+func (s *Store) replayWAL(from walPos) error {
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	err := s.wal.replay(from, 1000, func(ops []Op) error {
+		p := s.plan(ops)
+		if len(p.logged) == 0 {
+			return nil
+		}
+		s.recovered.Replayed += len(p.logged)
+		s.mu.Lock()
+		s.version = maps.Clone(p.version)
+		s.mu.Unlock()
+		return s.commit([]*plan{p}, nil)
+	})
+	if err != nil {
+		return err
+	}
+	end := s.wal.end
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(metaWAL, end.encode())
+	})
+}
+
+// seedWAL copies every op of the file into an empty log.
+func (s *Store) seedWAL() error {
+	for origin := range s.VersionVector() {
+		for after := uint64(0); ; {
+			ops, err := s.OpsAfter(origin, after, 1000, 0)
+			if err != nil || len(ops) == 0 {
+				if err != nil {
+					return err
+				}
+				break
+			}
+			if err := s.wal.append(ops); err != nil {
+				return err
+			}
+			s.recovered.Seeded += len(ops)
+			after = ops[len(ops)-1].Seq
+		}
+	}
+	if err := s.wal.flush(); err != nil {
+		return err
+	}
+	end := s.wal.end
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(metaWAL, end.encode())
+	})
 }
 
 // initBuckets creates the buckets of a new file and checks the schema
@@ -244,8 +406,13 @@ func (s *Store) load(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
+	rids, err := loadRIDs(tx)
+	if err != nil {
+		return err
+	}
 	s.version = version
 	s.counts = counts
+	s.rids = rids
 	return nil
 }
 
@@ -271,10 +438,38 @@ func decodeCounts(v []byte) (Counts, error) {
 }
 
 // Close closes the file. It waits for read transactions in progress.
+// A writable store syncs the file, which commits left to the page cache,
+// and the log. It then removes the open marker, which tells the next Open
+// that the store was closed cleanly.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Store) close() error {
 	s.stopTrims()
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("store: failed to close %s: %w", s.db.Path(), err)
+	var err error
+	if s.wal != nil {
+		err = s.materialise(s.loggedOps.Load())
+		s.commitMu.Lock()
+		defer s.commitMu.Unlock()
+		s.logMu.Lock()
+		defer s.logMu.Unlock()
+		if syncErr := s.db.Sync(); err == nil {
+			err = syncErr
+		}
+		if walErr := s.wal.close(); err == nil {
+			err = walErr
+		}
+		if err == nil && s.failure() == nil {
+			err = removeOpenMarker(s.wal.dir)
+		}
+	}
+	if closeErr := s.db.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		return fmt.Errorf("store: failed to close %s: %w", s.path, err)
 	}
 	return nil
 }
@@ -283,6 +478,7 @@ func (s *Store) Close() error {
 // open and writable. The copy goes to a temporary file in the same directory,
 // is synced, and is then renamed to path, so path never holds a partial copy.
 func (s *Store) Backup(path string) error {
+	s.settle()
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("store: failed to back up to %s: %w", path, err)
@@ -317,6 +513,7 @@ func (s *Store) VersionVector() map[string]uint64 {
 // Counts returns the sizes of the view as of the last commit, without
 // reading the file.
 func (s *Store) Counts() Counts {
+	s.settle()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.counts

@@ -45,7 +45,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if got := s.VersionVector(); !maps.Equal(got, wantVersion) {
 		t.Errorf("version vector %v, want %v", got, wantVersion)
 	}
-	if _, ok, _ := s.LookupRID("x"); !ok {
+	if _, ok, _ := s.LookupRID("x", baseTime); !ok {
 		t.Error("request id lost across reopen")
 	}
 	// The reopened store goes on from where it was.

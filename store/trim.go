@@ -14,8 +14,8 @@ import (
 // so a busy server would end up with most of a large file mapped. Apply and
 // the long reads therefore unmap the touched pages once trimInterval has
 // passed or trimRecords log records were read or written since the last
-// trim, whichever comes first. The count is low because one batch of 1000
-// ops writes about 1000 random pages of the request id index. A timer trims
+// trim, whichever comes first. The count is low because a history page or
+// a catch-up batch reads pages all over the file. A timer trims
 // once more trimInterval after the last touch, so a store that goes idle
 // does not keep its last pages.
 const (
@@ -62,6 +62,10 @@ func (s *Store) stopTrims() {
 	if s.trimTimer != nil {
 		s.trimTimer.Stop()
 		s.trimTimer = nil
+	}
+	if s.settleTimer != nil {
+		s.settleTimer.Stop()
+		s.settleTimer = nil
 	}
 }
 

@@ -47,14 +47,23 @@ func (s *Server) countMessages(ops []store.Op) {
 	}
 }
 
+// berkeleyMinGap is the least time between the starts of two Berkeley
+// rounds. Under load, ten messages arrive faster than a round's dozen
+// round trips complete, and back-to-back rounds took an eighth of the
+// coordinator's CPU at 1,500 messages a second while correcting nothing
+// that drifts in a tenth of a second.
+const berkeleyMinGap = 100 * time.Millisecond
+
 // runBerkeley runs a synchronisation round on a timer and after every
-// BerkeleyMessages messages, whenever this server coordinates.
+// BerkeleyMessages messages, whenever this server coordinates. Rounds
+// never overlap and start at least berkeleyMinGap apart.
 func (s *Server) runBerkeley(ctx context.Context) {
 	if s.cfg.BerkeleyEvery <= 0 {
 		return
 	}
 	ticker := time.NewTicker(s.cfg.BerkeleyEvery)
 	defer ticker.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -62,6 +71,14 @@ func (s *Server) runBerkeley(ctx context.Context) {
 		case <-ticker.C:
 		case <-s.berkeley:
 		}
+		if wait := berkeleyMinGap - time.Since(last); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+		last = time.Now()
 		a, ok := s.node.Coordinator()
 		if ok && a.Coordinator == s.cfg.Name {
 			s.berkeleyRound(ctx, a.Epoch)

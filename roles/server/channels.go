@@ -80,7 +80,7 @@ func (s *Server) decideChannel(ctx context.Context, name, rid string) error {
 	defer s.channelMu.Unlock()
 
 	if rid != "" {
-		if _, ok, err := s.store.LookupRID(rid); err == nil && ok {
+		if _, ok, err := s.store.LookupRID(rid, s.cfg.Clocks.Physical.Now()); err == nil && ok {
 			return nil
 		}
 	}

@@ -128,6 +128,9 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: open store in %s (is another server using it?): %w", cfg.Data, err)
 	}
+	if rec := st.Recovery(); rec != (store.Recovery{}) {
+		cfg.Log.Info("store recovered", "server", cfg.Name, "rebuilt", rec.Rebuilt, "replayed", rec.Replayed, "seeded", rec.Seeded)
+	}
 	ln, err := proto.Listen(cfg.Bind, proto.Router, cfg.Log)
 	if err != nil {
 		st.Close()

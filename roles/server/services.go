@@ -149,7 +149,7 @@ func (r *request) name(field string) (string, error) {
 // applied, and reports whether it was a retry.
 func (r *request) write(ctx context.Context, op store.Op) (store.Op, bool, error) {
 	if r.rid != "" {
-		if existing, ok, err := r.s.store.LookupRID(r.rid); err == nil && ok {
+		if existing, ok, err := r.s.store.LookupRID(r.rid, r.s.cfg.Clocks.Physical.Now()); err == nil && ok {
 			r.s.log.Info("retry recognised", "service", r.service, "origin", existing.Origin, "seq", existing.Seq)
 			return existing, true, nil
 		}

@@ -1,0 +1,331 @@
+package store
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// A batch reaches the store in two steps. Logging sorts it, checks it
+// against the version vector and appends the ops that extend their
+// origin's log to the write-ahead log; from then on the version vector
+// counts them. Materialising applies logged ops to the bbolt file in one
+// transaction, which makes them visible to reads.
+//
+// Apply and ApplyAsync do both at once, because their callers need each
+// op's outcome. Receive, for ops pushed by other servers, only logs and
+// leaves the ops pending: the next ApplyAsync, the next read, or a timer
+// after settleAfter materialises them with whatever else is pending. On a
+// server of three, two of every three ops it stores come from its peers,
+// and each bbolt commit costs about ten page writes whatever its size, so
+// sharing commits cuts the disk's load and the CPU (docs/benchmarks.md).
+
+// settleAfter bounds how long a received op stays pending when nothing
+// reads or writes.
+const settleAfter = 5 * time.Millisecond
+
+// Apply stores a batch of ops and returns once they are visible and synced,
+// so one sync makes the batch durable. It sorts the ops by origin and seq
+// first, so a batch may hold the ops of one origin in any order. An op
+// whose seq is the next of its origin is appended to the log, and
+// materialised unless its kind is unknown or a name in it is invalid
+// (StatusLogged). Other ops are skipped, and the result gives the status of
+// each. After a failed write or sync the store refuses every later write,
+// because it cannot tell what the disk holds.
+func (s *Store) Apply(ops []Op) (ApplyResult, error) {
+	res, durable, err := s.ApplyAsync(ops, true)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	if err := durable.Wait(); err != nil {
+		return ApplyResult{}, err
+	}
+	return res, nil
+}
+
+// ApplyAsync applies ops as Apply does but returns before the log is
+// synced: reads see the ops at once, and the returned Durable waits until
+// they would survive a crash of the machine. A caller can so apply the
+// next batch while this one syncs, and one sync then covers both. With
+// urgent set the sync starts at once, in parallel with the bbolt commit;
+// otherwise the batch is synced within lazySyncEvery, or by the next
+// urgent batch.
+func (s *Store) ApplyAsync(ops []Op, urgent bool) (ApplyResult, Durable, error) {
+	if s.readOnly {
+		return ApplyResult{}, Durable{}, ErrReadOnly
+	}
+	s.logMu.Lock()
+	p, err := s.log(ops)
+	upTo := s.wal.written
+	s.logMu.Unlock()
+	if err != nil {
+		return ApplyResult{}, Durable{}, err
+	}
+	if len(p.logged) == 0 {
+		return p.finish(), Durable{}, nil
+	}
+	if urgent {
+		s.wal.startSync()
+	}
+	if err := s.materialise(p.upTo); err != nil {
+		return ApplyResult{}, Durable{}, err
+	}
+	return p.finish(), Durable{s: s, upTo: upTo}, nil
+}
+
+// Received is the outcome of Receive.
+type Received struct {
+	Logged  []Op              // the ops logged, in log order
+	Missing []Range           // per origin, the seqs to fetch before ops that did not follow on
+	Version map[string]uint64 // version vector after the batch
+}
+
+// Receive logs ops, as Apply does, and leaves them to be materialised
+// later.
+func (s *Store) Receive(ops []Op) (Received, error) {
+	if s.readOnly {
+		return Received{}, ErrReadOnly
+	}
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	p, err := s.log(ops)
+	if err != nil {
+		return Received{}, err
+	}
+	if len(p.logged) > 0 {
+		s.armSettle()
+	}
+	res := p.finish()
+	return Received{Logged: p.logged, Missing: res.Missing, Version: res.Version}, nil
+}
+
+// settle materialises pending ops, so that a read sees every op logged
+// before it began.
+func (s *Store) settle() {
+	_ = s.materialise(s.loggedOps.Load()) // a failure is recorded and refuses later writes
+}
+
+// armSettle starts the timer that materialises pending ops when nothing
+// else does.
+func (s *Store) armSettle() {
+	s.trimMu.Lock()
+	defer s.trimMu.Unlock()
+	if s.closed || s.settleTimer != nil {
+		return
+	}
+	s.settleTimer = time.AfterFunc(settleAfter, func() {
+		s.trimMu.Lock()
+		s.settleTimer = nil
+		s.trimMu.Unlock()
+		s.settle()
+	})
+}
+
+// log plans a batch, appends the ops it logs to the write-ahead log and
+// queues them to be materialised. Callers hold logMu.
+func (s *Store) log(ops []Op) (*plan, error) {
+	if err := s.failure(); err != nil {
+		return nil, err
+	}
+	p := s.plan(ops)
+	if len(p.logged) == 0 {
+		return p, nil
+	}
+	if err := s.wal.append(p.logged); err != nil {
+		return nil, s.fail(fmt.Errorf("store: failed to write the log: %w", err))
+	}
+	p.end = s.wal.end
+	s.mu.Lock()
+	s.version = maps.Clone(p.version)
+	s.mu.Unlock()
+	s.pending = append(s.pending, p)
+	p.upTo = s.loggedOps.Add(int64(len(p.logged)))
+	return p, nil
+}
+
+// materialise returns once the first upTo ops logged by this process are
+// committed to the bbolt file, by this call or by another. It commits
+// every queued plan in one transaction, in log order. Logging goes on
+// meanwhile, so a peer's push never waits for a commit. A failure leaves
+// logged ops out of the file, so the store refuses later writes; the next
+// Open replays them from the log.
+func (s *Store) materialise(upTo int64) error {
+	if s.committedOps.Load() >= upTo {
+		return s.failure()
+	}
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	if s.committedOps.Load() >= upTo {
+		return s.failure()
+	}
+	s.logMu.Lock()
+	plans := s.pending
+	s.pending = nil
+	s.logMu.Unlock()
+	if len(plans) == 0 {
+		return s.failure()
+	}
+	last := plans[len(plans)-1]
+	if err := s.commit(plans, &last.end); err != nil {
+		return s.fail(err)
+	}
+	s.committedOps.Store(last.upTo)
+	return nil
+}
+
+// Durable waits for a batch of ApplyAsync to reach the disk.
+type Durable struct {
+	s    *Store
+	upTo int64 // log bytes written by this process that must be synced
+}
+
+// Wait returns once the batch is synced, or the sync's error. After a
+// failed sync the store refuses every later write.
+func (d Durable) Wait() error {
+	if d.s == nil {
+		return nil
+	}
+	if err := d.s.wal.syncUpTo(d.upTo); err != nil {
+		return d.s.fail(fmt.Errorf("store: failed to sync the log: %w", err))
+	}
+	return nil
+}
+
+// fail records the first error that leaves the disk in an unknown state,
+// and returns the recorded one.
+func (s *Store) fail(err error) error {
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	if s.failed == nil {
+		s.failed = err
+	}
+	return s.failed
+}
+
+func (s *Store) failure() error {
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	return s.failed
+}
+
+// plan is one batch sorted and checked against the version vector: the ops
+// that extend their origin's log, and the outcome of the others.
+type plan struct {
+	ops      []Op
+	order    []int // indexes of logged ops in ops, in log order
+	logged   []Op
+	res      ApplyResult
+	version  map[string]uint64 // after the batch
+	firstGap map[string]uint64
+	end      walPos // log position after the batch
+	upTo     int64  // ops logged by this process up to this batch
+}
+
+// plan decides which ops of a batch the store logs. Callers hold logMu.
+func (s *Store) plan(ops []Op) *plan {
+	s.mu.RLock()
+	version := maps.Clone(s.version)
+	s.mu.RUnlock()
+
+	order := make([]int, len(ops))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Or(cmp.Compare(ops[a].Origin, ops[b].Origin), cmp.Compare(ops[a].Seq, ops[b].Seq))
+	})
+
+	p := &plan{ops: ops, res: ApplyResult{Ops: make([]OpResult, len(ops))}, version: version, firstGap: make(map[string]uint64)}
+	for _, i := range order {
+		op := ops[i]
+		if err := checkIdentity(op); err != nil {
+			p.res.Ops[i] = OpResult{Status: StatusInvalid, Reason: err}
+			continue
+		}
+		have := version[op.Origin]
+		switch {
+		case op.Seq <= have:
+			p.res.Ops[i].Status = StatusDuplicate
+		case op.Seq > have+1:
+			p.res.Ops[i].Status = StatusGap
+			if _, seen := p.firstGap[op.Origin]; !seen {
+				p.firstGap[op.Origin] = op.Seq
+			}
+		default:
+			p.order = append(p.order, i)
+			p.logged = append(p.logged, op)
+			version[op.Origin] = op.Seq
+		}
+	}
+	return p
+}
+
+// commit materialises the logged ops of plans, in order, in one bbolt
+// transaction, and records end, when set, as the log position the file
+// holds up to. Callers hold commitMu.
+func (s *Store) commit(plans []*plan, end *walPos) error {
+	s.mu.RLock()
+	counts := s.counts
+	s.mu.RUnlock()
+
+	var rids *ridTx
+	applied := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		rids = newRIDTx(s.rids, tx.Bucket(bucketRIDs), s.now().UnixNano())
+		a := newApplier(tx, &counts, rids)
+		for _, p := range plans {
+			for _, i := range p.order {
+				r, err := a.apply(p.ops[i])
+				if err != nil {
+					return err
+				}
+				p.res.Ops[i] = r
+				p.res.Applied++
+				applied++
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if err := rids.flush(meta); err != nil {
+			return err
+		}
+		if end != nil {
+			if err := meta.Put(metaWAL, end.encode()); err != nil {
+				return err
+			}
+		}
+		return meta.Put(metaCounts, encodeCounts(counts))
+	})
+	switch {
+	case rids == nil: // the transaction never began
+	case err != nil:
+		rids.rollback()
+	default:
+		rids.commit()
+	}
+	if err != nil {
+		return fmt.Errorf("store: failed to apply %d ops: %w", applied, err)
+	}
+
+	s.mu.Lock()
+	s.counts = counts
+	s.mu.Unlock()
+	s.touch(applied)
+	s.trimAfterWrite()
+	return nil
+}
+
+// finish completes the result with the gaps and the version vector.
+func (p *plan) finish() ApplyResult {
+	res := p.res
+	version := maps.Clone(p.version)
+	for origin, seq := range p.firstGap {
+		res.Missing = append(res.Missing, Range{Origin: origin, From: version[origin] + 1, To: seq - 1})
+	}
+	slices.SortFunc(res.Missing, func(a, b Range) int { return cmp.Compare(a.Origin, b.Origin) })
+	res.Version = version
+	return res
+}

@@ -1,0 +1,427 @@
+package store
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The write-ahead log makes a batch durable with one append and one
+// fdatasync, where a bbolt commit costs two fdatasyncs and about nine page
+// writes (docs/benchmarks.md). It holds every op the store ever logged, in
+// the order the store logged them, so the bbolt file can be rebuilt from it.
+// bbolt then runs with NoSync: a process that dies leaves its commits in the
+// page cache, and a machine that crashed may have left the file torn, so
+// Open rebuilds it (see openWAL and Open).
+//
+// The log is a directory of segment files named by their number. A record
+// is the payload's length and CRC-32C, 4 bytes each, little-endian, then
+// the payload: the origin as a uvarint length and its bytes, the seq as a
+// uvarint, and the log record of codec.go.
+const (
+	walSegmentBytes = 64 << 20
+	walHeaderBytes  = 8
+	walMaxRecord    = 16 << 20 // far above any op the server accepts
+	walOpenMarker   = "open"   // present while a process has the store open
+	walSuffix       = ".seg"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// walPos is a place in the log: a segment and an offset in it.
+type walPos struct {
+	seg uint64
+	off int64
+}
+
+func (p walPos) encode() []byte {
+	buf := binary.BigEndian.AppendUint64(make([]byte, 0, 16), p.seg)
+	return binary.BigEndian.AppendUint64(buf, uint64(p.off))
+}
+
+func decodeWALPos(v []byte) (walPos, error) {
+	if len(v) != 16 {
+		return walPos{}, fmt.Errorf("%w: log position of %d bytes", ErrCorrupt, len(v))
+	}
+	return walPos{seg: binary.BigEndian.Uint64(v), off: int64(binary.BigEndian.Uint64(v[8:]))}, nil
+}
+
+// wal appends to the last segment. Apply, the only writer, serialises
+// appends; syncs come from any goroutine.
+type wal struct {
+	dir  string
+	sync bool
+	buf  []byte
+
+	mu      sync.Mutex // guards f, end and written against syncUpTo
+	f       *os.File
+	end     walPos
+	written int64 // bytes appended by this process
+
+	syncMu sync.Mutex // held by the goroutine that syncs, and while a segment is swapped
+	synced int64      // written as of the start of the last successful sync
+
+	// kick wakes the syncer after an append that a writer will wait for,
+	// so the sync runs while bbolt commits the same batch; stop and
+	// stopped end the syncer.
+	kick    chan struct{}
+	stop    chan struct{}
+	stopped chan struct{}
+}
+
+// openWAL opens the log in dir, creating it when missing, and positions it
+// after the last whole record. A torn record at the end, left by a crash
+// during an append, is cut off.
+func openWAL(dir string, sync bool) (*wal, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	segs, err := walSegments(dir)
+	if err != nil {
+		return nil, err
+	}
+	w := &wal{dir: dir, sync: sync, kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	seg, end := uint64(1), int64(0)
+	if len(segs) > 0 {
+		seg = segs[len(segs)-1]
+		if end, err = scanSegment(w.segPath(seg), 0, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := w.openSegment(seg, end); err != nil {
+		return nil, err
+	}
+	go w.syncer()
+	return w, nil
+}
+
+// lazySyncEvery bounds how long appended records that no writer waits
+// for stay unsynced.
+const lazySyncEvery = 100 * time.Millisecond
+
+// syncer syncs whatever was appended each time startSync kicks it, and
+// every lazySyncEvery. Errors are left for the next syncUpTo of a writer,
+// which reports them.
+func (w *wal) syncer() {
+	defer close(w.stopped)
+	ticker := time.NewTicker(lazySyncEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-w.kick:
+		case <-ticker.C:
+		}
+		w.mu.Lock()
+		written := w.written
+		w.mu.Unlock()
+		_ = w.syncUpTo(written)
+	}
+}
+
+func (w *wal) segPath(seg uint64) string {
+	return filepath.Join(w.dir, fmt.Sprintf("%016d%s", seg, walSuffix))
+}
+
+// openSegment opens seg for appending at off, cutting off what follows,
+// and closes the previous segment. Callers other than openWAL hold syncMu.
+func (w *wal) openSegment(seg uint64, off int64) error {
+	f, err := os.OpenFile(w.segPath(seg), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(off); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		_ = f.Close()
+		return err
+	}
+	w.mu.Lock()
+	old := w.f
+	w.f, w.end = f, walPos{seg: seg, off: off}
+	w.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+	return syncDir(w.dir)
+}
+
+// append writes ops as records with one write, starting a new segment when
+// the current one is full. It does not sync.
+func (w *wal) append(ops []Op) error {
+	if w.end.off >= walSegmentBytes {
+		if err := w.rotate(); err != nil {
+			return err
+		}
+	}
+	buf := w.buf[:0]
+	for _, op := range ops {
+		start := len(buf)
+		buf = append(buf, make([]byte, walHeaderBytes)...)
+		buf = appendString(buf, op.Origin)
+		buf = binary.AppendUvarint(buf, op.Seq)
+		buf = append(buf, encodeRecord(op)...)
+		payload := buf[start+walHeaderBytes:]
+		binary.LittleEndian.PutUint32(buf[start:], uint32(len(payload)))
+		binary.LittleEndian.PutUint32(buf[start+4:], crc32.Checksum(payload, castagnoli))
+	}
+	w.buf = buf
+	n, err := w.f.Write(buf)
+	w.mu.Lock()
+	w.end.off += int64(n)
+	w.written += int64(n)
+	w.mu.Unlock()
+	return err
+}
+
+// startSync has the syncer sync what was appended so far without waiting
+// for it.
+func (w *wal) startSync() {
+	select {
+	case w.kick <- struct{}{}:
+	default: // a sync is already due
+	}
+}
+
+// rotate syncs the full segment and starts the next one. It waits for a
+// sync in progress, which holds the old segment open.
+func (w *wal) rotate() error {
+	w.syncMu.Lock()
+	defer w.syncMu.Unlock()
+	if err := w.f.Sync(); err != nil {
+		return err
+	}
+	w.synced = w.written
+	return w.openSegment(w.end.seg+1, 0)
+}
+
+// syncUpTo returns once the first upTo bytes appended are synced. Callers
+// that arrive during a sync wait for it and then find their bytes synced
+// or sync once for everyone that wrote since: group commit.
+func (w *wal) syncUpTo(upTo int64) error {
+	w.syncMu.Lock()
+	defer w.syncMu.Unlock()
+	if w.synced >= upTo {
+		return nil
+	}
+	w.mu.Lock()
+	f, written := w.f, w.written
+	w.mu.Unlock()
+	if w.sync {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	w.synced = written
+	return nil
+}
+
+// flush makes every appended record durable.
+func (w *wal) flush() error {
+	w.mu.Lock()
+	written := w.written
+	w.mu.Unlock()
+	return w.syncUpTo(written)
+}
+
+// close stops the syncer, syncs and closes the segment.
+func (w *wal) close() error {
+	close(w.stop)
+	<-w.stopped
+	if err := w.flush(); err != nil {
+		_ = w.f.Close()
+		return err
+	}
+	return w.f.Close()
+}
+
+// replay calls fn with the ops logged from pos on, in batches of at most
+// size, in log order.
+func (w *wal) replay(from walPos, size int, fn func([]Op) error) error {
+	segs, err := walSegments(w.dir)
+	if err != nil {
+		return err
+	}
+	var batch []Op
+	emit := func(op Op) error {
+		batch = append(batch, op)
+		if len(batch) < size {
+			return nil
+		}
+		err := fn(batch)
+		batch = batch[:0]
+		return err
+	}
+	for _, seg := range segs {
+		if seg < from.seg {
+			continue
+		}
+		off := int64(0)
+		if seg == from.seg {
+			off = from.off
+		}
+		if _, err := scanSegment(w.segPath(seg), off, emit); err != nil {
+			return err
+		}
+	}
+	if len(batch) > 0 {
+		return fn(batch)
+	}
+	return nil
+}
+
+// scanSegment reads the records of one segment from off on, passing each op
+// to fn when fn is set, and returns the offset after the last whole record.
+func scanSegment(path string, off int64, fn func(Op) error) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	r := bufio.NewReaderSize(f, 1<<20)
+	header := make([]byte, walHeaderBytes)
+	var payload []byte
+	for {
+		if _, err := io.ReadFull(r, header); err != nil {
+			return off, nil // the end, or a torn header
+		}
+		size := binary.LittleEndian.Uint32(header)
+		if size == 0 || size > walMaxRecord {
+			return off, nil
+		}
+		payload = slices.Grow(payload[:0], int(size))[:size]
+		if _, err := io.ReadFull(r, payload); err != nil {
+			return off, nil
+		}
+		if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(header[4:]) {
+			return off, nil
+		}
+		if fn != nil {
+			op, err := decodeWALRecord(payload)
+			if err != nil {
+				return off, err
+			}
+			if err := fn(op); err != nil {
+				return off, err
+			}
+		}
+		off += walHeaderBytes + int64(size)
+	}
+}
+
+func decodeWALRecord(payload []byte) (Op, error) {
+	n, size := binary.Uvarint(payload)
+	if size <= 0 || n > uint64(len(payload)-size) {
+		return Op{}, fmt.Errorf("%w: log entry origin", ErrCorrupt)
+	}
+	origin := string(payload[size : size+int(n)])
+	rest := payload[size+int(n):]
+	seq, size := binary.Uvarint(rest)
+	if size <= 0 {
+		return Op{}, fmt.Errorf("%w: log entry seq", ErrCorrupt)
+	}
+	return decodeRecord(origin, seq, rest[size:])
+}
+
+// walSegments lists the segment numbers in dir in ascending order.
+func walSegments(dir string) ([]uint64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var segs []uint64
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), walSuffix)
+		if !ok {
+			continue
+		}
+		if seg, err := strconv.ParseUint(name, 10, 64); err == nil {
+			segs = append(segs, seg)
+		}
+	}
+	slices.Sort(segs)
+	return segs, nil
+}
+
+// The open marker records how the last process that had the store open
+// ended. Without it the store was closed cleanly. With it, the process
+// died; if the machine has not restarted since, its bbolt commits are in
+// the page cache and the file is whole. If the machine restarted, or the
+// boot cannot be told, bbolt's unsynced pages may be lost in any order and
+// the file is rebuilt from the log.
+
+// bootID identifies this run of the operating system, or is empty where it
+// cannot be read.
+func bootID() string {
+	id, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(id))
+}
+
+// readOpenMarker reports whether the marker exists and the boot it names.
+func readOpenMarker(dir string) (bool, string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, walOpenMarker))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, "", nil
+	}
+	if err != nil {
+		return false, "", err
+	}
+	return true, strings.TrimSpace(string(data)), nil
+}
+
+func writeOpenMarker(dir string) error {
+	f, err := os.OpenFile(filepath.Join(dir, walOpenMarker), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(bootID() + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func removeOpenMarker(dir string) error {
+	if err := os.Remove(filepath.Join(dir, walOpenMarker)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes the creation, removal or renaming of files in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if closeErr := d.Close(); err == nil {
+		err = closeErr
+	}
+	return err
+}

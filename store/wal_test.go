@@ -1,0 +1,318 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// copyTree copies the regular files under src to dst.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o700)
+		}
+		in, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.Create(target)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// crashedStore runs TestCrashChild until it has acknowledged some batches,
+// kills it, and returns the directory holding its store and log, untouched
+// since the kill, and the last seq it acknowledged.
+func crashedStore(t *testing.T) (string, uint64) {
+	t.Helper()
+	dir := t.TempDir()
+	acknowledged := runCrashChild(t, filepath.Join(dir, "store.db"))
+	return dir, acknowledged
+}
+
+// simulateMachineCrash makes a store directory look as if the machine, not
+// only the process, died: the open marker names another boot, the bbolt
+// file lost pages it never synced, and the log ends in a torn record.
+func simulateMachineCrash(t *testing.T, dir string) {
+	t.Helper()
+	walDir := filepath.Join(dir, "store.db.wal")
+	if err := os.WriteFile(filepath.Join(walDir, walOpenMarker), []byte("another-boot\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "store.db")
+	info, err := os.Stat(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(db, make([]byte, info.Size()/2), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	segs, err := walSegments(walDir)
+	if err != nil || len(segs) == 0 {
+		t.Fatalf("segments: %v %v", segs, err)
+	}
+	last := filepath.Join(walDir, fmt.Sprintf("%016d%s", segs[len(segs)-1], walSuffix))
+	f, err := os.OpenFile(last, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A header that promises more than follows, as a write cut short does.
+	if _, err := f.Write([]byte{200, 0, 0, 0, 1, 2, 3, 4, 'p', 'a', 'r'}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRecoveryAfterCrashes kills a writing process and opens its store
+// twice: as left by the process, and as a machine crash would leave it.
+// Both must hold every acknowledged op, and the same ops.
+func TestRecoveryAfterCrashes(t *testing.T) {
+	dir, acknowledged := crashedStore(t)
+	machine := t.TempDir()
+	copyTree(t, dir, machine)
+	simulateMachineCrash(t, machine)
+
+	var dumps []string
+	for _, c := range []struct {
+		name    string
+		dir     string
+		rebuilt bool
+	}{{"process crash", dir, false}, {"machine crash", machine, true}} {
+		s, err := Open(filepath.Join(c.dir, "store.db"), Options{})
+		if err != nil {
+			t.Fatalf("%s: open: %v", c.name, err)
+		}
+		rec := s.Recovery()
+		if rec.Rebuilt != c.rebuilt {
+			t.Errorf("%s: rebuilt = %v, want %v", c.name, rec.Rebuilt, c.rebuilt)
+		}
+		if c.rebuilt && rec.Replayed < int(acknowledged) {
+			t.Errorf("%s: replayed %d ops, want at least the %d acknowledged", c.name, rec.Replayed, acknowledged)
+		}
+		if have := s.VersionVector()["s1"]; have < acknowledged {
+			t.Errorf("%s: version s1 = %d, but %d were acknowledged", c.name, have, acknowledged)
+		}
+		dumps = append(dumps, dumpString(t, s))
+
+		// The store takes writes again, and closes cleanly.
+		o := &testOrigin{name: "s1", seq: s.VersionVector()["s1"], clock: 1 << 20}
+		if res := mustApply(t, s, o.post("ana", "geral", "after")); res.Ops[0].Status != StatusApplied {
+			t.Errorf("%s: apply after recovery: %v", c.name, res.Ops[0].Status)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("%s: close: %v", c.name, err)
+		}
+		if _, err := os.Stat(filepath.Join(c.dir, "store.db.wal", walOpenMarker)); !os.IsNotExist(err) {
+			t.Errorf("%s: open marker left after a clean close: %v", c.name, err)
+		}
+
+		s, err = Open(filepath.Join(c.dir, "store.db"), Options{})
+		if err != nil {
+			t.Fatalf("%s: reopen: %v", c.name, err)
+		}
+		if rec := s.Recovery(); rec != (Recovery{}) {
+			t.Errorf("%s: recovery after a clean close: %+v", c.name, rec)
+		}
+		_ = s.Close()
+	}
+	if dumps[0] != dumps[1] {
+		t.Errorf("the rebuilt store differs from the one the process left:\n%.2000s\n---\n%.2000s", dumps[0], dumps[1])
+	}
+}
+
+// TestSeedLogFromFile removes the log of a closed store; Open starts a new
+// log holding every op, so a later rebuild loses nothing.
+func TestSeedLogFromFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "store.db")
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fillStore(s, 500, 100); err != nil {
+		t.Fatal(err)
+	}
+	want := dumpString(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(path + ".wal"); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Recovery().Seeded; got != 500 {
+		t.Errorf("seeded %d ops, want 500", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := os.WriteFile(filepath.Join(path+".wal", walOpenMarker), []byte("another-boot\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.Recovery().Rebuilt {
+		t.Error("store with an open marker of another boot was not rebuilt")
+	}
+	if got := dumpString(t, s); got != want {
+		t.Errorf("rebuilt from the seeded log:\n%.1500s\nwant:\n%.1500s", got, want)
+	}
+}
+
+// TestReceivedOpsVisible checks that ops logged by Receive are seen by the
+// next read, and committed by the timer when nothing reads.
+func TestReceivedOpsVisible(t *testing.T) {
+	s := openTest(t)
+	o := newOrigin("s2", 2)
+	got, err := s.Receive([]Op{o.login("ana"), o.channel("geral"), o.post("ana", "geral", "oi")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Logged) != 3 || got.Version["s2"] != 3 {
+		t.Fatalf("Receive = %+v, want 3 logged, version 3", got)
+	}
+	messages, _, err := s.History("geral", "", 10)
+	if err != nil || len(messages) != 1 || messages[0].Text != "oi" {
+		t.Fatalf("History after Receive = %v, %v", texts(messages), err)
+	}
+
+	gap := o.post("ana", "geral", "skipped")
+	later := o.post("ana", "geral", "later")
+	got, err = s.Receive([]Op{later})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Logged) != 0 || len(got.Missing) != 1 || got.Missing[0] != (Range{Origin: "s2", From: gap.Seq, To: gap.Seq}) {
+		t.Errorf("Receive after a gap = %+v", got)
+	}
+
+	if _, err := s.Receive([]Op{gap, later}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.committedOps.Load() < s.loggedOps.Load() {
+		if time.Now().After(deadline) {
+			t.Fatalf("received ops still pending after 5 s: %d of %d committed", s.committedOps.Load(), s.loggedOps.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := s.Counts().Posts; got != 3 {
+		t.Errorf("posts = %d, want 3", got)
+	}
+}
+
+// TestTornRecordEndsLog checks that a log whose end was cut off opens with
+// the records before the cut, and takes appends after them.
+func TestTornRecordEndsLog(t *testing.T) {
+	dir := t.TempDir()
+	w, err := openWAL(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOrigin("s1", 1)
+	ops := []Op{o.login("ana"), o.channel("geral"), o.post("ana", "geral", "oi")}
+	if err := w.append(ops); err != nil {
+		t.Fatal(err)
+	}
+	end := w.end
+	if err := w.close(); err != nil {
+		t.Fatal(err)
+	}
+	seg := filepath.Join(dir, fmt.Sprintf("%016d%s", end.seg, walSuffix))
+	data, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(seg, data[:len(data)-3], 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	w, err = openWAL(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Op
+	collect := func(batch []Op) error {
+		got = append(got, batch...)
+		return nil
+	}
+	if err := w.replay(walPos{}, 2, collect); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[1] != ops[1] {
+		t.Fatalf("replayed %+v, want the first two ops", got)
+	}
+	if err := w.append(ops[2:]); err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	if err := w.replay(walPos{}, 10, collect); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[2] != ops[2] {
+		t.Errorf("after the append replayed %+v", got)
+	}
+	if err := w.close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(mustRead(t, seg), data) {
+		t.Error("the segment after the rewrite differs from the original")
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestFailedOpenLeavesNoMarker opens a file of another program: Open fails
+// and a later Open of a fresh file still works.
+func TestFailedOpenLeavesNoMarker(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	if err := os.WriteFile(path, []byte(strings.Repeat("x", 8192)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, Options{}); err == nil {
+		t.Fatal("Open of a file that is not a store succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(path+".wal", walOpenMarker)); !os.IsNotExist(err) {
+		t.Errorf("open marker after a failed Open: %v", err)
+	}
+}
