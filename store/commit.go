@@ -162,19 +162,40 @@ func (s *Store) materialise(upTo int64) error {
 	if s.committedOps.Load() >= upTo {
 		return s.failure()
 	}
+	// The plans leave the queue only once committed, so a lookup that
+	// searches the queue before the file finds every logged op.
 	s.logMu.Lock()
-	plans := s.pending
-	s.pending = nil
+	plans := slices.Clone(s.pending)
 	s.logMu.Unlock()
 	if len(plans) == 0 {
 		return s.failure()
 	}
 	last := plans[len(plans)-1]
-	if err := s.commit(plans, &last.end); err != nil {
+	err := s.commit(plans, &last.end)
+	s.logMu.Lock()
+	s.pending = s.pending[len(plans):]
+	s.logMu.Unlock()
+	if err != nil {
 		return s.fail(err)
 	}
 	s.committedOps.Store(last.upTo)
 	return nil
+}
+
+// pendingRID returns the ops logged and not yet committed that carry rid
+// and lie within the horizon of slice.
+func (s *Store) pendingRID(rid string, slice int64) []Op {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	var found []Op
+	for _, p := range s.pending {
+		for _, op := range p.logged {
+			if op.RID == rid && within(sliceOf(op.Time), slice, ridHorizon) {
+				found = append(found, op)
+			}
+		}
+	}
+	return found
 }
 
 // Durable waits for a batch of ApplyAsync to reach the disk.

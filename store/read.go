@@ -90,12 +90,23 @@ func (s *Store) Channels() []string {
 	return s.shownNames(bucketChannels)
 }
 
+// shownName reads the name record of a user or channel. Names are never
+// removed, so a name found in the file exists whatever is pending, and only
+// a miss commits the pending ops and looks again. Writes check their user
+// and channel this way, and would otherwise commit for every request.
 func (s *Store) shownName(bucket []byte, name string) (string, bool) {
-	s.settle()
 	key, ok := foldKey(name)
 	if !ok {
 		return "", false
 	}
+	if shown, found := s.readName(bucket, key); found || s.committedOps.Load() >= s.loggedOps.Load() {
+		return shown, found
+	}
+	s.settle()
+	return s.readName(bucket, key)
+}
+
+func (s *Store) readName(bucket []byte, key string) (string, bool) {
 	var shown string
 	var found bool
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -207,19 +218,26 @@ func (s *Store) page(index []byte, group string, before string, limit int) ([]Me
 
 // LookupRID returns the op that carries the request id and whose
 // timestamp is near at, as indexRID matches retries: the lowest in the total
-// order if several do. It reports false for an unknown id.
+// order if several do. It reports false for an unknown id. It searches the
+// ops pending a commit in memory instead of committing them, because every
+// write looks its id up first.
 func (s *Store) LookupRID(rid string, at time.Time) (Op, bool, error) {
 	if rid == "" {
 		return Op{}, false, nil
 	}
-	s.settle()
 	hash, slice := ridHash(hashRID(rid)), sliceOf(at.UnixNano())
+	pending := s.pendingRID(rid, slice)
 	s.rids.mu.RLock()
 	refs := s.rids.lookup(nil, hash, slice, ridHorizon)
 	inFile := slice-ridHorizon <= s.rids.fileTop
 	s.rids.mu.RUnlock()
 
 	var found *Op
+	for i := range pending {
+		if found == nil || lower(pending[i], *found) {
+			found = &pending[i]
+		}
+	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
 		if inFile {
