@@ -236,7 +236,7 @@ func (a *applier) indexRID(op Op) (repeated *Op, displaced []Op, err error) {
 	if op.RID == "" {
 		return nil, nil, nil
 	}
-	hash, slice := ridHash(hashRID(op.RID)), sliceOf(op.Time)
+	hash, slice := hashRID(op.RID), sliceOf(op.Time)
 	near, err := a.rids.find(hash, slice, ridHorizon)
 	if err != nil {
 		return nil, nil, err

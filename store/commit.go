@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -25,8 +26,17 @@ import (
 // sharing commits cuts the disk's load and the CPU (docs/benchmarks.md).
 
 // settleAfter bounds how long a received op stays pending when nothing
-// reads or writes.
-const settleAfter = 5 * time.Millisecond
+// reads or writes, and pendingMax how many ops may be pending before
+// Receive commits them itself.
+const (
+	settleAfter = 5 * time.Millisecond
+	pendingMax  = 4096
+)
+
+// idleAfter is how long a store goes without a commit before it writes
+// the request ids it holds in memory to the file. A server that goes
+// quiet after a burst then gives that memory back.
+const idleAfter = time.Second
 
 // Apply stores a batch of ops and returns once they are visible and synced,
 // so one sync makes the batch durable. It sorts the ops by origin and seq
@@ -91,16 +101,24 @@ func (s *Store) Receive(ops []Op) (Received, error) {
 		return Received{}, ErrReadOnly
 	}
 	s.logMu.Lock()
-	defer s.logMu.Unlock()
 	p, err := s.log(ops)
+	s.logMu.Unlock()
 	if err != nil {
 		return Received{}, err
 	}
 	if len(p.logged) > 0 {
-		s.armSettle()
+		// A peer that pushes faster than this server commits waits here
+		// for a commit, so pending ops stay few.
+		if p.upTo-s.committedOps.Load() > pendingMax {
+			if err := s.materialise(p.upTo); err != nil {
+				return Received{}, err
+			}
+		} else {
+			s.armSettle()
+		}
 	}
-	res := p.finish()
-	return Received{Logged: p.logged, Missing: res.Missing, Version: res.Version}, nil
+	// Not p.finish: a commit may be filling in p.res right now.
+	return Received{Logged: p.logged, Missing: p.missing(), Version: maps.Clone(p.version)}, nil
 }
 
 // settle materialises pending ops, so that a read sees every op logged
@@ -173,7 +191,11 @@ func (s *Store) materialise(upTo int64) error {
 	last := plans[len(plans)-1]
 	err := s.commit(plans, &last.end)
 	s.logMu.Lock()
-	s.pending = s.pending[len(plans):]
+	// Shift the rest down and clear the tail: a slice of the old array
+	// would keep every committed plan, and its ops, reachable.
+	n := copy(s.pending, s.pending[len(plans):])
+	clear(s.pending[n:])
+	s.pending = s.pending[:n]
 	s.logMu.Unlock()
 	if err != nil {
 		return s.fail(err)
@@ -336,17 +358,73 @@ func (s *Store) commit(plans []*plan, end *walPos) error {
 	s.mu.Unlock()
 	s.touch(applied)
 	s.trimAfterWrite()
+	s.armIdle()
 	return nil
+}
+
+// armIdle restarts the countdown to flushIdle.
+func (s *Store) armIdle() {
+	s.trimMu.Lock()
+	defer s.trimMu.Unlock()
+	if s.closed {
+		return
+	}
+	if s.idleTimer == nil {
+		s.idleTimer = time.AfterFunc(idleAfter, s.flushIdle)
+		return
+	}
+	s.idleTimer.Reset(idleAfter)
+}
+
+// flushIdle writes every request id held in memory to the file, in chunks
+// of one transaction each, and returns the memory to the operating system
+// when that was much.
+func (s *Store) flushIdle() {
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	before := s.rids.refs
+	now := s.now().UnixNano()
+	for range 1 + before/ridFlushChunk {
+		if s.failure() != nil || s.rids.refs == 0 {
+			break
+		}
+		var rids *ridTx
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			rids = newRIDTx(s.rids, tx.Bucket(bucketRIDs), now)
+			rids.target = max(rids.target, sliceOf(now))
+			s.rids.forced = rids.target
+			return rids.flush(tx.Bucket(bucketMeta))
+		})
+		switch {
+		case rids == nil:
+			return
+		case err != nil:
+			rids.rollback()
+			_ = s.fail(fmt.Errorf("store: failed to write request ids: %w", err))
+			return
+		default:
+			rids.commit()
+		}
+	}
+	if before-s.rids.refs >= 1<<16 {
+		debug.FreeOSMemory()
+	}
 }
 
 // finish completes the result with the gaps and the version vector.
 func (p *plan) finish() ApplyResult {
 	res := p.res
-	version := maps.Clone(p.version)
-	for origin, seq := range p.firstGap {
-		res.Missing = append(res.Missing, Range{Origin: origin, From: version[origin] + 1, To: seq - 1})
-	}
-	slices.SortFunc(res.Missing, func(a, b Range) int { return cmp.Compare(a.Origin, b.Origin) })
-	res.Version = version
+	res.Missing = p.missing()
+	res.Version = maps.Clone(p.version)
 	return res
+}
+
+// missing lists per origin the seqs to fetch before the batch's gaps.
+func (p *plan) missing() []Range {
+	var missing []Range
+	for origin, seq := range p.firstGap {
+		missing = append(missing, Range{Origin: origin, From: p.version[origin] + 1, To: seq - 1})
+	}
+	slices.SortFunc(missing, func(a, b Range) int { return cmp.Compare(a.Origin, b.Origin) })
+	return missing
 }

@@ -107,13 +107,13 @@ func decodeNameRecord(rec []byte) (key []byte, shown []byte, err error) {
 	return rest[:n], rest[n:], nil
 }
 
-// ridKeyBytes is the size of a key of the request id index.
-const ridKeyBytes = 16
+// ridKeyBytes is the size of a request id's hash in the index.
+const ridKeyBytes = 8
 
-// hashRID returns the key of a request id in the index: the first 16 bytes
+// hashRID returns the key of a request id in the index: the first 8 bytes
 // of its SHA-256. Ids of any length then make keys of one small size, which
 // keeps the index compact in memory and in the file.
-func hashRID(rid string) []byte {
+func hashRID(rid string) ridHash {
 	sum := sha256.Sum256([]byte(rid))
-	return sum[:ridKeyBytes]
+	return ridHash(binary.BigEndian.Uint64(sum[:ridKeyBytes]))
 }

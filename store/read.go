@@ -225,7 +225,7 @@ func (s *Store) LookupRID(rid string, at time.Time) (Op, bool, error) {
 	if rid == "" {
 		return Op{}, false, nil
 	}
-	hash, slice := ridHash(hashRID(rid)), sliceOf(at.UnixNano())
+	hash, slice := hashRID(rid), sliceOf(at.UnixNano())
 	pending := s.pendingRID(rid, slice)
 	s.rids.mu.RLock()
 	refs := s.rids.lookup(nil, hash, slice, ridHorizon)

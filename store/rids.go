@@ -39,8 +39,15 @@ const (
 	ridFlushChunk = 4096
 )
 
-// ridHash is the first 16 bytes of a request id's SHA-256.
-type ridHash [ridKeyBytes]byte
+// ridMemoryMax bounds the refs held in memory, about 30 MB. Past it the
+// oldest slices go to the file early and their later refs straight to the
+// file, which is slow: it takes over 20,000 writes a second sustained for
+// the 40 to 50 seconds the index keeps.
+const ridMemoryMax = 1 << 20
+
+// ridHash is the first 8 bytes of a request id's SHA-256. Ids that share a
+// hash only cost a log read, because ops are matched by their full ids.
+type ridHash uint64
 
 // ridRef names one op carrying a request id.
 type ridRef struct {
@@ -53,6 +60,19 @@ type ridRef struct {
 type ridEntry struct {
 	hash ridHash
 	ref  ridRef
+}
+
+// ridSlot is a ref in memory, its origin an index into ridIndex.origins:
+// 16 bytes, so a million refs fit in about 30 MB.
+type ridSlot struct {
+	origin uint32
+	seq    uint64
+}
+
+// ridSliceMem holds the refs in memory of one slice.
+type ridSliceMem struct {
+	first map[ridHash]ridSlot   // the first ref of each hash
+	more  map[ridHash][]ridSlot // further refs of a hash: retries, collisions
 }
 
 // sliceOf returns the slice of a timestamp in Unix nanoseconds.
@@ -74,13 +94,16 @@ func within(a, b, radius int64) bool {
 // ridIndex holds the refs of the slices that are not yet in the file. Apply,
 // the only writer, reads it without the lock; readers take mu.
 type ridIndex struct {
-	mu      sync.RWMutex
-	live    map[ridHash]ridRef   // first ref of each hash held in memory
-	more    map[ridHash][]ridRef // further refs of a hash: retries, collisions
-	flushed int64                // every slice up to this one is wholly in the file
-	fileTop int64                // no slice after this one has refs in the file
-	origins map[string]string    // interned origins, so refs share them
-	slices  map[int64]int        // refs in memory per slice
+	mu        sync.RWMutex
+	mem       map[int64]*ridSliceMem // slices with refs in memory
+	refs      int                    // refs in memory
+	flushed   int64                  // every slice up to this one is wholly in the file
+	fileTop   int64                  // no slice after this one has refs in the file
+	forced    int64                  // slices up to here go to the file early, for memoryMax
+	memoryMax int                    // ridMemoryMax, lower in tests
+
+	origins   []string // interned origins of the refs in memory
+	originIdx map[string]uint32
 
 	// queue holds the sorted entries of slice queueSlice not yet written,
 	// from queue[queueNext] on; nil when no slice is being written.
@@ -91,91 +114,114 @@ type ridIndex struct {
 
 func newRIDIndex(flushed, fileTop int64) *ridIndex {
 	return &ridIndex{
-		live:    make(map[ridHash]ridRef),
-		more:    make(map[ridHash][]ridRef),
-		flushed: flushed,
-		fileTop: fileTop,
-		origins: make(map[string]string),
-		slices:  make(map[int64]int),
+		mem:       make(map[int64]*ridSliceMem),
+		flushed:   flushed,
+		fileTop:   fileTop,
+		forced:    flushed,
+		memoryMax: ridMemoryMax,
+		originIdx: make(map[string]uint32),
 	}
 }
 
 // lookup appends the refs in memory of hash whose slice is at most radius
 // slices from slice.
 func (x *ridIndex) lookup(refs []ridRef, hash ridHash, slice, radius int64) []ridRef {
-	ref, ok := x.live[hash]
-	if !ok {
-		return refs
-	}
-	if within(ref.slice, slice, radius) {
-		refs = append(refs, ref)
-	}
-	for _, ref := range x.more[hash] {
-		if within(ref.slice, slice, radius) {
-			refs = append(refs, ref)
+	for s, m := range x.mem {
+		if !within(s, slice, radius) {
+			continue
+		}
+		first, ok := m.first[hash]
+		if !ok {
+			continue
+		}
+		refs = append(refs, x.ref(first, s))
+		for _, slot := range m.more[hash] {
+			refs = append(refs, x.ref(slot, s))
 		}
 	}
 	return refs
 }
 
+func (x *ridIndex) ref(slot ridSlot, slice int64) ridRef {
+	return ridRef{origin: x.origins[slot.origin], seq: slot.seq, slice: slice}
+}
+
+func (x *ridIndex) slot(ref ridRef) ridSlot {
+	idx, ok := x.originIdx[ref.origin]
+	if !ok {
+		idx = uint32(len(x.origins))
+		x.origins = append(x.origins, ref.origin)
+		x.originIdx[ref.origin] = idx
+	}
+	return ridSlot{origin: idx, seq: ref.seq}
+}
+
 // add records a ref in memory. Callers hold mu or own the index alone.
 func (x *ridIndex) add(hash ridHash, ref ridRef) {
-	if origin, ok := x.origins[ref.origin]; ok {
-		ref.origin = origin
-	} else {
-		x.origins[ref.origin] = ref.origin
+	m := x.mem[ref.slice]
+	if m == nil {
+		m = &ridSliceMem{first: make(map[ridHash]ridSlot), more: make(map[ridHash][]ridSlot)}
+		x.mem[ref.slice] = m
 	}
-	x.slices[ref.slice]++
-	if _, ok := x.live[hash]; !ok {
-		x.live[hash] = ref
+	slot := x.slot(ref)
+	x.refs++
+	if _, ok := m.first[hash]; !ok {
+		m.first[hash] = slot
 		return
 	}
-	x.more[hash] = append(x.more[hash], ref)
+	m.more[hash] = append(m.more[hash], slot)
 }
 
 // remove drops a ref from memory once it is in the file.
 func (x *ridIndex) remove(hash ridHash, ref ridRef) {
-	if x.slices[ref.slice]--; x.slices[ref.slice] <= 0 {
-		delete(x.slices, ref.slice)
+	m := x.mem[ref.slice]
+	if m == nil {
+		return
 	}
-	rest := x.more[hash]
-	if first, ok := x.live[hash]; ok && first == ref {
+	slot := x.slot(ref)
+	rest := m.more[hash]
+	if first, ok := m.first[hash]; ok && first == slot {
 		if len(rest) == 0 {
-			delete(x.live, hash)
-			return
+			delete(m.first, hash)
+		} else {
+			m.first[hash] = rest[0]
+			rest = rest[1:]
 		}
-		x.live[hash] = rest[0]
-		rest = rest[1:]
 	} else {
-		rest = slices.DeleteFunc(rest, func(r ridRef) bool { return r == ref })
+		rest = slices.DeleteFunc(rest, func(r ridSlot) bool { return r == slot })
 	}
 	if len(rest) == 0 {
-		delete(x.more, hash)
+		delete(m.more, hash)
 	} else {
-		x.more[hash] = rest
+		m.more[hash] = rest
 	}
+	x.refs--
+	if len(m.first) == 0 {
+		delete(x.mem, ref.slice)
+	}
+}
+
+// oldest returns the oldest slice in memory; ok is false when there is none.
+func (x *ridIndex) oldest() (slice int64, ok bool) {
+	slice = math.MaxInt64
+	for s := range x.mem {
+		slice, ok = min(slice, s), true
+	}
+	return slice, ok
 }
 
 // takeSlice returns the sorted entries in memory of the oldest slice up to
 // target, and that slice; ok is false when memory holds none.
 func (x *ridIndex) takeSlice(target int64) (entries []ridEntry, slice int64, ok bool) {
-	slice = math.MaxInt64
-	for s := range x.slices {
-		slice = min(slice, s)
-	}
-	if slice > target {
+	slice, ok = x.oldest()
+	if !ok || slice > target {
 		return nil, 0, false
 	}
-	for hash, ref := range x.live {
-		if ref.slice == slice {
-			entries = append(entries, ridEntry{hash, ref})
-		}
-	}
-	for hash, refs := range x.more {
-		for _, ref := range refs {
-			if ref.slice == slice {
-				entries = append(entries, ridEntry{hash, ref})
-			}
+	m := x.mem[slice]
+	for hash, first := range m.first {
+		entries = append(entries, ridEntry{hash, x.ref(first, slice)})
+		for _, slot := range m.more[hash] {
+			entries = append(entries, ridEntry{hash, x.ref(slot, slice)})
 		}
 	}
 	slices.SortFunc(entries, func(a, b ridEntry) int {
@@ -202,7 +248,7 @@ func newRIDTx(x *ridIndex, bucket *bolt.Bucket, now int64) *ridTx {
 	return &ridTx{
 		x:       x,
 		bucket:  bucket,
-		target:  sliceOf(now) - ridFlushAfter,
+		target:  max(sliceOf(now)-ridFlushAfter, x.forced),
 		pending: make(map[ridHash][]ridRef),
 		fileTop: x.fileTop,
 	}
@@ -243,14 +289,23 @@ func (t *ridTx) put(hash ridHash, ref ridRef) error {
 // of the oldest slice in memory, appended in key order to its bucket.
 func (t *ridTx) flush(meta *bolt.Bucket) error {
 	x := t.x
+	if oldest, ok := x.oldest(); ok && x.refs > x.memoryMax && oldest > t.target {
+		// Later commits send this slice's new refs straight to the file.
+		x.forced = oldest
+		t.target = oldest
+	}
 	if x.queue == nil {
 		entries, slice, ok := x.takeSlice(t.target)
-		if !ok {
+		staged := slices.ContainsFunc(t.staged, func(e ridEntry) bool { return e.ref.slice <= t.target })
+		if !ok && !staged {
 			if t.target > x.flushed {
 				t.done = true
 				return meta.Put(metaRIDsFlushed, encodeSlice(t.target))
 			}
 			return nil
+		}
+		if !ok {
+			return nil // this commit's refs of those slices are written next time
 		}
 		x.queue, x.queueNext, x.queueSlice = entries, 0, slice
 	}
@@ -310,8 +365,9 @@ func findInFile(refs []ridRef, bucket *bolt.Bucket, hash ridHash, slice, radius 
 		if b == nil {
 			continue
 		}
+		prefix := binary.BigEndian.AppendUint64(nil, uint64(hash))
 		c := b.Cursor()
-		for k, _ := c.Seek(hash[:]); k != nil && bytes.HasPrefix(k, hash[:]); k, _ = c.Next() {
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			ref, err := decodeRIDFileKey(k, s)
 			if err != nil {
 				return nil, err
@@ -326,7 +382,7 @@ func findInFile(refs []ridRef, bucket *bolt.Bucket, hash ridHash, slice, radius 
 // seq in 8 bytes big-endian, then the origin. The value is empty.
 func ridFileKey(hash ridHash, ref ridRef) []byte {
 	key := make([]byte, 0, ridKeyBytes+8+len(ref.origin))
-	key = append(key, hash[:]...)
+	key = binary.BigEndian.AppendUint64(key, uint64(hash))
 	key = binary.BigEndian.AppendUint64(key, ref.seq)
 	return append(key, ref.origin...)
 }
@@ -403,7 +459,7 @@ func loadRIDs(tx *bolt.Tx) (*ridIndex, error) {
 			if op.RID == "" || slice <= flushed {
 				continue
 			}
-			hash := ridHash(hashRID(op.RID))
+			hash := hashRID(op.RID)
 			ref := ridRef{origin: op.Origin, seq: op.Seq, slice: slice}
 			if b := rids.Bucket(sliceKey(slice)); b != nil && b.Get(ridFileKey(hash, ref)) != nil {
 				continue

@@ -57,7 +57,8 @@ func expectedPosts(origins [][]Op) []string {
 
 // TestRetryRuleIndependentOfArrival applies the same ops in many orders
 // and batchings, with the request id index in memory, in the file, moving
-// between them, and across a reopen, and expects the same store each time.
+// between them, pushed to the file early by its memory bound, and across a
+// reopen, and expects the same store each time.
 func TestRetryRuleIndependentOfArrival(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	setup, origins := retryScenario(rng)
@@ -71,10 +72,11 @@ func TestRetryRuleIndependentOfArrival(t *testing.T) {
 		"memory":  func(int) time.Time { return baseTime },
 		"file":    func(int) time.Time { return baseTime.Add(time.Hour) },
 		"sliding": func(step int) time.Time { return baseTime.Add(time.Duration(step) * 2 * time.Second) },
+		"bounded": func(int) time.Time { return baseTime },
 	}
 	var first string
-	for run := range 12 {
-		name := []string{"memory", "file", "sliding"}[run%3]
+	for run := range 16 {
+		name := []string{"memory", "file", "sliding", "bounded"}[run%4]
 		path := filepath.Join(t.TempDir(), "store.db")
 		s, err := Open(path, Options{NoSync: true})
 		if err != nil {
@@ -82,6 +84,12 @@ func TestRetryRuleIndependentOfArrival(t *testing.T) {
 		}
 		step := 0
 		s.now = func() time.Time { return clocks[name](step) }
+		bound := func() {
+			if name == "bounded" {
+				s.rids.memoryMax = 20 // slices go to the file early
+			}
+		}
+		bound()
 		mustApply(t, s, setup...)
 
 		next := make([]int, len(origins))
@@ -102,6 +110,7 @@ func TestRetryRuleIndependentOfArrival(t *testing.T) {
 					t.Fatal(err)
 				}
 				s.now = func() time.Time { return clocks[name](step) }
+				bound()
 			}
 		}
 
@@ -149,15 +158,15 @@ func TestRIDsMoveToFile(t *testing.T) {
 			batch = batch[:0]
 		}
 	}
-	if got := len(s.rids.live); got != n {
+	if got := s.rids.refs; got != n {
 		t.Fatalf("%d request ids in memory, want all %d while they are recent", got, n)
 	}
 
 	now = baseTime.Add(10 * time.Minute)
 	applies := 0
-	for len(s.rids.live) > 0 {
+	for s.rids.refs > 0 {
 		if applies++; applies > 10 {
-			t.Fatalf("%d request ids still in memory after %d applies", len(s.rids.live), applies)
+			t.Fatalf("%d request ids still in memory after %d applies", s.rids.refs, applies)
 		}
 		mustApply(t, s, o.post("ana", "geral", "tick"))
 	}
@@ -200,7 +209,7 @@ func TestRIDsMoveToFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.now = func() time.Time { return now }
-	if got := len(s.rids.live); got != 1 {
+	if got := s.rids.refs; got != 1 {
 		t.Errorf("%d request ids in memory after reopen, want the 1 recent one", got)
 	}
 	if got, ok, _ := s.LookupRID(oldest.RID, at(oldest)); !ok || got != late {
@@ -211,5 +220,56 @@ func TestRIDsMoveToFile(t *testing.T) {
 	}
 	if got := s.Counts().Posts; got != posts {
 		t.Errorf("posts = %d after reopen, want %d", got, posts)
+	}
+}
+
+// TestRIDMemoryBound fills the index faster than slices age: past the bound
+// the oldest slices go to the file early, and retries still match.
+func TestRIDMemoryBound(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	s.now = func() time.Time { return baseTime }
+	s.rids.memoryMax = 500
+
+	o := newOrigin("s1", 1)
+	mustApply(t, s, o.login("ana"), o.channel("geral"))
+	var first Op
+	for b := range 40 {
+		var batch []Op
+		for i := range 100 {
+			op := o.next(Op{Kind: KindPost, User: "ana", Channel: "geral", Text: "oi", RID: fmt.Sprintf("publish:%d.%d", b, i)})
+			op.Time = baseTime.Add(time.Duration(b) * time.Second).UnixNano()
+			batch = append(batch, op)
+		}
+		if b == 0 {
+			first = batch[0]
+		}
+		mustApply(t, s, batch...)
+	}
+	if s.rids.refs > 500+ridFlushChunk {
+		t.Errorf("%d request ids in memory, want about 500 at most", s.rids.refs)
+	}
+
+	retry := Op{Origin: "s2", Seq: 1, Rank: 2, Clock: first.Clock + 1000, Time: first.Time + int64(time.Second),
+		Kind: KindPost, User: "ana", Channel: "geral", Text: "oi", RID: first.RID}
+	if res := mustApply(t, s, retry); res.Ops[0].Status != StatusLogged {
+		t.Errorf("retry of a request written early to the file: %v, want logged", res.Ops[0].Status)
+	}
+	want := dumpString(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(path, Options{NoSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := dumpString(t, s); got != want {
+		t.Error("dump changed across a reopen")
+	}
+	if got, ok, _ := s.LookupRID(first.RID, time.Unix(0, first.Time)); !ok || got != first {
+		t.Errorf("after reopen LookupRID = %+v, %v, want the first attempt", got, ok)
 	}
 }

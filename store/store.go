@@ -169,6 +169,7 @@ type Store struct {
 	trimMu      sync.Mutex  // guards trimTimer and closed
 	trimTimer   *time.Timer // pending trim of an idle store, or nil
 	settleTimer *time.Timer // pending materialisation of received ops, or nil
+	idleTimer   *time.Timer // flushIdle once no commit came for idleAfter, or nil
 	closed      bool        // Close has begun, so no timer may be armed
 }
 

@@ -67,6 +67,10 @@ func (s *Store) stopTrims() {
 		s.settleTimer.Stop()
 		s.settleTimer = nil
 	}
+	if s.idleTimer != nil {
+		s.idleTimer.Stop()
+		s.idleTimer = nil
+	}
 }
 
 // trimDue reports whether a trim is due.
