@@ -13,7 +13,7 @@ import (
 
 // A batch reaches the store in two steps. Logging sorts it, checks it
 // against the version vector and appends the ops that extend their
-// origin's log to the write-ahead log; from then on the version vector
+// origin's log to the write-ahead log. From then on the version vector
 // counts them. Materialising applies logged ops to the bbolt file in one
 // transaction, which makes them visible to reads.
 //
@@ -61,8 +61,8 @@ func (s *Store) Apply(ops []Op) (ApplyResult, error) {
 // synced: reads see the ops at once, and the returned Durable waits until
 // they would survive a crash of the machine. A caller can so apply the
 // next batch while this one syncs, and one sync then covers both. With
-// urgent set the sync starts at once, in parallel with the bbolt commit;
-// otherwise the batch is synced within lazySyncEvery, or by the next
+// urgent set the sync starts at once, in parallel with the bbolt commit.
+// Otherwise the batch is synced within lazySyncEvery, or by the next
 // urgent batch.
 func (s *Store) ApplyAsync(ops []Op, urgent bool) (ApplyResult, Durable, error) {
 	if s.readOnly {
@@ -121,8 +121,8 @@ func (s *Store) Receive(ops []Op) (Received, error) {
 	return Received{Logged: p.logged, Missing: p.missing(), Version: maps.Clone(p.version)}, nil
 }
 
-// settle materialises pending ops, so that a read sees every op logged
-// before it began.
+// settle materialises pending ops, so that a read returns every op
+// logged before it began.
 func (s *Store) settle() {
 	_ = s.materialise(s.loggedOps.Load()) // a failure is recorded and refuses later writes
 }

@@ -16,7 +16,7 @@ import (
 // client's retry is materialised once (see indexRID).
 //
 // Retries come seconds after the first attempt, so the index only has to
-// match ops whose timestamps are close: two ops carrying the same id are
+// match ops whose timestamps are close. Two ops carrying the same id are
 // attempts of one write when their slices, ridSlice wide, are at most
 // ridHorizon slices apart. Attempts less than 30 s apart always match.
 // Keying by time lets the index keep the recent ops, which every write
@@ -230,7 +230,7 @@ func (x *ridIndex) takeSlice(target int64) (entries []ridEntry, slice int64, ok 
 	return entries, slice, true
 }
 
-// ridTx is the request id index as one Apply transaction sees it: memory,
+// ridTx is the request id index within one commit transaction: memory,
 // the refs this transaction added, and the file.
 type ridTx struct {
 	x      *ridIndex
@@ -351,7 +351,7 @@ func (t *ridTx) commit() {
 	}
 }
 
-// rollback forgets a queue that a failed transaction may have half written.
+// rollback drops a queue that a failed transaction may have half written.
 // The entries stay in memory and are taken again.
 func (t *ridTx) rollback() {
 	t.x.queue = nil

@@ -56,9 +56,9 @@ func expectedPosts(origins [][]Op) []string {
 }
 
 // TestRetryRuleIndependentOfArrival applies the same ops in many orders
-// and batchings, with the request id index in memory, in the file, moving
-// between them, pushed to the file early by its memory bound, and across a
-// reopen, and expects the same store each time.
+// and batchings and expects the same store each time. The request id index
+// is in memory, in the file, moving between them, or pushed to the file
+// early by its memory bound, and some runs reopen the store midway.
 func TestRetryRuleIndependentOfArrival(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	setup, origins := retryScenario(rng)
