@@ -2,11 +2,10 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
-
-	"msgsys/proto"
 )
 
 // Peer names another server and its server-to-server endpoint.
@@ -127,96 +126,37 @@ func (r *Replicator) startSender(p *peer) {
 // peer that restarted empty is noticed without waiting for a write.
 const probeEvery = 2 * time.Second
 
-// runSender pushes own ops to one peer in sequence order, one batch in
-// flight at a time. Ops sequenced while a batch is in flight go in the
-// next one, so batches grow with load.
+// runSender pushes own ops to one peer through stream, and after each
+// failure marks the peer unreachable and lagging and tries again after a
+// growing pause.
 func (r *Replicator) runSender(ctx context.Context, p *peer) {
-	requester := proto.NewRequester(p.Addr)
-	defer requester.Close()
 	backoff := 50 * time.Millisecond
-
 	for ctx.Err() == nil {
-		r.mu.Lock()
-		last, acked, known := r.lastSeq(), p.acked, p.known
-		appended := r.appended.wait()
-		r.mu.Unlock()
-
-		if known && acked >= last {
-			r.setInSync(p, true)
-			select {
-			case <-ctx.Done():
-				return
-			case <-appended:
-			case <-time.After(probeEvery):
-				r.mu.Lock()
-				p.known = false
-				r.mu.Unlock()
-			}
+		start := time.Now()
+		err := r.stream(ctx, p)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, errReprobe) {
 			continue
 		}
-
-		have, err := r.push(ctx, requester, p, known, acked)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			r.mu.Lock()
-			p.reachable = false
-			r.mu.Unlock()
-			r.setInSync(p, false)
-			r.log.Debug("replicate failed", "peer", p.Name, "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, time.Second)
-			continue
-		}
-		backoff = 50 * time.Millisecond
-
-		// The peer is in sync once it holds every op sequenced before this
-		// push. Ops sequenced since then wait for its next acknowledgement,
-		// so under constant load a peer still becomes in sync.
 		r.mu.Lock()
-		p.acked, p.known, p.reachable = have, true, true
-		inSync := have >= last
+		p.reachable = false
 		r.mu.Unlock()
-		if inSync {
-			r.setInSync(p, true)
-		}
-		r.changed.broadcast()
-	}
-}
+		r.setInSync(p, false)
+		r.log.Debug("replicate failed", "peer", p.Name, "err", err)
 
-// push sends the ops after acked, or an empty probe when the peer's
-// position is unknown, and returns the peer's position afterwards.
-func (r *Replicator) push(ctx context.Context, requester *proto.Requester, p *peer, known bool, acked uint64) (uint64, error) {
-	req := &ReplicateRequest{Origin: r.cfg.Origin}
-	if known {
-		ops, err := r.ownOpsAfter(acked)
-		if err != nil {
-			return 0, err
+		// A stream that ran for a while earned a quick retry.
+		if time.Since(start) > probeEvery {
+			backoff = 50 * time.Millisecond
 		}
-		req.Ops = ops
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
 	}
-	frame, err := proto.Encode(ServiceReplicate, req, r.cfg.Clocks.Meta())
-	if err != nil {
-		return 0, err
-	}
-	payload, err := requester.Request(ctx, frame, r.cfg.RequestTimeout)
-	if err != nil {
-		return 0, err
-	}
-	var reply ReplicateReply
-	if _, err := proto.DecodeInto(payload, &reply); err != nil {
-		return 0, err
-	}
-	r.cfg.Clocks.Lamport.Witness(reply.Clock)
-	if !proto.IsSuccess(reply.Status) {
-		return 0, errRejected
-	}
-	return reply.Have, nil
 }
 
 // setInSync changes whether writes wait for p, and logs the change.

@@ -47,11 +47,13 @@ func (s *Server) createChannel(ctx context.Context, name, rid string) error {
 		return s.decideChannel(ctx, name, rid)
 	}
 
-	// The reference's list lags a new coordinator by up to half a
-	// heartbeat, so the address its announcement carried is the fallback.
+	// The coordinator's announcement carries the address it serves on
+	// now. The reference's list lags a restarted coordinator by up to half
+	// a heartbeat and may still name its old address, so it is only the
+	// fallback, for announcements without an address.
 	addr := coordinator.Addr
 	for _, m := range s.node.Members() {
-		if m.Name == coordinator.Coordinator {
+		if addr == "" && m.Name == coordinator.Coordinator {
 			addr = m.Addr
 		}
 	}
