@@ -13,8 +13,8 @@ import (
 
 // maxInFlight is how many replicate batches a sender keeps outstanding to
 // one peer. With one, an op sequenced while a batch is out waits for that
-// batch's round trip and then its own. The peer answers the requests of
-// one connection in order, so replies match batches by position.
+// batch's round trip and then its own. The peer replies to the requests
+// of one connection in order, so replies match batches by position.
 const maxInFlight = 4
 
 var (
@@ -24,7 +24,7 @@ var (
 
 // flight is one replicate request awaiting its reply.
 type flight struct {
-	probe  bool      // an empty batch that asks for the peer's position
+	probe  bool      // an empty batch, sent for the peer's position
 	upTo   uint64    // last seq of the batch
 	last   uint64    // newest own seq when the batch was sent
 	sentAt time.Time // for the reply deadline
