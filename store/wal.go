@@ -366,6 +366,14 @@ func walSegments(dir string) ([]uint64, error) {
 // boot cannot be told, bbolt's unsynced pages may be lost in any order and
 // the file is rebuilt from the log.
 
+// Unclean reports whether the last process that opened the store at path
+// for writing still has it open or died without closing it. A read-only
+// copy made then may lack writes that the write-ahead log holds.
+func Unclean(path string) bool {
+	died, _, err := readOpenMarker(path + ".wal")
+	return died || err != nil
+}
+
 // bootID identifies this run of the operating system, or is empty where it
 // cannot be read.
 func bootID() string {

@@ -316,3 +316,26 @@ func TestFailedOpenLeavesNoMarker(t *testing.T) {
 		t.Errorf("open marker after a failed Open: %v", err)
 	}
 }
+
+// TestUncleanMarksOpenStore checks Unclean on an open, a closed and a
+// crashed store.
+func TestUncleanMarksOpenStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Unclean(path) {
+		t.Error("Unclean is false while the store is open")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if Unclean(path) {
+		t.Error("Unclean is true after a clean close")
+	}
+	dir, _ := crashedStore(t)
+	if !Unclean(filepath.Join(dir, "store.db")) {
+		t.Error("Unclean is false after the writing process was killed")
+	}
+}

@@ -113,6 +113,9 @@ func (d *Dump) Run(ctx context.Context) error {
 	st, err := store.Open(path, store.Options{ReadOnly: true, Timeout: d.cfg.LockTimeout})
 	if err == nil {
 		d.cfg.Log.Debug("dumping store in place", "path", path)
+		if store.Unclean(path) {
+			d.cfg.Log.Warn("server did not stop cleanly: the dump may miss its newest writes until it starts again and recovers them", "path", path)
+		}
 		return dumpAndClose(st, d.cfg.Out)
 	}
 	if !errors.Is(err, bolt.ErrTimeout) {
