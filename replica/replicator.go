@@ -85,7 +85,7 @@ type Replicator struct {
 type commit struct {
 	ops     []store.Op
 	results []store.OpResult
-	version map[string]uint64
+	durable store.Durable // waits for the batch's sync
 	err     error
 	done    chan struct{}
 }
@@ -142,24 +142,11 @@ func (r *Replicator) Run(ctx context.Context) {
 
 // commitLoop applies this server's own writes in batches, merging
 // whatever is queued into one store transaction and one sync. The store
-// commits the ops that peers pushed (Apply) with the same transaction. It
-// applies the next batch while the previous one syncs; a second goroutine
-// waits for each sync and releases the batch's writers, in order.
+// commits the ops that peers pushed (Apply) with the same transaction. Each
+// writer then waits for the sync itself (Write), so the loop applies the
+// next batch while the previous one syncs, and one sync covers every
+// batch applied before it.
 func (r *Replicator) commitLoop(ctx context.Context) {
-	// Applied batches queue here for their sync. The committer does not
-	// wait for them: while one sync runs, the next batch is applied, and
-	// the sync after it covers every batch applied meanwhile.
-	synced := make(chan *applied, 64)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.release(synced)
-	}()
-	defer func() {
-		close(synced)
-		<-done
-	}()
-
 	for {
 		var first *commit
 		select {
@@ -181,19 +168,11 @@ func (r *Replicator) commitLoop(ctx context.Context) {
 				break drain
 			}
 		}
-		synced <- r.apply(batch, size)
+		r.apply(batch, size)
 	}
 }
 
-// applied is a batch that the store applied and may still be syncing.
-type applied struct {
-	batch   []*commit
-	durable store.Durable
-	err     error
-	ops     []store.Op // ops of the batch the store materialised
-}
-
-func (r *Replicator) apply(batch []*commit, size int) *applied {
+func (r *Replicator) apply(batch []*commit, size int) {
 	ops := make([]store.Op, 0, size)
 	for _, c := range batch {
 		ops = append(ops, c.ops...)
@@ -203,40 +182,23 @@ func (r *Replicator) apply(batch []*commit, size int) *applied {
 		r.log.Error("store apply failed", "ops", len(ops), "err", err)
 	}
 
-	a := &applied{batch: batch, durable: durable, err: err}
+	var applied []store.Op
 	offset := 0
 	for _, c := range batch {
+		c.err, c.durable = err, durable
 		if err == nil {
 			c.results = result.Ops[offset : offset+len(c.ops)]
-			c.version = result.Version
 			for i, res := range c.results {
 				if res.Status == store.StatusApplied {
-					a.ops = append(a.ops, c.ops[i])
+					applied = append(applied, c.ops[i])
 				}
 			}
 		}
 		offset += len(c.ops)
+		close(c.done)
 	}
-	return a
-}
-
-// release waits for each applied batch to be durable and then releases its
-// writers, until synced is closed.
-func (r *Replicator) release(synced <-chan *applied) {
-	for a := range synced {
-		err := a.err
-		if err == nil {
-			if err = a.durable.Wait(); err != nil {
-				r.log.Error("store sync failed", "err", err)
-			}
-		}
-		for _, c := range a.batch {
-			c.err = err
-			close(c.done)
-		}
-		if err == nil && len(a.ops) > 0 && r.cfg.OnApply != nil {
-			r.cfg.OnApply(a.ops)
-		}
+	if len(applied) > 0 && r.cfg.OnApply != nil {
+		r.cfg.OnApply(applied)
 	}
 }
 
@@ -287,6 +249,10 @@ func (r *Replicator) Write(ctx context.Context, op store.Op) (store.Op, store.Op
 	}
 	if c.err != nil {
 		return op, store.OpResult{}, c.err
+	}
+	if err := c.durable.Wait(); err != nil {
+		r.log.Error("store sync failed", "seq", op.Seq, "err", err)
+		return op, store.OpResult{}, err
 	}
 	if err := r.awaitPeers(ctx, op.Seq); err != nil {
 		return op, c.results[0], err
