@@ -43,6 +43,11 @@ func (r *Replicator) CatchUp(ctx context.Context, peers []Peer, timeout time.Dur
 
 	after := total(r.cfg.Store.VersionVector())
 	r.log.Info("catch-up finished", "ops", after-before, "duration_ms", time.Since(start).Milliseconds(), "incomplete", len(unfinished))
+	r.mu.Lock()
+	for _, name := range unfinished {
+		r.unsynced[name] = true
+	}
+	r.mu.Unlock()
 	if len(unfinished) > 0 {
 		return fmt.Errorf("replica: catch-up incomplete with %v", unfinished)
 	}
@@ -136,6 +141,12 @@ func (r *Replicator) AntiEntropy(ctx context.Context, every time.Duration) {
 			r.log.Debug("anti-entropy pull failed", "peer", p.Name, "err", err)
 			continue
 		}
+		r.mu.Lock()
+		if r.unsynced[p.Name] {
+			delete(r.unsynced, p.Name)
+			r.log.Info("catch-up completed by anti-entropy", "peer", p.Name)
+		}
+		r.mu.Unlock()
 		if fetched := total(r.cfg.Store.VersionVector()) - before; fetched > 0 {
 			r.log.Info("anti-entropy fetched missing ops", "peer", p.Name, "ops", fetched)
 		}

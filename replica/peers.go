@@ -215,6 +215,9 @@ type Status struct {
 	Version    map[string]uint64 `msgpack:"version" json:"version"`
 	CatchingUp bool              `msgpack:"catchingup" json:"catching_up"`
 	Peers      []PeerStatus      `msgpack:"peers" json:"peers"`
+	// Unsynced lists the peers that a catch-up could not finish with and
+	// that no later pull has reached: data only they held may be missing.
+	Unsynced []string `msgpack:"unsynced,omitempty" json:"unsynced,omitempty"`
 }
 
 // Status reports the version vector, the own sequence and each peer.
@@ -229,7 +232,11 @@ func (r *Replicator) Status() Status {
 	for _, p := range r.peers {
 		st.Peers = append(st.Peers, PeerStatus{Name: p.Name, Acked: p.acked, InSync: p.inSync})
 	}
+	for name := range r.unsynced {
+		st.Unsynced = append(st.Unsynced, name)
+	}
 	r.mu.Unlock()
+	slices.Sort(st.Unsynced)
 	slices.SortFunc(st.Peers, func(a, b PeerStatus) int { return strings.Compare(a.Name, b.Name) })
 	return st
 }

@@ -66,13 +66,18 @@ type Replicator struct {
 	log     *slog.Logger
 	commits chan *commit
 
-	mu         sync.Mutex // guards next, lastTime, recent, recentBase and peers
+	mu         sync.Mutex // guards next, lastTime, recent, recentBase, peers and unsynced
 	next       uint64     // sequence number of the next own op
 	lastTime   int64      // timestamp of the newest own op
 	recent     []store.Op // own ops from recentBase on, committed or not
 	recentBase uint64
 	peers      map[string]*peer
 	running    bool // Run has started, so new peers get a sender
+
+	// unsynced names the peers that a catch-up could not finish with and
+	// that no anti-entropy pull has completed with since. Data that only
+	// they held may be missing here, which status shows.
+	unsynced map[string]bool
 
 	appended   *signal // new own ops were sequenced
 	changed    *signal // a peer's position or state changed
@@ -116,6 +121,7 @@ func New(cfg Config) *Replicator {
 		next:       next,
 		recentBase: next,
 		peers:      make(map[string]*peer),
+		unsynced:   make(map[string]bool),
 		appended:   newSignal(),
 		changed:    newSignal(),
 	}

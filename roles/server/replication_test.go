@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -235,5 +237,61 @@ func TestAntiEntropyFetchesOpsOfADeadOrigin(t *testing.T) {
 			}
 		}
 		return true
+	})
+}
+
+// TestUnfinishedCatchUpShownUntilPulled starts a server while the
+// reference lists a peer that cannot be reached. Its status names that
+// peer until a server of that name runs and an anti-entropy pull from it
+// completes.
+func TestUnfinishedCatchUpShownUntilPulled(t *testing.T) {
+	c := startCluster(t, 1)
+
+	// A ghost server: listed by the reference, at an address nobody serves.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghostAddr := "tcp://" + ln.Addr().String()
+	ln.Close()
+	ref := proto.NewRequester(c.reference)
+	defer ref.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	register := func(service string, data any) error {
+		frame, err := proto.Encode(service, data, proto.NewClocks().Meta())
+		if err != nil {
+			return err
+		}
+		_, err = ref.Request(ctx, frame, time.Second)
+		return err
+	}
+	if err := register(proto.ServiceRank, &proto.RankRequest{User: "ghost", Addr: ghostAddr}); err != nil {
+		t.Fatal(err)
+	}
+	beats := make(chan struct{})
+	go func() {
+		defer close(beats)
+		for ctx.Err() == nil {
+			_ = register(proto.ServiceHeartbeat, &proto.HeartbeatRequest{User: "ghost", Addr: ghostAddr})
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+
+	s2 := c.start(serverName(2))
+	c.waitServing(2)
+	waitFor(t, 5*time.Second, "the ghost in server-2's unsynced peers", func() bool {
+		return slices.Contains(s2.replica.Status().Unsynced, "ghost")
+	})
+	cancel()
+	<-beats
+
+	// A real server takes the ghost's name; the next pull from it clears it.
+	c.start("ghost")
+	waitFor(t, 10*time.Second, "server-2 to pull from the real ghost", func() bool {
+		return len(s2.replica.Status().Unsynced) == 0
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -116,5 +117,9 @@ func replication(row Server) string {
 			inSync++
 		}
 	}
-	return fmt.Sprintf("seq %d, %d ops held, %d/%d peers in sync", rep.Sequence, opsHeld, inSync, len(rep.Peers))
+	summary := fmt.Sprintf("seq %d, %d ops held, %d/%d peers in sync", rep.Sequence, opsHeld, inSync, len(rep.Peers))
+	if len(rep.Unsynced) > 0 {
+		summary += ", catch-up incomplete from " + strings.Join(rep.Unsynced, " ")
+	}
+	return summary
 }
