@@ -183,7 +183,7 @@ func (r *Replicator) apply(batch []*commit, size int) {
 	for _, c := range batch {
 		ops = append(ops, c.ops...)
 	}
-	result, durable, err := r.cfg.Store.ApplyAsync(ops, true)
+	result, durable, err := r.cfg.Store.ApplyAsync(ops)
 	if err != nil {
 		r.log.Error("store apply failed", "ops", len(ops), "err", err)
 	}

@@ -47,7 +47,7 @@ const idleAfter = time.Second
 // each. After a failed write or sync the store refuses every later write,
 // because it cannot tell what the disk holds.
 func (s *Store) Apply(ops []Op) (ApplyResult, error) {
-	res, durable, err := s.ApplyAsync(ops, true)
+	res, durable, err := s.ApplyAsync(ops)
 	if err != nil {
 		return ApplyResult{}, err
 	}
@@ -59,12 +59,10 @@ func (s *Store) Apply(ops []Op) (ApplyResult, error) {
 
 // ApplyAsync applies ops as Apply does but returns before the log is
 // synced: reads see the ops at once, and the returned Durable waits until
-// they would survive a crash of the machine. A caller can so apply the
-// next batch while this one syncs, and one sync then covers both. With
-// urgent set the sync starts at once, in parallel with the bbolt commit.
-// Otherwise the batch is synced within lazySyncEvery, or by the next
-// urgent batch.
-func (s *Store) ApplyAsync(ops []Op, urgent bool) (ApplyResult, Durable, error) {
+// they would survive a crash of the machine. The sync starts at once, in
+// parallel with the bbolt commit, and a caller can apply the next batch
+// while it runs; one sync then covers both.
+func (s *Store) ApplyAsync(ops []Op) (ApplyResult, Durable, error) {
 	if s.readOnly {
 		return ApplyResult{}, Durable{}, ErrReadOnly
 	}
@@ -78,9 +76,7 @@ func (s *Store) ApplyAsync(ops []Op, urgent bool) (ApplyResult, Durable, error) 
 	if len(p.logged) == 0 {
 		return p.finish(), Durable{}, nil
 	}
-	if urgent {
-		s.wal.startSync()
-	}
+	s.wal.startSync()
 	if err := s.materialise(p.upTo); err != nil {
 		return ApplyResult{}, Durable{}, err
 	}
