@@ -69,7 +69,7 @@ func (r *Replicator) SetPeers(peers []Peer) {
 			delete(r.peers, name)
 		}
 	}
-	r.changed.broadcast()
+	r.releaseLocked()
 }
 
 // peerRemoveAfter is how long a peer may be missing from the reference's
@@ -142,6 +142,7 @@ func (r *Replicator) runSender(ctx context.Context, p *peer) {
 		}
 		r.mu.Lock()
 		p.reachable = false
+		r.releaseLocked()
 		r.mu.Unlock()
 		r.setInSync(p, false)
 		r.log.Debug("replicate failed", "peer", p.Name, "err", err)
@@ -168,6 +169,7 @@ func (r *Replicator) setInSync(p *peer, inSync bool) {
 	}
 	p.inSync = inSync
 	acked := p.acked
+	r.releaseLocked()
 	r.mu.Unlock()
 
 	if inSync {
@@ -175,7 +177,6 @@ func (r *Replicator) setInSync(p *peer, inSync bool) {
 	} else {
 		r.log.Warn("replica lagging", "peer", p.Name, "acked", acked)
 	}
-	r.changed.broadcast()
 }
 
 // markLagging stops waiting for peers that missed a write's deadline.

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,7 +67,7 @@ type Replicator struct {
 	log     *slog.Logger
 	commits chan *commit
 
-	mu         sync.Mutex // guards next, lastTime, recent, recentBase, peers and unsynced
+	mu         sync.Mutex // guards next, lastTime, recent, recentBase, peers, waiters and unsynced
 	next       uint64     // sequence number of the next own op
 	lastTime   int64      // timestamp of the newest own op
 	recent     []store.Op // own ops from recentBase on, committed or not
@@ -79,8 +80,8 @@ type Replicator struct {
 	// they held may be missing here, which status shows.
 	unsynced map[string]bool
 
-	appended   *signal // new own ops were sequenced
-	changed    *signal // a peer's position or state changed
+	appended   *signal      // new own ops were sequenced
+	waiters    []*ackWaiter // writes waiting for their peers
 	catchingUp atomic.Bool
 	ctx        context.Context // Run's, parent of the senders'
 	wg         sync.WaitGroup
@@ -123,7 +124,6 @@ func New(cfg Config) *Replicator {
 		peers:      make(map[string]*peer),
 		unsynced:   make(map[string]bool),
 		appended:   newSignal(),
-		changed:    newSignal(),
 	}
 }
 
@@ -274,42 +274,93 @@ func (r *Replicator) Write(ctx context.Context, op store.Op) (store.Op, store.Op
 // bounded by RequestTimeout; a server whose peers are all gone accepts
 // writes alone.
 func (r *Replicator) awaitPeers(ctx context.Context, seq uint64) error {
+	r.mu.Lock()
+	if _, _, ok := r.heldLocked(seq); ok {
+		r.mu.Unlock()
+		return nil
+	}
+	w := &ackWaiter{seq: seq, done: make(chan struct{})}
+	r.waiters = append(r.waiters, w)
+	r.mu.Unlock()
+	defer r.dropWaiter(w)
+
 	lagTimer := time.NewTimer(r.cfg.AckTimeout)
 	defer lagTimer.Stop()
 	hardTimer := time.NewTimer(r.cfg.RequestTimeout)
 	defer hardTimer.Stop()
 	for {
-		r.mu.Lock()
-		var waiting []*peer
-		copies, reachable := 0, 0
-		for _, p := range r.peers {
-			if p.inSync && p.acked < seq {
-				waiting = append(waiting, p)
-			}
-			if p.acked >= seq {
-				copies++
-			}
-			if p.reachable {
-				reachable++
-			}
-		}
-		changed := r.changed.wait()
-		r.mu.Unlock()
-
-		if len(waiting) == 0 && (copies > 0 || reachable == 0) {
-			return nil
-		}
 		select {
-		case <-changed:
+		case <-w.done:
+			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-lagTimer.C:
+			r.mu.Lock()
+			waiting, _, _ := r.heldLocked(seq)
+			r.mu.Unlock()
 			r.markLagging(waiting, seq)
 		case <-hardTimer.C:
+			r.mu.Lock()
+			waiting, reachable, ok := r.heldLocked(seq)
+			r.mu.Unlock()
+			if ok {
+				return nil
+			}
 			r.markLagging(waiting, seq)
 			r.log.Warn("write acknowledged without a second copy", "seq", seq, "reachable_peers", reachable)
 			return nil
 		}
+	}
+}
+
+// ackWaiter is a write waiting in awaitPeers. Its channel is closed once
+// the peers hold its seq, so a reply from a peer wakes only the writers it
+// completes, not every writer.
+type ackWaiter struct {
+	seq  uint64
+	done chan struct{}
+}
+
+// heldLocked reports whether the peers hold own op seq as awaitPeers
+// requires, the in-sync peers that lack it, and how many peers are
+// reachable. Callers hold r.mu.
+func (r *Replicator) heldLocked(seq uint64) (waiting []*peer, reachable int, ok bool) {
+	copies := 0
+	for _, p := range r.peers {
+		if p.inSync && p.acked < seq {
+			waiting = append(waiting, p)
+		}
+		if p.acked >= seq {
+			copies++
+		}
+		if p.reachable {
+			reachable++
+		}
+	}
+	return waiting, reachable, len(waiting) == 0 && (copies > 0 || reachable == 0)
+}
+
+// releaseLocked wakes the waiters whose seq the peers now hold. Callers
+// hold r.mu and call it after every change to a peer's position or state.
+func (r *Replicator) releaseLocked() {
+	kept := r.waiters[:0]
+	for _, w := range r.waiters {
+		if _, _, ok := r.heldLocked(w.seq); ok {
+			close(w.done)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	clear(r.waiters[len(kept):])
+	r.waiters = kept
+}
+
+// dropWaiter forgets a waiter that stopped waiting.
+func (r *Replicator) dropWaiter(w *ackWaiter) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if i := slices.Index(r.waiters, w); i >= 0 {
+		r.waiters = slices.Delete(r.waiters, i, i+1)
 	}
 }
 

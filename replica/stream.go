@@ -180,9 +180,9 @@ func (r *Replicator) replyPosition(frames [][]byte) (uint64, error) {
 func (r *Replicator) noteAcked(p *peer, have, last uint64) {
 	r.mu.Lock()
 	p.acked, p.known, p.reachable = have, true, true
+	r.releaseLocked()
 	r.mu.Unlock()
 	if have >= last {
 		r.setInSync(p, true)
 	}
-	r.changed.broadcast()
 }
