@@ -355,7 +355,7 @@ func (r *Replicator) releaseLocked() {
 	r.waiters = kept
 }
 
-// dropWaiter forgets a waiter that stopped waiting.
+// dropWaiter removes a waiter that stopped waiting.
 func (r *Replicator) dropWaiter(w *ackWaiter) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
