@@ -30,6 +30,11 @@ func startXPub(t *testing.T, endpoint string) *testXPub {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveXPub(t, ln)
+}
+
+// serveXPub serves the proxy's subscriber side on ln until the test ends.
+func serveXPub(t *testing.T, ln *Listener) *testXPub {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &testXPub{t: t, endpoint: ln.Endpoint(), cancel: cancel, done: make(chan struct{}),
 		conns: make(map[*Conn]map[string]bool)}
@@ -202,7 +207,17 @@ func TestSubscriberResubscribesAfterRestart(t *testing.T) {
 	proxy.stop()
 	// A topic added while the proxy is down is sent on reconnection too.
 	s.Subscribe("bob")
-	restarted := startXPub(t, endpoint)
+	// Another process may hold the port for a moment, as one of the
+	// ephemeral range, so binding it again may take a few tries.
+	var restarted *testXPub
+	waitFor(t, 5*time.Second, "the proxy's port to be free again", func() bool {
+		ln, err := Listen(endpoint, XPub, testLogger(t))
+		if err != nil {
+			return false
+		}
+		restarted = serveXPub(t, ln)
+		return true
+	})
 	waitFor(t, 10*time.Second, "the subscriptions to reach the restarted proxy", func() bool {
 		return restarted.subscribed("ana") && restarted.subscribed("geral") && restarted.subscribed("bob")
 	})

@@ -68,6 +68,7 @@ var (
 	// MaxMessageBytes in one message; the connection is then closed.
 	ErrMessageTooLarge = errors.New("proto: message exceeds the transport limit")
 	errEmptyMessage    = errors.New("proto: a message needs at least one frame")
+	errSelfConnect     = errors.New("connected to itself: nothing listens there")
 )
 
 // Conn is one ZMTP 3.0 connection. zmq4 performs the greeting and the
@@ -406,6 +407,13 @@ func Dial(ctx context.Context, endpoint string, typ zmq4.SocketType, timeout tim
 	raw, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("proto: dial %s: %w", endpoint, err)
+	}
+	// Dialing a free port of the local ephemeral range can connect the
+	// socket to itself, and the socket then holds the port that the peer
+	// will bind when it restarts.
+	if raw.LocalAddr().String() == raw.RemoteAddr().String() {
+		raw.Close()
+		return nil, fmt.Errorf("proto: dial %s: %w", endpoint, errSelfConnect)
 	}
 	if tcp, ok := raw.(*net.TCPConn); ok {
 		_ = tcp.SetNoDelay(true)
