@@ -343,16 +343,16 @@ func (r *Replicator) heldLocked(seq uint64) (waiting []*peer, reachable int, ok 
 // releaseLocked wakes the waiters whose seq the peers now hold. Callers
 // hold r.mu and call it after every change to a peer's position or state.
 func (r *Replicator) releaseLocked() {
-	kept := r.waiters[:0]
+	remaining := r.waiters[:0]
 	for _, w := range r.waiters {
 		if _, _, ok := r.heldLocked(w.seq); ok {
 			close(w.done)
 			continue
 		}
-		kept = append(kept, w)
+		remaining = append(remaining, w)
 	}
-	clear(r.waiters[len(kept):])
-	r.waiters = kept
+	clear(r.waiters[len(remaining):])
+	r.waiters = remaining
 }
 
 // dropWaiter removes a waiter that stopped waiting.

@@ -93,7 +93,8 @@ func (r *Replicator) stream(ctx context.Context, p *peer) error {
 			return errReprobe
 		}
 
-		// The probe's reply tells where to start, so batches wait for it.
+		// The probe's reply gives the position to start from, so batches
+		// wait for it.
 		for !probing && len(inflight) < maxInFlight && sent < last {
 			ops, err := r.ownOpsAfter(sent)
 			if err != nil {

@@ -257,37 +257,38 @@ func (a *applier) settleRID(op Op, hash ridHash, slice int64) (*Op, []Op, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	var held []Op
+	var stored []Op
 	for _, ref := range refs {
-		h, err := readLog(a.log, ref.origin, ref.seq)
+		candidate, err := readLog(a.log, ref.origin, ref.seq)
 		if err != nil {
 			return nil, nil, err
 		}
-		dup := slices.ContainsFunc(held, func(o Op) bool { return o.Origin == h.Origin && o.Seq == h.Seq })
-		if h.RID == op.RID && !dup {
-			held = append(held, h)
+		seen := slices.ContainsFunc(stored, func(o Op) bool { return o.Origin == candidate.Origin && o.Seq == candidate.Seq })
+		if candidate.RID == op.RID && !seen {
+			stored = append(stored, candidate)
 		}
 	}
+
 	// Even an op that repeats another may be the lowest one near a third
 	// op, which then stops being shown.
 	var displaced []Op
-	for _, z := range held {
-		if within(sliceOf(z.Time), slice, ridHorizon) && lower(op, z) && repeats(z, held) == nil {
-			displaced = append(displaced, z)
+	for _, other := range stored {
+		if within(sliceOf(other.Time), slice, ridHorizon) && lower(op, other) && repeats(other, stored) == nil {
+			displaced = append(displaced, other)
 		}
 	}
-	return repeats(op, held), displaced, nil
+	return repeats(op, stored), displaced, nil
 }
 
-// repeats returns the lowest op of held that op repeats: one lower in the
-// total order within ridHorizon slices of it. held carries op's request id.
-func repeats(op Op, held []Op) *Op {
+// repeats returns the lowest op of stored that op repeats: one lower in the
+// total order within ridHorizon slices of it. stored carries op's request id.
+func repeats(op Op, stored []Op) *Op {
 	var lowest *Op
 	slice := sliceOf(op.Time)
-	for i := range held {
-		h := &held[i]
-		if lower(*h, op) && within(sliceOf(h.Time), slice, ridHorizon) && (lowest == nil || lower(*h, *lowest)) {
-			lowest = h
+	for i := range stored {
+		other := &stored[i]
+		if lower(*other, op) && within(sliceOf(other.Time), slice, ridHorizon) && (lowest == nil || lower(*other, *lowest)) {
+			lowest = other
 		}
 	}
 	return lowest

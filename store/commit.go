@@ -60,8 +60,8 @@ func (s *Store) Apply(ops []Op) (ApplyResult, error) {
 // ApplyAsync applies ops as Apply does but returns before the log is
 // synced: reads see the ops at once, and the returned Durable waits until
 // they would survive a crash of the machine. The sync starts at once, in
-// parallel with the bbolt commit, and a caller can apply the next batch
-// while it runs; one sync then covers both.
+// parallel with the bbolt commit. A caller can apply the next batch while
+// it runs, and one sync then covers both.
 func (s *Store) ApplyAsync(ops []Op) (ApplyResult, Durable, error) {
 	if s.readOnly {
 		return ApplyResult{}, Durable{}, ErrReadOnly
@@ -164,18 +164,21 @@ func (s *Store) log(ops []Op) (*plan, error) {
 // materialise returns once the first upTo ops logged by this process are
 // committed to the bbolt file, by this call or by another. It commits
 // every queued plan in one transaction, in log order. Logging goes on
-// meanwhile, so a peer's push never waits for a commit. A failure leaves
-// logged ops out of the file, so the store refuses later writes; the next
-// Open replays them from the log.
+// meanwhile, so a peer's push waits for a commit only when Receive finds
+// more than pendingMax ops pending. A failure leaves logged ops out of the
+// file, so the store rejects later writes. The next Open replays them from
+// the log.
 func (s *Store) materialise(upTo int64) error {
 	if s.committedOps.Load() >= upTo {
 		return s.failure()
 	}
+
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 	if s.committedOps.Load() >= upTo {
 		return s.failure()
 	}
+
 	// The plans leave the queue only once committed, so a lookup that
 	// searches the queue before the file finds every logged op.
 	s.logMu.Lock()
@@ -186,6 +189,7 @@ func (s *Store) materialise(upTo int64) error {
 	}
 	last := plans[len(plans)-1]
 	err := s.commit(plans, &last.end)
+
 	s.logMu.Lock()
 	// Shift the rest down and clear the tail: a slice of the old array
 	// would keep every committed plan, and its ops, reachable.
@@ -193,6 +197,7 @@ func (s *Store) materialise(upTo int64) error {
 	clear(s.pending[n:])
 	s.pending = s.pending[:n]
 	s.logMu.Unlock()
+
 	if err != nil {
 		return s.fail(err)
 	}

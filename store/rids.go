@@ -105,8 +105,9 @@ type ridIndex struct {
 	origins   []string // interned origins of the refs in memory
 	originIdx map[string]uint32
 
-	// queue holds the sorted entries of slice queueSlice not yet written,
-	// from queue[queueNext] on; nil when no slice is being written.
+	// queue contains the sorted entries of slice queueSlice not yet
+	// written, from queue[queueNext] on. It is nil when no slice is being
+	// written.
 	queue      []ridEntry
 	queueNext  int
 	queueSlice int64

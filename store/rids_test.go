@@ -40,16 +40,16 @@ func retryScenario(rng *rand.Rand) (setup []Op, origins [][]Op) {
 // expectedPosts applies the rule of indexRID to the whole set at once.
 func expectedPosts(origins [][]Op) []string {
 	all := slices.Concat(origins...)
-	var shown []Op
+	var visible []Op
 	for _, op := range all {
 		same := slices.DeleteFunc(slices.Clone(all), func(o Op) bool { return o.RID != op.RID })
 		if repeats(op, same) == nil {
-			shown = append(shown, op)
+			visible = append(visible, op)
 		}
 	}
-	slices.SortFunc(shown, compareOps)
+	slices.SortFunc(visible, compareOps)
 	var texts []string
-	for _, op := range shown {
+	for _, op := range visible {
 		texts = append(texts, op.Text)
 	}
 	return texts

@@ -175,9 +175,9 @@ type Store struct {
 
 // Open opens the store at path, creating the file and its buckets when the
 // store is writable and the file is new. A writable store keeps its
-// write-ahead log in the directory path+".wal" (wal.go) and recovers there
-// from a crash: it replays the ops the file missed when the process died,
-// and rebuilds the file from the log when the machine restarted since.
+// write-ahead log in the directory path+".wal" (wal.go). After the process
+// died, Open replays the ops the file missed. After the machine restarted,
+// it rebuilds the file from the log.
 //
 // The freelist is the hashmap type, and every commit writes it. With
 // NoFreelistSync each commit would be a little cheaper, but every Open
@@ -242,7 +242,7 @@ func open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Recovery tells what Open did to bring the file up to date with the log.
+// Recovery is the work Open did to bring the file up to date with the log.
 type Recovery struct {
 	Rebuilt  bool // the machine had restarted, so the file was rebuilt from the log
 	Replayed int  // ops the file lacked and took from the log
@@ -440,8 +440,8 @@ func decodeCounts(v []byte) (Counts, error) {
 
 // Close closes the file. It waits for read transactions in progress.
 // A writable store syncs the file, which commits left to the page cache,
-// and the log. It then removes the open marker, which tells the next Open
-// that the store was closed cleanly.
+// and the log. It then removes the open marker, so the next Open finds the
+// store closed cleanly.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() { s.closeErr = s.close() })
 	return s.closeErr

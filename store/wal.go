@@ -71,9 +71,9 @@ type wal struct {
 	syncMu sync.Mutex // held by the goroutine that syncs, and while a segment is swapped
 	synced int64      // written as of the start of the last successful sync
 
-	// kick wakes the syncer after an append that a writer will wait for,
-	// so the sync runs while bbolt commits the same batch; stop and
-	// stopped end the syncer.
+	// kick wakes the syncer after an append, so the sync runs while bbolt
+	// commits the same batch. Closing stop ends the syncer, which then
+	// closes stopped.
 	kick    chan struct{}
 	stop    chan struct{}
 	stopped chan struct{}
@@ -363,7 +363,7 @@ func walSegments(dir string) ([]uint64, error) {
 // ended. Without it the store was closed cleanly. With it, the process
 // died; if the machine has not restarted since, its bbolt commits are in
 // the page cache and the file is whole. If the machine restarted, or the
-// boot cannot be told, bbolt's unsynced pages may be lost in any order and
+// boot id cannot be read, bbolt's unsynced pages may be lost in any order and
 // the file is rebuilt from the log.
 
 // Unclean reports whether the last process that opened the store at path

@@ -247,7 +247,8 @@ func TestAntiEntropyFetchesOpsOfADeadOrigin(t *testing.T) {
 func TestUnfinishedCatchUpShownUntilPulled(t *testing.T) {
 	c := startCluster(t, 1)
 
-	// A ghost server: listed by the reference, at an address nobody serves.
+	// A ghost server: listed by the reference, at an address where no
+	// server listens.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
