@@ -17,13 +17,13 @@ import (
 // counts them. Materialising applies logged ops to the bbolt file in one
 // transaction, which makes them visible to reads.
 //
-// Apply and ApplyAsync do both at once, because their callers need each
-// op's outcome. Receive, for ops pushed by other servers, only logs and
-// leaves the ops pending: the next ApplyAsync, the next read, or a timer
-// after settleAfter materialises them with whatever else is pending. On a
-// server of three, two of every three ops it stores come from its peers,
-// and each bbolt commit costs about ten page writes whatever its size, so
-// sharing commits cuts the disk's load and the CPU (docs/benchmarks.md).
+// Apply does both at once, because its callers need each op's outcome, and
+// so does ApplyAsync for logins and channels. Receive, for ops pushed by
+// other servers, and ApplyAsync for posts and direct messages only log and
+// leave the ops pending: the next commit, the next read, or a timer after
+// settleAfter materialises them with whatever else is pending. Each bbolt
+// commit costs about ten page writes whatever its size, so sharing commits
+// among many batches cuts the disk's load and the CPU (docs/benchmarks.md).
 
 // settleAfter bounds how long a received op stays pending when nothing
 // reads or writes, and pendingMax how many ops may be pending before
@@ -47,7 +47,7 @@ const idleAfter = time.Second
 // each. After a failed write or sync the store refuses every later write,
 // because it cannot tell what the disk holds.
 func (s *Store) Apply(ops []Op) (ApplyResult, error) {
-	res, durable, err := s.ApplyAsync(ops)
+	res, durable, err := s.applyAsync(ops, false)
 	if err != nil {
 		return ApplyResult{}, err
 	}
@@ -59,16 +59,33 @@ func (s *Store) Apply(ops []Op) (ApplyResult, error) {
 
 // ApplyAsync applies ops as Apply does but returns before the log is
 // synced: reads see the ops at once, and the returned Durable waits until
-// they would survive a crash of the machine. The sync starts at once, in
-// parallel with the bbolt commit. A caller can apply the next batch while
-// it runs, and one sync then covers both.
+// they would survive a crash of the machine. The sync starts at once. A
+// caller can apply the next batch while it runs, and one sync then covers
+// both.
+//
+// A batch of posts and direct messages is left pending, as Receive leaves
+// its ops, and its result is provisional. An op that repeats the request
+// of a pending op is still reported applied, and the commit then hides it.
+// Callers look a request id up before they write it, so only an op that
+// arrives in between is missed.
 func (s *Store) ApplyAsync(ops []Op) (ApplyResult, Durable, error) {
+	return s.applyAsync(ops, true)
+}
+
+func (s *Store) applyAsync(ops []Op, provisional bool) (ApplyResult, Durable, error) {
 	if s.readOnly {
 		return ApplyResult{}, Durable{}, ErrReadOnly
 	}
 	s.logMu.Lock()
 	p, err := s.log(ops)
 	upTo := s.wal.written
+	var res ApplyResult
+	deferred := provisional && err == nil && len(p.logged) > 0 && p.outcomesKnown()
+	if deferred {
+		// Under logMu, before a commit can take the plan and fill in
+		// p.res.
+		res = p.provisional()
+	}
 	s.logMu.Unlock()
 	if err != nil {
 		return ApplyResult{}, Durable{}, err
@@ -77,10 +94,54 @@ func (s *Store) ApplyAsync(ops []Op) (ApplyResult, Durable, error) {
 		return p.finish(), Durable{}, nil
 	}
 	s.wal.startSync()
+	if deferred {
+		return res, Durable{s: s, upTo: upTo}, s.settleLater(p.upTo)
+	}
 	if err := s.materialise(p.upTo); err != nil {
 		return ApplyResult{}, Durable{}, err
 	}
 	return p.finish(), Durable{s: s, upTo: upTo}, nil
+}
+
+// outcomesKnown reports whether the outcome of every logged op is known
+// before it is materialised, so that materialising can wait. A login or
+// channel op reports whether it created its name, which depends on the
+// file. A post or direct
+// message is shown unless it repeats a request (see ApplyAsync).
+func (p *plan) outcomesKnown() bool {
+	for _, op := range p.logged {
+		if op.Kind != KindPost && op.Kind != KindDirect {
+			return false
+		}
+	}
+	return true
+}
+
+// provisional returns the outcome of a plan whose ops are left pending:
+// logged ops are applied unless a name in them is invalid. Callers hold
+// logMu.
+func (p *plan) provisional() ApplyResult {
+	res := p.finish()
+	res.Ops = slices.Clone(res.Ops)
+	for j, i := range p.order {
+		r := OpResult{Status: StatusApplied}
+		if _, err := checkPayload(p.logged[j]); err != nil {
+			r = OpResult{Status: StatusLogged, Reason: err}
+		}
+		res.Ops[i] = r
+		res.Applied++
+	}
+	return res
+}
+
+// settleLater leaves the ops logged up to upTo pending, as Receive does,
+// and commits them now only when too many are pending.
+func (s *Store) settleLater(upTo int64) error {
+	if upTo-s.committedOps.Load() > pendingMax {
+		return s.materialise(upTo)
+	}
+	s.armSettle()
+	return nil
 }
 
 // Received is the outcome of Receive.
@@ -102,15 +163,11 @@ func (s *Store) Receive(ops []Op) (Received, error) {
 	if err != nil {
 		return Received{}, err
 	}
+	// A peer that pushes faster than this server commits waits here for a
+	// commit, so pending ops stay few.
 	if len(p.logged) > 0 {
-		// A peer that pushes faster than this server commits waits here
-		// for a commit, so pending ops stay few.
-		if p.upTo-s.committedOps.Load() > pendingMax {
-			if err := s.materialise(p.upTo); err != nil {
-				return Received{}, err
-			}
-		} else {
-			s.armSettle()
+		if err := s.settleLater(p.upTo); err != nil {
+			return Received{}, err
 		}
 	}
 	// Not p.finish: a commit may be filling in p.res right now.
@@ -131,7 +188,7 @@ func (s *Store) armSettle() {
 	if s.closed || s.settleTimer != nil {
 		return
 	}
-	s.settleTimer = time.AfterFunc(settleAfter, func() {
+	s.settleTimer = time.AfterFunc(s.settleAfter, func() {
 		s.trimMu.Lock()
 		s.settleTimer = nil
 		s.trimMu.Unlock()
@@ -259,8 +316,7 @@ func (s *Store) failure() error {
 // plan is one batch sorted and checked against the version vector: the ops
 // that extend their origin's log, and the outcome of the others.
 type plan struct {
-	ops      []Op
-	order    []int // indexes of logged ops in ops, in log order
+	order    []int // index in the batch of each logged op
 	logged   []Op
 	res      ApplyResult
 	version  map[string]uint64 // after the batch
@@ -283,7 +339,7 @@ func (s *Store) plan(ops []Op) *plan {
 		return cmp.Or(cmp.Compare(ops[a].Origin, ops[b].Origin), cmp.Compare(ops[a].Seq, ops[b].Seq))
 	})
 
-	p := &plan{ops: ops, res: ApplyResult{Ops: make([]OpResult, len(ops))}, version: version, firstGap: make(map[string]uint64)}
+	p := &plan{res: ApplyResult{Ops: make([]OpResult, len(ops))}, version: version, firstGap: make(map[string]uint64)}
 	for _, i := range order {
 		op := ops[i]
 		if err := checkIdentity(op); err != nil {
@@ -322,8 +378,8 @@ func (s *Store) commit(plans []*plan, end *walPos) error {
 		rids = newRIDTx(s.rids, tx.Bucket(bucketRIDs), s.now().UnixNano())
 		a := newApplier(tx, &counts, rids)
 		for _, p := range plans {
-			for _, i := range p.order {
-				r, err := a.apply(p.ops[i])
+			for j, i := range p.order {
+				r, err := a.apply(p.logged[j])
 				if err != nil {
 					return err
 				}

@@ -169,6 +169,7 @@ type Store struct {
 	trimMu      sync.Mutex  // guards trimTimer and closed
 	trimTimer   *time.Timer // pending trim of an idle store, or nil
 	settleTimer *time.Timer // pending materialisation of received ops, or nil
+	settleAfter time.Duration
 	idleTimer   *time.Timer // flushIdle once no commit came for idleAfter, or nil
 	closed      bool        // Close has begun, so no timer may be armed
 }
@@ -222,7 +223,7 @@ func open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, readOnly: opts.ReadOnly, path: path, now: time.Now}
+	s := &Store{db: db, readOnly: opts.ReadOnly, path: path, now: time.Now, settleAfter: settleAfter}
 	if !opts.ReadOnly {
 		err = db.Update(initBuckets)
 	}

@@ -1,0 +1,96 @@
+package store
+
+import (
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestApplyAsyncLeavesPostsPending checks that ApplyAsync leaves a batch of
+// posts uncommitted yet visible to reads, keeps its own copy of the batch,
+// and still commits at once an op whose outcome depends on the file.
+func TestApplyAsyncLeavesPostsPending(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.settleAfter = time.Hour // only the test's reads commit
+	o := newOrigin("s1", 1)
+	mustApply(t, s, o.login("ana"), o.channel("geral"))
+
+	batch := []Op{o.post("ana", "geral", "um"), o.post("ana", "geral", "dois")}
+	res, durable, err := s.ApplyAsync(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Applied != 2 || res.Ops[0].Status != StatusApplied || res.Ops[1].Status != StatusApplied {
+		t.Fatalf("ApplyAsync of two posts = %+v, want both applied", res)
+	}
+	if committed, logged := s.committedOps.Load(), s.loggedOps.Load(); committed != 2 || logged != 4 {
+		t.Errorf("after ApplyAsync of posts: %d of %d ops committed, want 2 of 4", committed, logged)
+	}
+	if err := durable.Wait(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The caller may reuse its slice once ApplyAsync returns.
+	batch[0].Text, batch[1].Text = "reused", "reused"
+	messages, _, err := s.History("geral", "", 10)
+	if err != nil || !slices.Equal(texts(messages), []string{"um", "dois"}) {
+		t.Fatalf("History after ApplyAsync = %v, %v, want [um dois]", texts(messages), err)
+	}
+
+	res, _, err = s.ApplyAsync([]Op{o.post("ana", "geral", "três"), o.channel("avisos")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Ops[1].Channel != ChannelCreated {
+		t.Errorf("channel op beside a post: outcome %v, want created", res.Ops[1].Channel)
+	}
+	if committed, logged := s.committedOps.Load(), s.loggedOps.Load(); committed != logged {
+		t.Errorf("after ApplyAsync of a channel op: %d of %d ops committed, want all", committed, logged)
+	}
+
+	want := dumpString(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := dumpString(t, s); got != want {
+		t.Errorf("reopened store differs:\n%.1000s\nwant:\n%.1000s", got, want)
+	}
+}
+
+// TestApplyAsyncRetryHiddenOnCommit checks the provisional outcome of a
+// post that repeats a request the store has only pending: ApplyAsync
+// reports it applied, and the commit still shows the request once.
+func TestApplyAsyncRetryHiddenOnCommit(t *testing.T) {
+	s := openTest(t)
+	s1, s2 := newOrigin("s1", 1), newOrigin("s2", 2)
+	mustApply(t, s, s1.login("ana"), s1.channel("geral"))
+
+	first := s2.post("ana", "geral", "oi")
+	first.RID = "publish:1"
+	if _, err := s.Receive([]Op{first}); err != nil {
+		t.Fatal(err)
+	}
+	retry := s1.post("ana", "geral", "oi")
+	retry.RID = first.RID
+	res, _, err := s.ApplyAsync([]Op{retry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Ops[0].Status != StatusApplied {
+		t.Errorf("provisional outcome of the retry: %v, want applied", res.Ops[0].Status)
+	}
+	messages, _, err := s.History("geral", "", 10)
+	if err != nil || len(messages) != 1 {
+		t.Fatalf("History = %v, %v, want the request once", texts(messages), err)
+	}
+}
