@@ -106,8 +106,8 @@ func (s *Store) applyAsync(ops []Op, provisional bool) (ApplyResult, Durable, er
 // outcomesKnown reports whether the outcome of every logged op is known
 // before it is materialised, so that materialising can wait. A login or
 // channel op reports whether it created its name, which depends on the
-// file. A post or direct
-// message is shown unless it repeats a request (see ApplyAsync).
+// file. A post or direct message is shown unless it repeats a request (see
+// ApplyAsync).
 func (p *plan) outcomesKnown() bool {
 	for _, op := range p.logged {
 		if op.Kind != KindPost && op.Kind != KindDirect {
