@@ -146,12 +146,12 @@ func (r *Replicator) Run(ctx context.Context) {
 	r.wg.Wait()
 }
 
-// commitLoop applies this server's own writes in batches, merging
-// whatever is queued into one store transaction and one sync. The store
-// commits the ops that peers pushed (Apply) with the same transaction. Each
-// writer then waits for the sync itself (Write), so the loop applies the
-// next batch while the previous one syncs, and one sync covers every
-// batch applied before it.
+// commitLoop logs this server's own writes in batches, merging whatever is
+// queued into one append to the store's log and one sync. The store
+// materialises them later with the ops that peers pushed (Apply). Each
+// writer then waits for the sync itself (Write), so the loop logs the next
+// batch while the previous one syncs, and one sync covers every batch
+// logged before it.
 func (r *Replicator) commitLoop(ctx context.Context) {
 	for {
 		var first *commit

@@ -17,11 +17,11 @@ import (
 // counts them. Materialising applies logged ops to the bbolt file in one
 // transaction, which makes them visible to reads.
 //
-// Apply does both at once, because its callers need each op's outcome, and
-// so does ApplyAsync for logins and channels. Receive, for ops pushed by
-// other servers, and ApplyAsync for posts and direct messages only log and
-// leave the ops pending: the next commit, the next read, or a timer after
-// settleAfter materialises them with whatever else is pending. Each bbolt
+// Apply does both at once, because its callers need each op's outcome.
+// ApplyAsync, for this server's own writes, and Receive, for ops pushed by
+// other servers, only log and leave the ops pending: the next commit, the
+// next read, or a timer after settleAfter materialises them with whatever
+// else is pending. Each bbolt
 // commit costs about ten page writes whatever its size, so sharing commits
 // among many batches cuts the disk's load and the CPU (docs/benchmarks.md).
 
@@ -57,17 +57,17 @@ func (s *Store) Apply(ops []Op) (ApplyResult, error) {
 	return res, nil
 }
 
-// ApplyAsync applies ops as Apply does but returns before the log is
-// synced: reads see the ops at once, and the returned Durable waits until
-// they would survive a crash of the machine. The sync starts at once. A
-// caller can apply the next batch while it runs, and one sync then covers
-// both.
+// ApplyAsync logs ops as Apply does but returns before they are synced or
+// materialised: reads see them at once, and the returned Durable waits
+// until they would survive a crash of the machine. The sync starts at once.
+// A caller can apply the next batch while it runs, and one sync then
+// covers both. The ops stay pending, as Receive leaves its ops.
 //
-// A batch of posts and direct messages is left pending, as Receive leaves
-// its ops, and its result is provisional. An op that repeats the request
-// of a pending op is still reported applied, and the commit then hides it.
-// Callers look a request id up before they write it, so only an op that
-// arrives in between is missed.
+// The result is provisional. It gives each op's status as logging decides
+// it, but not the outcomes that depend on the file (OpResult.Channel and
+// NewUser). An op that repeats the request of a pending op is reported
+// applied, and the commit then hides it. Callers look a request id up
+// before they write it, so only an op that arrives in between is missed.
 func (s *Store) ApplyAsync(ops []Op) (ApplyResult, Durable, error) {
 	return s.applyAsync(ops, true)
 }
@@ -80,8 +80,7 @@ func (s *Store) applyAsync(ops []Op, provisional bool) (ApplyResult, Durable, er
 	p, err := s.log(ops)
 	upTo := s.wal.written
 	var res ApplyResult
-	deferred := provisional && err == nil && len(p.logged) > 0 && p.outcomesKnown()
-	if deferred {
+	if err == nil && provisional {
 		// Under logMu, before a commit can take the plan and fill in
 		// p.res.
 		res = p.provisional()
@@ -94,27 +93,13 @@ func (s *Store) applyAsync(ops []Op, provisional bool) (ApplyResult, Durable, er
 		return p.finish(), Durable{}, nil
 	}
 	s.wal.startSync()
-	if deferred {
+	if provisional {
 		return res, Durable{s: s, upTo: upTo}, s.settleLater(p.upTo)
 	}
 	if err := s.materialise(p.upTo); err != nil {
 		return ApplyResult{}, Durable{}, err
 	}
 	return p.finish(), Durable{s: s, upTo: upTo}, nil
-}
-
-// outcomesKnown reports whether the outcome of every logged op is known
-// before it is materialised, so that materialising can wait. A login or
-// channel op reports whether it created its name, which depends on the
-// file. A post or direct message is shown unless it repeats a request (see
-// ApplyAsync).
-func (p *plan) outcomesKnown() bool {
-	for _, op := range p.logged {
-		if op.Kind != KindPost && op.Kind != KindDirect {
-			return false
-		}
-	}
-	return true
 }
 
 // provisional returns the outcome of a plan whose ops are left pending:
