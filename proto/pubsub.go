@@ -56,6 +56,7 @@ func (p *Publisher) Run(ctx context.Context) {
 				}
 			}
 		}()
+		var batch [][][]byte
 		for {
 			select {
 			case <-ctx.Done():
@@ -63,12 +64,31 @@ func (p *Publisher) Run(ctx context.Context) {
 			case <-conn.Done():
 				return ErrClosed
 			case pub := <-p.queue:
-				if err := conn.Send(pub[0], pub[1]); err != nil {
+				batch = p.drain(append(batch[:0], pub[:]))
+				if err := conn.SendBatch(batch); err != nil {
 					return err
 				}
+				clear(batch) // lets the sent payloads go
 			}
 		}
 	})
+}
+
+// publishBatch bounds how many queued publications one write carries.
+const publishBatch = 256
+
+// drain appends publications already queued to batch, so that a burst of
+// writes costs the proxy connection one system call.
+func (p *Publisher) drain(batch [][][]byte) [][][]byte {
+	for len(batch) < publishBatch {
+		select {
+		case pub := <-p.queue:
+			batch = append(batch, pub[:])
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // Delivery is a publication received by a Subscriber.

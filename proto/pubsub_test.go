@@ -2,6 +2,7 @@ package proto
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -320,6 +321,46 @@ func TestPublisherReconnects(t *testing.T) {
 	sink.stop()
 	restarted := startXSub(t, sink.endpoint)
 	publishUntilReceived(t, p, restarted, "geral", "after restart")
+}
+
+func TestPublisherBurstInOrder(t *testing.T) {
+	sink := startXSub(t, "tcp://127.0.0.1:0")
+	p := NewPublisher(sink.endpoint, testLogger(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	publishUntilReceived(t, p, sink, "geral", "connected")
+
+	// A burst queues faster than one write per publication, so the
+	// Publisher sends it in batches, which must keep its order.
+	const n = 1000
+	for i := range n {
+		if !p.Publish("burst", []byte(strconv.Itoa(i))) {
+			t.Fatalf("publication %d dropped with room in the queue", i)
+		}
+	}
+	deadline := time.After(10 * time.Second)
+	for next := 0; next < n; {
+		select {
+		case d := <-sink.received:
+			if d.Topic != "burst" {
+				continue // a late copy of the first publication
+			}
+			if got := string(d.Payload); got != strconv.Itoa(next) {
+				t.Fatalf("publication %s arrived where %d was due", got, next)
+			}
+			next++
+		case <-deadline:
+			t.Fatalf("%d of %d publications arrived", next, n)
+		}
+	}
 }
 
 func TestPublisherQueueFullDrops(t *testing.T) {
