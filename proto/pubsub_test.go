@@ -303,19 +303,26 @@ func publishUntilReceived(t *testing.T, p *Publisher, sink *testXSub, topic, pay
 	}
 }
 
-func TestPublisherReconnects(t *testing.T) {
-	sink := startXSub(t, "tcp://127.0.0.1:0")
-	p := NewPublisher(sink.endpoint, testLogger(t))
+// runPublisher runs a Publisher to endpoint until the test ends.
+func runPublisher(t *testing.T, endpoint string) *Publisher {
+	t.Helper()
+	p := NewPublisher(endpoint, testLogger(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		p.Run(ctx)
 	}()
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		<-done
-	}()
+	})
+	return p
+}
+
+func TestPublisherReconnects(t *testing.T) {
+	sink := startXSub(t, "tcp://127.0.0.1:0")
+	p := runPublisher(t, sink.endpoint)
 
 	publishUntilReceived(t, p, sink, "geral", "before restart")
 	sink.stop()
@@ -325,17 +332,7 @@ func TestPublisherReconnects(t *testing.T) {
 
 func TestPublisherBurstInOrder(t *testing.T) {
 	sink := startXSub(t, "tcp://127.0.0.1:0")
-	p := NewPublisher(sink.endpoint, testLogger(t))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		p.Run(ctx)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	p := runPublisher(t, sink.endpoint)
 	publishUntilReceived(t, p, sink, "geral", "connected")
 
 	// A burst queues faster than one write per publication, so the
