@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -90,5 +91,23 @@ func TestApplyAsyncRetryHiddenOnCommit(t *testing.T) {
 	messages, _, err := s.History("geral", "", 10)
 	if err != nil || len(messages) != 1 {
 		t.Fatalf("History = %v, %v, want the request once", texts(messages), err)
+	}
+}
+
+// TestNameSeenDuringCommits checks that a name logged before a lookup is
+// found while commits run alongside it, as a publish right after its login
+// expects.
+func TestNameSeenDuringCommits(t *testing.T) {
+	s := openTest(t)
+	s.settleAfter = 20 * time.Microsecond // commits land while names are read
+	o := newOrigin("s1", 1)
+	for i := range 3000 {
+		user := fmt.Sprintf("user%d", i)
+		if _, _, err := s.ApplyAsync([]Op{o.login(user)}); err != nil {
+			t.Fatal(err)
+		}
+		if !s.HasUser(user) {
+			t.Fatalf("login %d of %s logged but its user not found", i, user)
+		}
 	}
 }

@@ -99,7 +99,11 @@ func (s *Store) shownName(bucket []byte, name string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	if shown, found := s.readName(bucket, key); found || s.committedOps.Load() >= s.loggedOps.Load() {
+	// The counters are read before the file: a commit that lands between
+	// the read and a later comparison would hide a miss of an op that was
+	// pending when the read began.
+	allCommitted := s.committedOps.Load() >= s.loggedOps.Load()
+	if shown, found := s.readName(bucket, key); found || allCommitted {
 		return shown, found
 	}
 	s.settle()
