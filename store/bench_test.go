@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -191,5 +192,31 @@ func BenchmarkCatchUp100k(b *testing.B) {
 		if after != fixtureOps {
 			b.Fatalf("caught up to %d", after)
 		}
+	}
+}
+
+// BenchmarkWALSync appends one op and syncs it, in a segment file that
+// grows with each append and in one allocated ahead (wal.reserve).
+func BenchmarkWALSync(b *testing.B) {
+	for _, mode := range []string{"grow", "reserved"} {
+		b.Run(mode, func(b *testing.B) {
+			w, err := openWAL(b.TempDir(), true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.close()
+			w.noReserve = mode == "grow"
+			o := newOrigin("s1", 1)
+			op := o.post("ana", "geral", strings.Repeat("x", 64))
+			for b.Loop() {
+				op.Seq++
+				if err := w.append([]Op{op}); err != nil {
+					b.Fatal(err)
+				}
+				if err := w.flush(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

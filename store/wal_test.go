@@ -75,12 +75,18 @@ func simulateMachineCrash(t *testing.T, dir string) {
 		t.Fatalf("segments: %v %v", segs, err)
 	}
 	last := filepath.Join(walDir, fmt.Sprintf("%016d%s", segs[len(segs)-1], walSuffix))
-	f, err := os.OpenFile(last, os.O_WRONLY|os.O_APPEND, 0o600)
+	end, err := scanSegment(last, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A header that promises more than follows, as a write cut short does.
-	if _, err := f.Write([]byte{200, 0, 0, 0, 1, 2, 3, 4, 'p', 'a', 'r'}); err != nil {
+	f, err := os.OpenFile(last, os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A header that promises more than follows, as a write cut short does,
+	// where the next record would start: the space reserved past the end
+	// may follow.
+	if _, err := f.WriteAt([]byte{200, 0, 0, 0, 1, 2, 3, 4, 'p', 'a', 'r'}, end); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
@@ -291,6 +297,67 @@ func TestTornRecordEndsLog(t *testing.T) {
 	if !bytes.Equal(mustRead(t, seg), data) {
 		t.Error("the segment after the rewrite differs from the original")
 	}
+}
+
+// TestReservedSpaceEndsLog checks that a segment file allocated past the
+// log's end, as a process that died leaves it, opens at its last record,
+// and that a clean close gives the reserved space back.
+func TestReservedSpaceEndsLog(t *testing.T) {
+	dir := t.TempDir()
+	w, err := openWAL(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOrigin("s1", 1)
+	ops := []Op{o.login("ana"), o.channel("geral"), o.post("ana", "geral", "oi")}
+	if err := w.append(ops); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.flush(); err != nil {
+		t.Fatal(err)
+	}
+	end := w.end
+	seg := w.segPath(end.seg)
+	info, err := os.Stat(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.noReserve && info.Size() != walReserveBytes {
+		t.Errorf("segment of %d bytes while open, want %d reserved", info.Size(), walReserveBytes)
+	}
+
+	// Open the log again without closing it, as after a crash.
+	again, err := openWAL(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.end != end {
+		t.Errorf("reopened at %+v, want the end of the last record %+v", again.end, end)
+	}
+	var got []Op
+	err = again.replay(walPos{}, 10, func(batch []Op) error {
+		got = append(got, batch...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(ops) || got[2] != ops[2] {
+		t.Errorf("replayed %+v, want the three ops", got)
+	}
+	if err := again.close(); err != nil {
+		t.Fatal(err)
+	}
+	info, err = os.Stat(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Size() != end.off {
+		t.Errorf("segment of %d bytes after close, want %d", info.Size(), end.off)
+	}
+	close(w.stop)
+	<-w.stopped
+	_ = w.f.Close()
 }
 
 func mustRead(t *testing.T, path string) []byte {
