@@ -59,9 +59,10 @@ func decodeWALPos(v []byte) (walPos, error) {
 // wal appends to the last segment. Apply, the only writer, serialises
 // appends; syncs come from any goroutine.
 type wal struct {
-	dir  string
-	sync bool
-	buf  []byte
+	dir          string
+	sync         bool
+	buf          []byte
+	segmentBytes int64 // size past which append starts a new segment
 
 	mu      sync.Mutex // guards f, end and written against syncUpTo
 	f       *os.File
@@ -95,7 +96,7 @@ func openWAL(dir string, sync bool) (*wal, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &wal{dir: dir, sync: sync, kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	w := &wal{dir: dir, sync: sync, segmentBytes: walSegmentBytes, kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	seg, end := uint64(1), int64(0)
 	if len(segs) > 0 {
 		seg = segs[len(segs)-1]
@@ -168,7 +169,7 @@ func (w *wal) openSegment(seg uint64, off int64) error {
 // append writes ops as records with one write, starting a new segment when
 // the current one is full. It does not sync.
 func (w *wal) append(ops []Op) error {
-	if w.end.off >= walSegmentBytes {
+	if w.end.off >= w.segmentBytes {
 		if err := w.rotate(); err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -355,9 +356,78 @@ func TestReservedSpaceEndsLog(t *testing.T) {
 	if info.Size() != end.off {
 		t.Errorf("segment of %d bytes after close, want %d", info.Size(), end.off)
 	}
+	abandon(w)
+}
+
+// abandon stops a log's syncer and closes its file without the steps of a
+// clean close, as a process that dies leaves it.
+func abandon(w *wal) {
 	close(w.stop)
 	<-w.stopped
 	_ = w.f.Close()
+}
+
+// TestSegmentsRotate fills several small segments and checks that each full
+// one ends with its last record and that a reopened log replays every op.
+func TestSegmentsRotate(t *testing.T) {
+	dir := t.TempDir()
+	w, err := openWAL(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.segmentBytes = 4096
+	o := newOrigin("s1", 1)
+	var ops []Op
+	for i := range 200 {
+		ops = append(ops, o.post("ana", "geral", fmt.Sprintf("mensagem %d", i)))
+	}
+	for batch := range slices.Chunk(ops, 5) {
+		if err := w.append(batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	segs, err := walSegments(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(segs) < 3 {
+		t.Fatalf("%d segments, want several of 4096 bytes", len(segs))
+	}
+	for _, seg := range segs[:len(segs)-1] {
+		end, err := scanSegment(w.segPath(seg), 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := os.Stat(w.segPath(seg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Size() != end || end < w.segmentBytes {
+			t.Errorf("full segment %d: %d bytes, records end at %d, want equal and at least %d", seg, info.Size(), end, w.segmentBytes)
+		}
+	}
+
+	again, err := openWAL(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.close()
+	var got []Op
+	err = again.replay(walPos{}, 64, func(batch []Op) error {
+		got = append(got, batch...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, ops) {
+		t.Errorf("replayed %d ops, want the %d appended in order", len(got), len(ops))
+	}
+	abandon(w)
 }
 
 func mustRead(t *testing.T, path string) []byte {
