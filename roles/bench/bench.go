@@ -183,7 +183,8 @@ type Bench struct {
 	cfg      Config
 	log      *slog.Logger
 	progress *progress
-	run      string // random tag of this run, part of user and topic names
+	run      string   // random tag of this run, part of user and topic names
+	childEnv []string // entries startCluster added to the children's environment
 }
 
 // New validates cfg and finds the executable. It starts and binds
@@ -321,6 +322,9 @@ func (b *Bench) Measure(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(b.childEnv) > 0 {
+		report.Notes = append(report.Notes, "the started processes ran with "+strings.Join(b.childEnv, " "))
+	}
 	return report, nil
 }
 
@@ -343,6 +347,7 @@ func (b *Bench) startCluster(ctx context.Context, servers int, perServer func(in
 	if err != nil {
 		return nil, err
 	}
+	b.childEnv = c.env
 	if err := c.waitReady(ctx, poller, b.cfg.Clocks); err != nil {
 		c.opts.keep = true
 		c.close()

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"msgsys/roles/common"
 )
 
 // Child process timings.
@@ -48,6 +50,11 @@ type cluster struct {
 
 	frontend, backend, xsub, xpub, reference string
 	servers                                  []*serverSpec
+
+	// env is added to the environment of every child: a GOMAXPROCS share
+	// of the CPUs, which the reference, the broker, the servers and the
+	// bench itself share.
+	env []string
 
 	mu    sync.Mutex // guards procs
 	procs map[string]*process
@@ -125,6 +132,7 @@ func startCluster(opts clusterOptions) (*cluster, error) {
 		xpub:      endpoint(ports[3]),
 		reference: endpoint(ports[4]),
 		procs:     make(map[string]*process),
+		env:       common.ChildProcs(opts.servers + 3),
 	}
 	for i := 1; i <= opts.servers; i++ {
 		name := "server-" + strconv.Itoa(i)
@@ -178,6 +186,7 @@ func (c *cluster) spawn(name string, args ...string) (*process, error) {
 	cmd := exec.Command(c.opts.exe, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = append(os.Environ(), "MSGSYS_LOG_LEVEL="+c.opts.logLevel, "MSGSYS_LOG_FORMAT=text")
+	cmd.Env = append(cmd.Env, c.env...)
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		logFile.Close()

@@ -23,6 +23,7 @@ import (
 
 	"msgsys/lang"
 	"msgsys/proto"
+	"msgsys/roles/common"
 )
 
 // Defaults of Config.
@@ -360,6 +361,8 @@ func (u *Up) childEnv() []string {
 	env := append(os.Environ(),
 		"MSGSYS_LOG_LEVEL="+u.cfg.LogLevel,
 		"MSGSYS_LOG_FORMAT="+u.cfg.LogFormat)
+	// The reference, the broker, the servers and the bots share the CPUs.
+	env = append(env, common.ChildProcs(u.cfg.Servers+u.cfg.Bots+2)...)
 	return append(env, u.cfg.Env...)
 }
 
