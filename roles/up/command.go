@@ -2,6 +2,8 @@ package up
 
 import (
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -48,6 +50,11 @@ func Command() *cli.Command {
 			if err != nil {
 				return err
 			}
+			// Ctrl-C in `msgsys up | tee FILE` stops tee too, and a Go
+			// program dies at its next write to a closed stdout. up would
+			// then leave its servers half stopped. With SIGPIPE ignored
+			// the write fails, and the stop goes on.
+			signal.Ignore(syscall.SIGPIPE)
 			ctx, stop := common.Context(c)
 			defer stop()
 			return u.Run(ctx)

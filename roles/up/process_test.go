@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -371,5 +372,60 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
 		<-time.After(50 * time.Millisecond)
+	}
+}
+
+// TestUpStopsCleanlyAfterOutputCloses checks that msgsys up still stops its
+// servers cleanly when the reader of its output has gone first, as tee
+// does when Ctrl-C reaches the whole pipeline.
+func TestUpStopsCleanlyAfterOutputCloses(t *testing.T) {
+	needBinary(t)
+	base := freePortBase(t, offsetServers+1)
+	data := t.TempDir()
+	cmd := exec.Command(binary, "up", "--port-base", strconv.Itoa(base), "--servers", "1", "--bots", "0", "--data", data)
+	cmd.Env = append(os.Environ(), "LANG=C", "MSGSYS_LOG_FORMAT=text", "MSGSYS_LOG_LEVEL=info")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	out := &syncBuffer{}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(out, r)
+	}()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		for _, m := range startedLine.FindAllStringSubmatch(out.String(), -1) {
+			if pid, _ := strconv.Atoi(m[2]); pid > 0 && alive(pid) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+
+	newClient(t, base).eventually(t, 30*time.Second, proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+	r.Close()
+	<-copied
+
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("msgsys up exited with %v after its output closed", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("msgsys up did not exit within 20s of SIGINT")
+	}
+	if _, err := os.Stat(filepath.Join(data, "server-1", "server.db.wal", "open")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("server-1 did not close its store cleanly: open marker %v", err)
 	}
 }
