@@ -58,6 +58,9 @@ var (
 	// ErrNotStore is returned by Open for a bbolt file of another program or
 	// of an unknown schema version.
 	ErrNotStore = errors.New("store: file is not a msgsys store of a known version")
+	// ErrLocked is returned by Open when another process held the file
+	// for longer than Options.Timeout.
+	ErrLocked = errors.New("store: file locked by another process")
 )
 
 // DefaultTimeout is how long Open waits for the file lock when
@@ -220,6 +223,9 @@ func open(path string, opts Options) (*Store, error) {
 		NoGrowSync:   true,
 		FreelistType: bolt.FreelistMapType,
 	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %w", ErrLocked, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -248,6 +254,7 @@ type Recovery struct {
 	Rebuilt  bool // the machine had restarted, so the file was rebuilt from the log
 	Replayed int  // ops the file lacked and took from the log
 	Seeded   int  // ops of a file without a log, copied into a new log
+	Refilled int  // ops of the file that the log had lost from its end, copied back
 }
 
 // Recovery returns what Open recovered.
@@ -281,6 +288,11 @@ func (s *Store) recover(dir string, rebuild bool, sync bool) error {
 	case s.wal.end == (walPos{seg: 1}) && len(s.version) > 0:
 		// A file whose log was removed: the log starts again from it.
 		err = s.seedWAL()
+	case !rebuild && s.wal.end.before(from):
+		// Without a machine crash the file is whole, and it holds ops the
+		// log lost from its end. Without them a later rebuild would lose
+		// them too.
+		err = s.refillWAL()
 	case died || rebuild || from != s.wal.end:
 		err = s.replayWAL(from)
 	}
@@ -314,6 +326,39 @@ func (s *Store) replayWAL(from walPos) error {
 	})
 }
 
+// refillWAL appends to the log the ops of the file that it lacks. The log
+// holds each origin's ops in seq order, so what it lost from its end is,
+// per origin, every op after the last one it still holds.
+func (s *Store) refillWAL() error {
+	held := make(map[string]uint64)
+	err := s.wal.replay(walPos{}, 1000, func(ops []Op) error {
+		for _, op := range ops {
+			held[op.Origin] = max(held[op.Origin], op.Seq)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for origin := range s.VersionVector() {
+		for after := held[origin]; ; {
+			ops, err := s.OpsAfter(origin, after, 1000, 0)
+			if err != nil {
+				return err
+			}
+			if len(ops) == 0 {
+				break
+			}
+			if err := s.wal.append(ops); err != nil {
+				return err
+			}
+			s.recovered.Refilled += len(ops)
+			after = ops[len(ops)-1].Seq
+		}
+	}
+	return s.recordLogEnd()
+}
+
 // seedWAL copies every op of the file into an empty log.
 func (s *Store) seedWAL() error {
 	for origin := range s.VersionVector() {
@@ -332,6 +377,12 @@ func (s *Store) seedWAL() error {
 			after = ops[len(ops)-1].Seq
 		}
 	}
+	return s.recordLogEnd()
+}
+
+// recordLogEnd syncs the log and records its end in the file as the
+// position the file holds up to.
+func (s *Store) recordLogEnd() error {
 	if err := s.wal.flush(); err != nil {
 		return err
 	}

@@ -90,8 +90,8 @@ func TestOpenLockedFileTimesOut(t *testing.T) {
 	s := openTest(t)
 	start := time.Now()
 	_, err := Open(s.db.Path(), Options{Timeout: 100 * time.Millisecond})
-	if err == nil {
-		t.Fatal("second writable Open of a file in use succeeded")
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second writable Open of a file in use: %v, want ErrLocked", err)
 	}
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Errorf("Open waited %v", elapsed)

@@ -49,6 +49,11 @@ func (p walPos) encode() []byte {
 	return binary.BigEndian.AppendUint64(buf, uint64(p.off))
 }
 
+// before reports whether p comes before q in the log.
+func (p walPos) before(q walPos) bool {
+	return p.seg < q.seg || p.seg == q.seg && p.off < q.off
+}
+
 func decodeWALPos(v []byte) (walPos, error) {
 	if len(v) != 16 {
 		return walPos{}, fmt.Errorf("%w: log position of %d bytes", ErrCorrupt, len(v))
@@ -366,7 +371,7 @@ func scanSegment(path string, off int64, fn func(Op) error) (int64, error) {
 		if fn != nil {
 			op, err := decodeWALRecord(payload)
 			if err != nil {
-				return off, err
+				return off, fmt.Errorf("%s, record at offset %d: %w", path, off, err)
 			}
 			if err := fn(op); err != nil {
 				return off, err

@@ -199,6 +199,52 @@ func TestSeedLogFromFile(t *testing.T) {
 	}
 }
 
+// TestLostLogTailRefilled cuts whole records off the end of a cleanly
+// closed store's log, which no crash does, and checks that Open copies them
+// back from the file, so that a later rebuild from the log still has them.
+func TestLostLogTailRefilled(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "store.db")
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOrigin("s1", 1)
+	mustApply(t, s, o.login("ana"), o.channel("geral"))
+	cut := s.wal.end
+	mustApply(t, s, o.post("ana", "geral", "um"), o.post("ana", "geral", "dois"))
+	want := dumpString(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(filepath.Join(path+".wal", fmt.Sprintf("%016d%s", cut.seg, walSuffix)), cut.off); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Recovery().Refilled; got != 2 {
+		t.Errorf("refilled %d ops, want the 2 cut off", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := os.WriteFile(filepath.Join(path+".wal", walOpenMarker), []byte("another-boot\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := dumpString(t, s); got != want {
+		t.Errorf("rebuilt from the refilled log:\n%.1000s\nwant:\n%.1000s", got, want)
+	}
+}
+
 // TestReceivedOpsVisible checks that ops logged by Receive are seen by the
 // next read, and committed by the timer when nothing reads.
 func TestReceivedOpsVisible(t *testing.T) {

@@ -125,11 +125,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: data directory: %w", err)
 	}
 	st, err := store.Open(filepath.Join(cfg.Data, "server.db"), store.Options{Timeout: 2 * time.Second})
-	if err != nil {
+	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("server: open store in %s (is another server using it?): %w", cfg.Data, err)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("server: open store in %s: %w", cfg.Data, err)
+	}
 	if rec := st.Recovery(); rec != (store.Recovery{}) {
-		cfg.Log.Info("store recovered", "server", cfg.Name, "rebuilt", rec.Rebuilt, "replayed", rec.Replayed, "seeded", rec.Seeded)
+		cfg.Log.Info("store recovered", "server", cfg.Name, "rebuilt", rec.Rebuilt, "replayed", rec.Replayed, "seeded", rec.Seeded, "refilled", rec.Refilled)
 	}
 	ln, err := proto.Listen(cfg.Bind, proto.Router, cfg.Log)
 	if err != nil {
