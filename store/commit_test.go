@@ -53,13 +53,7 @@ func TestApplyAsyncLeavesOpsPending(t *testing.T) {
 	}
 
 	want := dumpString(t, s)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = reopen(t, s, path)
 	defer s.Close()
 	if got := dumpString(t, s); got != want {
 		t.Errorf("reopened store differs:\n%.1000s\nwant:\n%.1000s", got, want)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -86,4 +87,39 @@ func texts(messages []Message) []string {
 		out[i] = m.Text
 	}
 	return out
+}
+
+// mustOpen opens the store at path without syncs.
+func mustOpen(t testing.TB, path string) *Store {
+	t.Helper()
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// mustClose closes s.
+func mustClose(t testing.TB, s *Store) {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reopen closes s and opens the store at path again.
+func reopen(t testing.TB, s *Store, path string) *Store {
+	t.Helper()
+	mustClose(t, s)
+	return mustOpen(t, path)
+}
+
+// markOtherBoot makes the closed store at path look as a machine crash
+// leaves it, open in a process of another boot, so that the next Open
+// rebuilds the file from the log.
+func markOtherBoot(t testing.TB, path string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(path+".wal", walOpenMarker), []byte("another-boot\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -172,24 +172,14 @@ func TestSeedLogFromFile(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err = Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = mustOpen(t, path)
 	if got := s.Recovery().Seeded; got != 500 {
 		t.Errorf("seeded %d ops, want 500", got)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	mustClose(t, s)
 
-	if err := os.WriteFile(filepath.Join(path+".wal", walOpenMarker), []byte("another-boot\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	markOtherBoot(t, path)
+	s = mustOpen(t, path)
 	defer s.Close()
 	if !s.Recovery().Rebuilt {
 		t.Error("store with an open marker of another boot was not rebuilt")
@@ -203,42 +193,26 @@ func TestSeedLogFromFile(t *testing.T) {
 // closed store's log, which no crash does, and checks that Open copies them
 // back from the file, so that a later rebuild from the log still has them.
 func TestLostLogTailRefilled(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "store.db")
-	s, err := Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := filepath.Join(t.TempDir(), "store.db")
+	s := mustOpen(t, path)
 	o := newOrigin("s1", 1)
 	mustApply(t, s, o.login("ana"), o.channel("geral"))
 	cut := s.wal.end
 	mustApply(t, s, o.post("ana", "geral", "um"), o.post("ana", "geral", "dois"))
 	want := dumpString(t, s)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	mustClose(t, s)
 	if err := os.Truncate(filepath.Join(path+".wal", fmt.Sprintf("%016d%s", cut.seg, walSuffix)), cut.off); err != nil {
 		t.Fatal(err)
 	}
 
-	s, err = Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = mustOpen(t, path)
 	if got := s.Recovery().Refilled; got != 2 {
 		t.Errorf("refilled %d ops, want the 2 cut off", got)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	mustClose(t, s)
 
-	if err := os.WriteFile(filepath.Join(path+".wal", walOpenMarker), []byte("another-boot\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	markOtherBoot(t, path)
+	s = mustOpen(t, path)
 	defer s.Close()
 	if got := dumpString(t, s); got != want {
 		t.Errorf("rebuilt from the refilled log:\n%.1000s\nwant:\n%.1000s", got, want)
