@@ -251,6 +251,7 @@ func open(path string, opts Options) (*Store, error) {
 
 // Recovery is the work Open did to bring the file up to date with the log.
 type Recovery struct {
+	Unclean  bool // the last process that had the store open died without closing it
 	Rebuilt  bool // the machine had restarted, so the file was rebuilt from the log
 	Replayed int  // ops the file lacked and took from the log
 	Seeded   int  // ops of a file without a log, copied into a new log
@@ -270,7 +271,7 @@ func (s *Store) recover(dir string, rebuild bool, sync bool) error {
 	if s.wal, err = openWAL(dir, sync); err != nil {
 		return err
 	}
-	s.recovered.Rebuilt = rebuild
+	s.recovered.Unclean, s.recovered.Rebuilt = died, rebuild
 
 	var from walPos
 	err = s.db.View(func(tx *bolt.Tx) error {

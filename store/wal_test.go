@@ -115,6 +115,9 @@ func TestRecoveryAfterCrashes(t *testing.T) {
 			t.Fatalf("%s: open: %v", c.name, err)
 		}
 		rec := s.Recovery()
+		if !rec.Unclean {
+			t.Errorf("%s: the stop of the killed process not reported unclean", c.name)
+		}
 		if rec.Rebuilt != c.rebuilt {
 			t.Errorf("%s: rebuilt = %v, want %v", c.name, rec.Rebuilt, c.rebuilt)
 		}
