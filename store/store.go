@@ -331,10 +331,10 @@ func (s *Store) replayWAL(from walPos) error {
 // holds each origin's ops in seq order, so what it lost from its end is,
 // per origin, every op after the last one it still holds.
 func (s *Store) refillWAL() error {
-	held := make(map[string]uint64)
+	logVersion := make(map[string]uint64) // highest seq per origin in the log
 	err := s.wal.replay(walPos{}, 1000, func(ops []Op) error {
 		for _, op := range ops {
-			held[op.Origin] = max(held[op.Origin], op.Seq)
+			logVersion[op.Origin] = max(logVersion[op.Origin], op.Seq)
 		}
 		return nil
 	})
@@ -342,7 +342,7 @@ func (s *Store) refillWAL() error {
 		return err
 	}
 	for origin := range s.VersionVector() {
-		for after := held[origin]; ; {
+		for after := logVersion[origin]; ; {
 			ops, err := s.OpsAfter(origin, after, 1000, 0)
 			if err != nil {
 				return err
