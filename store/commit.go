@@ -21,9 +21,9 @@ import (
 // ApplyAsync, for this server's own writes, and Receive, for ops pushed by
 // other servers, only log and leave the ops pending: the next commit, the
 // next read, or a timer after settleAfter materialises them with whatever
-// else is pending. Each bbolt
-// commit costs about ten page writes whatever its size, so sharing commits
-// among many batches cuts the disk's load and the CPU (docs/benchmarks.md).
+// else is pending. Each bbolt commit costs about ten page writes whatever
+// its size, so sharing commits among many batches cuts the disk's load and
+// the CPU (docs/benchmarks.md).
 
 // settleAfter bounds how long a received op stays pending when nothing
 // reads or writes, and pendingMax how many ops may be pending before

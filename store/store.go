@@ -169,12 +169,12 @@ type Store struct {
 	touched  atomic.Int64 // log records read or written since the last trim
 	trimOff  atomic.Bool  // set when the platform cannot trim
 
-	trimMu      sync.Mutex  // guards trimTimer and closed
-	trimTimer   *time.Timer // pending trim of an idle store, or nil
-	settleTimer *time.Timer // pending materialisation of received ops, or nil
-	settleAfter time.Duration
-	idleTimer   *time.Timer // flushIdle once no commit came for idleAfter, or nil
-	closed      bool        // Close has begun, so no timer may be armed
+	trimMu      sync.Mutex    // guards trimTimer and closed
+	trimTimer   *time.Timer   // pending trim of an idle store, or nil
+	settleTimer *time.Timer   // pending materialisation of logged ops, or nil
+	settleAfter time.Duration // delay of settleTimer, shorter or longer in tests
+	idleTimer   *time.Timer   // flushIdle once no commit came for idleAfter, or nil
+	closed      bool          // Close has begun, so no timer may be armed
 }
 
 // Open opens the store at path, creating the file and its buckets when the
@@ -290,9 +290,9 @@ func (s *Store) recover(dir string, rebuild bool, sync bool) error {
 		// A file whose log was removed: the log starts again from it.
 		err = s.seedWAL()
 	case !rebuild && s.wal.end.before(from):
-		// Without a machine crash the file is whole, and it holds ops the
-		// log lost from its end. Without them a later rebuild would lose
-		// them too.
+		// Without a machine crash the file is whole, and it contains ops
+		// that the log lost from its end. A later rebuild from the log
+		// would otherwise lose them too.
 		err = s.refillWAL()
 	case died || rebuild || from != s.wal.end:
 		err = s.replayWAL(from)
@@ -328,8 +328,8 @@ func (s *Store) replayWAL(from walPos) error {
 }
 
 // refillWAL appends to the log the ops of the file that it lacks. The log
-// holds each origin's ops in seq order, so what it lost from its end is,
-// per origin, every op after the last one it still holds.
+// contains each origin's ops in seq order, so what it lost from its end is,
+// per origin, every op after the last one it still contains.
 func (s *Store) refillWAL() error {
 	logVersion := make(map[string]uint64) // highest seq per origin in the log
 	err := s.wal.replay(walPos{}, 1000, func(ops []Op) error {
@@ -341,44 +341,39 @@ func (s *Store) refillWAL() error {
 	if err != nil {
 		return err
 	}
+	s.recovered.Refilled, err = s.copyToLog(logVersion)
+	return err
+}
+
+// seedWAL copies every op of the file into an empty log.
+func (s *Store) seedWAL() error {
+	var err error
+	s.recovered.Seeded, err = s.copyToLog(nil)
+	return err
+}
+
+// copyToLog appends to the log, per origin, the ops of the file after the
+// seq that after gives, records the log's end in the file and returns how
+// many ops it appended.
+func (s *Store) copyToLog(after map[string]uint64) (int, error) {
+	copied := 0
 	for origin := range s.VersionVector() {
-		for after := logVersion[origin]; ; {
-			ops, err := s.OpsAfter(origin, after, 1000, 0)
+		for seq := after[origin]; ; {
+			ops, err := s.OpsAfter(origin, seq, 1000, 0)
 			if err != nil {
-				return err
+				return copied, err
 			}
 			if len(ops) == 0 {
 				break
 			}
 			if err := s.wal.append(ops); err != nil {
-				return err
+				return copied, err
 			}
-			s.recovered.Refilled += len(ops)
-			after = ops[len(ops)-1].Seq
+			copied += len(ops)
+			seq = ops[len(ops)-1].Seq
 		}
 	}
-	return s.recordLogEnd()
-}
-
-// seedWAL copies every op of the file into an empty log.
-func (s *Store) seedWAL() error {
-	for origin := range s.VersionVector() {
-		for after := uint64(0); ; {
-			ops, err := s.OpsAfter(origin, after, 1000, 0)
-			if err != nil || len(ops) == 0 {
-				if err != nil {
-					return err
-				}
-				break
-			}
-			if err := s.wal.append(ops); err != nil {
-				return err
-			}
-			s.recovered.Seeded += len(ops)
-			after = ops[len(ops)-1].Seq
-		}
-	}
-	return s.recordLogEnd()
+	return copied, s.recordLogEnd()
 }
 
 // recordLogEnd syncs the log and records its end in the file as the

@@ -208,9 +208,9 @@ const walReserveBytes = 4 << 20
 // walReserveBytes. A sync of appends that grow a file must also write the
 // file's size to the file system's journal. Within allocated space it only
 // writes the data, and a sync took about a fifth less time on ext4
-// (BenchmarkWALSync, docs/benchmarks.md). The reserved space reads as zeros, which
-// scanSegment takes for the end of the log. Where the file system cannot
-// allocate ahead, appends grow the file as before.
+// (BenchmarkWALSync, docs/benchmarks.md). The reserved space reads as
+// zeros, which scanSegment takes for the end of the log. Where the file
+// system cannot allocate ahead, appends grow the file instead.
 func (w *wal) reserve(need int64) {
 	if need <= w.reserved || w.noReserve {
 		return

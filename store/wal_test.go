@@ -181,15 +181,7 @@ func TestSeedLogFromFile(t *testing.T) {
 	}
 	mustClose(t, s)
 
-	markOtherBoot(t, path)
-	s = mustOpen(t, path)
-	defer s.Close()
-	if !s.Recovery().Rebuilt {
-		t.Error("store with an open marker of another boot was not rebuilt")
-	}
-	if got := dumpString(t, s); got != want {
-		t.Errorf("rebuilt from the seeded log:\n%.1500s\nwant:\n%.1500s", got, want)
-	}
+	checkRebuild(t, path, want)
 }
 
 // TestLostLogTailRefilled cuts whole records off the end of a cleanly
@@ -214,11 +206,21 @@ func TestLostLogTailRefilled(t *testing.T) {
 	}
 	mustClose(t, s)
 
+	checkRebuild(t, path, want)
+}
+
+// checkRebuild opens the closed store at path as after a machine crash and
+// checks that the file rebuilt from the log dumps as want.
+func checkRebuild(t *testing.T, path, want string) {
+	t.Helper()
 	markOtherBoot(t, path)
-	s = mustOpen(t, path)
+	s := mustOpen(t, path)
 	defer s.Close()
+	if !s.Recovery().Rebuilt {
+		t.Error("store with an open marker of another boot was not rebuilt")
+	}
 	if got := dumpString(t, s); got != want {
-		t.Errorf("rebuilt from the refilled log:\n%.1000s\nwant:\n%.1000s", got, want)
+		t.Errorf("rebuilt from the log:\n%.1500s\nwant:\n%.1500s", got, want)
 	}
 }
 
