@@ -266,11 +266,11 @@ func TestReceivedOpsVisible(t *testing.T) {
 	}
 }
 
-// TestTornRecordEndsLog checks that a log whose end was cut off opens with
-// the records before the cut, and takes appends after them.
-func TestTornRecordEndsLog(t *testing.T) {
-	dir := t.TempDir()
-	w, err := openWAL(dir, false)
+// logThreeOps opens the log in dir and appends a login, a channel and a
+// post to it.
+func logThreeOps(t *testing.T, dir string, sync bool) (*wal, []Op) {
+	t.Helper()
+	w, err := openWAL(dir, sync)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,6 +279,14 @@ func TestTornRecordEndsLog(t *testing.T) {
 	if err := w.append(ops); err != nil {
 		t.Fatal(err)
 	}
+	return w, ops
+}
+
+// TestTornRecordEndsLog checks that a log whose end was cut off opens with
+// the records before the cut, and takes appends after them.
+func TestTornRecordEndsLog(t *testing.T) {
+	dir := t.TempDir()
+	w, ops := logThreeOps(t, dir, false)
 	end := w.end
 	if err := w.close(); err != nil {
 		t.Fatal(err)
@@ -330,15 +338,7 @@ func TestTornRecordEndsLog(t *testing.T) {
 // and that a clean close gives the reserved space back.
 func TestReservedSpaceEndsLog(t *testing.T) {
 	dir := t.TempDir()
-	w, err := openWAL(dir, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := newOrigin("s1", 1)
-	ops := []Op{o.login("ana"), o.channel("geral"), o.post("ana", "geral", "oi")}
-	if err := w.append(ops); err != nil {
-		t.Fatal(err)
-	}
+	w, ops := logThreeOps(t, dir, true)
 	if err := w.flush(); err != nil {
 		t.Fatal(err)
 	}
