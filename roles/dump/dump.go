@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"msgsys/lang"
 	"msgsys/proto"
 	"msgsys/roles/server"
 	"msgsys/store"
@@ -62,6 +62,9 @@ type Config struct {
 	LockTimeout time.Duration
 	// RequestTimeout bounds the backup request to a running server.
 	RequestTimeout time.Duration
+	// Lang is the language of the errors, lang.PT or lang.EN. When empty,
+	// lang.Pick reads LANG. The dump is JSON in both.
+	Lang string
 	// Out receives the JSON; nil means os.Stdout.
 	Out io.Writer
 
@@ -86,11 +89,12 @@ type Dump struct {
 
 // New validates cfg. It opens and connects nothing.
 func New(cfg Config) (*Dump, error) {
+	cfg.Lang = lang.Pick(cfg.Lang)
 	if cfg.Data == "" {
-		return nil, errors.New("dump: data directory is empty: set --data")
+		return nil, fail(cfg.Lang, nil, nil, textNoData)
 	}
 	if cfg.LockTimeout <= 0 || cfg.RequestTimeout <= 0 {
-		return nil, fmt.Errorf("dump: timeouts must be positive, got lock %v and request %v", cfg.LockTimeout, cfg.RequestTimeout)
+		return nil, fail(cfg.Lang, nil, nil, textBadTimeouts, cfg.LockTimeout, cfg.RequestTimeout)
 	}
 	if cfg.Out == nil {
 		cfg.Out = os.Stdout
@@ -104,10 +108,10 @@ func New(cfg Config) (*Dump, error) {
 	return &Dump{cfg: cfg}, nil
 }
 
-// Run writes the dump to Out and returns.
+// Run writes the dump to Out and returns. Its errors are in Config.Lang.
 func (d *Dump) Run(ctx context.Context) error {
 	path := filepath.Join(d.cfg.Data, storeFile)
-	if err := checkStoreFile(d.cfg.Data, path); err != nil {
+	if err := checkStoreFile(d.cfg.Lang, d.cfg.Data, path); err != nil {
 		return err
 	}
 	st, err := store.Open(path, store.Options{ReadOnly: true, Timeout: d.cfg.LockTimeout})
@@ -116,43 +120,44 @@ func (d *Dump) Run(ctx context.Context) error {
 		if store.Unclean(path) {
 			d.cfg.Log.Warn("server did not stop cleanly: the dump may miss its newest writes until it starts again and recovers them", "path", path)
 		}
-		return dumpAndClose(st, d.cfg.Out)
+		return dumpAndClose(d.cfg.Lang, st, d.cfg.Out)
 	}
 	if !errors.Is(err, bolt.ErrTimeout) {
-		return fmt.Errorf("dump: %w", err)
+		return fail(d.cfg.Lang, nil, err, textFailed, err)
 	}
 	d.cfg.Log.Debug("store is locked, asking its server for a copy", "path", path)
 	return d.dumpLive(ctx)
 }
 
-// checkStoreFile explains a missing directory or store file.
-func checkStoreFile(dir, path string) error {
+// checkStoreFile explains a missing directory or store file in language
+// l.
+func checkStoreFile(l, dir, path string) error {
 	if _, err := os.Stat(dir); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%w: data directory %s does not exist: set --data to a server's data directory", ErrNoStore, dir)
+			return fail(l, ErrNoStore, err, textNoDataDir, dir)
 		}
-		return fmt.Errorf("dump: data directory %s: %w", dir, err)
+		return fail(l, nil, err, textDataDir, dir, err)
 	}
 	info, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%w: %s has no %s: is it a server's data directory, and has the server run?", ErrNoStore, dir, storeFile)
+			return fail(l, ErrNoStore, err, textNoStoreFile, dir, storeFile)
 		}
-		return fmt.Errorf("dump: %w", err)
+		return fail(l, nil, err, textFailed, err)
 	}
 	if !info.Mode().IsRegular() {
-		return fmt.Errorf("%w: %s is not a regular file", ErrNoStore, path)
+		return fail(l, ErrNoStore, nil, textNotRegular, path)
 	}
 	return nil
 }
 
-func dumpAndClose(st *store.Store, w io.Writer) error {
+func dumpAndClose(l string, st *store.Store, w io.Writer) error {
 	err := st.Dump(w)
 	if closeErr := st.Close(); err == nil {
 		err = closeErr
 	}
 	if err != nil {
-		return fmt.Errorf("dump: %w", err)
+		return fail(l, nil, err, textFailed, err)
 	}
 	return nil
 }
@@ -167,7 +172,7 @@ type serverInfo struct {
 // dumpLive requests a copy from the server that holds the store, dumps
 // the copy and deletes it.
 func (d *Dump) dumpLive(ctx context.Context) error {
-	info, err := readInfo(d.cfg.Data)
+	info, err := readInfo(d.cfg.Lang, d.cfg.Data)
 	if err != nil {
 		return err
 	}
@@ -182,27 +187,26 @@ func (d *Dump) dumpLive(ctx context.Context) error {
 	}()
 	st, err := store.Open(copyPath, store.Options{ReadOnly: true, Timeout: d.cfg.LockTimeout})
 	if err != nil {
-		return fmt.Errorf("dump: copy from %s: %w", info.Name, err)
+		return fail(d.cfg.Lang, nil, err, textCopyFailed, info.Name, err)
 	}
-	return dumpAndClose(st, d.cfg.Out)
+	return dumpAndClose(d.cfg.Lang, st, d.cfg.Out)
 }
 
-func readInfo(dir string) (serverInfo, error) {
+func readInfo(l, dir string) (serverInfo, error) {
 	path := filepath.Join(dir, server.InfoFile)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return serverInfo{}, fmt.Errorf("%w: %s is locked by another process, and %s does not exist, so its server cannot be reached (a server writes it once it has a rank)",
-				ErrServer, filepath.Join(dir, storeFile), path)
+			return serverInfo{}, fail(l, ErrServer, err, textNoInfoFile, filepath.Join(dir, storeFile), path)
 		}
-		return serverInfo{}, fmt.Errorf("dump: %w", err)
+		return serverInfo{}, fail(l, nil, err, textFailed, err)
 	}
 	var info serverInfo
 	if err := json.Unmarshal(data, &info); err != nil {
-		return serverInfo{}, fmt.Errorf("dump: invalid %s: %w", path, err)
+		return serverInfo{}, fail(l, nil, err, textInvalidInfo, path, err)
 	}
 	if info.Addr == "" {
-		return serverInfo{}, fmt.Errorf("dump: invalid %s: no addr", path)
+		return serverInfo{}, fail(l, nil, nil, textInfoNoAddr, path)
 	}
 	return info, nil
 }
@@ -212,13 +216,13 @@ func readInfo(dir string) (serverInfo, error) {
 func (d *Dump) requestBackup(ctx context.Context, info serverInfo) (string, error) {
 	frame, err := proto.Encode(serviceBackup, &backupRequest{}, d.cfg.Clocks.Meta())
 	if err != nil {
-		return "", err
+		return "", fail(d.cfg.Lang, nil, err, textFailed, err)
 	}
 	requester := proto.NewRequester(info.Addr)
 	defer requester.Close()
 	payload, err := requester.Request(ctx, frame, d.cfg.RequestTimeout)
 	if err != nil {
-		return "", fmt.Errorf("%w: %s at %s (pid %d): %w; is it still running?", ErrServer, info.Name, info.Addr, info.PID, err)
+		return "", fail(d.cfg.Lang, ErrServer, err, textNoReply, info.Name, info.Addr, info.PID, err)
 	}
 
 	env, err := proto.Decode(payload)
@@ -226,17 +230,17 @@ func (d *Dump) requestBackup(ctx context.Context, info serverInfo) (string, erro
 		_, err = d.cfg.Clocks.Witness(env.Data)
 	}
 	if err != nil {
-		return "", fmt.Errorf("%w: %s sent an invalid reply: %w", ErrServer, info.Name, err)
+		return "", fail(d.cfg.Lang, ErrServer, err, textInvalidReply, info.Name, err)
 	}
 	if status, _, _ := env.Data.OptString("status"); !proto.IsSuccess(status) {
 		description, _, _ := env.Data.OptString("description")
-		return "", fmt.Errorf("%w: %s rejected the backup request: %s", ErrServer, info.Name, description)
+		return "", fail(d.cfg.Lang, ErrServer, nil, textRejected, info.Name, description)
 	}
 	var reply server.BackupReply
 	if _, err := proto.DecodeInto(payload, &reply); err != nil {
-		return "", fmt.Errorf("%w: %s sent an invalid backup reply: %w", ErrServer, info.Name, err)
+		return "", fail(d.cfg.Lang, ErrServer, err, textInvalidBackup, info.Name, err)
 	}
-	return localCopy(d.cfg.Data, reply.Path)
+	return localCopy(d.cfg.Lang, d.cfg.Data, reply.Path)
 }
 
 // localCopy maps the path the server returned to this process's view of
@@ -244,14 +248,15 @@ func (d *Dump) requestBackup(ctx context.Context, info serverInfo) (string, erro
 // working directory or run in a container with the directory mounted
 // elsewhere, so only the file name is kept. The name must be one the
 // backup service makes, because the tool deletes the file afterwards.
-func localCopy(dir, serverPath string) (string, error) {
+// Errors are in language l.
+func localCopy(l, dir, serverPath string) (string, error) {
 	name := filepath.Base(filepath.FromSlash(serverPath))
 	if !strings.HasPrefix(name, "backup-") || !strings.HasSuffix(name, ".db") {
-		return "", fmt.Errorf("%w: unexpected backup path %q", ErrServer, serverPath)
+		return "", fail(l, ErrServer, nil, textUnexpectedPath, serverPath)
 	}
 	path := filepath.Join(dir, name)
 	if _, err := os.Stat(path); err != nil {
-		return "", fmt.Errorf("%w: copy %s not found in %s: %w", ErrServer, name, dir, err)
+		return "", fail(l, ErrServer, err, textCopyMissing, name, dir, err)
 	}
 	return path, nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"msgsys/lang"
 	"msgsys/proto"
 	"msgsys/roles/server"
 	"msgsys/store"
@@ -35,13 +36,20 @@ type dumped struct {
 	} `json:"conversations"`
 }
 
+// runDump dumps dir with errors in English.
 func runDump(t *testing.T, dir string) (string, error) {
+	t.Helper()
+	return runDumpIn(t, dir, lang.EN)
+}
+
+func runDumpIn(t *testing.T, dir, l string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	cfg := DefaultConfig()
 	cfg.Data = dir
 	cfg.RequestTimeout = 5 * time.Second
 	cfg.Out = &out
+	cfg.Lang = l
 	d, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -118,20 +126,61 @@ func TestDumpStoppedServer(t *testing.T) {
 	if len(d.Conversations) != 1 {
 		t.Errorf("conversations = %+v, want one", d.Conversations)
 	}
+
+	// The dump is JSON for programs, the same in every language.
+	got, err = runDumpIn(t, dir, lang.PT)
+	if err != nil {
+		t.Fatalf("Run in Portuguese: %v", err)
+	}
+	if got != want {
+		t.Errorf("dump in Portuguese differs from the store's own:\ngot:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	for l, want := range map[string][2]string{
+		lang.EN: {"dump: data directory is empty: set --data", "dump: timeouts must be positive"},
+		lang.PT: {"dump: nenhum diretório de dados informado: defina --data", "dump: os prazos devem ser positivos"},
+	} {
+		cfg := DefaultConfig()
+		cfg.Lang = l
+		cfg.Data = ""
+		if _, err := New(cfg); err == nil {
+			t.Errorf("%s: New accepted an empty data directory", l)
+		} else if err.Error() != want[0] {
+			t.Errorf("%s: empty data directory error = %q, want %q", l, err, want[0])
+		}
+
+		cfg = DefaultConfig()
+		cfg.Lang = l
+		cfg.LockTimeout = 0
+		if _, err := New(cfg); err == nil {
+			t.Errorf("%s: New accepted a zero lock timeout", l)
+		} else if !strings.HasPrefix(err.Error(), want[1]) {
+			t.Errorf("%s: zero lock timeout error = %q, want it to start with %q", l, err, want[1])
+		}
+	}
 }
 
 func TestDumpMissingStore(t *testing.T) {
-	for name, dir := range map[string]string{
-		"no directory": filepath.Join(t.TempDir(), "absent"),
-		"no store":     t.TempDir(),
-	} {
-		t.Run(name, func(t *testing.T) {
-			out, err := runDump(t, dir)
+	absent := filepath.Join(t.TempDir(), "absent")
+	empty := t.TempDir()
+	cases := []struct {
+		name, lang, dir, want string
+	}{
+		{"no directory", lang.EN, absent, "dump: no store: data directory " + absent + " does not exist: set --data"},
+		{"no directory", lang.PT, absent, "dump: arquivo de dados não encontrado: o diretório de dados " + absent + " não existe: defina --data"},
+		{"no store", lang.EN, empty, "dump: no store: " + empty + " has no server.db: is it a server's data directory"},
+		{"no store", lang.PT, empty, "dump: arquivo de dados não encontrado: " + empty + " não tem server.db: é o diretório de dados de um servidor"},
+	}
+	for _, c := range cases {
+		t.Run(c.name+"/"+c.lang, func(t *testing.T) {
+			out, err := runDumpIn(t, c.dir, c.lang)
 			if !errors.Is(err, ErrNoStore) {
 				t.Fatalf("Run error = %v, want ErrNoStore", err)
 			}
-			if !strings.Contains(err.Error(), dir) {
-				t.Errorf("error %q does not name %s", err, dir)
+			if !strings.HasPrefix(err.Error(), c.want) {
+				t.Errorf("error = %q, want it to start with %q", err, c.want)
 			}
 			if out != "" {
 				t.Errorf("printed %q", out)
@@ -194,13 +243,18 @@ func TestDumpLockedServerGone(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, err = runDump(t, dir)
-	if !errors.Is(err, ErrServer) {
-		t.Fatalf("Run error = %v, want ErrServer", err)
-	}
-	for _, want := range []string{"server-9", addr} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not mention %s", err, want)
+	for l, question := range map[string]string{lang.EN: "; is it still running?", lang.PT: "; ele ainda está rodando?"} {
+		_, err = runDumpIn(t, dir, l)
+		if !errors.Is(err, ErrServer) {
+			t.Fatalf("%s: Run error = %v, want ErrServer", l, err)
+		}
+		if !errors.Is(err, proto.ErrUnreachable) {
+			t.Errorf("%s: error %q does not wrap proto.ErrUnreachable", l, err)
+		}
+		for _, want := range []string{"server-9", addr, question} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not mention %q", l, err, want)
+			}
 		}
 	}
 }
@@ -244,12 +298,12 @@ func TestLocalCopyPath(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got, err := localCopy(dir, "/elsewhere/data/"+name)
+	got, err := localCopy(lang.EN, dir, "/elsewhere/data/"+name)
 	if err != nil || got != filepath.Join(dir, name) {
 		t.Errorf("localCopy of a server path = %q, %v; want %s", got, err, filepath.Join(dir, name))
 	}
 	for _, bad := range []string{"/etc/passwd", filepath.Join(dir, storeFile), "backup-123.db.tmp", filepath.Join(dir, "backup-456.db")} {
-		if _, err := localCopy(dir, bad); !errors.Is(err, ErrServer) {
+		if _, err := localCopy(lang.EN, dir, bad); !errors.Is(err, ErrServer) {
 			t.Errorf("localCopy(%q) error = %v, want ErrServer", bad, err)
 		}
 	}

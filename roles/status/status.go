@@ -6,14 +6,13 @@ package status
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"sync"
 	"time"
 
+	"msgsys/lang"
 	"msgsys/proto"
 	"msgsys/roles/server"
 )
@@ -37,6 +36,10 @@ type Config struct {
 	Timeout time.Duration
 	// JSON prints one JSON object instead of the table.
 	JSON bool
+	// Lang is the language of the table and of the errors, lang.PT or
+	// lang.EN. When empty, lang.Pick reads LANG. The JSON object does not
+	// depend on it.
+	Lang string
 	// Out receives the report; nil means os.Stdout.
 	Out io.Writer
 
@@ -60,7 +63,8 @@ type Report struct {
 
 // Server is one server of the report. Name, Rank and Addr come from the
 // reference's list. Status is nil when the server did not reply, and
-// Error then contains the reason.
+// Error then contains the reason, untranslated: English, except the
+// description in a server's error reply.
 type Server struct {
 	Name      string              `json:"name"`
 	Rank      int64               `json:"rank"`
@@ -72,6 +76,10 @@ type Server struct {
 	// coordinator it accepts, in milliseconds. It is nil when either
 	// server did not reply or the server has no coordinator.
 	OffsetMillis *float64 `json:"offset_from_coordinator_ms,omitempty"`
+
+	// problem is Error explained for people, which the table prints in
+	// its language. It is nil in a Server decoded from JSON.
+	problem *failure
 }
 
 // Status prints a report of the cluster.
@@ -81,11 +89,12 @@ type Status struct {
 
 // New validates cfg. It binds and connects nothing.
 func New(cfg Config) (*Status, error) {
+	cfg.Lang = lang.Pick(cfg.Lang)
 	if cfg.Reference == "" {
-		return nil, errors.New("status: reference endpoint is empty: set --reference")
+		return nil, localized{&failure{text: textNoReference}, cfg.Lang}
 	}
 	if cfg.Timeout <= 0 {
-		return nil, fmt.Errorf("status: timeout %v must be positive", cfg.Timeout)
+		return nil, localized{&failure{text: textBadTimeout, args: []any{cfg.Timeout}}, cfg.Lang}
 	}
 	if cfg.Out == nil {
 		cfg.Out = os.Stdout
@@ -112,15 +121,15 @@ func (s *Status) Run(ctx context.Context) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(report)
 	}
-	return WriteTable(s.cfg.Out, report)
+	return WriteTable(s.cfg.Out, report, s.cfg.Lang)
 }
 
 // Collect requests the available servers from the reference, then each
-// server's state, all servers at once.
+// server's state, all servers at once. Its error is in Config.Lang.
 func (s *Status) Collect(ctx context.Context) (Report, error) {
 	list, err := s.list(ctx)
 	if err != nil {
-		return Report{}, err
+		return Report{}, localized{err, s.cfg.Lang}
 	}
 	report := Report{Servers: make([]Server, len(list))}
 	var wg sync.WaitGroup
@@ -131,13 +140,15 @@ func (s *Status) Collect(ctx context.Context) (Report, error) {
 			if row.Addr == "" {
 				// Servers of other implementations register without
 				// an address and have no status service.
-				row.Error = "no server-to-server address registered"
+				row.problem = &failure{text: textNoAddr}
+				row.Error = row.problem.Error()
 				return
 			}
 			reply, err := s.serverStatus(ctx, row.Addr)
 			if err != nil {
 				s.cfg.Log.Debug("status request failed", "server", row.Name, "addr", row.Addr, "err", err)
 				row.Error = err.Error()
+				row.problem = explain(err, s.cfg.Timeout)
 				return
 			}
 			row.Reachable, row.Status = true, reply
@@ -171,10 +182,10 @@ func setOffsets(rows []Server) {
 	}
 }
 
-func (s *Status) list(ctx context.Context) ([]proto.ServerInfo, error) {
+func (s *Status) list(ctx context.Context) ([]proto.ServerInfo, *failure) {
 	var reply proto.ListReply
 	if err := s.request(ctx, s.cfg.Reference, proto.ServiceList, &reply); err != nil {
-		return nil, fmt.Errorf("status: reference at %s: %w", s.cfg.Reference, err)
+		return nil, &failure{text: textReferenceFail, args: []any{s.cfg.Reference, explain(err, s.cfg.Timeout)}, cause: err}
 	}
 	return reply.List, nil
 }
@@ -188,8 +199,9 @@ func (s *Status) serverStatus(ctx context.Context, addr string) (*server.StatusR
 }
 
 // request sends an empty request for service to endpoint and decodes the
-// reply into out. An error reply becomes an error carrying its
-// description.
+// reply into out. A transport error is returned as it is, and a reply
+// that cannot be used becomes a *failure; an error reply's failure
+// carries its description.
 func (s *Status) request(ctx context.Context, endpoint, service string, out any) error {
 	frame, err := proto.Encode(service, &proto.EmptyRequest{}, s.cfg.Clocks.Meta())
 	if err != nil {
@@ -204,20 +216,20 @@ func (s *Status) request(ctx context.Context, endpoint, service string, out any)
 
 	env, err := proto.Decode(payload)
 	if err != nil {
-		return fmt.Errorf("invalid reply: %w", err)
+		return &failure{text: textInvalidReply, args: []any{err}, cause: err}
 	}
 	if _, err := s.cfg.Clocks.Witness(env.Data); err != nil {
-		return fmt.Errorf("invalid reply: %w", err)
+		return &failure{text: textInvalidReply, args: []any{err}, cause: err}
 	}
 	if status, ok, _ := env.Data.OptString("status"); ok && status == proto.StatusError {
 		description, _, _ := env.Data.OptString("description")
-		return fmt.Errorf("%s rejected by the server: %s", service, description)
+		return &failure{text: textRejected, args: []any{service, description}}
 	}
 	if env.Service != service {
-		return fmt.Errorf("reply to %s has service %q", service, env.Service)
+		return &failure{text: textWrongService, args: []any{service, env.Service}}
 	}
 	if _, err := proto.DecodeInto(payload, out); err != nil {
-		return fmt.Errorf("invalid %s reply: %w", service, err)
+		return &failure{text: textInvalidStatus, args: []any{service, err}, cause: err}
 	}
 	return nil
 }

@@ -4,23 +4,33 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"msgsys/lang"
 	"msgsys/proto"
 	"msgsys/replica"
 	"msgsys/roles/reference"
 	"msgsys/roles/server"
 )
 
+// newStatus returns a Status that prints in English.
 func newStatus(t *testing.T, ref string, asJSON bool, out *bytes.Buffer) *Status {
+	t.Helper()
+	return newStatusIn(t, ref, asJSON, out, lang.EN)
+}
+
+func newStatusIn(t *testing.T, ref string, asJSON bool, out *bytes.Buffer, l string) *Status {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Reference = ref
 	cfg.JSON = asJSON
 	cfg.Out = out
+	cfg.Lang = l
 	st, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -175,41 +185,89 @@ func TestStatusUnreachableServer(t *testing.T) {
 		t.Fatalf("rank: %v", err)
 	}
 
+	for _, c := range []struct {
+		lang, state, problem string
+	}{
+		{lang.EN, "unreachable", "ghost: cannot connect: "},
+		{lang.PT, "inacessível", "ghost: não foi possível conectar: "},
+	} {
+		t.Run(c.lang, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := newStatusIn(t, ref.Endpoint(), false, &out, c.lang).Run(context.Background()); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			text := out.String()
+			if !strings.Contains(text, "ghost") || !strings.Contains(text, c.state) {
+				t.Errorf("table does not show ghost as %s:\n%s", c.state, text)
+			}
+			if !strings.Contains(text, c.problem) {
+				t.Errorf("table does not explain ghost's error with %q:\n%s", c.problem, text)
+			}
+		})
+	}
+
+	// The JSON report keeps the transport's own English error in every
+	// language.
 	var out bytes.Buffer
-	if err := newStatus(t, ref.Endpoint(), false, &out).Run(context.Background()); err != nil {
+	if err := newStatusIn(t, ref.Endpoint(), true, &out, lang.PT).Run(context.Background()); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	text := out.String()
-	if !strings.Contains(text, "ghost") || !strings.Contains(text, "unreachable") {
-		t.Errorf("table does not show ghost as unreachable:\n%s", text)
+	var report Report
+	if err := json.Unmarshal(out.Bytes(), &report); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(text, "ghost: ") {
-		t.Errorf("table does not explain ghost's error:\n%s", text)
+	if len(report.Servers) != 1 {
+		t.Fatalf("%d servers, want ghost alone:\n%s", len(report.Servers), out.String())
+	}
+	if got := report.Servers[0].Error; !strings.HasPrefix(got, proto.ErrUnreachable.Error()) {
+		t.Errorf("JSON error = %q, want proto's %q", got, proto.ErrUnreachable)
 	}
 }
 
 func TestStatusReferenceDown(t *testing.T) {
 	endpoint := closedEndpoint(t)
-	var out bytes.Buffer
-	err := newStatus(t, endpoint, false, &out).Run(context.Background())
-	if err == nil {
-		t.Fatalf("Run succeeded without a reference:\n%s", out.String())
-	}
-	if !strings.Contains(err.Error(), endpoint) {
-		t.Errorf("error %q does not name the reference endpoint %s", err, endpoint)
+	for l, want := range map[string]string{
+		lang.EN: "status: reference at " + endpoint + ": cannot connect: ",
+		lang.PT: "status: referência em " + endpoint + ": não foi possível conectar: ",
+	} {
+		t.Run(l, func(t *testing.T) {
+			var out bytes.Buffer
+			err := newStatusIn(t, endpoint, false, &out, l).Run(context.Background())
+			if err == nil {
+				t.Fatalf("Run succeeded without a reference:\n%s", out.String())
+			}
+			if !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("error = %q, want it to start with %q", err, want)
+			}
+			if !errors.Is(err, proto.ErrUnreachable) {
+				t.Errorf("error %q does not wrap proto.ErrUnreachable", err)
+			}
+		})
 	}
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.Reference = ""
-	if _, err := New(cfg); err == nil {
-		t.Error("New accepted an empty reference")
-	}
-	cfg = DefaultConfig()
-	cfg.Timeout = 0
-	if _, err := New(cfg); err == nil {
-		t.Error("New accepted a zero timeout")
+	for l, want := range map[string][2]string{
+		lang.EN: {"set --reference", "must be positive"},
+		lang.PT: {"defina --reference", "deve ser positivo"},
+	} {
+		cfg := DefaultConfig()
+		cfg.Lang = l
+		cfg.Reference = ""
+		if _, err := New(cfg); err == nil {
+			t.Errorf("%s: New accepted an empty reference", l)
+		} else if !strings.Contains(err.Error(), want[0]) {
+			t.Errorf("%s: empty reference error = %q, want %q in it", l, err, want[0])
+		}
+
+		cfg = DefaultConfig()
+		cfg.Lang = l
+		cfg.Timeout = 0
+		if _, err := New(cfg); err == nil {
+			t.Errorf("%s: New accepted a zero timeout", l)
+		} else if !strings.Contains(err.Error(), want[1]) {
+			t.Errorf("%s: zero timeout error = %q, want %q in it", l, err, want[1])
+		}
 	}
 }
 
@@ -235,6 +293,76 @@ func TestOffsetsFromEachCoordinator(t *testing.T) {
 	}
 }
 
+// sampleReport is one catching-up server whose catch-up from server-3 is
+// incomplete, and one server that did not reply.
+func sampleReport() Report {
+	millis := 12.5
+	return Report{Servers: []Server{{
+		Name: "server-1", Rank: 1, Addr: "tcp://127.0.0.1:5560", Reachable: true, OffsetMillis: &millis,
+		Status: &server.StatusReply{
+			Coordinator: "server-2", Epoch: 3, Lamport: 42, Users: 2, Channels: 1, Messages: 7,
+			Replica: replica.Status{
+				Sequence:   5,
+				Version:    map[string]uint64{"server-1@a": 5, "server-2@b": 4},
+				CatchingUp: true,
+				Peers:      []replica.PeerStatus{{Name: "server-2", InSync: true}, {Name: "server-3"}},
+				Unsynced:   []string{"server-3"},
+			},
+		},
+	}, {
+		Name: "server-3", Rank: 3, Addr: "tcp://127.0.0.1:5562",
+		Error:   proto.ErrTimeout.Error(),
+		problem: explain(proto.ErrTimeout, 2*time.Second),
+	}}}
+}
+
+func TestTableInBothLanguages(t *testing.T) {
+	cases := []struct {
+		lang   string
+		header []string // headings, left to right
+		want   []string
+	}{
+		{lang.EN,
+			[]string{"NAME", "ADDR", "COORDINATOR", "USERS", "STATE", "REPLICATION"},
+			[]string{"server-2 (epoch 3)", "catching up", "unreachable", "seq 5, 9 ops held, 1/2 peers in sync, catch-up incomplete from server-3", "server-3: no reply within 2s"}},
+		{lang.PT,
+			[]string{"NOME", "ENDEREÇO", "COORDENADOR", "USUÁRIOS", "ESTADO", "REPLICAÇÃO"},
+			[]string{"server-2 (época 3)", "em atualização", "inacessível", "seq 5, 9 operações guardadas, 1/2 pares em sincronia, atualização incompleta a partir de server-3", "server-3: sem resposta em 2s"}},
+	}
+	for _, c := range cases {
+		t.Run(c.lang, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := WriteTable(&out, sampleReport(), c.lang); err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(out.String(), "\n")
+			header := lines[0]
+			last := -1
+			for _, heading := range c.header {
+				at := strings.Index(header, heading)
+				if at <= last {
+					t.Errorf("header %q lacks %q after column %d", header, heading, last)
+				}
+				last = at
+			}
+			for _, want := range c.want {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("table lacks %q:\n%s", want, out.String())
+				}
+			}
+
+			// Accented headings must not shift the columns: the
+			// coordinator cell starts in the same rune column as its
+			// heading.
+			heading := utf8.RuneCountInString(header[:strings.Index(header, c.header[2])])
+			cell := utf8.RuneCountInString(lines[1][:strings.Index(lines[1], "server-2 (")])
+			if heading != cell {
+				t.Errorf("coordinator heading at column %d, cell at %d:\n%s", heading, cell, out.String())
+			}
+		})
+	}
+}
+
 func TestTableReplicationSummary(t *testing.T) {
 	millis := 12.5
 	report := Report{Servers: []Server{{
@@ -250,7 +378,7 @@ func TestTableReplicationSummary(t *testing.T) {
 		},
 	}}}
 	var out bytes.Buffer
-	if err := WriteTable(&out, report); err != nil {
+	if err := WriteTable(&out, report, lang.EN); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"server-2 (epoch 3)", "+12.5ms", "catching up", "seq 5, 9 ops held, 1/2 peers in sync"} {
@@ -262,11 +390,19 @@ func TestTableReplicationSummary(t *testing.T) {
 
 func TestTableWithoutServers(t *testing.T) {
 	var out bytes.Buffer
-	if err := WriteTable(&out, Report{}); err != nil {
+	if err := WriteTable(&out, Report{}, lang.EN); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "no server is available") {
 		t.Errorf("empty report printed:\n%s", out.String())
+	}
+
+	out.Reset()
+	if err := WriteTable(&out, Report{}, lang.PT); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "nenhum servidor disponível") {
+		t.Errorf("empty report printed in Portuguese:\n%s", out.String())
 	}
 }
 

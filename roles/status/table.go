@@ -7,31 +7,38 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"msgsys/lang"
 )
 
-// tableHeader names the columns of WriteTable.
-var tableHeader = []string{"NAME", "RANK", "ADDR", "COORDINATOR", "OFFSET", "LAMPORT", "USERS", "CHANNELS", "MESSAGES", "STATE", "REPLICATION"}
-
-// WriteTable prints the report as an aligned table, one row per server,
-// followed by the error of each server that did not reply.
-func WriteTable(w io.Writer, report Report) error {
+// WriteTable prints the report as an aligned table in language l, one row
+// per server, followed by the error of each server that did not reply.
+func WriteTable(w io.Writer, report Report, l string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	writeRow(tw, tableHeader)
+	header := make([]string, len(tableHeader))
+	for i, heading := range tableHeader {
+		header[i] = heading.In(l)
+	}
+	writeRow(tw, header)
 	for _, row := range report.Servers {
-		writeRow(tw, tableRow(row))
+		writeRow(tw, tableRow(row, l))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	if len(report.Servers) == 0 {
-		_, err := fmt.Fprintln(w, "no server is available at the reference")
+		_, err := fmt.Fprintln(w, textNoServers.In(l))
 		return err
 	}
 	for _, row := range report.Servers {
 		if row.Error == "" {
 			continue
 		}
-		if _, err := fmt.Fprintf(w, "%s: %s\n", row.Name, row.Error); err != nil {
+		problem := row.Error
+		if row.problem != nil {
+			problem = row.problem.in(l)
+		}
+		if _, err := fmt.Fprintf(w, "%s: %s\n", row.Name, problem); err != nil {
 			return err
 		}
 	}
@@ -48,22 +55,22 @@ func writeRow(w io.Writer, cells []string) {
 	fmt.Fprintln(w)
 }
 
-// tableRow renders one server. A server that did not reply shows only
-// what the reference lists.
-func tableRow(row Server) []string {
+// tableRow renders one server in language l. A server that did not reply
+// shows only what the reference lists.
+func tableRow(row Server, l string) []string {
 	cells := []string{row.Name, strconv.FormatInt(row.Rank, 10), row.Addr}
 	st := row.Status
 	if st == nil {
 		for len(cells) < len(tableHeader) {
 			cells = append(cells, "-")
 		}
-		cells[9] = "unreachable"
+		cells[9] = textUnreachable.In(l)
 		return cells
 	}
 
-	coordinator := "none"
+	coordinator := textNoCoordinator.In(l)
 	if st.Coordinator != "" {
-		coordinator = fmt.Sprintf("%s (epoch %d)", st.Coordinator, st.Epoch)
+		coordinator = fmt.Sprintf(textCoordinator.In(l), st.Coordinator, st.Epoch)
 	}
 	offset := "-"
 	if row.OffsetMillis != nil {
@@ -76,8 +83,8 @@ func tableRow(row Server) []string {
 		strconv.Itoa(st.Users),
 		strconv.Itoa(st.Channels),
 		strconv.Itoa(st.Messages),
-		state(st.Serving, st.Replica.CatchingUp),
-		replication(row),
+		state(st.Serving, st.Replica.CatchingUp).In(l),
+		replication(row, l),
 	)
 }
 
@@ -91,21 +98,21 @@ func formatOffset(millis float64) string {
 	return fmt.Sprintf("%+.1fms", rounded)
 }
 
-func state(serving, catchingUp bool) string {
+func state(serving, catchingUp bool) lang.Text {
 	switch {
 	case catchingUp:
-		return "catching up"
+		return textCatchingUp
 	case serving:
-		return "serving"
+		return textServing
 	default:
-		return "starting"
+		return textStarting
 	}
 }
 
-// replication summarises the replica state: the server's own sequence,
-// the ops it holds from every origin (its version vector summed), and
-// how many of its peers acknowledge its writes in time.
-func replication(row Server) string {
+// replication summarises the replica state in language l: the server's
+// own sequence, the ops it holds from every origin (its version vector
+// summed), and how many of its peers acknowledge its writes in time.
+func replication(row Server, l string) string {
 	rep := row.Status.Replica
 	var opsHeld uint64
 	for _, seq := range rep.Version {
@@ -117,9 +124,9 @@ func replication(row Server) string {
 			inSync++
 		}
 	}
-	summary := fmt.Sprintf("seq %d, %d ops held, %d/%d peers in sync", rep.Sequence, opsHeld, inSync, len(rep.Peers))
+	summary := fmt.Sprintf(textReplication.In(l), rep.Sequence, opsHeld, inSync, len(rep.Peers))
 	if len(rep.Unsynced) > 0 {
-		summary += ", catch-up incomplete from " + strings.Join(rep.Unsynced, " ")
+		summary += fmt.Sprintf(textUnsynced.In(l), strings.Join(rep.Unsynced, " "))
 	}
 	return summary
 }

@@ -3,6 +3,7 @@ package up
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -128,6 +129,14 @@ func (u *Up) instructions(pids []string) string {
 	runFlags, statusFlags := clientFlags, " --reference "+ref
 	if u.cfg.PortBase == DefaultPortBase {
 		runFlags, statusFlags = "", ""
+	}
+	// The commands run in the reader's shell, which has this process's
+	// environment but not its --lang.
+	if u.lang != lang.Pick(os.Getenv("MSGSYS_LANG")) {
+		langFlag := " --lang " + u.lang
+		clientFlags += langFlag
+		runFlags += langFlag
+		statusFlags += langFlag
 	}
 
 	var b strings.Builder

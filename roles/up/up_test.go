@@ -172,6 +172,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 }
 
 func TestInstructionsInBothLanguages(t *testing.T) {
+	t.Setenv("LANG", "pt_BR.UTF-8")
+	t.Setenv("MSGSYS_LANG", "")
 	pt := newTestUp(t, nil).instructions([]string{"server-1=42"})
 	for _, want := range []string{
 		"msgsys no ar: 3 servidores e 2 bots",
@@ -193,8 +195,8 @@ func TestInstructionsInBothLanguages(t *testing.T) {
 	}).instructions(nil)
 	for _, want := range []string{
 		"msgsys is up: 1 server and 1 bot",
-		"    go run . client --broker tcp://127.0.0.1:6000 --sub tcp://127.0.0.1:6003\n",
-		"    msgsys status --reference tcp://127.0.0.1:6004\n",
+		"    go run . client --broker tcp://127.0.0.1:6000 --sub tcp://127.0.0.1:6003 --lang en\n",
+		"    msgsys status --reference tcp://127.0.0.1:6004 --lang en\n",
 		"To connect a client",
 	} {
 		if !strings.Contains(en, want) {

@@ -1,0 +1,26 @@
+package dump
+
+import "msgsys/lang"
+
+// Errors that dump prints to people, in Brazilian Portuguese and English.
+// They are format strings for fmt.Sprintf. The dump itself is JSON and is
+// not translated.
+var (
+	textNoData         = lang.Text{PT: "dump: nenhum diretório de dados informado: defina --data", EN: "dump: data directory is empty: set --data"}
+	textBadTimeouts    = lang.Text{PT: "dump: os prazos devem ser positivos, mas --lock-timeout é %v e --timeout é %v", EN: "dump: timeouts must be positive, but --lock-timeout is %v and --timeout is %v"}
+	textNoDataDir      = lang.Text{PT: "dump: arquivo de dados não encontrado: o diretório de dados %s não existe: defina --data como o diretório de dados de um servidor", EN: "dump: no store: data directory %s does not exist: set --data to a server's data directory"}
+	textDataDir        = lang.Text{PT: "dump: diretório de dados %s: %v", EN: "dump: data directory %s: %v"}
+	textNoStoreFile    = lang.Text{PT: "dump: arquivo de dados não encontrado: %s não tem %s: é o diretório de dados de um servidor, e esse servidor já foi executado?", EN: "dump: no store: %s has no %s: is it a server's data directory, and has the server run?"}
+	textNotRegular     = lang.Text{PT: "dump: arquivo de dados não encontrado: %s não é um arquivo comum", EN: "dump: no store: %s is not a regular file"}
+	textFailed         = lang.Text{PT: "dump: %v", EN: "dump: %v"}
+	textCopyFailed     = lang.Text{PT: "dump: cópia recebida de %s: %v", EN: "dump: copy from %s: %v"}
+	textNoInfoFile     = lang.Text{PT: "dump: o servidor em execução não enviou uma cópia: %s está travado por outro processo, e %s não existe, então não há como contatar o servidor dele (um servidor escreve esse arquivo assim que recebe um rank)", EN: "dump: running server did not provide a copy: %s is locked by another process, and %s does not exist, so its server cannot be reached (a server writes it once it has a rank)"}
+	textInvalidInfo    = lang.Text{PT: "dump: %s inválido: %v", EN: "dump: invalid %s: %v"}
+	textInfoNoAddr     = lang.Text{PT: "dump: %s inválido: falta addr", EN: "dump: invalid %s: no addr"}
+	textNoReply        = lang.Text{PT: "dump: o servidor em execução não enviou uma cópia: %s em %s (pid %d): %v; ele ainda está rodando?", EN: "dump: running server did not provide a copy: %s at %s (pid %d): %v; is it still running?"}
+	textInvalidReply   = lang.Text{PT: "dump: o servidor em execução não enviou uma cópia: %s enviou uma resposta inválida: %v", EN: "dump: running server did not provide a copy: %s sent an invalid reply: %v"}
+	textRejected       = lang.Text{PT: "dump: o servidor em execução não enviou uma cópia: %s recusou o pedido de cópia: %s", EN: "dump: running server did not provide a copy: %s rejected the backup request: %s"}
+	textInvalidBackup  = lang.Text{PT: "dump: o servidor em execução não enviou uma cópia: %s enviou uma resposta de cópia inválida: %v", EN: "dump: running server did not provide a copy: %s sent an invalid backup reply: %v"}
+	textUnexpectedPath = lang.Text{PT: "dump: o servidor em execução não enviou uma cópia: caminho de cópia inesperado: %q", EN: "dump: running server did not provide a copy: unexpected backup path %q"}
+	textCopyMissing    = lang.Text{PT: "dump: o servidor em execução não enviou uma cópia: a cópia %s não foi encontrada em %s: %v", EN: "dump: running server did not provide a copy: copy %s not found in %s: %v"}
+)
