@@ -42,7 +42,9 @@ func NormalizeName(name string) (string, error) {
 	if !utf8.ValidString(name) {
 		return "", ErrNameNotUTF8
 	}
-	name = norm.NFC.String(name)
+	if !isASCII(name) {
+		name = norm.NFC.String(name)
+	}
 	if name == "" {
 		return "", ErrNameEmpty
 	}
@@ -69,8 +71,43 @@ func NormalizeChannel(name string) (string, error) {
 // FoldName returns the key under which a valid name is unique: the NFC form
 // after Unicode case folding, so "Ana", "ANA" and "ana" are one name.
 func FoldName(name string) string {
+	if isASCII(name) {
+		return foldASCII(name)
+	}
+	return foldUnicode(name)
+}
+
+// foldUnicode is FoldName for any valid name.
+func foldUnicode(name string) string {
 	folded := norm.NFC.String(folder.String(norm.NFC.String(name)))
 	return strings.Map(foldCherokee, folded)
+}
+
+// foldASCII is FoldName for a name of ASCII characters, which are already
+// in NFC and whose only case folding maps A-Z to a-z. A publish folds its
+// names several times, and the Unicode path took about 4 % of a server's
+// CPU in a publish profile.
+func foldASCII(name string) string {
+	upper := strings.IndexFunc(name, func(r rune) bool { return 'A' <= r && r <= 'Z' })
+	if upper < 0 {
+		return name
+	}
+	b := []byte(name)
+	for i := upper; i < len(b); i++ {
+		if 'A' <= b[i] && b[i] <= 'Z' {
+			b[i] += 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // foldCherokee maps a Cherokee letter to its capital, which is what

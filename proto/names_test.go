@@ -118,6 +118,21 @@ func TestFoldNameUnique(t *testing.T) {
 	}
 }
 
+func TestFoldASCIIMatchesUnicode(t *testing.T) {
+	// The ASCII shortcut must give the key the Unicode path gives: every
+	// ASCII character alone, between others, and at either end.
+	for c := 0; c < utf8.RuneSelf; c++ {
+		for _, name := range []string{string(rune(c)), "Ab" + string(rune(c)) + "Z", string(rune(c)) + "xY"} {
+			if got, want := FoldName(name), foldUnicode(name); got != want {
+				t.Errorf("FoldName(%q) = %q, Unicode folding gives %q", name, got, want)
+			}
+		}
+	}
+	if got := FoldName("ana.Silva_2"); got != "ana.silva_2" {
+		t.Errorf("FoldName(ana.Silva_2) = %q", got)
+	}
+}
+
 func TestFoldNameSimpleFoldOrbits(t *testing.T) {
 	// Every character shares its key with the characters that
 	// unicode.SimpleFold links it to, such as K, k and the Kelvin sign.

@@ -13,35 +13,33 @@ var errRejected = errors.New("replica: peer rejected the batch")
 
 // HandleReplicate applies a pushed batch and returns the reply frame.
 func (r *Replicator) HandleReplicate(ctx context.Context, frame []byte) []byte {
-	var req ReplicateRequest
-	reply := &ReplicateReply{Status: proto.StatusOK}
-	if _, err := proto.DecodeInto(frame, &req); err != nil {
+	req, err := decodeReplicate(frame)
+	if err != nil {
 		r.log.Warn("invalid replicate request", "err", err)
-		reply.Status = proto.StatusError
-		return r.encode(ServiceReplicate, reply)
+		return r.replicateReply(proto.StatusError, 0)
 	}
 	r.cfg.Clocks.Lamport.Witness(req.Clock)
 
 	for _, op := range req.Ops {
 		if op.Origin != req.Origin {
 			r.log.Warn("invalid replicate request", "origin", req.Origin, "op_origin", op.Origin)
-			reply.Status = proto.StatusError
-			return r.encode(ServiceReplicate, reply)
+			return r.replicateReply(proto.StatusError, 0)
 		}
 	}
 
 	if len(req.Ops) == 0 {
-		reply.Have = r.cfg.Store.VersionVector()[req.Origin]
-		return r.encode(ServiceReplicate, reply)
+		return r.replicateReply(proto.StatusOK, r.cfg.Store.VersionVector()[req.Origin])
 	}
 	version, err := r.Apply(ctx, req.Ops)
 	if err != nil {
 		r.log.Error("replicated batch not applied", "origin", req.Origin, "ops", len(req.Ops), "err", err)
-		reply.Status = proto.StatusError
-		return r.encode(ServiceReplicate, reply)
+		return r.replicateReply(proto.StatusError, 0)
 	}
-	reply.Have = version[req.Origin]
-	return r.encode(ServiceReplicate, reply)
+	return r.replicateReply(proto.StatusOK, version[req.Origin])
+}
+
+func (r *Replicator) replicateReply(status string, have uint64) []byte {
+	return encodeReplicateReply(&ReplicateReply{Status: status, Have: have}, r.cfg.Clocks.Meta())
 }
 
 // HandleSync returns a batch of the ops the caller lacks, oldest first per

@@ -64,10 +64,7 @@ func (r *Replicator) stream(ctx context.Context, p *peer) error {
 	var inflight []flight
 	var sent uint64 // the peer holds, or is being sent, every own op up to this
 	send := func(f flight, req *ReplicateRequest) error {
-		frame, err := proto.Encode(ServiceReplicate, req, r.cfg.Clocks.Meta())
-		if err != nil {
-			return err
-		}
+		frame := encodeReplicate(req, r.cfg.Clocks.Meta())
 		f.sentAt = time.Now()
 		inflight = append(inflight, f)
 		return conn.Send([]byte{}, frame)
@@ -163,8 +160,8 @@ func (r *Replicator) replyPosition(frames [][]byte) (uint64, error) {
 	if len(frames) == 0 {
 		return 0, errors.New("replica: empty reply")
 	}
-	var reply ReplicateReply
-	if _, err := proto.DecodeInto(frames[len(frames)-1], &reply); err != nil {
+	reply, err := decodeReplicateReply(frames[len(frames)-1])
+	if err != nil {
 		return 0, err
 	}
 	r.cfg.Clocks.Lamport.Witness(reply.Clock)
