@@ -133,7 +133,18 @@ func DecodeValue(frame []byte) (any, error) {
 	if err := scan(frame, MaxDepth); err != nil {
 		return nil, err
 	}
-	value, err := unmarshal(frame)
+	r := NewReader(frame)
+	value := r.Any()
+	err := r.Err()
+	if err == nil {
+		return value, nil
+	}
+	if !errors.Is(err, errExt) {
+		return nil, fmt.Errorf("proto: invalid MessagePack: %w", err)
+	}
+	// Frames with an ext value are rare. The reflective decoder accepts
+	// the timestamp ext and rejects the others.
+	value, err = unmarshal(frame)
 	if err != nil {
 		return nil, err
 	}

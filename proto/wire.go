@@ -470,3 +470,124 @@ func ReadEnvelope(frame []byte, field func(r *Reader, key []byte)) (service stri
 	}
 	return service, nil
 }
+
+// errExt stops Any at an ext value. The reflective decoder reads the
+// timestamp ext as a time.Time and rejects the others, and DecodeValue
+// leaves such frames to it.
+var errExt = errors.New("proto: ext value")
+
+// Any reads one value of any type as the reflective decoder reads it
+// into an any, except that maps come out as map[string]any at once.
+// Integers keep the type of their format (uint8 for a positive fixint,
+// int8 for a negative one), and bin becomes []byte. Callers check the
+// frame with scan first, which bounds its nesting and requires str keys.
+func (r *Reader) Any() any {
+	if r.err != nil {
+		return nil
+	}
+	if len(r.b) == 0 {
+		r.fail(errTruncated)
+		return nil
+	}
+	code := r.b[0]
+
+	switch {
+	case code == 0xc0:
+		r.b = r.b[1:]
+		return nil
+	case code == 0xc2 || code == 0xc3:
+		return r.Bool()
+	case code <= 0x7f:
+		r.b = r.b[1:]
+		return code
+	case code >= 0xe0:
+		r.b = r.b[1:]
+		return int8(code)
+	case isStr(code):
+		return r.String()
+	case code >= 0x90 && code <= 0x9f, code == 0xdc, code == 0xdd:
+		items := make([]any, r.ArrayLen())
+		for i := range items {
+			items[i] = r.Any()
+		}
+		return items
+	case code >= 0x80 && code <= 0x8f, code == 0xde, code == 0xdf:
+		n := r.MapLen()
+		m := make(map[string]any, n)
+		for range n {
+			key := string(r.Key())
+			m[key] = r.Any()
+		}
+		return m
+	}
+
+	body, ok := r.fixed(code)
+	if !ok {
+		return nil
+	}
+	switch code {
+	case 0xc4, 0xc5, 0xc6:
+		return append([]byte{}, body...)
+	case 0xca:
+		return math.Float32frombits(binary.BigEndian.Uint32(body))
+	case 0xcb:
+		return math.Float64frombits(binary.BigEndian.Uint64(body))
+	case 0xcc:
+		return body[0]
+	case 0xcd:
+		return binary.BigEndian.Uint16(body)
+	case 0xce:
+		return binary.BigEndian.Uint32(body)
+	case 0xcf:
+		return binary.BigEndian.Uint64(body)
+	case 0xd0:
+		return int8(body[0])
+	case 0xd1:
+		return int16(binary.BigEndian.Uint16(body))
+	case 0xd2:
+		return int32(binary.BigEndian.Uint32(body))
+	case 0xd3:
+		return int64(binary.BigEndian.Uint64(body))
+	}
+	r.fail(errExt)
+	return nil
+}
+
+// fixed reads a bin, a number or an ext and returns its payload: the
+// bytes of a bin or of a number. An ext fails the reader with errExt.
+func (r *Reader) fixed(code byte) ([]byte, bool) {
+	var width int
+	switch code {
+	case 0xc4, 0xc5, 0xc6:
+		r.b = r.b[1:]
+		n := r.size(1 << (code - 0xc4))
+		if r.err != nil || n > len(r.b) {
+			r.fail(errTruncated)
+			return nil, false
+		}
+		body := r.b[:n]
+		r.b = r.b[n:]
+		return body, true
+	case 0xcc, 0xd0:
+		width = 1
+	case 0xcd, 0xd1:
+		width = 2
+	case 0xca, 0xce, 0xd2:
+		width = 4
+	case 0xcb, 0xcf, 0xd3:
+		width = 8
+	case 0xc1:
+		r.fail(errBadCode)
+		return nil, false
+	default:
+		r.fail(errExt)
+		return nil, false
+	}
+	if len(r.b) < 1+width {
+		r.fail(errTruncated)
+		return nil, false
+	}
+	body := r.b[1 : 1+width]
+	r.b = r.b[1+width:]
+	return body, true
+}

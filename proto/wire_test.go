@@ -3,6 +3,7 @@ package proto
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -95,4 +96,32 @@ func TestReaderErrors(t *testing.T) {
 			t.Errorf("%s: err = %v, want %v", name, err, c.want)
 		}
 	}
+}
+
+// FuzzAnyMatchesReflection checks that DecodeValue, which reads with
+// Reader.Any, gives what the reflective decoder and normalize give, and
+// fails where they fail.
+func FuzzAnyMatchesReflection(f *testing.F) {
+	addGoldenSeeds(f)
+	addHostileSeeds(f)
+	f.Add([]byte{0x82, 0xa1, 'a', 0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0xa1, 'b', 0xc4, 2, 1, 2})
+	f.Add([]byte{0x93, 0xd0, 0x80, 0xca, 0x3f, 0x80, 0, 0, 0xd6, 0xff, 0, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		got, err := DecodeValue(frame)
+		var want any
+		wantErr := scan(frame, MaxDepth)
+		if wantErr == nil {
+			if want, wantErr = unmarshal(frame); wantErr == nil {
+				want, wantErr = normalize(want)
+			}
+		}
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("% x: DecodeValue error %v, reflective decoder error %v", frame, err, wantErr)
+		}
+		// %#v shows types, sorts map keys and prints NaN alike, where
+		// reflect.DeepEqual finds NaN unequal to itself.
+		if err == nil && fmt.Sprintf("%#v", got) != fmt.Sprintf("%#v", want) {
+			t.Fatalf("% x: DecodeValue gives %#v, reflective decoder %#v", frame, got, want)
+		}
+	})
 }
