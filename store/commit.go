@@ -29,7 +29,7 @@ import (
 // reads or writes, and pendingMax how many ops may be pending before
 // Receive commits them itself.
 const (
-	settleAfter = 5 * time.Millisecond
+	settleAfter = 20 * time.Millisecond
 	pendingMax  = 4096
 )
 
