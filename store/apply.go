@@ -94,6 +94,7 @@ type applier struct {
 	directs  *bolt.Bucket
 	rids     *ridTx
 	counts   *Counts // updated as ops are materialised
+	renamed  []nameRef
 
 	// groupTails holds, for each group bucket written in this transaction,
 	// its last key committed before, nil for an empty group.
@@ -162,7 +163,7 @@ func (a *applier) apply(op Op) (OpResult, error) {
 }
 
 func (a *applier) login(names opNames, key []byte) (bool, error) {
-	created, err := putLowest(a.users, names.userKey, names.user, key)
+	created, err := a.putLowest(nameRef{key: names.userKey}, names.user, key)
 	if err != nil {
 		return false, err
 	}
@@ -174,7 +175,7 @@ func (a *applier) login(names opNames, key []byte) (bool, error) {
 }
 
 func (a *applier) channel(names opNames, key []byte) (ChannelOutcome, error) {
-	created, err := putLowest(a.channels, names.channelKey, names.channel, key)
+	created, err := a.putLowest(nameRef{channel: true, key: names.channelKey}, names.channel, key)
 	if err != nil {
 		return ChannelNone, err
 	}
@@ -186,8 +187,14 @@ func (a *applier) channel(names opNames, key []byte) (ChannelOutcome, error) {
 }
 
 // putLowest records shown as the name of the folded key unless an op lower
-// in the total order already named it. It reports whether the key was new.
-func putLowest(b *bolt.Bucket, folded string, shown string, key []byte) (bool, error) {
+// in the total order already named it. It reports whether the key was new,
+// and notes a key it renames for the name cache.
+func (a *applier) putLowest(ref nameRef, shown string, key []byte) (bool, error) {
+	b := a.users
+	if ref.channel {
+		b = a.channels
+	}
+	folded := ref.key
 	old := b.Get([]byte(folded))
 	if old != nil {
 		oldKey, _, err := decodeNameRecord(old)
@@ -197,6 +204,7 @@ func putLowest(b *bolt.Bucket, folded string, shown string, key []byte) (bool, e
 		if bytes.Compare(oldKey, key) <= 0 {
 			return false, nil
 		}
+		a.renamed = append(a.renamed, ref)
 	}
 	return old == nil, b.Put([]byte(folded), encodeNameRecord(key, shown))
 }

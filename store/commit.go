@@ -358,10 +358,12 @@ func (s *Store) commit(plans []*plan, end *walPos) error {
 	s.mu.RUnlock()
 
 	var rids *ridTx
+	var renamed []nameRef
 	applied := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		rids = newRIDTx(s.rids, tx.Bucket(bucketRIDs), s.now().UnixNano())
 		a := newApplier(tx, &counts, rids)
+		defer func() { renamed = a.renamed }()
 		for _, p := range plans {
 			for j, i := range p.order {
 				r, err := a.apply(p.logged[j])
@@ -394,6 +396,7 @@ func (s *Store) commit(plans []*plan, end *walPos) error {
 	if err != nil {
 		return fmt.Errorf("store: failed to apply %d ops: %w", applied, err)
 	}
+	s.names.drop(renamed)
 
 	s.mu.Lock()
 	s.counts = counts

@@ -105,3 +105,32 @@ func TestNameSeenDuringCommits(t *testing.T) {
 		}
 	}
 }
+
+// TestCachedNameRenamed checks that a commit that renames a user or a
+// channel, because an op lower in the total order names it, replaces the
+// name that reads cached.
+func TestCachedNameRenamed(t *testing.T) {
+	s := openTest(t)
+	late, early := newOrigin("s2", 2), newOrigin("s1", 1)
+	late.clock, early.clock = 10, 0 // early's ops come first in the total order
+
+	if _, err := s.Apply([]Op{late.login("Ana"), late.channel("Geral")}); err != nil {
+		t.Fatal(err)
+	}
+	if shown, _ := s.UserName("ana"); shown != "Ana" {
+		t.Fatalf("UserName(ana) = %q before the rename, want Ana", shown)
+	}
+	if shown, _ := s.ChannelName("geral"); shown != "Geral" {
+		t.Fatalf("ChannelName(geral) = %q before the rename, want Geral", shown)
+	}
+
+	if _, err := s.Apply([]Op{early.login("ANA"), early.channel("GERAL")}); err != nil {
+		t.Fatal(err)
+	}
+	if shown, _ := s.UserName("ana"); shown != "ANA" {
+		t.Errorf("UserName(ana) = %q after the rename, want ANA", shown)
+	}
+	if shown, _ := s.ChannelName("geral"); shown != "GERAL" {
+		t.Errorf("ChannelName(geral) = %q after the rename, want GERAL", shown)
+	}
+}

@@ -90,24 +90,35 @@ func (s *Store) Channels() []string {
 	return s.shownNames(bucketChannels)
 }
 
-// shownName reads the name record of a user or channel. Names are never
-// removed, so a name found in the file exists whatever is pending, and only
-// a miss commits the pending ops and looks again. Writes check their user
-// and channel this way, and would otherwise commit for every request.
+// shownName reads the name record of a user or channel, from the name
+// cache when it holds the name. Names are never removed, so a name found
+// in the file exists whatever is pending, and only a miss commits the
+// pending ops and looks again. Writes check their user and channel this
+// way, and would otherwise commit for every request.
 func (s *Store) shownName(bucket []byte, name string) (string, bool) {
 	key, ok := foldKey(name)
 	if !ok {
 		return "", false
 	}
+	ref := nameRef{channel: bytes.Equal(bucket, bucketChannels), key: key}
+	shown, cached, epoch := s.names.get(ref)
+	if cached {
+		return shown, true
+	}
+
 	// The counters are read before the file: a commit that lands between
 	// the read and a later comparison would hide a miss of an op that was
 	// pending when the read began.
 	allCommitted := s.committedOps.Load() >= s.loggedOps.Load()
-	if shown, found := s.readName(bucket, key); found || allCommitted {
-		return shown, found
+	shown, found := s.readName(bucket, key)
+	if !found && !allCommitted {
+		s.settle()
+		shown, found = s.readName(bucket, key)
 	}
-	s.settle()
-	return s.readName(bucket, key)
+	if found {
+		s.names.put(ref, shown, epoch)
+	}
+	return shown, found
 }
 
 func (s *Store) readName(bucket []byte, key string) (string, bool) {
@@ -241,6 +252,14 @@ func (s *Store) LookupRID(rid string, at time.Time) (Op, bool, error) {
 		if found == nil || lower(pending[i], *found) {
 			found = &pending[i]
 		}
+	}
+	if len(refs) == 0 && !inFile {
+		// Nearly every id is new, and a read transaction costs more than
+		// the rest of the lookup.
+		if found == nil {
+			return Op{}, false, nil
+		}
+		return *found, true, nil
 	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error

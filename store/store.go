@@ -162,8 +162,9 @@ type Store struct {
 	version map[string]uint64 // highest contiguous seq stored per origin
 	counts  Counts            // sizes of the view as of the last commit
 
-	rids *ridIndex        // request ids of recent ops; the rest are in the file
-	now  func() time.Time // the local clock, which decides when rids go to the file
+	rids  *ridIndex        // request ids of recent ops; the rest are in the file
+	names nameCache        // shown names read from the file
+	now   func() time.Time // the local clock, which decides when rids go to the file
 
 	lastTrim atomic.Int64 // Unix nanoseconds of the last trim of the memory map
 	touched  atomic.Int64 // log records read or written since the last trim
