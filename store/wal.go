@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -79,8 +81,11 @@ type wal struct {
 	reserved  int64
 	noReserve bool // the file system cannot reserve space
 
-	syncMu sync.Mutex // held by the goroutine that syncs, and while a segment is swapped
-	synced int64      // written as of the start of the last successful sync
+	// One sync runs at a time, and a segment is swapped only while none
+	// runs. syncing, guarded by mu, is closed when the running sync ends
+	// and is nil while none runs.
+	syncing chan struct{}
+	synced  atomic.Int64 // written as of the start of the last successful sync
 
 	// kick wakes the syncer after an append, so the sync runs while bbolt
 	// commits the same batch. Closing stop ends the syncer, which then
@@ -235,27 +240,26 @@ func (w *wal) startSync() {
 // rotate syncs the full segment and starts the next one. It waits for a
 // sync in progress, which holds the old segment open.
 func (w *wal) rotate() error {
-	w.syncMu.Lock()
-	defer w.syncMu.Unlock()
+	w.claimSync(math.MaxInt64)
+	defer w.releaseSync()
 	if err := w.trimReserve(); err != nil {
 		return err
 	}
 	if err := datasync(w.f); err != nil {
 		return err
 	}
-	w.synced = w.written
+	w.synced.Store(w.written)
 	return w.openSegment(w.end.seg+1, 0)
 }
 
 // syncUpTo returns once the first upTo bytes appended are synced. Callers
-// that arrive during a sync wait for it and then find their bytes synced
-// or sync once for everyone that wrote since: group commit.
+// that arrive during a sync wait for it, and then either find their bytes
+// synced or sync once for everyone that wrote since: group commit.
 func (w *wal) syncUpTo(upTo int64) error {
-	w.syncMu.Lock()
-	defer w.syncMu.Unlock()
-	if w.synced >= upTo {
+	if w.synced.Load() >= upTo || !w.claimSync(upTo) {
 		return nil
 	}
+	defer w.releaseSync()
 	w.mu.Lock()
 	f, written := w.f, w.written
 	w.mu.Unlock()
@@ -264,8 +268,37 @@ func (w *wal) syncUpTo(upTo int64) error {
 			return err
 		}
 	}
-	w.synced = written
+	w.synced.Store(written)
 	return nil
+}
+
+// claimSync waits until no sync runs and claims the right to run the next
+// one, unless the first upTo bytes are synced by then. A caller whose
+// bytes a running sync covers returns as soon as it ends. Under a mutex
+// it would wait for the next sync too, whenever the syncer took the mutex
+// again first, and that cost about a sync's time per write.
+func (w *wal) claimSync(upTo int64) bool {
+	w.mu.Lock()
+	for w.syncing != nil {
+		done := w.syncing
+		w.mu.Unlock()
+		<-done
+		if w.synced.Load() >= upTo {
+			return false
+		}
+		w.mu.Lock()
+	}
+	w.syncing = make(chan struct{})
+	w.mu.Unlock()
+	return true
+}
+
+// releaseSync ends the sync that claimSync claimed and wakes its waiters.
+func (w *wal) releaseSync() {
+	w.mu.Lock()
+	close(w.syncing)
+	w.syncing = nil
+	w.mu.Unlock()
 }
 
 // trimReserve gives back the space reserved past the log's end, so that a
