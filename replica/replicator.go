@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -162,6 +163,10 @@ func (r *Replicator) commitLoop(ctx context.Context) {
 		case first = <-r.commits:
 		}
 
+		// Writers that are ready to run queue their ops first, so that
+		// one append and one sync cover them all. The first writer's
+		// wake-up put this goroutine ahead of them.
+		runtime.Gosched()
 		batch := []*commit{first}
 		size := len(first.ops)
 	drain:
