@@ -257,6 +257,9 @@ type Recovery struct {
 	Replayed int  // ops the file lacked and took from the log
 	Seeded   int  // ops of a file without a log, copied into a new log
 	Refilled int  // ops of the file that the log had lost from its end, copied back
+	// TailCut counts the bytes of a torn or unreadable record that ended
+	// the log and were cut off, the last append before a crash.
+	TailCut int64
 }
 
 // Recovery returns what Open recovered.
@@ -273,6 +276,7 @@ func (s *Store) recover(dir string, rebuild bool, sync bool) error {
 		return err
 	}
 	s.recovered.Unclean, s.recovered.Rebuilt = died, rebuild
+	s.recovered.TailCut = s.wal.cutBytes
 
 	var from walPos
 	err = s.db.View(func(tx *bolt.Tx) error {

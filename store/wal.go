@@ -76,6 +76,10 @@ type wal struct {
 	end     walPos
 	written int64 // bytes appended by this process
 
+	// cutBytes counts the bytes after the last whole record of the log
+	// that opening it cut off.
+	cutBytes int64
+
 	// reserved is the size of the current segment file, which append
 	// keeps ahead of end (see reserve).
 	reserved  int64
@@ -113,12 +117,44 @@ func openWAL(dir string, sync bool) (*wal, error) {
 		if end, err = scanSegment(w.segPath(seg), 0, nil); err != nil {
 			return nil, err
 		}
+		if w.cutBytes, err = tailBytes(w.segPath(seg), end); err != nil {
+			return nil, err
+		}
 	}
 	if err := w.openSegment(seg, end); err != nil {
 		return nil, err
 	}
 	go w.syncer()
 	return w, nil
+}
+
+// tailBytes returns how many bytes after off, up to the last byte that is
+// not zero, the segment at path holds: the torn record a crash during an
+// append left, or garbage. Zeros are space reserved ahead (see reserve).
+func tailBytes(path string, off int64) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<16)
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	var last, pos int64
+	for {
+		b, err := r.ReadByte()
+		if err == io.EOF {
+			return last, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		pos++
+		if b != 0 {
+			last = pos
+		}
+	}
 }
 
 // lazySyncEvery bounds how long appended records that no writer waits

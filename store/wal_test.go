@@ -297,13 +297,18 @@ func TestTornRecordEndsLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(seg, data[:len(data)-3], 0o600); err != nil {
+	torn := slices.Clone(data[:len(data)-3])
+	torn = append(torn, make([]byte, 100)...) // reserved space after the torn record
+	if err := os.WriteFile(seg, torn, 0o600); err != nil {
 		t.Fatal(err)
 	}
 
 	w, err = openWAL(dir, false)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := int64(len(data)) - 3 - w.end.off; w.cutBytes != want || want <= 0 {
+		t.Errorf("cut %d bytes of the torn record, want %d", w.cutBytes, want)
 	}
 	var got []Op
 	collect := func(batch []Op) error {
@@ -360,6 +365,9 @@ func TestReservedSpaceEndsLog(t *testing.T) {
 	}
 	if again.end != end {
 		t.Errorf("reopened at %+v, want the end of the last record %+v", again.end, end)
+	}
+	if again.cutBytes != 0 {
+		t.Errorf("cut %d bytes of reserved zeros, want none reported", again.cutBytes)
 	}
 	var got []Op
 	err = again.replay(walPos{}, 10, func(batch []Op) error {

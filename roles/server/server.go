@@ -132,7 +132,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: open store in %s: %w", cfg.Data, err)
 	}
 	if rec := st.Recovery(); rec != (store.Recovery{}) {
-		cfg.Log.Info("store recovered", "server", cfg.Name, "unclean", rec.Unclean, "rebuilt", rec.Rebuilt, "replayed", rec.Replayed, "seeded", rec.Seeded, "refilled", rec.Refilled)
+		cfg.Log.Info("store recovered", "server", cfg.Name, "unclean", rec.Unclean, "rebuilt", rec.Rebuilt, "replayed", rec.Replayed, "seeded", rec.Seeded, "refilled", rec.Refilled, "tail_cut_bytes", rec.TailCut)
 	}
 	ln, err := proto.Listen(cfg.Bind, proto.Router, cfg.Log)
 	if err != nil {
