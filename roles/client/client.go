@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/term"
+
 	"msgsys/lang"
 	"msgsys/proto"
 )
@@ -33,6 +35,12 @@ type Config struct {
 	Terminal     bool          // In is a terminal: prompts are redrawn around live messages
 	Log          *slog.Logger  // diagnostics, not for the person at the keyboard
 	Clocks       proto.Clocks  // the process's clocks
+
+	// Editor, with Terminal, has the client edit the typed line itself,
+	// so that a live message no longer hides what is being typed. The
+	// caller puts the terminal in raw mode first. Width is its columns.
+	Editor bool
+	Width  int
 }
 
 // DefaultConfig returns the configuration of the standard deployment on
@@ -65,6 +73,7 @@ type Client struct {
 	sub     *proto.Subscriber
 	out     *printer
 	view    *view
+	editor  *term.Terminal // nil unless Config.Editor
 
 	// State of the main loop, touched only by the goroutine running Run.
 	lines    <-chan string
@@ -72,6 +81,8 @@ type Client struct {
 	names    []string // topics subscribed for direct messages to self
 	showMenu bool     // print the menu before the next prompt
 	quit     bool
+
+	prompts chan<- string // with an editor, requests the next line from the reader
 }
 
 // New validates cfg and builds a Client. It binds and dials nothing: the
@@ -82,6 +93,11 @@ func New(cfg Config) (*Client, error) {
 	}
 	l := lang.Pick(cfg.Lang)
 	out := newPrinter(cfg.Out, cfg.Terminal)
+	var editor *term.Terminal
+	if cfg.Editor {
+		editor = newEditor(cfg.In, cfg.Out, cfg.Width)
+		out.editor = editor
+	}
 	return &Client{
 		cfg:  cfg,
 		lang: l,
@@ -95,6 +111,8 @@ func New(cfg Config) (*Client, error) {
 		sub:  proto.NewSubscriber(cfg.Sub, cfg.Log),
 		out:  out,
 		view: newView(l, out),
+
+		editor: editor,
 	}, nil
 }
 
@@ -143,7 +161,13 @@ func (c *Client) Run(ctx context.Context) error {
 
 	lines := make(chan string)
 	c.lines = lines
-	go c.read(ctx, lines)
+	if c.editor != nil {
+		prompts := make(chan string)
+		c.prompts = prompts
+		go c.readEdited(ctx, prompts, lines)
+	} else {
+		go c.read(ctx, lines)
+	}
 
 	c.loop(ctx)
 
@@ -218,6 +242,19 @@ func (c *Client) handle(ctx context.Context, line string) {
 // at the end of input or on cancellation.
 func (c *Client) next(ctx context.Context, prompt string) (string, bool) {
 	c.out.Prompt(prompt)
+	if c.prompts != nil {
+		select {
+		case c.prompts <- prompt:
+		case <-c.lines: // the reader has ended
+			c.out.Answered()
+			c.quit = true
+			return "", false
+		case <-ctx.Done():
+			c.out.Answered()
+			c.quit = true
+			return "", false
+		}
+	}
 	select {
 	case line, ok := <-c.lines:
 		c.out.Answered()

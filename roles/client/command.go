@@ -50,6 +50,10 @@ func Command() *cli.Command {
 			cfg.User = c.String("user")
 			cfg.HistoryLimit = c.Int("history")
 			cfg.Terminal = IsTerminal(os.Stdin)
+			if restore, width, ok := rawTerminal(); ok {
+				defer restore()
+				cfg.Editor, cfg.Width = true, width
+			}
 			cfg.Log = log
 			cfg.Clocks = common.Clocks(c, log)
 

@@ -102,6 +102,15 @@ func (h *harness) send(lines ...string) {
 	}
 }
 
+// type_ sends keys to the client as a terminal in raw mode does: Enter
+// is a carriage return.
+func (h *harness) type_(keys string) {
+	h.t.Helper()
+	if _, err := io.WriteString(h.in, keys); err != nil {
+		h.t.Fatalf("write input: %v", err)
+	}
+}
+
 // waitFor waits until the output contains want.
 func (h *harness) waitFor(want string) {
 	h.t.Helper()

@@ -191,3 +191,40 @@ func TestClientSurvivesBrokerRestart(t *testing.T) {
 		t.Errorf("missed post shown %d times, want 1", n)
 	}
 }
+
+// TestEditorKeepsTypedText types half a post on an edited terminal line,
+// lets a live post arrive, and checks that the post appears above the
+// line, that the prompt and the typed half are drawn again, and that the
+// rest of the typing completes the same post.
+func TestEditorKeepsTypedText(t *testing.T) {
+	srv := clienttest.Start(t)
+	srv.AddChannel("geral")
+	cfg := testConfig(t, srv, lang.PT)
+	cfg.Terminal, cfg.Editor, cfg.Width = true, true, 80
+	h := startClient(t, cfg)
+	h.type_("/login ana\r/join geral\r")
+	h.waitFor("#geral> ")
+
+	h.type_("meio escr")
+	h.waitFor("meio escr")
+	srv.Post("geral", "bob", "ao vivo")
+	h.waitFor("ao vivo")
+	h.type_("ito\r")
+	if !eventually(func() bool {
+		posts := srv.Posts("geral")
+		return len(posts) == 2 && posts[1].Message == "meio escrito"
+	}) {
+		t.Fatalf("posts %+v, want bob's and then ana's \"meio escrito\"", srv.Posts("geral"))
+	}
+
+	out := h.out.String()
+	redraw := regexp.MustCompile(`\[\d\d:\d\d:\d\d\] #geral bob: ao vivo\r\n#geral> meio escr`)
+	if !redraw.MatchString(out) {
+		t.Errorf("live post not followed by the prompt and the typed text; output:\n%q", out)
+	}
+	if strings.Contains(out, clearLine+"[") {
+		t.Errorf("the printer's own redraw ran beside the editor's; output:\n%q", out)
+	}
+	h.type_("\x04") // Ctrl-D on an empty line ends the input
+	h.waitExit()
+}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"unicode"
 
+	"golang.org/x/term"
+
 	"msgsys/lang"
 )
 
@@ -24,6 +26,10 @@ type printer struct {
 	out      io.Writer
 	terminal bool
 	prompt   string // the prompt awaiting input, "" when none
+
+	// editor, when set, draws the prompt and the typed line, and every
+	// write goes through it so that it can move them out of the way.
+	editor *term.Terminal
 }
 
 func newPrinter(out io.Writer, terminal bool) *printer {
@@ -42,9 +48,12 @@ func (p *printer) Prompt(prompt string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.prompt = prompt
-	if p.terminal {
+	switch {
+	case p.editor != nil:
+		// The editor shows the prompt when it reads the line.
+	case p.terminal:
 		p.write(prompt)
-	} else {
+	default:
 		p.write(strings.TrimRight(prompt, " ") + "\n")
 	}
 }
@@ -61,7 +70,7 @@ func (p *printer) Answered() {
 func (p *printer) Async(s string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.terminal && p.prompt != "" {
+	if p.editor == nil && p.terminal && p.prompt != "" {
 		p.write(clearLine + s + "\n" + p.prompt)
 		return
 	}
@@ -71,6 +80,10 @@ func (p *printer) Async(s string) {
 // write sends s to the output. A failed write has nowhere to be reported:
 // the output is where reports go.
 func (p *printer) write(s string) {
+	if p.editor != nil {
+		_, _ = p.editor.Write([]byte(s))
+		return
+	}
 	_, _ = io.WriteString(p.out, s)
 }
 
