@@ -46,20 +46,17 @@ func (c *client) call(ctx context.Context, service string, frame []byte, timeout
 	if err != nil {
 		return err
 	}
-	var head struct {
-		Service string    `msgpack:"service"`
-		Data    replyHead `msgpack:"data"`
-	}
+	var head replyHead // DecodeInto reads the envelope and fills head from its data
 	got, err := proto.DecodeInto(payload, &head)
 	if err != nil {
 		return fmt.Errorf("bench: invalid %s reply: %w", service, err)
 	}
-	c.clocks.Lamport.Witness(head.Data.Clock)
+	c.clocks.Lamport.Witness(head.Clock)
 	if got != service {
 		return fmt.Errorf("%w: %s reply has service %q", errRejected, service, got)
 	}
-	if head.Data.Status != "" && !proto.IsSuccess(head.Data.Status) {
-		return fmt.Errorf("%w: %s: %s%s", errRejected, service, head.Data.Description, head.Data.Message)
+	if head.Status != "" && !proto.IsSuccess(head.Status) {
+		return fmt.Errorf("%w: %s: %s%s", errRejected, service, head.Description, head.Message)
 	}
 	return nil
 }

@@ -1,0 +1,59 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+
+	"msgsys/proto"
+)
+
+// TestCallCountsErrorReplies answers every request with the reply a
+// broker without servers sends, and checks that the bench's client takes
+// it for a rejection, and a success reply for a success.
+func TestCallCountsErrorReplies(t *testing.T) {
+	ln, err := proto.Listen("tcp://127.0.0.1:0", zmq4.Router, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	status := make(chan string, 2)
+	status <- "erro"
+	status <- "OK"
+	go func() {
+		_ = ln.Serve(ctx, func(conn *proto.Conn) {
+			for {
+				frames, err := conn.Recv()
+				if err != nil {
+					return
+				}
+				reply, err := proto.Encode(proto.ServicePublish, &proto.ResultReply{Status: <-status, Message: "nenhum servidor disponível"}, proto.NewClocks().Meta())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := conn.Send(frames[0], []byte{}, reply); err != nil {
+					return
+				}
+			}
+		})
+	}()
+
+	c := newClient(ln.Endpoint(), proto.NewClocks())
+	defer c.requester.Close()
+	frame, err := proto.Encode(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: "oi"}, proto.NewClocks().Meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.call(ctx, proto.ServicePublish, frame, 5*time.Second); !errors.Is(err, errRejected) {
+		t.Errorf("error reply gave %v, want errRejected", err)
+	}
+	if err := c.call(ctx, proto.ServicePublish, frame, 5*time.Second); err != nil {
+		t.Errorf("success reply gave %v", err)
+	}
+}
