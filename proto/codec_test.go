@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -345,11 +346,25 @@ func TestDecodeKeepsTextAndBinApart(t *testing.T) {
 }
 
 func TestDecodeUnknownExtension(t *testing.T) {
-	// An extension type other than the timestamp fails the whole message,
-	// even under a key the receiver would ignore.
-	frame := mpMap(mpStr("service"), mpStr("login"), mpStr("x"), []byte{0xd4, 0x05, 0x00})
-	if _, err := Decode(frame); err == nil {
-		t.Error("unknown extension accepted")
+	// An extension type other than the timestamp decodes as an Ext, so a
+	// key the receiver ignores cannot fail the message, and a field that
+	// must be a string reports the wrong type.
+	data := mpMap(mpStr("user"), []byte{0xc7, 0x02, 0x07, 0xab, 0xcd}, mpStr("x"), []byte{0xd4, 0x05, 0x00})
+	env, err := Decode(mpMap(mpStr("service"), mpStr("login"), mpStr("data"), data))
+	if err != nil {
+		t.Fatalf("unknown extension rejected: %v", err)
+	}
+	if got, want := env.Data["x"], (Ext{Type: 5, Data: []byte{0}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("fixext 1 decoded as %#v, want %#v", got, want)
+	}
+	if got, want := env.Data["user"], (Ext{Type: 7, Data: []byte{0xab, 0xcd}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("ext 8 decoded as %#v, want %#v", got, want)
+	}
+	if _, err := env.Data.String("user"); err == nil {
+		t.Error("String(user) accepted an ext")
+	}
+	if _, err := Decode(mpMap(mpStr("service"), mpStr("login"), mpStr("x"), []byte{0xc7, 0x09, 0x05, 0x00})); err == nil {
+		t.Error("truncated ext 8 accepted")
 	}
 }
 

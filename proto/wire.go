@@ -471,10 +471,17 @@ func ReadEnvelope(frame []byte, field func(r *Reader, key []byte)) (service stri
 	return service, nil
 }
 
-// errExt stops Any at an ext value. The reflective decoder reads the
-// timestamp ext as a time.Time and rejects the others, and DecodeValue
-// leaves such frames to it.
-var errExt = errors.New("proto: ext value")
+// errExt stops Any at a timestamp ext, which the reflective decoder reads
+// as a time.Time, so DecodeValue leaves such frames to it.
+var errExt = errors.New("proto: timestamp ext value")
+
+// Ext is an ext value of a type the protocol does not use. The protocol
+// ignores keys it does not know, so such a value must not fail the
+// message that carries it.
+type Ext struct {
+	Type int8
+	Data []byte
+}
 
 // Any reads one value of any type as the reflective decoder reads it
 // into an any, except that maps come out as map[string]any at once.
@@ -521,6 +528,9 @@ func (r *Reader) Any() any {
 		return m
 	}
 
+	if ext, ok := r.ext(code); ok || r.err != nil {
+		return ext
+	}
 	body, ok := r.fixed(code)
 	if !ok {
 		return nil
@@ -553,8 +563,37 @@ func (r *Reader) Any() any {
 	return nil
 }
 
-// fixed reads a bin, a number or an ext and returns its payload: the
-// bytes of a bin or of a number. An ext fails the reader with errExt.
+// ext reads the ext value at the start of the frame when code starts one.
+// A timestamp ext fails the reader with errExt.
+func (r *Reader) ext(code byte) (Ext, bool) {
+	var n, header int
+	switch code {
+	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8: // fixext 1, 2, 4, 8, 16
+		n, header = 1<<(code-0xd4), 1
+	case 0xc7, 0xc8, 0xc9: // ext 8, 16, 32
+		r.b = r.b[1:]
+		n = r.size(1 << (code - 0xc7))
+		if r.err != nil {
+			return Ext{}, false
+		}
+	default:
+		return Ext{}, false
+	}
+	if len(r.b) < header+1+n {
+		r.fail(errTruncated)
+		return Ext{}, false
+	}
+	typ := int8(r.b[header])
+	if typ == -1 {
+		r.fail(errExt)
+		return Ext{}, false
+	}
+	data := append([]byte{}, r.b[header+1:header+1+n]...)
+	r.b = r.b[header+1+n:]
+	return Ext{Type: typ, Data: data}, true
+}
+
+// fixed reads a bin or a number and returns its payload.
 func (r *Reader) fixed(code byte) ([]byte, bool) {
 	var width int
 	switch code {
@@ -579,8 +618,7 @@ func (r *Reader) fixed(code byte) ([]byte, bool) {
 	case 0xc1:
 		r.fail(errBadCode)
 		return nil, false
-	default:
-		r.fail(errExt)
+	default: // an ext, which Any tried first
 		return nil, false
 	}
 	if len(r.b) < 1+width {

@@ -100,7 +100,8 @@ func TestReaderErrors(t *testing.T) {
 
 // FuzzAnyMatchesReflection checks that DecodeValue, which reads with
 // Reader.Any, gives what the reflective decoder and normalize give, and
-// fails where they fail.
+// fails where they fail, except that it reads an ext of another type than
+// the timestamp as an Ext where the reflective decoder fails.
 func FuzzAnyMatchesReflection(f *testing.F) {
 	addGoldenSeeds(f)
 	addHostileSeeds(f)
@@ -115,6 +116,9 @@ func FuzzAnyMatchesReflection(f *testing.F) {
 				want, wantErr = normalize(want)
 			}
 		}
+		if err == nil && wantErr != nil && holdsExt(frame) {
+			return
+		}
 		if (err == nil) != (wantErr == nil) {
 			t.Fatalf("% x: DecodeValue error %v, reflective decoder error %v", frame, err, wantErr)
 		}
@@ -124,4 +128,37 @@ func FuzzAnyMatchesReflection(f *testing.F) {
 			t.Fatalf("% x: DecodeValue gives %#v, reflective decoder %#v", frame, got, want)
 		}
 	})
+}
+
+// holdsExt reports whether the well-formed frame holds an ext value.
+func holdsExt(frame []byte) bool {
+	var walk func(b []byte) ([]byte, bool)
+	walk = func(b []byte) ([]byte, bool) {
+		r := NewReader(b)
+		code := b[0]
+		switch {
+		case code >= 0x80 && code <= 0x8f, code == 0xde, code == 0xdf:
+			n := r.MapLen()
+			rest, found := r.b, false
+			for range 2 * n {
+				var in bool
+				rest, in = walk(rest)
+				found = found || in
+			}
+			return rest, found
+		case code >= 0x90 && code <= 0x9f, code == 0xdc, code == 0xdd:
+			n := r.ArrayLen()
+			rest, found := r.b, false
+			for range n {
+				var in bool
+				rest, in = walk(rest)
+				found = found || in
+			}
+			return rest, found
+		}
+		r.Skip()
+		return r.b, (code >= 0xd4 && code <= 0xd8) || (code >= 0xc7 && code <= 0xc9)
+	}
+	_, found := walk(frame)
+	return found
 }
