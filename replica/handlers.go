@@ -31,6 +31,10 @@ func (r *Replicator) HandleReplicate(ctx context.Context, frame []byte) []byte {
 		return r.replicateReply(proto.StatusOK, r.cfg.Store.VersionVector()[req.Origin])
 	}
 	version, err := r.Apply(ctx, req.Ops)
+	if errors.Is(err, store.ErrInvalidOp) {
+		r.log.Warn("invalid replicate request", "origin", req.Origin, "err", err)
+		return r.replicateReply(proto.StatusError, 0)
+	}
 	if err != nil {
 		r.log.Error("replicated batch not applied", "origin", req.Origin, "ops", len(req.Ops), "err", err)
 		return r.replicateReply(proto.StatusError, 0)

@@ -9,6 +9,7 @@ package replica
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -379,6 +380,11 @@ func (r *Replicator) dropWaiter(w *ackWaiter) {
 func (r *Replicator) Apply(ctx context.Context, ops []store.Op) (map[string]uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	for _, op := range ops {
+		if err := store.CheckReceived(op); err != nil {
+			return nil, fmt.Errorf("replica: op %s/%d: %w", op.Origin, op.Seq, err)
+		}
 	}
 	received, err := r.cfg.Store.Receive(ops)
 	if err != nil {

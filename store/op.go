@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"msgsys/proto"
 )
 
 // Kinds of replicated operation.
@@ -94,6 +96,25 @@ func parseCursor(cursor string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %q", ErrBadCursor, cursor)
 	}
 	return key, nil
+}
+
+// CheckReceived rejects an op that no msgsys server would have written, so
+// that a peer cannot store what a client request could not: a clock past
+// the protocol's limit, or a text that is empty, too long, not UTF-8 or
+// holds control characters. Names are checked when the op is applied.
+func CheckReceived(op Op) error {
+	if err := checkIdentity(op); err != nil {
+		return err
+	}
+	if op.Clock > proto.MaxClock {
+		return fmt.Errorf("%w: clock %d is above %d", ErrInvalidOp, op.Clock, uint64(proto.MaxClock))
+	}
+	if op.Kind == KindPost || op.Kind == KindDirect || op.Text != "" {
+		if err := proto.ValidateText(op.Text); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidOp, err)
+		}
+	}
+	return nil
 }
 
 // checkIdentity rejects an op whose origin or seq cannot be stored: the log

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -295,4 +296,46 @@ func TestUnfinishedCatchUpShownUntilPulled(t *testing.T) {
 	waitFor(t, 10*time.Second, "server-2 to pull from the real ghost", func() bool {
 		return len(s2.replica.Status().Unsynced) == 0
 	})
+}
+
+// TestReplicateRejectsOpsNoClientCouldWrite pushes ops that a client
+// request could never have produced and checks that the receiver rejects
+// each batch with erro and stores none of it.
+func TestReplicateRejectsOpsNoClientCouldWrite(t *testing.T) {
+	c := startCluster(t, 2)
+	target := c.servers["server-2"].server
+	req := proto.NewRequester(target.Addr())
+	defer req.Close()
+
+	post := store.Op{Origin: "outsider@2", Seq: 1, Rank: 9, Clock: 1, Time: 1, Kind: store.KindPost, User: "zed", Channel: "fora", Text: "ok"}
+	cases := map[string]func(op *store.Op){
+		"text not UTF-8":    func(op *store.Op) { op.Text = "a\xffb" },
+		"text too long":     func(op *store.Op) { op.Text = strings.Repeat("x", proto.MaxTextBytes+1) },
+		"control character": func(op *store.Op) { op.Text = "a\x1b[2Jb" },
+		"empty post":        func(op *store.Op) { op.Text = "" },
+		"clock beyond":      func(op *store.Op) { op.Clock = proto.MaxClock + 1 },
+		"seq 0":             func(op *store.Op) { op.Seq = 0 },
+	}
+	for name, spoil := range cases {
+		op := post
+		spoil(&op)
+		frame, err := proto.Encode(replica.ServiceReplicate, &replica.ReplicateRequest{Origin: op.Origin, Ops: []store.Op{op}}, proto.NewClocks().Meta())
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := req.Request(context.Background(), frame, 2*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var reply replica.ReplicateReply
+		if _, err := proto.DecodeInto(payload, &reply); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if proto.IsSuccess(reply.Status) {
+			t.Errorf("%s: batch accepted with have %d", name, reply.Have)
+		}
+	}
+	if have := target.Store().VersionVector()["outsider@2"]; have != 0 {
+		t.Errorf("the store holds %d ops of the rejected origin", have)
+	}
 }
