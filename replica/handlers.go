@@ -15,14 +15,14 @@ var errRejected = errors.New("replica: peer rejected the batch")
 func (r *Replicator) HandleReplicate(ctx context.Context, frame []byte) []byte {
 	req, err := decodeReplicate(frame)
 	if err != nil {
-		r.log.Warn("invalid replicate request", "err", err)
+		r.badRequests.Warn(r.log, "invalid replicate request", "err", err)
 		return r.replicateReply(proto.StatusError, 0)
 	}
 	r.cfg.Clocks.Lamport.Witness(req.Clock)
 
 	for _, op := range req.Ops {
 		if op.Origin != req.Origin {
-			r.log.Warn("invalid replicate request", "origin", req.Origin, "op_origin", op.Origin)
+			r.badRequests.Warn(r.log, "invalid replicate request", "origin", req.Origin, "op_origin", op.Origin)
 			return r.replicateReply(proto.StatusError, 0)
 		}
 	}
@@ -32,7 +32,7 @@ func (r *Replicator) HandleReplicate(ctx context.Context, frame []byte) []byte {
 	}
 	version, err := r.Apply(ctx, req.Ops)
 	if errors.Is(err, store.ErrInvalidOp) {
-		r.log.Warn("invalid replicate request", "origin", req.Origin, "err", err)
+		r.badRequests.Warn(r.log, "invalid replicate request", "origin", req.Origin, "err", err)
 		return r.replicateReply(proto.StatusError, 0)
 	}
 	if err != nil {
@@ -52,7 +52,7 @@ func (r *Replicator) HandleSync(ctx context.Context, frame []byte) []byte {
 	var req SyncRequest
 	reply := &SyncReply{Status: proto.StatusOK}
 	if _, err := proto.DecodeInto(frame, &req); err != nil {
-		r.log.Warn("invalid sync request", "err", err)
+		r.badRequests.Warn(r.log, "invalid sync request", "err", err)
 		reply.Status = proto.StatusError
 		return r.encode(ServiceSync, reply)
 	}

@@ -87,6 +87,9 @@ type Replicator struct {
 	catchingUp atomic.Bool
 	ctx        context.Context // Run's, parent of the senders'
 	wg         sync.WaitGroup
+
+	// badRequests holds back log lines about invalid requests from peers.
+	badRequests proto.RateLog
 }
 
 // commit is a batch handed to the committer goroutine.

@@ -47,14 +47,14 @@ func (b *Broker) serveServer(conn *proto.Conn) {
 // the client of the request it replies to.
 func (b *Broker) handleReply(s *server, frames [][]byte) {
 	if len(frames) < 2 {
-		b.badReplies.warn(b.log, "malformed reply dropped", "server", s.addr,
+		b.badReplies.Warn(b.log, "malformed reply dropped", "server", s.addr,
 			"frames", len(frames), "reason", "no identity or no body")
 		return
 	}
 	rest := frames[1:]
 	delim := delimiterIndex(rest)
 	if delim < 0 || delim == len(rest)-1 {
-		b.badReplies.warn(b.log, "malformed reply dropped", "server", s.addr,
+		b.badReplies.Warn(b.log, "malformed reply dropped", "server", s.addr,
 			"frames", len(frames), "reason", "no delimiter or no body")
 		return
 	}

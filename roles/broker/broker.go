@@ -136,9 +136,9 @@ type Broker struct {
 	fanout    *fanout       // subscribers and their subscriptions
 	clientSeq atomic.Uint32 // last client identity number
 
-	badRequests rateLog // malformed client messages
-	badReplies  rateLog // malformed or unexpected server replies
-	lostReplies rateLog // replies dropped because a client's queue was full
+	badRequests proto.RateLog // malformed client messages
+	badReplies  proto.RateLog // malformed or unexpected server replies
+	lostReplies proto.RateLog // replies dropped because a client's queue was full
 }
 
 // New validates cfg and binds every enabled endpoint, so that a port in use
@@ -240,35 +240,4 @@ func (b *Broker) Run(ctx context.Context) error {
 	wg.Wait()
 	b.log.Info("broker stopped")
 	return nil
-}
-
-// rateLog lets one event of a kind through per second and counts the
-// ones it holds back, so a flood of bad input cannot flood the log.
-type rateLog struct {
-	mu         sync.Mutex
-	next       time.Time
-	suppressed int
-}
-
-// allow reports whether to log now, and how many events were held back
-// since the last one logged.
-func (r *rateLog) allow() (bool, int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	now := time.Now()
-	if now.Before(r.next) {
-		r.suppressed++
-		return false, 0
-	}
-	r.next = now.Add(time.Second)
-	n := r.suppressed
-	r.suppressed = 0
-	return true, n
-}
-
-// warn logs msg at warn level unless r holds it back.
-func (r *rateLog) warn(log *slog.Logger, msg string, args ...any) {
-	if ok, n := r.allow(); ok {
-		log.Warn(msg, append(args, "suppressed", n)...)
-	}
 }

@@ -59,7 +59,7 @@ func (b *Broker) serveClient(conn *proto.Conn) {
 func (b *Broker) handleRequest(c *client, frames [][]byte) {
 	delim := delimiterIndex(frames)
 	if delim < 0 || delim == len(frames)-1 {
-		b.badRequests.warn(b.log, "malformed request dropped", "client", c.addr,
+		b.badRequests.Warn(b.log, "malformed request dropped", "client", c.addr,
 			"frames", len(frames), "reason", "no delimiter or no body")
 		return
 	}
@@ -69,7 +69,7 @@ func (b *Broker) handleRequest(c *client, frames [][]byte) {
 		size += len(frame)
 	}
 	if size > MaxRequestBytes {
-		b.badRequests.warn(b.log, "request rejected", "client", c.addr, "bytes", size, "reason", "too large")
+		b.badRequests.Warn(b.log, "request rejected", "client", c.addr, "bytes", size, "reason", "too large")
 		b.fail(&request{client: c, frames: append([][]byte{c.id}, frames...), envLen: delim, payload: frames[delim+1]}, failTooLarge)
 		return
 	}
@@ -109,7 +109,7 @@ func (b *Broker) forward(s *server, req *request) {
 // c has left clientQueue replies unread.
 func (b *Broker) deliver(c *client, msg [][]byte) {
 	if ok, dropped := c.out.push(msg); !ok && dropped > 0 {
-		b.lostReplies.warn(b.log, "reply dropped, client not reading", "client", c.addr, "dropped", dropped)
+		b.lostReplies.Warn(b.log, "reply dropped, client not reading", "client", c.addr, "dropped", dropped)
 	}
 }
 

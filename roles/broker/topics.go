@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+
+	"msgsys/proto"
 )
 
 // subscriber is one connection on the proxy's subscriber side.
@@ -21,7 +23,7 @@ type subscriber struct {
 // whatever the number of subscribers.
 type fanout struct {
 	log   *slog.Logger
-	drops rateLog
+	drops proto.RateLog
 
 	mu       sync.RWMutex // guards the fields below and subscriber.topics
 	byPrefix map[string]map[*subscriber]struct{}
@@ -147,7 +149,7 @@ func inAny(sets []map[*subscriber]struct{}, s *subscriber) bool {
 // enqueue hands msg to s's writer, counting and logging a drop.
 func (f *fanout) enqueue(s *subscriber, msg [][]byte) {
 	if ok, dropped := s.out.push(msg); !ok && dropped > 0 {
-		f.drops.warn(f.log, "publication dropped, subscriber queue full", "subscriber", s.addr, "dropped", dropped)
+		f.drops.Warn(f.log, "publication dropped, subscriber queue full", "subscriber", s.addr, "dropped", dropped)
 	}
 }
 

@@ -93,7 +93,7 @@ func (s *Server) serveSession(ctx context.Context, conn *proto.Conn, workers cha
 		}
 		envelope, payload, ok := splitEnvelope(frames)
 		if !ok {
-			s.log.Warn("request rejected", "reason", "not one frame after the delimiter", "frames", len(frames))
+			s.badInput.Warn(s.log, "request rejected", "reason", "not one frame after the delimiter", "frames", len(frames))
 			s.rejectFrames(conn, frames)
 			continue
 		}

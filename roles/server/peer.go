@@ -37,7 +37,7 @@ func (s *Server) servePeer(conn *proto.Conn) {
 		if !ok {
 			// A REQ peer waits for a reply to every message, so one with
 			// a delimiter but several frames after it gets an error reply.
-			s.log.Warn("peer request rejected", "peer", conn.RemoteAddr(), "reason", "not one frame after the delimiter", "frames", len(frames))
+			s.badInput.Warn(s.log, "peer request rejected", "peer", conn.RemoteAddr(), "reason", "not one frame after the delimiter", "frames", len(frames))
 			s.rejectFrames(conn, frames)
 			continue
 		}
@@ -67,7 +67,7 @@ func splitEnvelope(frames [][]byte) ([][]byte, []byte, bool) {
 func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 	service, err := proto.PeekService(payload)
 	if err != nil {
-		s.log.Warn("invalid peer request", "err", err)
+		s.badInput.Warn(s.log, "invalid peer request", "err", err)
 		return s.errorReply(proto.ServiceError, describe(err, s.cfg.Lang))
 	}
 	switch service {
@@ -79,7 +79,7 @@ func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 
 	env, err := proto.Decode(payload)
 	if err != nil {
-		s.log.Warn("invalid peer request", "service", service, "err", err)
+		s.badInput.Warn(s.log, "invalid peer request", "service", service, "err", err)
 		return s.errorReply(service, describe(err, s.cfg.Lang))
 	}
 	if _, err := s.cfg.Clocks.Witness(env.Data); err != nil {

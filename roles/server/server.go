@@ -113,6 +113,12 @@ type Server struct {
 	ready      chan struct{} // closed once replica and node are set
 	awake      atomic.Int64  // Unix nanoseconds of the watchdog's last run
 	resync     chan struct{} // requests that serveBroker stop serving and catch up
+
+	// badInput and rejected hold back log lines about requests that fail,
+	// so that a client or a peer sending them in a loop cannot flood the
+	// log: malformed requests, and well-formed ones a check rejects.
+	badInput proto.RateLog
+	rejected proto.RateLog
 }
 
 // New validates cfg, opens the store and binds the server-to-server

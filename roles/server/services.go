@@ -19,11 +19,11 @@ const MaxRequestBytes = 64 << 10
 // never fails: bad input gets an error reply, and the server goes on.
 func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 	if len(payload) > MaxRequestBytes {
-		s.log.Warn("request rejected", "reason", "too large", "bytes", len(payload))
+		s.badInput.Warn(s.log, "request rejected", "reason", "too large", "bytes", len(payload))
 		return s.errorReply(proto.ServiceError, textTooLarge.In(s.cfg.Lang))
 	}
 	if s.paused() {
-		s.log.Warn("request rejected", "reason", "catching up after a pause")
+		s.badInput.Warn(s.log, "request rejected", "reason", "catching up after a pause")
 		return s.errorReply(proto.ServiceError, textCatchingUp.In(s.cfg.Lang))
 	}
 	env, err := proto.Decode(payload)
@@ -32,17 +32,17 @@ func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 		if errors.Is(err, proto.ErrNoData) {
 			service = replyService(env.Service)
 		}
-		s.log.Warn("request rejected", "service", service, "err", err)
+		s.badInput.Warn(s.log, "request rejected", "service", service, "err", err)
 		return s.errorReply(service, describe(err, s.cfg.Lang))
 	}
 	if _, err := s.cfg.Clocks.Witness(env.Data); err != nil {
-		s.log.Warn("request rejected", "service", replyService(env.Service), "err", err)
+		s.badInput.Warn(s.log, "request rejected", "service", replyService(env.Service), "err", err)
 		return s.errorReply(replyService(env.Service), describe(err, s.cfg.Lang))
 	}
 
 	rid, err := requestID(env)
 	if err != nil {
-		s.log.Warn("request rejected", "service", replyService(env.Service), "err", err)
+		s.badInput.Warn(s.log, "request rejected", "service", replyService(env.Service), "err", err)
 		return s.errorReply(replyService(env.Service), describe(err, s.cfg.Lang))
 	}
 	req := request{s: s, service: env.Service, data: env.Data, rid: rid}
@@ -67,7 +67,7 @@ func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 		// The name is quoted and cut, so that an error reply never carries
 		// invalid UTF-8 or kilobytes of whatever the request sent.
 		name := strconv.Quote(env.Service[:min(len(env.Service), maxServiceEcho)])
-		s.log.Warn("request rejected", "service", name, "reason", "unknown service")
+		s.badInput.Warn(s.log, "request rejected", "service", name, "reason", "unknown service")
 		reply = s.errorReply(proto.ServiceError, textUnknownService.In(s.cfg.Lang)+name)
 	}
 	return reply
@@ -127,12 +127,12 @@ type request struct {
 }
 
 func (r *request) reject(err error) []byte {
-	r.s.log.Info("request rejected", "service", r.service, "err", err)
+	r.s.rejected.Info(r.s.log, "request rejected", "service", r.service, "err", err)
 	return r.s.errorReply(r.service, describe(err, r.s.cfg.Lang))
 }
 
 func (r *request) rejectText(text lang.Text, detail string) []byte {
-	r.s.log.Info("request rejected", "service", r.service, "reason", text.EN+detail)
+	r.s.rejected.Info(r.s.log, "request rejected", "service", r.service, "reason", text.EN+detail)
 	return r.s.errorReply(r.service, text.In(r.s.cfg.Lang)+detail)
 }
 
