@@ -45,6 +45,25 @@ func (l *Lamport) Witness(received uint64) uint64 {
 	}
 }
 
+// WitnessNear is Witness for a clock that nothing but a bug or a hostile
+// sender puts far ahead, such as a client's: a client's clock grows with
+// the replies it reads, so it stays near the servers'. It moves the clock
+// forward by at most maxJump and reports whether it held the clock back.
+// Without the bound, one request with a clock of MaxLamport would stop
+// every server's clock for good, and later events would lose their order.
+func (l *Lamport) WitnessNear(received, maxJump uint64) (uint64, bool) {
+	for {
+		current := l.counter.Load()
+		value := min(received, current+maxJump, MaxLamport)
+		if value <= current {
+			return current, false
+		}
+		if l.counter.CompareAndSwap(current, value) {
+			return value, value < min(received, MaxLamport)
+		}
+	}
+}
+
 // Value returns the current value without changing it.
 func (l *Lamport) Value() uint64 {
 	return l.counter.Load()

@@ -32,3 +32,22 @@ func (c Clocks) Witness(d Data) (uint64, error) {
 	}
 	return c.Lamport.Witness(received), nil
 }
+
+// MaxClientJump is how far one client request may move a server's Lamport
+// clock forward (see clock.Lamport.WitnessNear).
+const MaxClientJump = 1 << 20
+
+// WitnessClient is Witness for a client request. It also returns the
+// clock the request carried when that was more than MaxClientJump ahead,
+// and 0 otherwise.
+func (c Clocks) WitnessClient(d Data) (uint64, uint64, error) {
+	received, err := d.Clock()
+	if err != nil {
+		return 0, 0, err
+	}
+	value, held := c.Lamport.WitnessNear(received, MaxClientJump)
+	if held {
+		return value, received, nil
+	}
+	return value, 0, nil
+}

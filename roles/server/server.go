@@ -117,8 +117,9 @@ type Server struct {
 	// badInput and rejected hold back log lines about requests that fail,
 	// so that a client or a peer sending them in a loop cannot flood the
 	// log: malformed requests, and well-formed ones a check rejects.
-	badInput proto.RateLog
-	rejected proto.RateLog
+	badInput   proto.RateLog
+	rejected   proto.RateLog
+	clockAhead proto.RateLog
 }
 
 // New validates cfg, opens the store and binds the server-to-server

@@ -35,9 +35,13 @@ func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 		s.badInput.Warn(s.log, "request rejected", "service", service, "err", err)
 		return s.errorReply(service, describe(err, s.cfg.Lang))
 	}
-	if _, err := s.cfg.Clocks.Witness(env.Data); err != nil {
+	clock, ahead, err := s.cfg.Clocks.WitnessClient(env.Data)
+	if err != nil {
 		s.badInput.Warn(s.log, "request rejected", "service", replyService(env.Service), "err", err)
 		return s.errorReply(replyService(env.Service), describe(err, s.cfg.Lang))
+	}
+	if ahead > 0 {
+		s.clockAhead.Warn(s.log, "client clock far ahead, clock moved less", "service", env.Service, "received", ahead, "clock", clock)
 	}
 
 	rid, err := requestID(env)

@@ -201,3 +201,38 @@ func TestRetryIsAppliedOnce(t *testing.T) {
 		t.Fatalf("history has %d messages, want 3", len(messages))
 	}
 }
+
+// TestClientClockCannotStopServerClocks sends a login whose clock is the
+// largest the protocol allows, and checks that the servers' clocks moved
+// by a bounded step, so that later posts still get rising clocks and keep
+// their order in history.
+func TestClientClockCannotStopServerClocks(t *testing.T) {
+	c := startCluster(t, 3)
+	cl := c.client()
+	cl.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
+
+	hostile := c.client()
+	hostile.clocks.Lamport.Witness(proto.MaxClock)
+	hostile.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "mallory"})
+	for name, srv := range c.servers {
+		if got := srv.server.cfg.Clocks.Lamport.Value(); got > 1<<21 {
+			t.Errorf("%s clock %d after the request, want at most a step of %d", name, got, proto.MaxClientJump)
+		}
+	}
+
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+	for i := range 6 {
+		cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: fmt.Sprintf("passo %d", i)})
+	}
+	history := cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral"})
+	messages, _ := history.Data["messages"].([]any)
+	var got []string
+	for _, m := range messages {
+		if text, ok := m.(map[string]any)["message"].(string); ok {
+			got = append(got, text)
+		}
+	}
+	if want := "passo 0,passo 1,passo 2,passo 3,passo 4,passo 5"; strings.Join(got, ",") != want {
+		t.Errorf("history %v, want the posts in the order sent", got)
+	}
+}
