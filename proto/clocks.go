@@ -45,8 +45,8 @@ func (c Clocks) WitnessClient(d Data) (uint64, uint64, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	value, held := c.Lamport.WitnessNear(received, MaxClientJump)
-	if held {
+	value, heldBack := c.Lamport.WitnessNear(received, MaxClientJump)
+	if heldBack {
 		return value, received, nil
 	}
 	return value, 0, nil
