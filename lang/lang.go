@@ -3,6 +3,8 @@
 package lang
 
 import (
+	"cmp"
+	"fmt"
 	"os"
 	"strings"
 )
@@ -15,17 +17,29 @@ const (
 )
 
 // Pick returns the language named by flag ("pt", "en", "pt-BR", "en_US"),
-// or, when flag is empty, the one the LANG environment variable starts
-// with, or Portuguese.
+// or, when flag is empty, the one the locale of the environment starts
+// with, or Portuguese. The locale is the first of LC_ALL, LC_MESSAGES and
+// LANG that is set, as for other programs.
 func Pick(flag string) string {
 	choice := strings.ToLower(flag)
 	if choice == "" {
-		choice = strings.ToLower(os.Getenv("LANG"))
+		choice = strings.ToLower(cmp.Or(os.Getenv("LC_ALL"), os.Getenv("LC_MESSAGES"), os.Getenv("LANG")))
 	}
 	if strings.HasPrefix(choice, EN) {
 		return EN
 	}
 	return PT
+}
+
+// Parse is Pick for a value a person gave, such as a --lang flag: it
+// rejects a language other than Portuguese and English instead of
+// falling back to Portuguese.
+func Parse(flag string) (string, error) {
+	value := strings.ToLower(flag)
+	if value != "" && !strings.HasPrefix(value, PT) && !strings.HasPrefix(value, EN) {
+		return "", fmt.Errorf("language %q is not supported: use pt or en", flag)
+	}
+	return Pick(value), nil
 }
 
 // Text is one message in both languages.

@@ -15,10 +15,41 @@ func TestPickFlagThenLANG(t *testing.T) {
 		{"pt", "en_US.UTF-8", PT},
 		{"pt-BR", "en_GB", PT},
 	}
+	t.Setenv("LC_ALL", "")
+	t.Setenv("LC_MESSAGES", "")
 	for _, c := range cases {
 		t.Setenv("LANG", c.env)
 		if got := Pick(c.flag); got != c.want {
 			t.Errorf("Pick(%q) with LANG=%q = %q, want %q", c.flag, c.env, got, c.want)
+		}
+	}
+}
+
+func TestPickLocaleOrder(t *testing.T) {
+	t.Setenv("LANG", "pt_BR.UTF-8")
+	t.Setenv("LC_MESSAGES", "en_US.UTF-8")
+	t.Setenv("LC_ALL", "")
+	if got := Pick(""); got != EN {
+		t.Errorf("LC_MESSAGES=en_US under LANG=pt_BR picked %q, want en", got)
+	}
+	t.Setenv("LC_ALL", "pt_BR.UTF-8")
+	if got := Pick(""); got != PT {
+		t.Errorf("LC_ALL=pt_BR over LC_MESSAGES=en_US picked %q, want pt", got)
+	}
+}
+
+func TestParseRejectsOtherLanguages(t *testing.T) {
+	t.Setenv("LC_ALL", "")
+	t.Setenv("LC_MESSAGES", "")
+	t.Setenv("LANG", "en_US.UTF-8")
+	for flag, want := range map[string]string{"": EN, "pt": PT, "pt_BR": PT, "EN-gb": EN} {
+		if got, err := Parse(flag); err != nil || got != want {
+			t.Errorf("Parse(%q) = %q, %v; want %q", flag, got, err, want)
+		}
+	}
+	for _, flag := range []string{"fr", "es_ES", "C", "português"} {
+		if got, err := Parse(flag); err == nil {
+			t.Errorf("Parse(%q) = %q, want an error", flag, got)
 		}
 	}
 }

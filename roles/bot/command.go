@@ -28,7 +28,11 @@ func Command() *cli.Command {
 			cfg.Broker = c.String("broker")
 			cfg.Sub = c.String("sub")
 			cfg.Timeout = c.Duration("timeout")
-			cfg.Lang = lang.Pick(c.String("lang"))
+			language, err := lang.Parse(c.String("lang"))
+			if err != nil {
+				return err
+			}
+			cfg.Lang = language
 			cfg.User = c.String("user")
 			cfg.Messages = c.Int("messages")
 			cfg.Interval = c.Duration("interval")

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,11 +106,11 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("broker: subscriber queue %d must be at least 1", cfg.SubscriberQueue)
 	}
 
-	l := strings.ToLower(cfg.Lang)
-	if l != "" && !strings.HasPrefix(l, lang.PT) && !strings.HasPrefix(l, lang.EN) {
-		return fmt.Errorf("broker: language %q is not supported, use pt or en", cfg.Lang)
+	l, err := lang.Parse(cfg.Lang)
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
 	}
-	cfg.Lang = lang.Pick(cfg.Lang)
+	cfg.Lang = l
 
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

@@ -46,7 +46,11 @@ func Command() *cli.Command {
 			cfg.Broker = c.String("broker")
 			cfg.Sub = c.String("sub")
 			cfg.Timeout = c.Duration("timeout")
-			cfg.Lang = lang.Pick(c.String("lang"))
+			language, err := lang.Parse(c.String("lang"))
+			if err != nil {
+				return err
+			}
+			cfg.Lang = language
 			cfg.User = c.String("user")
 			cfg.HistoryLimit = c.Int("history")
 			cfg.Terminal = IsTerminal(os.Stdin)

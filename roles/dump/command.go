@@ -27,7 +27,11 @@ func Command() *cli.Command {
 			cfg.Data = c.String("data")
 			cfg.LockTimeout = c.Duration("lock-timeout")
 			cfg.RequestTimeout = c.Duration("timeout")
-			cfg.Lang = lang.Pick(c.String("lang"))
+			language, err := lang.Parse(c.String("lang"))
+			if err != nil {
+				return err
+			}
+			cfg.Lang = language
 			cfg.Log = common.Logger(c, "dump")
 			d, err := New(cfg)
 			if err != nil {

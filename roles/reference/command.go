@@ -2,7 +2,6 @@ package reference
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -34,9 +33,8 @@ func Command() *cli.Command {
 		},
 		&cli.StringFlag{
 			Name:    "lang",
-			Value:   lang.PT,
 			EnvVars: []string{"MSGSYS_LANG"},
-			Usage:   "language of error descriptions in replies: pt or en",
+			Usage:   "language of error descriptions in replies: pt or en (default: from LANG, else pt)",
 		},
 	}
 	return &cli.Command{
@@ -71,12 +69,11 @@ func runCommand(c *cli.Context) error {
 	return ref.Run(ctx)
 }
 
-// parseLang accepts the forms lang.Pick reads ("en", "en_US", "pt-BR") but
-// rejects any other language instead of falling back to Portuguese.
+// parseLang is lang.Parse with the role's name in its error.
 func parseLang(flag string) (string, error) {
-	value := strings.ToLower(flag)
-	if !strings.HasPrefix(value, lang.PT) && !strings.HasPrefix(value, lang.EN) {
-		return "", fmt.Errorf("reference: invalid --lang %q: use pt or en", flag)
+	l, err := lang.Parse(flag)
+	if err != nil {
+		return "", fmt.Errorf("reference: --lang: %w", err)
 	}
-	return lang.Pick(value), nil
+	return l, nil
 }

@@ -472,7 +472,7 @@ func TestParseLang(t *testing.T) {
 			t.Errorf("parseLang(%q) = %q, %v, want %q", flag, got, err, want)
 		}
 	}
-	for _, flag := range []string{"", "fr", "es"} {
+	for _, flag := range []string{"fr", "es", "C"} {
 		if _, err := parseLang(flag); err == nil {
 			t.Errorf("parseLang(%q) succeeded, want an error", flag)
 		}

@@ -52,7 +52,11 @@ func Command() *cli.Command {
 			cfg.Data = filepath.Clean(c.String("data"))
 			cfg.Broker, cfg.Pub, cfg.Sub = c.String("broker"), c.String("pub"), c.String("sub")
 			cfg.Reference = c.String("reference")
-			cfg.Lang = lang.Pick(c.String("lang"))
+			language, err := lang.Parse(c.String("lang"))
+			if err != nil {
+				return err
+			}
+			cfg.Lang = language
 			cfg.Workers = c.Int("workers")
 			cfg.BerkeleyEvery, cfg.BerkeleyBound = c.Duration("berkeley-every"), c.Duration("berkeley-bound")
 			cfg.Election.CheckEvery = c.Duration("check-every")

@@ -24,7 +24,11 @@ func Command() *cli.Command {
 			cfg.Reference = c.String("reference")
 			cfg.Timeout = c.Duration("timeout")
 			cfg.JSON = c.Bool("json")
-			cfg.Lang = lang.Pick(c.String("lang"))
+			language, err := lang.Parse(c.String("lang"))
+			if err != nil {
+				return err
+			}
+			cfg.Lang = language
 			cfg.Log = common.Logger(c, "status")
 			st, err := New(cfg)
 			if err != nil {

@@ -168,9 +168,8 @@ func validate(cfg *Config) error {
 	case cfg.ReadyTimeout <= 0 || cfg.StopTimeout <= 0 || cfg.RestartDelay <= 0:
 		return errors.New("up: ready, stop and restart durations must be positive")
 	}
-	l := strings.ToLower(cfg.Lang)
-	if l != "" && !strings.HasPrefix(l, lang.PT) && !strings.HasPrefix(l, lang.EN) {
-		return fmt.Errorf("up: --lang %q is not supported, use pt or en", cfg.Lang)
+	if _, err := lang.Parse(cfg.Lang); err != nil {
+		return fmt.Errorf("up: --lang: %w", err)
 	}
 	return nil
 }
