@@ -409,8 +409,14 @@ func TestTableWithoutServers(t *testing.T) {
 func TestFormatOffsetSignAndZero(t *testing.T) {
 	cases := map[float64]string{0: "0.0ms", -0.04: "0.0ms", 0.04: "0.0ms", -1000: "-1000.0ms", 12.46: "+12.5ms"}
 	for millis, want := range cases {
-		if got := formatOffset(millis); got != want {
-			t.Errorf("formatOffset(%v) = %q, want %q", millis, got, want)
+		if got := formatOffset(millis, lang.EN); got != want {
+			t.Errorf("formatOffset(%v, en) = %q, want %q", millis, got, want)
 		}
+	}
+	if got := formatOffset(12.46, lang.PT); got != "+12,5ms" {
+		t.Errorf("formatOffset(12.46, pt) = %q, want +12,5ms", got)
+	}
+	if got := formatOffset(0, lang.PT); got != "0,0ms" {
+		t.Errorf("formatOffset(0, pt) = %q, want 0,0ms", got)
 	}
 }

@@ -74,7 +74,7 @@ func tableRow(row Server, l string) []string {
 	}
 	offset := "-"
 	if row.OffsetMillis != nil {
-		offset = formatOffset(*row.OffsetMillis)
+		offset = formatOffset(*row.OffsetMillis, l)
 	}
 	return append(cells,
 		coordinator,
@@ -89,13 +89,18 @@ func tableRow(row Server, l string) []string {
 }
 
 // formatOffset renders milliseconds with a sign and one decimal, and an
-// offset that rounds to zero as "0.0ms" rather than "-0.0ms".
-func formatOffset(millis float64) string {
+// offset that rounds to zero as "0.0ms" rather than "-0.0ms". Portuguese
+// writes a decimal comma.
+func formatOffset(millis float64, l string) string {
 	rounded := math.Round(millis*10) / 10
+	text := fmt.Sprintf("%+.1fms", rounded)
 	if rounded == 0 {
-		return "0.0ms"
+		text = "0.0ms"
 	}
-	return fmt.Sprintf("%+.1fms", rounded)
+	if l == lang.PT {
+		text = strings.Replace(text, ".", ",", 1)
+	}
+	return text
 }
 
 func state(serving, catchingUp bool) lang.Text {
