@@ -114,7 +114,7 @@ func TestCachedNameRenamed(t *testing.T) {
 	late, early := newOrigin("s2", 2), newOrigin("s1", 1)
 	late.clock, early.clock = 10, 0 // early's ops come first in the total order
 
-	if _, err := s.Apply([]Op{late.login("Ana"), late.channel("Geral")}); err != nil {
+	if _, err := s.Apply([]Op{late.login("Ana"), late.channel("Geral"), late.post("Ana", "Geral", "oi")}); err != nil {
 		t.Fatal(err)
 	}
 	if shown, _ := s.UserName("ana"); shown != "Ana" {
@@ -132,5 +132,9 @@ func TestCachedNameRenamed(t *testing.T) {
 	}
 	if shown, _ := s.ChannelName("geral"); shown != "GERAL" {
 		t.Errorf("ChannelName(geral) = %q after the rename, want GERAL", shown)
+	}
+	// A post written before the rename shows the names as they are now.
+	if page, _, _ := s.History("geral", "", 5); len(page) != 1 || page[0].User != "ANA" || page[0].Channel != "GERAL" {
+		t.Errorf("History(geral) = %+v after the rename, want ANA's post in GERAL", page)
 	}
 }

@@ -53,6 +53,47 @@ func messageOf(op Op) Message {
 	}
 }
 
+// shownNames gives the names of one history page as the users and
+// channels buckets show them now. Two servers that created the same name
+// at once in different case keep the spelling of the op first in the
+// total order, so a post written before they converged would otherwise
+// show the other spelling for good.
+type shownNames struct {
+	users, channels *bolt.Bucket
+	seen            map[nameRef]string
+}
+
+func newShownNames(tx *bolt.Tx) *shownNames {
+	return &shownNames{users: tx.Bucket(bucketUsers), channels: tx.Bucket(bucketChannels), seen: make(map[nameRef]string)}
+}
+
+func (n *shownNames) user(name string) string    { return n.lookup(n.users, false, name) }
+func (n *shownNames) channel(name string) string { return n.lookup(n.channels, true, name) }
+
+// lookup returns the shown name of name's key in b, or name itself when
+// b has no readable record of it.
+func (n *shownNames) lookup(b *bolt.Bucket, channel bool, name string) string {
+	if name == "" {
+		return ""
+	}
+	key, ok := foldKey(name)
+	if !ok {
+		return name
+	}
+	ref := nameRef{channel: channel, key: key}
+	if shown, ok := n.seen[ref]; ok {
+		return shown
+	}
+	shown := name
+	if rec := b.Get([]byte(key)); rec != nil {
+		if _, stored, err := decodeNameRecord(rec); err == nil {
+			shown = string(stored)
+		}
+	}
+	n.seen[ref] = shown
+	return shown
+}
+
 // HasUser reports whether a user of that name, in any case, has logged in.
 func (s *Store) HasUser(name string) bool {
 	_, ok := s.UserName(name)
@@ -210,12 +251,16 @@ func (s *Store) page(index []byte, group string, before string, limit int) ([]Me
 		}
 
 		log := tx.Bucket(bucketLog)
+		names := newShownNames(tx)
 		for ; k != nil && len(messages) < limit; k, _ = c.Prev() {
 			op, err := readOrderKey(log, k)
 			if err != nil {
 				return err
 			}
-			messages = append(messages, messageOf(op))
+			m := messageOf(op)
+			m.User, m.Peer = names.user(m.User), names.user(m.Peer)
+			m.Channel = names.channel(m.Channel)
+			messages = append(messages, m)
 		}
 		if k != nil {
 			next = messages[len(messages)-1].Cursor()
