@@ -422,8 +422,9 @@ func (s *Store) armIdle() {
 }
 
 // flushIdle writes every request id held in memory to the file, in chunks
-// of one transaction each, and returns the memory to the operating system
-// when that was much.
+// of one transaction each, and returns the memory that the burst before
+// left to the operating system. A process that collects garbage rarely
+// (common.TuneGC) would otherwise keep the heap of the burst while idle.
 func (s *Store) flushIdle() {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
@@ -451,9 +452,7 @@ func (s *Store) flushIdle() {
 			rids.commit()
 		}
 	}
-	if before-s.rids.refs >= 1<<16 {
-		debug.FreeOSMemory()
-	}
+	debug.FreeOSMemory()
 }
 
 // finish completes the result with the gaps and the version vector.

@@ -38,6 +38,7 @@ func Command() *cli.Command {
 		Usage: "run the request broker (clients to servers) and the pub/sub proxy",
 		Flags: append(flags, common.ClockFlags()...),
 		Action: func(c *cli.Context) error {
+			common.TuneGC()
 			log := common.Logger(c, "broker")
 			cfg := Config{
 				Frontend:        c.String("frontend"),

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -101,4 +102,21 @@ func ChildProcs(n int) []string {
 	}
 	share := max(1, (runtime.NumCPU()+n-1)/n)
 	return []string{"GOMAXPROCS=" + strconv.Itoa(share)}
+}
+
+// gcPercent is the GOGC of servers and brokers unless the environment
+// sets GOGC. Their live heap is small, so Go's default of collecting each
+// time the heap doubles ran a cycle every few hundred writes under load,
+// and with one processor per process each cycle held up the requests in
+// flight. Collecting at five times the live heap gave publishes a p99 of
+// 4.95 ms instead of 5.3 to 5.7 ms, and a server's peak memory during a
+// fill of a million messages of about 250 MB instead of 130 MB. The store
+// returns the memory once it is idle (docs/benchmarks.md).
+const gcPercent = 400
+
+// TuneGC applies gcPercent.
+func TuneGC() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
 }

@@ -3,6 +3,7 @@ package common
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"testing"
@@ -28,5 +29,23 @@ func TestChildProcsShare(t *testing.T) {
 		if got := ChildProcs(c.n); !slices.Equal(got, c.want) {
 			t.Errorf("ChildProcs(%d) = %v, want %v", c.n, got, c.want)
 		}
+	}
+}
+
+func TestTuneGCLeavesGOGCToTheEnvironment(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+
+	t.Setenv("GOGC", "")
+	os.Unsetenv("GOGC")
+	debug.SetGCPercent(100)
+	TuneGC()
+	if got := debug.SetGCPercent(100); got != gcPercent {
+		t.Errorf("GC percent %d without GOGC, want %d", got, gcPercent)
+	}
+
+	t.Setenv("GOGC", "100")
+	TuneGC()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GC percent %d with GOGC=100, want it left at 100", got)
 	}
 }

@@ -38,6 +38,7 @@ func Command() *cli.Command {
 			&cli.Float64Flag{Name: "rate-limit", Value: defaults.RateLimit, EnvVars: []string{"MSGSYS_RATE_LIMIT"}, Usage: "posts and direct messages per second allowed to one user (0: no limit)"},
 		}, common.ClockFlags()...),
 		Action: func(c *cli.Context) error {
+			common.TuneGC()
 			cfg := DefaultConfig()
 			cfg.Name = c.String("name")
 			if cfg.Name == "" {
