@@ -21,7 +21,14 @@ type Listener struct {
 	mu      sync.Mutex // guards conns and stopped
 	conns   map[*Conn]struct{}
 	stopped bool // Serve no longer accepts and has closed conns
+
+	key    string  // cluster key every connection must present, or ""
+	failed RateLog // handshakes that failed
 }
+
+// RequireKey makes the listener accept only connections that present key
+// with the PLAIN mechanism. Call it before Serve.
+func (l *Listener) RequireKey(key string) { l.key = key }
 
 // Listen binds endpoint ("tcp://*:5555", "tcp://127.0.0.1:0") for sockets
 // of type typ.
@@ -97,9 +104,9 @@ func (l *Listener) Serve(ctx context.Context, handle func(*Conn)) error {
 
 func (l *Listener) serveConn(ctx context.Context, raw net.Conn, handle func(*Conn)) {
 	defer l.wg.Done()
-	conn, err := open(raw, l.typ, true, time.Now().Add(HandshakeTimeout))
+	conn, err := open(raw, l.typ, true, time.Now().Add(HandshakeTimeout), l.key)
 	if err != nil {
-		l.log.Warn("handshake failed", "peer", raw.RemoteAddr().String(), "err", err)
+		l.failed.Warn(l.log, "handshake failed", "peer", raw.RemoteAddr().String(), "err", err)
 		raw.Close()
 		return
 	}

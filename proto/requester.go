@@ -27,6 +27,7 @@ var (
 type Requester struct {
 	endpoint    string
 	dialTimeout time.Duration
+	key         string // cluster key presented to the endpoint, or ""
 
 	mu      sync.Mutex // serialises requests and guards the fields below
 	conn    *Conn
@@ -37,6 +38,14 @@ type Requester struct {
 // NewRequester returns a Requester for endpoint; it connects lazily.
 func NewRequester(endpoint string) *Requester {
 	return &Requester{endpoint: endpoint, dialTimeout: 2 * time.Second}
+}
+
+// NewKeyedRequester is NewRequester presenting a cluster key, when key is
+// set, to a server's server-to-server endpoint.
+func NewKeyedRequester(endpoint, key string) *Requester {
+	r := NewRequester(endpoint)
+	r.key = key
+	return r
 }
 
 // Endpoint is the address requests go to.
@@ -88,7 +97,7 @@ func (r *Requester) Request(ctx context.Context, frame []byte, timeout time.Dura
 func (r *Requester) connect(ctx context.Context) error {
 	dialCtx, cancel := context.WithTimeout(ctx, r.dialTimeout)
 	defer cancel()
-	conn, err := Dial(dialCtx, r.endpoint, zmq4.Req, r.dialTimeout)
+	conn, err := DialKey(dialCtx, r.endpoint, zmq4.Req, r.dialTimeout, r.key)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ErrTimeout

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/go-zeromq/zmq4"
-	"github.com/go-zeromq/zmq4/security/null"
 )
 
 // ZeroMQ socket types, as a peer announces them in the ZMTP handshake.
@@ -367,8 +366,9 @@ func (h *handshakeConn) track(b []byte) (int, bool) {
 	return len(b), true
 }
 
-// open performs the ZMTP handshake on raw as socket type typ.
-func open(raw net.Conn, typ zmq4.SocketType, server bool, deadline time.Time) (conn *Conn, err error) {
+// open performs the ZMTP handshake on raw as socket type typ, with the
+// PLAIN mechanism and key when key is set (see security).
+func open(raw net.Conn, typ zmq4.SocketType, server bool, deadline time.Time, key string) (conn *Conn, err error) {
 	// zmq4 may panic on a malformed handshake; handshakeConn keeps the
 	// declared sizes it allocates from small.
 	defer func() {
@@ -379,9 +379,9 @@ func open(raw net.Conn, typ zmq4.SocketType, server bool, deadline time.Time) (c
 
 	_ = raw.SetDeadline(deadline)
 	guard := &handshakeConn{Conn: raw, left: maxHandshakeBytes, greeting: greetingBytes}
-	zc, err := zmq4.Open(guard, null.Security(), typ, nil, server, nil)
+	zc, err := zmq4.Open(guard, security(key, server), typ, nil, server, nil)
 	if err != nil {
-		return nil, fmt.Errorf("proto: handshake with %s: %w", raw.RemoteAddr(), err)
+		return nil, fmt.Errorf("proto: handshake with %s: %w", raw.RemoteAddr(), keyError(err))
 	}
 	_ = raw.SetDeadline(time.Time{})
 
@@ -399,6 +399,12 @@ func open(raw net.Conn, typ zmq4.SocketType, server bool, deadline time.Time) (c
 // Dial connects to endpoint ("tcp://host:port") as a socket of type typ
 // and completes the handshake within timeout.
 func Dial(ctx context.Context, endpoint string, typ zmq4.SocketType, timeout time.Duration) (*Conn, error) {
+	return DialKey(ctx, endpoint, typ, timeout, "")
+}
+
+// DialKey is Dial presenting a cluster key, when key is set, to a server's
+// server-to-server endpoint.
+func DialKey(ctx context.Context, endpoint string, typ zmq4.SocketType, timeout time.Duration, key string) (*Conn, error) {
 	addr, err := tcpAddress(endpoint, false)
 	if err != nil {
 		return nil, err
@@ -424,7 +430,7 @@ func Dial(ctx context.Context, endpoint string, typ zmq4.SocketType, timeout tim
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	conn, err := open(raw, typ, false, deadline)
+	conn, err := open(raw, typ, false, deadline, key)
 	if err != nil {
 		raw.Close()
 		return nil, err

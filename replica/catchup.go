@@ -56,7 +56,7 @@ func (r *Replicator) CatchUp(ctx context.Context, peers []Peer, timeout time.Dur
 
 // syncWith pulls batches from one peer until it reports done and in sync.
 func (r *Replicator) syncWith(ctx context.Context, p Peer) error {
-	requester := proto.NewRequester(p.Addr)
+	requester := proto.NewKeyedRequester(p.Addr, r.cfg.ClusterKey)
 	defer requester.Close()
 
 	for {
@@ -156,7 +156,7 @@ func (r *Replicator) AntiEntropy(ctx context.Context, every time.Duration) {
 // pull fetches batches from p until it has sent all it holds beyond this
 // server's version vector.
 func (r *Replicator) pull(ctx context.Context, p Peer) error {
-	requester := proto.NewRequester(p.Addr)
+	requester := proto.NewKeyedRequester(p.Addr, r.cfg.ClusterKey)
 	defer requester.Close()
 	for {
 		req := &SyncRequest{Name: r.cfg.Name, Addr: r.cfg.Addr, Version: r.cfg.Store.VersionVector(), Background: true}

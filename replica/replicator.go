@@ -34,6 +34,8 @@ type Config struct {
 	Store  *store.Store
 	Clocks proto.Clocks
 	Log    *slog.Logger
+	// ClusterKey, when set, is presented to peers' endpoints.
+	ClusterKey string
 
 	// AckTimeout is how long a write waits for an in-sync peer before that
 	// peer is marked lagging and stops holding writes up.

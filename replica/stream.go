@@ -39,7 +39,7 @@ type flight struct {
 func (r *Replicator) stream(ctx context.Context, p *peer) error {
 	dialTimeout := min(r.cfg.RequestTimeout, 2*time.Second)
 	dialCtx, cancel := context.WithTimeout(ctx, dialTimeout)
-	conn, err := proto.Dial(dialCtx, p.Addr, zmq4.Dealer, dialTimeout)
+	conn, err := proto.DialKey(dialCtx, p.Addr, zmq4.Dealer, dialTimeout, r.cfg.ClusterKey)
 	cancel()
 	if err != nil {
 		return err

@@ -185,7 +185,10 @@ func (c *cluster) spawn(name string, args ...string) (*process, error) {
 	}
 	cmd := exec.Command(c.opts.exe, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = append(os.Environ(), "MSGSYS_LOG_LEVEL="+c.opts.logLevel, "MSGSYS_LOG_FORMAT=text")
+	// The bench's clusters live on loopback and its own requests to their
+	// servers present no cluster key, so a key in the environment, meant
+	// for a real cluster, must not reach them.
+	cmd.Env = append(os.Environ(), "MSGSYS_LOG_LEVEL="+c.opts.logLevel, "MSGSYS_LOG_FORMAT=text", "MSGSYS_CLUSTER_KEY=")
 	cmd.Env = append(cmd.Env, c.env...)
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {

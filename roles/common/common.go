@@ -120,3 +120,13 @@ func TuneGC() {
 		debug.SetGCPercent(gcPercent)
 	}
 }
+
+// ClusterKeyFlag is the --cluster-key flag of every command that talks to
+// servers' server-to-server endpoints. See proto.DialKey.
+func ClusterKeyFlag() cli.Flag {
+	return &cli.StringFlag{
+		Name:    "cluster-key",
+		EnvVars: []string{"MSGSYS_CLUSTER_KEY"},
+		Usage:   "shared secret of the servers' server-to-server endpoints (ZeroMQ PLAIN); empty: none",
+	}
+}

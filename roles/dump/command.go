@@ -17,6 +17,7 @@ func Command() *cli.Command {
 			"dump reads that server's address from server.json in the same directory, requests a " +
 			"consistent copy from it, prints the copy and deletes it.",
 		Flags: []cli.Flag{
+			common.ClusterKeyFlag(),
 			&cli.StringFlag{Name: "data", Value: defaults.Data, EnvVars: []string{"MSGSYS_DATA"}, Usage: "server's data directory, which contains server.db (the default is the container's)"},
 			&cli.DurationFlag{Name: "lock-timeout", Value: defaults.LockTimeout, EnvVars: []string{"MSGSYS_LOCK_TIMEOUT"}, Usage: "how long to wait for the store's file lock before requesting a copy from the running server"},
 			&cli.DurationFlag{Name: "timeout", Value: defaults.RequestTimeout, EnvVars: []string{"MSGSYS_DUMP_TIMEOUT"}, Usage: "deadline of the running server's copy"},
@@ -32,6 +33,7 @@ func Command() *cli.Command {
 				return err
 			}
 			cfg.Lang = language
+			cfg.ClusterKey = c.String("cluster-key")
 			cfg.Log = common.Logger(c, "dump")
 			d, err := New(cfg)
 			if err != nil {

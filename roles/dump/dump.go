@@ -62,6 +62,8 @@ type Config struct {
 	LockTimeout time.Duration
 	// RequestTimeout bounds the backup request to a running server.
 	RequestTimeout time.Duration
+	// ClusterKey is presented to a running server's endpoint when set.
+	ClusterKey string
 	// Lang is the language of the errors, lang.PT or lang.EN. When empty,
 	// lang.Pick reads LANG. The dump is JSON in both.
 	Lang string
@@ -218,7 +220,7 @@ func (d *Dump) requestBackup(ctx context.Context, info serverInfo) (string, erro
 	if err != nil {
 		return "", fail(d.cfg.Lang, nil, err, textFailed, err)
 	}
-	requester := proto.NewRequester(info.Addr)
+	requester := proto.NewKeyedRequester(info.Addr, d.cfg.ClusterKey)
 	defer requester.Close()
 	payload, err := requester.Request(ctx, frame, d.cfg.RequestTimeout)
 	if err != nil {

@@ -17,6 +17,7 @@ func Command() *cli.Command {
 			"server: requests the server's status on its server-to-server endpoint and requires that it " +
 			"serves clients (default tcp://127.0.0.1:5560).",
 		Flags: []cli.Flag{
+			common.ClusterKeyFlag(),
 			&cli.StringFlag{Name: "role", Value: defaults.Role, EnvVars: []string{"MSGSYS_PROBE_ROLE"}, Usage: "role to check: broker, reference or server"},
 			&cli.StringFlag{Name: "endpoint", EnvVars: []string{"MSGSYS_PROBE_ENDPOINT"}, Usage: "endpoint to check (default: the role's standard port on 127.0.0.1)"},
 			&cli.DurationFlag{Name: "timeout", Value: defaults.Timeout, EnvVars: []string{"MSGSYS_PROBE_TIMEOUT"}, Usage: "deadline of the whole check"},
@@ -24,6 +25,7 @@ func Command() *cli.Command {
 		Action: func(c *cli.Context) error {
 			cfg := DefaultConfig()
 			cfg.Role = c.String("role")
+			cfg.ClusterKey = c.String("cluster-key")
 			cfg.Endpoint = c.String("endpoint")
 			cfg.Timeout = c.Duration("timeout")
 			cfg.Log = common.Logger(c, "probe")

@@ -52,6 +52,8 @@ type Config struct {
 	// list of servers. RoleServer requests the server's status and
 	// requires that it serves clients.
 	Role string
+	// ClusterKey is presented to a server's endpoint when set.
+	ClusterKey string
 	// Endpoint is the address probed. Empty means the role's standard
 	// port on 127.0.0.1.
 	Endpoint string
@@ -178,7 +180,11 @@ func (p *Probe) request(ctx context.Context, service string, out any) error {
 	if err != nil {
 		return err
 	}
-	requester := proto.NewRequester(p.cfg.Endpoint)
+	key := ""
+	if p.cfg.Role == RoleServer {
+		key = p.cfg.ClusterKey
+	}
+	requester := proto.NewKeyedRequester(p.cfg.Endpoint, key)
 	defer requester.Close()
 	payload, err := requester.Request(ctx, frame, p.cfg.Timeout)
 	if err != nil {

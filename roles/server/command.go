@@ -28,6 +28,7 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "sub", Value: "tcp://127.0.0.1:5558", EnvVars: []string{"MSGSYS_SUB"}, Usage: "proxy's subscriber-side endpoint"},
 			&cli.StringFlag{Name: "reference", Value: "tcp://127.0.0.1:5559", EnvVars: []string{"MSGSYS_REFERENCE"}, Usage: "reference service endpoint"},
 			&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: "language of error descriptions sent to clients: pt or en (default: from LANG, else pt)"},
+			common.ClusterKeyFlag(),
 			&cli.IntFlag{Name: "workers", Value: defaults.Workers, EnvVars: []string{"MSGSYS_WORKERS"}, Usage: "client requests served at once"},
 			&cli.DurationFlag{Name: "berkeley-every", Value: defaults.BerkeleyEvery, EnvVars: []string{"MSGSYS_BERKELEY_EVERY"}, Usage: "period of the coordinator's Berkeley rounds"},
 			&cli.DurationFlag{Name: "berkeley-bound", Value: defaults.BerkeleyBound, EnvVars: []string{"MSGSYS_BERKELEY_BOUND"}, Usage: "readings further than this from the median are left out of the average"},
@@ -58,6 +59,7 @@ func Command() *cli.Command {
 				return err
 			}
 			cfg.Lang = language
+			cfg.ClusterKey = c.String("cluster-key")
 			cfg.Workers = c.Int("workers")
 			cfg.BerkeleyEvery, cfg.BerkeleyBound = c.Duration("berkeley-every"), c.Duration("berkeley-bound")
 			cfg.Election.CheckEvery = c.Duration("check-every")

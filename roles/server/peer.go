@@ -204,10 +204,11 @@ func (s *Server) encode(service string, data any) []byte {
 type peerClients struct {
 	mu      sync.Mutex
 	clients map[string]*proto.Requester
+	key     string // cluster key presented to peers, or ""
 }
 
-func newPeerClients() *peerClients {
-	return &peerClients{clients: make(map[string]*proto.Requester)}
+func newPeerClients(key string) *peerClients {
+	return &peerClients{clients: make(map[string]*proto.Requester), key: key}
 }
 
 func (p *peerClients) get(purpose, addr string) *proto.Requester {
@@ -216,7 +217,7 @@ func (p *peerClients) get(purpose, addr string) *proto.Requester {
 	key := purpose + " " + addr
 	r, ok := p.clients[key]
 	if !ok {
-		r = proto.NewRequester(addr)
+		r = proto.NewKeyedRequester(addr, p.key)
 		p.clients[key] = r
 	}
 	return r

@@ -339,3 +339,47 @@ func TestReplicateRejectsOpsNoClientCouldWrite(t *testing.T) {
 		t.Errorf("the store holds %d ops of the rejected origin", have)
 	}
 }
+
+// TestClusterKeyGuardsServerEndpoints runs three servers that share a
+// cluster key and checks that they elect, replicate and answer a keyed
+// status request, while a request without the key gets no reply.
+func TestClusterKeyGuardsServerEndpoints(t *testing.T) {
+	c := &cluster{t: t, dir: t.TempDir(), servers: make(map[string]*node)}
+	c.startInfrastructure()
+	for i := 1; i <= 3; i++ {
+		cfg := c.config(serverName(i))
+		cfg.ClusterKey = "chave da turma"
+		s := c.startWith(cfg)
+		waitFor(t, 5*time.Second, "registration", func() bool { return s.Rank() > 0 })
+	}
+	c.waitServing(3)
+
+	cl := c.client()
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+	cl.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
+	cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: "com chave"})
+	waitFor(t, 5*time.Second, "the post on every server", func() bool {
+		for _, n := range c.servers {
+			if n.server.Store().Counts().Posts != 1 {
+				return false
+			}
+		}
+		return true
+	})
+
+	addr := c.servers["server-1"].server.Addr()
+	frame, err := proto.Encode(serviceStatus, &proto.EmptyRequest{}, proto.NewClocks().Meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyed := proto.NewKeyedRequester(addr, "chave da turma")
+	defer keyed.Close()
+	if _, err := keyed.Request(context.Background(), frame, 2*time.Second); err != nil {
+		t.Errorf("status with the key: %v", err)
+	}
+	open := proto.NewRequester(addr)
+	defer open.Close()
+	if reply, err := open.Request(context.Background(), frame, 500*time.Millisecond); err == nil {
+		t.Errorf("status without the key answered %q", reply)
+	}
+}

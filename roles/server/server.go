@@ -36,6 +36,9 @@ type Config struct {
 	Sub       string // proxy's subscriber side
 	Reference string // reference service endpoint
 	Lang      string // language of error descriptions: "pt" or "en"
+	// ClusterKey, when set, is required of every connection to Addr and
+	// presented to other servers' endpoints (proto.DialKey).
+	ClusterKey string
 
 	Clocks proto.Clocks
 	Log    *slog.Logger
@@ -146,6 +149,7 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	ln.RequireKey(cfg.ClusterKey)
 	if strings.HasSuffix(cfg.Addr, ":0") {
 		cfg.Addr = ln.Endpoint()
 	}
@@ -162,7 +166,7 @@ func New(cfg Config) (*Server, error) {
 		ready:     make(chan struct{}),
 		resync:    make(chan struct{}, 1),
 	}
-	s.peers = newPeerClients()
+	s.peers = newPeerClients(cfg.ClusterKey)
 	return s, nil
 }
 
@@ -252,6 +256,7 @@ func (s *Server) Run(ctx context.Context) error {
 	replicaCfg.Name, replicaCfg.Addr, replicaCfg.Origin, replicaCfg.Rank = s.cfg.Name, s.cfg.Addr, s.origin, rank
 	replicaCfg.Store, replicaCfg.Clocks, replicaCfg.Log = s.store, s.cfg.Clocks, s.log
 	replicaCfg.OnApply = s.countMessages
+	replicaCfg.ClusterKey = s.cfg.ClusterKey
 	s.replica = replica.New(replicaCfg)
 
 	electionCfg := s.cfg.Election

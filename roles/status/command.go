@@ -14,6 +14,7 @@ func Command() *cli.Command {
 		Name:  "status",
 		Usage: "show every available server: rank, coordinator, clock offset, counts and replication",
 		Flags: []cli.Flag{
+			common.ClusterKeyFlag(),
 			&cli.StringFlag{Name: "reference", Value: defaults.Reference, EnvVars: []string{"MSGSYS_REFERENCE"}, Usage: "reference service endpoint"},
 			&cli.DurationFlag{Name: "timeout", Value: defaults.Timeout, EnvVars: []string{"MSGSYS_STATUS_TIMEOUT"}, Usage: "deadline of each request to the reference and to each server"},
 			&cli.BoolFlag{Name: "json", EnvVars: []string{"MSGSYS_STATUS_JSON"}, Usage: "print one JSON object with every detail, version vectors included"},
@@ -29,6 +30,7 @@ func Command() *cli.Command {
 				return err
 			}
 			cfg.Lang = language
+			cfg.ClusterKey = c.String("cluster-key")
 			cfg.Log = common.Logger(c, "status")
 			st, err := New(cfg)
 			if err != nil {

@@ -36,6 +36,8 @@ type Config struct {
 	Timeout time.Duration
 	// JSON prints one JSON object instead of the table.
 	JSON bool
+	// ClusterKey is presented to the servers' endpoints when set.
+	ClusterKey string
 	// Lang is the language of the table and of the errors, lang.PT or
 	// lang.EN. When empty, lang.Pick reads LANG. The JSON object does not
 	// depend on it.
@@ -184,7 +186,7 @@ func setOffsets(rows []Server) {
 
 func (s *Status) list(ctx context.Context) ([]proto.ServerInfo, *failure) {
 	var reply proto.ListReply
-	if err := s.request(ctx, s.cfg.Reference, proto.ServiceList, &reply); err != nil {
+	if err := s.request(ctx, s.cfg.Reference, "", proto.ServiceList, &reply); err != nil {
 		return nil, &failure{text: textReferenceFail, args: []any{s.cfg.Reference, explain(err, s.cfg.Timeout)}, cause: err}
 	}
 	return reply.List, nil
@@ -192,22 +194,22 @@ func (s *Status) list(ctx context.Context) ([]proto.ServerInfo, *failure) {
 
 func (s *Status) serverStatus(ctx context.Context, addr string) (*server.StatusReply, error) {
 	reply := new(server.StatusReply)
-	if err := s.request(ctx, addr, serviceStatus, reply); err != nil {
+	if err := s.request(ctx, addr, s.cfg.ClusterKey, serviceStatus, reply); err != nil {
 		return nil, err
 	}
 	return reply, nil
 }
 
-// request sends an empty request for service to endpoint and decodes the
-// reply into out. A transport error is returned as it is, and a reply
+// request sends an empty request for service to endpoint, presenting key
+// when it is set, and decodes the reply into out. A transport error is returned as it is, and a reply
 // that cannot be used becomes a *failure; an error reply's failure
 // carries its description.
-func (s *Status) request(ctx context.Context, endpoint, service string, out any) error {
+func (s *Status) request(ctx context.Context, endpoint, key, service string, out any) error {
 	frame, err := proto.Encode(service, &proto.EmptyRequest{}, s.cfg.Clocks.Meta())
 	if err != nil {
 		return err
 	}
-	requester := proto.NewRequester(endpoint)
+	requester := proto.NewKeyedRequester(endpoint, key)
 	defer requester.Close()
 	payload, err := requester.Request(ctx, frame, s.cfg.Timeout)
 	if err != nil {
