@@ -25,12 +25,17 @@ type Publisher struct {
 	endpoint string
 	log      *slog.Logger
 	queue    chan [2][]byte
+	key      string // cluster key presented to the proxy, or ""
 }
 
 // NewPublisher returns a Publisher for endpoint; Run connects it.
 func NewPublisher(endpoint string, log *slog.Logger) *Publisher {
 	return &Publisher{endpoint: endpoint, log: log, queue: make(chan [2][]byte, 8192)}
 }
+
+// UseKey makes the publisher present a cluster key to a proxy that
+// requires one. Call it before Run.
+func (p *Publisher) UseKey(key string) { p.key = key }
 
 // Publish queues a publication and reports whether it was queued.
 func (p *Publisher) Publish(topic string, payload []byte) bool {
@@ -44,7 +49,7 @@ func (p *Publisher) Publish(topic string, payload []byte) bool {
 
 // Run keeps the connection to the proxy until ctx is done.
 func (p *Publisher) Run(ctx context.Context) {
-	Redial(ctx, p.endpoint, zmq4.Pub, p.log, func(ctx context.Context, conn *Conn) error {
+	RedialKey(ctx, p.endpoint, zmq4.Pub, p.key, p.log, func(ctx context.Context, conn *Conn) error {
 		go Heartbeat(ctx, conn, pubsubPing, pubsubTimeout)
 		// The proxy sends subscriptions upstream; a PUB that sends
 		// everything has no use for them, but must read them so the

@@ -21,13 +21,18 @@ const (
 // deadlock, so msgsys reconnects this way. session must return once ctx is
 // done or the connection closes. A nil log discards the log.
 func Redial(ctx context.Context, endpoint string, typ zmq4.SocketType, log *slog.Logger, session func(context.Context, *Conn) error) {
+	RedialKey(ctx, endpoint, typ, "", log, session)
+}
+
+// RedialKey is Redial presenting a cluster key, when key is set.
+func RedialKey(ctx context.Context, endpoint string, typ zmq4.SocketType, key string, log *slog.Logger, session func(context.Context, *Conn) error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	delay := redialMin
 	down := false
 	for ctx.Err() == nil {
-		conn, err := Dial(ctx, endpoint, typ, HandshakeTimeout)
+		conn, err := DialKey(ctx, endpoint, typ, HandshakeTimeout, key)
 		if err != nil {
 			if !down {
 				log.Warn("connect failed", "endpoint", endpoint, "err", err)

@@ -47,6 +47,9 @@ type Config struct {
 	// Lang is the language of the descriptions in the broker's own error
 	// replies: "pt" or "en" (see lang.Pick).
 	Lang string
+	// ClusterKey, when set, is required of the publishers that connect to
+	// XSub, as servers require it of each other (proto.DialKey).
+	ClusterKey string
 
 	Log    *slog.Logger
 	Clocks proto.Clocks
@@ -177,6 +180,7 @@ func New(cfg Config) (*Broker, error) {
 		b.table = newTable(cfg)
 	}
 	if b.xsub != nil {
+		b.xsub.RequireKey(cfg.ClusterKey)
 		b.fanout = newFanout(b.log)
 	}
 	return b, nil

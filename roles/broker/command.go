@@ -31,6 +31,7 @@ func Command() *cli.Command {
 			Usage: "max publications queued for one subscriber; beyond it its publications are dropped"},
 		&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"},
 			Usage: "language of the broker's error replies: pt or en (default: from LANG, else pt)"},
+		common.ClusterKeyFlag(),
 	}
 
 	return &cli.Command{
@@ -38,7 +39,6 @@ func Command() *cli.Command {
 		Usage: "run the request broker (clients to servers) and the pub/sub proxy",
 		Flags: append(flags, common.ClockFlags()...),
 		Action: func(c *cli.Context) error {
-			common.TuneGC()
 			log := common.Logger(c, "broker")
 			cfg := Config{
 				Frontend:        c.String("frontend"),
@@ -50,6 +50,7 @@ func Command() *cli.Command {
 				ServerCredit:    c.Int("server-credit"),
 				SubscriberQueue: c.Int("subscriber-queue"),
 				Lang:            c.String("lang"),
+				ClusterKey:      c.String("cluster-key"),
 				Log:             log,
 				Clocks:          common.Clocks(c, log),
 			}

@@ -29,6 +29,8 @@ type cluster struct {
 	xsub      string
 	xpub      string
 	servers   map[string]*node
+
+	key string // cluster key of the broker's publisher side and of servers from config
 }
 
 type node struct {
@@ -95,6 +97,7 @@ func (c *cluster) startInfrastructure() {
 	brokerCfg.Frontend, brokerCfg.Backend = "tcp://127.0.0.1:0", "tcp://127.0.0.1:0"
 	brokerCfg.XSub, brokerCfg.XPub = "tcp://127.0.0.1:0", "tcp://127.0.0.1:0"
 	brokerCfg.RequestTimeout = 2 * time.Second
+	brokerCfg.ClusterKey = c.key
 	brokerCfg.Log = testLogger(t).With("role", "broker")
 	b, err := broker.New(brokerCfg)
 	if err != nil {
@@ -129,6 +132,7 @@ func (c *cluster) config(name string) Config {
 	cfg.Replica = replica.DefaultConfig()
 	cfg.Replica.AckTimeout = 300 * time.Millisecond
 	cfg.Replica.RequestTimeout = time.Second
+	cfg.ClusterKey = c.key
 	return cfg
 }
 

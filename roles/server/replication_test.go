@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -344,12 +345,10 @@ func TestReplicateRejectsOpsNoClientCouldWrite(t *testing.T) {
 // cluster key and checks that they elect, replicate and answer a keyed
 // status request, while a request without the key gets no reply.
 func TestClusterKeyGuardsServerEndpoints(t *testing.T) {
-	c := &cluster{t: t, dir: t.TempDir(), servers: make(map[string]*node)}
+	c := &cluster{t: t, dir: t.TempDir(), servers: make(map[string]*node), key: "chave da turma"}
 	c.startInfrastructure()
 	for i := 1; i <= 3; i++ {
-		cfg := c.config(serverName(i))
-		cfg.ClusterKey = "chave da turma"
-		s := c.startWith(cfg)
+		s := c.start(serverName(i))
 		waitFor(t, 5*time.Second, "registration", func() bool { return s.Rank() > 0 })
 	}
 	c.waitServing(3)
@@ -357,14 +356,35 @@ func TestClusterKeyGuardsServerEndpoints(t *testing.T) {
 	cl := c.client()
 	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
 	cl.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
-	cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: "com chave"})
-	waitFor(t, 5*time.Second, "the post on every server", func() bool {
+	sub := proto.NewSubscriber(c.xpub, testLogger(t))
+	sub.Subscribe("geral")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go sub.Run(ctx)
+	<-sub.Connected()
+	// Publications sent before the subscription reaches the proxy are
+	// lost, so post until one arrives: the servers' publishers present
+	// the key to the proxy.
+	waitFor(t, 5*time.Second, "a post delivered through the keyed proxy", func() bool {
+		cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: "com chave"})
+		select {
+		case <-sub.Deliveries():
+			return true
+		case <-time.After(50 * time.Millisecond):
+			return false
+		}
+	})
+	if _, err := proto.Dial(ctx, c.xsub, proto.Pub, time.Second); !errors.Is(err, proto.ErrKeyMismatch) {
+		t.Errorf("publisher without the key: %v, want ErrKeyMismatch", err)
+	}
+	waitFor(t, 5*time.Second, "the posts on every server", func() bool {
+		posts := c.servers["server-1"].server.Store().Counts().Posts
 		for _, n := range c.servers {
-			if n.server.Store().Counts().Posts != 1 {
+			if n.server.Store().Counts().Posts != posts {
 				return false
 			}
 		}
-		return true
+		return posts > 0
 	})
 
 	addr := c.servers["server-1"].server.Addr()

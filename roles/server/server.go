@@ -283,6 +283,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}()
 	}
 	start(s.replica.Run)
+	s.publisher.UseKey(s.cfg.ClusterKey)
 	start(s.publisher.Run)
 	start(s.cfg.Clocks.Physical.Run)
 	start(s.membership)
