@@ -12,10 +12,10 @@ import (
 	"github.com/go-zeromq/zmq4/security/plain"
 )
 
-// A cluster key makes servers accept on their server-to-server endpoint
-// only connections that present it, with ZeroMQ's PLAIN mechanism
-// (ZMTP 3.0, RFC 24): the key is PLAIN's password and the user name is
-// keyUser. libzmq peers connect with ZMQ_PLAIN_USERNAME and
+// A cluster key makes a listener, such as a server's server-to-server
+// endpoint or the proxy's publisher side, accept only connections that
+// present it with ZeroMQ's PLAIN mechanism (ZMTP 3.0, RFC 24). The key is
+// PLAIN's password, and msgsys sends keyUser as the user name. libzmq peers connect with ZMQ_PLAIN_USERNAME and
 // ZMQ_PLAIN_PASSWORD set. PLAIN sends the key in clear, so it keeps out
 // processes that do not know it, not those that can read the traffic.
 // zmq4's own PLAIN server accepts every password, hence plainServer.
@@ -23,8 +23,8 @@ import (
 // keyUser is the PLAIN user name msgsys sends. Servers ignore the name.
 const keyUser = "msgsys"
 
-// ErrBadKey is the error of a handshake whose peer presented another
-// cluster key, or none.
+// ErrBadKey is the error of a PLAIN handshake whose client presented
+// another cluster key.
 var ErrBadKey = errors.New("proto: the peer's cluster key is wrong")
 
 // ErrKeyMismatch is the error of a handshake where one side requires or
