@@ -165,36 +165,18 @@ func (r *Reader) size(width int) int {
 // MapLen reads a map header and returns its number of pairs. Each pair
 // takes at least two bytes, so a size beyond what is left is an error.
 func (r *Reader) MapLen() int {
-	if r.err != nil || r.skipNil() {
-		return 0
-	}
-	if len(r.b) == 0 {
-		r.fail(errTruncated)
-		return 0
-	}
-	code := r.b[0]
-	r.b = r.b[1:]
-	var n int
-	switch {
-	case code >= 0x80 && code <= 0x8f:
-		n = int(code & 0x0f)
-	case code == 0xde:
-		n = r.size(2)
-	case code == 0xdf:
-		n = r.size(4)
-	default:
-		r.failType("map", code)
-		return 0
-	}
-	if n > len(r.b)/2 {
-		r.fail(errTruncated)
-		return 0
-	}
-	return n
+	return r.containerLen("map", 0x80, 0xde, 2)
 }
 
 // ArrayLen reads an array header and returns its number of items.
 func (r *Reader) ArrayLen() int {
+	return r.containerLen("array", 0x90, 0xdc, 1)
+}
+
+// containerLen reads the header of a map or an array: a fix format whose
+// first code is fix, or the 16- and 32-bit formats, whose codes are wide
+// and wide+1. Each of the n entries takes at least minBytes bytes.
+func (r *Reader) containerLen(kind string, fix, wide byte, minBytes int) int {
 	if r.err != nil || r.skipNil() {
 		return 0
 	}
@@ -206,17 +188,17 @@ func (r *Reader) ArrayLen() int {
 	r.b = r.b[1:]
 	var n int
 	switch {
-	case code >= 0x90 && code <= 0x9f:
+	case code >= fix && code <= fix+0x0f:
 		n = int(code & 0x0f)
-	case code == 0xdc:
+	case code == wide:
 		n = r.size(2)
-	case code == 0xdd:
+	case code == wide+1:
 		n = r.size(4)
 	default:
-		r.failType("array", code)
+		r.failType(kind, code)
 		return 0
 	}
-	if n > len(r.b) {
+	if n > len(r.b)/minBytes {
 		r.fail(errTruncated)
 		return 0
 	}
