@@ -100,8 +100,9 @@ func TestReaderErrors(t *testing.T) {
 
 // FuzzAnyMatchesReflection checks that DecodeValue, which reads with
 // Reader.Any, gives what the reflective decoder and normalize give, and
-// fails where they fail, except that it reads an ext of another type than
-// the timestamp as an Ext where the reflective decoder fails.
+// fails where they fail. The one exception is an ext of another type than
+// the timestamp, which it reads as an Ext where the reflective decoder
+// fails.
 func FuzzAnyMatchesReflection(f *testing.F) {
 	addGoldenSeeds(f)
 	addHostileSeeds(f)

@@ -99,9 +99,10 @@ func parseCursor(cursor string) ([]byte, error) {
 }
 
 // CheckReceived rejects an op that no msgsys server would have written, so
-// that a peer cannot store what a client request could not: a clock past
-// the protocol's limit, or a text that is empty, too long, not UTF-8 or
-// holds control characters. Names are checked when the op is applied.
+// that a peer cannot store what a client request could not. Such an op has
+// a clock past the protocol's limit, or a text that is empty, too long,
+// not UTF-8 or holds control characters. Names are checked when the op is
+// applied.
 func CheckReceived(op Op) error {
 	if err := checkIdentity(op); err != nil {
 		return err

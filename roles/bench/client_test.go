@@ -11,9 +11,9 @@ import (
 	"msgsys/proto"
 )
 
-// TestCallCountsErrorReplies answers every request with the reply a
-// broker without servers sends, and checks that the bench's client takes
-// it for a rejection, and a success reply for a success.
+// TestCallCountsErrorReplies replies to a request as a broker without
+// servers does, and checks that the bench's client takes that for a
+// rejection. A success reply must count as a success.
 func TestCallCountsErrorReplies(t *testing.T) {
 	ln, err := proto.Listen("tcp://127.0.0.1:0", zmq4.Router, nil)
 	if err != nil {

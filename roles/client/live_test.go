@@ -192,10 +192,10 @@ func TestClientSurvivesBrokerRestart(t *testing.T) {
 	}
 }
 
-// TestEditorKeepsTypedText types half a post on an edited terminal line,
-// lets a live post arrive, and checks that the post appears above the
-// line, that the prompt and the typed half are drawn again, and that the
-// rest of the typing completes the same post.
+// TestEditorKeepsTypedText types half a post on an edited terminal line
+// and lets a live post arrive. The live post must appear above the line,
+// with the prompt and the typed half drawn again below it, and the rest
+// of the typing must complete the same post.
 func TestEditorKeepsTypedText(t *testing.T) {
 	srv := clienttest.Start(t)
 	srv.AddChannel("geral")

@@ -342,8 +342,8 @@ func TestReplicateRejectsOpsNoClientCouldWrite(t *testing.T) {
 }
 
 // TestClusterKeyGuardsServerEndpoints runs three servers that share a
-// cluster key and checks that they elect, replicate and answer a keyed
-// status request, while a request without the key gets no reply.
+// cluster key. They must elect, replicate, publish through a keyed proxy
+// and serve a keyed status request. A request without the key must fail.
 func TestClusterKeyGuardsServerEndpoints(t *testing.T) {
 	c := &cluster{t: t, dir: t.TempDir(), servers: make(map[string]*node), key: "chave da turma"}
 	c.startInfrastructure()
