@@ -41,7 +41,8 @@ func keyError(err error) error {
 		return fmt.Errorf("%w (%w)", ErrKeyMismatch, err)
 	case strings.Contains(text, "expected a WELCOME command"):
 		// The server replied to HELLO with ERROR: it rejected the key.
-		return fmt.Errorf("%w (%w)", ErrBadKey, err)
+		// zmq4's own text adds nothing but a formatting error.
+		return ErrBadKey
 	}
 	return err
 }

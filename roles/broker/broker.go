@@ -47,8 +47,9 @@ type Config struct {
 	// Lang is the language of the descriptions in the broker's own error
 	// replies: "pt" or "en" (see lang.Pick).
 	Lang string
-	// ClusterKey, when set, is required of the publishers that connect to
-	// XSub, as servers require it of each other (proto.DialKey).
+	// ClusterKey, when set, is required of the servers that connect to
+	// Backend and of the publishers that connect to XSub, as servers
+	// require it of each other (proto.DialKey).
 	ClusterKey string
 
 	Log    *slog.Logger
@@ -177,6 +178,7 @@ func New(cfg Config) (*Broker, error) {
 	}
 
 	if b.frontend != nil {
+		b.backend.RequireKey(cfg.ClusterKey)
 		b.table = newTable(cfg)
 	}
 	if b.xsub != nil {

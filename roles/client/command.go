@@ -67,6 +67,9 @@ func Command() *cli.Command {
 			}
 			ctx, stop := common.Context(c)
 			defer stop()
+			if cfg.Editor {
+				go followResize(ctx, client)
+			}
 			return client.Run(ctx)
 		},
 	}

@@ -44,9 +44,7 @@ func (c *Client) readEdited(ctx context.Context, prompts <-chan string, lines ch
 		c.editor.SetPrompt(prompt)
 		line, err := c.editor.ReadLine()
 		if err != nil {
-			// The prompt stays on screen, and the editor would draw it
-			// again after the farewell.
-			c.editor.SetPrompt("")
+			c.out.stopEditor()
 			if !errors.Is(err, io.EOF) {
 				c.log.Warn("input read failed", "err", err)
 			}
@@ -60,11 +58,16 @@ func (c *Client) readEdited(ctx context.Context, prompts <-chan string, lines ch
 	}
 }
 
+// resize tells the editor the terminal's new width.
+func (c *Client) resize(width int) {
+	if c.editor != nil && width > 0 {
+		_ = c.editor.SetSize(width, 0)
+	}
+}
+
 // rawTerminal puts the terminal in raw mode when stdin and stdout are both
 // one, for the editor. It returns the function that restores the mode and
-// the terminal's width. NOTE: the width is read once, so after the window
-// is resized a typed line longer than a row may be drawn wrongly until the
-// next line.
+// the terminal's width, which followResize keeps up to date.
 func rawTerminal() (restore func(), width int, ok bool) {
 	in, out := int(os.Stdin.Fd()), int(os.Stdout.Fd())
 	if !term.IsTerminal(in) || !term.IsTerminal(out) {

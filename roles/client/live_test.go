@@ -225,6 +225,15 @@ func TestEditorKeepsTypedText(t *testing.T) {
 	if strings.Contains(out, clearLine+"[") {
 		t.Errorf("the printer's own redraw ran beside the editor's; output:\n%q", out)
 	}
-	h.type_("\x04") // Ctrl-D on an empty line ends the input
+	// Ctrl-C quits even with text typed. The text that was not sent must
+	// not be drawn again after the farewell.
+	h.type_("rascunho")
+	h.waitFor("rascunho")
+	h.type_("\x03")
 	h.waitExit()
+	out = h.out.String()
+	bye := textBye.In(lang.PT)
+	if strings.Count(out, "rascunho") != 1 || !strings.HasSuffix(out, "rascunho\r\n"+bye+"\r\n") {
+		t.Errorf("the unsent text is not left above the farewell; output ends:\n%q", out[max(0, len(out)-120):])
+	}
 }

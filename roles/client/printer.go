@@ -17,9 +17,10 @@ const clearLine = "\r\x1b[K"
 
 // printer serialises everything written to the output. The main loop
 // prints replies with Line while no prompt is pending; live messages come
-// through Async at any time. On a terminal, Async erases the pending prompt,
-// prints the message and prints the prompt again. What the person had
-// typed stays in the terminal's line buffer but is no longer shown. On a
+// through Async at any time. With an editor, the editor moves the prompt
+// and the typed text below the message. On a terminal without one, Async
+// erases the pending prompt, prints the message and prints the prompt
+// again, and what the person had typed is no longer shown. On a
 // pipe, prompts are lines of their own and no escape codes are written.
 type printer struct {
 	mu       sync.Mutex // guards the fields below and orders writes to out
@@ -29,7 +30,10 @@ type printer struct {
 
 	// editor, when set, draws the prompt and the typed line, and every
 	// write goes through it so that it can move them out of the way.
+	// raw means the editor has stopped but the terminal is still in raw
+	// mode, which does not return the carriage at a line feed.
 	editor *term.Terminal
+	raw    bool
 }
 
 func newPrinter(out io.Writer, terminal bool) *printer {
@@ -80,11 +84,27 @@ func (p *printer) Async(s string) {
 // write sends s to the output. A failed write has nowhere to be reported:
 // the output is where reports go.
 func (p *printer) write(s string) {
-	if p.editor != nil {
+	switch {
+	case p.editor != nil:
 		_, _ = p.editor.Write([]byte(s))
+	case p.raw:
+		_, _ = io.WriteString(p.out, strings.ReplaceAll(s, "\n", "\r\n"))
+	default:
+		_, _ = io.WriteString(p.out, s)
+	}
+}
+
+// stopEditor writes the rest of the output without the editor, below the
+// line it last drew. The editor would draw its prompt and any text typed
+// but not sent again after every later line, the farewell included.
+func (p *printer) stopEditor() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.editor == nil {
 		return
 	}
-	_, _ = io.WriteString(p.out, s)
+	p.editor, p.raw = nil, true
+	p.write("\n")
 }
 
 // formatMessage renders a message as a person reads it, in local time:

@@ -30,7 +30,7 @@ func (s *Server) serveBroker(ctx context.Context) {
 			case <-session.Done():
 			}
 		}()
-		proto.Redial(session, s.cfg.Broker, proto.Dealer, s.log.With("socket", "broker"), func(ctx context.Context, conn *proto.Conn) error {
+		proto.RedialKey(session, s.cfg.Broker, proto.Dealer, s.cfg.ClusterKey, s.log.With("socket", "broker"), func(ctx context.Context, conn *proto.Conn) error {
 			// Serving means connected to the broker, so that tools and
 			// tests that wait for it can send requests at once.
 			s.serving.Store(true)
