@@ -224,6 +224,9 @@ func (d *Dump) requestBackup(ctx context.Context, info serverInfo) (string, erro
 	defer requester.Close()
 	payload, err := requester.Request(ctx, frame, d.cfg.RequestTimeout)
 	if err != nil {
+		if errors.Is(err, proto.ErrBadKey) || errors.Is(err, proto.ErrKeyMismatch) {
+			return "", fail(d.cfg.Lang, ErrServer, err, textKeyRefused, info.Name, info.Addr)
+		}
 		return "", fail(d.cfg.Lang, ErrServer, err, textNoReply, info.Name, info.Addr, info.PID, err)
 	}
 

@@ -18,6 +18,7 @@ var (
 	textInvalidInfo    = lang.Text{PT: "dump: %s inválido: %v", EN: "dump: invalid %s: %v"}
 	textInfoNoAddr     = lang.Text{PT: "dump: %s inválido: falta addr", EN: "dump: invalid %s: no addr"}
 	textNoReply        = lang.Text{PT: "dump: o servidor em execução não enviou uma cópia: %s em %s (pid %d): %v; ele ainda está rodando?", EN: "dump: running server did not provide a copy: %s at %s (pid %d): %v; is it still running?"}
+	textKeyRefused     = lang.Text{PT: "dump: o servidor em execução não enviou uma cópia: %s em %s exige outra chave do cluster: defina --cluster-key ou MSGSYS_CLUSTER_KEY como nos servidores", EN: "dump: running server did not provide a copy: %s at %s requires another cluster key: set --cluster-key or MSGSYS_CLUSTER_KEY as on the servers"}
 	textInvalidReply   = lang.Text{PT: "dump: o servidor em execução não enviou uma cópia: %s enviou uma resposta inválida: %v", EN: "dump: running server did not provide a copy: %s sent an invalid reply: %v"}
 	textRejected       = lang.Text{PT: "dump: o servidor em execução não enviou uma cópia: %s recusou o pedido de cópia: %s", EN: "dump: running server did not provide a copy: %s rejected the backup request: %s"}
 	textInvalidBackup  = lang.Text{PT: "dump: o servidor em execução não enviou uma cópia: %s enviou uma resposta de cópia inválida: %v", EN: "dump: running server did not provide a copy: %s sent an invalid backup reply: %v"}

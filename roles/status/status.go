@@ -111,8 +111,9 @@ func New(cfg Config) (*Status, error) {
 }
 
 // Run collects the report and prints it. An unreachable server is a row
-// of the report, not an error. Run fails when the reference's list cannot
-// be read or the output cannot be written.
+// of the report, not an error, unless no listed server replied: scripts
+// then get a failing exit status, after the report. Run also fails when
+// the reference's list cannot be read or the output cannot be written.
 func (s *Status) Run(ctx context.Context) error {
 	report, err := s.Collect(ctx)
 	if err != nil {
@@ -121,9 +122,22 @@ func (s *Status) Run(ctx context.Context) error {
 	if s.cfg.JSON {
 		enc := json.NewEncoder(s.cfg.Out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(report)
+		err = enc.Encode(report)
+	} else {
+		err = WriteTable(s.cfg.Out, report, s.cfg.Lang)
 	}
-	return WriteTable(s.cfg.Out, report, s.cfg.Lang)
+	if err != nil {
+		return err
+	}
+	for _, row := range report.Servers {
+		if row.Reachable {
+			return nil
+		}
+	}
+	if len(report.Servers) > 0 {
+		return localized{&failure{text: textNoneReplied}, s.cfg.Lang}
+	}
+	return nil
 }
 
 // Collect requests the available servers from the reference, then each

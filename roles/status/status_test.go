@@ -185,16 +185,19 @@ func TestStatusUnreachableServer(t *testing.T) {
 		t.Fatalf("rank: %v", err)
 	}
 
+	// The report is printed, and Run fails because no listed server
+	// replied, so that a script sees the failure.
 	for _, c := range []struct {
-		lang, state, problem string
+		lang, state, problem, failure string
 	}{
-		{lang.EN, "unreachable", "ghost: cannot connect: "},
-		{lang.PT, "inacessível", "ghost: não foi possível conectar: "},
+		{lang.EN, "unreachable", "ghost: cannot connect: ", "no listed server replied"},
+		{lang.PT, "inacessível", "ghost: não foi possível conectar: ", "nenhum servidor da lista respondeu"},
 	} {
 		t.Run(c.lang, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := newStatusIn(t, ref.Endpoint(), false, &out, c.lang).Run(context.Background()); err != nil {
-				t.Fatalf("Run: %v", err)
+			err := newStatusIn(t, ref.Endpoint(), false, &out, c.lang).Run(context.Background())
+			if err == nil || !strings.Contains(err.Error(), c.failure) {
+				t.Errorf("Run = %v, want %q", err, c.failure)
 			}
 			text := out.String()
 			if !strings.Contains(text, "ghost") || !strings.Contains(text, c.state) {
@@ -209,8 +212,8 @@ func TestStatusUnreachableServer(t *testing.T) {
 	// The JSON report keeps the transport's own English error in every
 	// language.
 	var out bytes.Buffer
-	if err := newStatusIn(t, ref.Endpoint(), true, &out, lang.PT).Run(context.Background()); err != nil {
-		t.Fatalf("Run: %v", err)
+	if err := newStatusIn(t, ref.Endpoint(), true, &out, lang.PT).Run(context.Background()); err == nil {
+		t.Error("Run with --json succeeded although no server replied")
 	}
 	var report Report
 	if err := json.Unmarshal(out.Bytes(), &report); err != nil {

@@ -31,6 +31,7 @@ var (
 	textStarting      = lang.Text{PT: "iniciando", EN: "starting"}
 	textReplication   = lang.Text{PT: "seq %d, %d operações guardadas, %d/%d pares em sincronia", EN: "seq %d, %d ops held, %d/%d peers in sync"}
 	textUnsynced      = lang.Text{PT: ", atualização incompleta a partir de %s", EN: ", catch-up incomplete from %s"}
+	textNoneReplied   = lang.Text{PT: "status: nenhum servidor da lista respondeu", EN: "status: no listed server replied"}
 	textNoServers     = lang.Text{PT: "a referência não lista nenhum servidor disponível", EN: "no server is available at the reference"}
 )
 
