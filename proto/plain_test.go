@@ -3,6 +3,8 @@ package proto
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -89,4 +91,53 @@ func serveEcho(t *testing.T, key string) *Listener {
 		<-done
 	})
 	return ln
+}
+
+// TestListenerBoundsHandshakes holds every handshake slot of a listener
+// with connections that send nothing, and checks that one more connection
+// is closed at once, and that a real peer connects once the slots free.
+func TestListenerBoundsHandshakes(t *testing.T) {
+	ln, err := Listen("tcp://127.0.0.1:0", zmq4.Router, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.handshakes = make(chan struct{}, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = ln.Serve(ctx, func(conn *Conn) { <-conn.Done() })
+	}()
+	defer func() { cancel(); <-done }()
+
+	addr := hostPort(ln.Endpoint())
+	var idle []net.Conn
+	for range 4 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	waitFor(t, 2*time.Second, "every slot taken", func() bool { return len(ln.handshakes) == 4 })
+
+	extra, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = extra.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := extra.Read(make([]byte, 64)); !errors.Is(err, io.EOF) {
+		t.Errorf("connection beyond the limit read %d bytes, %v; want it closed", n, err)
+	}
+	extra.Close()
+
+	for _, c := range idle {
+		c.Close()
+	}
+	waitFor(t, 2*time.Second, "the slots freed", func() bool { return len(ln.handshakes) == 0 })
+	conn, err := Dial(ctx, ln.Endpoint(), zmq4.Dealer, 2*time.Second)
+	if err != nil {
+		t.Fatalf("a real peer after the slots freed: %v", err)
+	}
+	conn.Close()
 }
