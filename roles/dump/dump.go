@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -134,11 +135,18 @@ func (d *Dump) Run(ctx context.Context) error {
 // checkStoreFile explains a missing directory or store file in language
 // l.
 func checkStoreFile(l, dir, path string) error {
-	if _, err := os.Stat(dir); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+	if info, err := os.Stat(dir); err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			return fail(l, ErrNoStore, err, textNoDataDir, dir)
+		case errors.Is(err, syscall.ENOTDIR):
+			return fail(l, ErrNoStore, err, textNotDir, dir)
+		case errors.Is(err, fs.ErrPermission):
+			return fail(l, nil, err, textDataDirDenied, dir)
 		}
 		return fail(l, nil, err, textDataDir, dir, err)
+	} else if !info.IsDir() {
+		return fail(l, ErrNoStore, nil, textNotDir, dir)
 	}
 	info, err := os.Stat(path)
 	if err != nil {

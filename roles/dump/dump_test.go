@@ -165,6 +165,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 func TestDumpMissingStore(t *testing.T) {
 	absent := filepath.Join(t.TempDir(), "absent")
 	empty := t.TempDir()
+	file := filepath.Join(t.TempDir(), "server.db")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name, lang, dir, want string
 	}{
@@ -172,6 +176,9 @@ func TestDumpMissingStore(t *testing.T) {
 		{"no directory", lang.PT, absent, "dump: arquivo de dados não encontrado: o diretório de dados " + absent + " não existe: defina --data"},
 		{"no store", lang.EN, empty, "dump: no store: " + empty + " has no server.db: is it a server's data directory"},
 		{"no store", lang.PT, empty, "dump: arquivo de dados não encontrado: " + empty + " não tem server.db: é o diretório de dados de um servidor"},
+		{"a file", lang.EN, file, "dump: " + file + " is not a directory: set --data"},
+		{"a file", lang.PT, file, "dump: " + file + " não é um diretório: defina --data"},
+		{"inside a file", lang.PT, filepath.Join(file, "x"), "dump: " + filepath.Join(file, "x") + " não é um diretório"},
 	}
 	for _, c := range cases {
 		t.Run(c.name+"/"+c.lang, func(t *testing.T) {

@@ -9,6 +9,8 @@ var (
 	textNoData         = lang.Text{PT: "dump: nenhum diretório de dados informado: defina --data", EN: "dump: data directory is empty: set --data"}
 	textBadTimeouts    = lang.Text{PT: "dump: os prazos devem ser positivos, mas --lock-timeout é %v e --timeout é %v", EN: "dump: timeouts must be positive, but --lock-timeout is %v and --timeout is %v"}
 	textNoDataDir      = lang.Text{PT: "dump: arquivo de dados não encontrado: o diretório de dados %s não existe: defina --data como o diretório de dados de um servidor", EN: "dump: no store: data directory %s does not exist: set --data to a server's data directory"}
+	textNotDir         = lang.Text{PT: "dump: %s não é um diretório: defina --data como o diretório de dados de um servidor, não um arquivo dele", EN: "dump: %s is not a directory: set --data to a server's data directory, not a file in it"}
+	textDataDirDenied  = lang.Text{PT: "dump: sem permissão para ler o diretório de dados %s", EN: "dump: no permission to read the data directory %s"}
 	textDataDir        = lang.Text{PT: "dump: diretório de dados %s: %v", EN: "dump: data directory %s: %v"}
 	textNoStoreFile    = lang.Text{PT: "dump: arquivo de dados não encontrado: %s não tem %s: é o diretório de dados de um servidor, e esse servidor já foi executado?", EN: "dump: no store: %s has no %s: is it a server's data directory, and has the server run?"}
 	textNotRegular     = lang.Text{PT: "dump: arquivo de dados não encontrado: %s não é um arquivo comum", EN: "dump: no store: %s is not a regular file"}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"syscall"
 	"time"
 
 	"msgsys/lang"
@@ -57,6 +58,12 @@ func explain(err error, timeout time.Duration) *failure {
 		return f
 	case errors.Is(err, proto.ErrTimeout):
 		return &failure{text: textTimedOut, args: []any{timeout}, cause: err}
+	case errors.Is(err, proto.ErrKeyMismatch):
+		return &failure{text: textKeyMismatch, cause: err}
+	case errors.Is(err, proto.ErrBadKey):
+		return &failure{text: textBadKey, cause: err}
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return &failure{text: textRefused, cause: err}
 	case errors.Is(err, proto.ErrUnreachable) && errors.As(err, &dial):
 		// The operating system's reason, such as "connect: connection
 		// refused", without proto's prefixes.

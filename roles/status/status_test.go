@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -421,5 +423,25 @@ func TestFormatOffsetSignAndZero(t *testing.T) {
 	}
 	if got := formatOffset(0, lang.PT); got != "0,0ms" {
 		t.Errorf("formatOffset(0, pt) = %q, want 0,0ms", got)
+	}
+}
+
+func TestExplainKeyAndRefusedErrors(t *testing.T) {
+	cases := map[string]struct {
+		err    error
+		pt, en string
+	}{
+		"key mismatch": {fmt.Errorf("handshake: %w", proto.ErrKeyMismatch), "a chave do cluster não confere", "the cluster key does not match"},
+		"bad key":      {proto.ErrBadKey, "recusou a chave do cluster", "rejected the cluster key"},
+		"refused":      {&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, "conexão recusada", "connection refused"},
+	}
+	for name, c := range cases {
+		f := explain(c.err, time.Second)
+		if got := f.in(lang.PT); !strings.Contains(got, c.pt) {
+			t.Errorf("%s in Portuguese: %q, want %q in it", name, got, c.pt)
+		}
+		if got := f.in(lang.EN); !strings.Contains(got, c.en) {
+			t.Errorf("%s in English: %q, want %q in it", name, got, c.en)
+		}
 	}
 }

@@ -42,6 +42,9 @@ var (
 	textReferenceFail = lang.Text{PT: "status: referência em %s: %v", EN: "status: reference at %s: %v"}
 	textNoAddr        = lang.Text{PT: "nenhum endereço registrado para os serviços entre servidores", EN: "no server-to-server address registered"}
 	textTimedOut      = lang.Text{PT: "sem resposta em %v", EN: "no reply within %v"}
+	textKeyMismatch   = lang.Text{PT: "não foi possível conectar: a chave do cluster não confere: um lado tem chave e o outro não; defina --cluster-key ou MSGSYS_CLUSTER_KEY como nos servidores", EN: "cannot connect: the cluster key does not match: one side has a key and the other none; set --cluster-key or MSGSYS_CLUSTER_KEY as on the servers"}
+	textBadKey        = lang.Text{PT: "não foi possível conectar: o servidor recusou a chave do cluster; defina --cluster-key ou MSGSYS_CLUSTER_KEY como nos servidores", EN: "cannot connect: the server rejected the cluster key; set --cluster-key or MSGSYS_CLUSTER_KEY as on the servers"}
+	textRefused       = lang.Text{PT: "não foi possível conectar: conexão recusada, nada escuta nesse endereço", EN: "cannot connect: connection refused, nothing listens at that address"}
 	textCannotConnect = lang.Text{PT: "não foi possível conectar: %v", EN: "cannot connect: %v"}
 	textClosed        = lang.Text{PT: "a conexão foi fechada antes da resposta", EN: "the connection closed before the reply"}
 	textInvalidReply  = lang.Text{PT: "resposta inválida: %v", EN: "invalid reply: %v"}
