@@ -138,17 +138,17 @@ func TestLamportStopsAtMax(t *testing.T) {
 func TestWitnessNearBoundsTheStep(t *testing.T) {
 	var l Lamport
 	l.Witness(100)
-	if got, held := l.WitnessNear(150, 1000); got != 150 || held {
-		t.Errorf("WitnessNear(150) = %d, %v; want 150, false", got, held)
+	if got, heldBack := l.WitnessNear(150, 1000); got != 150 || heldBack {
+		t.Errorf("WitnessNear(150) = %d, %v; want 150, false", got, heldBack)
 	}
-	if got, held := l.WitnessNear(MaxLamport, 1000); got != 1150 || !held {
-		t.Errorf("WitnessNear(MaxLamport) = %d, %v; want 1150, true", got, held)
+	if got, heldBack := l.WitnessNear(MaxLamport, 1000); got != 1150 || !heldBack {
+		t.Errorf("WitnessNear(MaxLamport) = %d, %v; want 1150, true", got, heldBack)
 	}
-	if got, held := l.WitnessNear(10, 1000); got != 1150 || held {
-		t.Errorf("WitnessNear(10) = %d, %v; want 1150 unchanged, false", got, held)
+	if got, heldBack := l.WitnessNear(10, 1000); got != 1150 || heldBack {
+		t.Errorf("WitnessNear(10) = %d, %v; want 1150 unchanged, false", got, heldBack)
 	}
 	l.Witness(MaxLamport - 10)
-	if got, held := l.WitnessNear(1<<63, 1000); got != MaxLamport || held {
-		t.Errorf("WitnessNear near the limit = %d, %v; want MaxLamport, false", got, held)
+	if got, heldBack := l.WitnessNear(1<<63, 1000); got != MaxLamport || heldBack {
+		t.Errorf("WitnessNear near the limit = %d, %v; want MaxLamport, false", got, heldBack)
 	}
 }

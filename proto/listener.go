@@ -26,7 +26,7 @@ type Listener struct {
 	failed RateLog // handshakes that failed
 
 	handshakes chan struct{} // a slot for each handshake in progress
-	refused    RateLog       // connections closed because every slot was taken
+	rejected   RateLog       // connections closed because every slot was taken
 }
 
 // maxHandshakes bounds the handshakes in progress on one listener. A peer
@@ -98,7 +98,7 @@ func (l *Listener) Serve(ctx context.Context, handle func(*Conn)) error {
 		select {
 		case l.handshakes <- struct{}{}:
 		default:
-			l.refused.Warn(l.log, "connection closed, too many handshakes in progress", "peer", raw.RemoteAddr().String(), "limit", maxHandshakes)
+			l.rejected.Warn(l.log, "connection closed, too many handshakes in progress", "peer", raw.RemoteAddr().String(), "limit", maxHandshakes)
 			raw.Close()
 			continue
 		}

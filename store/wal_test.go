@@ -424,13 +424,7 @@ func TestSegmentsRotate(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	segs, err := walSegments(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(segs) < 3 {
-		t.Fatalf("%d segments, want several of 4096 bytes", len(segs))
-	}
+	segs := severalSegments(t, dir)
 	for _, seg := range segs[:len(segs)-1] {
 		end, err := scanSegment(w.segPath(seg), 0, nil)
 		if err != nil {
@@ -551,13 +545,7 @@ func TestSyncsDuringRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	segs, err := walSegments(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(segs) < 3 {
-		t.Fatalf("%d segments, want several of 4096 bytes", len(segs))
-	}
+	segs := severalSegments(t, dir)
 	records := 0
 	for _, seg := range segs {
 		if _, err := scanSegment(w.segPath(seg), 0, func(Op) error { records++; return nil }); err != nil {
@@ -567,4 +555,18 @@ func TestSyncsDuringRotation(t *testing.T) {
 	if records != 200 {
 		t.Errorf("%d records in the log, want 200", records)
 	}
+}
+
+// severalSegments returns the log's segments in dir and fails the test
+// unless the 4096-byte segments of a test made at least three.
+func severalSegments(t *testing.T, dir string) []uint64 {
+	t.Helper()
+	segs, err := walSegments(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(segs) < 3 {
+		t.Fatalf("%d segments, want several of 4096 bytes", len(segs))
+	}
+	return segs
 }

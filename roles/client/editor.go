@@ -58,7 +58,7 @@ func (c *Client) readEdited(ctx context.Context, prompts <-chan string, lines ch
 	}
 }
 
-// resize tells the editor the terminal's new width.
+// resize sets the editor's width to the terminal's new one.
 func (c *Client) resize(width int) {
 	if c.editor != nil && width > 0 {
 		_ = c.editor.SetSize(width, 0)

@@ -377,8 +377,8 @@ func TestClusterKeyGuardsServerEndpoints(t *testing.T) {
 	if _, err := proto.Dial(ctx, c.xsub, proto.Pub, time.Second); !errors.Is(err, proto.ErrKeyMismatch) {
 		t.Errorf("publisher without the key: %v, want ErrKeyMismatch", err)
 	}
-	// A server without the key must not take client requests: it would
-	// answer from a store of its own.
+	// A server without the key must not take client requests, because it
+	// would reply from a store of its own.
 	if _, err := proto.Dial(ctx, c.backend, proto.Dealer, time.Second); !errors.Is(err, proto.ErrKeyMismatch) {
 		t.Errorf("server without the key at the broker: %v, want ErrKeyMismatch", err)
 	}

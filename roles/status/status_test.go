@@ -188,7 +188,7 @@ func TestStatusUnreachableServer(t *testing.T) {
 	}
 
 	// The report is printed, and Run fails because no listed server
-	// replied, so that a script sees the failure.
+	// replied, so that a script gets a failing exit status.
 	for _, c := range []struct {
 		lang, state, problem, failure string
 	}{
@@ -369,19 +369,7 @@ func TestTableInBothLanguages(t *testing.T) {
 }
 
 func TestTableReplicationSummary(t *testing.T) {
-	millis := 12.5
-	report := Report{Servers: []Server{{
-		Name: "server-1", Rank: 1, Addr: "tcp://127.0.0.1:5560", Reachable: true, OffsetMillis: &millis,
-		Status: &server.StatusReply{
-			Coordinator: "server-2", Epoch: 3, Lamport: 42, Users: 2, Channels: 1, Messages: 7,
-			Replica: replica.Status{
-				Sequence:   5,
-				Version:    map[string]uint64{"server-1@a": 5, "server-2@b": 4},
-				CatchingUp: true,
-				Peers:      []replica.PeerStatus{{Name: "server-2", InSync: true}, {Name: "server-3"}},
-			},
-		},
-	}}}
+	report := sampleReport()
 	var out bytes.Buffer
 	if err := WriteTable(&out, report, lang.EN); err != nil {
 		t.Fatal(err)
