@@ -90,6 +90,7 @@ type wal struct {
 	// and is nil while none runs.
 	syncing chan struct{}
 	synced  atomic.Int64 // written as of the start of the last successful sync
+	pace    syncPace     // chooses whether a sync keeps its processor
 
 	// kick wakes the syncer after an append, so the sync runs while bbolt
 	// commits the same batch. Closing stop ends the syncer, which then
@@ -281,7 +282,7 @@ func (w *wal) rotate() error {
 	if err := w.trimReserve(); err != nil {
 		return err
 	}
-	if err := datasync(w.f); err != nil {
+	if err := datasync(w.f, &w.pace); err != nil {
 		return err
 	}
 	w.synced.Store(w.written)
@@ -300,7 +301,7 @@ func (w *wal) syncUpTo(upTo int64) error {
 	f, written := w.f, w.written
 	w.mu.Unlock()
 	if w.sync {
-		if err := datasync(f); err != nil {
+		if err := datasync(f, &w.pace); err != nil {
 			return err
 		}
 	}
