@@ -112,6 +112,9 @@ type Config struct {
 	ChildLogLevel string
 	// Keep keeps the cluster's temporary directory, logs and data.
 	Keep bool
+	// ClusterKey is given to started children and presented to servers'
+	// endpoints and the proxy's publisher side; empty means none.
+	ClusterKey string
 
 	Clocks proto.Clocks
 	Log    *slog.Logger
@@ -342,6 +345,7 @@ func (b *Bench) startCluster(ctx context.Context, servers int, perServer func(in
 		perServer:  perServer,
 		logLevel:   b.cfg.ChildLogLevel,
 		keep:       b.cfg.Keep,
+		clusterKey: b.cfg.ClusterKey,
 		log:        b.log,
 	})
 	if err != nil {

@@ -113,6 +113,8 @@ func TestReqRepSmoke(t *testing.T) {
 func TestPubSubSmoke(t *testing.T) {
 	cfg := smokeConfig(ScenarioPubSub)
 	cfg.Subscribers = 3
+	// With a key the started proxy rejects publishers that present none.
+	cfg.ClusterKey = "bench-smoke-key"
 	report, out := runJSON(t, cfg)
 
 	r := report.PubSub
@@ -144,7 +146,7 @@ func TestClusterCloseStopsChildren(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	poller := newStatusPoller(proto.NewClocks())
+	poller := newStatusPoller(proto.NewClocks(), "")
 	defer poller.close()
 	if err := c.waitReady(context.Background(), poller, proto.NewClocks()); err != nil {
 		c.close()
@@ -164,6 +166,29 @@ func TestClusterCloseStopsChildren(t *testing.T) {
 	}
 	if _, err := os.Stat(c.dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("cluster directory %s still exists after close (stat: %v)", c.dir, err)
+	}
+}
+
+func TestClusterKeyReachesServers(t *testing.T) {
+	c, err := startCluster(clusterOptions{exe: msgsysBinary, servers: 1, logLevel: "warn", clusterKey: "bench-test-key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	keyed := newStatusPoller(proto.NewClocks(), "bench-test-key")
+	defer keyed.close()
+	if err := c.waitReady(context.Background(), keyed, proto.NewClocks()); err != nil {
+		t.Fatalf("cluster not ready for a poller with its key: %v", err)
+	}
+
+	plain := newStatusPoller(proto.NewClocks(), "")
+	defer plain.close()
+	_, err = plain.status(context.Background(), c.servers[0].Addr, statusTimeout)
+	if err == nil {
+		t.Fatal("a server started with a key answered a request without one")
+	}
+	if !errors.Is(err, proto.ErrKeyMismatch) {
+		t.Errorf("request without the key: %v, want %v", err, proto.ErrKeyMismatch)
 	}
 }
 

@@ -42,7 +42,7 @@ type BerkeleyResult struct {
 // berkeley starts servers with the given clock skews, or watches a
 // running cluster, and records the clock offsets after each round.
 func (b *Bench) berkeley(ctx context.Context, report *Report) (result *BerkeleyResult, err error) {
-	poller := newStatusPoller(b.cfg.Clocks)
+	poller := newStatusPoller(b.cfg.Clocks, b.cfg.ClusterKey)
 	defer poller.close()
 	result = &BerkeleyResult{}
 	var specs []*serverSpec

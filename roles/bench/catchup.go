@@ -38,7 +38,7 @@ func (b *Bench) catchup(ctx context.Context, report *Report) (result *CatchupRes
 	if b.cfg.Frontend != "" || b.cfg.Reference != "" {
 		return nil, errors.New("bench: catchup restarts a server, so it needs its own cluster: drop the address flags")
 	}
-	poller := newStatusPoller(b.cfg.Clocks)
+	poller := newStatusPoller(b.cfg.Clocks, b.cfg.ClusterKey)
 	defer poller.close()
 	c, err := b.startCluster(ctx, b.cfg.Servers, nil, poller)
 	if err != nil {

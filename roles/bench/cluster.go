@@ -37,6 +37,7 @@ type clusterOptions struct {
 	perServer  func(i int) []string
 	logLevel   string
 	keep       bool
+	clusterKey string // given to every child, empty for none
 	log        *slog.Logger
 }
 
@@ -185,10 +186,9 @@ func (c *cluster) spawn(name string, args ...string) (*process, error) {
 	}
 	cmd := exec.Command(c.opts.exe, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// The bench's clusters live on loopback and its own requests to their
-	// servers present no cluster key, so a key in the environment, meant
-	// for a real cluster, must not reach them.
-	cmd.Env = append(os.Environ(), "MSGSYS_LOG_LEVEL="+c.opts.logLevel, "MSGSYS_LOG_FORMAT=text", "MSGSYS_CLUSTER_KEY=")
+	// The children get the bench's own key, which its requests present,
+	// rather than the value in the environment.
+	cmd.Env = append(os.Environ(), "MSGSYS_LOG_LEVEL="+c.opts.logLevel, "MSGSYS_LOG_FORMAT=text", "MSGSYS_CLUSTER_KEY="+c.opts.clusterKey)
 	cmd.Env = append(cmd.Env, c.env...)
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {

@@ -46,6 +46,7 @@ const (
 	flagKeep          = "keep"
 	flagTimeout       = "timeout"
 	flagExecutable    = "executable"
+	flagClusterKey    = "cluster-key"
 	flagService       = "service"
 	flagClients       = "clients"
 	flagDuration      = "duration"
@@ -71,7 +72,7 @@ const (
 )
 
 // commonFlags are the flags of every scenario.
-var commonFlags = []string{flagJSON, flagServers, flagServerArg, flagChildLogLevel, flagKeep, flagTimeout, flagExecutable}
+var commonFlags = []string{flagJSON, flagServers, flagServerArg, flagChildLogLevel, flagKeep, flagTimeout, flagExecutable, flagClusterKey}
 
 // flagFor declares one flag with the scenario's default.
 func flagFor(name string, d Config) cli.Flag {
@@ -79,6 +80,10 @@ func flagFor(name string, d Config) cli.Flag {
 	switch name {
 	case flagJSON:
 		return &cli.BoolFlag{Name: name, EnvVars: env, Usage: "print one JSON object instead of a table"}
+	case flagClusterKey:
+		// The variable every other command reads, so that one export
+		// serves the whole cluster.
+		return &cli.StringFlag{Name: name, EnvVars: []string{"MSGSYS_CLUSTER_KEY"}, Usage: "cluster key (ZeroMQ PLAIN) given to started servers and broker, and presented to the servers and proxy of a running cluster; empty: none"}
 	case flagServers:
 		return &cli.IntFlag{Name: name, Value: d.Servers, EnvVars: env, Usage: "servers of the started cluster"}
 	case flagServerArg:
@@ -178,6 +183,7 @@ func configFrom(c *cli.Context, scenario string) (Config, error) {
 	cfg.Keep = c.Bool(flagKeep)
 	cfg.Timeout = c.Duration(flagTimeout)
 	cfg.Executable = c.String(flagExecutable)
+	cfg.ClusterKey = c.String(flagClusterKey)
 
 	// set applies a flag only when this scenario declares it.
 	set := func(name string, apply func()) {

@@ -71,7 +71,7 @@ func (b *Bench) failover(ctx context.Context, report *Report) (result *FailoverR
 	if b.cfg.Frontend != "" || b.cfg.Reference != "" {
 		return nil, errors.New("bench: failover kills processes, so it needs its own cluster: drop the address flags")
 	}
-	poller := newStatusPoller(b.cfg.Clocks)
+	poller := newStatusPoller(b.cfg.Clocks, b.cfg.ClusterKey)
 	defer poller.close()
 	c, err := b.startCluster(ctx, b.cfg.Servers, nil, poller)
 	if err != nil {

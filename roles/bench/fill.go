@@ -127,7 +127,7 @@ func (b *Bench) fillPush(ctx context.Context, specs []*serverSpec, messages int,
 	var wg sync.WaitGroup
 	for i, spec := range specs {
 		wg.Go(func() {
-			requester := proto.NewRequester(spec.Addr)
+			requester := proto.NewKeyedRequester(spec.Addr, b.cfg.ClusterKey)
 			defer requester.Close()
 			for from := uint64(1); from <= last; from += pushBatch {
 				to := min(from+pushBatch-1, last)

@@ -56,7 +56,7 @@ func (b *Bench) memory(ctx context.Context, report *Report) (result *MemoryResul
 	if b.cfg.Frontend != "" || b.cfg.Reference != "" {
 		return nil, errors.New("bench: memory reads the servers' /proc entries, so it needs its own cluster: drop the address flags")
 	}
-	poller := newStatusPoller(b.cfg.Clocks)
+	poller := newStatusPoller(b.cfg.Clocks, b.cfg.ClusterKey)
 	defer poller.close()
 	c, err := b.startCluster(ctx, b.cfg.Servers, nil, poller)
 	if err != nil {

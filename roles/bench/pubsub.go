@@ -176,6 +176,7 @@ func (b *Bench) runPubSub(ctx context.Context, label, xsub, xpub string) (PubSub
 	}
 	for range b.cfg.Publishers {
 		pub := proto.NewPublisher(xsub, b.log)
+		pub.UseKey(b.cfg.ClusterKey)
 		run.pubs = append(run.pubs, pub)
 		wg.Go(func() { pub.Run(runCtx) })
 	}

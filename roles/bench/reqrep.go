@@ -33,7 +33,7 @@ func (b *Bench) reqrep(ctx context.Context, report *Report) (result *ReqRepResul
 	result = &ReqRepResult{Service: b.cfg.Service, Clients: b.cfg.Clients, TextSize: b.cfg.Size}
 	frontend := b.cfg.Frontend
 	if frontend == "" {
-		poller := newStatusPoller(b.cfg.Clocks)
+		poller := newStatusPoller(b.cfg.Clocks, b.cfg.ClusterKey)
 		defer poller.close()
 		var c *cluster
 		c, err = b.startCluster(ctx, b.cfg.Servers, nil, poller)

@@ -25,14 +25,15 @@ const (
 // endpoints. It keeps one connection per server, so polling every few
 // milliseconds costs no handshakes.
 type statusPoller struct {
-	clocks proto.Clocks
+	clocks     proto.Clocks
+	clusterKey string // presented to every server, empty for none
 
 	mu         sync.Mutex // guards requesters
 	requesters map[string]*proto.Requester
 }
 
-func newStatusPoller(clocks proto.Clocks) *statusPoller {
-	return &statusPoller{clocks: clocks, requesters: make(map[string]*proto.Requester)}
+func newStatusPoller(clocks proto.Clocks, clusterKey string) *statusPoller {
+	return &statusPoller{clocks: clocks, clusterKey: clusterKey, requesters: make(map[string]*proto.Requester)}
 }
 
 func (p *statusPoller) requester(addr string) *proto.Requester {
@@ -40,7 +41,7 @@ func (p *statusPoller) requester(addr string) *proto.Requester {
 	defer p.mu.Unlock()
 	r, ok := p.requesters[addr]
 	if !ok {
-		r = proto.NewRequester(addr)
+		r = proto.NewKeyedRequester(addr, p.clusterKey)
 		p.requesters[addr] = r
 	}
 	return r
