@@ -126,7 +126,7 @@ func (d *Dump) Run(ctx context.Context) error {
 		return dumpAndClose(d.cfg.Lang, st, d.cfg.Out)
 	}
 	if !errors.Is(err, bolt.ErrTimeout) {
-		return fail(d.cfg.Lang, nil, err, textFailed, err)
+		return fail(d.cfg.Lang, nil, err, textFailed, lang.SystemError(err, d.cfg.Lang))
 	}
 	d.cfg.Log.Debug("store is locked, asking its server for a copy", "path", path)
 	return d.dumpLive(ctx)
@@ -144,7 +144,13 @@ func checkStoreFile(l, dir, path string) error {
 		case errors.Is(err, fs.ErrPermission):
 			return fail(l, nil, err, textDataDirDenied, dir)
 		}
-		return fail(l, nil, err, textDataDir, dir, err)
+		// The text names the directory already, so only the reason follows.
+		reason := err
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) {
+			reason = pathErr.Err
+		}
+		return fail(l, nil, err, textDataDir, dir, lang.SystemError(reason, l))
 	} else if !info.IsDir() {
 		return fail(l, ErrNoStore, nil, textNotDir, dir)
 	}
@@ -153,7 +159,7 @@ func checkStoreFile(l, dir, path string) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fail(l, ErrNoStore, err, textNoStoreFile, dir, storeFile)
 		}
-		return fail(l, nil, err, textFailed, err)
+		return fail(l, nil, err, textFailed, lang.SystemError(err, l))
 	}
 	if !info.Mode().IsRegular() {
 		return fail(l, ErrNoStore, nil, textNotRegular, path)
@@ -167,7 +173,7 @@ func dumpAndClose(l string, st *store.Store, w io.Writer) error {
 		err = closeErr
 	}
 	if err != nil {
-		return fail(l, nil, err, textFailed, err)
+		return fail(l, nil, err, textFailed, lang.SystemError(err, l))
 	}
 	return nil
 }
@@ -209,7 +215,7 @@ func readInfo(l, dir string) (serverInfo, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return serverInfo{}, fail(l, ErrServer, err, textNoInfoFile, filepath.Join(dir, storeFile), path)
 		}
-		return serverInfo{}, fail(l, nil, err, textFailed, err)
+		return serverInfo{}, fail(l, nil, err, textFailed, lang.SystemError(err, l))
 	}
 	var info serverInfo
 	if err := json.Unmarshal(data, &info); err != nil {
@@ -226,7 +232,7 @@ func readInfo(l, dir string) (serverInfo, error) {
 func (d *Dump) requestBackup(ctx context.Context, info serverInfo) (string, error) {
 	frame, err := proto.Encode(serviceBackup, &backupRequest{}, d.cfg.Clocks.Meta())
 	if err != nil {
-		return "", fail(d.cfg.Lang, nil, err, textFailed, err)
+		return "", fail(d.cfg.Lang, nil, err, textFailed, lang.SystemError(err, d.cfg.Lang))
 	}
 	requester := proto.NewKeyedRequester(info.Addr, d.cfg.ClusterKey)
 	defer requester.Close()

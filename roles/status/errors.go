@@ -13,8 +13,8 @@ import (
 
 // failure is an error explained for people in both languages. Error
 // returns the English text, which logs and the JSON report's error field
-// show. An argument that is itself a *failure is rendered in the same
-// language as the text around it.
+// show. An argument that is a *failure or a systemError is rendered in the
+// same language as the text around it.
 type failure struct {
 	text  lang.Text // format string for args
 	args  []any
@@ -29,7 +29,7 @@ func (f *failure) Unwrap() error { return f.cause }
 func (f *failure) in(l string) string {
 	args := make([]any, len(f.args))
 	for i, arg := range f.args {
-		if inner, ok := arg.(*failure); ok {
+		if inner, ok := arg.(interface{ in(string) string }); ok {
 			args[i] = inner.in(l)
 		} else {
 			args[i] = arg
@@ -67,12 +67,18 @@ func explain(err error, timeout time.Duration) *failure {
 	case errors.Is(err, proto.ErrUnreachable) && errors.As(err, &dial):
 		// The operating system's reason, such as "connect: connection
 		// refused", without proto's prefixes.
-		return &failure{text: textCannotConnect, args: []any{dial.Err}, cause: err}
+		return &failure{text: textCannotConnect, args: []any{systemError{dial.Err}}, cause: err}
 	case errors.Is(err, proto.ErrUnreachable):
-		return &failure{text: textCannotConnect, args: []any{err}, cause: err}
+		return &failure{text: textCannotConnect, args: []any{systemError{err}}, cause: err}
 	case errors.Is(err, proto.ErrClosed):
 		return &failure{text: textClosed, cause: err}
 	default:
 		return &failure{text: lang.Text{PT: "%v", EN: "%v"}, args: []any{err}, cause: err}
 	}
 }
+
+// systemError is an error of the operating system as an argument of a
+// failure, described in the failure's language (lang.SystemError).
+type systemError struct{ err error }
+
+func (e systemError) in(l string) string { return lang.SystemError(e.err, l) }

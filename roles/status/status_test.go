@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -422,6 +423,10 @@ func TestExplainKeyAndRefusedErrors(t *testing.T) {
 		"key mismatch": {fmt.Errorf("handshake: %w", proto.ErrKeyMismatch), "a chave do cluster não confere", "the cluster key does not match"},
 		"bad key":      {proto.ErrBadKey, "recusou a chave do cluster", "rejected the cluster key"},
 		"refused":      {&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, "conexão recusada", "connection refused"},
+		"no route": {
+			fmt.Errorf("%w: %w", proto.ErrUnreachable, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.EHOSTUNREACH)}),
+			"não foi possível conectar: máquina inalcançável", "cannot connect: connect: no route to host",
+		},
 	}
 	for name, c := range cases {
 		f := explain(c.err, time.Second)

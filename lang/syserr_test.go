@@ -1,0 +1,43 @@
+package lang
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+func TestSystemErrorPortuguese(t *testing.T) {
+	absent := filepath.Join(t.TempDir(), "absent")
+	_, missing := os.Stat(absent)
+	refused := &net.OpError{Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5559}, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	cases := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"missing file", missing, absent + ": arquivo ou diretório inexistente"},
+		{"denied path", &fs.PathError{Op: "open", Path: "/data/x", Err: syscall.EACCES}, "/data/x: permissão negada"},
+		{"refused dial", refused, "127.0.0.1:5559: conexão recusada"},
+		{"wrapped errno", fmt.Errorf("store: %w", syscall.ENOSPC), "não há espaço livre no dispositivo"},
+		{"unknown host", &net.DNSError{Err: "no such host", Name: "servidor-9", IsNotFound: true}, "nome de máquina desconhecido: servidor-9"},
+		{"errno not listed", syscall.ENOTSOCK, syscall.ENOTSOCK.Error()},
+		{"not a system error", errors.New("store: corrupt page"), "store: corrupt page"},
+	}
+	for _, c := range cases {
+		if got := SystemError(c.err, PT); got != c.want {
+			t.Errorf("%s: SystemError(%v, pt) = %q, want %q", c.name, c.err, got, c.want)
+		}
+	}
+}
+
+func TestSystemErrorEnglishKeepsText(t *testing.T) {
+	err := &fs.PathError{Op: "open", Path: "/data/x", Err: syscall.EACCES}
+	if got := SystemError(err, EN); got != err.Error() {
+		t.Errorf("SystemError(%v, en) = %q, want the error's own text", err, got)
+	}
+}
