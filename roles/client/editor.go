@@ -21,7 +21,7 @@ func newEditor(in io.Reader, out io.Writer, width int) *term.Terminal {
 	t := term.NewTerminal(struct {
 		io.Reader
 		io.Writer
-	}{in, out}, "")
+	}{keyReader{in}, out}, "")
 	if width > 0 {
 		_ = t.SetSize(width, 0)
 	}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"regexp"
 	"strings"
@@ -235,5 +236,48 @@ func TestEditorKeepsTypedText(t *testing.T) {
 	bye := textBye.In(lang.PT)
 	if strings.Count(out, "rascunho") != 1 || !strings.HasSuffix(out, "rascunho\r\n"+bye+"\r\n") {
 		t.Errorf("the unsent text is not left above the farewell; output ends:\n%q", out[max(0, len(out)-120):])
+	}
+}
+
+// TestEditorHomeAndEndKeys sends Home and End as the Linux console and
+// application cursor mode send them, which x/term does not read itself.
+func TestEditorHomeAndEndKeys(t *testing.T) {
+	srv := clienttest.Start(t)
+	srv.AddChannel("geral")
+	cfg := testConfig(t, srv, lang.PT)
+	cfg.Terminal, cfg.Editor, cfg.Width = true, true, 80
+	h := startClient(t, cfg)
+	h.type_("/login ana\r/join geral\r")
+	h.waitFor("#geral> ")
+
+	h.type_("mundo")
+	h.waitFor("mundo")
+	h.type_("\x1b[1~") // Home, Linux console
+	h.type_("ola ")
+	h.type_("\x1bOF") // End, application cursor mode
+	h.type_("!\r")
+	if !eventually(func() bool {
+		posts := srv.Posts("geral")
+		return len(posts) == 1 && posts[0].Message == "ola mundo!"
+	}) {
+		t.Fatalf("posts %+v, want one \"ola mundo!\"", srv.Posts("geral"))
+	}
+}
+
+func TestRewriteKeys(t *testing.T) {
+	cases := map[string]string{
+		"a\x1b[4~b":        "a\x1b[Fb",
+		"\x1bOH\x1b[8~":    "\x1b[H\x1b[F",
+		"\x1b[3~":          "\x1b[3~", // Delete, which x/term reads
+		"sem teclas \x1b[": "sem teclas \x1b[",
+	}
+	for in, want := range cases {
+		var got bytes.Buffer
+		if _, err := got.ReadFrom(keyReader{strings.NewReader(in)}); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want {
+			t.Errorf("keyReader(%q) = %q, want %q", in, got.String(), want)
+		}
 	}
 }
