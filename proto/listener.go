@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -24,6 +25,9 @@ type Listener struct {
 
 	key    string  // cluster key every connection must present, or ""
 	failed RateLog // handshakes that failed
+	// keyFailed is when a handshake last failed over the cluster key, in
+	// Unix nanoseconds, 0 if never.
+	keyFailed atomic.Int64
 
 	handshakes chan struct{} // a slot for each handshake in progress
 	rejected   RateLog       // connections closed because every slot was taken
@@ -39,6 +43,12 @@ const maxHandshakes = 1024
 // RequireKey makes the listener accept only connections that present key
 // with the PLAIN mechanism. Call it before Serve.
 func (l *Listener) RequireKey(key string) { l.key = key }
+
+// KeyFailedSince reports whether a handshake failed over the cluster key,
+// a missing, unexpected or wrong one, after t.
+func (l *Listener) KeyFailedSince(t time.Time) bool {
+	return l.keyFailed.Load() > t.UnixNano()
+}
 
 // Listen binds endpoint ("tcp://*:5555", "tcp://127.0.0.1:0") for sockets
 // of type typ.
@@ -124,6 +134,9 @@ func (l *Listener) serveConn(ctx context.Context, raw net.Conn, handle func(*Con
 	conn, err := open(raw, l.typ, true, time.Now().Add(HandshakeTimeout), l.key)
 	<-l.handshakes
 	if err != nil {
+		if errors.Is(err, ErrKeyMismatch) || errors.Is(err, ErrBadKey) {
+			l.keyFailed.Store(time.Now().UnixNano())
+		}
 		l.failed.Warn(l.log, "handshake failed", "peer", raw.RemoteAddr().String(), "err", err)
 		raw.Close()
 		return

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"time"
 	"unicode/utf8"
 
 	"msgsys/lang"
@@ -51,6 +52,18 @@ var failureTexts = map[failure]lang.Text{
 	},
 }
 
+// textKeyRejected follows failNoServer's text while servers fail their
+// handshake over the cluster key, a cause otherwise shown only in logs.
+var textKeyRejected = lang.Text{
+	PT: "O broker está recusando servidores pela chave do cluster: defina a mesma --cluster-key (MSGSYS_CLUSTER_KEY) no broker e nos servidores.",
+	EN: "The broker is rejecting servers over the cluster key: set the same --cluster-key (MSGSYS_CLUSTER_KEY) on the broker and the servers.",
+}
+
+// keyRejectedWithin is the age up to which a key failure at the server
+// side adds textKeyRejected. A msgsys server redials at least once a
+// second, so a misconfigured one fails again well within it.
+const keyRejectedWithin = time.Minute
+
 // fail sends req's client an error reply for reason, with the request's
 // envelope so that it reaches the right request.
 func (b *Broker) fail(req *request, reason failure) {
@@ -84,6 +97,9 @@ func (b *Broker) errorPayload(body []byte, reason failure) []byte {
 	}
 
 	text := failureTexts[reason].In(b.cfg.Lang)
+	if reason == failNoServer && b.backend != nil && b.backend.KeyFailedSince(time.Now().Add(-keyRejectedWithin)) {
+		text += " " + textKeyRejected.In(b.cfg.Lang)
+	}
 	data := errorReply{Status: proto.StatusError, Description: text, Message: text}
 	payload, err := proto.Encode(service, &data, b.cfg.Clocks.Meta())
 	if err != nil {

@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -281,6 +282,35 @@ func TestPortugueseErrorText(t *testing.T) {
 	if _, text, _ := decodeError(t, reply); text != failureTexts[failNoServer].PT {
 		t.Errorf("description = %q, want the Portuguese text", text)
 	}
+}
+
+func TestNoServerNamesKeyRejection(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.ClusterKey = "broker-test-key"
+	b := startBroker(t, cfg)
+	r := proto.NewRequester(b.FrontendEndpoint())
+	defer r.Close()
+	request := func() string {
+		reply, err := r.Request(context.Background(), encodeRequest(t, proto.ServiceUsers, 1), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, text, _ := decodeError(t, reply)
+		return text
+	}
+	if text := request(); text != failureTexts[failNoServer].EN {
+		t.Fatalf("description before any rejection = %q, want %q", text, failureTexts[failNoServer].EN)
+	}
+
+	// A server without the key fails its handshake at the server side.
+	_, err := proto.Dial(context.Background(), b.BackendEndpoint(), proto.Dealer, time.Second)
+	if !errors.Is(err, proto.ErrKeyMismatch) {
+		t.Fatalf("dial without the key: %v, want %v", err, proto.ErrKeyMismatch)
+	}
+	want := failureTexts[failNoServer].EN + " " + textKeyRejected.EN
+	waitFor(t, 5*time.Second, "the key hint in the no-server reply", func() bool {
+		return request() == want
+	})
 }
 
 func TestConcurrentClientsRouting(t *testing.T) {
