@@ -17,27 +17,35 @@ const (
 	// are slow, to time the disk again. A blocking sync's time includes
 	// the wait for the processor, so it cannot be used.
 	retimeEvery = time.Second
+	// stallSync is the time from which one kept sync stops syncs from
+	// keeping the processor for stallPause. A server that stands still
+	// for half a second misses its peers' acknowledgement deadline
+	// (replica.Config.AckTimeout) and is marked lagging.
+	stallSync  = 100 * time.Millisecond
+	stallPause = time.Minute
 )
 
 // syncPace is the record of the last eight syncs that kept their
 // processor. Syncs keep it unless most of those were slow, so a lone slow
-// sync changes nothing. The log calls it from one sync at a time.
+// sync changes nothing, unless it took stallSync. The log calls it from
+// one sync at a time.
 type syncPace struct {
-	recent [8]time.Duration // ring of kept sync times, zero before the first
-	next   int              // index in recent of the next time
-	slow   int              // number of slow times in recent
-	retime time.Time        // while syncs are slow, when one keeps its processor again
+	recent     [8]time.Duration // ring of kept sync times, zero before the first
+	next       int              // index in recent of the next time
+	slow       int              // number of slow times in recent
+	blockUntil time.Time        // syncs block before this time
 }
 
 // keep reports whether the sync about to start keeps its processor.
 func (p *syncPace) keep(now time.Time) bool {
-	if 2*p.slow <= len(p.recent) {
-		return true
-	}
-	if now.Before(p.retime) {
+	if now.Before(p.blockUntil) {
 		return false
 	}
-	p.retime = now.Add(retimeEvery)
+	if 2*p.slow > len(p.recent) {
+		// Syncs are slow: this one times the disk, and the next ones
+		// block for retimeEvery.
+		p.blockUntil = now.Add(retimeEvery)
+	}
 	return true
 }
 
@@ -51,7 +59,13 @@ func (p *syncPace) observe(now time.Time, d time.Duration) {
 	}
 	p.recent[p.next] = d
 	p.next = (p.next + 1) % len(p.recent)
-	if 2*p.slow > len(p.recent) {
-		p.retime = now.Add(retimeEvery)
+
+	switch {
+	case d >= stallSync:
+		p.blockUntil = now.Add(stallPause)
+	case 2*p.slow > len(p.recent):
+		p.blockUntil = now.Add(retimeEvery)
+	default:
+		p.blockUntil = time.Time{}
 	}
 }

@@ -49,3 +49,16 @@ func TestSyncPaceSlowDiskRetimes(t *testing.T) {
 		t.Fatalf("syncs do not keep the processor with %d slow of 8", p.slow)
 	}
 }
+
+func TestSyncPaceStallBlocksForAMinute(t *testing.T) {
+	var p syncPace
+	now := time.Unix(1_700_000_000, 0)
+	p.observe(now, 300*time.Microsecond)
+	p.observe(now, 200*time.Millisecond)
+	if p.keep(now.Add(stallPause - time.Second)) {
+		t.Fatal("a sync keeps its processor within a minute of a 200 ms sync")
+	}
+	if !p.keep(now.Add(stallPause)) {
+		t.Fatal("no sync keeps its processor a minute after a lone 200 ms sync")
+	}
+}
