@@ -193,11 +193,9 @@ func TestClientSurvivesBrokerRestart(t *testing.T) {
 	}
 }
 
-// TestEditorKeepsTypedText types half a post on an edited terminal line
-// and lets a live post arrive. The live post must appear above the line,
-// with the prompt and the typed half drawn again below it, and the rest
-// of the typing must complete the same post.
-func TestEditorKeepsTypedText(t *testing.T) {
+// startEditorInGeral starts a client that edits its terminal line itself,
+// logged in as ana and joined to #geral.
+func startEditorInGeral(t *testing.T) (*clienttest.Server, *harness) {
 	srv := clienttest.Start(t)
 	srv.AddChannel("geral")
 	cfg := testConfig(t, srv, lang.PT)
@@ -205,6 +203,15 @@ func TestEditorKeepsTypedText(t *testing.T) {
 	h := startClient(t, cfg)
 	h.type_("/login ana\r/join geral\r")
 	h.waitFor("#geral> ")
+	return srv, h
+}
+
+// TestEditorKeepsTypedText types half a post on an edited terminal line
+// and lets a live post arrive. The live post must appear above the line,
+// with the prompt and the typed half drawn again below it, and the rest
+// of the typing must complete the same post.
+func TestEditorKeepsTypedText(t *testing.T) {
+	srv, h := startEditorInGeral(t)
 
 	h.type_("meio escr")
 	h.waitFor("meio escr")
@@ -242,13 +249,7 @@ func TestEditorKeepsTypedText(t *testing.T) {
 // TestEditorHomeAndEndKeys sends Home and End as the Linux console and
 // application cursor mode send them, which x/term does not read itself.
 func TestEditorHomeAndEndKeys(t *testing.T) {
-	srv := clienttest.Start(t)
-	srv.AddChannel("geral")
-	cfg := testConfig(t, srv, lang.PT)
-	cfg.Terminal, cfg.Editor, cfg.Width = true, true, 80
-	h := startClient(t, cfg)
-	h.type_("/login ana\r/join geral\r")
-	h.waitFor("#geral> ")
+	srv, h := startEditorInGeral(t)
 
 	h.type_("mundo")
 	h.waitFor("mundo")
