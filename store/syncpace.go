@@ -11,29 +11,30 @@ import "time"
 // millisecond (docs/benchmarks.md). syncPace chooses between the two.
 
 const (
-	// slowSync is the time from which a kept sync counts as slow.
-	slowSync = time.Millisecond
-	// retimeEvery is how often one sync keeps its processor while syncs
-	// are slow, to time the disk again. A blocking sync's time includes
-	// the wait for the processor, so it cannot be used.
-	retimeEvery = time.Second
-	// stallSync is the time from which one kept sync stops syncs from
-	// keeping the processor for stallPause. A server that stands still
-	// for half a second misses its peers' acknowledgement deadline
-	// (replica.Config.AckTimeout) and is marked lagging.
-	stallSync  = 100 * time.Millisecond
-	stallPause = time.Minute
+	// slowSync is the time from which a sync counts as slow. A blocking
+	// sync's time includes the wait for the processor, a few tenths of a
+	// millisecond under load, so the bound leaves room for it.
+	slowSync = 2 * time.Millisecond
+	// stallSync is the time from which a sync stalls the server if it
+	// keeps the processor. The coordinator's peers call an election after
+	// two missed checks of 150 ms (election.DefaultConfig), and an in-sync
+	// peer is marked lagging after --ack-timeout (500 ms).
+	stallSync = 50 * time.Millisecond
+	// stallPause is how long syncs block after the first sync that kept
+	// the processor and stalled. Each further one doubles it, up to
+	// maxStallPause.
+	stallPause    = time.Minute
+	maxStallPause = time.Hour
 )
 
-// syncPace is the record of the last eight syncs that kept their
-// processor. Syncs keep it unless most of those were slow, so a lone slow
-// sync changes nothing, unless it took stallSync. The log calls it from
-// one sync at a time.
+// syncPace is the record of the last eight syncs, kept or blocking. A sync
+// keeps its processor while most of those were fast and none stalled, and
+// no stall pause runs. The log calls it from one sync at a time.
 type syncPace struct {
-	recent     [8]time.Duration // ring of kept sync times, zero before the first
+	recent     [8]time.Duration // ring of sync times, zero before the first
 	next       int              // index in recent of the next time
-	slow       int              // number of slow times in recent
-	blockUntil time.Time        // syncs block before this time
+	stalls     int              // kept syncs that stalled, in this process
+	blockUntil time.Time        // end of the running stall pause
 }
 
 // keep reports whether the sync about to start keeps its processor.
@@ -41,31 +42,25 @@ func (p *syncPace) keep(now time.Time) bool {
 	if now.Before(p.blockUntil) {
 		return false
 	}
-	if 2*p.slow > len(p.recent) {
-		// Syncs are slow: this one times the disk, and the next ones
-		// block for retimeEvery.
-		p.blockUntil = now.Add(retimeEvery)
+	slow := 0
+	for _, d := range p.recent {
+		if d >= stallSync {
+			return false
+		}
+		if d >= slowSync {
+			slow++
+		}
 	}
-	return true
+	return 2*slow <= len(p.recent)
 }
 
-// observe records the time of one sync that kept its processor.
-func (p *syncPace) observe(now time.Time, d time.Duration) {
-	if p.recent[p.next] >= slowSync {
-		p.slow--
-	}
-	if d >= slowSync {
-		p.slow++
-	}
+// observe records the time of one sync, and whether it kept its processor.
+func (p *syncPace) observe(now time.Time, d time.Duration, keptProcessor bool) {
 	p.recent[p.next] = d
 	p.next = (p.next + 1) % len(p.recent)
-
-	switch {
-	case d >= stallSync:
-		p.blockUntil = now.Add(stallPause)
-	case 2*p.slow > len(p.recent):
-		p.blockUntil = now.Add(retimeEvery)
-	default:
-		p.blockUntil = time.Time{}
+	if keptProcessor && d >= stallSync {
+		pause := min(stallPause<<min(p.stalls, 6), maxStallPause)
+		p.stalls++
+		p.blockUntil = now.Add(pause)
 	}
 }

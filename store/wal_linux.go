@@ -15,23 +15,33 @@ func allocate(f *os.File, off, n int64) error {
 
 // datasync writes f's data, and the metadata needed to read it back, to
 // the disk. It skips the modification time, which fsync would journal too.
-// While pace finds syncs fast, the call keeps the goroutine's processor,
-// because RawSyscall does not tell the scheduler that it blocks.
+// While pace allows it, the call keeps the goroutine's processor, because
+// RawSyscall does not tell the scheduler that it blocks.
 func datasync(f *os.File, pace *syncPace) error {
 	fd := f.Fd()
 	return ignoringEINTR(func() error {
 		start := time.Now()
-		if !pace.keep(start) {
-			return syscall.Fdatasync(int(fd))
+		sync, keepsProcessor := blockingSync, false
+		if pace.keep(start) {
+			sync, keepsProcessor = keptSync, true
 		}
-		_, _, errno := syscall.RawSyscall(syscall.SYS_FDATASYNC, fd, 0, 0)
-		pace.observe(start, time.Since(start))
-		if errno != 0 {
+		err := sync(fd)
+		pace.observe(start, time.Since(start), keepsProcessor)
+		return err
+	})
+}
+
+// keptSync and blockingSync are datasync's two calls, variables so that
+// tests can slow them down.
+var (
+	keptSync = func(fd uintptr) error {
+		if _, _, errno := syscall.RawSyscall(syscall.SYS_FDATASYNC, fd, 0, 0); errno != 0 {
 			return errno
 		}
 		return nil
-	})
-}
+	}
+	blockingSync = func(fd uintptr) error { return syscall.Fdatasync(int(fd)) }
+)
 
 func ignoringEINTR(call func() error) error {
 	for {
