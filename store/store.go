@@ -30,6 +30,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -121,6 +122,9 @@ type Options struct {
 	// NoSync skips syncing the write-ahead log, so a machine crash can
 	// lose data. Tests only.
 	NoSync bool
+	// Log receives the write-ahead log's events, such as a sync that
+	// stalled the server. Nil discards them.
+	Log *slog.Logger
 }
 
 // Counts are the sizes of the materialised view.
@@ -238,7 +242,7 @@ func open(path string, opts Options) (*Store, error) {
 		err = db.View(s.load)
 	}
 	if err == nil && !opts.ReadOnly {
-		err = s.recover(walDir, rebuild, !opts.NoSync)
+		err = s.recover(walDir, rebuild, !opts.NoSync, opts.Log)
 	}
 	if err != nil {
 		if s.wal != nil {
@@ -267,12 +271,12 @@ func (s *Store) Recovery() Recovery { return s.recovered }
 
 // recover opens the write-ahead log, brings the file up to date with it,
 // and marks the store open.
-func (s *Store) recover(dir string, rebuild bool, sync bool) error {
+func (s *Store) recover(dir string, rebuild bool, sync bool, log *slog.Logger) error {
 	died, _, err := readOpenMarker(dir)
 	if err != nil {
 		return err
 	}
-	if s.wal, err = openWAL(dir, sync); err != nil {
+	if s.wal, err = openLoggedWAL(dir, sync, log); err != nil {
 		return err
 	}
 	s.recovered.Unclean, s.recovered.Rebuilt = died, rebuild

@@ -92,3 +92,20 @@ func TestSyncPaceStallInWindowBlocks(t *testing.T) {
 		t.Fatal("syncs do not keep the processor once the 600 ms sync left the window")
 	}
 }
+
+func TestSyncPaceStallsForgottenAfterAnHour(t *testing.T) {
+	var p syncPace
+	now := time.Unix(1_700_000_000, 0)
+	p.observe(now, 300*time.Millisecond, true)
+
+	// A stall more than maxStallPause after the last pauses a minute, not
+	// two.
+	now = now.Add(maxStallPause + time.Minute)
+	p.observe(now, 300*time.Millisecond, true)
+	for range 8 {
+		p.observe(now, 300*time.Microsecond, false)
+	}
+	if !p.keep(now.Add(stallPause)) {
+		t.Fatalf("no sync keeps its processor a minute after a stall an hour after the last; %d stalls", p.stalls)
+	}
+}

@@ -134,7 +134,7 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
 		return nil, fmt.Errorf("server: data directory: %w", err)
 	}
-	st, err := store.Open(filepath.Join(cfg.Data, "server.db"), store.Options{Timeout: 2 * time.Second})
+	st, err := store.Open(filepath.Join(cfg.Data, "server.db"), store.Options{Timeout: 2 * time.Second, Log: cfg.Log.With("server", cfg.Name)})
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("server: open store in %s (is another server using it?): %w", cfg.Data, err)
 	}
