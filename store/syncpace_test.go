@@ -23,27 +23,30 @@ func TestSyncPaceIgnoresLoneSlowSync(t *testing.T) {
 	}
 }
 
-func TestSyncPaceSlowDiskBlocks(t *testing.T) {
-	var p syncPace
-	now := time.Unix(1_700_000_000, 0)
-	for range 8 {
-		p.observe(now, 5*time.Millisecond, false)
+// TestSyncPaceBlocksUntilFastAgain feeds blocking syncs that go on timing
+// the disk: first slow ones, then fast ones. Syncs must keep the
+// processor again only after the given number of fast ones.
+func TestSyncPaceBlocksUntilFastAgain(t *testing.T) {
+	cases := []struct {
+		name      string
+		slow      []time.Duration
+		fastUntil int // fast syncs after which syncs keep the processor
+	}{
+		{"eight slow syncs", []time.Duration{5, 5, 5, 5, 5, 5, 5, 5}, 4},
+		{"one stalled sync", []time.Duration{600}, 8},
 	}
-	if p.keep(now) {
-		t.Fatal("a sync keeps its processor after eight slow syncs")
-	}
-
-	// Blocking syncs go on timing the disk, which is fast again. Once four
-	// of the last eight were fast, syncs keep the processor.
-	for i := range 3 {
-		p.observe(now, 100*time.Microsecond, false)
-		if p.keep(now) {
-			t.Fatalf("a sync keeps its processor with %d fast syncs of eight", i+1)
+	for _, c := range cases {
+		var p syncPace
+		now := time.Unix(1_700_000_000, 0)
+		for _, ms := range c.slow {
+			p.observe(now, ms*time.Millisecond, false)
 		}
-	}
-	p.observe(now, 100*time.Microsecond, false)
-	if !p.keep(now) {
-		t.Fatal("syncs do not keep the processor with four fast syncs of eight")
+		for fast := 1; fast <= c.fastUntil; fast++ {
+			p.observe(now, 300*time.Microsecond, false)
+			if keeps := p.keep(now); keeps != (fast == c.fastUntil) {
+				t.Errorf("%s: after %d fast syncs, keep = %v, want %v", c.name, fast, keeps, fast == c.fastUntil)
+			}
+		}
 	}
 }
 
@@ -74,22 +77,6 @@ func TestSyncPaceStallPausesAndDoubles(t *testing.T) {
 	}
 	if !p.keep(now.Add(2 * stallPause)) {
 		t.Fatal("no sync keeps its processor two minutes after a second stall")
-	}
-}
-
-func TestSyncPaceStallInWindowBlocks(t *testing.T) {
-	var p syncPace
-	now := time.Unix(1_700_000_000, 0)
-	p.observe(now, 600*time.Millisecond, false)
-	for i := range 7 {
-		p.observe(now, 300*time.Microsecond, false)
-		if p.keep(now) {
-			t.Fatalf("a sync keeps its processor %d syncs after a blocking sync of 600 ms", i+1)
-		}
-	}
-	p.observe(now, 300*time.Microsecond, false)
-	if !p.keep(now) {
-		t.Fatal("syncs do not keep the processor once the 600 ms sync left the window")
 	}
 }
 
