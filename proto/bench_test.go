@@ -121,17 +121,7 @@ func BenchmarkRequestRoundTrip(b *testing.B) {
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		ln.Serve(ctx, func(c *Conn) {
-			for {
-				frames, err := c.Recv()
-				if err != nil {
-					return
-				}
-				if err := c.Send(frames...); err != nil {
-					return
-				}
-			}
-		})
+		ln.Serve(ctx, echo)
 	}()
 	b.Cleanup(func() {
 		cancel()

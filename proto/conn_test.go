@@ -20,10 +20,18 @@ import (
 // handle for each connection, and stops it when the test ends.
 func serve(t *testing.T, typ zmq4.SocketType, handle func(*Conn)) *Listener {
 	t.Helper()
+	return serveKeyed(t, typ, "", handle)
+}
+
+// serveKeyed is serve for a listener that requires a cluster key, when key
+// is set.
+func serveKeyed(t *testing.T, typ zmq4.SocketType, key string, handle func(*Conn)) *Listener {
+	t.Helper()
 	ln, err := Listen("tcp://127.0.0.1:0", typ, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln.RequireKey(key)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -35,6 +43,19 @@ func serve(t *testing.T, typ zmq4.SocketType, handle func(*Conn)) *Listener {
 		<-done
 	})
 	return ln
+}
+
+// echo sends every message of c back until the connection ends.
+func echo(c *Conn) {
+	for {
+		frames, err := c.Recv()
+		if err != nil {
+			return
+		}
+		if err := c.Send(frames...); err != nil {
+			return
+		}
+	}
 }
 
 // hostPort strips "tcp://" from an endpoint.

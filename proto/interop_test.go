@@ -17,15 +17,7 @@ func TestInteropLibzmqReqWithHeartbeats(t *testing.T) {
 	var connections atomic.Int32
 	ln := serve(t, Router, func(c *Conn) {
 		connections.Add(1)
-		for {
-			frames, err := c.Recv()
-			if err != nil {
-				return
-			}
-			if err := c.Send(frames...); err != nil {
-				return
-			}
-		}
+		echo(c)
 	})
 
 	const requests = 10

@@ -65,32 +65,7 @@ func TestInteropLibzmqPlainClient(t *testing.T) {
 // message, until the test ends.
 func serveEcho(t *testing.T, key string) *Listener {
 	t.Helper()
-	ln, err := Listen("tcp://127.0.0.1:0", zmq4.Router, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln.RequireKey(key)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = ln.Serve(ctx, func(conn *Conn) {
-			for {
-				frames, err := conn.Recv()
-				if err != nil {
-					return
-				}
-				if err := conn.Send(frames...); err != nil {
-					return
-				}
-			}
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return ln
+	return serveKeyed(t, zmq4.Router, key, echo)
 }
 
 // TestListenerBoundsHandshakes holds every handshake slot of a listener
