@@ -14,7 +14,7 @@ import (
 func TestSystemErrorPortuguese(t *testing.T) {
 	absent := filepath.Join(t.TempDir(), "absent")
 	_, missing := os.Stat(absent)
-	refused := &net.OpError{Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5559}, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	connRefused := &net.OpError{Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5559}, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	cases := []struct {
 		name string
 		err  error
@@ -22,7 +22,7 @@ func TestSystemErrorPortuguese(t *testing.T) {
 	}{
 		{"missing file", missing, absent + ": arquivo ou diretório inexistente"},
 		{"denied path", &fs.PathError{Op: "open", Path: "/data/x", Err: syscall.EACCES}, "/data/x: permissão negada"},
-		{"refused dial", refused, "127.0.0.1:5559: conexão recusada"},
+		{"refused dial", connRefused, "127.0.0.1:5559: conexão recusada"},
 		{"wrapped errno", fmt.Errorf("store: %w", syscall.ENOSPC), "não há espaço livre no dispositivo"},
 		{"unknown host", &net.DNSError{Err: "no such host", Name: "servidor-9", IsNotFound: true}, "nome de máquina desconhecido: servidor-9"},
 		{"errno not listed", syscall.ENOTSOCK, syscall.ENOTSOCK.Error()},

@@ -44,8 +44,8 @@ const maxHandshakes = 1024
 // with the PLAIN mechanism. Call it before Serve.
 func (l *Listener) RequireKey(key string) { l.key = key }
 
-// KeyFailedSince reports whether a handshake failed over the cluster key,
-// a missing, unexpected or wrong one, after t.
+// KeyFailedSince reports whether a handshake failed after t because the
+// cluster key was missing, unexpected or wrong.
 func (l *Listener) KeyFailedSince(t time.Time) bool {
 	return l.keyFailed.Load() > t.UnixNano()
 }

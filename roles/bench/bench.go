@@ -113,7 +113,7 @@ type Config struct {
 	// Keep keeps the cluster's temporary directory, logs and data.
 	Keep bool
 	// ClusterKey is given to started children and presented to servers'
-	// endpoints and the proxy's publisher side; empty means none.
+	// endpoints and the proxy's publisher side. Empty means none.
 	ClusterKey string
 
 	Clocks proto.Clocks

@@ -20,12 +20,13 @@ var keyAliases = []struct{ from, to []byte }{
 }
 
 // keyReader rewrites keyAliases in what a terminal sends. A sequence split
-// between two reads is left as it is, so that key does nothing, as before.
+// between two reads is left as it is, so that key press does nothing.
 type keyReader struct {
 	in io.Reader
 }
 
-// Read rewrites in place: no alias is shorter than its replacement.
+// Read rewrites in place, which fits because no alias is shorter than its
+// replacement.
 func (r keyReader) Read(p []byte) (int, error) {
 	n, err := r.in.Read(p)
 	if bytes.IndexByte(p[:n], 0x1b) >= 0 {
