@@ -21,24 +21,38 @@ const (
 // socket. Publishing never blocks: pub/sub is lossy by nature, so while
 // the proxy is down or slow, publications beyond the queue are dropped and
 // subscribers fill the gap with history.
+//
+// Like a ZeroMQ PUB socket, it sends only the topics its peer subscribed
+// to, which an XSUB proxy forwards from its subscribers. A post to a
+// channel nobody follows then costs neither a write nor the proxy's read.
 type Publisher struct {
 	endpoint string
 	log      *slog.Logger
 	queue    chan [2][]byte
 	key      string // cluster key presented to the proxy, or ""
+
+	mu     sync.Mutex // guards wanted
+	wanted *Prefixes  // subscriptions received on the current connection
 }
 
 // NewPublisher returns a Publisher for endpoint; Run connects it.
 func NewPublisher(endpoint string, log *slog.Logger) *Publisher {
-	return &Publisher{endpoint: endpoint, log: log, queue: make(chan [2][]byte, 8192)}
+	return &Publisher{endpoint: endpoint, log: log, queue: make(chan [2][]byte, 8192), wanted: NewPrefixes()}
 }
 
 // UseKey makes the publisher present a cluster key to a proxy that
 // requires one. Call it before Run.
 func (p *Publisher) UseKey(key string) { p.key = key }
 
-// Publish queues a publication and reports whether it was queued.
+// Publish queues a publication for the proxy, and reports false only when
+// the queue is full. A publication whose topic the proxy did not subscribe
+// to is not sent. Those on ReservedTopic always are, because coordinator
+// announcements must not be lost in the moment between connecting and
+// receiving the proxy's subscriptions.
 func (p *Publisher) Publish(topic string, payload []byte) bool {
+	if topic != ReservedTopic && !p.Wants(topic) {
+		return true
+	}
 	select {
 	case p.queue <- [2][]byte{[]byte(topic), payload}:
 		return true
@@ -51,16 +65,12 @@ func (p *Publisher) Publish(topic string, payload []byte) bool {
 func (p *Publisher) Run(ctx context.Context) {
 	RedialKey(ctx, p.endpoint, zmq4.Pub, p.key, p.log, func(ctx context.Context, conn *Conn) error {
 		go Heartbeat(ctx, conn, pubsubPing, pubsubTimeout)
-		// The proxy sends subscriptions upstream; a PUB that sends
-		// everything has no use for them, but must read them so the
-		// connection's buffers do not fill.
-		go func() {
-			for {
-				if _, err := conn.Recv(); err != nil {
-					return
-				}
-			}
-		}()
+		// A proxy sends every subscription it holds when a publisher
+		// connects, so those of an earlier connection no longer count.
+		p.mu.Lock()
+		p.wanted = NewPrefixes()
+		p.mu.Unlock()
+		go p.readSubscriptions(conn)
 		var batch [][][]byte
 		for {
 			select {
@@ -77,6 +87,36 @@ func (p *Publisher) Run(ctx context.Context) {
 			}
 		}
 	})
+}
+
+// Wants reports whether the proxy subscribed to a prefix of topic.
+func (p *Publisher) Wants(topic string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.wanted.Match(topic)
+}
+
+// readSubscriptions applies the subscribe and unsubscribe messages that
+// the proxy sends until the connection ends. Anything else is not for a
+// PUB socket and is skipped.
+func (p *Publisher) readSubscriptions(conn *Conn) {
+	for {
+		frames, err := conn.Recv()
+		if err != nil {
+			return
+		}
+		subscribe, topic, ok := ParseSubscription(frames)
+		if !ok {
+			continue
+		}
+		p.mu.Lock()
+		if subscribe {
+			p.wanted.Add(topic)
+		} else {
+			p.wanted.Remove(topic)
+		}
+		p.mu.Unlock()
+	}
 }
 
 // publishBatch bounds how many queued publications one write carries.
@@ -146,7 +186,7 @@ func (s *Subscriber) Subscribe(topic string) {
 	}
 	s.topics[topic] = struct{}{}
 	if s.conn != nil {
-		_ = s.conn.Send(subscription(1, topic))
+		_ = s.conn.Send(Subscription(true, topic))
 	}
 }
 
@@ -159,13 +199,34 @@ func (s *Subscriber) Unsubscribe(topic string) {
 	}
 	delete(s.topics, topic)
 	if s.conn != nil {
-		_ = s.conn.Send(subscription(0, topic))
+		_ = s.conn.Send(Subscription(false, topic))
 	}
 }
 
-// subscription is a ZMTP 3.0 subscribe (1) or unsubscribe (0) message.
-func subscription(kind byte, topic string) []byte {
+// The first byte of a ZMTP 3.0 subscription message, which the topic
+// prefix follows.
+const (
+	unsubscribeKind = 0
+	subscribeKind   = 1
+)
+
+// Subscription returns a ZMTP 3.0 subscribe (true) or unsubscribe
+// (false) message for a topic prefix.
+func Subscription(subscribe bool, topic string) []byte {
+	kind := byte(unsubscribeKind)
+	if subscribe {
+		kind = subscribeKind
+	}
 	return append([]byte{kind}, topic...)
+}
+
+// ParseSubscription reads a subscription message, and reports false for
+// anything else.
+func ParseSubscription(frames [][]byte) (subscribe bool, topic string, ok bool) {
+	if len(frames) != 1 || len(frames[0]) == 0 || frames[0][0] > subscribeKind {
+		return false, "", false
+	}
+	return frames[0][0] == subscribeKind, string(frames[0][1:]), true
 }
 
 // Run keeps the subscription alive until ctx is done, then closes the
@@ -178,7 +239,7 @@ func (s *Subscriber) Run(ctx context.Context) {
 func (s *Subscriber) session(ctx context.Context, conn *Conn) error {
 	s.mu.Lock()
 	for topic := range s.topics {
-		if err := conn.Send(subscription(1, topic)); err != nil {
+		if err := conn.Send(Subscription(true, topic)); err != nil {
 			s.mu.Unlock()
 			return err
 		}

@@ -2,6 +2,7 @@ package proto
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -233,28 +234,39 @@ func TestSubscriberResubscribesAfterRestart(t *testing.T) {
 	}
 }
 
-// testXSub is the publisher side of a pub/sub proxy for tests: it passes
-// every publication received to a channel.
+// testXSub is the publisher side of a pub/sub proxy for tests: it
+// subscribes each publisher to its prefixes, as a proxy forwards its
+// subscribers' ones, and passes every publication received to a channel.
 type testXSub struct {
 	endpoint string
 	received chan Delivery
+	conns    chan *Conn // each publisher connection, as it connects
 	cancel   context.CancelFunc
 	done     chan struct{}
 }
 
-func startXSub(t *testing.T, endpoint string) *testXSub {
+func startXSub(t *testing.T, endpoint string, prefixes ...string) *testXSub {
 	t.Helper()
 	ln, err := Listen(endpoint, XSub, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	x := &testXSub{endpoint: ln.Endpoint(), received: make(chan Delivery, 1024), cancel: cancel, done: make(chan struct{})}
+	x := &testXSub{endpoint: ln.Endpoint(), received: make(chan Delivery, 1024), conns: make(chan *Conn, 16), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(x.done)
 		ln.Serve(ctx, func(c *Conn) {
 			if c.PeerType() != Pub {
 				t.Errorf("xsub: peer type %q, want PUB", c.PeerType())
+			}
+			for _, prefix := range prefixes {
+				if err := c.Send(Subscription(true, prefix)); err != nil {
+					return
+				}
+			}
+			select {
+			case x.conns <- c:
+			default:
 			}
 			for {
 				frames, err := c.Recv()
@@ -321,17 +333,17 @@ func runPublisher(t *testing.T, endpoint string) *Publisher {
 }
 
 func TestPublisherReconnects(t *testing.T) {
-	sink := startXSub(t, "tcp://127.0.0.1:0")
+	sink := startXSub(t, "tcp://127.0.0.1:0", "")
 	p := runPublisher(t, sink.endpoint)
 
 	publishUntilReceived(t, p, sink, "geral", "before restart")
 	sink.stop()
-	restarted := startXSub(t, sink.endpoint)
+	restarted := startXSub(t, sink.endpoint, "")
 	publishUntilReceived(t, p, restarted, "geral", "after restart")
 }
 
 func TestPublisherBurstInOrder(t *testing.T) {
-	sink := startXSub(t, "tcp://127.0.0.1:0")
+	sink := startXSub(t, "tcp://127.0.0.1:0", "")
 	p := runPublisher(t, sink.endpoint)
 	publishUntilReceived(t, p, sink, "geral", "connected")
 
@@ -360,13 +372,73 @@ func TestPublisherBurstInOrder(t *testing.T) {
 	}
 }
 
+// nextPublication returns the next publication the sink receives on one
+// of topics, skipping late copies of those publishUntilReceived repeated.
+func nextPublication(t *testing.T, sink *testXSub, topics ...string) Delivery {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case d := <-sink.received:
+			if slices.Contains(topics, d.Topic) {
+				return d
+			}
+		case <-deadline:
+			t.Fatalf("no publication on %q within 5s", topics)
+			return Delivery{}
+		}
+	}
+}
+
+func TestPublisherSendsOnlySubscribedTopics(t *testing.T) {
+	sink := startXSub(t, "tcp://127.0.0.1:0", "ana")
+	p := runPublisher(t, sink.endpoint)
+	publishUntilReceived(t, p, sink, "ana", "connected")
+	conn := <-sink.conns
+
+	// In the order sent, the first to arrive is the first the proxy
+	// subscribed to: nobody asked for bob, and the reserved topic always
+	// goes.
+	for _, topic := range []string{"bob", ReservedTopic, "anabela", "ana"} {
+		p.Publish(topic, []byte("to "+topic))
+	}
+	topics := []string{"bob", ReservedTopic, "anabela"}
+	for _, want := range []string{ReservedTopic, "anabela", "ana"} {
+		if d := nextPublication(t, sink, append(topics, "ana")...); d.Topic != want || string(d.Payload) != "to "+want {
+			t.Fatalf("got %q on %q, want the publication on %q", d.Payload, d.Topic, want)
+		}
+	}
+
+	if err := conn.Send(Subscription(false, "ana")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the unsubscription to apply", func() bool { return !p.Wants("ana") })
+	p.Publish("ana", []byte("after unsubscribe"))
+	p.Publish(ReservedTopic, []byte("marker"))
+	if d := nextPublication(t, sink, "ana", ReservedTopic); string(d.Payload) != "marker" {
+		t.Fatalf("got %q on %q, want the marker", d.Payload, d.Topic)
+	}
+
+	// A new connection starts from the proxy's subscriptions alone.
+	if err := conn.Send(Subscription(true, "ana")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the subscription to apply", func() bool { return p.Wants("ana") })
+	sink.stop()
+	restarted := startXSub(t, sink.endpoint, "geral")
+	publishUntilReceived(t, p, restarted, "geral", "reconnected")
+	if p.Wants("ana") {
+		t.Error("a subscription of the old connection still counts after reconnecting")
+	}
+}
+
 func TestPublisherQueueFullDrops(t *testing.T) {
 	// Nothing runs the Publisher, so the queue fills and Publish reports
 	// the drop instead of blocking.
 	p := NewPublisher("tcp://127.0.0.1:1", nil)
 	accepted := 0
 	for range 10000 {
-		if p.Publish("geral", []byte("x")) {
+		if p.Publish(ReservedTopic, []byte("x")) {
 			accepted++
 		}
 	}

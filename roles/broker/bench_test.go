@@ -73,7 +73,7 @@ func BenchmarkFanout(b *testing.B) {
 	for i := range counts {
 		counts[i] = new(atomic.Int64)
 		conn := dial(b, broker.XPubEndpoint(), proto.Sub)
-		subscribe(b, conn, subscribeKind, "bench")
+		subscribe(b, conn, true, "bench")
 		done := make(chan struct{})
 		go func() {
 			defer close(done)

@@ -238,11 +238,11 @@ func (r *receiver) next(tb testing.TB, timeout time.Duration) [][]byte {
 	}
 }
 
-// subscribe sends subscription messages on a SUB connection.
-func subscribe(tb testing.TB, conn *proto.Conn, kind byte, topics ...string) {
+// subscribe sends subscribe (or unsubscribe) messages on a SUB connection.
+func subscribe(tb testing.TB, conn *proto.Conn, on bool, topics ...string) {
 	tb.Helper()
 	for _, topic := range topics {
-		if err := conn.Send(append([]byte{kind}, topic...)); err != nil {
+		if err := conn.Send(proto.Subscription(on, topic)); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -78,7 +78,7 @@ func TestMalformedInputSurvived(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	subscribe(t, sub, subscribeKind, "ok")
+	subscribe(t, sub, true, "ok")
 	deliveries := receive(t, sub)
 	waitSubscriptions(t, b, 1)
 	for _, msg := range [][][]byte{{{}}, {[]byte("ok")}, {[]byte("ok"), {}, []byte("three frames")}} {

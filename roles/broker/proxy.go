@@ -4,27 +4,27 @@ import (
 	"msgsys/proto"
 )
 
-// Subscription messages, as ZMTP 3.0 sends them: one frame, a kind byte
-// and then the topic prefix.
-const (
-	unsubscribeKind = 0
-	subscribeKind   = 1
-)
-
 // servePublisher reads publications, [topic, payload], from one publisher
-// and hands each to the fan-out.
+// and hands each to the fan-out, while the publisher's own writer
+// goroutine sends it the subscriptions that the fan-out forwards. A PUB
+// socket sends only what its peer subscribed to.
 func (b *Broker) servePublisher(conn *proto.Conn) {
-	addr := conn.RemoteAddr()
-	// A PUB socket sends only what its peer subscribed to. Publishers get
-	// one subscription to everything, and subscribers' subscriptions are
-	// applied here rather than forwarded, so that one publisher's stream
-	// serves every subscriber.
-	if err := conn.Send([]byte{subscribeKind}); err != nil {
-		b.log.Warn("publisher lost before subscribing", "publisher", addr, "err", err)
-		return
-	}
-	b.log.Info("publisher connected", "publisher", addr)
-	defer b.log.Info("publisher disconnected", "publisher", addr)
+	pub := &publisher{addr: conn.RemoteAddr(), conn: conn}
+	b.fanout.addPublisher(pub)
+	b.log.Info("publisher connected", "publisher", pub.addr)
+
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		pub.out.run(conn)
+	}()
+	defer func() {
+		conn.Close()
+		b.fanout.removePublisher(pub)
+		<-written
+		pub.out.close()
+		b.log.Info("publisher disconnected", "publisher", pub.addr)
+	}()
 
 	for {
 		frames, err := conn.Recv()
@@ -65,14 +65,12 @@ func (b *Broker) serveSubscriber(conn *proto.Conn) {
 		}
 		// Anything else a SUB or XSUB peer may send, such as a
 		// multi-frame message, is not for the proxy.
-		if len(frames) != 1 || len(frames[0]) == 0 {
-			continue
-		}
-		topic := string(frames[0][1:])
-		switch frames[0][0] {
-		case subscribeKind:
+		subscribe, topic, ok := proto.ParseSubscription(frames)
+		switch {
+		case !ok:
+		case subscribe:
 			b.fanout.subscribe(sub, topic)
-		case unsubscribeKind:
+		default:
 			b.fanout.unsubscribe(sub, topic)
 		}
 	}

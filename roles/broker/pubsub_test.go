@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func TestPubSubExactDelivery(t *testing.T) {
 	var subs []*receiver
 	for range 2 {
 		conn := dial(t, b.XPubEndpoint(), proto.Sub)
-		subscribe(t, conn, subscribeKind, "geral")
+		subscribe(t, conn, true, "geral")
 		subs = append(subs, receive(t, conn))
 	}
 	waitSubscriptions(t, b, 2)
@@ -55,7 +56,7 @@ func TestPubSubPrefixMatching(t *testing.T) {
 	total := 0
 	for name, topics := range subscriptions {
 		conn := dial(t, b.XPubEndpoint(), proto.Sub)
-		subscribe(t, conn, subscribeKind, topics...)
+		subscribe(t, conn, true, topics...)
 		subs[name] = receive(t, conn)
 		total += len(topics)
 	}
@@ -86,7 +87,7 @@ func TestPubSubPrefixMatching(t *testing.T) {
 func TestPubSubUnsubscribe(t *testing.T) {
 	b := startBroker(t, testConfig(t))
 	conn := dial(t, b.XPubEndpoint(), proto.Sub)
-	subscribe(t, conn, subscribeKind, "x", "y")
+	subscribe(t, conn, true, "x", "y")
 	sub := receive(t, conn)
 	waitSubscriptions(t, b, 2)
 
@@ -96,7 +97,7 @@ func TestPubSubUnsubscribe(t *testing.T) {
 		t.Fatalf("got %q, want the first publication on x", msg)
 	}
 
-	subscribe(t, conn, unsubscribeKind, "x")
+	subscribe(t, conn, false, "x")
 	waitSubscriptions(t, b, 1)
 	publish(t, pub, "x", []byte("after unsubscribe"))
 	publish(t, pub, "y", []byte("marker"))
@@ -113,9 +114,9 @@ func TestPubSubStuckSubscriber(t *testing.T) {
 	// The stuck subscriber subscribes and never reads, so its socket
 	// buffers fill and then its queue.
 	stuck := dial(t, b.XPubEndpoint(), proto.Sub)
-	subscribe(t, stuck, subscribeKind, "t")
+	subscribe(t, stuck, true, "t")
 	healthyConn := dial(t, b.XPubEndpoint(), proto.Sub)
-	subscribe(t, healthyConn, subscribeKind, "t")
+	subscribe(t, healthyConn, true, "t")
 	healthy := receive(t, healthyConn)
 	waitSubscriptions(t, b, 2)
 
@@ -152,13 +153,51 @@ func droppedFor(b *Broker, topic string) uint64 {
 	return dropped
 }
 
-func TestPublisherSubscribedToEverything(t *testing.T) {
-	b := startBroker(t, testConfig(t))
+// nextSubscriptions reads n subscription messages from a publisher's
+// connection, in no particular order.
+func nextSubscriptions(t *testing.T, pub *receiver, n int) []string {
+	t.Helper()
+	var got []string
+	for range n {
+		msg := pub.next(t, 5*time.Second)
+		on, topic, ok := proto.ParseSubscription(msg)
+		if !ok {
+			t.Fatalf("publisher got %q, want a subscription message", msg)
+		}
+		got = append(got, fmt.Sprintf("%t %s", on, topic))
+	}
+	slices.Sort(got)
+	return got
+}
 
-	// A libzmq or zmq4 PUB socket sends nothing until its peer subscribes.
+func TestPublishersFollowSubscriptions(t *testing.T) {
+	b := startBroker(t, testConfig(t))
+	first := dial(t, b.XPubEndpoint(), proto.Sub)
+	subscribe(t, first, true, "ana", "geral")
+	waitSubscriptions(t, b, 2)
+
+	// A PUB socket sends only what its peer subscribed to, so a new
+	// publisher gets every prefix subscribed so far.
 	pub := receive(t, dial(t, b.XSubEndpoint(), proto.Pub))
-	msg := pub.next(t, 5*time.Second)
-	if len(msg) != 1 || !bytes.Equal(msg[0], []byte{subscribeKind}) {
-		t.Fatalf("publisher got %q, want one subscription to every topic", msg)
+	if got, want := nextSubscriptions(t, pub, 2), []string{"true ana", "true geral"}; !slices.Equal(got, want) {
+		t.Fatalf("publisher got %q on connecting, want %q", got, want)
+	}
+
+	// A prefix is forwarded when its first subscriber comes, once.
+	second := dial(t, b.XPubEndpoint(), proto.Sub)
+	subscribe(t, second, true, "ana", "bob")
+	if got := nextSubscriptions(t, pub, 1); got[0] != "true bob" {
+		t.Fatalf("publisher got %q, want only the new prefix bob", got)
+	}
+
+	// And withdrawn when its last one goes, by unsubscribing or leaving.
+	subscribe(t, first, false, "ana")
+	subscribe(t, first, true, "zed")
+	if got := nextSubscriptions(t, pub, 1); got[0] != "true zed" {
+		t.Fatalf("publisher got %q, want zed while ana keeps a subscriber", got)
+	}
+	second.Close()
+	if got, want := nextSubscriptions(t, pub, 2), []string{"false ana", "false bob"}; !slices.Equal(got, want) {
+		t.Fatalf("publisher got %q after the last subscriber of ana and bob left, want %q", got, want)
 	}
 }

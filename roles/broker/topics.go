@@ -2,7 +2,6 @@ package broker
 
 import (
 	"log/slog"
-	"slices"
 	"sync"
 
 	"msgsys/proto"
@@ -15,27 +14,46 @@ type subscriber struct {
 	topics map[string]struct{} // its subscriptions, guarded by fanout.mu
 }
 
+// publisher is one connection on the proxy's publisher side.
+type publisher struct {
+	addr string
+	conn *proto.Conn
+	out  *outbox // subscription messages on their way to the publisher
+}
+
+// subscriptionBacklog bounds the subscription changes queued for one
+// publisher beyond those it received when it connected. A publisher that
+// falls that far behind is disconnected, and gets every subscription
+// again when it reconnects.
+const subscriptionBacklog = 10000
+
 // fanout matches publications to subscribers as ZeroMQ does: a
 // subscription is a prefix, and a publication goes to every subscriber
 // with a subscription that prefixes its topic, once however many match.
 // Subscriptions are indexed by prefix, so a publication costs one map
 // lookup per distinct subscription length up to its topic's length,
 // whatever the number of subscribers.
+//
+// Like an XSUB socket, the fan-out forwards subscriptions to publishers,
+// so that they send only what some subscriber wants: a prefix's first
+// subscriber subscribes every publisher to it, and its last one
+// unsubscribes them.
 type fanout struct {
 	log   *slog.Logger
 	drops proto.RateLog
 
-	mu       sync.RWMutex // guards the fields below and subscriber.topics
-	byPrefix map[string]map[*subscriber]struct{}
-	byLength map[int]int // number of keys of byPrefix of each length
-	lengths  []int       // keys of byLength, sorted
+	mu         sync.RWMutex // guards the fields below and subscriber.topics
+	byPrefix   map[string]map[*subscriber]struct{}
+	prefixes   *proto.Prefixes // keys of byPrefix, indexed by length
+	publishers map[*publisher]struct{}
 }
 
 func newFanout(log *slog.Logger) *fanout {
 	return &fanout{
-		log:      log,
-		byPrefix: make(map[string]map[*subscriber]struct{}),
-		byLength: make(map[int]int),
+		log:        log,
+		byPrefix:   make(map[string]map[*subscriber]struct{}),
+		prefixes:   proto.NewPrefixes(),
+		publishers: make(map[*publisher]struct{}),
 	}
 }
 
@@ -53,7 +71,8 @@ func (f *fanout) subscribe(s *subscriber, topic string) {
 	if !ok {
 		set = make(map[*subscriber]struct{})
 		f.byPrefix[topic] = set
-		f.countLength(len(topic), +1)
+		f.prefixes.Add(topic)
+		f.forward(true, topic)
 	}
 	set[s] = struct{}{}
 }
@@ -84,26 +103,43 @@ func (f *fanout) drop(s *subscriber, topic string) {
 	delete(set, s)
 	if len(set) == 0 {
 		delete(f.byPrefix, topic)
-		f.countLength(len(topic), -1)
+		f.prefixes.Remove(topic)
+		f.forward(false, topic)
 	}
 }
 
-// countLength tracks how many index keys have length n. The caller holds
-// mu for writing.
-func (f *fanout) countLength(n, delta int) {
-	before := f.byLength[n]
-	after := before + delta
-	switch {
-	case before == 0 && after > 0:
-		f.lengths = append(f.lengths, n)
-		slices.Sort(f.lengths)
-	case before > 0 && after == 0:
-		f.lengths = slices.DeleteFunc(f.lengths, func(m int) bool { return m == n })
+// addPublisher registers p and queues for it every prefix subscribed so
+// far. Changes after that reach it through forward, in order, because both
+// happen under mu.
+func (f *fanout) addPublisher(p *publisher) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	prefixes := f.prefixes.All()
+	p.out = newOutbox(len(prefixes) + subscriptionBacklog)
+	for _, prefix := range prefixes {
+		p.out.push([][]byte{proto.Subscription(true, prefix)})
 	}
-	if after == 0 {
-		delete(f.byLength, n)
-	} else {
-		f.byLength[n] = after
+	f.publishers[p] = struct{}{}
+}
+
+// removePublisher removes p, which has disconnected.
+func (f *fanout) removePublisher(p *publisher) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.publishers, p)
+}
+
+// forward queues a subscription change for every publisher. One whose
+// queue is full is disconnected rather than left with a wrong set. The
+// caller holds mu for writing.
+func (f *fanout) forward(subscribe bool, topic string) {
+	msg := [][]byte{proto.Subscription(subscribe, topic)}
+	for p := range f.publishers {
+		if ok, _ := p.out.push(msg); !ok {
+			f.log.Warn("publisher dropped, subscription queue full", "publisher", p.addr, "queued", subscriptionBacklog)
+			p.conn.Close()
+			delete(f.publishers, p)
+		}
 	}
 }
 
@@ -120,7 +156,7 @@ func (f *fanout) publish(msg [][]byte) {
 	// matches through several prefixes. Few topics match more than four.
 	var stack [4]map[*subscriber]struct{}
 	matched := stack[:0]
-	for _, n := range f.lengths {
+	for _, n := range f.prefixes.Lengths() {
 		if n > len(topic) {
 			break
 		}
