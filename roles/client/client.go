@@ -16,8 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/term"
-
 	"msgsys/lang"
 	"msgsys/proto"
 )
@@ -73,7 +71,7 @@ type Client struct {
 	sub     *proto.Subscriber
 	out     *printer
 	view    *view
-	editor  *term.Terminal // nil unless Config.Editor
+	editor  *lineEditor // nil unless Config.Editor
 
 	// State of the main loop, touched only by the goroutine running Run.
 	lines    <-chan string
@@ -93,7 +91,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	l := lang.Pick(cfg.Lang)
 	out := newPrinter(cfg.Out, cfg.Terminal)
-	var editor *term.Terminal
+	var editor *lineEditor
 	if cfg.Editor {
 		editor = newEditor(cfg.In, cfg.Out, cfg.Width)
 		out.editor = editor

@@ -10,23 +10,10 @@ import (
 )
 
 // On a terminal in raw mode the client edits the line being typed itself,
-// with golang.org/x/term. A live message then appears above that line,
-// and the prompt and what was typed so far are drawn again below it. In
-// the terminal's own line mode, the typed text stayed in the kernel's
-// buffer, out of sight after the first live message.
-
-// newEditor returns a line editor reading keys from in and drawing on out,
-// width columns wide.
-func newEditor(in io.Reader, out io.Writer, width int) *term.Terminal {
-	t := term.NewTerminal(struct {
-		io.Reader
-		io.Writer
-	}{keyReader{in}, out}, "")
-	if width > 0 {
-		_ = t.SetSize(width, 0)
-	}
-	return t
-}
+// with lineEditor. A live message then appears above that line, and the
+// prompt and what was typed so far are drawn again below it. In the
+// terminal's own line mode, the typed text stayed in the kernel's buffer,
+// out of sight after the first live message.
 
 // readEdited reads one line with the editor each time next sends a
 // prompt, so the editor shows the prompt the main loop chose. It closes
@@ -61,7 +48,7 @@ func (c *Client) readEdited(ctx context.Context, prompts <-chan string, lines ch
 // resize sets the editor's width to the terminal's new one.
 func (c *Client) resize(width int) {
 	if c.editor != nil && width > 0 {
-		_ = c.editor.SetSize(width, 0)
+		c.editor.SetSize(width)
 	}
 }
 

@@ -37,6 +37,7 @@ func (o *output) String() string {
 // harness runs a Client whose input is a pipe the test writes lines to.
 type harness struct {
 	t      *testing.T
+	client *Client
 	in     *io.PipeWriter
 	out    *output
 	done   chan struct{} // closed when Run returns
@@ -77,7 +78,7 @@ func startClient(t *testing.T, cfg Config) *harness {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, in: writer, out: out, done: make(chan struct{}), cancel: cancel}
+	h := &harness{t: t, client: c, in: writer, out: out, done: make(chan struct{}), cancel: cancel}
 	go func() {
 		h.err = c.Run(ctx)
 		close(h.done)

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"regexp"
 	"strings"
@@ -194,12 +193,12 @@ func TestClientSurvivesBrokerRestart(t *testing.T) {
 }
 
 // startEditorInGeral starts a client that edits its terminal line itself,
-// logged in as ana and joined to #geral.
-func startEditorInGeral(t *testing.T) (*clienttest.Server, *harness) {
+// on a terminal width columns wide, logged in as ana and joined to #geral.
+func startEditorInGeral(t *testing.T, width int) (*clienttest.Server, *harness) {
 	srv := clienttest.Start(t)
 	srv.AddChannel("geral")
 	cfg := testConfig(t, srv, lang.PT)
-	cfg.Terminal, cfg.Editor, cfg.Width = true, true, 80
+	cfg.Terminal, cfg.Editor, cfg.Width = true, true, width
 	h := startClient(t, cfg)
 	h.type_("/login ana\r/join geral\r")
 	h.waitFor("#geral> ")
@@ -211,7 +210,7 @@ func startEditorInGeral(t *testing.T) (*clienttest.Server, *harness) {
 // with the prompt and the typed half drawn again below it, and the rest
 // of the typing must complete the same post.
 func TestEditorKeepsTypedText(t *testing.T) {
-	srv, h := startEditorInGeral(t)
+	srv, h := startEditorInGeral(t, 80)
 
 	h.type_("meio escr")
 	h.waitFor("meio escr")
@@ -247,9 +246,9 @@ func TestEditorKeepsTypedText(t *testing.T) {
 }
 
 // TestEditorHomeAndEndKeys sends Home and End as the Linux console and
-// application cursor mode send them, which x/term does not read itself.
+// application cursor mode send them.
 func TestEditorHomeAndEndKeys(t *testing.T) {
-	srv, h := startEditorInGeral(t)
+	srv, h := startEditorInGeral(t, 80)
 
 	h.type_("mundo")
 	h.waitFor("mundo")
@@ -262,23 +261,5 @@ func TestEditorHomeAndEndKeys(t *testing.T) {
 		return len(posts) == 1 && posts[0].Message == "ola mundo!"
 	}) {
 		t.Fatalf("posts %+v, want one \"ola mundo!\"", srv.Posts("geral"))
-	}
-}
-
-func TestRewriteKeys(t *testing.T) {
-	cases := map[string]string{
-		"a\x1b[4~b":        "a\x1b[Fb",
-		"\x1bOH\x1b[8~":    "\x1b[H\x1b[F",
-		"\x1b[3~":          "\x1b[3~", // Delete, which x/term reads
-		"sem teclas \x1b[": "sem teclas \x1b[",
-	}
-	for in, want := range cases {
-		var got bytes.Buffer
-		if _, err := got.ReadFrom(keyReader{strings.NewReader(in)}); err != nil {
-			t.Fatal(err)
-		}
-		if got.String() != want {
-			t.Errorf("keyReader(%q) = %q, want %q", in, got.String(), want)
-		}
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"unicode"
 
-	"golang.org/x/term"
-
 	"msgsys/lang"
 )
 
@@ -32,7 +30,7 @@ type printer struct {
 	// write goes through it so that it can move them out of the way.
 	// raw means the editor has stopped but the terminal is still in raw
 	// mode, which does not return the carriage at a line feed.
-	editor *term.Terminal
+	editor *lineEditor
 	raw    bool
 }
 
