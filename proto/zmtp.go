@@ -187,6 +187,15 @@ func (c *Conn) Ping() error {
 	return c.sendCommand("PING", []byte{0, 0})
 }
 
+// SetReadDeadline makes Recv fail once t has passed, which closes the
+// connection: a caller that owns the connection's reads can then wait
+// for a reply with a deadline without a reader goroutine.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.raw.SetReadDeadline(t) }
+
+// Buffered is how many received bytes wait in the read buffer, so a
+// reader can tell whether more has arrived without blocking.
+func (c *Conn) Buffered() int { return c.reader.Buffered() }
+
 // Idle is how long ago the last bytes arrived from the peer.
 func (c *Conn) Idle() time.Duration {
 	return time.Since(time.Unix(0, c.lastRecv.Load()))

@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	"msgsys/proto"
@@ -11,35 +12,68 @@ import (
 
 var errRejected = errors.New("replica: peer rejected the batch")
 
-// HandleReplicate applies a pushed batch and returns the reply frame.
-func (r *Replicator) HandleReplicate(ctx context.Context, frame []byte) []byte {
+// HandleReplicate applies pushed batches and returns a reply frame for
+// each, in order. Batches that arrived together, as a peer's pipelined
+// pushes do while this server was busy, reach the store in one call, so
+// one append to the log covers them all. A batch that is invalid gets an
+// error reply and leaves the others alone.
+func (r *Replicator) HandleReplicate(ctx context.Context, frames [][]byte) [][]byte {
+	replies := make([][]byte, len(frames))
+	origins := make([]string, len(frames)) // of the valid batches
+	var ops []store.Op
+	for i, frame := range frames {
+		req, err := r.checkReplicate(frame)
+		if err != nil {
+			replies[i] = r.replicateReply(proto.StatusError, 0)
+			continue
+		}
+		origins[i] = req.Origin
+		ops = append(ops, req.Ops...)
+	}
+
+	version := r.cfg.Store.VersionVector()
+	if len(ops) > 0 {
+		var err error
+		version, err = r.receive(ops)
+		if err != nil {
+			r.log.Error("replicated batch not applied", "ops", len(ops), "batches", len(frames), "err", err)
+			version = nil
+		}
+	}
+	for i, origin := range origins {
+		switch {
+		case replies[i] != nil:
+		case version == nil:
+			replies[i] = r.replicateReply(proto.StatusError, 0)
+		default:
+			replies[i] = r.replicateReply(proto.StatusOK, version[origin])
+		}
+	}
+	return replies
+}
+
+// checkReplicate decodes a pushed batch and checks each op as Apply does,
+// logging what it rejects.
+func (r *Replicator) checkReplicate(frame []byte) (ReplicateRequest, error) {
 	req, err := decodeReplicate(frame)
 	if err != nil {
 		r.badRequests.Warn(r.log, "invalid replicate request", "err", err)
-		return r.replicateReply(proto.StatusError, 0)
+		return req, err
 	}
 	r.cfg.Clocks.Lamport.Witness(req.Clock)
 
 	for _, op := range req.Ops {
 		if op.Origin != req.Origin {
+			err := fmt.Errorf("replica: op of origin %q in a batch of %q", op.Origin, req.Origin)
 			r.badRequests.Warn(r.log, "invalid replicate request", "origin", req.Origin, "op_origin", op.Origin)
-			return r.replicateReply(proto.StatusError, 0)
+			return req, err
+		}
+		if err := store.CheckReceived(op); err != nil {
+			r.badRequests.Warn(r.log, "invalid replicate request", "origin", req.Origin, "seq", op.Seq, "err", err)
+			return req, err
 		}
 	}
-
-	if len(req.Ops) == 0 {
-		return r.replicateReply(proto.StatusOK, r.cfg.Store.VersionVector()[req.Origin])
-	}
-	version, err := r.Apply(ctx, req.Ops)
-	if errors.Is(err, store.ErrInvalidOp) {
-		r.badRequests.Warn(r.log, "invalid replicate request", "origin", req.Origin, "err", err)
-		return r.replicateReply(proto.StatusError, 0)
-	}
-	if err != nil {
-		r.log.Error("replicated batch not applied", "origin", req.Origin, "ops", len(req.Ops), "err", err)
-		return r.replicateReply(proto.StatusError, 0)
-	}
-	return r.replicateReply(proto.StatusOK, version[req.Origin])
+	return req, nil
 }
 
 func (r *Replicator) replicateReply(status string, have uint64) []byte {

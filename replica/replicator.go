@@ -391,6 +391,11 @@ func (r *Replicator) Apply(ctx context.Context, ops []store.Op) (map[string]uint
 			return nil, fmt.Errorf("replica: op %s/%d: %w", op.Origin, op.Seq, err)
 		}
 	}
+	return r.receive(ops)
+}
+
+// receive logs checked ops of other origins, as Apply does.
+func (r *Replicator) receive(ops []store.Op) (map[string]uint64, error) {
 	received, err := r.cfg.Store.Receive(ops)
 	if err != nil {
 		return nil, err

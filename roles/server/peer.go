@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,27 +26,75 @@ const (
 
 // servePeer reads requests from one connection of the server-to-server
 // endpoint. REQ peers send one at a time; DEALER peers may pipeline, and
-// each reply keeps its request's envelope.
+// each reply keeps its request's envelope. Requests that arrived together
+// get their replies in one write, and the pushed batches among them reach
+// the store together (replica.HandleReplicate).
 func (s *Server) servePeer(conn *proto.Conn) {
 	ctx := context.Background()
+	var requests [][][]byte
 	for {
-		frames, err := conn.Recv()
+		var err error
+		requests, err = readArrived(conn, requests[:0])
 		if err != nil {
 			return
 		}
+		if err := conn.SendBatch(s.replyToPeer(ctx, conn, requests)); err != nil {
+			return
+		}
+	}
+}
+
+// maxPeerBatch bounds how many requests servePeer replies to with one write.
+const maxPeerBatch = 16
+
+// readArrived waits for one message, then appends those that have already
+// arrived behind it, up to maxPeerBatch. A message whose first bytes have
+// arrived is read whole, because a peer writes each message at once.
+func readArrived(conn *proto.Conn, messages [][][]byte) ([][][]byte, error) {
+	for len(messages) == 0 || (len(messages) < maxPeerBatch && conn.Buffered() > 0) {
+		frames, err := conn.Recv()
+		if err != nil {
+			return messages, err
+		}
+		messages = append(messages, frames)
+	}
+	return messages, nil
+}
+
+// replyToPeer returns a reply message for each request, in order.
+func (s *Server) replyToPeer(ctx context.Context, conn *proto.Conn, requests [][][]byte) [][][]byte {
+	replies := make([][][]byte, len(requests))
+	var pushes []int // indexes of the replicate requests
+	for i, frames := range requests {
 		envelope, payload, ok := splitEnvelope(frames)
 		if !ok {
 			// A REQ peer waits for a reply to every message, so one with
 			// a delimiter but several frames after it gets an error reply.
 			s.badInput.Warn(s.log, "peer request rejected", "peer", conn.RemoteAddr(), "reason", "not one frame after the delimiter", "frames", len(frames))
-			s.rejectFrames(conn, frames)
+			replies[i] = s.rejectReply(frames)
 			continue
 		}
-		reply := s.handlePeer(ctx, payload)
-		if err := conn.Send(append(envelope, []byte{}, reply)...); err != nil {
-			return
+		if service, _ := proto.PeekService(payload); service == replica.ServiceReplicate {
+			pushes = append(pushes, i)
+			requests[i] = append(envelope, payload)
+			continue
+		}
+		replies[i] = append(envelope, []byte{}, s.handlePeer(ctx, payload))
+	}
+
+	if len(pushes) > 0 {
+		frames := make([][]byte, len(pushes))
+		for k, i := range pushes {
+			frames[k] = requests[i][len(requests[i])-1]
+		}
+		for k, reply := range s.replica.HandleReplicate(ctx, frames) {
+			envelope := requests[pushes[k]][:len(requests[pushes[k]])-1]
+			replies[pushes[k]] = append(envelope, []byte{}, reply)
 		}
 	}
+
+	// A message without a delimiter has no route back and gets no reply.
+	return slices.DeleteFunc(replies, func(reply [][]byte) bool { return reply == nil })
 }
 
 // splitEnvelope splits [envelope..., "", payload] into its parts. REQ
@@ -70,10 +119,7 @@ func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 		s.badInput.Warn(s.log, "invalid peer request", "err", err)
 		return s.errorReply(proto.ServiceError, describe(err, s.cfg.Lang))
 	}
-	switch service {
-	case replica.ServiceReplicate:
-		return s.replica.HandleReplicate(ctx, payload)
-	case replica.ServiceSync:
+	if service == replica.ServiceSync {
 		return s.replica.HandleSync(ctx, payload)
 	}
 

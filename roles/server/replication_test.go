@@ -200,6 +200,77 @@ func TestReplicateTwiceOrReorderedIsIdempotent(t *testing.T) {
 	}
 }
 
+// TestPipelinedPushesAnsweredInOrder sends pushes of one origin with one
+// write, as a sender with several in flight does, with invalid requests
+// among them: each gets its own reply, in order, and a bad one spoils
+// none of the others.
+func TestPipelinedPushesAnsweredInOrder(t *testing.T) {
+	c := startCluster(t, 2)
+	target := c.servers["server-2"].server
+	ops := []store.Op{
+		{Origin: "outsider@1", Seq: 1, Rank: 9, Clock: 1, Time: 1, Kind: store.KindLogin, User: "zed"},
+		{Origin: "outsider@1", Seq: 2, Rank: 9, Clock: 2, Time: 2, Kind: store.KindChannel, Channel: "fora"},
+		{Origin: "outsider@1", Seq: 3, Rank: 9, Clock: 3, Time: 3, Kind: store.KindPost, User: "zed", Channel: "fora", Text: "um"},
+		{Origin: "outsider@1", Seq: 4, Rank: 9, Clock: 4, Time: 4, Kind: store.KindPost, User: "zed", Channel: "fora", Text: "dois"},
+	}
+	push := func(origin string, batch ...store.Op) [][]byte {
+		t.Helper()
+		frame, err := proto.Encode(replica.ServiceReplicate, &replica.ReplicateRequest{Origin: origin, Ops: batch}, proto.NewClocks().Meta())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return [][]byte{{}, frame}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := proto.Dial(ctx, target.Addr(), proto.Dealer, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	requests := [][][]byte{
+		push("outsider@1", ops[0], ops[1]),
+		push("other@1", ops[2]), // an op of another origin than the batch's
+		{{}, []byte("not msgpack")},
+		push("outsider@1", ops[2], ops[3]),
+	}
+	if err := conn.SendBatch(requests); err != nil {
+		t.Fatal(err)
+	}
+
+	want := []struct {
+		service, status string
+		have            uint64
+	}{
+		{replica.ServiceReplicate, proto.StatusOK, 2},
+		{replica.ServiceReplicate, proto.StatusError, 0},
+		{proto.ServiceError, proto.StatusError, 0},
+		{replica.ServiceReplicate, proto.StatusOK, 4},
+	}
+	for i, w := range want {
+		frames, err := conn.Recv()
+		if err != nil {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+		env, err := proto.Decode(frames[len(frames)-1])
+		if err != nil {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+		have, _, _ := env.Data.OptInt("have")
+		if env.Service != w.service || status(env) != w.status {
+			t.Errorf("reply %d: service %q status %q, want %q %q", i, env.Service, status(env), w.service, w.status)
+		}
+		// Pushes read together are logged together, so the first may
+		// already count the ops of the last.
+		if uint64(have) < w.have {
+			t.Errorf("reply %d: have %d, want at least %d", i, have, w.have)
+		}
+	}
+	if got := target.Store().Counts().Posts; got != 2 {
+		t.Errorf("%d posts stored, want 2", got)
+	}
+}
+
 func TestRestartKeepsData(t *testing.T) {
 	c := startCluster(t, 1)
 	cl := c.client()
