@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-zeromq/zmq4"
+
 	"msgsys/proto"
 	"msgsys/roles/server"
 )
@@ -144,7 +146,11 @@ func (c *cluster) waitAgreement(ctx context.Context, poller *statusPoller, specs
 // uses it waits for its own traffic.
 func (c *cluster) waitReady(ctx context.Context, poller *statusPoller, clocks proto.Clocks) error {
 	if len(c.servers) == 0 {
-		return nil
+		// The broker alone, for pub/sub: its proxy must accept
+		// connections before publishers and subscribers dial it.
+		return c.waitFor(ctx, readyTimeout, readyPoll, "the broker's proxy to accept connections", func() bool {
+			return c.accepts(ctx, c.xsub, proto.Pub, c.opts.clusterKey) && c.accepts(ctx, c.xpub, proto.Sub, "")
+		})
 	}
 	top := c.servers[len(c.servers)-1].Name
 	if err := c.waitAgreement(ctx, poller, c.servers, top, readyTimeout); err != nil {
@@ -161,4 +167,15 @@ func (c *cluster) waitReady(ctx context.Context, poller *statusPoller, clocks pr
 		return fmt.Errorf("%w (last login: %w)", err, last)
 	}
 	return err
+}
+
+// accepts reports whether endpoint completes a handshake with a typ
+// socket presenting key. The cluster key guards only the publisher side.
+func (c *cluster) accepts(ctx context.Context, endpoint string, typ zmq4.SocketType, key string) bool {
+	conn, err := proto.DialKey(ctx, endpoint, typ, time.Second, key)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }
