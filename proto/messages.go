@@ -181,9 +181,14 @@ type ServerInfo struct {
 
 // ListReply lists the available servers.
 type ListReply struct {
-	List      []ServerInfo `msgpack:"list"`
-	Timestamp string       `msgpack:"timestamp"`
-	Clock     uint64       `msgpack:"clock"`
+	List []ServerInfo `msgpack:"list"`
+	// Registered lists every server the reference has registered,
+	// available or not, a msgsys addition. A server that starts waits for
+	// them in its catch-up, because after a restart of the whole cluster
+	// List names only the servers that have registered again.
+	Registered []ServerInfo `msgpack:"registered,omitempty"`
+	Timestamp  string       `msgpack:"timestamp"`
+	Clock      uint64       `msgpack:"clock"`
 }
 
 // HeartbeatRequest keeps a server available at the reference.

@@ -2,7 +2,9 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -14,31 +16,98 @@ import (
 // everything but does not yet count this server in sync.
 const catchUpPoll = 20 * time.Millisecond
 
+// catchUpRelist is the pause between readings of the available servers
+// while a catch-up waits for expected servers to come up.
+const catchUpRelist = 100 * time.Millisecond
+
+// Expected names servers that a catch-up waits for although they are not
+// available, or do not accept connections, when it starts. After a
+// restart of the whole cluster the reference lists only the servers that
+// have registered since it started. A server that comes up first would
+// otherwise serve without the writes that the others acknowledged while
+// it was down, until an anti-entropy pull brought them.
+type Expected struct {
+	// Names are the servers to wait for, such as every server that the
+	// reference has registered.
+	Names []string
+	// Wait bounds the wait, counted from the start of the catch-up.
+	Wait time.Duration
+	// Relist returns the servers available now, with their current
+	// addresses. CatchUp calls it every catchUpRelist while it waits. With
+	// a nil Relist, CatchUp waits for nothing.
+	Relist func(context.Context) []Peer
+}
+
 // CatchUp pulls every op this server lacks from each reachable peer, and
 // waits until each of them counts this server in sync, so that no write
 // those peers acknowledge from then on can miss it. It gives up on a peer
-// that does not reply and returns when every peer is done or timeout has
-// passed; the server may then serve, and a peer still behind catches up
-// through normal replication.
-func (r *Replicator) CatchUp(ctx context.Context, peers []Peer, timeout time.Duration) error {
+// that does not reply. A peer that refuses connections, and a server of
+// expected.Names that no list has named yet, are tried again with each new
+// list until expected.Wait has passed. CatchUp returns when every peer is
+// done or given up, or timeout has passed. The server may then serve, and
+// a peer still behind catches up through normal replication.
+func (r *Replicator) CatchUp(ctx context.Context, peers []Peer, timeout time.Duration, expected Expected) error {
 	r.catchingUp.Store(true)
 	defer r.catchingUp.Store(false)
 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
+	waitEnd := start.Add(expected.Wait)
 	before := total(r.cfg.Store.VersionVector())
-	r.log.Info("catch-up started", "peers", len(peers))
 
+	done := make(map[string]bool) // synced with or given up on
+	// pending holds the servers not yet synced with and not given up on.
+	pending := make(map[string]bool)
+	for _, name := range expected.Names {
+		if name != r.cfg.Name {
+			pending[name] = true
+		}
+	}
+	r.log.Info("catch-up started", "peers", len(peers), "expected", len(pending))
 	var unfinished []string
-	for _, p := range peers {
-		if p.Name == r.cfg.Name || p.Addr == "" {
-			continue
+	loggedWait := false
+	for {
+		for _, p := range peers {
+			if p.Name == r.cfg.Name || p.Addr == "" || done[p.Name] {
+				continue
+			}
+			pending[p.Name] = true
+			err := r.syncWith(ctx, p)
+			switch {
+			case err == nil:
+				delete(pending, p.Name)
+				done[p.Name] = true
+			case errors.Is(err, proto.ErrUnreachable) && expected.Relist != nil && time.Now().Before(waitEnd):
+				// Not up yet, or restarting on a new address: tried
+				// again with the next list.
+			default:
+				r.log.Warn("catch-up incomplete", "peer", p.Name, "err", err)
+				delete(pending, p.Name)
+				done[p.Name] = true
+				unfinished = append(unfinished, p.Name)
+			}
 		}
-		if err := r.syncWith(ctx, p); err != nil {
-			r.log.Warn("catch-up incomplete", "peer", p.Name, "err", err)
-			unfinished = append(unfinished, p.Name)
+		if len(pending) == 0 {
+			break
 		}
+		waiting := slices.Sorted(maps.Keys(pending))
+		if expected.Relist == nil || !time.Now().Before(waitEnd) || ctx.Err() != nil {
+			for _, name := range waiting {
+				r.log.Warn("catch-up incomplete", "peer", name, "err", "not reachable within the catch-up wait", "wait", expected.Wait)
+			}
+			unfinished = append(unfinished, waiting...)
+			break
+		}
+		if !loggedWait {
+			r.log.Info("catch-up waiting for servers to come up", "servers", waiting, "wait", expected.Wait)
+			loggedWait = true
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(catchUpRelist):
+		}
+		peers = expected.Relist(ctx)
 	}
 
 	after := total(r.cfg.Store.VersionVector())

@@ -134,13 +134,26 @@ func (c *client) heartbeat(name, addr string) {
 // list returns the available servers.
 func (c *client) list() []proto.ServerInfo {
 	c.t.Helper()
+	return c.listUnder("list")
+}
+
+// registered returns every registered server, from the registered key of a
+// list reply.
+func (c *client) registered() []proto.ServerInfo {
+	c.t.Helper()
+	return c.listUnder("registered")
+}
+
+// listUnder sends list and returns the servers under key of the reply.
+func (c *client) listUnder(key string) []proto.ServerInfo {
+	c.t.Helper()
 	env := c.call(proto.ServiceList, &proto.EmptyRequest{})
 	if env.Service != proto.ServiceList {
 		c.t.Fatalf("list: reply service %q, data %v", env.Service, env.Data)
 	}
-	items, ok := env.Data["list"].([]any)
+	items, ok := env.Data[key].([]any)
 	if !ok {
-		c.t.Fatalf("list: reply without a list array: %v", env.Data)
+		c.t.Fatalf("list: reply without a %s array: %v", key, env.Data)
 	}
 	servers := make([]proto.ServerInfo, 0, len(items))
 	for _, item := range items {

@@ -172,6 +172,10 @@ func TestListShowsOnlyRecentServers(t *testing.T) {
 	waitFor(t, 5*time.Second, "expiry log line of beta", func() bool {
 		return len(ref.logs.lines("server expired", "name=beta", "rank=1", "clock=")) > expiredBefore
 	})
+	// The expired servers stay registered.
+	if got := c.registered(); !slices.Equal(got, want) {
+		t.Errorf("registered with beta and gamma expired = %v, want %v", got, want)
+	}
 
 	availableBefore := len(ref.logs.lines("server available", "name=beta"))
 	c.heartbeat("beta", "")

@@ -251,6 +251,20 @@ func (g *registry) available(now time.Time, expiry time.Duration) []proto.Server
 	return list
 }
 
+// registered returns every registered server, available or not, sorted by
+// rank.
+func (g *registry) registered() []proto.ServerInfo {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+
+	list := make([]proto.ServerInfo, 0, len(g.entries))
+	for _, e := range g.entries {
+		list = append(list, e.info())
+	}
+	slices.SortFunc(list, func(a, b proto.ServerInfo) int { return cmp.Compare(a.Rank, b.Rank) })
+	return list
+}
+
 // expire marks unavailable every server that was available and has not
 // been seen within expiry before now, and returns those servers by rank.
 func (g *registry) expire(now time.Time, expiry time.Duration) []proto.ServerInfo {

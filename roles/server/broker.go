@@ -48,7 +48,7 @@ func (s *Server) serveBroker(ctx context.Context) {
 		// it handed this server and sends new ones elsewhere while this
 		// server catches up.
 		s.log.Warn("server was paused, catching up before serving again")
-		if err := s.replica.CatchUp(ctx, s.catchUpPeers(ctx), s.cfg.CatchUpTimeout); err != nil {
+		if err := s.replica.CatchUp(ctx, s.catchUpPeers(ctx), s.cfg.CatchUpTimeout, replica.Expected{}); err != nil {
 			s.log.Warn("serving before catch-up completed", "err", err)
 		}
 		s.markAwake()

@@ -83,15 +83,24 @@ func (s *Server) membership(ctx context.Context) {
 // refreshMembers reads the available servers from the reference and hands
 // them to replication and election. On failure the last list stays.
 func (s *Server) refreshMembers(ctx context.Context) []election.Member {
+	members, _ := s.refreshServers(ctx)
+	return members
+}
+
+// refreshServers is refreshMembers that also returns the names of every
+// server with an address that the reference has registered, available or
+// not. That list is empty when the reference cannot be reached or does not
+// send it.
+func (s *Server) refreshServers(ctx context.Context) ([]election.Member, []string) {
 	var reply proto.ListReply
 	if err := s.askReference(ctx, proto.ServiceList, &proto.EmptyRequest{}, &reply); err != nil {
 		if ctx.Err() == nil {
 			s.log.Debug("list failed", "reference", s.cfg.Reference, "err", err)
 		}
 		if s.node != nil {
-			return s.node.Members()
+			return s.node.Members(), nil
 		}
-		return nil
+		return nil, nil
 	}
 	members := make([]election.Member, 0, len(reply.List))
 	for _, info := range reply.List {
@@ -103,7 +112,14 @@ func (s *Server) refreshMembers(ctx context.Context) []election.Member {
 	if s.node != nil {
 		s.node.SetMembers(members)
 	}
-	return members
+	var registered []string
+	for _, info := range reply.Registered {
+		// A server without an address cannot be synced with.
+		if info.Addr != "" {
+			registered = append(registered, info.Name)
+		}
+	}
+	return members, registered
 }
 
 func toPeers(members []election.Member) []replica.Peer {

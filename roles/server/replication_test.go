@@ -479,3 +479,59 @@ func TestClusterKeyGuardsServerEndpoints(t *testing.T) {
 		t.Errorf("status without the key answered %q", reply)
 	}
 }
+
+// TestWholeClusterRestartCatchesUpBeforeServing restarts every server
+// while server-1 lacks acknowledged posts. The reference lists no server
+// then, as after a restart of the whole cluster, and server-1 starts first.
+// It must pull those posts from the others, which start a moment later,
+// before it serves.
+func TestWholeClusterRestartCatchesUpBeforeServing(t *testing.T) {
+	c := startCluster(t, 3)
+	cl := c.client()
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+	cl.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
+	c.stop("server-1")
+	const posts = 20
+	for i := range posts {
+		cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: fmt.Sprintf("sem server-1 %d", i)})
+	}
+	c.stop("server-2")
+	c.stop("server-3")
+
+	ref := proto.NewRequester(c.reference)
+	defer ref.Close()
+	waitFor(t, 5*time.Second, "the reference to list no server", func() bool {
+		frame, err := proto.Encode(proto.ServiceList, &proto.EmptyRequest{}, proto.NewClocks().Meta())
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := ref.Request(context.Background(), frame, time.Second)
+		if err != nil {
+			return false
+		}
+		var reply proto.ListReply
+		if _, err := proto.DecodeInto(payload, &reply); err != nil {
+			t.Fatal(err)
+		}
+		return len(reply.List) == 0
+	})
+
+	// Without anti-entropy, only the catch-up before serving can bring
+	// server-1 the posts.
+	cfg := c.config("server-1")
+	cfg.AntiEntropyEvery = 0
+	first := c.startWith(cfg)
+	waitFor(t, 5*time.Second, "server-1 to register", func() bool { return first.Rank() > 0 })
+	c.start("server-2")
+	c.start("server-3")
+	waitFor(t, 10*time.Second, "server-1 serving", first.Serving)
+
+	messages, _, err := first.Store().History("geral", "", posts+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(messages) != posts {
+		t.Fatalf("server-1 serves a history of %d posts, want the %d acknowledged", len(messages), posts)
+	}
+	c.waitServing(3)
+}

@@ -52,6 +52,11 @@ type Config struct {
 	RequestTimeout time.Duration
 	// CatchUpTimeout bounds the catch-up before serving.
 	CatchUpTimeout time.Duration
+	// CatchUpWait bounds how long the catch-up before serving waits for
+	// registered servers that are not available or refuse connections.
+	// After a restart of the whole cluster they may be starting at the
+	// same moment and hold writes this server lacks.
+	CatchUpWait time.Duration
 	// BerkeleyEvery is the coordinator's synchronisation period; a round
 	// also runs after every BerkeleyMessages client messages.
 	BerkeleyEvery    time.Duration
@@ -79,6 +84,7 @@ func DefaultConfig() Config {
 		HeartbeatEvery:   time.Second,
 		RequestTimeout:   2 * time.Second,
 		CatchUpTimeout:   30 * time.Second,
+		CatchUpWait:      3 * time.Second,
 		BerkeleyEvery:    10 * time.Second,
 		BerkeleyMessages: 10,
 		BerkeleyBound:    2 * time.Second,
@@ -274,7 +280,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.peerLn.Serve(ctx, s.servePeer)
 	}()
 
-	members := s.refreshMembers(ctx)
+	members, registered := s.refreshServers(ctx)
 	start := func(run func(context.Context)) {
 		wg.Add(1)
 		go func() {
@@ -288,7 +294,12 @@ func (s *Server) Run(ctx context.Context) error {
 	start(s.cfg.Clocks.Physical.Run)
 	start(s.membership)
 
-	if err := s.replica.CatchUp(ctx, toPeers(members), s.cfg.CatchUpTimeout); err != nil {
+	expected := replica.Expected{
+		Names:  registered,
+		Wait:   s.cfg.CatchUpWait,
+		Relist: func(ctx context.Context) []replica.Peer { return toPeers(s.refreshMembers(ctx)) },
+	}
+	if err := s.replica.CatchUp(ctx, toPeers(members), s.cfg.CatchUpTimeout, expected); err != nil {
 		s.log.Warn("serving before catch-up completed", "err", err)
 	}
 	if ctx.Err() != nil {
