@@ -66,6 +66,7 @@ func (r *Replicator) CatchUp(ctx context.Context, peers []Peer, timeout time.Dur
 	}
 	r.log.Info("catch-up started", "peers", len(peers), "expected", len(pending))
 	var unfinished []string
+	listed := make(map[string]bool) // named by some list of available servers
 	loggedWait := false
 	for {
 		for _, p := range peers {
@@ -73,6 +74,7 @@ func (r *Replicator) CatchUp(ctx context.Context, peers []Peer, timeout time.Dur
 				continue
 			}
 			pending[p.Name] = true
+			listed[p.Name] = true
 			err := r.syncWith(ctx, p)
 			switch {
 			case err == nil:
@@ -93,10 +95,17 @@ func (r *Replicator) CatchUp(ctx context.Context, peers []Peer, timeout time.Dur
 		}
 		waiting := slices.Sorted(maps.Keys(pending))
 		if expected.Relist == nil || !time.Now().Before(waitEnd) || ctx.Err() != nil {
+			// A server that never became available may be gone for good,
+			// and status would show it as unsynced for as long. One that
+			// was available but refused connections is marked unsynced.
 			for _, name := range waiting {
-				r.log.Warn("catch-up incomplete", "peer", name, "err", "not reachable within the catch-up wait", "wait", expected.Wait)
+				if listed[name] {
+					r.log.Warn("catch-up incomplete", "peer", name, "err", "not reachable within the catch-up wait", "wait", expected.Wait)
+					unfinished = append(unfinished, name)
+				} else {
+					r.log.Warn("catch-up stopped waiting for a registered server", "peer", name, "wait", expected.Wait)
+				}
 			}
-			unfinished = append(unfinished, waiting...)
 			break
 		}
 		if !loggedWait {

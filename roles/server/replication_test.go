@@ -498,23 +498,7 @@ func TestWholeClusterRestartCatchesUpBeforeServing(t *testing.T) {
 	c.stop("server-2")
 	c.stop("server-3")
 
-	ref := proto.NewRequester(c.reference)
-	defer ref.Close()
-	waitFor(t, 5*time.Second, "the reference to list no server", func() bool {
-		frame, err := proto.Encode(proto.ServiceList, &proto.EmptyRequest{}, proto.NewClocks().Meta())
-		if err != nil {
-			t.Fatal(err)
-		}
-		payload, err := ref.Request(context.Background(), frame, time.Second)
-		if err != nil {
-			return false
-		}
-		var reply proto.ListReply
-		if _, err := proto.DecodeInto(payload, &reply); err != nil {
-			t.Fatal(err)
-		}
-		return len(reply.List) == 0
-	})
+	waitListed(t, c, 0)
 
 	// Without anti-entropy, only the catch-up before serving can bring
 	// server-1 the posts.
@@ -534,4 +518,50 @@ func TestWholeClusterRestartCatchesUpBeforeServing(t *testing.T) {
 		t.Fatalf("server-1 serves a history of %d posts, want the %d acknowledged", len(messages), posts)
 	}
 	c.waitServing(3)
+}
+
+// TestRestartWithServerGoneForGood restarts a server while another that
+// the reference registered stays down: it serves after its catch-up wait,
+// and does not list the gone server as unsynced, where status would show
+// it for as long as that server stays away.
+func TestRestartWithServerGoneForGood(t *testing.T) {
+	c := startCluster(t, 2)
+	cl := c.client()
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+	c.stop("server-2")
+	c.stop("server-1")
+	waitListed(t, c, 0)
+
+	cfg := c.config("server-1")
+	cfg.CatchUpWait = 300 * time.Millisecond
+	s := c.startWith(cfg)
+	waitFor(t, 10*time.Second, "server-1 serving", s.Serving)
+	if unsynced := s.replica.Status().Unsynced; len(unsynced) != 0 {
+		t.Errorf("unsynced peers %v, want none for a server that never came up", unsynced)
+	}
+	if users := proto.AsStrings(cl.call(proto.ServiceUsers, &proto.EmptyRequest{}).Data["users"]); !slices.Equal(users, []string{"ana"}) {
+		t.Errorf("users after the restart: %v, want ana", users)
+	}
+}
+
+// waitListed waits until the reference lists n available servers.
+func waitListed(t *testing.T, c *cluster, n int) {
+	t.Helper()
+	ref := proto.NewRequester(c.reference)
+	defer ref.Close()
+	waitFor(t, 5*time.Second, fmt.Sprintf("the reference to list %d servers", n), func() bool {
+		frame, err := proto.Encode(proto.ServiceList, &proto.EmptyRequest{}, proto.NewClocks().Meta())
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := ref.Request(context.Background(), frame, time.Second)
+		if err != nil {
+			return false
+		}
+		var reply proto.ListReply
+		if _, err := proto.DecodeInto(payload, &reply); err != nil {
+			t.Fatal(err)
+		}
+		return len(reply.List) == n
+	})
 }
