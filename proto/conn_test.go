@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -426,6 +427,64 @@ func TestConnPingGetsPong(t *testing.T) {
 	waitFor(t, 2*time.Second, "a PONG to count as traffic", func() bool {
 		return conn.lastRecv.Load() > before
 	})
+}
+
+// TestConnReadyCountsWholeMessages sends messages and PINGs before the
+// other side reads: Ready reports a message read with the first one, and
+// not a PING alone, which is no message to wait for.
+func TestConnReadyCountsWholeMessages(t *testing.T) {
+	start := make(chan struct{})
+	results := make(chan string, 8)
+	ln := serve(t, Router, func(c *Conn) {
+		for range 2 {
+			<-start
+			for {
+				frames, err := c.Recv()
+				if err != nil {
+					return
+				}
+				ready := c.Ready()
+				results <- fmt.Sprintf("%s %t", frames[len(frames)-1], ready)
+				if !ready {
+					break
+				}
+			}
+		}
+	})
+	conn, err := Dial(context.Background(), ln.Endpoint(), Dealer, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	// On loopback a write has reached the peer's socket when it returns,
+	// so the peer's first read takes all three.
+	for _, step := range []func() error{
+		func() error { return conn.Send([]byte("one")) },
+		conn.Ping,
+		func() error { return conn.Send([]byte("two")) },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start <- struct{}{}
+	for _, want := range []string{"one true", "two false"} {
+		if got := <-results; got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+
+	if err := conn.Send([]byte("three")); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	start <- struct{}{}
+	if got := <-results; got != "three false" {
+		t.Errorf("got %q, want %q: a PING alone is no message", got, "three false")
+	}
 }
 
 func TestHeartbeatClosesFrozenPeer(t *testing.T) {

@@ -192,9 +192,32 @@ func (c *Conn) Ping() error {
 // for a reply with a deadline without a reader goroutine.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.raw.SetReadDeadline(t) }
 
-// Buffered is how many received bytes wait in the read buffer, so a
-// reader can tell whether more has arrived without blocking.
-func (c *Conn) Buffered() int { return c.reader.Buffered() }
+// Ready reports whether the read buffer holds a whole message, so that the
+// next Recv returns it without waiting for the network. Commands before
+// it, such as PING, do not count as a message.
+func (c *Conn) Ready() bool {
+	buf, _ := c.reader.Peek(c.reader.Buffered())
+	for len(buf) > 0 {
+		flags := buf[0]
+		var size uint64
+		switch {
+		case flags&flagLong != 0 && len(buf) >= 9:
+			size, buf = binary.BigEndian.Uint64(buf[1:9]), buf[9:]
+		case flags&flagLong == 0 && len(buf) >= 2:
+			size, buf = uint64(buf[1]), buf[2:]
+		default:
+			return false
+		}
+		if size > uint64(len(buf)) {
+			return false
+		}
+		buf = buf[size:]
+		if flags&(flagCommand|flagMore) == 0 {
+			return true
+		}
+	}
+	return false
+}
 
 // Idle is how long ago the last bytes arrived from the peer.
 func (c *Conn) Idle() time.Duration {

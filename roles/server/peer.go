@@ -48,10 +48,11 @@ func (s *Server) servePeer(conn *proto.Conn) {
 const maxPeerBatch = 16
 
 // readArrived waits for one message, then appends those that have already
-// arrived behind it, up to maxPeerBatch. A message whose first bytes have
-// arrived is read whole, because a peer writes each message at once.
+// arrived whole behind it, up to maxPeerBatch. Only the first may wait
+// for the network, so a reply never waits for a later request, and the
+// others fit in the connection's read buffer.
 func readArrived(conn *proto.Conn, messages [][][]byte) ([][][]byte, error) {
-	for len(messages) == 0 || (len(messages) < maxPeerBatch && conn.Buffered() > 0) {
+	for len(messages) == 0 || (len(messages) < maxPeerBatch && conn.Ready()) {
 		frames, err := conn.Recv()
 		if err != nil {
 			return messages, err

@@ -271,6 +271,40 @@ func TestPipelinedPushesAnsweredInOrder(t *testing.T) {
 	}
 }
 
+// TestPeerReplyNotHeldByPing sends a request and a heartbeat PING right
+// behind it, as a libzmq peer with ZMQ_HEARTBEAT_IVL does: the reply must
+// not wait for a further request.
+func TestPeerReplyNotHeldByPing(t *testing.T) {
+	c := startCluster(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := proto.Dial(ctx, c.servers["server-1"].server.Addr(), proto.Dealer, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	frame, err := proto.Encode(proto.ServiceClock, &proto.EmptyRequest{}, proto.NewClocks().Meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Send([]byte{}, frame); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	frames, err := conn.Recv()
+	if err != nil {
+		t.Fatalf("no reply to a request followed by a PING: %v", err)
+	}
+	if env, err := proto.Decode(frames[len(frames)-1]); err != nil || env.Service != proto.ServiceClock {
+		t.Errorf("reply %v (%v), want a clock reply", env, err)
+	}
+}
+
 func TestRestartKeepsData(t *testing.T) {
 	c := startCluster(t, 1)
 	cl := c.client()
