@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,5 +200,72 @@ func TestPublishersFollowSubscriptions(t *testing.T) {
 	second.Close()
 	if got, want := nextSubscriptions(t, pub, 2), []string{"false ana", "false bob"}; !slices.Equal(got, want) {
 		t.Fatalf("publisher got %q after the last subscriber of ana and bob left, want %q", got, want)
+	}
+}
+
+// TestSubscriptionBounds sends a prefix over the length bound and more
+// subscriptions than one subscriber may hold: the proxy applies neither,
+// and forwards neither.
+func TestSubscriptionBounds(t *testing.T) {
+	b := startBroker(t, testConfig(t))
+	pub := receive(t, dial(t, b.XSubEndpoint(), proto.Pub))
+	sub := dial(t, b.XPubEndpoint(), proto.Sub)
+
+	subscribe(t, sub, true, strings.Repeat("x", maxSubscriptionBytes+1))
+	topics := make([]string, maxSubscriptions+1)
+	for i := range topics {
+		topics[i] = "t" + strconv.Itoa(i)
+	}
+	subscribe(t, sub, true, topics...)
+	subscribe(t, sub, true, "") // over the bound too, so a marker that must not arrive
+	waitSubscriptions(t, b, maxSubscriptions)
+
+	got := nextSubscriptions(t, pub, maxSubscriptions)
+	if slices.Contains(got, "true "+topics[maxSubscriptions]) {
+		t.Error("the subscription over the bound was forwarded")
+	}
+	for _, s := range got {
+		if len(s) > maxSubscriptionBytes {
+			t.Fatalf("a prefix of %d bytes was forwarded", len(s))
+		}
+	}
+}
+
+// TestPublisherGetsEverythingPastForwardBound connects a publisher while
+// more prefixes are subscribed than are forwarded one by one: it gets one
+// subscription to everything instead.
+func TestPublisherGetsEverythingPastForwardBound(t *testing.T) {
+	b := startBroker(t, testConfig(t))
+	total := 0
+	for n := 0; total <= maxForwarded; n++ {
+		sub := dial(t, b.XPubEndpoint(), proto.Sub)
+		topics := make([]string, min(maxSubscriptions, maxForwarded+1-total))
+		for i := range topics {
+			topics[i] = fmt.Sprintf("s%d-%d", n, i)
+		}
+		subscribe(t, sub, true, topics...)
+		total += len(topics)
+	}
+	waitSubscriptions(t, b, total)
+
+	pub := receive(t, dial(t, b.XSubEndpoint(), proto.Pub))
+	if got := nextSubscriptions(t, pub, 1); got[0] != "true " {
+		t.Fatalf("publisher got %q, want one subscription to everything", got)
+	}
+	late := dial(t, b.XPubEndpoint(), proto.Sub)
+	subscribe(t, late, true, "late")
+	waitSubscriptions(t, b, total+1)
+
+	// forward ran within the subscription, so anything it queued for the
+	// publisher would be in its outbox now.
+	b.fanout.mu.RLock()
+	defer b.fanout.mu.RUnlock()
+	for p := range b.fanout.publishers {
+		p.out.mu.Lock()
+		queued := len(p.out.items)
+		p.out.mu.Unlock()
+		if !p.all || queued != 0 {
+			t.Errorf("publisher subscribed to everything: all %t, %d changes queued after it", p.all, queued)
+		}
 	}
 }

@@ -19,13 +19,30 @@ type publisher struct {
 	addr string
 	conn *proto.Conn
 	out  *outbox // subscription messages on their way to the publisher
+	// all is set when the publisher was subscribed to every topic, because
+	// too many prefixes were subscribed when it connected. It then gets
+	// no further changes. Guarded by fanout.mu.
+	all bool
 }
 
-// subscriptionBacklog bounds the subscription changes queued for one
-// publisher beyond those it received when it connected. A publisher that
-// falls that far behind is disconnected, and gets every subscription
-// again when it reconnects.
-const subscriptionBacklog = 10000
+// Bounds of subscription forwarding.
+const (
+	// subscriptionBacklog bounds the subscription changes queued for one
+	// publisher beyond those it received when it connected. A publisher
+	// that falls that far behind is disconnected, and gets every
+	// subscription again when it reconnects.
+	subscriptionBacklog = 10000
+	// maxForwarded is the most prefixes a connecting publisher receives one
+	// by one. Beyond it the publisher gets one subscription to everything,
+	// and the proxy does all the filtering for it.
+	maxForwarded = 10000
+	// maxSubscriptionBytes bounds a subscription's prefix. msgsys topics
+	// are names of at most 32 characters, and a longer prefix would cost
+	// memory in the proxy and in every publisher.
+	maxSubscriptionBytes = 1024
+	// maxSubscriptions bounds the subscriptions of one subscriber.
+	maxSubscriptions = 10000
+)
 
 // fanout matches publications to subscribers as ZeroMQ does: a
 // subscription is a prefix, and a publication goes to every subscriber
@@ -39,8 +56,9 @@ const subscriptionBacklog = 10000
 // subscriber subscribes every publisher to it, and its last one
 // unsubscribes them.
 type fanout struct {
-	log   *slog.Logger
-	drops proto.RateLog
+	log     *slog.Logger
+	drops   proto.RateLog
+	rejects proto.RateLog
 
 	mu         sync.RWMutex // guards the fields below and subscriber.topics
 	byPrefix   map[string]map[*subscriber]struct{}
@@ -63,6 +81,11 @@ func (f *fanout) subscribe(s *subscriber, topic string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := s.topics[topic]; ok {
+		return
+	}
+	if len(topic) > maxSubscriptionBytes || len(s.topics) >= maxSubscriptions {
+		f.rejects.Warn(f.log, "subscription rejected", "subscriber", s.addr, "bytes", len(topic), "subscriptions", len(s.topics),
+			"max_bytes", maxSubscriptionBytes, "max_subscriptions", maxSubscriptions)
 		return
 	}
 	s.topics[topic] = struct{}{}
@@ -115,6 +138,10 @@ func (f *fanout) addPublisher(p *publisher) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	prefixes := f.prefixes.All()
+	if len(prefixes) > maxForwarded {
+		f.log.Warn("publisher subscribed to every topic", "publisher", p.addr, "prefixes", len(prefixes), "max_forwarded", maxForwarded)
+		prefixes, p.all = []string{""}, true
+	}
 	p.out = newOutbox(len(prefixes) + subscriptionBacklog)
 	for _, prefix := range prefixes {
 		p.out.push([][]byte{proto.Subscription(true, prefix)})
@@ -135,6 +162,9 @@ func (f *fanout) removePublisher(p *publisher) {
 func (f *fanout) forward(subscribe bool, topic string) {
 	msg := [][]byte{proto.Subscription(subscribe, topic)}
 	for p := range f.publishers {
+		if p.all {
+			continue
+		}
 		if ok, _ := p.out.push(msg); !ok {
 			f.log.Warn("publisher dropped, subscription queue full", "publisher", p.addr, "queued", subscriptionBacklog)
 			p.conn.Close()
