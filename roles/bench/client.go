@@ -48,6 +48,9 @@ func (c *client) request(ctx context.Context, frame []byte, timeout time.Duratio
 	if c.conn == nil {
 		conn, err := proto.Dial(ctx, c.frontend, proto.Req, timeout)
 		if err != nil {
+			if ctx.Err() == context.DeadlineExceeded {
+				return nil, proto.ErrTimeout
+			}
 			return nil, fmt.Errorf("%w: %w", proto.ErrUnreachable, err)
 		}
 		c.conn = conn

@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -79,6 +81,7 @@ func (b *Bench) runLoad(ctx context.Context, label string, clients []*client, se
 				}
 				if err != nil {
 					tally.fail(err)
+					pauseAfter(ctx, err)
 					continue
 				}
 				tally.hist.record(time.Since(sent))
@@ -114,6 +117,22 @@ func (b *Bench) runLoad(ctx context.Context, label string, clients []*client, se
 	}
 }
 
+// lostPause is how long a client waits before its next request when the
+// last one found the broker unreachable or gone, so that a dead broker
+// costs the machine a redial every lostPause per client, not a busy loop.
+const lostPause = 20 * time.Millisecond
+
+// pauseAfter waits lostPause after an error that lost the connection.
+func pauseAfter(ctx context.Context, err error) {
+	if !errors.Is(err, proto.ErrUnreachable) && !errors.Is(err, proto.ErrClosed) {
+		return
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(lostPause):
+	}
+}
+
 // connectClients returns n clients of endpoint.
 func connectClients(endpoint string, n int, clocks proto.Clocks) []*client {
 	clients := make([]*client, n)
@@ -129,7 +148,8 @@ func closeClients(clients []*client) {
 	}
 }
 
-// forEach runs fn for every client at once and returns the first error.
+// forEach runs fn for every client at once and returns the first error,
+// with the number of clients that failed.
 func forEach(clients []*client, fn func(i int, c *client) error) error {
 	errs := make([]error, len(clients))
 	var wg sync.WaitGroup
@@ -137,5 +157,19 @@ func forEach(clients []*client, fn func(i int, c *client) error) error {
 		wg.Go(func() { errs[i] = fn(i, c) })
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+
+	// Clients of one broker tend to fail alike, so one error stands for
+	// the rest.
+	failed := 0
+	var first error
+	for _, err := range errs {
+		if err != nil {
+			failed++
+			first = cmp.Or(first, err)
+		}
+	}
+	if failed == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d of %d clients failed, the first with: %w", failed, len(clients), first)
 }
