@@ -176,6 +176,37 @@ func (e *lineEditor) edit(k key) bool {
 		return true
 	}
 
+	// Keys that need no clusters come first, so that a key the editor
+	// ignores, such as a held Tab, costs nothing on a long line.
+	switch k.code {
+	case keyHome:
+		e.pos = 0
+		return false
+	case keyEnd:
+		e.pos = len(e.line)
+		return false
+	case keyKillToEnd:
+		e.line = e.line[:e.pos]
+		return true
+	case keyKillToStart:
+		e.deleteRange(0, e.pos)
+		return true
+	case keyUp:
+		e.recallOlder()
+		return true
+	case keyDown:
+		e.recallNewer()
+		return true
+	case keyClearScreen:
+		e.outBuf = append(e.outBuf, "\x1b[2J\x1b[H"...)
+		e.cursor = cell{}
+		e.rowWidths = nil
+		return true
+	case keyBackspace, keyDelete, keyEndOfInput, keyLeft, keyRight, keyWordLeft, keyWordRight, keyDeleteWord, keyTranspose:
+	default:
+		return false
+	}
+
 	segs := segments(e.line)
 	switch k.code {
 	case keyBackspace:
@@ -194,30 +225,10 @@ func (e *lineEditor) edit(k key) bool {
 	case keyWordRight:
 		e.pos = wordRight(e.line, segs, e.pos)
 		return false
-	case keyHome:
-		e.pos = 0
-		return false
-	case keyEnd:
-		e.pos = len(e.line)
-		return false
-	case keyKillToEnd:
-		e.line = e.line[:e.pos]
-	case keyKillToStart:
-		e.deleteRange(0, e.pos)
 	case keyDeleteWord:
 		e.deleteRange(wordLeft(e.line, segs, e.pos), e.pos)
 	case keyTranspose:
 		e.transpose(segs)
-	case keyUp:
-		e.recallOlder()
-	case keyDown:
-		e.recallNewer()
-	case keyClearScreen:
-		e.outBuf = append(e.outBuf, "\x1b[2J\x1b[H"...)
-		e.cursor = cell{}
-		e.rowWidths = nil
-	default:
-		return false
 	}
 	return true
 }
