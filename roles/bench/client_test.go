@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,45 +12,67 @@ import (
 	"msgsys/proto"
 )
 
-// TestCallCountsErrorReplies replies to a request as a broker without
-// servers does, and checks that the bench's client takes that for a
-// rejection. A success reply must count as a success.
-func TestCallCountsErrorReplies(t *testing.T) {
+// fakeBroker runs a ROUTER on a loopback port that replies to each
+// request of its n-th connection (from 1) with the status that reply
+// returns, or not at all when reply returns false. It stops with ctx.
+func fakeBroker(t *testing.T, ctx context.Context, reply func(conn int) (string, bool)) string {
+	t.Helper()
 	ln, err := proto.Listen("tcp://127.0.0.1:0", zmq4.Router, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	status := make(chan string, 2)
-	status <- "erro"
-	status <- "OK"
+	t.Cleanup(func() { ln.Close() })
+	var conns atomic.Int32
 	go func() {
 		_ = ln.Serve(ctx, func(conn *proto.Conn) {
+			n := int(conns.Add(1))
 			for {
 				frames, err := conn.Recv()
 				if err != nil {
 					return
 				}
-				reply, err := proto.Encode(proto.ServicePublish, &proto.ResultReply{Status: <-status, Message: "nenhum servidor disponível"}, proto.NewClocks().Meta())
+				status, ok := reply(n)
+				if !ok {
+					continue
+				}
+				payload, err := proto.Encode(proto.ServicePublish, &proto.ResultReply{Status: status, Message: "nenhum servidor disponível"}, proto.NewClocks().Meta())
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				if err := conn.Send(frames[0], []byte{}, reply); err != nil {
+				if err := conn.Send(frames[0], []byte{}, payload); err != nil {
 					return
 				}
 			}
 		})
 	}()
+	return ln.Endpoint()
+}
 
-	c := newClient(ln.Endpoint(), proto.NewClocks())
-	defer c.close()
+// publishFrame returns a publish request frame.
+func publishFrame(t *testing.T) []byte {
+	t.Helper()
 	frame, err := proto.Encode(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: "oi"}, proto.NewClocks().Meta())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return frame
+}
+
+// TestCallCountsErrorReplies replies to a request as a broker without
+// servers does, and checks that the bench's client takes that for a
+// rejection. A success reply must count as a success.
+func TestCallCountsErrorReplies(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	status := make(chan string, 2)
+	status <- "erro"
+	status <- "OK"
+	endpoint := fakeBroker(t, ctx, func(int) (string, bool) { return <-status, true })
+
+	c := newClient(endpoint, proto.NewClocks())
+	defer c.close()
+	frame := publishFrame(t)
 	if err := c.call(ctx, proto.ServicePublish, frame, 5*time.Second); !errors.Is(err, errRejected) {
 		t.Errorf("error reply gave %v, want errRejected", err)
 	}
@@ -58,55 +81,28 @@ func TestCallCountsErrorReplies(t *testing.T) {
 	}
 }
 
-// TestClientTimesOutAndRedials leaves the first request without a reply:
-// the client gives up at its deadline, and its next request goes over a
-// new connection, which the server answers.
+// TestClientTimesOutAndRedials leaves the requests of the first
+// connection without a reply: the client gives up at its deadline, and
+// its next request goes over a new connection, which the server answers.
 func TestClientTimesOutAndRedials(t *testing.T) {
-	ln, err := proto.Listen("tcp://127.0.0.1:0", zmq4.Router, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	connections := make(chan struct{}, 4)
-	go func() {
-		_ = ln.Serve(ctx, func(conn *proto.Conn) {
-			connections <- struct{}{}
-			first := len(connections) == 1
-			for {
-				frames, err := conn.Recv()
-				if err != nil {
-					return
-				}
-				if first {
-					continue // the request that times out
-				}
-				reply, err := proto.Encode(proto.ServicePublish, &proto.ResultReply{Status: "OK"}, proto.NewClocks().Meta())
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if err := conn.Send(frames[0], []byte{}, reply); err != nil {
-					return
-				}
-			}
-		})
-	}()
+	var last atomic.Int32
+	endpoint := fakeBroker(t, ctx, func(conn int) (string, bool) {
+		last.Store(int32(conn))
+		return "OK", conn > 1
+	})
 
-	c := newClient(ln.Endpoint(), proto.NewClocks())
+	c := newClient(endpoint, proto.NewClocks())
 	defer c.close()
-	frame, err := proto.Encode(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: "oi"}, proto.NewClocks().Meta())
-	if err != nil {
-		t.Fatal(err)
-	}
+	frame := publishFrame(t)
 	if err := c.call(ctx, proto.ServicePublish, frame, 200*time.Millisecond); !errors.Is(err, proto.ErrTimeout) {
 		t.Fatalf("unanswered request gave %v, want ErrTimeout", err)
 	}
 	if err := c.call(ctx, proto.ServicePublish, frame, 5*time.Second); err != nil {
 		t.Fatalf("request after a timeout gave %v", err)
 	}
-	if n := len(connections); n != 2 {
-		t.Errorf("%d connections, want a new one after the timeout", n)
+	if n := last.Load(); n != 2 {
+		t.Errorf("the reply came on connection %d, want a new one after the timeout", n)
 	}
 }

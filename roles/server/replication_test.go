@@ -151,15 +151,21 @@ func TestReadYourWritesWithConcurrentClients(t *testing.T) {
 	})
 }
 
-func TestReplicateTwiceOrReorderedIsIdempotent(t *testing.T) {
-	c := startCluster(t, 2)
-	target := c.servers["server-2"].server
-	ops := []store.Op{
+// outsiderOps returns four ops of an origin that no server of the test
+// runs: a login, a channel and two posts to it.
+func outsiderOps() []store.Op {
+	return []store.Op{
 		{Origin: "outsider@1", Seq: 1, Rank: 9, Clock: 1, Time: 1, Kind: store.KindLogin, User: "zed"},
 		{Origin: "outsider@1", Seq: 2, Rank: 9, Clock: 2, Time: 2, Kind: store.KindChannel, Channel: "fora"},
 		{Origin: "outsider@1", Seq: 3, Rank: 9, Clock: 3, Time: 3, Kind: store.KindPost, User: "zed", Channel: "fora", Text: "um"},
 		{Origin: "outsider@1", Seq: 4, Rank: 9, Clock: 4, Time: 4, Kind: store.KindPost, User: "zed", Channel: "fora", Text: "dois"},
 	}
+}
+
+func TestReplicateTwiceOrReorderedIsIdempotent(t *testing.T) {
+	c := startCluster(t, 2)
+	target := c.servers["server-2"].server
+	ops := outsiderOps()
 	req := proto.NewRequester(target.Addr())
 	defer req.Close()
 	push := func(batch ...store.Op) uint64 {
@@ -207,12 +213,7 @@ func TestReplicateTwiceOrReorderedIsIdempotent(t *testing.T) {
 func TestPipelinedPushesAnsweredInOrder(t *testing.T) {
 	c := startCluster(t, 2)
 	target := c.servers["server-2"].server
-	ops := []store.Op{
-		{Origin: "outsider@1", Seq: 1, Rank: 9, Clock: 1, Time: 1, Kind: store.KindLogin, User: "zed"},
-		{Origin: "outsider@1", Seq: 2, Rank: 9, Clock: 2, Time: 2, Kind: store.KindChannel, Channel: "fora"},
-		{Origin: "outsider@1", Seq: 3, Rank: 9, Clock: 3, Time: 3, Kind: store.KindPost, User: "zed", Channel: "fora", Text: "um"},
-		{Origin: "outsider@1", Seq: 4, Rank: 9, Clock: 4, Time: 4, Kind: store.KindPost, User: "zed", Channel: "fora", Text: "dois"},
-	}
+	ops := outsiderOps()
 	push := func(origin string, batch ...store.Op) [][]byte {
 		t.Helper()
 		frame, err := proto.Encode(replica.ServiceReplicate, &replica.ReplicateRequest{Origin: origin, Ops: batch}, proto.NewClocks().Meta())
