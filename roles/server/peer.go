@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
@@ -62,40 +61,48 @@ func readArrived(conn *proto.Conn, messages [][][]byte) ([][][]byte, error) {
 	return messages, nil
 }
 
-// replyToPeer returns a reply message for each request, in order.
+// replyToPeer returns a reply message for each request, in order. A run
+// of consecutive pushes reaches the store in one call, and every other
+// request is handled on its own, so each sees the effect of those before it.
 func (s *Server) replyToPeer(ctx context.Context, conn *proto.Conn, requests [][][]byte) [][][]byte {
-	replies := make([][][]byte, len(requests))
-	var pushes []int // indexes of the replicate requests
-	for i, frames := range requests {
-		envelope, payload, ok := splitEnvelope(frames)
+	replies := make([][][]byte, 0, len(requests))
+	for i := 0; i < len(requests); i++ {
+		envelope, payload, ok := splitEnvelope(requests[i])
 		if !ok {
 			// A REQ peer waits for a reply to every message, so one with
 			// a delimiter but several frames after it gets an error reply.
-			s.badInput.Warn(s.log, "peer request rejected", "peer", conn.RemoteAddr(), "reason", "not one frame after the delimiter", "frames", len(frames))
-			replies[i] = s.rejectReply(frames)
+			// One without a delimiter has no route back and gets none.
+			s.badInput.Warn(s.log, "peer request rejected", "peer", conn.RemoteAddr(), "reason", "not one frame after the delimiter", "frames", len(requests[i]))
+			if reply := s.rejectReply(requests[i]); reply != nil {
+				replies = append(replies, reply)
+			}
 			continue
 		}
-		if service, _ := proto.PeekService(payload); service == replica.ServiceReplicate {
-			pushes = append(pushes, i)
-			requests[i] = append(envelope, payload)
+		if !isPush(payload) {
+			replies = append(replies, append(envelope, []byte{}, s.handlePeer(ctx, payload)))
 			continue
 		}
-		replies[i] = append(envelope, []byte{}, s.handlePeer(ctx, payload))
-	}
 
-	if len(pushes) > 0 {
-		frames := make([][]byte, len(pushes))
-		for k, i := range pushes {
-			frames[k] = requests[i][len(requests[i])-1]
+		envelopes, pushes := [][][]byte{envelope}, [][]byte{payload}
+		for i+1 < len(requests) {
+			envelope, payload, ok := splitEnvelope(requests[i+1])
+			if !ok || !isPush(payload) {
+				break
+			}
+			envelopes, pushes = append(envelopes, envelope), append(pushes, payload)
+			i++
 		}
-		for k, reply := range s.replica.HandleReplicate(ctx, frames) {
-			envelope := requests[pushes[k]][:len(requests[pushes[k]])-1]
-			replies[pushes[k]] = append(envelope, []byte{}, reply)
+		for k, reply := range s.replica.HandleReplicate(ctx, pushes) {
+			replies = append(replies, append(envelopes[k], []byte{}, reply))
 		}
 	}
+	return replies
+}
 
-	// A message without a delimiter has no route back and gets no reply.
-	return slices.DeleteFunc(replies, func(reply [][]byte) bool { return reply == nil })
+// isPush reports whether payload is a replicate request.
+func isPush(payload []byte) bool {
+	service, _ := proto.PeekService(payload)
+	return service == replica.ServiceReplicate
 }
 
 // splitEnvelope splits [envelope..., "", payload] into its parts. REQ
