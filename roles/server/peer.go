@@ -26,7 +26,7 @@ const (
 // servePeer reads requests from one connection of the server-to-server
 // endpoint. REQ peers send one at a time; DEALER peers may pipeline, and
 // each reply keeps its request's envelope. Requests that arrived together
-// get their replies in one write, and the pushed batches among them reach
+// get their replies in one write, and consecutive pushes among them reach
 // the store together (replica.HandleReplicate).
 func (s *Server) servePeer(conn *proto.Conn) {
 	ctx := context.Background()
@@ -63,7 +63,7 @@ func readArrived(conn *proto.Conn, messages [][][]byte) ([][][]byte, error) {
 
 // replyToPeer returns a reply message for each request, in order. A run
 // of consecutive pushes reaches the store in one call, and every other
-// request is handled on its own, so each sees the effect of those before it.
+// request is handled on its own, after every request before it.
 func (s *Server) replyToPeer(ctx context.Context, conn *proto.Conn, requests [][][]byte) [][][]byte {
 	replies := make([][][]byte, 0, len(requests))
 	for i := 0; i < len(requests); i++ {
