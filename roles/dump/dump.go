@@ -119,10 +119,11 @@ func (d *Dump) Run(ctx context.Context) error {
 	}
 	st, err := store.Open(path, store.Options{ReadOnly: true, Timeout: d.cfg.LockTimeout})
 	if err == nil {
-		d.cfg.Log.Debug("dumping store in place", "path", path)
 		if store.Unclean(path) {
-			d.cfg.Log.Warn("server did not stop cleanly: the dump may miss its newest writes until it starts again and recovers them", "path", path)
+			d.cfg.Log.Warn("server did not stop cleanly: dumping a recovered copy of its store", "path", path)
+			return d.dumpRecovered(st, path)
 		}
+		d.cfg.Log.Debug("dumping store in place", "path", path)
 		return dumpAndClose(d.cfg.Lang, st, d.cfg.Out)
 	}
 	if !errors.Is(err, bolt.ErrTimeout) {
@@ -130,6 +131,54 @@ func (d *Dump) Run(ctx context.Context) error {
 	}
 	d.cfg.Log.Debug("store is locked, asking its server for a copy", "path", path)
 	return d.dumpLive(ctx)
+}
+
+// dumpRecovered dumps the store of a server that died with writes in its
+// write-ahead log that its bbolt file lacks. It copies both to a temporary
+// directory while st, open read-only, keeps a starting server waiting, and
+// opens the copy, which replays the log as the server would. The server's
+// own files stay as they are.
+func (d *Dump) dumpRecovered(st *store.Store, path string) error {
+	tmp, err := os.MkdirTemp("", "msgsys-dump-")
+	if err != nil {
+		st.Close()
+		return fail(d.cfg.Lang, nil, err, textFailed, lang.SystemError(err, d.cfg.Lang))
+	}
+	defer os.RemoveAll(tmp)
+
+	copied := filepath.Join(tmp, storeFile)
+	err = copyFile(path, copied)
+	if err == nil {
+		err = os.CopyFS(copied+".wal", os.DirFS(path+".wal"))
+	}
+	st.Close()
+	if err != nil {
+		return fail(d.cfg.Lang, nil, err, textFailed, lang.SystemError(err, d.cfg.Lang))
+	}
+	recovered, err := store.Open(copied, store.Options{NoSync: true, Timeout: d.cfg.LockTimeout})
+	if err != nil {
+		return fail(d.cfg.Lang, nil, err, textFailed, lang.SystemError(err, d.cfg.Lang))
+	}
+	d.cfg.Log.Debug("store copy recovered", "path", path, "replayed", recovered.Recovery().Replayed)
+	return dumpAndClose(d.cfg.Lang, recovered, d.cfg.Out)
+}
+
+// copyFile copies the file at from to a new file at to.
+func copyFile(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
 }
 
 // checkStoreFile explains a missing directory or store file in language

@@ -1,13 +1,17 @@
 package dump
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -313,5 +317,97 @@ func TestLocalCopyPath(t *testing.T) {
 		if _, err := localCopy(lang.EN, dir, bad); !errors.Is(err, ErrServer) {
 			t.Errorf("localCopy(%q) error = %v, want ErrServer", bad, err)
 		}
+	}
+}
+
+// envKilledWriter names the store file that TestKilledWriterChild writes
+// to.
+const envKilledWriter = "MSGSYS_DUMP_KILLED_WRITER"
+
+// TestKilledWriterChild applies posts until it is killed, printing the
+// seq of each once its log record is synced.
+func TestKilledWriterChild(t *testing.T) {
+	path := os.Getenv(envKilledWriter)
+	if path == "" {
+		t.Skip("runs only as the child of TestDumpKilledServer")
+	}
+	st, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := func(seq uint64, kind string) store.Op {
+		return store.Op{Origin: "server-1@test", Seq: seq, Rank: 1, Clock: seq, Time: int64(seq), Kind: kind, User: "ana", Channel: "geral"}
+	}
+	if _, err := st.Apply([]store.Op{op(1, store.KindLogin), op(2, store.KindChannel)}); err != nil {
+		t.Fatal(err)
+	}
+	for seq := uint64(3); ; seq++ {
+		post := op(seq, store.KindPost)
+		post.Text = fmt.Sprintf("post %d", seq)
+		// As a server does: the op is acknowledged once its log record is
+		// synced, and reaches the bbolt file with a later commit.
+		_, durable, err := st.ApplyAsync([]store.Op{post})
+		if err == nil {
+			err = durable.Wait()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("applied %d\n", seq)
+	}
+}
+
+// TestDumpKilledServer dumps the store of a writer killed with SIGKILL,
+// whose newest writes are in its write-ahead log only: the dump must hold
+// every write the writer saw applied, and leave the files as they were.
+func TestDumpKilledServer(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, storeFile)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledWriterChild$")
+	cmd.Env = append(os.Environ(), envKilledWriter+"="+path)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var applied uint64
+	lines := bufio.NewScanner(stdout)
+	for applied < 300 && lines.Scan() {
+		if seq, ok := strings.CutPrefix(lines.Text(), "applied "); ok {
+			if applied, err = strconv.ParseUint(seq, 10, 64); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait() // the child dies of the kill
+	if applied < 300 {
+		t.Fatalf("the writer applied %d ops before it ended, want 300", applied)
+	}
+	if !store.Unclean(path) {
+		t.Fatal("the killed writer's store is not marked unclean")
+	}
+
+	got, err := runDump(t, dir)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	d := parseDump(t, got)
+	if len(d.Channels) != 1 {
+		t.Fatalf("dump holds %d channels, want geral", len(d.Channels))
+	}
+	posts := d.Channels[0].Posts
+	if uint64(len(posts)) < applied-2 {
+		t.Fatalf("dump holds %d posts, want at least the %d applied", len(posts), applied-2)
+	}
+	if last := posts[applied-3].Text; last != fmt.Sprintf("post %d", applied) {
+		t.Errorf("post %d of the dump is %q, want the last one applied", applied-3, last)
+	}
+	if !store.Unclean(path) {
+		t.Error("the dump changed the server's files: the store is no longer marked unclean")
 	}
 }
