@@ -292,6 +292,11 @@ func (r *request) message(ctx context.Context) []byte {
 // publish sends a post or direct message on its topic, stamped with the
 // write's own time and clock, so that live copies and history agree.
 func (s *Server) publish(topic string, pub *proto.Publication, op store.Op) {
+	// A publication nobody subscribed to is not sent, so it need not be
+	// encoded either.
+	if !s.publisher.Wants(topic) {
+		return
+	}
 	meta := proto.Meta{Timestamp: proto.FormatTime(time.Unix(0, op.Time)), Clock: op.Clock}
 	frame, err := proto.EncodeData(pub, meta)
 	if err != nil {
