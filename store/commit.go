@@ -199,6 +199,7 @@ func (s *Store) log(ops []Op) (*plan, error) {
 	s.version = maps.Clone(p.version)
 	s.mu.Unlock()
 	s.pending = append(s.pending, p)
+	s.countRIDs(p, 1)
 	p.upTo = s.loggedOps.Add(int64(len(p.logged)))
 	return p, nil
 }
@@ -233,6 +234,9 @@ func (s *Store) materialise(upTo int64) error {
 	err := s.commit(plans, &last.end)
 
 	s.logMu.Lock()
+	for _, p := range plans {
+		s.countRIDs(p, -1)
+	}
 	// Shift the rest down and clear the tail: a slice of the old array
 	// would keep every committed plan, and its ops, reachable.
 	n := copy(s.pending, s.pending[len(plans):])
@@ -252,6 +256,9 @@ func (s *Store) materialise(upTo int64) error {
 func (s *Store) pendingRID(rid string, slice int64) []Op {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
+	if s.pendingRIDs[rid] == 0 {
+		return nil
+	}
 	var found []Op
 	for _, p := range s.pending {
 		for _, op := range p.logged {
@@ -261,6 +268,21 @@ func (s *Store) pendingRID(rid string, slice int64) []Op {
 		}
 	}
 	return found
+}
+
+// countRIDs adds delta to the count of each request id among p's logged
+// ops. The caller holds logMu.
+func (s *Store) countRIDs(p *plan, delta int) {
+	for _, op := range p.logged {
+		if op.RID == "" {
+			continue
+		}
+		if n := s.pendingRIDs[op.RID] + delta; n > 0 {
+			s.pendingRIDs[op.RID] = n
+		} else {
+			delete(s.pendingRIDs, op.RID)
+		}
+	}
 }
 
 // Durable waits for a batch of ApplyAsync to reach the disk.

@@ -138,3 +138,40 @@ func TestCachedNameRenamed(t *testing.T) {
 		t.Errorf("History(geral) = %+v after the rename, want ANA's post in GERAL", page)
 	}
 }
+
+// TestLookupRIDWhilePending looks a request id up while its op waits for
+// a commit and after the commit, and checks that the count of pending
+// ids, which lets lookups of fresh ids skip the pending ops, is emptied
+// by the commit.
+func TestLookupRIDWhilePending(t *testing.T) {
+	s := openTest(t)
+	s.settleAfter = time.Hour // only the test's reads commit
+	o := newOrigin("s1", 1)
+	mustApply(t, s, o.login("ana"), o.channel("geral"))
+
+	post := o.post("ana", "geral", "um")
+	post.RID = "r1"
+	if _, _, err := s.ApplyAsync([]Op{post}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Unix(0, post.Time)
+	if op, ok, err := s.LookupRID("r1", at); err != nil || !ok || op.Seq != post.Seq {
+		t.Fatalf("LookupRID of a pending op = %v, %t, %v, want seq %d", op, ok, err, post.Seq)
+	}
+	if _, ok, err := s.LookupRID("r2", at); err != nil || ok {
+		t.Fatalf("LookupRID of an unknown id = %t, %v, want not found", ok, err)
+	}
+
+	if _, _, err := s.History("geral", "", 10); err != nil { // commits the pending op
+		t.Fatal(err)
+	}
+	s.logMu.Lock()
+	left := len(s.pendingRIDs)
+	s.logMu.Unlock()
+	if left != 0 {
+		t.Errorf("%d request ids still counted as pending after the commit", left)
+	}
+	if op, ok, err := s.LookupRID("r1", at); err != nil || !ok || op.Seq != post.Seq {
+		t.Errorf("LookupRID after the commit = %v, %t, %v, want seq %d", op, ok, err, post.Seq)
+	}
+}

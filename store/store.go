@@ -153,7 +153,11 @@ type Store struct {
 	failMu sync.Mutex
 	failed error // set when the log could not be written; Apply refuses
 
-	pending      []*plan      // logged, not yet materialised; under logMu
+	pending []*plan // logged, not yet materialised; under logMu
+	// pendingRIDs counts the ops in pending that carry each request id, so
+	// that a lookup of a fresh id, as nearly every write makes, skips the
+	// scan of pending. Under logMu.
+	pendingRIDs  map[string]int
 	loggedOps    atomic.Int64 // ops logged by this process
 	committedOps atomic.Int64 // of those, ops committed to the file
 
@@ -234,7 +238,7 @@ func open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, readOnly: opts.ReadOnly, path: path, now: time.Now, settleAfter: settleAfter}
+	s := &Store{db: db, readOnly: opts.ReadOnly, path: path, now: time.Now, settleAfter: settleAfter, pendingRIDs: make(map[string]int)}
 	if !opts.ReadOnly {
 		err = db.Update(initBuckets)
 	}
