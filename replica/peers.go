@@ -67,6 +67,12 @@ func (r *Replicator) SetPeers(peers []Peer) {
 			r.log.Info("replica peer removed", "peer", name)
 			p.stop()
 			delete(r.peers, name)
+			// A server that left may be gone for good, and status would
+			// list it as unsynced for as long.
+			if r.unsynced[name] {
+				r.log.Warn("unsynced peer removed: writes that only it held stay missing until it returns", "peer", name)
+				delete(r.unsynced, name)
+			}
 		}
 	}
 	r.releaseLocked()

@@ -15,7 +15,9 @@ func Command() *cli.Command {
 		Usage: "print a server's stored users, channels and messages as JSON, from its data directory",
 		Description: "The store is read in place when no server holds it. When a running server holds it, " +
 			"dump reads that server's address from server.json in the same directory, requests a " +
-			"consistent copy from it, prints the copy and deletes it.",
+			"consistent copy from it, prints the copy and deletes it. When the server was killed, its newest " +
+			"writes may be only in its write-ahead log, so dump copies the store and the log to a temporary " +
+			"directory ($TMPDIR), recovers the copy as the server would, prints it and deletes it.",
 		Flags: []cli.Flag{
 			common.ClusterKeyFlag(),
 			&cli.StringFlag{Name: "data", Value: defaults.Data, EnvVars: []string{"MSGSYS_DATA"}, Usage: "server's data directory, which contains server.db (the default is the container's)"},

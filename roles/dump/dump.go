@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -146,6 +147,13 @@ func (d *Dump) dumpRecovered(st *store.Store, path string) error {
 	}
 	defer os.RemoveAll(tmp)
 
+	// A reader that stops early, as head does, would kill the process with
+	// SIGPIPE before the copy is removed. Notified, the signal leaves the
+	// process alive, and the write fails with EPIPE instead.
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	defer signal.Stop(pipe)
+
 	copied := filepath.Join(tmp, storeFile)
 	err = copyFile(path, copied)
 	if err == nil {
@@ -160,7 +168,11 @@ func (d *Dump) dumpRecovered(st *store.Store, path string) error {
 		return fail(d.cfg.Lang, nil, err, textFailed, lang.SystemError(err, d.cfg.Lang))
 	}
 	d.cfg.Log.Debug("store copy recovered", "path", path, "replayed", recovered.Recovery().Replayed)
-	return dumpAndClose(d.cfg.Lang, recovered, d.cfg.Out)
+	err = dumpAndClose(d.cfg.Lang, recovered, d.cfg.Out)
+	if errors.Is(err, syscall.EPIPE) {
+		return nil // the reader has what it wanted
+	}
+	return err
 }
 
 // copyFile copies the file at from to a new file at to.

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -357,10 +358,10 @@ func TestKilledWriterChild(t *testing.T) {
 	}
 }
 
-// TestDumpKilledServer dumps the store of a writer killed with SIGKILL,
-// whose newest writes are in its write-ahead log only: the dump must hold
-// every write the writer saw applied, and leave the files as they were.
-func TestDumpKilledServer(t *testing.T) {
+// killedStore returns a data directory whose writer was killed with
+// SIGKILL after it applied at least 300 ops, and the last seq it applied.
+func killedStore(t *testing.T) (string, uint64) {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, storeFile)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledWriterChild$")
@@ -392,6 +393,16 @@ func TestDumpKilledServer(t *testing.T) {
 		t.Fatal("the killed writer's store is not marked unclean")
 	}
 
+	return dir, applied
+}
+
+// TestDumpKilledServer dumps the store of a writer killed with SIGKILL,
+// whose newest writes are in its write-ahead log only: the dump must hold
+// every write the writer saw applied, and leave the files as they were.
+func TestDumpKilledServer(t *testing.T) {
+	dir, applied := killedStore(t)
+	path := filepath.Join(dir, storeFile)
+
 	got, err := runDump(t, dir)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -409,5 +420,33 @@ func TestDumpKilledServer(t *testing.T) {
 	}
 	if !store.Unclean(path) {
 		t.Error("the dump changed the server's files: the store is no longer marked unclean")
+	}
+}
+
+// closedPipe is an output whose reader has gone, as after "| head".
+type closedPipe struct{}
+
+func (closedPipe) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
+// TestDumpKilledServerIntoClosedPipe dumps a killed writer's store into an
+// output whose reader has gone: the dump ends without an error and
+// removes its recovered copy.
+func TestDumpKilledServerIntoClosedPipe(t *testing.T) {
+	dir, _ := killedStore(t)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+
+	cfg := DefaultConfig()
+	cfg.Data = dir
+	cfg.Out = closedPipe{}
+	d, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Run(context.Background()); err != nil {
+		t.Errorf("Run into a closed pipe: %v, want no error", err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("the dump left %d entries in TMPDIR, want its copy removed", len(left))
 	}
 }

@@ -348,15 +348,11 @@ func TestAntiEntropyFetchesOpsOfADeadOrigin(t *testing.T) {
 	})
 }
 
-// TestUnfinishedCatchUpShownUntilPulled starts a server while the
-// reference lists a peer that cannot be reached. Its status names that
-// peer until a server of that name runs and an anti-entropy pull from it
-// completes.
-func TestUnfinishedCatchUpShownUntilPulled(t *testing.T) {
-	c := startCluster(t, 1)
-
-	// A ghost server: listed by the reference, at an address where no
-	// server listens.
+// listGhost registers a server named ghost with the reference, at an
+// address where no server listens, and keeps it listed with heartbeats
+// until the returned function is called.
+func listGhost(t *testing.T, c *cluster) (stop func()) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -364,9 +360,7 @@ func TestUnfinishedCatchUpShownUntilPulled(t *testing.T) {
 	ghostAddr := "tcp://" + ln.Addr().String()
 	ln.Close()
 	ref := proto.NewRequester(c.reference)
-	defer ref.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	register := func(service string, data any) error {
 		frame, err := proto.Encode(service, data, proto.NewClocks().Meta())
 		if err != nil {
@@ -389,14 +383,29 @@ func TestUnfinishedCatchUpShownUntilPulled(t *testing.T) {
 			}
 		}
 	}()
+	stop = func() {
+		cancel()
+		<-beats
+		ref.Close()
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// TestUnfinishedCatchUpShownUntilPulled starts a server while the
+// reference lists a peer that cannot be reached. Its status names that
+// peer until a server of that name runs and an anti-entropy pull from it
+// completes.
+func TestUnfinishedCatchUpShownUntilPulled(t *testing.T) {
+	c := startCluster(t, 1)
+	stopGhost := listGhost(t, c)
 
 	s2 := c.start(serverName(2))
 	c.waitServing(2)
 	waitFor(t, 5*time.Second, "the ghost in server-2's unsynced peers", func() bool {
 		return slices.Contains(s2.replica.Status().Unsynced, "ghost")
 	})
-	cancel()
-	<-beats
+	stopGhost()
 
 	// A real server takes the ghost's name; the next pull from it clears it.
 	c.start("ghost")
@@ -598,5 +607,24 @@ func waitListed(t *testing.T, c *cluster, n int) {
 			t.Fatal(err)
 		}
 		return len(reply.List) == n
+	})
+}
+
+// TestUnsyncedPeerDroppedWhenGone starts a server while the reference
+// lists a peer that cannot be reached, then lets that peer leave the
+// list: once replication removes it, status no longer names it, since a
+// server may leave for good.
+func TestUnsyncedPeerDroppedWhenGone(t *testing.T) {
+	c := startCluster(t, 1)
+	stopGhost := listGhost(t, c)
+	s2 := c.start(serverName(2))
+	c.waitServing(2)
+	waitFor(t, 5*time.Second, "the ghost in server-2's unsynced peers", func() bool {
+		return slices.Contains(s2.replica.Status().Unsynced, "ghost")
+	})
+
+	stopGhost()
+	waitFor(t, 15*time.Second, "the gone ghost to leave server-2's unsynced peers", func() bool {
+		return len(s2.replica.Status().Unsynced) == 0
 	})
 }

@@ -146,7 +146,7 @@ func (u *Up) instructions(pids []string) string {
 	b.WriteString(textConnect.In(u.lang) + "\n")
 	b.WriteString(indent("go run . client"+runFlags, "msgsys client"+clientFlags))
 	b.WriteString(textStatus.In(u.lang) + "\n")
-	b.WriteString(indent("msgsys status" + statusFlags))
+	b.WriteString(indent("go run . status"+statusFlags, "msgsys status"+statusFlags))
 	if len(pids) > 0 {
 		b.WriteString(textProcesses.In(u.lang) + "\n")
 		b.WriteString(indent(strings.Join(pids, " ")))

@@ -179,6 +179,7 @@ func TestInstructionsInBothLanguages(t *testing.T) {
 		"msgsys no ar: 3 servidores e 2 bots",
 		"    go run . client\n",
 		"    msgsys client --broker tcp://127.0.0.1:5555 --sub tcp://127.0.0.1:5558\n",
+		"    go run . status\n",
 		"    msgsys status\n",
 		"server-1=42",
 		"Ctrl-C",
@@ -196,6 +197,7 @@ func TestInstructionsInBothLanguages(t *testing.T) {
 	for _, want := range []string{
 		"msgsys is up: 1 server and 1 bot",
 		"    go run . client --broker tcp://127.0.0.1:6000 --sub tcp://127.0.0.1:6003 --lang en\n",
+		"    go run . status --reference tcp://127.0.0.1:6004 --lang en\n",
 		"    msgsys status --reference tcp://127.0.0.1:6004 --lang en\n",
 		"To connect a client",
 	} {
