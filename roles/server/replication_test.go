@@ -392,19 +392,27 @@ func listGhost(t *testing.T, c *cluster) (stop func()) {
 	return stop
 }
 
-// TestUnfinishedCatchUpShownUntilPulled starts a server while the
-// reference lists a peer that cannot be reached. Its status names that
-// peer until a server of that name runs and an anti-entropy pull from it
-// completes.
-func TestUnfinishedCatchUpShownUntilPulled(t *testing.T) {
+// startBesideGhost starts server-1, lists a ghost that cannot be reached,
+// and starts server-2, which catches up while the ghost is listed. It
+// returns once server-2's status names the ghost as unsynced.
+func startBesideGhost(t *testing.T) (*cluster, *Server, func()) {
+	t.Helper()
 	c := startCluster(t, 1)
 	stopGhost := listGhost(t, c)
-
 	s2 := c.start(serverName(2))
 	c.waitServing(2)
 	waitFor(t, 5*time.Second, "the ghost in server-2's unsynced peers", func() bool {
 		return slices.Contains(s2.replica.Status().Unsynced, "ghost")
 	})
+	return c, s2, stopGhost
+}
+
+// TestUnfinishedCatchUpShownUntilPulled starts a server while the
+// reference lists a peer that cannot be reached. Its status names that
+// peer until a server of that name runs and an anti-entropy pull from it
+// completes.
+func TestUnfinishedCatchUpShownUntilPulled(t *testing.T) {
+	c, s2, stopGhost := startBesideGhost(t)
 	stopGhost()
 
 	// A real server takes the ghost's name; the next pull from it clears it.
@@ -615,14 +623,7 @@ func waitListed(t *testing.T, c *cluster, n int) {
 // list: once replication removes it, status no longer names it, since a
 // server may leave for good.
 func TestUnsyncedPeerDroppedWhenGone(t *testing.T) {
-	c := startCluster(t, 1)
-	stopGhost := listGhost(t, c)
-	s2 := c.start(serverName(2))
-	c.waitServing(2)
-	waitFor(t, 5*time.Second, "the ghost in server-2's unsynced peers", func() bool {
-		return slices.Contains(s2.replica.Status().Unsynced, "ghost")
-	})
-
+	_, s2, stopGhost := startBesideGhost(t)
 	stopGhost()
 	waitFor(t, 15*time.Second, "the gone ghost to leave server-2's unsynced peers", func() bool {
 		return len(s2.replica.Status().Unsynced) == 0
