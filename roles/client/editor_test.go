@@ -214,3 +214,15 @@ func TestEditorHistory(t *testing.T) {
 	h.type_(strings.Repeat(keyUpSeq, 3) + "\r")
 	waitPosts(t, srv, "primeira", "segunda 😀", "rascunho", "primeira")
 }
+
+// TestEditorBellsPastLineLimit pastes more characters than the line
+// holds: the client rings the terminal's bell instead of dropping them
+// silently, and sends the line it kept.
+func TestEditorBellsPastLineLimit(t *testing.T) {
+	srv, h := startEditorInGeral(t, 80)
+
+	h.type_(strings.Repeat("x", maxLineRunes+10))
+	h.waitFor("\a")
+	h.type_("\r")
+	waitPosts(t, srv, strings.Repeat("x", maxLineRunes))
+}

@@ -51,6 +51,9 @@ type lineEditor struct {
 	input   []byte // bytes read but not yet decoded
 	readErr error  // the error of the last read, returned once input is used up
 	skipLF  bool   // the last key was a CR, so a LF right after it is part of the same Enter
+	// dropped is set when a typed character did not fit in the line, so
+	// that the terminal's bell tells the user once per read.
+	dropped bool
 }
 
 // newEditor returns a line editor reading keys from in and drawing on out,
@@ -157,6 +160,10 @@ func (e *lineEditor) handleInput() (line string, done bool, err error) {
 	} else {
 		e.moveCursor(e.layout().cursorAt(segments(e.line), e.pos))
 	}
+	if e.dropped {
+		e.outBuf = append(e.outBuf, '\a')
+		e.dropped = false
+	}
 	return "", false, nil
 }
 
@@ -169,6 +176,7 @@ func (e *lineEditor) edit(k key) bool {
 		// otherwise do once per character. draw moves a cursor left
 		// inside a cluster to the cluster's end.
 		if len(e.line) >= maxLineRunes {
+			e.dropped = true
 			return false
 		}
 		e.line = slices.Insert(e.line, e.pos, k.r)
