@@ -31,8 +31,12 @@ func (r *Replicator) HandleReplicate(ctx context.Context, frames [][]byte) [][]b
 		ops = append(ops, req.Ops...)
 	}
 
-	version := r.cfg.Store.VersionVector()
-	if len(ops) > 0 {
+	// Probes alone only read the version vector. Otherwise the store call
+	// returns it, so it is not copied beforehand for nothing.
+	var version map[string]uint64
+	if len(ops) == 0 {
+		version = r.cfg.Store.VersionVector()
+	} else {
 		var err error
 		version, err = r.receive(ops)
 		if err != nil {
