@@ -24,20 +24,21 @@ const (
 //
 // Like a ZeroMQ PUB socket, it sends only the topics its peer subscribed
 // to, which an XSUB proxy forwards from its subscribers. A post to a
-// channel nobody follows then costs neither a write nor the proxy's read.
+// channel without subscribers then costs neither a write nor the proxy's
+// read.
 type Publisher struct {
 	endpoint string
 	log      *slog.Logger
 	queue    chan [2][]byte
 	key      string // cluster key presented to the proxy, or ""
 
-	mu     sync.Mutex // guards wanted
-	wanted *Prefixes  // subscriptions received on the current connection
+	mu         sync.Mutex // guards subscribed
+	subscribed *Prefixes  // subscriptions received on the current connection
 }
 
 // NewPublisher returns a Publisher for endpoint; Run connects it.
 func NewPublisher(endpoint string, log *slog.Logger) *Publisher {
-	return &Publisher{endpoint: endpoint, log: log, queue: make(chan [2][]byte, 8192), wanted: NewPrefixes()}
+	return &Publisher{endpoint: endpoint, log: log, queue: make(chan [2][]byte, 8192), subscribed: NewPrefixes()}
 }
 
 // UseKey makes the publisher present a cluster key to a proxy that
@@ -68,7 +69,7 @@ func (p *Publisher) Run(ctx context.Context) {
 		// A proxy sends every subscription it holds when a publisher
 		// connects, so those of an earlier connection no longer count.
 		p.mu.Lock()
-		p.wanted = NewPrefixes()
+		p.subscribed = NewPrefixes()
 		p.mu.Unlock()
 		go p.readSubscriptions(conn)
 		var batch [][][]byte
@@ -93,7 +94,7 @@ func (p *Publisher) Run(ctx context.Context) {
 func (p *Publisher) Wants(topic string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.wanted.Match(topic)
+	return p.subscribed.Match(topic)
 }
 
 // readSubscriptions applies the subscribe and unsubscribe messages that
@@ -111,9 +112,9 @@ func (p *Publisher) readSubscriptions(conn *Conn) {
 		}
 		p.mu.Lock()
 		if subscribe {
-			p.wanted.Add(topic)
+			p.subscribed.Add(topic)
 		} else {
-			p.wanted.Remove(topic)
+			p.subscribed.Remove(topic)
 		}
 		p.mu.Unlock()
 	}

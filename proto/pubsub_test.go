@@ -397,7 +397,7 @@ func TestPublisherSendsOnlySubscribedTopics(t *testing.T) {
 	conn := <-sink.conns
 
 	// In the order sent, the first to arrive is the first the proxy
-	// subscribed to: nobody asked for bob, and the reserved topic always
+	// subscribed to: no subscriber requested bob, and the reserved topic always
 	// goes.
 	for _, topic := range []string{"bob", ReservedTopic, "anabela", "ana"} {
 		p.Publish(topic, []byte("to "+topic))

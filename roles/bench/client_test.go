@@ -83,7 +83,7 @@ func TestCallCountsErrorReplies(t *testing.T) {
 
 // TestClientTimesOutAndRedials leaves the requests of the first
 // connection without a reply: the client gives up at its deadline, and
-// its next request goes over a new connection, which the server answers.
+// its next request goes over a new connection, to which the server replies.
 func TestClientTimesOutAndRedials(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

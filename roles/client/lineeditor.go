@@ -52,7 +52,7 @@ type lineEditor struct {
 	readErr error  // the error of the last read, returned once input is used up
 	skipLF  bool   // the last key was a CR, so a LF right after it is part of the same Enter
 	// dropped is set when a typed character did not fit in the line, so
-	// that the terminal's bell tells the user once per read.
+	// that the terminal's bell signals the loss once per read.
 	dropped bool
 }
 

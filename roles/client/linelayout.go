@@ -10,7 +10,7 @@ import (
 )
 
 // The line editor moves and deletes by grapheme cluster (Unicode UAX #29),
-// which is what a person sees as one character: "á" typed as "a" and a
+// which is what a person reads as one character: "á" typed as "a" and a
 // combining acute accent, a flag made of two regional indicators, or an
 // emoji with a skin tone or joined by zero-width joiners. Its width in
 // columns is uniseg's: 2 for East Asian wide and fullwidth characters and

@@ -292,7 +292,7 @@ func (r *request) message(ctx context.Context) []byte {
 // publish sends a post or direct message on its topic, stamped with the
 // write's own time and clock, so that live copies and history agree.
 func (s *Server) publish(topic string, pub *proto.Publication, op store.Op) {
-	// A publication nobody subscribed to is not sent, so it need not be
+	// A publication without subscribers is not sent, so it need not be
 	// encoded either.
 	if !s.publisher.Wants(topic) {
 		return
