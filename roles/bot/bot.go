@@ -151,8 +151,11 @@ func (b *Bot) Run(ctx context.Context) error {
 	return nil
 }
 
-// loop logs in, then runs rounds until ctx is done.
+// loop logs in, then runs rounds until ctx is done. It subscribes to its
+// own name first, so that the subscription reaches the servers before a
+// direct message sent just after the login.
 func (b *Bot) loop(ctx context.Context) {
+	b.sub.Subscribe(b.cfg.User)
 	for !b.attempt(ctx, "login", func() error {
 		_, err := b.session.Login(ctx, b.cfg.User)
 		return err
@@ -162,7 +165,6 @@ func (b *Bot) loop(ctx context.Context) {
 		}
 	}
 	b.log.Info("bot login")
-	b.sub.Subscribe(b.cfg.User)
 
 	current := ""
 	for ctx.Err() == nil {

@@ -12,10 +12,21 @@ import (
 // prints its result or its error; none returns one.
 
 // login logs in as name and subscribes to the topics of direct messages
-// to it, dropping those of the previous user.
+// to it, dropping those of the previous user. It subscribes to the name
+// before it sends the login request, because the subscription travels
+// through the proxy to every server and could miss a direct message sent
+// right after the reply.
 func (c *Client) login(ctx context.Context, name string) {
+	ahead := ""
+	if normalized, err := proto.NormalizeName(strings.TrimSpace(name)); err == nil && !slices.Contains(c.names, normalized) {
+		ahead = normalized
+		c.sub.Subscribe(ahead)
+	}
 	user, err := c.session.Login(ctx, strings.TrimSpace(name))
 	if err != nil {
+		if ahead != "" {
+			c.sub.Unsubscribe(ahead)
+		}
 		c.fail(err)
 		return
 	}
@@ -27,8 +38,8 @@ func (c *Client) login(ctx context.Context, name string) {
 			names = append(names, first)
 		}
 	}
-	for _, old := range c.names {
-		if !slices.Contains(names, old) {
+	for _, old := range append(c.names, ahead) {
+		if old != "" && !slices.Contains(names, old) {
 			c.sub.Unsubscribe(old)
 		}
 	}

@@ -139,6 +139,33 @@ func TestDirectMessagesPrinted(t *testing.T) {
 	assertOrder(t, conversation, "@bob → you: hi ana", "you → @bob: hello bob")
 }
 
+// TestSubscribesBeforeLoginReply checks that the client subscribes to its
+// name before the server replies to the login. A subscription sent after
+// the reply could miss a direct message sent right after it.
+func TestSubscribesBeforeLoginReply(t *testing.T) {
+	srv := clienttest.Start(t)
+	subscribed := make(chan bool, 2)
+	srv.OnLogin(func(user string) {
+		subscribed <- eventually(func() bool { return srv.Subscribed(user) })
+	})
+	h := startClient(t, testConfig(t, srv, lang.EN))
+	h.send("/login ana")
+	h.waitFor("Welcome, ana!")
+	if !<-subscribed {
+		t.Error("login reply sent before the client subscribed to its name")
+	}
+
+	h.send("/login bia")
+	h.waitFor("Welcome, bia!")
+	if !<-subscribed {
+		t.Error("second login reply sent before the client subscribed to its name")
+	}
+	if !eventually(func() bool { return !srv.Subscribed("ana") }) {
+		t.Error("client still subscribed to the previous user's name")
+	}
+	h.finish()
+}
+
 func TestTerminalRedrawsPrompt(t *testing.T) {
 	srv := clienttest.Start(t)
 	srv.AddChannel("geral")

@@ -44,6 +44,7 @@ type Server struct {
 	replies   map[string][]byte // reply of each frame handled, by frame
 	drop      int               // replies still to drop
 	onHistory func(channel string)
+	onLogin   func(user string)
 	subs      map[*proto.Conn]map[string]bool // subscriber connections and their topics
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -134,6 +135,14 @@ func (s *Server) OnHistory(hook func(channel string)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.onHistory = hook
+}
+
+// OnLogin sets a function that runs before the reply to each valid login
+// request is built, with the normalised user name.
+func (s *Server) OnLogin(hook func(user string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onLogin = hook
 }
 
 // AddUser registers a user.
@@ -331,11 +340,18 @@ type publication struct {
 func (s *Server) handle(frame []byte) ([]byte, bool) {
 	env, decodeErr := proto.Decode(frame)
 	s.mu.Lock()
-	hook := s.onHistory
+	onHistory, onLogin := s.onHistory, s.onLogin
 	s.mu.Unlock()
-	if decodeErr == nil && env.Service == proto.ServiceHistory && hook != nil {
+	if decodeErr == nil && env.Service == proto.ServiceHistory && onHistory != nil {
 		channel, _, _ := env.Data.OptString("channel")
-		hook(channel)
+		onHistory(channel)
+	}
+	if decodeErr == nil && env.Service == proto.ServiceLogin && onLogin != nil {
+		if user, err := env.Data.String("user"); err == nil {
+			if user, err = proto.NormalizeName(user); err == nil {
+				onLogin(user)
+			}
+		}
 	}
 
 	s.mu.Lock()
