@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,13 +41,19 @@ type pythonProcs struct {
 	python string
 	dir    string
 	log    *slog.Logger
+	// onExit, when set, is called with every script that exits after its
+	// ready line although close did not stop it.
+	onExit func(*process)
 
-	mu    sync.Mutex // guards procs
+	mu    sync.Mutex // guards procs and exited
 	procs []*process
+	// exited is set when a script exited after its ready line although
+	// close did not stop it. close then keeps the directory for its log.
+	exited bool
 }
 
 // startPython writes the scripts to a temporary directory.
-func startPython(python string, log *slog.Logger) (*pythonProcs, error) {
+func startPython(python string, log *slog.Logger, onExit func(*process)) (*pythonProcs, error) {
 	dir, err := os.MkdirTemp("", "msgsys-baseline-")
 	if err != nil {
 		return nil, fmt.Errorf("bench: temporary directory: %w", err)
@@ -67,7 +74,7 @@ func startPython(python string, log *slog.Logger) (*pythonProcs, error) {
 			return nil, fmt.Errorf("bench: write baseline script: %w", err)
 		}
 	}
-	return &pythonProcs{python: python, dir: dir, log: log}, nil
+	return &pythonProcs{python: python, dir: dir, log: log, onExit: onExit}, nil
 }
 
 // spawn starts a script and waits for its first line, which must start
@@ -95,13 +102,23 @@ func (p *pythonProcs) spawn(ctx context.Context, script string, args ...string) 
 		return nil, fmt.Errorf("bench: start %s: %w", script, err)
 	}
 	proc := &process{name: script, cmd: cmd, log: logPath, exited: make(chan struct{})}
-	go func() {
-		// The wait ends when the process exits, and close stops every
-		// process.
-		proc.err = cmd.Wait()
-		logFile.Close()
-		close(proc.exited)
-	}()
+	// A script that exits before its ready line fails spawn, which
+	// reports it, so only a later exit counts as unexpected.
+	var ready atomic.Bool
+	// The wait ends when the process exits, and close stops every
+	// process.
+	go proc.wait(logFile, func(proc *process) {
+		if !ready.Load() {
+			return
+		}
+		p.log.Error("baseline script exited unexpectedly", "script", script, "pid", proc.pid(), "status", proc.exitStatus(), "log", logPath)
+		p.mu.Lock()
+		p.exited = true
+		p.mu.Unlock()
+		if p.onExit != nil {
+			p.onExit(proc)
+		}
+	})
 	p.mu.Lock()
 	p.procs = append(p.procs, proc)
 	p.mu.Unlock()
@@ -120,6 +137,7 @@ func (p *pythonProcs) spawn(ctx context.Context, script string, args ...string) 
 		if len(fields) == 0 || fields[0] != "ready" {
 			return nil, fmt.Errorf("bench: baseline %s did not start: %s", script, tail(logPath))
 		}
+		ready.Store(true)
 		p.log.Debug("baseline started", "script", script, "pid", cmd.Process.Pid, "ready", line)
 		return fields[1:], nil
 	case <-time.After(baselineReadyTimeout):
@@ -129,13 +147,19 @@ func (p *pythonProcs) spawn(ctx context.Context, script string, args ...string) 
 	}
 }
 
-// close stops every script and removes the directory.
+// close stops every script and removes the directory, unless a script
+// exited unexpectedly: then the directory stays for its log.
 func (p *pythonProcs) close() {
 	p.mu.Lock()
 	procs := p.procs
 	p.procs = nil
+	keep := p.exited
 	p.mu.Unlock()
 	stopProcesses(procs, p.log)
+	if keep {
+		p.log.Info("baseline directory kept", "dir", p.dir)
+		return
+	}
 	os.RemoveAll(p.dir)
 }
 
@@ -147,8 +171,9 @@ type echoBaseline struct {
 }
 
 // startEchoBaseline starts the baseline broker and servers echo servers.
-func startEchoBaseline(ctx context.Context, python string, servers int, log *slog.Logger) (*echoBaseline, error) {
-	procs, err := startPython(python, log)
+// onExit, when set, is called with every script that exits before close.
+func startEchoBaseline(ctx context.Context, python string, servers int, log *slog.Logger, onExit func(*process)) (*echoBaseline, error) {
+	procs, err := startPython(python, log, onExit)
 	if err != nil {
 		return nil, err
 	}
@@ -177,8 +202,10 @@ type proxyBaseline struct {
 	version string
 }
 
-func startProxyBaseline(ctx context.Context, python string, log *slog.Logger) (*proxyBaseline, error) {
-	procs, err := startPython(python, log)
+// startProxyBaseline starts the baseline proxy. onExit, when set, is
+// called if the script exits before close.
+func startProxyBaseline(ctx context.Context, python string, log *slog.Logger, onExit func(*process)) (*proxyBaseline, error) {
+	procs, err := startPython(python, log, onExit)
 	if err != nil {
 		return nil, err
 	}

@@ -188,6 +188,10 @@ type Bench struct {
 	progress *progress
 	run      string   // random tag of this run, part of user and topic names
 	childEnv []string // entries startCluster added to the children's environment
+	// exits collects the started processes, of clusters and baselines,
+	// that exit while the scenario runs although the bench did not stop
+	// them.
+	exits exitLog
 }
 
 // New validates cfg and finds the executable. It starts and binds
@@ -295,18 +299,27 @@ func (b *Bench) Run(ctx context.Context) error {
 	if b.cfg.JSON {
 		enc := json.NewEncoder(b.cfg.Out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(report)
+		err = enc.Encode(report)
+	} else {
+		err = report.WriteTable(b.cfg.Out)
 	}
-	return report.WriteTable(b.cfg.Out)
+	if err != nil {
+		return err
+	}
+	// The figures are printed even when they are invalid, marked so, and
+	// the error makes the command exit non-zero.
+	return report.Err()
 }
 
 // Measure runs the scenario and returns its report without printing it.
+// A report whose Err is not nil has figures that are not a valid result.
 func (b *Bench) Measure(ctx context.Context) (*Report, error) {
 	report := &Report{
 		Scenario: b.cfg.Scenario,
 		Started:  time.Now().UTC().Format(time.RFC3339),
 		Machine:  machine(),
 	}
+	b.exits.reset()
 	var err error
 	switch b.cfg.Scenario {
 	case ScenarioReqRep:
@@ -322,12 +335,20 @@ func (b *Bench) Measure(ctx context.Context) (*Report, error) {
 	case ScenarioMemory:
 		report.Memory, err = b.memory(ctx, report)
 	}
+	exits := b.exits.list()
 	if err != nil {
+		// A failure caused by a dead child may not say so, as when the
+		// broker's death fails the clients' logins.
+		if len(exits) > 0 && !errors.Is(err, errChildExited) {
+			err = fmt.Errorf("%w (meanwhile %s)", err, exits[0])
+		}
 		return nil, err
 	}
 	if len(b.childEnv) > 0 {
 		report.Notes = append(report.Notes, "the started processes ran with "+strings.Join(b.childEnv, " "))
 	}
+	report.ChildExits = exits
+	report.Invalid = report.invalidReasons()
 	return report, nil
 }
 
@@ -347,6 +368,7 @@ func (b *Bench) startCluster(ctx context.Context, servers int, perServer func(in
 		keep:       b.cfg.Keep,
 		clusterKey: b.cfg.ClusterKey,
 		log:        b.log,
+		onExit:     b.exits.record,
 	})
 	if err != nil {
 		return nil, err
@@ -361,10 +383,11 @@ func (b *Bench) startCluster(ctx context.Context, servers int, perServer func(in
 	return c, nil
 }
 
-// closeCluster stops c, and keeps its directory when err is set, so the
-// children's logs can explain the failure.
+// closeCluster stops c, and keeps its directory when err is set or a
+// child exited unexpectedly, so the children's logs can explain the
+// failure.
 func (b *Bench) closeCluster(c *cluster, err *error) {
-	if *err != nil && ctxErr(*err) == nil {
+	if (*err != nil && ctxErr(*err) == nil) || len(b.exits.list()) > 0 {
 		c.opts.keep = true
 	}
 	c.close()

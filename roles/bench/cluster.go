@@ -39,6 +39,9 @@ type clusterOptions struct {
 	keep       bool
 	clusterKey string // given to every child, empty for none
 	log        *slog.Logger
+	// onExit, when set, is called with every child that exits although
+	// the bench did not stop it.
+	onExit func(*process)
 }
 
 // cluster is a reference, a broker with its proxy, and servers, each a
@@ -72,11 +75,12 @@ type serverSpec struct {
 
 // process is one started child.
 type process struct {
-	name   string
-	cmd    *exec.Cmd
-	log    string
-	exited chan struct{} // closed when the process has exited
-	err    error         // Wait's result, set before exited is closed
+	name     string
+	cmd      *exec.Cmd
+	log      string
+	exited   chan struct{} // closed when the process has exited
+	err      error         // Wait's result, set before exited is closed
+	exitedAt time.Time     // set before exited is closed
 
 	mu       sync.Mutex // guards stopping
 	stopping bool       // the bench stopped or killed it on purpose
@@ -90,6 +94,9 @@ func (p *process) expectExit() {
 	p.stopping = true
 	p.mu.Unlock()
 }
+
+// errChildExited is wrapped by the errors of unexpectedExit.
+var errChildExited = errors.New("exited unexpectedly")
 
 // unexpectedExit returns an error when the process exited although the
 // bench did not stop it.
@@ -105,7 +112,31 @@ func (p *process) unexpectedExit() error {
 	if stopping {
 		return nil
 	}
-	return fmt.Errorf("bench: %s exited unexpectedly (%v); end of its log %s:\n%s", p.name, p.err, p.log, tail(p.log))
+	return fmt.Errorf("bench: %s %w (%s); end of its log %s:\n%s", p.name, errChildExited, p.exitStatus(), p.log, tail(p.log))
+}
+
+// exitStatus describes how the exited process ended, such as
+// "signal: killed" or "exit status 2".
+func (p *process) exitStatus() string {
+	if p.cmd.ProcessState != nil {
+		return p.cmd.ProcessState.String()
+	}
+	return fmt.Sprint(p.err)
+}
+
+// wait waits for the process to exit, then closes logFile and exited,
+// and calls onExit, when it is not nil, if the bench did not stop the
+// process.
+// NOTE: a process that dies on its own in the instant before the bench
+// stops it, before this goroutine reads stopping, counts as stopped.
+func (p *process) wait(logFile *os.File, onExit func(*process)) {
+	p.err = p.cmd.Wait()
+	p.exitedAt = time.Now()
+	logFile.Close()
+	close(p.exited)
+	if onExit != nil && p.unexpectedExit() != nil {
+		onExit(p)
+	}
 }
 
 // startCluster starts the reference, the broker and the servers. It
@@ -196,16 +227,14 @@ func (c *cluster) spawn(name string, args ...string) (*process, error) {
 		return nil, fmt.Errorf("bench: start %s: %w", name, err)
 	}
 	p := &process{name: name, cmd: cmd, log: logPath, exited: make(chan struct{})}
-	go func() {
-		// This goroutine ends when the process exits, which close
-		// guarantees by killing every child it has not stopped.
-		p.err = cmd.Wait()
-		logFile.Close()
-		close(p.exited)
-		if err := p.unexpectedExit(); err != nil {
-			c.log.Error("child exited", "name", name, "err", p.err, "log", logPath)
+	// This goroutine ends when the process exits, which close guarantees
+	// by killing every child it has not stopped.
+	go p.wait(logFile, func(p *process) {
+		c.log.Error("child exited unexpectedly", "name", name, "pid", p.pid(), "status", p.exitStatus(), "log", logPath)
+		if c.opts.onExit != nil {
+			c.opts.onExit(p)
 		}
-	}()
+	})
 	c.log.Debug("child started", "name", name, "pid", cmd.Process.Pid, "args", args)
 
 	c.mu.Lock()

@@ -19,7 +19,9 @@ func Command() *cli.Command {
 		Description: "Each scenario starts its own cluster of msgsys processes on loopback ports, or uses a running\n" +
 			"one given by its addresses, prints a table (or one JSON object with --json), and stops every\n" +
 			"process it started. reqrep and pubsub also measure a libzmq broker and proxy in Python\n" +
-			"(python3-zmq) and state each figure as a ratio to it.",
+			"(python3-zmq) and state each figure as a ratio to it. When a started process exits on its own,\n" +
+			"or a measured second passes with failed requests and no successful one (reqrep) or without\n" +
+			"any delivery (pubsub), the report marks its figures INVALID and the command exits non-zero.",
 		Subcommands: []*cli.Command{
 			scenarioCommand(ScenarioReqRep, "requests per second and latency of one service through the broker",
 				flagService, flagClients, flagDuration, flagWarmup, flagSize, flagFrontend, flagBaseline, flagPython),

@@ -27,6 +27,10 @@ type LoadStats struct {
 	// Latency is the round trip of the successful requests.
 	Latency      Latency  `json:"latency_ms"`
 	ErrorSamples []string `json:"error_samples,omitempty"`
+	// OutageSeconds counts the measured seconds in which requests failed
+	// or timed out and no reply succeeded, as when the broker is down.
+	// Requests still in flight at the end count in the last second.
+	OutageSeconds int `json:"outage_seconds"`
 }
 
 // loadTally is one client's share of a load; its goroutine owns it.
@@ -36,6 +40,7 @@ type loadTally struct {
 	errors   int64
 	timeouts int64
 	samples  []string
+	seconds  secondTally
 }
 
 func (t *loadTally) fail(err error) {
@@ -62,7 +67,7 @@ func (b *Bench) runLoad(ctx context.Context, label string, clients []*client, se
 	tallies := make([]*loadTally, len(clients))
 	var wg sync.WaitGroup
 	for i, c := range clients {
-		tally := new(loadTally)
+		tally := &loadTally{seconds: newSecondTally(measureFrom, b.cfg.Duration)}
 		tallies[i] = tally
 		wg.Go(func() {
 			for ctx.Err() == nil {
@@ -76,25 +81,29 @@ func (b *Bench) runLoad(ctx context.Context, label string, clients []*client, se
 					return
 				}
 				err = c.call(ctx, service, frame, b.cfg.Timeout)
+				done := time.Now()
 				if sent.Before(measureFrom) {
 					continue
 				}
 				if err != nil {
 					tally.fail(err)
+					tally.seconds.failure(sent, done)
 					pauseAfter(ctx, err)
 					continue
 				}
-				tally.hist.record(time.Since(sent))
+				tally.hist.record(done.Sub(sent))
+				tally.seconds.success(done)
 				tally.requests++
 			}
 		})
 	}
 	wg.Wait()
 
-	var total loadTally
+	total := loadTally{seconds: newSecondTally(measureFrom, b.cfg.Duration)}
 	seen := make(map[string]bool)
 	for _, t := range tallies {
 		total.hist.merge(&t.hist)
+		total.seconds.merge(&t.seconds)
 		total.requests += t.requests
 		total.errors += t.errors
 		total.timeouts += t.timeouts
@@ -107,13 +116,14 @@ func (b *Bench) runLoad(ctx context.Context, label string, clients []*client, se
 	}
 	seconds := b.cfg.Duration.Seconds()
 	return LoadStats{
-		Requests:     total.requests,
-		Errors:       total.errors,
-		Timeouts:     total.timeouts,
-		Seconds:      roundTo(seconds, 3),
-		PerSecond:    roundTo(float64(total.requests)/seconds, 1),
-		Latency:      total.hist.latency(),
-		ErrorSamples: total.samples,
+		Requests:      total.requests,
+		Errors:        total.errors,
+		Timeouts:      total.timeouts,
+		Seconds:       roundTo(seconds, 3),
+		PerSecond:     roundTo(float64(total.requests)/seconds, 1),
+		Latency:       total.hist.latency(),
+		ErrorSamples:  total.samples,
+		OutageSeconds: total.seconds.outages(),
 	}
 }
 

@@ -55,6 +55,9 @@ type PubSubStats struct {
 	Stalls int64 `json:"stalls"`
 	// Latency runs from the send to the subscriber's receipt.
 	Latency Latency `json:"latency_ms"`
+	// OutageSeconds counts the measured seconds in which no subscriber
+	// received a publication, as when the proxy is down.
+	OutageSeconds int `json:"outage_seconds"`
 }
 
 // PubSubResult is the outcome of the pubsub scenario.
@@ -123,7 +126,7 @@ func (b *Bench) pubsubBaseline(ctx context.Context) (PubSubStats, string, error)
 	if err := pythonZMQ(ctx, b.cfg.Python); err != nil {
 		return PubSubStats{}, "", err
 	}
-	base, err := startProxyBaseline(ctx, b.cfg.Python, b.log)
+	base, err := startProxyBaseline(ctx, b.cfg.Python, b.log, b.exits.record)
 	if err != nil {
 		return PubSubStats{}, "", err
 	}
@@ -142,6 +145,9 @@ type subscriberState struct {
 	measured  atomic.Int64    // measured publications received
 	lastNanos atomic.Int64    // Unix nanoseconds of the last measured receipt
 	hist      histogram
+	// received marks the measured seconds in which a measured publication
+	// arrived.
+	received []bool
 }
 
 // pubsubRun is one load: its subscribers, publishers and counters.
@@ -152,6 +158,9 @@ type pubsubRun struct {
 	pubs   []*proto.Publisher
 	sent   []atomic.Uint64 // per publisher: the last sequence number sent
 	stalls atomic.Int64
+	// measureFrom is the Unix nanoseconds at which the measured time
+	// starts, 0 until the publishers start.
+	measureFrom atomic.Int64
 }
 
 // runPubSub connects the subscribers and publishers, waits until every
@@ -167,7 +176,11 @@ func (b *Bench) runPubSub(ctx context.Context, label, xsub, xpub string) (PubSub
 	}()
 
 	for range b.cfg.Subscribers {
-		state := &subscriberState{probed: make([]atomic.Bool, b.cfg.Publishers), highest: make([]atomic.Uint64, b.cfg.Publishers)}
+		state := &subscriberState{
+			probed:   make([]atomic.Bool, b.cfg.Publishers),
+			highest:  make([]atomic.Uint64, b.cfg.Publishers),
+			received: make([]bool, measuredSeconds(b.cfg.Duration)),
+		}
 		run.subs = append(run.subs, state)
 		sub := proto.NewSubscriber(xpub, b.log)
 		sub.Subscribe(run.topic)
@@ -188,6 +201,7 @@ func (b *Bench) runPubSub(ctx context.Context, label, xsub, xpub string) (PubSub
 	start := time.Now()
 	measureFrom := start.Add(b.cfg.Warmup)
 	end := measureFrom.Add(b.cfg.Duration)
+	run.measureFrom.Store(measureFrom.UnixNano())
 	stop := b.progress.track(label, timeFraction(start, end.Sub(start)))
 	var measuredSent atomic.Int64
 	var pubWG sync.WaitGroup
@@ -230,6 +244,9 @@ func (r *pubsubRun) consume(sub *proto.Subscriber, state *subscriberState) {
 			state.hist.record(time.Duration(now - sentNanos))
 			state.measured.Add(1)
 			state.lastNanos.Store(now)
+			if second := (now - r.measureFrom.Load()) / int64(time.Second); second >= 0 && second < int64(len(state.received)) {
+				state.received[second] = true
+			}
 		}
 	}
 }
@@ -311,7 +328,11 @@ func (r *pubsubRun) publish(ctx context.Context, p int, measureFrom, end time.Ti
 		}
 		payload := r.payload(seq+1, p, kind)
 		for !pub.Publish(r.topic, payload) {
-			// The local queue is full: the connection is the bottleneck.
+			// The local queue is full: the connection is the bottleneck,
+			// or the proxy is gone and the queue never drains.
+			if ctx.Err() != nil || !time.Now().Before(end) {
+				return measured
+			}
 			time.Sleep(windowNap)
 		}
 		seq++
@@ -370,10 +391,14 @@ func (r *pubsubRun) drain(ctx context.Context) {
 func (r *pubsubRun) stats(sent int64, measureFrom time.Time) PubSubStats {
 	var hist histogram
 	var delivered, lastNanos int64
+	received := make([]bool, measuredSeconds(r.b.cfg.Duration))
 	for _, s := range r.subs {
 		hist.merge(&s.hist)
 		delivered += s.measured.Load()
 		lastNanos = max(lastNanos, s.lastNanos.Load())
+		for i, ok := range s.received {
+			received[i] = received[i] || ok
+		}
 	}
 	stats := PubSubStats{
 		Sent:      sent,
@@ -381,6 +406,11 @@ func (r *pubsubRun) stats(sent int64, measureFrom time.Time) PubSubStats {
 		Delivered: delivered,
 		Stalls:    r.stalls.Load(),
 		Latency:   hist.latency(),
+	}
+	for _, ok := range received {
+		if !ok {
+			stats.OutageSeconds++
+		}
 	}
 	stats.Lost = max(stats.Expected-delivered, 0)
 	if stats.Expected > 0 {

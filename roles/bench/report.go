@@ -20,6 +20,13 @@ type Report struct {
 	// addresses of the running cluster it used.
 	Cluster string   `json:"cluster"`
 	Notes   []string `json:"notes,omitempty"`
+	// ChildExits are the started processes that exited while the scenario
+	// ran, although the bench did not stop or kill them.
+	ChildExits []ChildExit `json:"child_exits,omitempty"`
+	// Invalid lists why the figures are not a valid result: the child
+	// exits, and measured seconds without a successful reply or delivery.
+	// Run exits with an error when it is not empty.
+	Invalid []string `json:"invalid,omitempty"`
 
 	ReqRep   *ReqRepResult   `json:"reqrep,omitempty"`
 	PubSub   *PubSubResult   `json:"pubsub,omitempty"`
@@ -68,6 +75,12 @@ func (r *Report) WriteTable(out io.Writer) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "scenario %s, %s, %d CPUs (%s), %d MB, %s\n", r.Scenario, r.Started, r.Machine.CPUs, r.Machine.CPUModel, r.Machine.MemoryMB, r.Machine.Go)
 	fmt.Fprintf(w, "cluster: %s\n\n", r.Cluster)
+	for _, reason := range r.Invalid {
+		fmt.Fprintf(w, "INVALID: %s\n", reason)
+	}
+	if len(r.Invalid) > 0 {
+		fmt.Fprintln(w)
+	}
 	switch {
 	case r.ReqRep != nil:
 		r.ReqRep.writeTable(w)

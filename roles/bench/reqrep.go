@@ -92,7 +92,7 @@ func (b *Bench) reqrepBaseline(ctx context.Context, next func(int) ([]byte, erro
 	if b.cfg.Frontend != "" {
 		servers = DefaultServers
 	}
-	base, err := startEchoBaseline(ctx, b.cfg.Python, servers, b.log)
+	base, err := startEchoBaseline(ctx, b.cfg.Python, servers, b.log, b.exits.record)
 	if err != nil {
 		return LoadStats{}, "", err
 	}
