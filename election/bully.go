@@ -27,13 +27,28 @@ type Announcement struct {
 	Addr        string // the coordinator's endpoint, so it can be pinged before the reference lists it
 }
 
+// Reply is a member's reply to an election message.
+type Reply int
+
+const (
+	// NoReply means the member did not reply before the deadline, and
+	// counts as down.
+	NoReply Reply = iota
+	// OK means the member is alive and takes the election over.
+	OK
+	// Declined means the member is alive but may not coordinate yet, as a
+	// server that is still catching up. It starts its own election once it
+	// may.
+	Declined
+)
+
 // Transport carries the election's messages. The server implements it
 // over its server-to-server endpoint and the pub/sub proxy.
 type Transport interface {
 	// Elect sends the Bully election message, with the newest epoch the
-	// sender has seen, to m and reports whether m replied OK before ctx
-	// expired.
-	Elect(ctx context.Context, m Member, epoch uint64) bool
+	// sender has seen, to m and returns m's reply, NoReply once ctx
+	// expires.
+	Elect(ctx context.Context, m Member, epoch uint64) Reply
 	// Ping reports whether the coordinator replied before ctx expired.
 	Ping(ctx context.Context, m Member) bool
 	// Announce sends to every member, and to anyone subscribed to the topic
@@ -94,6 +109,9 @@ type Node struct {
 
 	trigger   chan struct{} // capacity 1: coalesces election requests
 	announced chan struct{} // capacity 1: wakes a candidate waiting for a winner
+	// elected is closed, and replaced under mu, whenever a coordinator
+	// is accepted, to wake WaitCoordinator.
+	elected chan struct{}
 }
 
 // New returns a Node; Run starts it.
@@ -123,6 +141,7 @@ func New(cfg Config) *Node {
 		members:   []Member{cfg.Self},
 		trigger:   make(chan struct{}, 1),
 		announced: make(chan struct{}, 1),
+		elected:   make(chan struct{}),
 	}
 }
 
@@ -131,6 +150,32 @@ func (n *Node) Coordinator() (Announcement, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.current, n.current.Coordinator != ""
+}
+
+// WaitCoordinator returns the accepted coordinator. While an election
+// runs and none is accepted, it waits for one until ctx is done.
+func (n *Node) WaitCoordinator(ctx context.Context) (Announcement, bool) {
+	for {
+		n.mu.Lock()
+		current, elected := n.current, n.elected
+		n.mu.Unlock()
+		if current.Coordinator != "" {
+			return current, true
+		}
+		select {
+		case <-ctx.Done():
+			return Announcement{}, false
+		case <-elected:
+		}
+	}
+}
+
+// acceptLocked records a as the accepted coordinator and wakes
+// WaitCoordinator. The caller holds mu.
+func (n *Node) acceptLocked(a Announcement) {
+	n.current, n.misses = a, 0
+	close(n.elected)
+	n.elected = make(chan struct{})
 }
 
 // IsCoordinator reports whether this node is the accepted coordinator.
@@ -257,7 +302,7 @@ func (n *Node) HandleAnnouncement(a Announcement) {
 		}
 		return
 	}
-	n.current, n.misses = a, 0
+	n.acceptLocked(a)
 	n.mu.Unlock()
 
 	n.log.Info("coordinator changed", "coordinator", a.Coordinator, "coordinator_rank", a.Rank, "epoch", a.Epoch)

@@ -2,17 +2,43 @@ package election
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 )
 
 // silentTransport answers nothing; these tests drive the state machine
 // through its handlers, and roles/server tests elections over sockets.
 type silentTransport struct{}
 
-func (silentTransport) Elect(context.Context, Member, uint64) bool       { return false }
+func (silentTransport) Elect(context.Context, Member, uint64) Reply      { return NoReply }
 func (silentTransport) Ping(context.Context, Member) bool                { return false }
 func (silentTransport) Announce(context.Context, Announcement, []Member) {}
 func (silentTransport) Tell(context.Context, Announcement, Member)       {}
+
+// replyingTransport gives every election message the same reply and
+// records who received one.
+type replyingTransport struct {
+	silentTransport
+	reply Reply
+
+	mu         sync.Mutex
+	recipients []string
+}
+
+func (tr *replyingTransport) Elect(_ context.Context, m Member, _ uint64) Reply {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.recipients = append(tr.recipients, m.Name)
+	return tr.reply
+}
+
+func (tr *replyingTransport) recipientNames() []string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return slices.Clone(tr.recipients)
+}
 
 func newTestNode(rank int64) *Node {
 	return New(Config{Self: Member{Name: "self", Rank: rank}, Transport: silentTransport{}})
@@ -107,5 +133,114 @@ func TestWinnerAnnouncesNewEpoch(t *testing.T) {
 	n.elect(context.Background())
 	if a, _ := n.Coordinator(); a.Epoch != 5 {
 		t.Fatalf("epoch %d after a repeated win, want 5", a.Epoch)
+	}
+}
+
+// TestElectionIncludesUnlistedCoordinator accepts a higher coordinator that
+// the member list does not name yet, as after a restart when the list
+// lags the reference. An election must ask that coordinator, not win.
+func TestElectionIncludesUnlistedCoordinator(t *testing.T) {
+	tr := &replyingTransport{reply: OK}
+	n := New(Config{Self: Member{Name: "self", Rank: 2}, Transport: tr, AnnounceTimeout: 10 * time.Millisecond})
+	n.HandleAnnouncement(Announcement{Coordinator: "high", Rank: 3, Epoch: 4, Addr: "tcp://127.0.0.1:5562"})
+
+	n.elect(context.Background())
+	if recipients := tr.recipientNames(); !slices.Equal(recipients, []string{"high"}) {
+		t.Errorf("election sent to %v, want [high]", recipients)
+	}
+	if a, _ := n.Coordinator(); a.Coordinator != "high" || a.Epoch != 4 {
+		t.Fatalf("coordinator %+v after the election, want high at epoch 4", a)
+	}
+}
+
+// TestElectionWaitsWhenHigherRankDeclines has the only higher rank decline,
+// as a server that is catching up does. The candidate must not win before
+// that rank announces itself.
+func TestElectionWaitsWhenHigherRankDeclines(t *testing.T) {
+	tr := &replyingTransport{reply: Declined}
+	var mu sync.Mutex
+	var changes []string
+	n := New(Config{
+		Self:            Member{Name: "self", Rank: 1},
+		Transport:       tr,
+		AnnounceTimeout: time.Minute,
+		OnChange: func(a Announcement) {
+			mu.Lock()
+			defer mu.Unlock()
+			changes = append(changes, a.Coordinator)
+		},
+	})
+	n.SetMembers([]Member{{Name: "high", Rank: 2, Addr: "tcp://127.0.0.1:5562"}})
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n.elect(context.Background())
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(tr.recipientNames()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no election message sent")
+		}
+		time.Sleep(time.Millisecond) // polling interval, not synchronisation
+	}
+	n.HandleAnnouncement(Announcement{Coordinator: "high", Rank: 2, Epoch: 1})
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the election did not end with the announcement")
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(changes, []string{"high"}) {
+		t.Fatalf("coordinators accepted %v, want only [high]", changes)
+	}
+}
+
+// TestElectionWinsWhenDeclinedTooLong bounds that wait: a higher rank that
+// still declines after AnnounceTimeout is passed over.
+func TestElectionWinsWhenDeclinedTooLong(t *testing.T) {
+	tr := &replyingTransport{reply: Declined}
+	n := New(Config{Self: Member{Name: "self", Rank: 1}, Transport: tr, AnnounceTimeout: 10 * time.Millisecond})
+	n.SetMembers([]Member{{Name: "high", Rank: 2, Addr: "tcp://127.0.0.1:5562"}})
+
+	n.elect(context.Background())
+	if recipients := tr.recipientNames(); !slices.Equal(recipients, []string{"high", "high"}) {
+		t.Errorf("election sent to %v, want high twice: before and after the wait", recipients)
+	}
+	if !n.IsCoordinator() {
+		t.Fatal("not coordinator after the declining rank let the wait pass")
+	}
+}
+
+// TestWaitCoordinatorReturnsOnAnnouncement waits while no coordinator is
+// accepted and must return the first one accepted.
+func TestWaitCoordinatorReturnsOnAnnouncement(t *testing.T) {
+	n := newTestNode(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	_, ok := n.WaitCoordinator(ctx)
+	cancel()
+	if ok {
+		t.Fatal("a coordinator returned before any was accepted")
+	}
+
+	type result struct {
+		a  Announcement
+		ok bool
+	}
+	done := make(chan result, 1)
+	go func() {
+		a, ok := n.WaitCoordinator(context.Background())
+		done <- result{a, ok}
+	}()
+	n.HandleAnnouncement(Announcement{Coordinator: "high", Rank: 2, Epoch: 3})
+	select {
+	case r := <-done:
+		if !r.ok || r.a.Coordinator != "high" {
+			t.Fatalf("WaitCoordinator returned %+v, %v; want high", r.a, r.ok)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WaitCoordinator did not return after the announcement")
 	}
 }

@@ -3,7 +3,6 @@ package election
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -83,20 +82,28 @@ func (n *Node) elect(ctx context.Context) {
 	default:
 	}
 	members := n.Members()
-	var higher []Member
-	for _, m := range members {
-		if m.Rank > n.cfg.Self.Rank {
-			higher = append(higher, m)
-		}
-	}
+	higher := n.higherRanks(members)
 
 	if len(higher) > 0 {
 		n.log.Debug("election started", "higher", len(higher))
-		if n.anyOK(ctx, higher) {
-			select {
-			case <-ctx.Done():
-			case <-n.announced:
-			case <-time.After(n.cfg.AnnounceTimeout):
+		reply, decliner := n.poll(ctx, higher)
+
+		// A higher rank that declines is catching up and starts its own
+		// election once it has caught up, which after a restart usually
+		// takes a fraction of a second. Winning now would make this node
+		// coordinator only until then, so it waits for that announcement
+		// first, once per election. A node that already coordinates
+		// changes nothing by winning again.
+		if reply == Declined && !n.IsCoordinator() {
+			n.log.Info("higher rank catching up, waiting for its announcement", "higher", decliner, "wait_ms", n.cfg.AnnounceTimeout.Milliseconds())
+			if n.awaitAnnouncement(ctx) || ctx.Err() != nil {
+				return
+			}
+			reply, _ = n.poll(ctx, higher)
+		}
+
+		if reply == OK {
+			if !n.awaitAnnouncement(ctx) && ctx.Err() == nil {
 				n.log.Warn("no announcement after ok, electing again")
 				n.Trigger()
 			}
@@ -106,25 +113,68 @@ func (n *Node) elect(ctx context.Context) {
 	n.win(ctx, members)
 }
 
-// anyOK sends election to each member concurrently and reports whether
-// any replied OK within OKTimeout.
-func (n *Node) anyOK(ctx context.Context, higher []Member) bool {
+// higherRanks returns the members that outrank this node. The member list
+// lags the reference by up to half a heartbeat, so it may lack a
+// coordinator that announced itself moments ago. That coordinator is asked
+// too when it outranks this node, because a win without asking it would
+// last only until it bullies this node back.
+func (n *Node) higherRanks(members []Member) []Member {
+	var higher []Member
+	listed := false
+	current, ok := n.Coordinator()
+	for _, m := range members {
+		if m.Rank > n.cfg.Self.Rank {
+			higher = append(higher, m)
+		}
+		listed = listed || m.Name == current.Coordinator
+	}
+	if ok && !listed && current.Rank > n.cfg.Self.Rank && current.Addr != "" {
+		higher = append(higher, Member{Name: current.Coordinator, Rank: current.Rank, Addr: current.Addr})
+	}
+	return higher
+}
+
+// awaitAnnouncement waits up to AnnounceTimeout for an announcement or a
+// confirmation and reports whether one came.
+func (n *Node) awaitAnnouncement(ctx context.Context) bool {
+	timer := time.NewTimer(n.cfg.AnnounceTimeout)
+	defer timer.Stop()
+	select {
+	case <-n.announced:
+		return true
+	case <-ctx.Done():
+	case <-timer.C:
+	}
+	return false
+}
+
+// poll sends election to each member concurrently and returns the best
+// reply within OKTimeout: OK from any of them, else Declined, naming one
+// member that declined, else NoReply.
+func (n *Node) poll(ctx context.Context, higher []Member) (Reply, string) {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.OKTimeout)
 	defer cancel()
 	epoch := n.Epoch()
-	var ok atomic.Bool
+	var mu sync.Mutex
+	best, decliner := NoReply, ""
 	var wg sync.WaitGroup
 	for _, m := range higher {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if n.cfg.Transport.Elect(ctx, m, epoch) {
-				ok.Store(true)
+			reply := n.cfg.Transport.Elect(ctx, m, epoch)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case reply == OK:
+				best = OK
+			case reply == Declined && best == NoReply:
+				best, decliner = Declined, m.Name
 			}
 		}()
 	}
 	wg.Wait()
-	return ok.Load()
+	return best, decliner
 }
 
 // win makes this node coordinator with a new epoch and announces it once.
@@ -141,7 +191,7 @@ func (n *Node) win(ctx context.Context, members []Member) {
 	}
 	n.epoch++
 	a := Announcement{Coordinator: self.Name, Rank: self.Rank, Epoch: n.epoch, Addr: self.Addr}
-	n.current, n.misses = a, 0
+	n.acceptLocked(a)
 	n.mu.Unlock()
 
 	n.log.Info("coordinator elected", "coordinator", self.Name, "coordinator_rank", self.Rank, "epoch", a.Epoch)

@@ -22,8 +22,9 @@ var (
 // deadline, as a REQ socket would. zmq4's own REQ has no receive timeout,
 // so after a timeout or an error the Requester drops its connection and
 // dials a new one for the next request: a late reply can then never be
-// taken for the reply to a later request. It is safe for concurrent use;
-// requests are sent one at a time.
+// taken for the reply to a later request. A connection that the endpoint
+// closed while idle is replaced the same way before the next request. It
+// is safe for concurrent use; requests are sent one at a time.
 type Requester struct {
 	endpoint    string
 	dialTimeout time.Duration
@@ -61,6 +62,16 @@ func (r *Requester) Request(ctx context.Context, frame []byte, timeout time.Dura
 	defer r.mu.Unlock()
 	if r.closed {
 		return nil, ErrClosed
+	}
+	if r.conn != nil {
+		select {
+		case <-r.conn.Done():
+			// The endpoint closed the connection while it was idle, as a
+			// peer that restarted did. This request was not sent on it, so
+			// it goes out on a new connection instead of failing.
+			r.reset()
+		default:
+		}
 	}
 	if r.conn == nil {
 		if err := r.connect(ctx); err != nil {

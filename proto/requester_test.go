@@ -86,6 +86,42 @@ func TestRequesterServerClosesMidRequest(t *testing.T) {
 	}
 }
 
+// TestRequesterRedialsAfterIdleClose hangs up after each reply, as a peer
+// that restarts between two requests does. The next request must go out
+// on a new connection instead of failing on the closed one.
+func TestRequesterRedialsAfterIdleClose(t *testing.T) {
+	var connections atomic.Int32
+	ln := serve(t, Router, func(c *Conn) {
+		connections.Add(1)
+		frames, err := c.Recv()
+		if err != nil {
+			return
+		}
+		_ = c.Send(frames...)
+	})
+	r := NewRequester(ln.Endpoint())
+	defer r.Close()
+	if reply, err := r.Request(context.Background(), []byte("first"), 2*time.Second); err != nil || string(reply) != "first" {
+		t.Fatalf("first request: %q, %v", reply, err)
+	}
+
+	r.mu.Lock()
+	closed := r.conn.Done()
+	r.mu.Unlock()
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the requester did not notice that the server hung up")
+	}
+
+	if reply, err := r.Request(context.Background(), []byte("second"), 2*time.Second); err != nil || string(reply) != "second" {
+		t.Fatalf("request after the server hung up: %q, %v", reply, err)
+	}
+	if n := connections.Load(); n != 2 {
+		t.Errorf("%d connections, want 2", n)
+	}
+}
+
 func TestRequesterStaleReplyAfterTimeout(t *testing.T) {
 	// The server replies to "slow" only after the client gave up. The late
 	// reply goes to the dropped connection and never to a later request.

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"time"
 
 	"msgsys/proto"
 	"msgsys/store"
@@ -14,6 +15,15 @@ var (
 	errNoCoordinator   = errors.New("server: no coordinator while an election runs")
 	errCoordinatorDown = errors.New("server: coordinator did not reply")
 )
+
+// coordinatorWait bounds how long a channel creation waits for the end of
+// an election. A failover takes a few hundred milliseconds, and a candidate
+// waits up to 1 s (election AnnounceTimeout) for a server that catches up.
+// The wait must stay well under the broker's request timeout, 3 s by
+// default, or the broker takes this server for stalled.
+// NOTE: a claim that then times out (RequestTimeout, 2 s by default) can
+// still add up to that timeout.
+const coordinatorWait = time.Second
 
 // ClaimRequest requests that the coordinator create a channel. RID identifies
 // the client's request, so a retry is recognised as the same creation.
@@ -39,7 +49,9 @@ type ClaimReply struct {
 // coordinator holds every channel the old one acknowledged, so decisions
 // stay consistent across elections.
 func (s *Server) createChannel(ctx context.Context, name, rid string) error {
-	coordinator, ok := s.node.Coordinator()
+	wait, cancel := context.WithTimeout(ctx, coordinatorWait)
+	coordinator, ok := s.node.WaitCoordinator(wait)
+	cancel()
 	if !ok {
 		return errNoCoordinator
 	}

@@ -142,13 +142,16 @@ func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 	switch service {
 	case proto.ServiceElection:
 		// A server still catching up must not win: it may lack channels
-		// the coordinator has to know. Without an OK the caller goes on
-		// with its own election, and this server takes over once it
-		// serves.
+		// the coordinator has to know. The error shows the caller that
+		// this server is alive, so the caller waits a moment for this
+		// server's own election before it wins (election.Declined). The
+		// caller ignores an announcement older than its epoch, so this
+		// server notes that epoch first.
+		epoch, _, _ := env.Data.OptInt("epoch")
 		if !s.Serving() {
+			s.node.ObserveEpoch(uint64(max(epoch, 0)))
 			return s.errorReply(service, textCatchingUp.In(s.cfg.Lang))
 		}
-		epoch, _, _ := env.Data.OptInt("epoch")
 		s.node.HandleElection(uint64(max(epoch, 0)))
 		return s.encode(service, &proto.ElectionReply{Election: proto.StatusOK})
 	case proto.ServiceClock:
@@ -317,14 +320,22 @@ type ElectionRequest struct {
 // transport carries election messages for the election package.
 type transport struct{ s *Server }
 
-func (t *transport) Elect(ctx context.Context, m election.Member, epoch uint64) bool {
+func (t *transport) Elect(ctx context.Context, m election.Member, epoch uint64) election.Reply {
 	req := &ElectionRequest{Epoch: epoch}
 	env, err := t.s.ask(ctx, "election", m.Addr, proto.ServiceElection, req, t.s.cfg.Election.OKTimeout)
 	if err != nil {
-		return false
+		return election.NoReply
 	}
-	answer, _, _ := env.Data.OptString("election")
-	return proto.IsSuccess(answer)
+	if answer, _, _ := env.Data.OptString("election"); proto.IsSuccess(answer) {
+		return election.OK
+	}
+
+	// A msgsys server replies to a well-formed election message with an
+	// error only while it does not serve clients, as during its catch-up.
+	if status, _, _ := env.Data.OptString("status"); status == proto.StatusError {
+		return election.Declined
+	}
+	return election.NoReply
 }
 
 func (t *transport) Ping(ctx context.Context, m election.Member) bool {
