@@ -411,3 +411,38 @@ func readOrderKey(log *bolt.Bucket, key []byte) (Op, error) {
 	}
 	return op, nil
 }
+
+// HighestClock returns the highest Lamport clock of the posts, direct
+// messages, logins and channels that listings show. Order keys start with
+// the clock, so the last key of each group is enough.
+func (s *Store) HighestClock() (uint64, error) {
+	s.settle()
+	var highest uint64
+	see := func(key []byte) {
+		if len(key) >= 8 {
+			highest = max(highest, binary.BigEndian.Uint64(key))
+		}
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketPosts, bucketDirects, bucketLogins} {
+			index := tx.Bucket(name)
+			err := index.ForEachBucket(func(group []byte) error {
+				last, _ := index.Bucket(group).Cursor().Last()
+				see(last)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketChannels).ForEach(func(_, record []byte) error {
+			key, _, err := decodeNameRecord(record)
+			if err != nil {
+				return err
+			}
+			see(key)
+			return nil
+		})
+	})
+	return highest, err
+}

@@ -242,3 +242,44 @@ func TestOpsAfter(t *testing.T) {
 		t.Errorf("OpsAfter with a tiny byte bound returned %d ops, want at least one", len(got))
 	}
 }
+
+// TestHighestClockOfEachKind gives each shown kind in turn the highest
+// clock: the result must find it wherever it is indexed.
+func TestHighestClockOfEachKind(t *testing.T) {
+	if got, err := openTest(t).HighestClock(); err != nil || got != 0 {
+		t.Errorf("empty store: HighestClock() = %d, %v, want 0", got, err)
+	}
+
+	for _, kind := range []string{KindLogin, KindChannel, KindPost, KindDirect} {
+		t.Run(kind, func(t *testing.T) {
+			s := openTest(t)
+			o := newOrigin("s1", 1)
+			mustApply(t, s, o.login("ana"), o.login("bia"), o.channel("geral"), o.post("ana", "geral", "oi"),
+				o.direct("ana", "bia", "oi, bia"))
+
+			// A second origin, far ahead, writes one op of the kind.
+			late := newOrigin("s2", 2)
+			late.clock = 1_000_000
+			var op Op
+			switch kind {
+			case KindLogin:
+				op = late.login("caio")
+			case KindChannel:
+				op = late.channel("dev")
+			case KindPost:
+				op = late.post("bia", "geral", "tarde")
+			case KindDirect:
+				op = late.direct("bia", "ana", "tarde")
+			}
+			mustApply(t, s, op)
+
+			got, err := s.HighestClock()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != op.Clock {
+				t.Errorf("HighestClock() = %d, want %d, the clock of the %s", got, op.Clock, kind)
+			}
+		})
+	}
+}

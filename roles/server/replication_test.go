@@ -321,6 +321,47 @@ func TestRestartKeepsData(t *testing.T) {
 	}
 }
 
+// TestStartContinuesStoredClock starts a server on a store whose history
+// reached clock 1,000,000 while nothing else in the cluster did, as after
+// a restart of every server. Its next post must sort after that history.
+func TestStartContinuesStoredClock(t *testing.T) {
+	c := &cluster{t: t, dir: t.TempDir(), servers: make(map[string]*node)}
+	c.startInfrastructure()
+	cfg := c.config("server-1")
+	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(cfg.Data, "server.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := []store.Op{
+		{Origin: "server-1@old", Seq: 1, Rank: 1, Clock: 999_998, Time: 1, Kind: store.KindLogin, User: "ana"},
+		{Origin: "server-1@old", Seq: 2, Rank: 1, Clock: 999_999, Time: 2, Kind: store.KindChannel, Channel: "geral"},
+		{Origin: "server-1@old", Seq: 3, Rank: 1, Clock: 1_000_000, Time: 3, Kind: store.KindPost, User: "ana", Channel: "geral", Text: "antes"},
+	}
+	if _, err := st.Apply(old); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := c.startWith(cfg)
+	waitFor(t, 5*time.Second, "server-1 serving", s.Serving)
+	cl := c.client()
+	cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: "depois"})
+	env := cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral"})
+	messages, _ := env.Data["messages"].([]any)
+	if len(messages) != 2 {
+		t.Fatalf("history = %v, want 2 messages", env.Data)
+	}
+	last, _ := messages[1].(map[string]any)
+	if last["message"] != "depois" {
+		t.Errorf("history lists %v last, want the post made after the start", last)
+	}
+}
+
 func TestAntiEntropyFetchesOpsOfADeadOrigin(t *testing.T) {
 	c := startCluster(t, 3)
 	// Ops of an origin that died after reaching only server-2: no server will

@@ -150,6 +150,15 @@ func New(cfg Config) (*Server, error) {
 	if rec := st.Recovery(); rec != (store.Recovery{}) {
 		cfg.Log.Info("store recovered", "server", cfg.Name, "unclean", rec.Unclean, "rebuilt", rec.Rebuilt, "replayed", rec.Replayed, "seeded", rec.Seeded, "refilled", rec.Refilled, "tail_cut_bytes", rec.TailCut)
 	}
+	// The clock goes on from the history stored: after a restart of every
+	// server, no peer's message would raise it.
+	highest, err := st.HighestClock()
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("server: read the stored clock in %s: %w", cfg.Data, err)
+	}
+	cfg.Clocks.Lamport.Witness(highest)
+
 	ln, err := proto.Listen(cfg.Bind, proto.Router, cfg.Log)
 	if err != nil {
 		st.Close()
