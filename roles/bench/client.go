@@ -110,9 +110,22 @@ func (c *client) call(ctx context.Context, service string, frame []byte, timeout
 		return fmt.Errorf("%w: %s reply has service %q", errRejected, service, got)
 	}
 	if head.Status != "" && !proto.IsSuccess(head.Status) {
-		return fmt.Errorf("%w: %s: %s%s", errRejected, service, head.Description, head.Message)
+		return fmt.Errorf("%w: %s: %s", errRejected, service, head.reason())
 	}
 	return nil
+}
+
+// reason returns the failure reason of a reply. The broker's own errors
+// carry the same text in both fields, so it appears once.
+func (h replyHead) reason() string {
+	switch {
+	case h.Description == "" || h.Description == h.Message:
+		return h.Message
+	case h.Message == "":
+		return h.Description
+	default:
+		return h.Description + "; " + h.Message
+	}
 }
 
 // send encodes data, a pointer to a proto message struct, and calls

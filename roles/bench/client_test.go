@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +12,19 @@ import (
 
 	"msgsys/proto"
 )
+
+// brokerError is an error reply of the broker itself, which sets both
+// description and message to the same text.
+type brokerError struct {
+	Status      string `msgpack:"status"`
+	Description string `msgpack:"description,omitempty"`
+	Message     string `msgpack:"message,omitempty"`
+	Timestamp   string `msgpack:"timestamp"`
+	Clock       uint64 `msgpack:"clock"`
+}
+
+// brokerReason is the reason fakeBroker's replies carry.
+const brokerReason = "nenhum servidor disponível"
 
 // fakeBroker runs a ROUTER on a loopback port that replies to each
 // request of its n-th connection (from 1) with the status that reply
@@ -35,7 +49,8 @@ func fakeBroker(t *testing.T, ctx context.Context, reply func(conn int) (string,
 				if !ok {
 					continue
 				}
-				payload, err := proto.Encode(proto.ServicePublish, &proto.ResultReply{Status: status, Message: "nenhum servidor disponível"}, proto.NewClocks().Meta())
+				reply := &brokerError{Status: status, Description: brokerReason, Message: brokerReason}
+				payload, err := proto.Encode(proto.ServicePublish, reply, proto.NewClocks().Meta())
 				if err != nil {
 					t.Error(err)
 					return
@@ -73,8 +88,12 @@ func TestCallCountsErrorReplies(t *testing.T) {
 	c := newClient(endpoint, proto.NewClocks())
 	defer c.close()
 	frame := publishFrame(t)
-	if err := c.call(ctx, proto.ServicePublish, frame, 5*time.Second); !errors.Is(err, errRejected) {
+	err := c.call(ctx, proto.ServicePublish, frame, 5*time.Second)
+	if !errors.Is(err, errRejected) {
 		t.Errorf("error reply gave %v, want errRejected", err)
+	}
+	if err != nil && strings.Count(err.Error(), brokerReason) != 1 {
+		t.Errorf("error %q does not state the reason %q exactly once", err, brokerReason)
 	}
 	if err := c.call(ctx, proto.ServicePublish, frame, 5*time.Second); err != nil {
 		t.Errorf("success reply gave %v", err)

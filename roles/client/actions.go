@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"slices"
 	"strings"
 
 	"msgsys/proto"
@@ -18,14 +17,14 @@ import (
 // right after the reply.
 func (c *Client) login(ctx context.Context, name string) {
 	ahead := ""
-	if normalized, err := proto.NormalizeName(strings.TrimSpace(name)); err == nil && !slices.Contains(c.names, normalized) {
+	if normalized, err := proto.NormalizeName(strings.TrimSpace(name)); err == nil && !c.subs.HasName(normalized) {
 		ahead = normalized
-		c.sub.Subscribe(ahead)
+		c.subs.AddName(ahead)
 	}
 	user, err := c.session.Login(ctx, strings.TrimSpace(name))
 	if err != nil {
 		if ahead != "" {
-			c.sub.Unsubscribe(ahead)
+			c.subs.RemoveName(ahead)
 		}
 		c.fail(err)
 		return
@@ -38,15 +37,7 @@ func (c *Client) login(ctx context.Context, name string) {
 			names = append(names, first)
 		}
 	}
-	for _, old := range append(c.names, ahead) {
-		if old != "" && !slices.Contains(names, old) {
-			c.sub.Unsubscribe(old)
-		}
-	}
-	for _, topic := range names {
-		c.sub.Subscribe(topic)
-	}
-	c.names = names
+	c.subs.SetNames(names)
 	c.showMenu = true
 	c.out.Line(say(c.lang, textWelcome, user))
 }
@@ -144,7 +135,7 @@ func (c *Client) join(ctx context.Context, name string, chat bool) {
 	// after the history reply but before the proxy applies the
 	// subscription is missed until the next reconnection's refill.
 	c.view.Begin(channel)
-	c.sub.Subscribe(channel)
+	c.subs.AddChannel(channel)
 	page, err := c.session.History(ctx, HistoryQuery{Channel: channel, Limit: c.cfg.HistoryLimit})
 	if err != nil {
 		c.out.Line(say(c.lang, textHistoryFailed, channel, err))
@@ -183,7 +174,7 @@ func (c *Client) leave(name string) {
 		c.out.Line(say(c.lang, textNotJoined, strings.TrimPrefix(name, "#")))
 		return
 	}
-	c.sub.Unsubscribe(channel)
+	c.subs.RemoveChannel(channel)
 	if proto.FoldName(c.current) == proto.FoldName(channel) {
 		c.current = ""
 		c.showMenu = true

@@ -69,15 +69,16 @@ type Client struct {
 	log     *slog.Logger
 	session *Session
 	sub     *proto.Subscriber
+	subs    *subscriptions // the topics of sub and why each is needed
 	out     *printer
 	view    *view
 	editor  *lineEditor // nil unless Config.Editor
+	keys    *keySource  // the editor's reader; nil unless Config.Editor
 
 	// State of the main loop, touched only by the goroutine running Run.
 	lines    <-chan string
-	current  string   // channel that plain text goes to; "" shows the menu
-	names    []string // topics subscribed for direct messages to self
-	showMenu bool     // print the menu before the next prompt
+	current  string // channel that plain text goes to; "" shows the menu
+	showMenu bool   // print the menu before the next prompt
 	quit     bool
 
 	prompts chan<- string // with an editor, requests the next line from the reader
@@ -91,9 +92,12 @@ func New(cfg Config) (*Client, error) {
 	}
 	l := lang.Pick(cfg.Lang)
 	out := newPrinter(cfg.Out, cfg.Terminal)
+	sub := proto.NewSubscriber(cfg.Sub, cfg.Log)
 	var editor *lineEditor
+	var keys *keySource
 	if cfg.Editor {
-		editor = newEditor(cfg.In, cfg.Out, cfg.Width)
+		keys = newKeySource(cfg.In)
+		editor = newEditor(keys, cfg.Out, cfg.Width)
 		out.editor = editor
 	}
 	return &Client{
@@ -106,11 +110,13 @@ func New(cfg Config) (*Client, error) {
 			Lang:    l,
 			Clocks:  cfg.Clocks,
 		}),
-		sub:  proto.NewSubscriber(cfg.Sub, cfg.Log),
+		sub:  sub,
+		subs: newSubscriptions(sub),
 		out:  out,
 		view: newView(l, out),
 
 		editor: editor,
+		keys:   keys,
 	}, nil
 }
 
@@ -162,7 +168,8 @@ func (c *Client) Run(ctx context.Context) error {
 	if c.editor != nil {
 		prompts := make(chan string)
 		c.prompts = prompts
-		go c.readEdited(ctx, prompts, lines)
+		go c.keys.Run(ctx)
+		go c.readEdited(ctx, cancel, prompts, lines)
 	} else {
 		go c.read(ctx, lines)
 	}

@@ -30,9 +30,10 @@ func (c *Client) dispatch(ctx context.Context) {
 	}
 }
 
-// receive prints one publication: a direct message at once, a post through
-// the view, which drops duplicates and holds posts of a channel still
-// joining.
+// receive prints one publication. A direct message to the user is printed
+// at once, and one to another user of a joined channel's name is dropped.
+// A post goes through the view, which drops duplicates and posts of
+// channels not joined, and holds posts of a channel still joining.
 func (c *Client) receive(d proto.Delivery) {
 	m, err := c.session.Decode(d)
 	if err != nil {
@@ -40,7 +41,9 @@ func (c *Client) receive(d proto.Delivery) {
 		return
 	}
 	if m.Direct() {
-		c.out.Async(formatMessage(c.lang, "", m))
+		if c.subs.HasName(d.Topic) {
+			c.out.Async(formatMessage(c.lang, "", m))
+		}
 		return
 	}
 	c.view.Deliver(m)

@@ -290,3 +290,54 @@ func TestEditorHomeAndEndKeys(t *testing.T) {
 		t.Fatalf("posts %+v, want one \"ola mundo!\"", srv.Posts("geral"))
 	}
 }
+
+// TestEditorCtrlCCancelsPendingRequest presses Ctrl-C while a request
+// waits for a reply that never comes. The client must stop waiting and
+// quit at once, as Ctrl-C does at the prompt, long before the request
+// would time out.
+func TestEditorCtrlCCancelsPendingRequest(t *testing.T) {
+	srv := clienttest.Start(t)
+	cfg := testConfig(t, srv, lang.PT)
+	cfg.Terminal, cfg.Editor, cfg.Width = true, true, 80
+	cfg.Timeout = time.Minute
+	h := startClient(t, cfg)
+	h.waitFor(textPromptOption.In(lang.PT))
+
+	srv.DropReplies(1)
+	h.type_("/users\r")
+	if !eventually(func() bool { return len(srv.Requests("users")) == 1 }) {
+		t.Fatal("the users request did not reach the server")
+	}
+	h.type_("\x03")
+	h.waitExit()
+	if !strings.HasSuffix(h.out.String(), textBye.In(lang.PT)+"\r\n") {
+		t.Errorf("the client did not say goodbye; output:\n%q", h.out.String())
+	}
+}
+
+// TestEditorKeepsKeysTypedDuringRequest types a command while another
+// waits for its reply. The keys must not be lost: the command runs once
+// the first has finished.
+func TestEditorKeepsKeysTypedDuringRequest(t *testing.T) {
+	srv, h := startEditorInGeral(t, 80)
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	srv.OnHistory(func(string) {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-release
+	})
+
+	h.type_("/history #geral\r")
+	select {
+	case <-entered:
+	case <-time.After(waitTimeout):
+		close(release)
+		t.Fatal("the history request did not reach the server")
+	}
+	h.type_("/users\r")
+	close(release)
+	h.waitFor("Usuários (1): ana")
+	assertOrder(t, h.out.String(), "Histórico de #geral:", "Usuários (1): ana")
+}
