@@ -226,3 +226,22 @@ func TestEditorBellsPastLineLimit(t *testing.T) {
 	h.type_("\r")
 	waitPosts(t, srv, strings.Repeat("x", maxLineRunes))
 }
+
+// TestEditorBellsOncePerOverflow pastes far more than the line holds,
+// which the editor reads in many parts: the bell rings once for the
+// paste, and again for the next line that overflows.
+func TestEditorBellsOncePerOverflow(t *testing.T) {
+	srv, h := startEditorInGeral(t, 80)
+
+	h.type_(strings.Repeat("y", maxLineRunes+5000) + "\r")
+	waitPosts(t, srv, strings.Repeat("y", maxLineRunes))
+	if bells := strings.Count(h.out.String(), "\a"); bells != 1 {
+		t.Errorf("%d bells for one overflowing paste, want 1", bells)
+	}
+
+	h.type_(strings.Repeat("z", maxLineRunes+1) + "\r")
+	waitPosts(t, srv, strings.Repeat("y", maxLineRunes), strings.Repeat("z", maxLineRunes))
+	if bells := strings.Count(h.out.String(), "\a"); bells != 2 {
+		t.Errorf("%d bells after a second overflowing line, want 2", bells)
+	}
+}

@@ -52,8 +52,12 @@ type lineEditor struct {
 	readErr error  // the error of the last read, returned once input is used up
 	skipLF  bool   // the last key was a CR, so a LF right after it is part of the same Enter
 	// dropped is set when a typed character did not fit in the line, so
-	// that the terminal's bell signals the loss once per read.
+	// that the terminal's bell signals the loss after the read.
 	dropped bool
+	// overflowed is set while the characters typed since the line filled
+	// up are dropped, so that a long paste rings the bell once and not
+	// once per read.
+	overflowed bool
 }
 
 // newEditor returns a line editor reading keys from in and drawing on out,
@@ -171,14 +175,17 @@ func (e *lineEditor) handleInput() (line string, done bool, err error) {
 // It returns true when the line must be drawn again, and false when at
 // most the cursor moved.
 func (e *lineEditor) edit(k key) bool {
+	if k.code == keyRune && len(e.line) >= maxLineRunes {
+		e.dropped = e.dropped || !e.overflowed
+		e.overflowed = true
+		return false
+	}
+	e.overflowed = false
+
 	if k.code == keyRune {
 		// Typing leaves the line unsegmented, which a long paste would
 		// otherwise do once per character. draw moves a cursor left
 		// inside a cluster to the cluster's end.
-		if len(e.line) >= maxLineRunes {
-			e.dropped = true
-			return false
-		}
 		e.line = slices.Insert(e.line, e.pos, k.r)
 		e.pos++
 		return true
@@ -320,6 +327,11 @@ func (e *lineEditor) endLine(newline bool) {
 	}
 	e.line, e.pos = nil, 0
 	e.cursor, e.rowWidths = cell{}, nil
+	if e.dropped {
+		e.outBuf = append(e.outBuf, '\a')
+		e.dropped = false
+	}
+	e.overflowed = false
 }
 
 // Write prints p above the prompt and the line being typed, which are
