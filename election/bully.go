@@ -8,6 +8,7 @@ package election
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -80,6 +81,11 @@ type Config struct {
 	AnnounceTimeout time.Duration
 	// OnChange, when set, is called with each newly accepted coordinator.
 	OnChange func(Announcement)
+	// MayCoordinate, when set, reports whether this node may coordinate
+	// now. While it returns false the node starts no election, and it does
+	// not act as coordinator even if it won before (IsCoordinator). A
+	// server returns false while it catches up after a pause.
+	MayCoordinate func() bool
 }
 
 // DefaultConfig returns the production timings.
@@ -155,11 +161,17 @@ func (n *Node) Coordinator() (Announcement, bool) {
 // WaitCoordinator returns the accepted coordinator. While an election
 // runs and none is accepted, it waits for one until ctx is done.
 func (n *Node) WaitCoordinator(ctx context.Context) (Announcement, bool) {
+	return n.WaitCoordinatorExcept(ctx, Announcement{})
+}
+
+// WaitCoordinatorExcept is WaitCoordinator that also waits while the
+// accepted coordinator is failed, the same coordinator at the same epoch.
+func (n *Node) WaitCoordinatorExcept(ctx context.Context, failed Announcement) (Announcement, bool) {
 	for {
 		n.mu.Lock()
 		current, elected := n.current, n.elected
 		n.mu.Unlock()
-		if current.Coordinator != "" {
+		if current.Coordinator != "" && !sameCoordinator(current, failed) {
 			return current, true
 		}
 		select {
@@ -178,10 +190,42 @@ func (n *Node) acceptLocked(a Announcement) {
 	n.elected = make(chan struct{})
 }
 
-// IsCoordinator reports whether this node is the accepted coordinator.
+func sameCoordinator(a, b Announcement) bool {
+	return a.Coordinator == b.Coordinator && a.Epoch == b.Epoch
+}
+
+// IsCoordinator reports whether this node may act as coordinator: it is
+// the accepted coordinator, at the newest epoch it has seen, and
+// MayCoordinate allows it. A node that has seen a newer epoch was
+// replaced while it could not tell, as during a pause, and coordinates
+// again only after it wins a new election.
 func (n *Node) IsCoordinator() bool {
-	a, ok := n.Coordinator()
-	return ok && a.Coordinator == n.cfg.Self.Name
+	n.mu.Lock()
+	current, epoch := n.current, n.epoch
+	n.mu.Unlock()
+	return current.Coordinator == n.cfg.Self.Name && current.Epoch == epoch && n.mayCoordinate()
+}
+
+func (n *Node) mayCoordinate() bool {
+	return n.cfg.MayCoordinate == nil || n.cfg.MayCoordinate()
+}
+
+// Drop clears the accepted coordinator and requests an election, if the
+// accepted coordinator is still failed. A server calls it when the
+// coordinator did not answer a request, so the election starts without
+// waiting for the pings to miss, and when it finds it was paused while
+// it coordinated.
+func (n *Node) Drop(failed Announcement) {
+	n.mu.Lock()
+	drop := failed.Coordinator != "" && sameCoordinator(n.current, failed)
+	if drop {
+		n.current, n.misses = Announcement{}, 0
+	}
+	n.mu.Unlock()
+	if drop {
+		n.log.Info("coordinator dropped", "coordinator", failed.Coordinator, "epoch", failed.Epoch)
+		n.Trigger()
+	}
 }
 
 // Members returns the current members, this node included.
@@ -240,10 +284,23 @@ func (n *Node) Trigger() {
 // a node that just restarted learns from it to announce a newer one. A
 // coordinator with no higher rank alive re-sends its announcement to the
 // members instead of announcing again, because nothing changed.
-func (n *Node) HandleElection(epoch uint64) {
+//
+// from is the sender, with a zero Name when the message does not carry
+// it. The sender replaces its entry in the members, or is added, until
+// the next SetMembers, so that the announcement or confirmation reaches a
+// server that restarted before the reference lists it again.
+func (n *Node) HandleElection(epoch uint64, from Member) {
 	n.mu.Lock()
 	if epoch > n.epoch {
 		n.epoch = epoch
+	}
+	if from.Name != "" && from.Addr != "" && from.Name != n.cfg.Self.Name {
+		i := slices.IndexFunc(n.members, func(m Member) bool { return m.Name == from.Name })
+		if i < 0 {
+			n.members = append(n.members, from)
+		} else {
+			n.members[i] = from
+		}
 	}
 	n.mu.Unlock()
 	n.Trigger()

@@ -111,7 +111,7 @@ func TestAnnouncementWithoutEpochComparesRanks(t *testing.T) {
 
 func TestElectionMessageRaisesEpoch(t *testing.T) {
 	n := newTestNode(3)
-	n.HandleElection(9)
+	n.HandleElection(9, Member{})
 	if got := n.Epoch(); got != 9 {
 		t.Fatalf("epoch %d, want 9", got)
 	}
@@ -122,7 +122,7 @@ func TestElectionMessageRaisesEpoch(t *testing.T) {
 
 func TestWinnerAnnouncesNewEpoch(t *testing.T) {
 	n := newTestNode(3)
-	n.HandleElection(4)
+	n.HandleElection(4, Member{})
 	<-n.trigger
 	n.elect(context.Background())
 	a, ok := n.Coordinator()

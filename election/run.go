@@ -81,6 +81,12 @@ func (n *Node) elect(ctx context.Context) {
 	case <-n.announced:
 	default:
 	}
+	// A node that may not coordinate sends no election message and does not
+	// win. Its next check, CheckEvery later, elects again.
+	if !n.mayCoordinate() {
+		n.log.Debug("election deferred", "reason", "may not coordinate now")
+		return
+	}
 	members := n.Members()
 	higher := n.higherRanks(members)
 
@@ -182,6 +188,10 @@ func (n *Node) poll(ctx context.Context, higher []Member) (Reply, string) {
 // announcement to the members.
 func (n *Node) win(ctx context.Context, members []Member) {
 	self := n.cfg.Self
+	if !n.mayCoordinate() {
+		n.log.Debug("election deferred", "reason", "may not coordinate now")
+		return
+	}
 	n.mu.Lock()
 	if n.current.Coordinator == self.Name && n.current.Epoch == n.epoch {
 		a := n.current

@@ -79,8 +79,8 @@ func (s *Server) runBerkeley(ctx context.Context) {
 			}
 		}
 		last = time.Now()
-		a, ok := s.node.Coordinator()
-		if ok && a.Coordinator == s.cfg.Name {
+		a, _ := s.node.Coordinator()
+		if s.node.IsCoordinator() {
 			s.berkeleyRound(ctx, a.Epoch)
 		}
 	}

@@ -51,8 +51,13 @@ func (s *Server) serveBroker(ctx context.Context) {
 		if err := s.replica.CatchUp(ctx, s.catchUpPeers(ctx), s.cfg.CatchUpTimeout, replica.Expected{}); err != nil {
 			s.log.Warn("serving before catch-up completed", "err", err)
 		}
+		// The others may have elected a coordinator at a newer epoch
+		// meanwhile. This server learns it before it may win again, so its
+		// next announcement is not ignored as stale.
+		s.learnEpoch(ctx)
 		s.markAwake()
 		s.catchingUp.Store(false)
+		s.node.Trigger()
 	}
 	// Wait for the requests still being served.
 	for range cap(workers) {

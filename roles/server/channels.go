@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"msgsys/election"
 	"msgsys/proto"
 	"msgsys/store"
 )
@@ -16,14 +17,25 @@ var (
 	errCoordinatorDown = errors.New("server: coordinator did not reply")
 )
 
-// coordinatorWait bounds how long a channel creation waits for the end of
-// an election. A failover takes a few hundred milliseconds, and a candidate
-// waits up to 1 s (election AnnounceTimeout) for a server that catches up.
-// The wait must stay well under the broker's request timeout, 3 s by
-// default, or the broker takes this server for stalled.
-// NOTE: a claim that then times out (RequestTimeout, 2 s by default) can
-// still add up to that timeout.
-const coordinatorWait = time.Second
+// Bounds of a channel creation on a server that is not the coordinator.
+// The waits for the end of an election add up to at most coordinatorWait:
+// a failover takes a few hundred milliseconds, and a candidate waits up to
+// 1 s (election AnnounceTimeout) for a server that catches up. The first
+// claim may take claimTimeout, twice the replication's default AckTimeout
+// of 500 ms that the coordinator's write may wait for a lagging peer, and
+// the one retry claimRetryTimeout. Both are also capped by
+// Config.RequestTimeout. The worst case, 2.5 s, stays under the broker's
+// request timeout, 3 s by default, after which the broker takes this
+// server for stalled.
+// NOTE: a retry sent to a new coordinator whose write waits the whole
+// AckTimeout for a lagging peer can time out, and the client then gets
+// "coordinator unavailable" although the channel may be created. A retry
+// of the client with the same request id reports success.
+const (
+	coordinatorWait   = time.Second
+	claimTimeout      = time.Second
+	claimRetryTimeout = 500 * time.Millisecond
+)
 
 // ClaimRequest requests that the coordinator create a channel. RID identifies
 // the client's request, so a retry is recognised as the same creation.
@@ -48,14 +60,55 @@ type ClaimReply struct {
 // before it replies, and replies to the second that the name is taken. A new
 // coordinator holds every channel the old one acknowledged, so decisions
 // stay consistent across elections.
+//
+// When the coordinator sends no reply, this server drops it, starts an
+// election and retries once with the coordinator elected next.
 func (s *Server) createChannel(ctx context.Context, name, rid string) error {
-	wait, cancel := context.WithTimeout(ctx, coordinatorWait)
-	coordinator, ok := s.node.WaitCoordinator(wait)
-	cancel()
+	waitLeft := coordinatorWait
+	coordinator, ok := s.waitCoordinator(ctx, election.Announcement{}, &waitLeft)
 	if !ok {
 		return errNoCoordinator
 	}
+	err := s.claimAt(ctx, coordinator, name, rid, claimTimeout)
+	if !errors.Is(err, errNoAnswer) {
+		return err
+	}
+
+	s.node.Drop(coordinator)
+	coordinator, ok = s.waitCoordinator(ctx, coordinator, &waitLeft)
+	if !ok {
+		return errCoordinatorDown
+	}
+	if err := s.claimAt(ctx, coordinator, name, rid, claimRetryTimeout); !errors.Is(err, errNoAnswer) {
+		return err
+	}
+	return errCoordinatorDown
+}
+
+// errNoAnswer is a claim that got no reply: the connection was refused or
+// closed, or the reply timed out.
+var errNoAnswer = errors.New("server: no reply from the coordinator to the claim")
+
+// waitCoordinator waits for an accepted coordinator other than failed,
+// for at most *left, and subtracts the time it waited from *left.
+func (s *Server) waitCoordinator(ctx context.Context, failed election.Announcement, left *time.Duration) (election.Announcement, bool) {
+	start := time.Now()
+	wait, cancel := context.WithTimeout(ctx, max(*left, 0))
+	defer cancel()
+	coordinator, ok := s.node.WaitCoordinatorExcept(wait, failed)
+	*left -= time.Since(start)
+	return coordinator, ok
+}
+
+// claimAt decides the channel here when this server coordinates, and
+// otherwise sends the claim to coordinator. It returns errNoAnswer when
+// coordinator is this server but may not coordinate, as after a pause or
+// once it has seen a newer epoch, so the caller elects again.
+func (s *Server) claimAt(ctx context.Context, coordinator election.Announcement, name, rid string, timeout time.Duration) error {
 	if coordinator.Coordinator == s.cfg.Name {
+		if !s.node.IsCoordinator() {
+			return errNoAnswer
+		}
 		return s.decideChannel(ctx, name, rid)
 	}
 
@@ -72,10 +125,13 @@ func (s *Server) createChannel(ctx context.Context, name, rid string) error {
 	if addr == "" {
 		return errCoordinatorDown
 	}
-	env, err := s.ask(ctx, "claim", addr, serviceClaim, &ClaimRequest{Channel: name, RID: rid}, s.cfg.RequestTimeout)
+	env, err := s.ask(ctx, "claim", addr, serviceClaim, &ClaimRequest{Channel: name, RID: rid}, min(timeout, s.cfg.RequestTimeout))
 	if err != nil {
-		s.log.Warn("channel claim failed", "channel", name, "coordinator", coordinator.Coordinator, "err", err)
-		return errCoordinatorDown
+		s.claimFailed.Warn(s.log, "channel claim failed", "channel", name, "coordinator", coordinator.Coordinator, "epoch", coordinator.Epoch, "err", err)
+		if ctx.Err() != nil {
+			return errCoordinatorDown
+		}
+		return errNoAnswer
 	}
 	status, _, _ := env.Data.OptString("status")
 	if exists, _ := env.Data["exists"].(bool); exists {
@@ -89,6 +145,11 @@ func (s *Server) createChannel(ctx context.Context, name, rid string) error {
 
 // decideChannel creates the channel unless it exists. It runs only on the
 // coordinator, one decision at a time.
+// NOTE: at a handover the old coordinator decides until the new one's
+// announcement reaches it, while the new one decides from the moment it
+// wins. A name claimed at both within those milliseconds, before either
+// op reaches the other, is acknowledged twice. The stores keep one
+// channel op. Ops carry no epoch that replicas could reject.
 func (s *Server) decideChannel(ctx context.Context, name, rid string) error {
 	s.channelMu.Lock()
 	defer s.channelMu.Unlock()

@@ -31,6 +31,8 @@ type cluster struct {
 	servers   map[string]*node
 
 	key string // cluster key of the broker's publisher side and of servers from config
+	// expiry is the reference's heartbeat expiry, 400 ms when zero.
+	expiry time.Duration
 }
 
 type node struct {
@@ -86,6 +88,9 @@ func (c *cluster) startInfrastructure() {
 	refCfg.Bind = "tcp://127.0.0.1:0"
 	refCfg.DataDir = filepath.Join(c.dir, "reference")
 	refCfg.HeartbeatExpiry = 400 * time.Millisecond
+	if c.expiry > 0 {
+		refCfg.HeartbeatExpiry = c.expiry
+	}
 	refCfg.Log = testLogger(t).With("role", "reference")
 	ref, err := reference.New(refCfg)
 	if err != nil {

@@ -28,6 +28,7 @@ func (s *Server) watchdog(ctx context.Context) {
 			last := time.Unix(0, s.awake.Load())
 			if gap := now.Sub(last); gap > pauseGap && !s.catchingUp.Load() {
 				s.log.Warn("pause detected", "gap_ms", gap.Milliseconds())
+				s.stepDown()
 				s.requestResync()
 				continue
 			}
@@ -46,6 +47,23 @@ func (s *Server) paused() bool {
 		return true
 	}
 	return false
+}
+
+// mayCoordinate reports whether this server may act as coordinator: it
+// has caught up, and was not paused since. While it was paused the others
+// may have elected a coordinator at an epoch it has not seen. Until it has
+// caught up and learned the newest epoch, it decides no claims, runs no
+// Berkeley round and wins no election. Before the first catch-up awake is
+// zero, so it returns false.
+func (s *Server) mayCoordinate() bool {
+	return !s.catchingUp.Load() && time.Since(time.Unix(0, s.awake.Load())) <= pauseGap
+}
+
+// stepDown drops this server's own coordinator role after a pause.
+func (s *Server) stepDown() {
+	if a, ok := s.node.Coordinator(); ok && a.Coordinator == s.cfg.Name {
+		s.node.Drop(a)
+	}
 }
 
 func (s *Server) markAwake() { s.awake.Store(time.Now().UnixNano()) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -141,18 +142,18 @@ func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 	}
 	switch service {
 	case proto.ServiceElection:
-		// A server still catching up must not win: it may lack channels
-		// the coordinator has to know. The error shows the caller that
-		// this server is alive, so the caller waits a moment for this
-		// server's own election before it wins (election.Declined). The
-		// caller ignores an announcement older than its epoch, so this
-		// server notes that epoch first.
+		// A server still catching up, after a start or a pause, must not
+		// win: it may lack channels the coordinator has to know. The error
+		// shows the caller that this server is alive, so the caller waits
+		// a moment for this server's own election before it wins
+		// (election.Declined). The caller ignores an announcement older
+		// than its epoch, so this server notes that epoch first.
 		epoch, _, _ := env.Data.OptInt("epoch")
-		if !s.Serving() {
+		if !s.Serving() || !s.mayCoordinate() {
 			s.node.ObserveEpoch(uint64(max(epoch, 0)))
 			return s.errorReply(service, textCatchingUp.In(s.cfg.Lang))
 		}
-		s.node.HandleElection(uint64(max(epoch, 0)))
+		s.node.HandleElection(uint64(max(epoch, 0)), electionSender(env.Data))
 		return s.encode(service, &proto.ElectionReply{Election: proto.StatusOK})
 	case proto.ServiceClock:
 		return s.encode(service, &proto.ClockReply{Time: unixSeconds(s.cfg.Clocks.Physical.Now())})
@@ -309,10 +310,27 @@ func (s *Server) ask(ctx context.Context, purpose, addr, service string, req any
 	return env, nil
 }
 
+// electionSender returns the sender that an election message names, with
+// a zero Name when it names none, as from other implementations.
+func electionSender(data proto.Data) election.Member {
+	name, _, _ := data.OptString("name")
+	rank, _, _ := data.OptInt("rank")
+	addr, _, _ := data.OptString("addr")
+	if _, err := proto.NormalizeName(name); err != nil || !strings.HasPrefix(addr, "tcp://") {
+		return election.Member{}
+	}
+	return election.Member{Name: name, Rank: rank, Addr: addr}
+}
+
 // ElectionRequest is the standard election message with msgsys's
-// addition: the newest epoch the sender has seen.
+// additions: the newest epoch the sender has seen, and the sender's name,
+// rank and endpoint, so the coordinator can confirm itself to a sender it
+// does not list yet.
 type ElectionRequest struct {
 	Epoch     uint64 `msgpack:"epoch,omitempty"`
+	Name      string `msgpack:"name,omitempty"`
+	Rank      int64  `msgpack:"rank,omitempty"`
+	Addr      string `msgpack:"addr,omitempty"`
 	Timestamp string `msgpack:"timestamp"`
 	Clock     uint64 `msgpack:"clock"`
 }
@@ -321,7 +339,7 @@ type ElectionRequest struct {
 type transport struct{ s *Server }
 
 func (t *transport) Elect(ctx context.Context, m election.Member, epoch uint64) election.Reply {
-	req := &ElectionRequest{Epoch: epoch}
+	req := &ElectionRequest{Epoch: epoch, Name: t.s.cfg.Name, Rank: t.s.Rank(), Addr: t.s.cfg.Addr}
 	env, err := t.s.ask(ctx, "election", m.Addr, proto.ServiceElection, req, t.s.cfg.Election.OKTimeout)
 	if err != nil {
 		return election.NoReply
@@ -331,7 +349,8 @@ func (t *transport) Elect(ctx context.Context, m election.Member, epoch uint64) 
 	}
 
 	// A msgsys server replies to a well-formed election message with an
-	// error only while it does not serve clients, as during its catch-up.
+	// error only while it does not serve clients or catches up after a
+	// pause.
 	if status, _, _ := env.Data.OptString("status"); status == proto.StatusError {
 		return election.Declined
 	}

@@ -129,6 +129,9 @@ type Server struct {
 	badInput   proto.RateLog
 	rejected   proto.RateLog
 	clockAhead proto.RateLog
+	// claimFailed holds back warnings about claims the coordinator did
+	// not answer, one for each channel creation while it is down.
+	claimFailed proto.RateLog
 }
 
 // New validates cfg, opens the store and binds the server-to-server
@@ -278,6 +281,7 @@ func (s *Server) Run(ctx context.Context) error {
 	electionCfg.Self = election.Member{Name: s.cfg.Name, Rank: rank, Addr: s.cfg.Addr}
 	electionCfg.Transport = &transport{s: s}
 	electionCfg.Log = s.log
+	electionCfg.MayCoordinate = s.mayCoordinate
 	s.node = election.New(electionCfg)
 	close(s.ready)
 
