@@ -158,6 +158,9 @@ type Subscriber struct {
 	// Connected receives a value each time a connection is established,
 	// so a client can refill gaps with history; it never blocks.
 	connected chan struct{}
+	// lost receives a value each time an established connection ends; it
+	// never blocks either.
+	lost chan struct{}
 }
 
 // NewSubscriber returns a Subscriber for endpoint; Run connects it.
@@ -168,6 +171,7 @@ func NewSubscriber(endpoint string, log *slog.Logger) *Subscriber {
 		out:       make(chan Delivery, 1024),
 		topics:    make(map[string]struct{}),
 		connected: make(chan struct{}, 1),
+		lost:      make(chan struct{}, 1),
 	}
 }
 
@@ -176,6 +180,17 @@ func (s *Subscriber) Deliveries() <-chan Delivery { return s.out }
 
 // Connected signals each (re)connection to the proxy.
 func (s *Subscriber) Connected() <-chan struct{} { return s.connected }
+
+// Lost signals the end of each connection to the proxy. A reader that
+// gets it after the next connection is up can tell by Up.
+func (s *Subscriber) Lost() <-chan struct{} { return s.lost }
+
+// Up reports whether a connection to the proxy is established.
+func (s *Subscriber) Up() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn != nil
+}
 
 // Subscribe adds a topic; it takes effect at once when connected and on
 // every reconnection.
@@ -251,6 +266,10 @@ func (s *Subscriber) session(ctx context.Context, conn *Conn) error {
 		s.mu.Lock()
 		s.conn = nil
 		s.mu.Unlock()
+		select {
+		case s.lost <- struct{}{}:
+		default:
+		}
 	}()
 
 	select {

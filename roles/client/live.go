@@ -8,7 +8,9 @@ import (
 
 // dispatch prints live publications until ctx is done, and after every
 // reconnection to the proxy refills the joined channels from history,
-// because publications sent while the connection was down are lost.
+// because publications sent while the connection was down are lost. It
+// prints a notice when the connection is lost, so that silence is not
+// taken for a quiet channel.
 func (c *Client) dispatch(ctx context.Context) {
 	first := true
 	for {
@@ -20,6 +22,10 @@ func (c *Client) dispatch(ctx context.Context) {
 				return
 			}
 			c.receive(d)
+		case <-c.sub.Lost():
+			if !c.sub.Up() && ctx.Err() == nil {
+				c.out.Async(say(c.lang, textLiveLost))
+			}
 		case <-c.sub.Connected():
 			if !first {
 				c.out.Async(say(c.lang, textReconnected))

@@ -194,6 +194,7 @@ func TestClientSurvivesBrokerRestart(t *testing.T) {
 	h.waitFor("vai para #geral")
 
 	srv.Stop()
+	h.waitFor("(conexão das mensagens ao vivo perdida, reconectando…)")
 	h.send("/users")
 	h.waitFor("servidor indisponível")
 	h.waitFor("tente novamente")

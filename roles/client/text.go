@@ -77,6 +77,7 @@ var (
 	textHistoryFailed  = lang.Text{PT: "não foi possível ler o histórico de #%s: %v", EN: "could not read the history of #%s: %v"}
 	textMenuMode       = lang.Text{PT: "De volta ao menu.", EN: "Back to the menu."}
 	textReconnected    = lang.Text{PT: "(mensagens ao vivo reconectadas)", EN: "(live messages reconnected)"}
+	textLiveLost       = lang.Text{PT: "(conexão das mensagens ao vivo perdida, reconectando…)", EN: "(live messages connection lost, reconnecting…)"}
 	textYou            = lang.Text{PT: "você", EN: "you"}
 	textUnknownCommand = lang.Text{PT: "comando desconhecido: %s (digite /help)", EN: "unknown command: %s (type /help)"}
 	textUsage          = lang.Text{PT: "uso: %s", EN: "usage: %s"}
