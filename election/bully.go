@@ -118,6 +118,10 @@ type Node struct {
 	// elected is closed, and replaced under mu, whenever a coordinator
 	// is accepted, to wake WaitCoordinator.
 	elected chan struct{}
+	// settled is open while this node's announcement as the new
+	// coordinator is on its way, and closed once the members have replied
+	// or their wait timed out. Guarded by mu.
+	settled chan struct{}
 }
 
 // New returns a Node; Run starts it.
@@ -148,7 +152,14 @@ func New(cfg Config) *Node {
 		trigger:   make(chan struct{}, 1),
 		announced: make(chan struct{}, 1),
 		elected:   make(chan struct{}),
+		settled:   closedChan(),
 	}
+}
+
+func closedChan() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
 }
 
 // Coordinator returns the accepted coordinator, if any.
@@ -201,9 +212,31 @@ func sameCoordinator(a, b Announcement) bool {
 // again only after it wins a new election.
 func (n *Node) IsCoordinator() bool {
 	n.mu.Lock()
-	current, epoch := n.current, n.epoch
+	current, epoch, settled := n.current, n.epoch, n.settled
 	n.mu.Unlock()
+	select {
+	case <-settled:
+	default:
+		return false
+	}
 	return current.Coordinator == n.cfg.Self.Name && current.Epoch == epoch && n.mayCoordinate()
+}
+
+// Coordinating is IsCoordinator for a decision that only the coordinator
+// may take, such as a channel name. A node that has just won waits until
+// the members have replied to its announcement. A coordinator it replaces
+// replies only after the decisions it has in flight, so no name is
+// decided by both.
+func (n *Node) Coordinating(ctx context.Context) bool {
+	n.mu.Lock()
+	settled := n.settled
+	n.mu.Unlock()
+	select {
+	case <-settled:
+	case <-ctx.Done():
+		return false
+	}
+	return n.IsCoordinator()
 }
 
 func (n *Node) mayCoordinate() bool {

@@ -244,3 +244,52 @@ func TestWaitCoordinatorReturnsOnAnnouncement(t *testing.T) {
 		t.Fatal("WaitCoordinator did not return after the announcement")
 	}
 }
+
+// blockingAnnouncer holds every announcement until release is closed.
+type blockingAnnouncer struct {
+	silentTransport
+	started chan struct{}
+	release chan struct{}
+}
+
+func (tr *blockingAnnouncer) Announce(context.Context, Announcement, []Member) {
+	close(tr.started)
+	<-tr.release
+}
+
+// TestWinnerCoordinatesAfterAnnouncement checks that a node that has won
+// does not coordinate until its announcement has reached the members, so
+// that the coordinator it replaces can finish its decisions first.
+func TestWinnerCoordinatesAfterAnnouncement(t *testing.T) {
+	tr := &blockingAnnouncer{started: make(chan struct{}), release: make(chan struct{})}
+	n := New(Config{Self: Member{Name: "self", Rank: 3}, Transport: tr})
+	won := make(chan struct{})
+	go func() {
+		defer close(won)
+		n.elect(context.Background())
+	}()
+	<-tr.started
+
+	if a, ok := n.Coordinator(); !ok || a.Coordinator != "self" {
+		t.Fatalf("coordinator %+v while announcing, want self accepted", a)
+	}
+	if n.IsCoordinator() {
+		t.Error("IsCoordinator true while the announcement is on its way")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if n.Coordinating(ctx) {
+		t.Error("Coordinating true before the announcement reached the members")
+	}
+
+	decided := make(chan bool)
+	go func() { decided <- n.Coordinating(context.Background()) }()
+	close(tr.release)
+	if !<-decided {
+		t.Error("Coordinating false after the announcement")
+	}
+	<-won
+	if !n.IsCoordinator() {
+		t.Error("IsCoordinator false after the announcement")
+	}
+}

@@ -202,10 +202,16 @@ func (n *Node) win(ctx context.Context, members []Member) {
 	n.epoch++
 	a := Announcement{Coordinator: self.Name, Rank: self.Rank, Epoch: n.epoch, Addr: self.Addr}
 	n.acceptLocked(a)
+	settled := make(chan struct{})
+	n.settled = settled
 	n.mu.Unlock()
 
+	// Announce returns once every member has replied or timed out. Until
+	// then this node does not coordinate (IsCoordinator), so a coordinator
+	// it replaces can finish its decisions first.
 	n.log.Info("coordinator elected", "coordinator", self.Name, "coordinator_rank", self.Rank, "epoch", a.Epoch)
 	n.cfg.Transport.Announce(ctx, a, members)
+	close(settled)
 	if n.cfg.OnChange != nil {
 		n.cfg.OnChange(a)
 	}

@@ -106,10 +106,11 @@ func (s *Server) waitCoordinator(ctx context.Context, failed election.Announceme
 // once it has seen a newer epoch, so the caller elects again.
 func (s *Server) claimAt(ctx context.Context, coordinator election.Announcement, name, rid string, timeout time.Duration) error {
 	if coordinator.Coordinator == s.cfg.Name {
-		if !s.node.IsCoordinator() {
+		err := s.decideChannel(ctx, name, rid)
+		if errors.Is(err, errNotCoordinator) {
 			return errNoAnswer
 		}
-		return s.decideChannel(ctx, name, rid)
+		return err
 	}
 
 	// The coordinator's announcement carries the address it serves on
@@ -144,15 +145,19 @@ func (s *Server) claimAt(ctx context.Context, coordinator election.Announcement,
 }
 
 // decideChannel creates the channel unless it exists. It runs only on the
-// coordinator, one decision at a time.
-// NOTE: at a handover the old coordinator decides until the new one's
-// announcement reaches it, while the new one decides from the moment it
-// wins. A name claimed at both within those milliseconds, before either
-// op reaches the other, is acknowledged twice. The stores keep one
-// channel op. Ops carry no epoch that replicas could reject.
+// coordinator, one decision at a time, and returns errNotCoordinator on
+// another server. A new coordinator decides only once the old one has
+// replied to its announcement, which the old one does after the decision
+// it has in flight (see serviceCoordinator in handlePeer).
+// NOTE: an old coordinator whose reply to the announcement times out,
+// because its decision waits for a slow peer or it is frozen in the
+// middle of one, can still decide a name that the new one decides too.
 func (s *Server) decideChannel(ctx context.Context, name, rid string) error {
 	s.channelMu.Lock()
 	defer s.channelMu.Unlock()
+	if !s.node.Coordinating(ctx) {
+		return errNotCoordinator
+	}
 
 	if rid != "" {
 		if _, ok, err := s.store.LookupRID(rid, s.cfg.Clocks.Physical.Now()); err == nil && ok {
@@ -175,7 +180,7 @@ func (s *Server) decideChannel(ctx context.Context, name, rid string) error {
 
 // handleClaim decides a peer's claim when this server coordinates.
 func (s *Server) handleClaim(ctx context.Context, data proto.Data) []byte {
-	if !s.node.IsCoordinator() {
+	if !s.node.Coordinating(ctx) {
 		s.log.Warn("channel claim rejected", "reason", "not the coordinator")
 		return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError})
 	}
@@ -192,6 +197,9 @@ func (s *Server) handleClaim(ctx context.Context, data proto.Data) []byte {
 	switch err := s.decideChannel(ctx, name, rid); {
 	case errors.Is(err, errChannelExists):
 		return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusOK, Exists: true})
+	case errors.Is(err, errNotCoordinator):
+		s.log.Warn("channel claim rejected", "reason", "not the coordinator")
+		return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError})
 	case err != nil:
 		s.log.Error("channel claim not applied", "channel", name, "err", err)
 		return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError})

@@ -158,7 +158,12 @@ func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 	case proto.ServiceClock:
 		return s.encode(service, &proto.ClockReply{Time: unixSeconds(s.cfg.Clocks.Physical.Now())})
 	case serviceCoordinator:
+		// The winner coordinates only once the members have replied, so a
+		// coordinator it replaces finishes the channel decision it has in
+		// flight before it replies.
+		s.channelMu.Lock()
 		s.applyAnnouncement(env.Data)
+		s.channelMu.Unlock()
 		return s.encode(service, &proto.StatusReply{Status: proto.StatusOK})
 	case serviceAdjust:
 		return s.handleAdjust(env.Data)
