@@ -168,14 +168,7 @@ func TestReqRepReportsKilledBroker(t *testing.T) {
 	if !strings.Contains(run.err.Error(), "signal: killed") {
 		t.Errorf("Run error %q does not give the broker's exit status", run.err)
 	}
-	exits := run.report.ChildExits
-	if len(exits) != 1 {
-		t.Fatalf("child_exits = %+v, want the broker alone", exits)
-	}
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(exits[0].Log)) })
-	if exits[0].Name != "broker" {
-		t.Errorf("child exit name = %q, want broker", exits[0].Name)
-	}
+	exits := brokerExit(t, &run.report)
 	if exits[0].PID != pid {
 		t.Errorf("child exit pid = %d, want the killed %d", exits[0].PID, pid)
 	}
@@ -236,14 +229,7 @@ func TestPubSubReportsKilledBroker(t *testing.T) {
 	if run.err == nil {
 		t.Fatalf("Run returned no error although the broker died during the load:\n%s", run.out)
 	}
-	exits := run.report.ChildExits
-	if len(exits) != 1 {
-		t.Fatalf("child_exits = %+v, want the broker alone", exits)
-	}
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(exits[0].Log)) })
-	if exits[0].Name != "broker" {
-		t.Errorf("child exit name = %q, want broker", exits[0].Name)
-	}
+	exits := brokerExit(t, &run.report)
 	if exits[0].Status != "signal: killed" {
 		t.Errorf("child exit status = %q, want signal: killed", exits[0].Status)
 	}
@@ -299,4 +285,20 @@ func TestSecondTallyOutages(t *testing.T) {
 	if s.failed[3] {
 		t.Error("second 3 has a failure after the merge, want none")
 	}
+}
+
+// brokerExit checks that the report names the broker as the one child
+// that exited, removes the kept logs when the test ends, and returns the
+// exits.
+func brokerExit(t *testing.T, report *Report) []ChildExit {
+	t.Helper()
+	exits := report.ChildExits
+	if len(exits) != 1 {
+		t.Fatalf("child_exits = %+v, want the broker alone", exits)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(exits[0].Log)) })
+	if exits[0].Name != "broker" {
+		t.Errorf("child exit name = %q, want broker", exits[0].Name)
+	}
+	return exits
 }
