@@ -48,10 +48,13 @@ type ClaimRequest struct {
 
 // ClaimReply is the coordinator's decision.
 type ClaimReply struct {
-	Status    string `msgpack:"status"`
-	Exists    bool   `msgpack:"exists"`
-	Timestamp string `msgpack:"timestamp"`
-	Clock     uint64 `msgpack:"clock"`
+	Status string `msgpack:"status"`
+	Exists bool   `msgpack:"exists"`
+	// NotCoordinator marks an erro from a server that does not coordinate,
+	// so the claimant elects again instead of failing the request.
+	NotCoordinator bool   `msgpack:"notcoordinator,omitempty"`
+	Timestamp      string `msgpack:"timestamp"`
+	Clock          uint64 `msgpack:"clock"`
 }
 
 // createChannel makes one server decide every channel name: the
@@ -85,8 +88,9 @@ func (s *Server) createChannel(ctx context.Context, name, rid string) error {
 	return errCoordinatorDown
 }
 
-// errNoAnswer is a claim that got no reply: the connection was refused or
-// closed, or the reply timed out.
+// errNoAnswer is a claim that got no reply, because the connection was
+// refused or closed or the reply timed out, or that a server rejected
+// because it does not coordinate.
 var errNoAnswer = errors.New("server: no reply from the coordinator to the claim")
 
 // waitCoordinator waits for an accepted coordinator other than failed,
@@ -138,6 +142,12 @@ func (s *Server) claimAt(ctx context.Context, coordinator election.Announcement,
 	if exists, _ := env.Data["exists"].(bool); exists {
 		return errChannelExists
 	}
+	// A server that no longer coordinates, because another took over
+	// moments ago, counts as no reply: this server's view is stale, and
+	// an election finds the new coordinator.
+	if rejected, _ := env.Data["notcoordinator"].(bool); rejected {
+		return errNoAnswer
+	}
 	if !proto.IsSuccess(status) {
 		return errCoordinatorDown
 	}
@@ -178,11 +188,20 @@ func (s *Server) decideChannel(ctx context.Context, name, rid string) error {
 	return err
 }
 
+// rejectClaim replies to a claim sent to this server although it does not
+// coordinate. A claimant with a stale view sends one for each creation
+// until it learns of the new coordinator, so the warning is rate-limited.
+func (s *Server) rejectClaim(data proto.Data) []byte {
+	channel, _, _ := data.OptString("channel")
+	coordinator, _ := s.node.Coordinator()
+	s.claimRejected.Warn(s.log, "channel claim rejected", "reason", "not the coordinator", "channel", channel, "coordinator", coordinator.Coordinator, "epoch", coordinator.Epoch)
+	return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError, NotCoordinator: true})
+}
+
 // handleClaim decides a peer's claim when this server coordinates.
 func (s *Server) handleClaim(ctx context.Context, data proto.Data) []byte {
 	if !s.node.Coordinating(ctx) {
-		s.log.Warn("channel claim rejected", "reason", "not the coordinator")
-		return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError})
+		return s.rejectClaim(data)
 	}
 	channel, err := data.String("channel")
 	if err != nil {
@@ -198,8 +217,7 @@ func (s *Server) handleClaim(ctx context.Context, data proto.Data) []byte {
 	case errors.Is(err, errChannelExists):
 		return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusOK, Exists: true})
 	case errors.Is(err, errNotCoordinator):
-		s.log.Warn("channel claim rejected", "reason", "not the coordinator")
-		return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError})
+		return s.rejectClaim(data)
 	case err != nil:
 		s.log.Error("channel claim not applied", "channel", name, "err", err)
 		return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError})

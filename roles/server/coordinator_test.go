@@ -136,3 +136,30 @@ func TestRestartedServerGetsConfirmation(t *testing.T) {
 		return ok && a.Coordinator == serverName(3)
 	})
 }
+
+// TestClaimToReplacedCoordinatorWaitsForElection gives server-1 a stale
+// view: it accepts server-2, which does not coordinate. server-2 rejects
+// the claim, and server-1 must find the real coordinator and create the
+// channel instead of failing the request.
+func TestClaimToReplacedCoordinatorWaitsForElection(t *testing.T) {
+	c := startCluster(t, 3)
+	s1, s2 := c.servers[serverName(1)].server, c.servers[serverName(2)].server
+	current, _ := s1.Coordinator()
+	if current.Coordinator != serverName(3) {
+		t.Fatalf("coordinator %q, want server-3", current.Coordinator)
+	}
+
+	s1.node.HandleAnnouncement(election.Announcement{Coordinator: serverName(2), Rank: s2.Rank(), Epoch: current.Epoch + 1, Addr: s2.cfg.Addr})
+	if a, _ := s1.Coordinator(); a.Coordinator != serverName(2) {
+		t.Fatalf("server-1 accepts %q, want the stale server-2", a.Coordinator)
+	}
+	if err := s1.createChannel(context.Background(), "handover", "channel:handover-1"); err != nil {
+		t.Fatalf("creation through server-1 with a stale coordinator: %v", err)
+	}
+	if a, _ := s1.Coordinator(); a.Coordinator != serverName(3) {
+		t.Errorf("server-1 accepts %q after the claim, want server-3", a.Coordinator)
+	}
+	waitFor(t, 5*time.Second, "the channel on server-3", func() bool {
+		return c.servers[serverName(3)].server.Store().HasChannel("handover")
+	})
+}

@@ -132,6 +132,9 @@ type Server struct {
 	// claimFailed holds back warnings about claims the coordinator did
 	// not answer, one for each channel creation while it is down.
 	claimFailed proto.RateLog
+	// claimRejected holds back warnings about claims this server rejected
+	// because it does not coordinate.
+	claimRejected proto.RateLog
 }
 
 // New validates cfg, opens the store and binds the server-to-server
