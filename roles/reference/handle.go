@@ -95,7 +95,7 @@ func (r *Reference) serve(payload []byte) (string, any, *rejection) {
 		return env.Service, &heartbeatReply{}, nil
 	default: // proto.ServiceList
 		list := r.registry.available(time.Now(), r.cfg.HeartbeatExpiry)
-		return env.Service, &proto.ListReply{List: list, Registered: r.registry.registered()}, nil
+		return env.Service, &proto.ListReply{List: list, Registered: r.registry.registered(time.Now())}, nil
 	}
 }
 

@@ -251,14 +251,25 @@ func (g *registry) available(now time.Time, expiry time.Duration) []proto.Server
 	return list
 }
 
-// registered returns every registered server, available or not, sorted by
-// rank.
-func (g *registry) registered() []proto.ServerInfo {
+// forgetAfter is how long after its last heartbeat a server leaves the
+// registered servers of list replies. Starting servers wait up to 3 s
+// for each registered server, so one removed for good would delay every
+// start. The name keeps its rank, and a server that this reference has
+// not seen since it started stays, because after a restart of the whole
+// cluster it may hold writes that the others lack.
+const forgetAfter = 10 * time.Minute
+
+// registered returns the registered servers, available or not, sorted by
+// rank, without those last seen more than forgetAfter before now.
+func (g *registry) registered(now time.Time) []proto.ServerInfo {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 
 	list := make([]proto.ServerInfo, 0, len(g.entries))
 	for _, e := range g.entries {
+		if !e.available && !e.lastSeen.IsZero() && now.Sub(e.lastSeen) > forgetAfter {
+			continue
+		}
 		list = append(list, e.info())
 	}
 	slices.SortFunc(list, func(a, b proto.ServerInfo) int { return cmp.Compare(a.Rank, b.Rank) })
