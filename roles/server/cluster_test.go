@@ -257,6 +257,18 @@ func status(env proto.Envelope) string {
 	return s
 }
 
+// waitAnswered waits until a request through the broker gets a server's
+// reply. A server serves once it has connected to the broker, and the
+// broker registers the connection a moment later, so a request sent in
+// between gets "no server available".
+func (cl *client) waitAnswered() {
+	cl.t.Helper()
+	waitFor(cl.t, 5*time.Second, "a server to answer through the broker", func() bool {
+		_, ok := cl.call(proto.ServiceUsers, &proto.EmptyRequest{}).Data["users"]
+		return ok
+	})
+}
+
 func (cl *client) mustSucceed(service string, data any) proto.Envelope {
 	cl.t.Helper()
 	env := cl.call(service, data)

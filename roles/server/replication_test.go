@@ -315,6 +315,7 @@ func TestRestartKeepsData(t *testing.T) {
 	c.stop("server-1")
 	s := c.start("server-1")
 	waitFor(t, 5*time.Second, "serving after restart", s.Serving)
+	cl.waitAnswered()
 	env := cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral"})
 	if messages, _ := env.Data["messages"].([]any); len(messages) != 1 {
 		t.Fatalf("history after restart: %v", env.Data)
@@ -350,6 +351,7 @@ func TestStartContinuesStoredClock(t *testing.T) {
 	s := c.startWith(cfg)
 	waitFor(t, 5*time.Second, "server-1 serving", s.Serving)
 	cl := c.client()
+	cl.waitAnswered()
 	cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: "depois"})
 	env := cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral"})
 	messages, _ := env.Data["messages"].([]any)
@@ -632,6 +634,7 @@ func TestRestartWithServerGoneForGood(t *testing.T) {
 	if unsynced := s.replica.Status().Unsynced; len(unsynced) != 0 {
 		t.Errorf("unsynced peers %v, want none for a server that never came up", unsynced)
 	}
+	cl.waitAnswered()
 	if users := proto.AsStrings(cl.call(proto.ServiceUsers, &proto.EmptyRequest{}).Data["users"]); !slices.Equal(users, []string{"ana"}) {
 		t.Errorf("users after the restart: %v, want ana", users)
 	}
