@@ -97,6 +97,15 @@ func (r *Requester) Request(ctx context.Context, frame []byte, timeout time.Dura
 		// A REQ-side reply is the empty delimiter, then the payload.
 		return reply[len(reply)-1], nil
 	case <-conn.Done():
+		// The reader hands a reply over before it reads the end of the
+		// connection, so a peer that replied and then hung up is not
+		// taken for one that hung up without a reply.
+		select {
+		case reply := <-replies:
+			r.reset()
+			return reply[len(reply)-1], nil
+		default:
+		}
 		r.reset()
 		return nil, fmt.Errorf("proto: %s closed the connection: %w", r.endpoint, ErrClosed)
 	case <-ctx.Done():

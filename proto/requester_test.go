@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -195,5 +196,41 @@ func TestRequesterClosed(t *testing.T) {
 	r.Close()
 	if _, err := r.Request(context.Background(), []byte("x"), time.Second); !errors.Is(err, ErrClosed) {
 		t.Errorf("err = %v, want ErrClosed", err)
+	}
+}
+
+// TestRequesterReplyBeforeHangUp talks to a server that replies and then
+// closes the connection at once. The reply and the close reach the
+// requester together, and the reply must win every time. Each request
+// waits until the requester has seen the previous connection end, since
+// a request sent before that goes out on a connection already closed.
+func TestRequesterReplyBeforeHangUp(t *testing.T) {
+	ln := serve(t, Router, func(c *Conn) {
+		frames, err := c.Recv()
+		if err != nil {
+			return
+		}
+		_ = c.Send(frames...)
+	})
+	r := NewRequester(ln.Endpoint())
+	defer r.Close()
+	for i := range 300 {
+		want := fmt.Sprintf("request %d", i)
+		reply, err := r.Request(context.Background(), []byte(want), 2*time.Second)
+		if err != nil || string(reply) != want {
+			t.Fatalf("request %d: %q, %v", i, reply, err)
+		}
+
+		r.mu.Lock()
+		conn := r.conn
+		r.mu.Unlock()
+		if conn == nil {
+			continue
+		}
+		select {
+		case <-conn.Done():
+		case <-time.After(2 * time.Second):
+			t.Fatalf("request %d: the requester did not notice that the server hung up", i)
+		}
 	}
 }
