@@ -245,9 +245,9 @@ func (n *Node) mayCoordinate() bool {
 
 // Drop clears the accepted coordinator and requests an election, if the
 // accepted coordinator is still failed. A server calls it when the
-// coordinator did not answer a request, so the election starts without
-// waiting for the pings to miss, and when it finds it was paused while
-// it coordinated.
+// coordinator did not reply to a request, so that the election starts
+// before the pings miss, and when it finds it was paused while it
+// coordinated.
 func (n *Node) Drop(failed Announcement) {
 	n.mu.Lock()
 	drop := failed.Coordinator != "" && sameCoordinator(n.current, failed)

@@ -158,8 +158,8 @@ type Subscriber struct {
 	// Connected receives a value each time a connection is established,
 	// so a client can refill gaps with history; it never blocks.
 	connected chan struct{}
-	// lost receives a value each time an established connection ends; it
-	// never blocks either.
+	// lost receives a value each time an established connection ends. The
+	// session skips the send when a value is already waiting.
 	lost chan struct{}
 }
 

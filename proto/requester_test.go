@@ -92,14 +92,7 @@ func TestRequesterServerClosesMidRequest(t *testing.T) {
 // on a new connection instead of failing on the closed one.
 func TestRequesterRedialsAfterIdleClose(t *testing.T) {
 	var connections atomic.Int32
-	ln := serve(t, Router, func(c *Conn) {
-		connections.Add(1)
-		frames, err := c.Recv()
-		if err != nil {
-			return
-		}
-		_ = c.Send(frames...)
-	})
+	ln := serve(t, Router, echoOnce(&connections))
 	r := NewRequester(ln.Endpoint())
 	defer r.Close()
 	if reply, err := r.Request(context.Background(), []byte("first"), 2*time.Second); err != nil || string(reply) != "first" {
@@ -205,13 +198,8 @@ func TestRequesterClosed(t *testing.T) {
 // waits until the requester has seen the previous connection end, since
 // a request sent before that goes out on a connection already closed.
 func TestRequesterReplyBeforeHangUp(t *testing.T) {
-	ln := serve(t, Router, func(c *Conn) {
-		frames, err := c.Recv()
-		if err != nil {
-			return
-		}
-		_ = c.Send(frames...)
-	})
+	var connections atomic.Int32
+	ln := serve(t, Router, echoOnce(&connections))
 	r := NewRequester(ln.Endpoint())
 	defer r.Close()
 	for i := range 300 {
@@ -232,5 +220,18 @@ func TestRequesterReplyBeforeHangUp(t *testing.T) {
 		case <-time.After(2 * time.Second):
 			t.Fatalf("request %d: the requester did not notice that the server hung up", i)
 		}
+	}
+}
+
+// echoOnce returns a handler that counts the connection in connections,
+// returns the first request as its reply and hangs up.
+func echoOnce(connections *atomic.Int32) func(*Conn) {
+	return func(c *Conn) {
+		connections.Add(1)
+		frames, err := c.Recv()
+		if err != nil {
+			return
+		}
+		_ = c.Send(frames...)
 	}
 }

@@ -24,53 +24,54 @@ func newSubscriptions(sub *proto.Subscriber) *subscriptions {
 }
 
 // AddChannel subscribes to a joined channel's topic.
-func (s *subscriptions) AddChannel(topic string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.channels[topic] = true
-	s.sub.Subscribe(topic)
-}
+func (s *subscriptions) AddChannel(topic string) { s.add(s.channels, topic) }
 
 // RemoveChannel drops a left channel's topic, and unsubscribes from it
 // unless direct messages to the user arrive on it.
-func (s *subscriptions) RemoveChannel(topic string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.channels, topic)
-	s.release(topic)
-}
+func (s *subscriptions) RemoveChannel(topic string) { s.remove(s.channels, topic) }
 
 // AddName subscribes to the direct messages to name.
-func (s *subscriptions) AddName(name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.names[name] = true
-	s.sub.Subscribe(name)
-}
+func (s *subscriptions) AddName(name string) { s.add(s.names, name) }
 
 // RemoveName drops the direct messages to name, and unsubscribes from
 // its topic unless a joined channel has that name.
-func (s *subscriptions) RemoveName(name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.names, name)
-	s.release(name)
-}
+func (s *subscriptions) RemoveName(name string) { s.remove(s.names, name) }
 
 // SetNames subscribes to the direct messages to names, in place of those
 // to the previous names.
 func (s *subscriptions) SetNames(names []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.names
-	s.names = make(map[string]bool, len(names))
+	old := make([]string, 0, len(s.names))
+	for name := range s.names {
+		old = append(old, name)
+	}
+	clear(s.names)
 	for _, name := range names {
 		s.names[name] = true
 		s.sub.Subscribe(name)
 	}
-	for name := range old {
+	for _, name := range old {
 		s.release(name)
 	}
+}
+
+// add records that set needs topic and subscribes to it. The sets are
+// never replaced, so the caller may pass s.channels or s.names unlocked.
+func (s *subscriptions) add(set map[string]bool, topic string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set[topic] = true
+	s.sub.Subscribe(topic)
+}
+
+// remove drops topic from set and unsubscribes unless the other set
+// needs it.
+func (s *subscriptions) remove(set map[string]bool, topic string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(set, topic)
+	s.release(topic)
 }
 
 // HasName reports whether direct messages published on topic are for the

@@ -91,7 +91,7 @@ func (s *Server) createChannel(ctx context.Context, name, rid string) error {
 // errNoAnswer is a claim that got no reply, because the connection was
 // refused or closed or the reply timed out, or that a server rejected
 // because it does not coordinate.
-var errNoAnswer = errors.New("server: no reply from the coordinator to the claim")
+var errNoAnswer = errors.New("server: the coordinator did not reply to the claim or no longer coordinates")
 
 // waitCoordinator waits for an accepted coordinator other than failed,
 // for at most *left, and subtracts the time it waited from *left.
@@ -105,9 +105,10 @@ func (s *Server) waitCoordinator(ctx context.Context, failed election.Announceme
 }
 
 // claimAt decides the channel here when this server coordinates, and
-// otherwise sends the claim to coordinator. It returns errNoAnswer when
-// coordinator is this server but may not coordinate, as after a pause or
-// once it has seen a newer epoch, so the caller elects again.
+// otherwise sends the claim to coordinator. It returns errNoAnswer, so
+// the caller elects again, when coordinator does not reply or no longer
+// coordinates, this server included, as after a pause or once it has seen
+// a newer epoch.
 func (s *Server) claimAt(ctx context.Context, coordinator election.Announcement, name, rid string, timeout time.Duration) error {
 	if coordinator.Coordinator == s.cfg.Name {
 		err := s.decideChannel(ctx, name, rid)

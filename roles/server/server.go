@@ -130,7 +130,7 @@ type Server struct {
 	rejected   proto.RateLog
 	clockAhead proto.RateLog
 	// claimFailed holds back warnings about claims the coordinator did
-	// not answer, one for each channel creation while it is down.
+	// not reply to, one for each channel creation while it is down.
 	claimFailed proto.RateLog
 	// claimRejected holds back warnings about claims this server rejected
 	// because it does not coordinate.
