@@ -125,6 +125,10 @@ type Options struct {
 	// Log receives the write-ahead log's events, such as a sync that
 	// stalled the server. Nil discards them.
 	Log *slog.Logger
+	// Resumed returns when the process last continued after a stop
+	// (SIGCONT), zero if never. A sync that a stop lengthened then does
+	// not count as stalled. Nil means stops are not known.
+	Resumed func() time.Time
 }
 
 // Counts are the sizes of the materialised view.
@@ -246,7 +250,7 @@ func open(path string, opts Options) (*Store, error) {
 		err = db.View(s.load)
 	}
 	if err == nil && !opts.ReadOnly {
-		err = s.recover(walDir, rebuild, !opts.NoSync, opts.Log)
+		err = s.recover(walDir, rebuild, !opts.NoSync, opts)
 	}
 	if err != nil {
 		if s.wal != nil {
@@ -275,12 +279,12 @@ func (s *Store) Recovery() Recovery { return s.recovered }
 
 // recover opens the write-ahead log, brings the file up to date with it,
 // and marks the store open.
-func (s *Store) recover(dir string, rebuild bool, sync bool, log *slog.Logger) error {
+func (s *Store) recover(dir string, rebuild bool, sync bool, opts Options) error {
 	died, _, err := readOpenMarker(dir)
 	if err != nil {
 		return err
 	}
-	if s.wal, err = openLoggedWAL(dir, sync, log); err != nil {
+	if s.wal, err = openLoggedWAL(dir, sync, opts.Log, opts.Resumed); err != nil {
 		return err
 	}
 	s.recovered.Unclean, s.recovered.Rebuilt = died, rebuild

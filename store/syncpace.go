@@ -41,10 +41,17 @@ type syncPace struct {
 	lastStall  time.Time        // when the last stall began
 	blockUntil time.Time        // end of the running stall pause, zero when none runs
 	log        *slog.Logger     // nil for none
+
+	// resumed returns when the process last continued after a stop, nil
+	// if unknown. A stop during a kept sync makes the sync seem to last
+	// the whole stop, and the continue arrives after observe, so keep
+	// checks for it.
+	resumed func() time.Time
 }
 
 // keep reports whether the sync about to start keeps its processor.
 func (p *syncPace) keep(now time.Time) bool {
+	p.excuseStop()
 	if !p.blockUntil.IsZero() {
 		if now.Before(p.blockUntil) {
 			return false
@@ -64,6 +71,25 @@ func (p *syncPace) keep(now time.Time) bool {
 		}
 	}
 	return 2*slow <= len(p.recent)
+}
+
+// excuseStop ends the running stall pause and removes the stall from the
+// record when the process continued after the stalled sync began, because
+// then the stop, not the disk, made the sync slow.
+func (p *syncPace) excuseStop() {
+	if p.blockUntil.IsZero() || p.resumed == nil || !p.resumed().After(p.lastStall) {
+		return
+	}
+	p.blockUntil = time.Time{}
+	p.stalls--
+	for i, d := range p.recent {
+		if d >= stallSync {
+			p.recent[i] = 0
+		}
+	}
+	if p.log != nil {
+		p.log.Info("log sync stall was a stop of the process", "stalls", p.stalls)
+	}
 }
 
 // observe records the time of one sync, and whether it kept its processor.

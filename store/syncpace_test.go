@@ -96,3 +96,39 @@ func TestSyncPaceStallsForgottenAfterAnHour(t *testing.T) {
 		t.Fatalf("no sync keeps its processor a minute after a stall an hour after the last; %d stalls", p.stalls)
 	}
 }
+
+// TestSyncPaceExcusesStop stalls a kept sync and then reports the process
+// continued after a stop that began during it: the stall pause ends. A
+// continue from before the stall leaves the pause running.
+func TestSyncPaceExcusesStop(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0)
+	var resumed time.Time
+	p := syncPace{resumed: func() time.Time { return resumed }}
+
+	resumed = start.Add(-time.Second) // a stop before this sync
+	p.observe(start, 3*time.Second, true)
+	now := start.Add(3 * time.Second)
+	if p.keep(now) {
+		t.Fatal("a sync keeps its processor right after a stall")
+	}
+
+	resumed = start.Add(2900 * time.Millisecond)
+	if !p.keep(now) {
+		t.Fatal("a stall that a stop explains still pauses kept syncs")
+	}
+	if p.stalls != 0 {
+		t.Errorf("stalls = %d after the excused stall, want 0", p.stalls)
+	}
+
+	// A real stall afterwards pauses for the first stall's time.
+	p.observe(now, 300*time.Millisecond, true)
+	for range 8 {
+		p.observe(now, 300*time.Microsecond, false)
+	}
+	if p.keep(now.Add(stallPause - time.Second)) {
+		t.Fatal("a stall with no stop does not pause kept syncs")
+	}
+	if !p.keep(now.Add(stallPause)) {
+		t.Fatal("the stall after an excused one paused longer than a first stall")
+	}
+}

@@ -105,12 +105,12 @@ type wal struct {
 // after the last whole record. A torn record at the end, left by a crash
 // during an append, is cut off.
 func openWAL(dir string, sync bool) (*wal, error) {
-	return openLoggedWAL(dir, sync, nil)
+	return openLoggedWAL(dir, sync, nil, nil)
 }
 
 // openLoggedWAL is openWAL with a logger for the log's events, nil for
-// none.
-func openLoggedWAL(dir string, sync bool, log *slog.Logger) (*wal, error) {
+// none, and the time the process last resumed from a stop, nil if unknown.
+func openLoggedWAL(dir string, sync bool, log *slog.Logger, resumed func() time.Time) (*wal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func openLoggedWAL(dir string, sync bool, log *slog.Logger) (*wal, error) {
 		return nil, err
 	}
 	w := &wal{dir: dir, sync: sync, segmentBytes: walSegmentBytes, kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
-	w.pace.log = log
+	w.pace.log, w.pace.resumed = log, resumed
 	seg, end := uint64(1), int64(0)
 	if len(segs) > 0 {
 		seg = segs[len(segs)-1]

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"os"
+	"os/signal"
 	"time"
 )
 
@@ -33,6 +35,24 @@ func (s *Server) watchdog(ctx context.Context) {
 				continue
 			}
 			s.awake.Store(now.UnixNano())
+		}
+	}
+}
+
+// watchResume records when the process continues after a stop. The
+// store's log syncs read it (store.Options.Resumed), so that a sync the
+// stop lengthened does not count as a slow disk.
+func (s *Server) watchResume(ctx context.Context) {
+	ch := make(chan os.Signal, 1)
+	notifyResume(ch)
+	defer signal.Stop(ch)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+			s.resumed.Store(time.Now().UnixNano())
+			s.log.Info("process continued after a stop")
 		}
 	}
 }

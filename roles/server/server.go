@@ -121,6 +121,7 @@ type Server struct {
 	berkeley   chan struct{}
 	ready      chan struct{} // closed once replica and node are set
 	awake      atomic.Int64  // Unix nanoseconds of the watchdog's last run
+	resumed    *atomic.Int64 // Unix nanoseconds of the last continue after a stop, 0 if none
 	resync     chan struct{} // requests that serveBroker stop serving and catch up
 
 	// badInput and rejected hold back log lines about requests that fail,
@@ -146,7 +147,12 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
 		return nil, fmt.Errorf("server: data directory: %w", err)
 	}
-	st, err := store.Open(filepath.Join(cfg.Data, "server.db"), store.Options{Timeout: 2 * time.Second, Log: cfg.Log.With("server", cfg.Name)})
+	resumed := new(atomic.Int64)
+	st, err := store.Open(filepath.Join(cfg.Data, "server.db"), store.Options{
+		Timeout: 2 * time.Second,
+		Log:     cfg.Log.With("server", cfg.Name),
+		Resumed: func() time.Time { return time.Unix(0, resumed.Load()) },
+	})
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("server: open store in %s (is another server using it?): %w", cfg.Data, err)
 	}
@@ -186,6 +192,7 @@ func New(cfg Config) (*Server, error) {
 		berkeley:  make(chan struct{}, 1),
 		ready:     make(chan struct{}),
 		resync:    make(chan struct{}, 1),
+		resumed:   resumed,
 	}
 	s.peers = newPeerClients(cfg.ClusterKey)
 	return s, nil
@@ -304,6 +311,7 @@ func (s *Server) Run(ctx context.Context) error {
 			run(ctx)
 		}()
 	}
+	start(s.watchResume)
 	start(s.replica.Run)
 	s.publisher.UseKey(s.cfg.ClusterKey)
 	start(s.publisher.Run)
