@@ -43,6 +43,12 @@ func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 	if ahead > 0 {
 		s.clockAhead.Warn(s.log, "client clock far ahead, clock moved less", "service", env.Service, "received", ahead, "clock", clock)
 	}
+	// The server stamps what it stores with its own time, but a timestamp
+	// of a type or form the protocol does not list is invalid input.
+	if _, _, err := env.Data.Timestamp(); err != nil {
+		s.badInput.Warn(s.log, "request rejected", "service", replyService(env.Service), "err", err)
+		return s.errorReply(replyService(env.Service), describe(err, s.cfg.Lang))
+	}
 
 	rid, err := requestID(env)
 	if err != nil {

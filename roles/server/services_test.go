@@ -114,6 +114,8 @@ func TestBadInputGetsErrorReplies(t *testing.T) {
 		{"reserved name", encodeMap(t, map[string]any{"service": "channel", "data": map[string]any{"channel": "servers"}}), proto.ServiceChannel},
 		{"name too long", encodeMap(t, map[string]any{"service": "login", "data": map[string]any{"user": strings.Repeat("a", 33)}}), proto.ServiceLogin},
 		{"negative clock", encodeMap(t, map[string]any{"service": "users", "data": map[string]any{"clock": -1}}), proto.ServiceUsers},
+		{"timestamp of the wrong type", encodeMap(t, map[string]any{"service": "publish", "data": map[string]any{"user": "ana", "channel": "geral", "message": "oi", "timestamp": true}}), proto.ServicePublish},
+		{"timestamp in no known form", encodeMap(t, map[string]any{"service": "publish", "data": map[string]any{"user": "ana", "channel": "geral", "message": "oi", "timestamp": "ontem"}}), proto.ServicePublish},
 		{"oversized text", encodeMap(t, map[string]any{"service": "publish", "data": map[string]any{"user": "ana", "channel": "geral", "message": strings.Repeat("é", 5000)}}), proto.ServicePublish},
 		{"unknown channel", encodeMap(t, map[string]any{"service": "publish", "data": map[string]any{"user": "ana", "channel": "nada", "message": "oi"}}), proto.ServicePublish},
 		{"unknown recipient", encodeMap(t, map[string]any{"service": "message", "data": map[string]any{"src": "ana", "dst": "ninguem", "message": "oi"}}), proto.ServiceMessage},
@@ -138,6 +140,33 @@ func TestBadInputGetsErrorReplies(t *testing.T) {
 
 	// The server is still serving.
 	cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: "ainda aqui"})
+}
+
+// TestTimestampVariantsAccepted sends a post with each timestamp form the
+// protocol lets other implementations send.
+func TestTimestampVariantsAccepted(t *testing.T) {
+	c := startCluster(t, 1)
+	cl := c.client()
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+	cl.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
+
+	variants := map[string]any{
+		"seconds":            int64(1796412824),
+		"float seconds":      1796412824.738,
+		"milliseconds":       int64(1796412824738),
+		"rfc 3339":           "2026-12-04T19:33:44.738Z",
+		"iso without a zone": "2026-12-04T19:33:44",
+		"iso with a space":   "2026-12-04 19:33:44.738+00:00",
+		"extension":          time.Date(2026, 12, 4, 19, 33, 44, 0, time.UTC),
+		"nil":                nil,
+	}
+	for name, stamp := range variants {
+		data := map[string]any{"user": "ana", "channel": "geral", "message": "oi", "timestamp": stamp}
+		env := cl.raw(encodeMap(t, map[string]any{"service": "publish", "data": data}))
+		if !proto.IsSuccess(status(env)) {
+			t.Errorf("%s: publish with timestamp %#v failed: %v", name, stamp, env.Data)
+		}
+	}
 }
 
 func encodeMap(t *testing.T, m map[string]any) []byte {
