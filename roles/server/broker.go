@@ -43,6 +43,7 @@ func (s *Server) serveBroker(ctx context.Context) {
 			break
 		}
 		s.catchingUp.Store(true)
+		s.pauses.Add(1)
 
 		// The broker connection is closed, so the broker fails the requests
 		// it handed this server and sends new ones elsewhere while this
@@ -56,6 +57,13 @@ func (s *Server) serveBroker(ctx context.Context) {
 		// next announcement is not ignored as stale.
 		s.learnEpoch(ctx)
 		s.markAwake()
+		// The watchdog and the requests that arrived while the server
+		// stood still may have requested more catch-ups. This one covers
+		// them all.
+		select {
+		case <-s.resync:
+		default:
+		}
 		s.catchingUp.Store(false)
 		s.node.Trigger()
 	}

@@ -402,6 +402,12 @@ func listGhost(t *testing.T, c *cluster) (stop func()) {
 	}
 	ghostAddr := "tcp://" + ln.Addr().String()
 	ln.Close()
+	return listGhostAt(t, c, ghostAddr)
+}
+
+// listGhostAt is listGhost with the ghost's address given.
+func listGhostAt(t *testing.T, c *cluster, ghostAddr string) (stop func()) {
+	t.Helper()
 	ref := proto.NewRequester(c.reference)
 	ctx, cancel := context.WithCancel(context.Background())
 	register := func(service string, data any) error {

@@ -123,6 +123,7 @@ type Server struct {
 	awake      atomic.Int64  // Unix nanoseconds of the watchdog's last run
 	resumed    *atomic.Int64 // Unix nanoseconds of the last continue after a stop, 0 if none
 	resync     chan struct{} // requests that serveBroker stop serving and catch up
+	pauses     atomic.Int64  // pauses followed by a catch-up since the start
 
 	// badInput and rejected hold back log lines about requests that fail,
 	// so that a client or a peer sending them in a loop cannot flood the

@@ -18,6 +18,7 @@ type StatusReply struct {
 	Channels    int            `msgpack:"channels" json:"channels"`
 	Messages    int            `msgpack:"messages" json:"messages"`
 	Serving     bool           `msgpack:"serving" json:"serving"`
+	Pauses      int64          `msgpack:"pauses" json:"pauses"`
 	Members     []string       `msgpack:"members" json:"members"`
 	Replica     replica.Status `msgpack:"replica" json:"replica"`
 	Timestamp   string         `msgpack:"timestamp" json:"-"`
@@ -37,6 +38,7 @@ func (s *Server) status() *StatusReply {
 		Channels: counts.Channels,
 		Messages: counts.Posts + counts.Directs,
 		Serving:  s.Serving(),
+		Pauses:   s.pauses.Load(),
 	}
 	if a, ok := s.Coordinator(); ok {
 		reply.Coordinator, reply.Epoch = a.Coordinator, a.Epoch
