@@ -107,6 +107,7 @@ func (r *Replicator) addPeerLocked(p Peer) *peer {
 	}
 	state := &peer{Peer: p}
 	r.peers[p.Name] = state
+	r.hadPeers = true
 	r.log.Info("replica peer added", "peer", p.Name, "addr", p.Addr)
 	r.startSender(state)
 	return state

@@ -92,6 +92,12 @@ type Replicator struct {
 
 	// badRequests holds back log lines about invalid requests from peers.
 	badRequests proto.RateLog
+	// hadPeers is set once a peer is known, so that a server that never
+	// had one does not warn about each write it holds alone. Guarded by mu.
+	hadPeers bool
+	// singleCopy holds back warnings about writes acknowledged while no
+	// peer held them.
+	singleCopy proto.RateLog
 }
 
 // commit is a batch handed to the committer goroutine.
@@ -287,6 +293,7 @@ func (r *Replicator) Write(ctx context.Context, op store.Op) (store.Op, store.Op
 func (r *Replicator) awaitPeers(ctx context.Context, seq uint64) error {
 	r.mu.Lock()
 	if _, _, ok := r.heldLocked(seq); ok {
+		r.warnIfAloneLocked(seq)
 		r.mu.Unlock()
 		return nil
 	}
@@ -302,6 +309,9 @@ func (r *Replicator) awaitPeers(ctx context.Context, seq uint64) error {
 	for {
 		select {
 		case <-w.done:
+			r.mu.Lock()
+			r.warnIfAloneLocked(seq)
+			r.mu.Unlock()
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -318,10 +328,25 @@ func (r *Replicator) awaitPeers(ctx context.Context, seq uint64) error {
 				return nil
 			}
 			r.markLagging(waiting, seq)
-			r.log.Warn("write acknowledged without a second copy", "seq", seq, "reachable_peers", reachable)
+			r.singleCopy.Warn(r.log, "write acknowledged without a second copy", "seq", seq, "reachable_peers", reachable)
 			return nil
 		}
 	}
+}
+
+// warnIfAloneLocked logs, at most once a second, a write acknowledged
+// while no peer holds it because none is reachable. A server that never
+// had a peer runs alone by design and logs nothing. Callers hold r.mu.
+func (r *Replicator) warnIfAloneLocked(seq uint64) {
+	if !r.hadPeers {
+		return
+	}
+	for _, p := range r.peers {
+		if p.acked >= seq {
+			return
+		}
+	}
+	r.singleCopy.Warn(r.log, "write acknowledged without a second copy", "seq", seq, "reachable_peers", 0)
 }
 
 // ackWaiter is a write waiting in awaitPeers. Its channel is closed once

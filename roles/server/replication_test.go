@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -678,4 +681,53 @@ func TestUnsyncedPeerDroppedWhenGone(t *testing.T) {
 	waitFor(t, 15*time.Second, "the gone ghost to leave server-2's unsynced peers", func() bool {
 		return len(s2.replica.Status().Unsynced) == 0
 	})
+}
+
+// TestWritesHeldAloneAreLogged stops server-2 and posts through server-1,
+// which then acknowledges writes with no second copy and must log a
+// warning. Before it had a peer, server-1 logs no such warning.
+func TestWritesHeldAloneAreLogged(t *testing.T) {
+	c := &cluster{t: t, dir: t.TempDir(), servers: make(map[string]*node)}
+	c.startInfrastructure()
+	logs := &lockedBuffer{}
+	cfg := c.config(serverName(1))
+	cfg.Log = slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), nil)).With("role", "server")
+	s1 := c.startWith(cfg)
+	waitFor(t, 5*time.Second, "registration", func() bool { return s1.Rank() > 0 })
+	c.waitServing(1)
+	cl := c.client()
+	cl.waitAnswered()
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+	cl.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
+	if strings.Contains(logs.String(), "without a second copy") {
+		t.Fatal("a server that never had a peer warned about writes held alone")
+	}
+
+	c.start(serverName(2))
+	c.waitServing(2)
+	cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: "duas cópias"})
+	c.stop(serverName(2))
+
+	waitFor(t, 10*time.Second, "a warning about a write held alone", func() bool {
+		cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: "uma cópia"})
+		return strings.Contains(logs.String(), "write acknowledged without a second copy")
+	})
+}
+
+// lockedBuffer is a bytes.Buffer that several goroutines may write.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
