@@ -1,6 +1,7 @@
 package up
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -96,7 +97,13 @@ func (c *child) supervise(first *running) {
 	for {
 		select {
 		case err := <-r.exited:
-			c.log.Error("child exited unexpectedly", "name", c.spec.name, "pid", r.cmd.Process.Pid, "status", exitStatus(r.cmd, err))
+			// A child stopped from outside with SIGTERM or SIGINT exits
+			// cleanly, which is unexpected here but no failure.
+			level := slog.LevelError
+			if err == nil {
+				level = slog.LevelWarn
+			}
+			c.log.Log(context.Background(), level, "child exited unexpectedly", "name", c.spec.name, "pid", r.cmd.Process.Pid, "status", exitStatus(r.cmd, err))
 			if !c.spec.restart {
 				return
 			}

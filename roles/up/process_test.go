@@ -288,13 +288,20 @@ func TestUpRunsAndStopsCluster(t *testing.T) {
 	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	p.waitLog(t, 10*time.Second, `msg="child exited unexpectedly" role=up name=server-2 pid=`+strconv.Itoa(victim))
+	p.waitLog(t, 10*time.Second, `level=ERROR msg="child exited unexpectedly" role=up name=server-2 pid=`+strconv.Itoa(victim))
 	for i := range 10 {
 		c.eventually(t, 10*time.Second, proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "testes", Message: fmt.Sprintf("after the crash %d", i)})
 	}
 	if strings.Contains(p.out.String(), `msg="child restarted"`) {
 		t.Error("server-2 restarted without --restart")
 	}
+
+	// A bot stopped with SIGTERM exits cleanly: a warning, not an error.
+	bot := p.pidOf(t, "bot-1")
+	if err := syscall.Kill(bot, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, 10*time.Second, `level=WARN msg="child exited unexpectedly" role=up name=bot-1 pid=`+strconv.Itoa(bot)+` status="exit status 0"`)
 
 	// SIGINT stops every child, then msgsys up itself.
 	pids := p.pids()
