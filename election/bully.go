@@ -112,6 +112,11 @@ type Node struct {
 	// outranked is when an election last started because a member
 	// outranks the coordinator.
 	outranked time.Time
+	// outranking is the member named by the last "higher rank available"
+	// log line, or "" while no member outranks the coordinator. The list
+	// is refreshed several times a second, so the line is logged once per
+	// change.
+	outranking string
 
 	trigger   chan struct{} // capacity 1: coalesces election requests
 	announced chan struct{} // capacity 1: wakes a candidate waiting for a winner
@@ -294,10 +299,18 @@ func (n *Node) SetMembers(members []Member) {
 	if elect {
 		n.outranked = time.Now()
 	}
+	changed := outranking != n.outranking
+	if elect || outranking == "" {
+		n.outranking = outranking
+	}
 	coordinator := n.current.Coordinator
 	n.mu.Unlock()
 	if elect {
-		n.log.Info("higher rank available", "higher", outranking, "coordinator", coordinator)
+		level := slog.LevelDebug
+		if changed {
+			level = slog.LevelInfo
+		}
+		n.log.Log(context.Background(), level, "higher rank available", "higher", outranking, "coordinator", coordinator)
 		n.Trigger()
 	}
 }

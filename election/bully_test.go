@@ -2,6 +2,7 @@ package election
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -291,5 +292,64 @@ func TestWinnerCoordinatesAfterAnnouncement(t *testing.T) {
 	<-won
 	if !n.IsCoordinator() {
 		t.Error("IsCoordinator false after the announcement")
+	}
+}
+
+// recordingHandler keeps the message and level of every log record.
+type recordingHandler struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (h *recordingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *recordingHandler) WithGroup(string) slog.Handler            { return h }
+func (h *recordingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.records = append(h.records, r)
+	return nil
+}
+
+// count returns how many records have message msg and level.
+func (h *recordingHandler) count(msg string, level slog.Level) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, r := range h.records {
+		if r.Message == msg && r.Level == level {
+			n++
+		}
+	}
+	return n
+}
+
+func TestHigherRankLoggedOncePerChange(t *testing.T) {
+	logs := &recordingHandler{}
+	n := New(Config{
+		Self:            Member{Name: "self", Rank: 1},
+		Transport:       silentTransport{},
+		Log:             slog.New(logs),
+		AnnounceTimeout: time.Nanosecond,
+	})
+	n.HandleAnnouncement(Announcement{Coordinator: "self", Rank: 1, Epoch: 1})
+
+	// A higher rank without an address stays listed: every refresh
+	// elects again, but only the first logs at INFO.
+	higher := []Member{{Name: "std-1", Rank: 3}}
+	for range 5 {
+		n.SetMembers(higher)
+		if !triggered(n) {
+			t.Fatal("listing a higher rank did not request an election")
+		}
+	}
+	if got := logs.count("higher rank available", slog.LevelInfo); got != 1 {
+		t.Errorf("INFO lines for the same higher rank = %d, want 1", got)
+	}
+
+	// Another higher rank is a change and is logged again.
+	n.SetMembers([]Member{{Name: "std-2", Rank: 4}})
+	if got := logs.count("higher rank available", slog.LevelInfo); got != 2 {
+		t.Errorf("INFO lines after a new higher rank = %d, want 2", got)
 	}
 }

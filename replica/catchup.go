@@ -77,7 +77,9 @@ func (r *Replicator) CatchUp(ctx context.Context, peers []Peer, timeout time.Dur
 			listed[p.Name] = true
 			err := r.syncWith(ctx, p)
 			switch {
-			case err == nil:
+			case err == nil || errors.Is(err, errUnsupported):
+				// A server without msgsys replication holds no replicated
+				// data, so there is nothing to catch up from it.
 				delete(pending, p.Name)
 				done[p.Name] = true
 			case errors.Is(err, proto.ErrUnreachable) && expected.Relist != nil && time.Now().Before(waitEnd):
@@ -148,7 +150,12 @@ func (r *Replicator) syncWith(ctx context.Context, p Peer) error {
 			return err
 		}
 		var reply SyncReply
-		if _, err := proto.DecodeInto(payload, &reply); err != nil {
+		_, err = proto.DecodeInto(payload, &reply)
+		if (err != nil || !proto.IsSuccess(reply.Status)) && isUnsupportedReply(payload, "done") {
+			r.markUnsupported(p.Name, ServiceSync)
+			return errUnsupported
+		}
+		if err != nil {
 			return err
 		}
 		r.cfg.Clocks.Lamport.Witness(reply.Clock)
@@ -201,7 +208,11 @@ func (r *Replicator) AntiEntropy(ctx context.Context, every time.Duration) {
 		r.mu.Lock()
 		peers := make([]Peer, 0, len(r.peers))
 		for _, p := range r.peers {
-			peers = append(peers, p.Peer)
+			// A peer without msgsys replication holds nothing to pull. Its
+			// sender probes it again now and then and clears the mark.
+			if !r.unsupported[p.Name] {
+				peers = append(peers, p.Peer)
+			}
 		}
 		r.mu.Unlock()
 		if len(peers) == 0 {
@@ -247,7 +258,12 @@ func (r *Replicator) pull(ctx context.Context, p Peer) error {
 			return err
 		}
 		var reply SyncReply
-		if _, err := proto.DecodeInto(payload, &reply); err != nil {
+		_, err = proto.DecodeInto(payload, &reply)
+		if (err != nil || !proto.IsSuccess(reply.Status)) && isUnsupportedReply(payload, "done") {
+			r.markUnsupported(p.Name, ServiceSync)
+			return errUnsupported
+		}
+		if err != nil {
 			return err
 		}
 		r.cfg.Clocks.Lamport.Witness(reply.Clock)

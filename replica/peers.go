@@ -24,6 +24,9 @@ type peer struct {
 	// reachable is whether the last push or probe got a reply; a write
 	// waits for a second copy only while some peer is reachable.
 	reachable bool
+	// answered is whether the peer has replied to a replicate request as
+	// a msgsys server since this sender started.
+	answered bool
 	// missingSince is when the peer first went missing from the list of
 	// available servers; zero while it is listed.
 	missingSince time.Time
@@ -67,6 +70,7 @@ func (r *Replicator) SetPeers(peers []Peer) {
 			r.log.Info("replica peer removed", "peer", name)
 			p.stop()
 			delete(r.peers, name)
+			delete(r.unsupported, name)
 			// A server that left may be gone for good, and status would
 			// list it as unsynced for as long.
 			if r.unsynced[name] {
@@ -153,6 +157,18 @@ func (r *Replicator) runSender(ctx context.Context, p *peer) {
 		r.mu.Unlock()
 		r.setInSync(p, false)
 		r.log.Debug("replicate failed", "peer", p.Name, "err", err)
+
+		// A server of another implementation replies to every probe with an
+		// error, so it is probed again only rarely.
+		if errors.Is(err, errUnsupported) {
+			r.markUnsupported(p.Name, ServiceReplicate)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(unsupportedRetry):
+			}
+			continue
+		}
 
 		// A stream that ran for a while earned a quick retry.
 		if time.Since(start) > probeEvery {

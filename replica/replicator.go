@@ -71,7 +71,7 @@ type Replicator struct {
 	log     *slog.Logger
 	commits chan *commit
 
-	mu         sync.Mutex // guards next, lastTime, recent, recentBase, peers, waiters and unsynced
+	mu         sync.Mutex // guards next, lastTime, recent, recentBase, peers, waiters, unsynced and unsupported
 	next       uint64     // sequence number of the next own op
 	lastTime   int64      // timestamp of the newest own op
 	recent     []store.Op // own ops from recentBase on, committed or not
@@ -83,6 +83,9 @@ type Replicator struct {
 	// that no anti-entropy pull has completed with since. Data that only
 	// they held may be missing here, which status shows.
 	unsynced map[string]bool
+	// unsupported names the peers whose last replicate or sync reply was
+	// the error of a server without msgsys replication (markUnsupported).
+	unsupported map[string]bool
 
 	appended   *signal      // new own ops were sequenced
 	waiters    []*ackWaiter // writes waiting for their peers
@@ -129,14 +132,15 @@ func New(cfg Config) *Replicator {
 	}
 	next := cfg.Store.VersionVector()[cfg.Origin] + 1
 	return &Replicator{
-		cfg:        cfg,
-		log:        cfg.Log,
-		commits:    make(chan *commit, 4096),
-		next:       next,
-		recentBase: next,
-		peers:      make(map[string]*peer),
-		unsynced:   make(map[string]bool),
-		appended:   newSignal(),
+		cfg:         cfg,
+		log:         cfg.Log,
+		commits:     make(chan *commit, 4096),
+		next:        next,
+		recentBase:  next,
+		peers:       make(map[string]*peer),
+		unsynced:    make(map[string]bool),
+		unsupported: make(map[string]bool),
+		appended:    newSignal(),
 	}
 }
 

@@ -161,6 +161,9 @@ func (r *Replicator) replyPosition(frames [][]byte) (uint64, error) {
 		return 0, errors.New("replica: empty reply")
 	}
 	reply, err := decodeReplicateReply(frames[len(frames)-1])
+	if (err != nil || !proto.IsSuccess(reply.Status)) && isUnsupportedReply(frames[len(frames)-1], "have") {
+		return 0, errUnsupported
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -177,7 +180,8 @@ func (r *Replicator) replyPosition(frames [][]byte) (uint64, error) {
 // peer still becomes in sync.
 func (r *Replicator) noteAcked(p *peer, have, last uint64) {
 	r.mu.Lock()
-	p.acked, p.known, p.reachable = have, true, true
+	p.acked, p.known, p.reachable, p.answered = have, true, true, true
+	r.clearUnsupportedLocked(p.Name)
 	r.releaseLocked()
 	r.mu.Unlock()
 	if have >= last {

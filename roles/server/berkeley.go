@@ -80,17 +80,30 @@ func (s *Server) runBerkeley(ctx context.Context) {
 		}
 		last = time.Now()
 		a, _ := s.node.Coordinator()
-		if s.node.IsCoordinator() {
+		switch {
+		case s.node.IsCoordinator():
 			s.berkeleyRound(ctx, a.Epoch)
+		case s.isDeputy():
+			// A coordinator of another implementation reads clocks but
+			// sends no correction that msgsys servers apply, so the
+			// deputy synchronises the msgsys servers among themselves.
+			self := election.Member{Name: s.cfg.Name, Rank: s.Rank(), Addr: s.cfg.Addr}
+			s.berkeleyRoundOver(ctx, a.Epoch, append(s.deputyCandidates(a), self))
 		}
 	}
 }
 
-// berkeleyRound reads every available server's clock, its own included,
-// and sends each its correction towards the average of the readings that
-// are not outliers.
+// berkeleyRound runs berkeleyRoundOver on every available server.
 func (s *Server) berkeleyRound(ctx context.Context, epoch uint64) {
-	members := s.node.Members()
+	s.berkeleyRoundOver(ctx, epoch, s.node.Members())
+}
+
+// berkeleyRoundOver reads the clocks of members, this server's own
+// included, and sends each its correction towards the average of the
+// readings that are not outliers. A member whose last correction was
+// rejected is left out (adjustable).
+func (s *Server) berkeleyRoundOver(ctx context.Context, epoch uint64, members []election.Member) {
+	members = s.adjustable(members, epoch)
 	readings := make([]clock.Reading, 0, len(members))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -128,11 +141,47 @@ func (s *Server) berkeleyRound(ctx context.Context, epoch uint64) {
 			continue
 		}
 		req := &AdjustRequest{Correction: correction.Seconds(), Epoch: epoch}
-		if _, err := s.ask(ctx, "berkeley", m.Addr, serviceAdjust, req, s.cfg.RequestTimeout); err != nil {
+		env, err := s.ask(ctx, "berkeley", m.Addr, serviceAdjust, req, s.cfg.RequestTimeout)
+		if err != nil {
 			s.log.Warn("clock correction not delivered", "peer", m.Name, "err", err)
+			continue
+		}
+		if status, _, _ := env.Data.OptString("status"); !proto.IsSuccess(status) {
+			s.rejectedAdjust(m.Name, epoch, env)
 		}
 	}
 	s.log.Info("berkeley round", "servers", len(readings), "offsets", millis(result.Offsets), "corrections", millis(result.Corrections), "excluded", result.Excluded, "residual_ms", float64(result.Residual().Microseconds())/1000, "clock", s.cfg.Clocks.Lamport.Value())
+}
+
+// adjustable returns members without the servers whose last correction
+// at epoch was rejected. Such a server, as one of another implementation
+// that lacks adjust, keeps its clock, so its reading would pull every
+// msgsys server towards it round after round while the residual showed
+// a small spread. It is tried again after standardRetry.
+func (s *Server) adjustable(members []election.Member, epoch uint64) []election.Member {
+	now := time.Now()
+	kept := make([]election.Member, 0, len(members))
+	for _, m := range members {
+		marked, expired := s.noAdjust.has(m.Name, epoch, now)
+		if expired {
+			s.log.Info("server included in clock synchronisation again", "peer", m.Name)
+		}
+		if !marked {
+			kept = append(kept, m)
+		}
+	}
+	return kept
+}
+
+// rejectedAdjust leaves name out of the Berkeley rounds of epoch for
+// standardRetry, because it replied to its correction with an error, and
+// logs it once per change.
+func (s *Server) rejectedAdjust(name string, epoch uint64, env proto.Envelope) {
+	if !s.noAdjust.mark(name, epoch, time.Now()) {
+		return
+	}
+	description, _, _ := env.Data.OptString("description")
+	s.log.Warn("server left out of clock synchronisation", "peer", name, "reason", "clock correction rejected", "description", description, "retry_after", standardRetry)
 }
 
 // clockSamples is how many readings the coordinator takes of each

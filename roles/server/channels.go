@@ -118,6 +118,12 @@ func (s *Server) claimAt(ctx context.Context, coordinator election.Announcement,
 		return err
 	}
 
+	// A coordinator of another implementation does not decide channels,
+	// and the deputy does in its place.
+	if deputy, ok := s.channelDeputy(coordinator); ok {
+		return s.claimAtDeputy(ctx, coordinator, deputy, name, rid, timeout)
+	}
+
 	// The coordinator's announcement carries the address it serves on
 	// now. The reference's list lags a restarted coordinator by up to half
 	// a heartbeat and may still name its old address, so it is only the
@@ -139,6 +145,19 @@ func (s *Server) claimAt(ctx context.Context, coordinator election.Announcement,
 		}
 		return errNoAnswer
 	}
+	// A server that replicates is a msgsys server, whatever its reply.
+	if isUnknownServiceReply(env, "exists") && !s.replica.Replicates(coordinator.Coordinator) {
+		s.noteNoClaims(coordinator)
+		if deputy, ok := s.channelDeputy(coordinator); ok {
+			return s.claimAtDeputy(ctx, coordinator, deputy, name, rid, timeout)
+		}
+	}
+	return s.claimOutcome(env, name, coordinator.Coordinator)
+}
+
+// claimOutcome turns the reply to a claim sent to decider into the
+// outcome of the channel creation.
+func (s *Server) claimOutcome(env proto.Envelope, name, decider string) error {
 	status, _, _ := env.Data.OptString("status")
 	if exists, _ := env.Data["exists"].(bool); exists {
 		return errChannelExists
@@ -150,14 +169,43 @@ func (s *Server) claimAt(ctx context.Context, coordinator election.Announcement,
 		return errNoAnswer
 	}
 	if !proto.IsSuccess(status) {
+		description, _, _ := env.Data.OptString("description")
+		s.claimFailed.Warn(s.log, "channel claim failed", "channel", name, "decider", decider, "status", status, "description", description)
 		return errCoordinatorDown
 	}
 	return nil
 }
 
+// claimAtDeputy decides the channel here when this server is the deputy
+// of coordinator, and otherwise sends the claim to deputy. A failure is
+// errCoordinatorDown, never errNoAnswer, because coordinator itself did
+// not fail and must not be dropped.
+func (s *Server) claimAtDeputy(ctx context.Context, coordinator election.Announcement, deputy election.Member, name, rid string, timeout time.Duration) error {
+	if deputy.Name == s.cfg.Name {
+		err := s.decideChannel(ctx, name, rid)
+		if errors.Is(err, errNotCoordinator) {
+			s.claimFailed.Warn(s.log, "channel claim failed", "channel", name, "coordinator", coordinator.Coordinator, "deputy", deputy.Name, "err", "this server may not decide channels now")
+			return errCoordinatorDown
+		}
+		return err
+	}
+	env, err := s.ask(ctx, "claim", deputy.Addr, serviceClaim, &ClaimRequest{Channel: name, RID: rid}, min(timeout, s.cfg.RequestTimeout))
+	if err != nil {
+		s.claimFailed.Warn(s.log, "channel claim failed", "channel", name, "coordinator", coordinator.Coordinator, "deputy", deputy.Name, "err", err)
+		return errCoordinatorDown
+	}
+	err = s.claimOutcome(env, name, deputy.Name)
+	if errors.Is(err, errNoAnswer) {
+		s.claimFailed.Warn(s.log, "channel claim failed", "channel", name, "coordinator", coordinator.Coordinator, "deputy", deputy.Name, "err", "the deputy rejected the claim as not deciding channels")
+		return errCoordinatorDown
+	}
+	return err
+}
+
 // decideChannel creates the channel unless it exists. It runs only on the
-// coordinator, one decision at a time, and returns errNotCoordinator on
-// another server. A new coordinator decides only once the old one has
+// coordinator, or on the deputy of a coordinator of another implementation
+// (channelDeputy), one decision at a time, and returns errNotCoordinator
+// on another server. A new coordinator decides only once the old one has
 // replied to its announcement, which the old one does after the decision
 // it has in flight (see serviceCoordinator in handlePeer).
 // NOTE: an old coordinator whose reply to the announcement times out,
@@ -166,7 +214,7 @@ func (s *Server) claimAt(ctx context.Context, coordinator election.Announcement,
 func (s *Server) decideChannel(ctx context.Context, name, rid string) error {
 	s.channelMu.Lock()
 	defer s.channelMu.Unlock()
-	if !s.node.Coordinating(ctx) {
+	if !s.decidesChannels(ctx) {
 		return errNotCoordinator
 	}
 
@@ -199,9 +247,10 @@ func (s *Server) rejectClaim(data proto.Data) []byte {
 	return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError, NotCoordinator: true})
 }
 
-// handleClaim decides a peer's claim when this server coordinates.
+// handleClaim decides a peer's claim when this server coordinates or is
+// the deputy of a coordinator of another implementation.
 func (s *Server) handleClaim(ctx context.Context, data proto.Data) []byte {
-	if !s.node.Coordinating(ctx) {
+	if !s.decidesChannels(ctx) {
 		return s.rejectClaim(data)
 	}
 	channel, err := data.String("channel")

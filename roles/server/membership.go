@@ -77,6 +77,9 @@ func (s *Server) membership(ctx context.Context) {
 			}
 		}
 		s.refreshMembers(ctx)
+		if s.Serving() {
+			s.trackDeputy()
+		}
 	}
 }
 

@@ -189,7 +189,7 @@ func (s *Server) applyAnnouncement(data proto.Data) {
 	if err != nil || s.node == nil {
 		return
 	}
-	rank, _, _ := data.OptInt("rank")
+	rank := s.announcementRank(context.Background(), data, name)
 	epoch, _, _ := data.OptInt("epoch")
 	addr, _, _ := data.OptString("addr")
 	s.node.HandleAnnouncement(election.Announcement{Coordinator: name, Rank: rank, Epoch: uint64(max(epoch, 0)), Addr: addr})

@@ -137,6 +137,16 @@ type Server struct {
 	// claimRejected holds back warnings about claims this server rejected
 	// because it does not coordinate.
 	claimRejected proto.RateLog
+
+	// noAdjust holds the servers whose last adjust failed with an error
+	// reply, left out of Berkeley rounds. noClaims holds the coordinators
+	// that replied to claim with an unknown-service error (standard.go).
+	noAdjust *peerMarks
+	noClaims *peerMarks
+
+	deputyMu          sync.Mutex // guards deputyCoordinator and deputy
+	deputyCoordinator string     // coordinator at the last noteDeputy
+	deputy            string     // its deputy, or "" when it decides channels itself
 }
 
 // New validates cfg, opens the store and binds the server-to-server
@@ -194,6 +204,8 @@ func New(cfg Config) (*Server, error) {
 		ready:     make(chan struct{}),
 		resync:    make(chan struct{}, 1),
 		resumed:   resumed,
+		noAdjust:  newPeerMarks(),
+		noClaims:  newPeerMarks(),
 	}
 	s.peers = newPeerClients(cfg.ClusterKey)
 	return s, nil
