@@ -42,6 +42,21 @@ func Parse(flag string) (string, error) {
 	return Pick(value), nil
 }
 
+// Requested returns the language that a request's lang field names, pt
+// or en in any case and with any region, or fallback for any other value.
+// Servers describe errors in it, so that a client shows them in its own
+// language whatever the server's.
+func Requested(value, fallback string) string {
+	value = strings.ToLower(value)
+	switch {
+	case strings.HasPrefix(value, EN):
+		return EN
+	case strings.HasPrefix(value, PT):
+		return PT
+	}
+	return fallback
+}
+
 // Text is one message in both languages.
 type Text struct {
 	PT string

@@ -62,3 +62,19 @@ func TestTextIn(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestedFallsBack(t *testing.T) {
+	cases := []struct{ value, fallback, want string }{
+		{"en", PT, EN},
+		{"EN-us", PT, EN},
+		{"pt-BR", EN, PT},
+		{"", EN, EN},
+		{"fr", PT, PT},
+		{"fr", EN, EN},
+	}
+	for _, c := range cases {
+		if got := Requested(c.value, c.fallback); got != c.want {
+			t.Errorf("Requested(%q, %q) = %q, want %q", c.value, c.fallback, got, c.want)
+		}
+	}
+}

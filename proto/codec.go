@@ -49,10 +49,13 @@ type envelope[T any] struct {
 }
 
 // Meta is the metadata every data map carries: the sender's wall-clock time and its
-// Lamport clock.
+// Lamport clock. Lang, when set, goes into client requests, whose structs
+// have a Lang field, and names the language of the error descriptions that
+// the client expects.
 type Meta struct {
 	Timestamp string
 	Clock     uint64
+	Lang      string
 }
 
 // FormatTime renders t as msgsys sends timestamps.
@@ -220,6 +223,7 @@ var messageFields sync.Map // reflect.Type -> *fieldIndexes
 type fieldIndexes struct {
 	timestamp []int
 	clock     []int
+	lang      []int // nil when the struct has no Lang field
 	slices    [][]int
 }
 
@@ -238,6 +242,9 @@ func setMeta(data any, meta Meta) {
 	index := indexFields(v.Type())
 	v.FieldByIndex(index.timestamp).SetString(meta.Timestamp)
 	v.FieldByIndex(index.clock).SetUint(meta.Clock)
+	if index.lang != nil {
+		v.FieldByIndex(index.lang).SetString(meta.Lang)
+	}
 	for _, i := range index.slices {
 		// FieldByIndexErr fails on a nil embedded pointer, whose fields
 		// the encoder skips anyway.
@@ -257,6 +264,9 @@ func indexFields(t reflect.Type) *fieldIndexes {
 		panic(fmt.Sprintf("proto: message %s lacks Timestamp or Clock", t))
 	}
 	index := &fieldIndexes{timestamp: ts.Index, clock: ck.Index}
+	if lang, ok := t.FieldByName("Lang"); ok && lang.Type.Kind() == reflect.String {
+		index.lang = lang.Index
+	}
 	for _, f := range reflect.VisibleFields(t) {
 		if f.Type.Kind() == reflect.Slice && f.IsExported() && !strings.Contains(f.Tag.Get("msgpack"), ",omitempty") {
 			index.slices = append(index.slices, f.Index)

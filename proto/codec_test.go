@@ -393,3 +393,33 @@ func TestDecodeAgreesWithShamaton(t *testing.T) {
 		t.Errorf("message = %q, %v", msg, err)
 	}
 }
+
+// TestEncodeLangOnlyWhenSet checks that Encode puts Meta.Lang into client
+// requests and leaves the key out when it is empty or the message has no
+// Lang field.
+func TestEncodeLangOnlyWhenSet(t *testing.T) {
+	cases := []struct {
+		name string
+		data any
+		lang string
+		want any // nil for no key
+	}{
+		{"login in English", &LoginRequest{User: "ana"}, "en", "en"},
+		{"users in Portuguese", &EmptyRequest{}, "pt", "pt"},
+		{"publish without a language", &PublishRequest{User: "ana", Channel: "geral", Message: "oi"}, "", nil},
+		{"reply, which has no Lang field", &StatusReply{Status: StatusSuccess}, "en", nil},
+	}
+	for _, c := range cases {
+		frame, err := Encode("svc", c.data, Meta{Timestamp: "2026-12-05T13:00:00.000Z", Clock: 1, Lang: c.lang})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		env, err := Decode(frame)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := env.Data["lang"]; got != c.want {
+			t.Errorf("%s: lang = %#v, want %#v", c.name, got, c.want)
+		}
+	}
+}

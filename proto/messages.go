@@ -39,12 +39,15 @@ const (
 //
 // ID on the write requests is msgsys's addition: a client sets a fresh
 // random id for each write and repeats it when it retries, so a server
-// applies the write once although the first reply was lost.
+// applies the write once although the first reply was lost. Lang on the
+// client requests is another: the language, pt or en, of the error
+// descriptions the client shows, which Encode fills from Meta.Lang.
 
 // LoginRequest registers the user on first use and records every login.
 type LoginRequest struct {
 	User      string `msgpack:"user"`
 	ID        string `msgpack:"id,omitempty"`
+	Lang      string `msgpack:"lang,omitempty"`
 	Timestamp string `msgpack:"timestamp"`
 	Clock     uint64 `msgpack:"clock"`
 }
@@ -53,6 +56,7 @@ type LoginRequest struct {
 type ChannelRequest struct {
 	Channel   string `msgpack:"channel"`
 	ID        string `msgpack:"id,omitempty"`
+	Lang      string `msgpack:"lang,omitempty"`
 	Timestamp string `msgpack:"timestamp"`
 	Clock     uint64 `msgpack:"clock"`
 }
@@ -60,6 +64,7 @@ type ChannelRequest struct {
 // EmptyRequest is the data of users, channels, list, election and clock
 // requests, which carry only the sender's clocks.
 type EmptyRequest struct {
+	Lang      string `msgpack:"lang,omitempty"`
 	Timestamp string `msgpack:"timestamp"`
 	Clock     uint64 `msgpack:"clock"`
 }
@@ -70,6 +75,7 @@ type PublishRequest struct {
 	Channel   string `msgpack:"channel"`
 	Message   string `msgpack:"message"`
 	ID        string `msgpack:"id,omitempty"`
+	Lang      string `msgpack:"lang,omitempty"`
 	Timestamp string `msgpack:"timestamp"`
 	Clock     uint64 `msgpack:"clock"`
 }
@@ -80,6 +86,7 @@ type DirectRequest struct {
 	Dst       string `msgpack:"dst"`
 	Message   string `msgpack:"message"`
 	ID        string `msgpack:"id,omitempty"`
+	Lang      string `msgpack:"lang,omitempty"`
 	Timestamp string `msgpack:"timestamp"`
 	Clock     uint64 `msgpack:"clock"`
 }
@@ -92,6 +99,7 @@ type HistoryRequest struct {
 	Peer      string `msgpack:"peer,omitempty"`
 	Limit     int    `msgpack:"limit,omitempty"`
 	Before    string `msgpack:"before,omitempty"`
+	Lang      string `msgpack:"lang,omitempty"`
 	Timestamp string `msgpack:"timestamp"`
 	Clock     uint64 `msgpack:"clock"`
 }

@@ -289,6 +289,7 @@ func (s *Session) Decode(d proto.Delivery) (Message, error) {
 // and the Lamport clock the request carried.
 func (s *Session) call(ctx context.Context, service string, request any) (proto.Data, uint64, error) {
 	meta := s.clocks.Meta()
+	meta.Lang = s.lang // servers that know the key describe errors in it
 	frame, err := proto.Encode(service, request, meta)
 	if err != nil {
 		return nil, 0, newError(ErrInvalid, err, s.lang, textEncode)

@@ -35,10 +35,15 @@ func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 		s.badInput.Warn(s.log, "request rejected", "service", service, "err", err)
 		return s.errorReply(service, describe(err, s.cfg.Lang))
 	}
+	// A msgsys client names the language it shows text in, so that it
+	// shows the reasons for errors in that language too.
+	requested, _, _ := env.Data.OptString("lang")
+	l := lang.Requested(requested, s.cfg.Lang)
+
 	clock, ahead, err := s.cfg.Clocks.WitnessClient(env.Data)
 	if err != nil {
 		s.badInput.Warn(s.log, "request rejected", "service", replyService(env.Service), "err", err)
-		return s.errorReply(replyService(env.Service), describe(err, s.cfg.Lang))
+		return s.errorReply(replyService(env.Service), describe(err, l))
 	}
 	if ahead > 0 {
 		s.clockAhead.Warn(s.log, "client clock far ahead, clock moved less", "service", env.Service, "received", ahead, "clock", clock)
@@ -47,15 +52,15 @@ func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 	// of a type or form the protocol does not list is invalid input.
 	if _, _, err := env.Data.Timestamp(); err != nil {
 		s.badInput.Warn(s.log, "request rejected", "service", replyService(env.Service), "err", err)
-		return s.errorReply(replyService(env.Service), describe(err, s.cfg.Lang))
+		return s.errorReply(replyService(env.Service), describe(err, l))
 	}
 
 	rid, err := requestID(env)
 	if err != nil {
 		s.badInput.Warn(s.log, "request rejected", "service", replyService(env.Service), "err", err)
-		return s.errorReply(replyService(env.Service), describe(err, s.cfg.Lang))
+		return s.errorReply(replyService(env.Service), describe(err, l))
 	}
-	req := request{s: s, service: env.Service, data: env.Data, rid: rid}
+	req := request{s: s, service: env.Service, data: env.Data, rid: rid, lang: l}
 	var reply []byte
 	switch env.Service {
 	case proto.ServiceLogin:
@@ -78,7 +83,7 @@ func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 		// invalid UTF-8 or kilobytes of whatever the request sent.
 		name := strconv.Quote(env.Service[:min(len(env.Service), maxServiceEcho)])
 		s.badInput.Warn(s.log, "request rejected", "service", name, "reason", "unknown service")
-		reply = s.errorReply(proto.ServiceError, textUnknownService.In(s.cfg.Lang)+name)
+		reply = s.errorReply(proto.ServiceError, textUnknownService.In(l)+name)
 	}
 	return reply
 }
@@ -134,16 +139,17 @@ type request struct {
 	service string
 	data    proto.Data
 	rid     string
+	lang    string // of the error descriptions
 }
 
 func (r *request) reject(err error) []byte {
 	r.s.rejected.Info(r.s.log, "request rejected", "service", r.service, "err", err)
-	return r.s.errorReply(r.service, describe(err, r.s.cfg.Lang))
+	return r.s.errorReply(r.service, describe(err, r.lang))
 }
 
 func (r *request) rejectText(text lang.Text, detail string) []byte {
 	r.s.rejected.Info(r.s.log, "request rejected", "service", r.service, "reason", text.EN+detail)
-	return r.s.errorReply(r.service, text.In(r.s.cfg.Lang)+detail)
+	return r.s.errorReply(r.service, text.In(r.lang)+detail)
 }
 
 // name reads a required name field and validates it.
@@ -176,7 +182,7 @@ func (r *request) write(ctx context.Context, op store.Op) (store.Op, bool, error
 
 func (r *request) failed(err error) []byte {
 	r.s.log.Error("write failed", "service", r.service, "err", err)
-	return r.s.errorReply(r.service, textInternal.In(r.s.cfg.Lang))
+	return r.s.errorReply(r.service, textInternal.In(r.lang))
 }
 
 func (r *request) login(ctx context.Context) []byte {

@@ -169,6 +169,29 @@ func TestTimestampVariantsAccepted(t *testing.T) {
 	}
 }
 
+// TestErrorsInRequestedLanguage posts to an unknown channel of a server
+// that runs in Portuguese, asking for each language in turn.
+func TestErrorsInRequestedLanguage(t *testing.T) {
+	c := startCluster(t, 1)
+	cl := c.client()
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+
+	cases := []struct{ requested, want string }{
+		{"en", "channel not found: nada"},
+		{"EN-us", "channel not found: nada"},
+		{"pt", "canal não encontrado: nada"},
+		{"", "canal não encontrado: nada"},
+		{"fr", "canal não encontrado: nada"},
+	}
+	for _, tc := range cases {
+		data := map[string]any{"user": "ana", "channel": "nada", "message": "oi", "lang": tc.requested}
+		env := cl.raw(encodeMap(t, map[string]any{"service": "publish", "data": data}))
+		if got, _, _ := env.Data.OptString("message"); got != tc.want {
+			t.Errorf("lang %q: message %q, want %q", tc.requested, got, tc.want)
+		}
+	}
+}
+
 func encodeMap(t *testing.T, m map[string]any) []byte {
 	t.Helper()
 	frame, err := encodeAny(m)
