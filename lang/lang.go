@@ -70,3 +70,16 @@ func (t Text) In(l string) string {
 	}
 	return t.PT
 }
+
+// Size formats a limit of n bytes for a description, in the largest binary
+// unit that divides it exactly: "64 KiB", "16 MiB", "1000 bytes". The unit
+// symbols are the same in Portuguese and English.
+func Size(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

@@ -78,3 +78,21 @@ func TestRequestedFallsBack(t *testing.T) {
 		}
 	}
 }
+
+func TestSizeUnits(t *testing.T) {
+	for _, tt := range []struct {
+		n    int
+		want string
+	}{
+		{64 << 10, "64 KiB"},
+		{16 << 20, "16 MiB"},
+		{1 << 20, "1 MiB"},
+		{1536 << 10, "1536 KiB"},
+		{1000, "1000 bytes"},
+		{0, "0 bytes"},
+	} {
+		if got := Size(tt.n); got != tt.want {
+			t.Errorf("Size(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+}

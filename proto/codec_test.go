@@ -172,8 +172,8 @@ func TestDecodeDeepNestingRejected(t *testing.T) {
 		frame = append(frame, 0xc0)
 		start := time.Now()
 		_, err := DecodeValue(frame)
-		if !errors.Is(err, errTooDeep) {
-			t.Errorf("opener %#x: err = %v, want errTooDeep", opener, err)
+		if !errors.Is(err, ErrTooDeep) {
+			t.Errorf("opener %#x: err = %v, want ErrTooDeep", opener, err)
 		}
 		if elapsed := time.Since(start); elapsed > time.Second {
 			t.Errorf("opener %#x: rejecting took %v", opener, elapsed)
@@ -186,8 +186,8 @@ func TestDecodeDeepNestingRejected(t *testing.T) {
 		frame = append(frame, 0x81, 0xa1, 'a')
 	}
 	frame = append(frame, 0xc0)
-	if _, err := DecodeValue(frame); !errors.Is(err, errTooDeep) {
-		t.Errorf("nested maps: err = %v, want errTooDeep", err)
+	if _, err := DecodeValue(frame); !errors.Is(err, ErrTooDeep) {
+		t.Errorf("nested maps: err = %v, want ErrTooDeep", err)
 	}
 }
 
@@ -199,12 +199,12 @@ func TestDecodeDepthLimit(t *testing.T) {
 	if _, err := DecodeValue(nest(MaxDepth)); err != nil {
 		t.Errorf("%d levels: %v", MaxDepth, err)
 	}
-	if _, err := DecodeValue(nest(MaxDepth + 1)); !errors.Is(err, errTooDeep) {
-		t.Errorf("%d levels: err = %v, want errTooDeep", MaxDepth+1, err)
+	if _, err := DecodeValue(nest(MaxDepth + 1)); !errors.Is(err, ErrTooDeep) {
+		t.Errorf("%d levels: err = %v, want ErrTooDeep", MaxDepth+1, err)
 	}
 	// An empty container at the limit counts as a level too.
-	if _, err := DecodeValue(append(bytes.Repeat([]byte{0x91}, MaxDepth), 0x90)); !errors.Is(err, errTooDeep) {
-		t.Errorf("empty array below %d levels: err = %v, want errTooDeep", MaxDepth, err)
+	if _, err := DecodeValue(append(bytes.Repeat([]byte{0x91}, MaxDepth), 0x90)); !errors.Is(err, ErrTooDeep) {
+		t.Errorf("empty array below %d levels: err = %v, want ErrTooDeep", MaxDepth, err)
 	}
 }
 

@@ -198,7 +198,7 @@ func FuzzScan(f *testing.F) {
 			}
 			return
 		}
-		if panicked == nil && decodeErr == nil && !errors.Is(scanErr, errTooDeep) && !errors.Is(scanErr, errKeyType) {
+		if panicked == nil && decodeErr == nil && !errors.Is(scanErr, ErrTooDeep) && !errors.Is(scanErr, ErrKeyNotStr) {
 			t.Fatalf("scan rejected % x (%v), which the decoder accepts", frame, scanErr)
 		}
 	})

@@ -2,6 +2,7 @@ package proto
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -36,6 +37,43 @@ var (
 
 var folder = cases.Fold()
 
+// ReservedNameError is the error of a name that folds to ReservedTopic. It
+// carries the name as written, for the description, and matches
+// ErrNameReserved under errors.Is.
+type ReservedNameError struct {
+	Name string // in NFC
+}
+
+func (e *ReservedNameError) Error() string {
+	return "proto: name " + QuoteShort(e.Name) + " is reserved"
+}
+
+// Is reports whether target is ErrNameReserved.
+func (e *ReservedNameError) Is(target error) bool { return target == ErrNameReserved }
+
+// maxQuotedBytes bounds how much of a string QuoteShort keeps.
+const maxQuotedBytes = 64
+
+// Shorten returns s for a log line, cut like QuoteShort but not quoted,
+// because the log handler quotes values itself.
+func Shorten(s string) string {
+	if len(s) <= maxQuotedBytes {
+		return s
+	}
+	return TruncateText(s, maxQuotedBytes) + "..."
+}
+
+// QuoteShort quotes s with strconv.Quote for an error description or a log
+// line. A string longer than 64 bytes is cut at a character boundary and
+// followed by "...", so that a huge field from the network makes neither a
+// huge reply nor a huge log line.
+func QuoteShort(s string) string {
+	if len(s) <= maxQuotedBytes {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(TruncateText(s, maxQuotedBytes)) + "..."
+}
+
 // NormalizeName validates a user or channel name and returns it in NFC, as
 // it is shown. Use FoldName for the key that decides uniqueness.
 func NormalizeName(name string) (string, error) {
@@ -57,7 +95,7 @@ func NormalizeName(name string) (string, error) {
 		}
 	}
 	if FoldName(name) == ReservedTopic {
-		return "", ErrNameReserved
+		return "", &ReservedNameError{Name: name}
 	}
 	return name, nil
 }

@@ -242,3 +242,30 @@ func TestNormalizeNameReturnsNFC(t *testing.T) {
 		t.Errorf("NormalizeName = %q, want Å in NFC", got)
 	}
 }
+
+func TestQuoteShortCutsLongStrings(t *testing.T) {
+	long := strings.Repeat("é", 100) // 200 bytes
+	if got, want := QuoteShort("login"), `"login"`; got != want {
+		t.Errorf("QuoteShort(login) = %s, want %s", got, want)
+	}
+	if got, want := QuoteShort(long), `"`+strings.Repeat("é", 32)+`"...`; got != want {
+		t.Errorf("QuoteShort of 200 bytes = %s, want %s", got, want)
+	}
+	if got, want := Shorten(long), strings.Repeat("é", 32)+"..."; got != want {
+		t.Errorf("Shorten of 200 bytes = %s, want %s", got, want)
+	}
+	if got := Shorten("login"); got != "login" {
+		t.Errorf("Shorten(login) = %s, want login", got)
+	}
+}
+
+func TestReservedNameErrorCarriesName(t *testing.T) {
+	_, err := NormalizeName("Servers")
+	var reserved *ReservedNameError
+	if !errors.As(err, &reserved) || reserved.Name != "Servers" {
+		t.Fatalf("NormalizeName(Servers) err = %v, want a ReservedNameError naming Servers", err)
+	}
+	if !errors.Is(err, ErrNameReserved) {
+		t.Errorf("err = %v, want it to match ErrNameReserved", err)
+	}
+}

@@ -7,11 +7,27 @@ import (
 
 var (
 	errTruncated = errors.New("proto: invalid MessagePack: truncated")
-	errTooDeep   = errors.New("proto: invalid MessagePack: nested too deeply")
 	errBadCode   = errors.New("proto: invalid MessagePack: reserved code 0xc1")
 	errTrailing  = errors.New("proto: invalid MessagePack: bytes after the value")
-	errKeyType   = errors.New("proto: map key is not a MessagePack str")
 )
+
+// Errors of well-formed MessagePack that the protocol still rejects. A
+// receiver describes each in its error reply.
+var (
+	// ErrTooDeep is a value whose maps and arrays nest deeper than MaxDepth.
+	ErrTooDeep = errors.New("proto: invalid MessagePack: nested too deeply")
+	// ErrKeyNotStr is a map key of another type than str, such as bin.
+	ErrKeyNotStr = errors.New("proto: map key is not a MessagePack str")
+)
+
+// Scan checks that frame holds one well-formed MessagePack value that
+// DecodeValue would accept, without decoding it: its errors are those of
+// DecodeValue apart from the size limit. It reads the frame once and
+// allocates nothing, so a receiver can learn why a frame that is too large
+// for it is also malformed, such as ErrTooDeep for a deep nest.
+func Scan(frame []byte) error {
+	return scan(frame, MaxDepth)
+}
 
 // scan checks that frame holds exactly one well-formed MessagePack value
 // nested at most maxDepth deep, whose map keys are all str, before the
@@ -107,7 +123,7 @@ func skipValue(b []byte, depth int) ([]byte, error) {
 // rejected before any item is read.
 func skipItems(b []byte, n int, depth int) ([]byte, error) {
 	if depth <= 0 {
-		return nil, errTooDeep
+		return nil, ErrTooDeep
 	}
 	if n > len(b) {
 		return nil, errTruncated
@@ -125,7 +141,7 @@ func skipItems(b []byte, n int, depth int) ([]byte, error) {
 // that is not a str. Each pair takes at least two bytes.
 func skipMap(b []byte, n int, depth int) ([]byte, error) {
 	if depth <= 0 {
-		return nil, errTooDeep
+		return nil, ErrTooDeep
 	}
 	if n > len(b)/2 {
 		return nil, errTruncated
@@ -136,7 +152,7 @@ func skipMap(b []byte, n int, depth int) ([]byte, error) {
 			return nil, errTruncated
 		}
 		if !isStr(b[0]) {
-			return nil, errKeyType
+			return nil, ErrKeyNotStr
 		}
 		if b, err = skipValue(b, depth-1); err != nil {
 			return nil, err

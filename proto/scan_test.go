@@ -98,8 +98,8 @@ func TestScanMapKeys(t *testing.T) {
 		if len(value) > 0 && isStr(value[0]) {
 			continue
 		}
-		if err := scan(mpMap(value, []byte{0x01}), MaxDepth); !errors.Is(err, errKeyType) {
-			t.Errorf("%s key: err = %v, want errKeyType", name, err)
+		if err := scan(mpMap(value, []byte{0x01}), MaxDepth); !errors.Is(err, ErrKeyNotStr) {
+			t.Errorf("%s key: err = %v, want ErrKeyNotStr", name, err)
 		}
 	}
 }

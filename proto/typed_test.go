@@ -140,7 +140,7 @@ func TestPeekServiceErrors(t *testing.T) {
 	if _, err := PeekService([]byte{0x91, 0x01}); err == nil {
 		t.Error("array accepted")
 	}
-	if _, err := PeekService(append(bytes.Repeat([]byte{0x91}, 100), 0xc0)); !errors.Is(err, errTooDeep) {
-		t.Errorf("deep nesting: err = %v, want errTooDeep", err)
+	if _, err := PeekService(append(bytes.Repeat([]byte{0x91}, 100), 0xc0)); !errors.Is(err, ErrTooDeep) {
+		t.Errorf("deep nesting: err = %v, want ErrTooDeep", err)
 	}
 }

@@ -212,7 +212,7 @@ func (r *Reader) Key() []byte {
 		return nil
 	}
 	if len(r.b) == 0 || !isStr(r.b[0]) {
-		r.fail(errKeyType)
+		r.fail(ErrKeyNotStr)
 		return nil
 	}
 	return r.str()

@@ -85,8 +85,8 @@ func TestReaderErrors(t *testing.T) {
 		"str beyond end":    {[]byte{0xd9, 9, 'a'}, func(r *Reader) { _ = r.String() }, errTruncated},
 		"int cut short":     {[]byte{0xcd, 1}, func(r *Reader) { r.Int() }, errTruncated},
 		"bytes left over":   {[]byte{0x01, 0x02}, func(r *Reader) { r.Uint() }, errTrailing},
-		"key not str":       {[]byte{0x81, 0x01, 0x01}, func(r *Reader) { r.MapLen(); r.Key() }, errKeyType},
-		"too deep to skip":  {append(bytes.Repeat([]byte{0x91}, MaxDepth+2), 0xc0), func(r *Reader) { r.Skip() }, errTooDeep},
+		"key not str":       {[]byte{0x81, 0x01, 0x01}, func(r *Reader) { r.MapLen(); r.Key() }, ErrKeyNotStr},
+		"too deep to skip":  {append(bytes.Repeat([]byte{0x91}, MaxDepth+2), 0xc0), func(r *Reader) { r.Skip() }, ErrTooDeep},
 		"error sticks":      {[]byte{0xa1, 'x', 0x01}, func(r *Reader) { r.Uint(); r.Uint() }, ErrWireType},
 	}
 	for name, c := range cases {

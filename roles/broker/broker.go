@@ -139,7 +139,8 @@ type Broker struct {
 	fanout    *fanout       // subscribers and their subscriptions
 	clientSeq atomic.Uint32 // last client identity number
 
-	badRequests proto.RateLog // malformed client messages
+	badRequests proto.RateLog // client requests rejected with an error reply
+	malformed   proto.RateLog // client messages dropped for lack of a delimiter or a body
 	badReplies  proto.RateLog // malformed or unexpected server replies
 	lostReplies proto.RateLog // replies dropped because a client's queue was full
 }

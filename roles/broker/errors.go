@@ -43,8 +43,8 @@ var failureTexts = map[failure]lang.Text{
 		EN: "The server did not reply in time. Try again.",
 	},
 	failTooLarge: {
-		PT: "Requisição grande demais: o limite é 1 MiB.",
-		EN: "Request too large: the limit is 1 MiB.",
+		PT: "Requisição grande demais: o limite é " + lang.Size(MaxRequestBytes) + ".",
+		EN: "Request too large: the limit is " + lang.Size(MaxRequestBytes) + ".",
 	},
 	failDisconnected: {
 		PT: "O servidor se desconectou antes de responder. Tente novamente.",
@@ -91,14 +91,18 @@ func (b *Broker) errorPayload(body []byte, reason failure) []byte {
 	if env.Service != "" && len(env.Service) <= maxServiceBytes && utf8.ValidString(env.Service) {
 		service = env.Service
 	}
+	l := b.cfg.Lang
 	if err == nil {
 		// A bad clock does not matter here: the reply is an error anyway.
 		_, _ = b.cfg.Clocks.Witness(env.Data)
+		// A msgsys client names the language it shows text in.
+		requested, _, _ := env.Data.OptString("lang")
+		l = lang.Requested(requested, l)
 	}
 
-	text := failureTexts[reason].In(b.cfg.Lang)
+	text := failureTexts[reason].In(l)
 	if reason == failNoServer && b.backend != nil && b.backend.KeyFailedSince(time.Now().Add(-keyRejectedWithin)) {
-		text += " " + textKeyRejected.In(b.cfg.Lang)
+		text += " " + textKeyRejected.In(l)
 	}
 	data := errorReply{Status: proto.StatusError, Description: text, Message: text}
 	payload, err := proto.Encode(service, &data, b.cfg.Clocks.Meta())

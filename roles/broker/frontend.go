@@ -57,10 +57,16 @@ func (b *Broker) serveClient(conn *proto.Conn) {
 // DEALER client may put envelope frames before the delimiter, and they
 // come back with the reply.
 func (b *Broker) handleRequest(c *client, frames [][]byte) {
+	// The two kinds of bad request have their own rate limits, so that a
+	// flood of one kind cannot hide every line of the other.
 	delim := delimiterIndex(frames)
 	if delim < 0 || delim == len(frames)-1 {
-		b.badRequests.Warn(b.log, "malformed request dropped", "client", c.addr,
-			"frames", len(frames), "reason", "no delimiter or no body")
+		reason := "no body after the delimiter"
+		if delim < 0 {
+			reason = "no empty delimiter frame"
+		}
+		b.malformed.Warn(b.log, "malformed request dropped", "client", c.addr,
+			"frames", len(frames), "reason", reason)
 		return
 	}
 

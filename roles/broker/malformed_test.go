@@ -3,8 +3,10 @@ package broker
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,5 +98,63 @@ func TestMalformedInputSurvived(t *testing.T) {
 	defer r.Close()
 	if reply, err := r.Request(context.Background(), []byte("still alive"), 5*time.Second); err != nil || string(reply) != "still alive" {
 		t.Fatalf("after malformed input: reply %q, err %v", reply, err)
+	}
+}
+
+// syncBuffer collects log output from the broker's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestRequestWithoutDelimiterLogged sends a request too large to forward
+// and, within the same second, one without the empty delimiter. Each kind
+// of bad request has its own rate limit, so the second is logged too.
+func TestRequestWithoutDelimiterLogged(t *testing.T) {
+	logs := &syncBuffer{}
+	cfg := testConfig(t)
+	cfg.Log = slog.New(slog.NewTextHandler(logs, nil))
+	b := startBroker(t, cfg)
+	startServer(t, b, proto.Dealer, echo)
+	waitServers(t, b, 1)
+	client := dial(t, b.FrontendEndpoint(), proto.Dealer)
+	replies := receive(t, client)
+
+	if err := client.Send([]byte{}, make([]byte, MaxRequestBytes+1)); err != nil {
+		t.Fatal(err)
+	}
+	if msg := replies.next(t, 5*time.Second); len(msg) != 2 {
+		t.Fatalf("reply to a request too large: %q, want a delimiter and an error", msg)
+	}
+	if err := client.Send(encodeRequest(t, "users", 1)); err != nil {
+		t.Fatal(err)
+	}
+	// The broker reads one connection's messages in order, so the reply to
+	// this request shows that it has handled the one before.
+	if err := client.Send([]byte{}, encodeRequest(t, "users", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if msg := replies.next(t, 5*time.Second); len(msg) != 2 {
+		t.Fatalf("reply to a good request: %q, want a delimiter and the echo", msg)
+	}
+
+	out := logs.String()
+	if !strings.Contains(out, `msg="malformed request dropped"`) || !strings.Contains(out, `reason="no empty delimiter frame"`) {
+		t.Errorf("no log line for the request without a delimiter; log:\n%s", out)
+	}
+	if !strings.Contains(out, `reason="too large"`) {
+		t.Errorf("no log line for the request too large; log:\n%s", out)
 	}
 }

@@ -284,6 +284,27 @@ func TestPortugueseErrorText(t *testing.T) {
 	}
 }
 
+// TestErrorTextInRequestedLanguage asks a Portuguese broker for English.
+func TestErrorTextInRequestedLanguage(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Lang = "pt"
+	b := startBroker(t, cfg)
+	r := proto.NewRequester(b.FrontendEndpoint())
+	defer r.Close()
+
+	frame, err := proto.Encode(proto.ServiceUsers, &proto.EmptyRequest{}, proto.Meta{Clock: 1, Lang: "en"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := r.Request(context.Background(), frame, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, text, _ := decodeError(t, reply); text != failureTexts[failNoServer].EN {
+		t.Errorf("description = %q, want the English text", text)
+	}
+}
+
 func TestNoServerNamesKeyRejection(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.ClusterKey = "broker-test-key"

@@ -15,9 +15,8 @@ type heartbeatReply struct {
 }
 
 // serveConn serves the requests of one connection in order until it
-// closes. A REQ peer sends ["", payload], and a peer behind a proxy may add
-// routing frames before the empty one. Every frame before the payload goes
-// back unchanged in front of the reply.
+// closes. Every frame before the payload goes back unchanged in front of
+// the reply (see splitRequest).
 func (r *Reference) serveConn(conn *proto.Conn) {
 	peer := conn.RemoteAddr()
 	for {
@@ -32,29 +31,64 @@ func (r *Reference) serveConn(conn *proto.Conn) {
 			continue
 		}
 
-		reply := r.handle(frames[len(frames)-1], peer)
+		envelope, payload, rej := splitRequest(frames)
+		var reply []byte
+		if rej != nil {
+			reply = r.rejectReply(rej, peer)
+		} else {
+			reply = r.handle(payload, peer)
+		}
 		if reply == nil {
 			continue
 		}
-		out := make([][]byte, 0, len(frames))
-		out = append(out, frames[:len(frames)-1]...)
-		out = append(out, reply)
-		if err := conn.Send(out...); err != nil {
+		if err := conn.Send(append(envelope, reply)...); err != nil {
 			r.log.Warn("send reply failed", "peer", peer, "err", err, "clock", r.lamport())
 			return
 		}
 	}
 }
 
+// splitRequest splits a message into the frames that go back in front of
+// the reply and the request payload. A REQ peer sends ["", payload], and a
+// peer behind a proxy adds routing frames before the empty delimiter. A
+// message with a delimiter must have exactly one frame after it, or it is
+// rejected: the delimiter and the frames before it still carry the error
+// reply back. A message without a delimiter, from a bare DEALER, has its
+// last frame as the payload.
+func splitRequest(frames [][]byte) (envelope [][]byte, payload []byte, rej *rejection) {
+	for i, frame := range frames {
+		if len(frame) != 0 {
+			continue
+		}
+		envelope = append([][]byte(nil), frames[:i+1]...)
+		if after := len(frames) - i - 1; after != 1 {
+			return envelope, nil, rejectFrameCount(after)
+		}
+		return envelope, frames[i+1], nil
+	}
+	last := len(frames) - 1
+	return append([][]byte(nil), frames[:last]...), frames[last], nil
+}
+
 // handle serves one request payload and returns the reply payload, or nil
 // when no reply could be encoded.
 func (r *Reference) handle(payload []byte, peer string) []byte {
-	service, data, rej := r.serve(payload)
+	service, data, rej := r.serve(payload, peer)
 	if rej != nil {
-		r.rejects.record(rej, peer, r.lamport())
-		service = rej.service
-		data = &proto.StatusReply{Status: proto.StatusError, Description: rej.text.In(r.cfg.Lang)}
+		return r.rejectReply(rej, peer)
 	}
+	return r.encodeReply(service, data, peer)
+}
+
+// rejectReply logs a rejected request and returns its error reply, or nil
+// when the reply could not be encoded.
+func (r *Reference) rejectReply(rej *rejection, peer string) []byte {
+	r.rejects.record(rej, peer, r.lamport())
+	data := &proto.StatusReply{Status: proto.StatusError, Description: rej.text.In(r.cfg.Lang)}
+	return r.encodeReply(rej.service, data, peer)
+}
+
+func (r *Reference) encodeReply(service string, data any, peer string) []byte {
 	reply, err := proto.Encode(service, data, r.cfg.Clocks.Meta())
 	if err != nil {
 		r.log.Error("encode reply failed", "service", service, "peer", peer, "err", err, "clock", r.lamport())
@@ -66,7 +100,7 @@ func (r *Reference) handle(payload []byte, peer string) []byte {
 // serve decodes a request, witnesses its clock and runs its service. It
 // returns the service name and data of the reply, or why the request was
 // rejected.
-func (r *Reference) serve(payload []byte) (string, any, *rejection) {
+func (r *Reference) serve(payload []byte, peer string) (string, any, *rejection) {
 	env, err := proto.Decode(payload)
 	if err != nil {
 		return "", nil, rejectDecode(env.Service, err)
@@ -83,13 +117,13 @@ func (r *Reference) serve(payload []byte) (string, any, *rejection) {
 
 	switch env.Service {
 	case proto.ServiceRank:
-		server, rej := r.touch(env.Service, env.Data)
+		server, rej := r.touch(env.Service, env.Data, peer)
 		if rej != nil {
 			return "", nil, rej
 		}
 		return env.Service, &proto.RankReply{Rank: server.Rank}, nil
 	case proto.ServiceHeartbeat:
-		if _, rej := r.touch(env.Service, env.Data); rej != nil {
+		if _, rej := r.touch(env.Service, env.Data, peer); rej != nil {
 			return "", nil, rej
 		}
 		return env.Service, &heartbeatReply{}, nil
@@ -102,7 +136,7 @@ func (r *Reference) serve(payload []byte) (string, any, *rejection) {
 // touch serves the common part of rank and heartbeat: it reads user and
 // addr, registers an unknown name with the next rank, stores a new
 // endpoint, marks the server available and logs each change.
-func (r *Reference) touch(service string, data proto.Data) (proto.ServerInfo, *rejection) {
+func (r *Reference) touch(service string, data proto.Data, peer string) (proto.ServerInfo, *rejection) {
 	user, err := data.String("user")
 	if err != nil {
 		return proto.ServerInfo{}, rejectField(service, err)
@@ -118,17 +152,22 @@ func (r *Reference) touch(service string, data proto.Data) (proto.ServerInfo, *r
 
 	// A rank request may name the rank the server was started with, and a
 	// heartbeat the rank the server uses, both msgsys additions: a server
-	// keeps its rank even when this reference lost its data file.
+	// keeps its rank even when this reference lost its data file. Only a
+	// rank request may move a registered name to another rank, because a
+	// name must get its old rank back.
 	var want int64
 	if n, ok, err := data.OptInt("rank"); err == nil && ok && n > 0 {
 		want = n
 	}
-	res, err := r.registry.touch(name, addr, want, time.Now())
+	res, err := r.registry.touch(name, addr, want, service == proto.ServiceRank, time.Now())
 	if err != nil {
 		return proto.ServerInfo{}, rejectStore(service, err)
 	}
 
 	s := res.server
+	if res.rankKept != 0 {
+		r.rankKept.Warn(r.log, "heartbeat rank change rejected", "name", s.Name, "rank", s.Rank, "requested_rank", res.rankKept, "peer", peer, "clock", r.lamport())
+	}
 	if res.registered {
 		r.log.Info("server registered", "name", s.Name, "rank", s.Rank, "addr", s.Addr, "clock", r.lamport())
 	}

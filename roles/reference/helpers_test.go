@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -198,6 +199,20 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
 		<-time.After(10 * time.Millisecond)
+	}
+}
+
+// python is Debian's interpreter, which has python3-zmq; a python3
+// earlier on PATH may lack it.
+const python = "/usr/bin/python3"
+
+// requireLibzmq skips the test unless python imports zmq.
+func requireLibzmq(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, python, "-c", "import zmq").CombinedOutput(); err != nil {
+		t.Skipf("skipping: %s cannot import zmq (install python3-zmq): %v: %s", python, err, bytes.TrimSpace(out))
 	}
 }
 

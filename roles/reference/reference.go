@@ -5,9 +5,9 @@
 //
 // Services and their replies, which repeat the request's service name:
 //
-//	rank       data {user, addr?} -> {rank}
-//	list       data {}            -> {list: [{name, rank, addr?}, ...]} sorted by rank
-//	heartbeat  data {user, addr?} -> {}
+//	rank       data {user, addr?, rank?} -> {rank}
+//	list       data {}                   -> {list: [{name, rank, addr?}, ...]} sorted by rank
+//	heartbeat  data {user, addr?, rank?} -> {}
 //
 // Every reply's data also carries timestamp and clock. A request that cannot
 // be served gets {status: "erro", description} under the request's service,
@@ -102,6 +102,7 @@ type Reference struct {
 	listener *proto.Listener
 	registry *registry
 	rejects  rejectLog
+	rankKept proto.RateLog // heartbeats that requested another rank for a registered name
 
 	started   atomic.Bool // set by the first Run or by Close
 	closeOnce sync.Once

@@ -1,9 +1,14 @@
 package reference
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -218,6 +223,85 @@ func TestHeartbeatRegistersUnknownName(t *testing.T) {
 	}
 }
 
+func TestHeartbeatKeepsRegisteredRank(t *testing.T) {
+	ref := startReference(t, t.TempDir(), nil)
+	c := newClient(t, ref.ref.Endpoint())
+	c.rank("alpha", "")
+	c.rank("beta", "")
+
+	env := c.call(proto.ServiceHeartbeat, &proto.HeartbeatRequest{User: "beta", Rank: 50})
+	if env.Service != proto.ServiceHeartbeat || env.Data["status"] != nil {
+		t.Fatalf("heartbeat with another rank: reply service %q, data %v, want a plain heartbeat reply", env.Service, env.Data)
+	}
+	want := []proto.ServerInfo{{Name: "alpha", Rank: 1}, {Name: "beta", Rank: 2}}
+	if got := c.list(); !slices.Equal(got, want) {
+		t.Errorf("list after beta's heartbeat with rank 50 = %v, want %v", got, want)
+	}
+	if got := c.rank("beta", ""); got != 2 {
+		t.Errorf("rank of beta after its heartbeat with rank 50 = %d, want its old rank 2", got)
+	}
+	if lines := ref.logs.lines("heartbeat rank change rejected", "name=beta", "rank=2", "requested_rank=50"); len(lines) != 1 {
+		t.Errorf("rejected rank change logged %d times, want once: %q", len(lines), lines)
+	}
+
+	// An unknown name registers as a rank request would, at the requested
+	// rank when no other name holds it.
+	c.call(proto.ServiceHeartbeat, &proto.HeartbeatRequest{User: "gamma", Rank: 7})
+	if got := c.rank("gamma", ""); got != 7 {
+		t.Errorf("rank of gamma after its first heartbeat with rank 7 = %d, want 7", got)
+	}
+}
+
+// TestExtraFrameGetsErrorReply sends a request of two frames from a
+// libzmq REQ socket, which puts one delimiter in front of both.
+func TestExtraFrameGetsErrorReply(t *testing.T) {
+	requireLibzmq(t)
+	ref := startReference(t, t.TempDir(), nil)
+	list := encodeMap(t, map[string]any{"service": "list", "data": map[string]any{}})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	script := filepath.Join("..", "..", "testdata", "interop", "req_frames.py")
+	out, err := exec.CommandContext(ctx, python, script, ref.ref.Endpoint(), hex.EncodeToString(list), hex.EncodeToString([]byte("extra"))).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", script, err)
+	}
+	var result struct {
+		Reply []string `json:"reply"`
+	}
+	if err := json.Unmarshal(out, &result); err != nil {
+		t.Fatalf("%s printed %q: %v", script, out, err)
+	}
+	if len(result.Reply) != 1 {
+		t.Fatalf("reply of %d frames %q, want one error frame", len(result.Reply), result.Reply)
+	}
+	frame, err := hex.DecodeString(result.Reply[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := proto.Decode(frame)
+	if err != nil {
+		t.Fatalf("reply does not decode: %v", err)
+	}
+	if env.Service != proto.ServiceError {
+		t.Errorf("reply service %q, want %q", env.Service, proto.ServiceError)
+	}
+	if status, _ := env.Data["status"].(string); status != proto.StatusError {
+		t.Errorf("reply status %q, want %q", status, proto.StatusError)
+	}
+	if desc, _ := env.Data["description"].(string); desc != "invalid request: send one frame after the delimiter" {
+		t.Errorf("description %q, want the frame-count error", desc)
+	}
+	if lines := ref.logs.lines("request rejected", "2 frames after the delimiter"); len(lines) != 1 {
+		t.Errorf("rejection logged %d times, want once: %q", len(lines), lines)
+	}
+
+	c := newClient(t, ref.ref.Endpoint())
+	if got := c.rank("alpha", ""); got != 1 {
+		t.Errorf("rank after the two-frame request = %d, want 1", got)
+	}
+}
+
 func TestAddrIsUpdated(t *testing.T) {
 	ref := startReference(t, t.TempDir(), nil)
 	c := newClient(t, ref.ref.Endpoint())
@@ -266,9 +350,11 @@ func TestBadInputGetsErrorReply(t *testing.T) {
 		{"reserved byte", []byte{0xc1}, "error", "could not be decoded"},
 		{"truncated map", []byte{0x82, 0xa7}, "error", "could not be decoded"},
 		{"empty payload", []byte{}, "error", "could not be decoded"},
-		{"too large", tooLarge, "error", "larger than"},
+		{"too large", tooLarge, "error", "message too large: the limit is 16 MiB"},
+		{"nested too deeply", append(bytes.Repeat([]byte{0x91}, 200_000), 0xc0), "error", "nested too deeply: at most 16 levels"},
+		{"bin map key", append([]byte{0x81, 0xc4, 0x07}, "service\xa4rank"...), "error", "map keys must be MessagePack str (text), not bin"},
 		{"not a map", encodeMap(t, "rank"), "error", "not a MessagePack map"},
-		{"integer map key", encodeMap(t, map[int]any{1: "rank"}), "error", "could not be decoded"},
+		{"integer map key", encodeMap(t, map[int]any{1: "rank"}), "error", "map keys must be MessagePack str"},
 		{"no service", encodeMap(t, map[string]any{"data": map[string]any{}}), "error", `"service"`},
 		{"service not text", encodeMap(t, map[string]any{"service": 7, "data": map[string]any{}}), "error", `"service"`},
 		{"data not a map", encodeMap(t, map[string]any{"service": "rank", "data": "alpha"}), "rank", `"data"`},

@@ -78,6 +78,7 @@ type touchResult struct {
 	revived    bool   // the server was not available before this request
 	oldAddr    string // the endpoint before the request, when it changed
 	addrMoved  bool   // the request changed a stored endpoint
+	rankKept   int64  // a requested rank that the known name did not take, or 0
 }
 
 // openRegistry opens or creates the bbolt file at path and loads every
@@ -154,20 +155,26 @@ func (g *registry) load() error {
 // touch records a rank or heartbeat request from the server name, a valid
 // name in NFC. A new name is stored with the next rank, or with want when
 // want is positive and no other name holds it. A known name moves to want
-// under the same condition, because an operator who starts a server with
-// --rank means it. A non-empty addr replaces the stored endpoint. The
+// under the same condition only when moveKnown is set, which a rank
+// request does because an operator who starts a server with --rank means
+// it. Otherwise a known name keeps its rank, and res.rankKept reports a
+// want it did not take. A non-empty addr replaces the stored endpoint. The
 // server is available from now on.
-func (g *registry) touch(name, addr string, want int64, now time.Time) (touchResult, error) {
+func (g *registry) touch(name, addr string, want int64, moveKnown bool, now time.Time) (touchResult, error) {
 	key := proto.FoldName(name)
 
 	g.mu.Lock()
 	defer g.mu.Unlock()
 
+	e, known := g.entries[key]
+	var res touchResult
+	if known && !moveKnown && want > 0 && want != e.Rank {
+		res.rankKept = want
+		want = 0
+	}
 	if want > 0 && g.rankHolderLocked(want) != "" && g.rankHolderLocked(want) != key {
 		want = 0
 	}
-	e, known := g.entries[key]
-	var res touchResult
 	switch {
 	case known && want > 0 && want != e.Rank:
 		rec := e.record

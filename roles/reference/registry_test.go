@@ -22,7 +22,7 @@ func TestRegisteredForgetsLongGoneServers(t *testing.T) {
 	}
 	start := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	for i, name := range []string{"gone", "brief", "later"} {
-		if _, err := g.touch(name, fmt.Sprintf("tcp://127.0.0.1:%d", 5560+i), 0, start); err != nil {
+		if _, err := g.touch(name, fmt.Sprintf("tcp://127.0.0.1:%d", 5560+i), 0, false, start); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -38,12 +38,12 @@ func TestRegisteredForgetsLongGoneServers(t *testing.T) {
 	}
 	defer g.close()
 	for _, name := range []string{"gone", "brief"} {
-		if _, err := g.touch(name, "", 0, start); err != nil {
+		if _, err := g.touch(name, "", 0, false, start); err != nil {
 			t.Fatal(err)
 		}
 	}
 	now := start.Add(forgetAfter - time.Minute)
-	if _, err := g.touch("brief", "", 0, now); err != nil {
+	if _, err := g.touch("brief", "", 0, false, now); err != nil {
 		t.Fatal(err)
 	}
 	now = start.Add(forgetAfter + time.Second)
@@ -63,7 +63,7 @@ func TestRegisteredForgetsLongGoneServers(t *testing.T) {
 		t.Errorf("registered a minute after the last heartbeat = %v, want gone still in it", got)
 	}
 
-	res, err := g.touch("gone", "", 0, now)
+	res, err := g.touch("gone", "", 0, false, now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,8 +36,18 @@ func rejectDecode(service string, err error) *rejection {
 	switch {
 	case errors.Is(err, proto.ErrFrameTooLarge):
 		text = lang.Text{
-			PT: fmt.Sprintf("mensagem maior que o limite de %d bytes", proto.MaxFrameBytes),
-			EN: fmt.Sprintf("message is larger than the %d-byte limit", proto.MaxFrameBytes),
+			PT: "mensagem grande demais: o limite é " + lang.Size(proto.MaxFrameBytes),
+			EN: "message too large: the limit is " + lang.Size(proto.MaxFrameBytes),
+		}
+	case errors.Is(err, proto.ErrTooDeep):
+		text = lang.Text{
+			PT: fmt.Sprintf("mensagem aninhada demais: no máximo %d níveis de mapas e listas", proto.MaxDepth),
+			EN: fmt.Sprintf("message nested too deeply: at most %d levels of maps and arrays", proto.MaxDepth),
+		}
+	case errors.Is(err, proto.ErrKeyNotStr):
+		text = lang.Text{
+			PT: "as chaves dos mapas devem ser MessagePack str (texto), não bin nem outro tipo",
+			EN: "map keys must be MessagePack str (text), not bin or another type",
 		}
 	case errors.Is(err, proto.ErrNotMap):
 		text = lang.Text{PT: "a mensagem não é um mapa MessagePack", EN: "message is not a MessagePack map"}
@@ -46,8 +56,7 @@ func rejectDecode(service string, err error) *rejection {
 	case errors.Is(err, proto.ErrNoData):
 		text = lang.Text{PT: `campo "data" não é um mapa`, EN: `field "data" is not a map`}
 	default:
-		// Invalid or truncated MessagePack, nesting beyond proto.MaxDepth,
-		// or a map key that is not a string.
+		// Invalid or truncated MessagePack.
 		text = lang.Text{
 			PT: "a mensagem não pôde ser decodificada como MessagePack com chaves de texto",
 			EN: "message could not be decoded as MessagePack with string keys",
@@ -56,10 +65,19 @@ func rejectDecode(service string, err error) *rejection {
 	return newRejection(service, text, err)
 }
 
+// rejectFrameCount describes a message with a delimiter but not exactly
+// one frame after it. frames is the number of frames after the delimiter.
+func rejectFrameCount(frames int) *rejection {
+	return newRejection(proto.ServiceError, lang.Text{
+		PT: "requisição inválida: envie um único quadro depois do delimitador",
+		EN: "invalid request: send one frame after the delimiter",
+	}, fmt.Errorf("%d frames after the delimiter", frames))
+}
+
 // rejectUnknownService describes a request for a service the reference
 // does not serve.
 func rejectUnknownService(service string) *rejection {
-	quoted := quoteShort(service)
+	quoted := proto.QuoteShort(service)
 	return newRejection(service, lang.Text{
 		PT: fmt.Sprintf("serviço desconhecido %s, a referência atende apenas rank, list e heartbeat", quoted),
 		EN: fmt.Sprintf("unknown service %s, the reference serves only rank, list and heartbeat", quoted),
@@ -113,7 +131,7 @@ func rejectName(service, name string, err error) *rejection {
 	default:
 		reason = lang.Text{PT: "não é válido", EN: "is not valid"}
 	}
-	quoted := quoteShort(name)
+	quoted := proto.QuoteShort(name)
 	return newRejection(service, lang.Text{
 		PT: fmt.Sprintf("o nome de servidor %s %s", quoted, reason.PT),
 		EN: fmt.Sprintf("server name %s %s", quoted, reason.EN),
@@ -149,14 +167,14 @@ func readAddr(service string, data proto.Data) (string, *rejection) {
 	rest, ok := strings.CutPrefix(addr, "tcp://")
 	if !ok {
 		return "", newRejection(service, lang.Text{
-			PT: fmt.Sprintf(`campo "addr" deve começar com tcp://, recebido %s`, quoteShort(addr)),
-			EN: fmt.Sprintf(`field "addr" must start with tcp://, got %s`, quoteShort(addr)),
+			PT: fmt.Sprintf(`campo "addr" deve começar com tcp://, recebido %s`, proto.QuoteShort(addr)),
+			EN: fmt.Sprintf(`field "addr" must start with tcp://, got %s`, proto.QuoteShort(addr)),
 		}, nil)
 	}
 	if !connectable(rest) {
 		return "", newRejection(service, lang.Text{
-			PT: fmt.Sprintf(`campo "addr" deve ser tcp://host:porta, com um host alcançável (não *) e porta de 1 a 65535, recebido %s`, quoteShort(addr)),
-			EN: fmt.Sprintf(`field "addr" must be tcp://host:port with a connectable host (not *) and a port from 1 to 65535, got %s`, quoteShort(addr)),
+			PT: fmt.Sprintf(`campo "addr" deve ser tcp://host:porta, com um host alcançável (não *) e porta de 1 a 65535, recebido %s`, proto.QuoteShort(addr)),
+			EN: fmt.Sprintf(`field "addr" must be tcp://host:port with a connectable host (not *) and a port from 1 to 65535, got %s`, proto.QuoteShort(addr)),
 		}, nil)
 	}
 	return addr, nil
@@ -175,16 +193,6 @@ func connectable(hostport string) bool {
 	}
 	n, err := strconv.ParseUint(port, 10, 16)
 	return err == nil && n > 0
-}
-
-// quoteShort quotes s for a description or a log line, cut to 64 bytes so
-// that a huge field cannot make a huge reply.
-func quoteShort(s string) string {
-	const limit = 64
-	if len(s) <= limit {
-		return strconv.Quote(s)
-	}
-	return strconv.Quote(proto.TruncateText(s, limit)) + "..."
 }
 
 // rejectLogLimit is how many rejections rejectLog writes per

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 
 	"msgsys/lang"
 	"msgsys/proto"
@@ -10,7 +11,8 @@ import (
 // Descriptions of rejected requests, in the languages people read them in.
 var (
 	textInvalidMessage   = lang.Text{PT: "mensagem inválida: não é um MessagePack legível", EN: "invalid message: not readable MessagePack"}
-	textTooLarge         = lang.Text{PT: "mensagem grande demais", EN: "message too large"}
+	textTooDeep          = lang.Text{PT: "mensagem inválida: aninhada demais, no máximo %d níveis de mapas e listas", EN: "invalid message: nested too deeply, at most %d levels of maps and arrays"}
+	textKeyNotStr        = lang.Text{PT: "mensagem inválida: as chaves dos mapas devem ser MessagePack str (texto), não bin nem outro tipo", EN: "invalid message: map keys must be MessagePack str (text), not bin or another type"}
 	textFrameCount       = lang.Text{PT: "requisição inválida: envie um único quadro depois do delimitador", EN: "invalid request: send one frame after the delimiter"}
 	textUnknownService   = lang.Text{PT: "serviço desconhecido: ", EN: "unknown service: "}
 	textNoService        = lang.Text{PT: "requisição sem o campo service", EN: "request without a service field"}
@@ -21,7 +23,7 @@ var (
 	textNameEmpty        = lang.Text{PT: "nome vazio", EN: "empty name"}
 	textNameTooLong      = lang.Text{PT: "nome longo demais: no máximo 32 caracteres", EN: "name too long: at most 32 characters"}
 	textNameChars        = lang.Text{PT: "nome inválido: use só letras, dígitos, _, - e .", EN: "invalid name: use only letters, digits, _, - and ."}
-	textNameReserved     = lang.Text{PT: "nome reservado", EN: "reserved name"}
+	textNameReserved     = lang.Text{PT: "o nome %s é reservado para os anúncios de coordenador", EN: "the name %s is reserved for coordinator announcements"}
 	textTextEmpty        = lang.Text{PT: "mensagem vazia", EN: "empty message"}
 	textTextTooLong      = lang.Text{PT: "mensagem longa demais: no máximo 8192 bytes", EN: "message too long: at most 8192 bytes"}
 	textTextControl      = lang.Text{PT: "a mensagem tem caracteres de controle", EN: "the message has control characters"}
@@ -41,6 +43,14 @@ var (
 	textTooManyBackups   = lang.Text{PT: "cópias demais em andamento, tente em alguns minutos", EN: "too many copies in progress, try again in a few minutes"}
 	textShuttingDown     = lang.Text{PT: "servidor encerrando, tente novamente", EN: "server shutting down, try again"}
 )
+
+// tooLargeText describes a request over a limit of limit bytes.
+func tooLargeText(limit int) lang.Text {
+	return lang.Text{
+		PT: "requisição grande demais: o limite é " + lang.Size(limit),
+		EN: "request too large: the limit is " + lang.Size(limit),
+	}
+}
 
 // reasonText translates a proto.FieldError reason.
 func reasonText(reason string) lang.Text {
@@ -64,6 +74,7 @@ func reasonText(reason string) lang.Text {
 // describe turns a validation error into a description for people.
 func describe(err error, l string) string {
 	var field *proto.FieldError
+	var reserved *proto.ReservedNameError
 	switch {
 	case errors.As(err, &field):
 		if field.Field == "clock" {
@@ -82,8 +93,10 @@ func describe(err error, l string) string {
 		return textNameTooLong.In(l)
 	case errors.Is(err, proto.ErrNameChars), errors.Is(err, proto.ErrNameNotUTF8):
 		return textNameChars.In(l)
+	case errors.As(err, &reserved):
+		return fmt.Sprintf(textNameReserved.In(l), proto.QuoteShort(reserved.Name))
 	case errors.Is(err, proto.ErrNameReserved):
-		return textNameReserved.In(l)
+		return fmt.Sprintf(textNameReserved.In(l), `"`+proto.ReservedTopic+`"`)
 	case errors.Is(err, proto.ErrTextEmpty):
 		return textTextEmpty.In(l)
 	case errors.Is(err, proto.ErrTextTooLong):
@@ -93,7 +106,11 @@ func describe(err error, l string) string {
 	case errors.Is(err, proto.ErrTextNotUTF8):
 		return textTextUTF8.In(l)
 	case errors.Is(err, proto.ErrFrameTooLarge):
-		return textTooLarge.In(l)
+		return tooLargeText(proto.MaxFrameBytes).In(l)
+	case errors.Is(err, proto.ErrTooDeep):
+		return fmt.Sprintf(textTooDeep.In(l), proto.MaxDepth)
+	case errors.Is(err, proto.ErrKeyNotStr):
+		return textKeyNotStr.In(l)
 	case errors.Is(err, proto.ErrNoService):
 		return textNoService.In(l)
 	case errors.Is(err, proto.ErrNoData):

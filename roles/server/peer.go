@@ -134,7 +134,7 @@ func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 
 	env, err := proto.Decode(payload)
 	if err != nil {
-		s.badInput.Warn(s.log, "invalid peer request", "service", service, "err", err)
+		s.badInput.Warn(s.log, "invalid peer request", "service", proto.Shorten(service), "err", err)
 		return s.errorReply(service, describe(err, s.cfg.Lang))
 	}
 	if _, err := s.cfg.Clocks.Witness(env.Data); err != nil {
@@ -174,8 +174,8 @@ func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 	case serviceBackup:
 		return s.handleBackup()
 	}
-	s.log.Warn("unknown peer service", "service", service)
-	return s.errorReply(proto.ServiceError, textUnknownService.In(s.cfg.Lang)+service)
+	s.unknownPeerService.Warn(s.log, "unknown peer service", "service", proto.Shorten(service))
+	return s.errorReply(proto.ServiceError, textUnknownService.In(s.cfg.Lang)+proto.QuoteShort(service))
 }
 
 func unixSeconds(t time.Time) float64 {

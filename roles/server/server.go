@@ -147,6 +147,11 @@ type Server struct {
 	deputyMu          sync.Mutex // guards deputyCoordinator and deputy
 	deputyCoordinator string     // coordinator at the last noteDeputy
 	deputy            string     // its deputy, or "" when it decides channels itself
+
+	// unknownPeerService holds back warnings about peer requests for a
+	// service no server serves, apart from badInput so that a flood of
+	// malformed requests cannot hide them.
+	unknownPeerService proto.RateLog
 }
 
 // New validates cfg, opens the store and binds the server-to-server

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	"msgsys/lang"
@@ -19,8 +18,14 @@ const MaxRequestBytes = 64 << 10
 // never fails: bad input gets an error reply, and the server goes on.
 func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 	if len(payload) > MaxRequestBytes {
+		// A frame nested too deeply gets that reason, because it would be
+		// rejected even within MaxRequestBytes.
+		if err := proto.Scan(payload); errors.Is(err, proto.ErrTooDeep) {
+			s.badInput.Warn(s.log, "request rejected", "bytes", len(payload), "err", err)
+			return s.errorReply(proto.ServiceError, describe(err, s.cfg.Lang))
+		}
 		s.badInput.Warn(s.log, "request rejected", "reason", "too large", "bytes", len(payload))
-		return s.errorReply(proto.ServiceError, textTooLarge.In(s.cfg.Lang))
+		return s.errorReply(proto.ServiceError, tooLargeText(MaxRequestBytes).In(s.cfg.Lang))
 	}
 	if s.paused() {
 		s.badInput.Warn(s.log, "request rejected", "reason", "catching up after a pause")
@@ -46,7 +51,7 @@ func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 		return s.errorReply(replyService(env.Service), describe(err, l))
 	}
 	if ahead > 0 {
-		s.clockAhead.Warn(s.log, "client clock far ahead, clock moved less", "service", env.Service, "received", ahead, "clock", clock)
+		s.clockAhead.Warn(s.log, "client clock far ahead, clock moved less", "service", proto.Shorten(env.Service), "received", ahead, "clock", clock)
 	}
 	// The server stamps what it stores with its own time, but a timestamp
 	// of a type or form the protocol does not list is invalid input.
@@ -81,16 +86,12 @@ func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 	default:
 		// The name is quoted and cut, so that an error reply never carries
 		// invalid UTF-8 or kilobytes of whatever the request sent.
-		name := strconv.Quote(env.Service[:min(len(env.Service), maxServiceEcho)])
-		s.badInput.Warn(s.log, "request rejected", "service", name, "reason", "unknown service")
+		name := proto.QuoteShort(env.Service)
+		s.badInput.Warn(s.log, "request rejected", "service", proto.Shorten(env.Service), "reason", "unknown service")
 		reply = s.errorReply(proto.ServiceError, textUnknownService.In(l)+name)
 	}
 	return reply
 }
-
-// maxServiceEcho bounds how much of an unknown service name an error
-// reply repeats.
-const maxServiceEcho = 64
 
 // replyService is the service name of an error reply: the request's when
 // the server serves it, and "error" for an unknown or unreadable one.
