@@ -633,3 +633,69 @@ func TestListenEndpoints(t *testing.T) {
 		t.Errorf("Endpoint() = %q, want a connectable loopback endpoint", ln.Endpoint())
 	}
 }
+
+// TestRedialAnnouncesNumberedIdentity checks that each connection of
+// RedialAs announces the identity with its number, and a plain Dial none.
+func TestRedialAnnouncesNumberedIdentity(t *testing.T) {
+	ln, err := Listen("tcp://127.0.0.1:0", Router, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	identities := make(chan string, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = ln.Serve(ctx, func(c *Conn) {
+			identities <- c.PeerIdentity()
+			c.Close() // makes RedialAs dial again
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		ln.Close()
+		<-served
+	})
+
+	redialCtx, stopRedial := context.WithCancel(context.Background())
+	redialed := make(chan struct{})
+	go func() {
+		defer close(redialed)
+		RedialAs(redialCtx, ln.Endpoint(), Dealer, "", "server-7", testLogger(t), func(ctx context.Context, c *Conn) error {
+			_, err := c.Recv()
+			return err
+		})
+	}()
+	for _, want := range []string{"server-7#1", "server-7#2"} {
+		select {
+		case got := <-identities:
+			if got != want {
+				t.Errorf("identity %q, want %q", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no connection announcing %q", want)
+		}
+	}
+	stopRedial()
+	<-redialed
+
+	conn, err := Dial(context.Background(), ln.Endpoint(), Dealer, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for {
+		select {
+		case got := <-identities:
+			if strings.HasPrefix(got, "server-7#") {
+				continue // a redial made before the stop
+			}
+			if got != "" {
+				t.Errorf("plain Dial announced identity %q", got)
+			}
+			return
+		case <-time.After(5 * time.Second):
+			t.Fatal("no connection from Dial")
+		}
+	}
+}

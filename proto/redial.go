@@ -3,6 +3,7 @@ package proto
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -26,13 +27,26 @@ func Redial(ctx context.Context, endpoint string, typ zmq4.SocketType, log *slog
 
 // RedialKey is Redial presenting a cluster key, when key is set.
 func RedialKey(ctx context.Context, endpoint string, typ zmq4.SocketType, key string, log *slog.Logger, session func(context.Context, *Conn) error) {
+	RedialAs(ctx, endpoint, typ, key, "", log, session)
+}
+
+// RedialAs is RedialKey announcing identity in each handshake (DialAs),
+// followed by "#" and the number of the connection. A libzmq ROUTER takes
+// the identity for the connection's routing id and refuses a second
+// connection with one still in use, which a reconnection could otherwise
+// meet while the ROUTER has not yet seen the first one close.
+func RedialAs(ctx context.Context, endpoint string, typ zmq4.SocketType, key, identity string, log *slog.Logger, session func(context.Context, *Conn) error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	delay := redialMin
 	down := false
-	for ctx.Err() == nil {
-		conn, err := DialKey(ctx, endpoint, typ, HandshakeTimeout, key)
+	for dials := 1; ctx.Err() == nil; dials++ {
+		id := ""
+		if identity != "" {
+			id = identity + "#" + strconv.Itoa(dials)
+		}
+		conn, err := DialAs(ctx, endpoint, typ, HandshakeTimeout, key, id)
 		if err != nil {
 			if !down {
 				log.Warn("connect failed", "endpoint", endpoint, "err", err)

@@ -76,9 +76,10 @@ var (
 // reader without locking, and allocates a frame of any size the peer
 // declares. Send is safe for concurrent use; Recv belongs to one reader.
 type Conn struct {
-	raw      net.Conn
-	reader   *bufio.Reader
-	peerType zmq4.SocketType
+	raw          net.Conn
+	reader       *bufio.Reader
+	peerType     zmq4.SocketType
+	peerIdentity string // the Identity property of the peer's handshake
 
 	sendMu sync.Mutex // guards writer and the ordering of frames
 	writer *bufio.Writer
@@ -90,6 +91,11 @@ type Conn struct {
 
 // PeerType is the socket type the peer announced.
 func (c *Conn) PeerType() zmq4.SocketType { return c.peerType }
+
+// PeerIdentity is the identity the peer announced in its handshake, empty
+// when it announced none. msgsys servers announce their name. It is the
+// peer's own word, for logs only, and may be any bytes.
+func (c *Conn) PeerIdentity() string { return c.peerIdentity }
 
 // RemoteAddr is the peer's network address, for logs.
 func (c *Conn) RemoteAddr() string { return c.raw.RemoteAddr().String() }
@@ -399,8 +405,9 @@ func (h *handshakeConn) track(b []byte) (int, bool) {
 }
 
 // open performs the ZMTP handshake on raw as socket type typ, with the
-// PLAIN mechanism and key when key is set (see security).
-func open(raw net.Conn, typ zmq4.SocketType, server bool, deadline time.Time, key string) (conn *Conn, err error) {
+// PLAIN mechanism and key when key is set (see security), announcing
+// identity when it is not empty.
+func open(raw net.Conn, typ zmq4.SocketType, server bool, deadline time.Time, key, identity string) (conn *Conn, err error) {
 	// zmq4 may panic on a malformed handshake; handshakeConn keeps the
 	// declared sizes it allocates from small.
 	defer func() {
@@ -411,18 +418,23 @@ func open(raw net.Conn, typ zmq4.SocketType, server bool, deadline time.Time, ke
 
 	_ = raw.SetDeadline(deadline)
 	guard := &handshakeConn{Conn: raw, left: maxHandshakeBytes, greeting: greetingBytes}
-	zc, err := zmq4.Open(guard, security(key, server), typ, nil, server, nil)
+	var id zmq4.SocketIdentity
+	if identity != "" {
+		id = zmq4.SocketIdentity(identity)
+	}
+	zc, err := zmq4.Open(guard, security(key, server), typ, id, server, nil)
 	if err != nil {
 		return nil, fmt.Errorf("proto: handshake with %s: %w", raw.RemoteAddr(), keyError(err))
 	}
 	_ = raw.SetDeadline(time.Time{})
 
 	conn = &Conn{
-		raw:      raw,
-		reader:   bufio.NewReaderSize(raw, 64<<10),
-		writer:   bufio.NewWriterSize(raw, 64<<10),
-		peerType: zmq4.SocketType(zc.Peer.Meta["Socket-Type"]),
-		closed:   make(chan struct{}),
+		raw:          raw,
+		reader:       bufio.NewReaderSize(raw, 64<<10),
+		writer:       bufio.NewWriterSize(raw, 64<<10),
+		peerType:     zmq4.SocketType(zc.Peer.Meta["Socket-Type"]),
+		peerIdentity: zc.Peer.Meta["Identity"],
+		closed:       make(chan struct{}),
 	}
 	conn.lastRecv.Store(time.Now().UnixNano())
 	return conn, nil
@@ -437,6 +449,12 @@ func Dial(ctx context.Context, endpoint string, typ zmq4.SocketType, timeout tim
 // DialKey is Dial presenting a cluster key, when key is set, to a server's
 // server-to-server endpoint.
 func DialKey(ctx context.Context, endpoint string, typ zmq4.SocketType, timeout time.Duration, key string) (*Conn, error) {
+	return DialAs(ctx, endpoint, typ, timeout, key, "")
+}
+
+// DialAs is DialKey announcing identity in the handshake, so that the peer
+// can name this process in its logs.
+func DialAs(ctx context.Context, endpoint string, typ zmq4.SocketType, timeout time.Duration, key, identity string) (*Conn, error) {
 	addr, err := tcpAddress(endpoint, false)
 	if err != nil {
 		return nil, err
@@ -462,7 +480,7 @@ func DialKey(ctx context.Context, endpoint string, typ zmq4.SocketType, timeout 
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	conn, err := open(raw, typ, false, deadline, key)
+	conn, err := open(raw, typ, false, deadline, key, identity)
 	if err != nil {
 		raw.Close()
 		return nil, err

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"time"
+	"unicode/utf8"
 
 	"msgsys/proto"
 )
@@ -21,7 +22,7 @@ func (b *Broker) serveServer(conn *proto.Conn) {
 		return
 	}
 
-	s := &server{conn: conn, addr: conn.RemoteAddr(), credit: credit}
+	s := &server{conn: conn, addr: serverLabel(conn), credit: credit}
 	b.log.Info("server connected", "server", s.addr, "peer_type", conn.PeerType(), "credit", credit)
 	b.dispatch(b.table.add(s))
 
@@ -41,6 +42,16 @@ func (b *Broker) serveServer(conn *proto.Conn) {
 		}
 		b.handleReply(s, frames)
 	}
+}
+
+// serverLabel names a server in logs: the name that a msgsys server
+// announces in its handshake, then its address, or the address alone.
+func serverLabel(conn *proto.Conn) string {
+	name := conn.PeerIdentity()
+	if name == "" || !utf8.ValidString(name) {
+		return conn.RemoteAddr()
+	}
+	return proto.Shorten(name) + "@" + conn.RemoteAddr()
 }
 
 // handleReply routes one reply, [identity, envelope..., "", body...], to

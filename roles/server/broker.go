@@ -30,7 +30,9 @@ func (s *Server) serveBroker(ctx context.Context) {
 			case <-session.Done():
 			}
 		}()
-		proto.RedialKey(session, s.cfg.Broker, proto.Dealer, s.cfg.ClusterKey, s.log.With("socket", "broker"), func(ctx context.Context, conn *proto.Conn) error {
+		// The name in the handshake lets the broker name this server in
+		// its logs.
+		proto.RedialAs(session, s.cfg.Broker, proto.Dealer, s.cfg.ClusterKey, s.cfg.Name, s.log.With("socket", "broker"), func(ctx context.Context, conn *proto.Conn) error {
 			// Serving means connected to the broker, so that tools and
 			// tests that wait for it can send requests at once.
 			s.serving.Store(true)
