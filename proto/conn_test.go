@@ -632,6 +632,10 @@ func TestListenEndpoints(t *testing.T) {
 	if !strings.HasPrefix(ln.Endpoint(), "tcp://127.0.0.1:") || strings.HasSuffix(ln.Endpoint(), ":0") {
 		t.Errorf("Endpoint() = %q, want a connectable loopback endpoint", ln.Endpoint())
 	}
+	// Logs show the address as bound, every interface.
+	if want := "tcp://*:" + strings.TrimPrefix(ln.Endpoint(), "tcp://127.0.0.1:"); ln.Bound() != want {
+		t.Errorf("Bound() = %q, want %q", ln.Bound(), want)
+	}
 }
 
 // TestRedialAnnouncesNumberedIdentity checks that each connection of

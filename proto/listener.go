@@ -78,6 +78,18 @@ func (l *Listener) Endpoint() string {
 	return "tcp://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
 }
 
+// Bound is the address the listener is bound to, in ZeroMQ's notation:
+// "*" stands for every interface. Logs show it, because Endpoint names
+// 127.0.0.1 for a listener bound to every interface.
+func (l *Listener) Bound() string {
+	addr := l.ln.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "*"
+	}
+	return "tcp://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
+}
+
 // Serve accepts connections until ctx is done, performs each handshake in
 // its own goroutine, and runs handle for each connection. When handle
 // returns, the connection is closed. Serve closes every connection and

@@ -231,14 +231,14 @@ func (b *Broker) Run(ctx context.Context) error {
 	}
 
 	if b.frontend != nil {
-		b.log.Info("request broker started", "frontend", b.frontend.Endpoint(), "backend", b.backend.Endpoint(),
+		b.log.Info("request broker started", "frontend", b.frontend.Bound(), "backend", b.backend.Bound(),
 			"request_timeout", b.cfg.RequestTimeout, "server_credit", b.cfg.ServerCredit)
 		start(func() { b.frontend.Serve(ctx, b.serveClient) })
 		start(func() { b.backend.Serve(ctx, b.serveServer) })
 		start(func() { b.expireLoop(ctx) })
 	}
 	if b.xsub != nil {
-		b.log.Info("pub/sub proxy started", "xsub", b.xsub.Endpoint(), "xpub", b.xpub.Endpoint(),
+		b.log.Info("pub/sub proxy started", "xsub", b.xsub.Bound(), "xpub", b.xpub.Bound(),
 			"subscriber_queue", b.cfg.SubscriberQueue)
 		start(func() { b.xsub.Serve(ctx, b.servePublisher) })
 		start(func() { b.xpub.Serve(ctx, b.serveSubscriber) })

@@ -149,7 +149,7 @@ func (r *Reference) Run(ctx context.Context) error {
 		return ErrRunTwice
 	}
 	r.log.Info("reference started",
-		"endpoint", r.Endpoint(),
+		"endpoint", r.listener.Bound(),
 		"data", r.cfg.DataDir,
 		"servers", r.registry.count(),
 		"heartbeat_expiry", r.cfg.HeartbeatExpiry,
