@@ -143,7 +143,7 @@ func (s *Server) berkeleyRoundOver(ctx context.Context, epoch uint64, members []
 		req := &AdjustRequest{Correction: correction.Seconds(), Epoch: epoch}
 		env, err := s.ask(ctx, "berkeley", m.Addr, serviceAdjust, req, s.cfg.RequestTimeout)
 		if err != nil {
-			s.log.Warn("clock correction not delivered", "peer", m.Name, "err", err)
+			s.berkeleyFailed.Warn(s.log, "clock correction not delivered", "peer", m.Name, "err", err)
 			continue
 		}
 		if status, _, _ := env.Data.OptString("status"); !proto.IsSuccess(status) {
@@ -198,7 +198,7 @@ func (s *Server) readClock(ctx context.Context, m election.Member) (clock.Readin
 	for range clockSamples {
 		reading, err := s.sampleClock(ctx, m)
 		if err != nil {
-			s.log.Warn("clock reading failed", "peer", m.Name, "err", err)
+			s.berkeleyFailed.Warn(s.log, "clock reading failed", "peer", m.Name, "err", err)
 			break
 		}
 		if !found || reading.Received.Sub(reading.Sent) < best.Received.Sub(best.Sent) {

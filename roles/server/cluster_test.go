@@ -66,6 +66,11 @@ func startCluster(t *testing.T, servers int) *cluster {
 		waitFor(t, 5*time.Second, "registration", func() bool { return s.Rank() > 0 })
 	}
 	c.waitServing(servers)
+	// A server serves once it has connected to the broker, and the broker
+	// registers the connection a moment later.
+	if servers > 0 {
+		c.client().waitAnswered()
+	}
 	return c
 }
 

@@ -137,6 +137,10 @@ type Server struct {
 	// claimRejected holds back warnings about claims this server rejected
 	// because it does not coordinate.
 	claimRejected proto.RateLog
+	// berkeleyFailed holds back warnings about clocks that a Berkeley
+	// round could not read or correct. Rounds follow every 10 messages,
+	// so a server that is down but still listed would fill the log.
+	berkeleyFailed proto.RateLog
 
 	// noAdjust holds the servers whose last adjust failed with an error
 	// reply, left out of Berkeley rounds. noClaims holds the coordinators

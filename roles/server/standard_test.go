@@ -205,20 +205,26 @@ func TestBerkeleyLeavesOutServerWithoutAdjust(t *testing.T) {
 	coordinator, logs := c.startCounted("server-3", fast)
 	c.waitServing(2)
 
-	waitFor(t, 10*time.Second, "a correction sent to the standard server", func() bool { return std.received(serviceAdjust) > 0 })
+	// server-2 may coordinate for a moment before server-3 starts, and
+	// send the standard server a correction of its own, so the count
+	// starts once server-3 has left it out.
+	waitFor(t, 10*time.Second, "server-3 to leave the standard server out", func() bool {
+		return logs.count("server left out of clock synchronisation") > 0
+	})
+	corrections := std.received(serviceAdjust)
 	rounds := logs.count("berkeley round")
 	waitFor(t, 10*time.Second, "six more Berkeley rounds", func() bool { return logs.count("berkeley round") >= rounds+6 })
 
-	// The first round moved the msgsys clocks by a third of the skew
-	// towards the standard server. Averaging it in every round would
-	// have moved them most of the way.
+	// Each coordinator's first round moved the msgsys clocks towards the
+	// standard server, to at most half its skew. Averaging it in every
+	// round would have moved them most of the way.
 	for name, n := range c.servers {
-		if offset := n.server.cfg.Clocks.Physical.Offset(); offset > 750*time.Millisecond {
+		if offset := n.server.cfg.Clocks.Physical.Offset(); offset > time.Second {
 			t.Errorf("%s clock moved %v towards a server that ignores corrections", name, offset)
 		}
 	}
-	if got := std.received(serviceAdjust); got > 1 {
-		t.Errorf("standard server got %d corrections, want 1: it stays in the rounds after rejecting one", got)
+	if got := std.received(serviceAdjust); got != corrections {
+		t.Errorf("standard server got %d more corrections after it was left out", got-corrections)
 	}
 	if got := logs.count("server left out of clock synchronisation"); got != 1 {
 		t.Errorf("coordinator logged the left-out server %d times, want 1", got)
