@@ -40,6 +40,12 @@ type Config struct {
 	// AckTimeout is how long a write waits for an in-sync peer before that
 	// peer is marked lagging and stops holding writes up.
 	AckTimeout time.Duration
+	// CopyTimeout is how long a write waits in all for a second copy. A
+	// reachable peer that holds none by then counts as unreachable until
+	// it replies again, so the writes after it do not wait too. It stays
+	// below the broker's request timeout (3 s), after which the client
+	// would get an error for a write that succeeds.
+	CopyTimeout time.Duration
 	// RequestTimeout bounds one replicate or sync round trip.
 	RequestTimeout time.Duration
 	// BatchOps and BatchBytes bound one replication or sync batch.
@@ -54,6 +60,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		AckTimeout:     500 * time.Millisecond,
+		CopyTimeout:    1500 * time.Millisecond,
 		RequestTimeout: 5 * time.Second,
 		BatchOps:       1000,
 		BatchBytes:     4 << 20,
@@ -120,6 +127,9 @@ func New(cfg Config) *Replicator {
 	defaults := DefaultConfig()
 	if cfg.AckTimeout <= 0 {
 		cfg.AckTimeout = defaults.AckTimeout
+	}
+	if cfg.CopyTimeout <= 0 {
+		cfg.CopyTimeout = defaults.CopyTimeout
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = defaults.RequestTimeout
@@ -292,8 +302,8 @@ func (r *Replicator) Write(ctx context.Context, op store.Op) (store.Op, store.Op
 // write survives the loss of any one server, its disk included. An in-sync
 // peer that has not acknowledged within AckTimeout is marked lagging, so a
 // slow or frozen peer costs one write a bounded delay. The second wait is
-// bounded by RequestTimeout; a server whose peers are all gone accepts
-// writes alone.
+// bounded by CopyTimeout. A server whose peers are all gone or silent
+// accepts writes alone.
 func (r *Replicator) awaitPeers(ctx context.Context, seq uint64) error {
 	r.mu.Lock()
 	if _, _, ok := r.heldLocked(seq); ok {
@@ -308,7 +318,7 @@ func (r *Replicator) awaitPeers(ctx context.Context, seq uint64) error {
 
 	lagTimer := time.NewTimer(r.cfg.AckTimeout)
 	defer lagTimer.Stop()
-	hardTimer := time.NewTimer(r.cfg.RequestTimeout)
+	hardTimer := time.NewTimer(max(r.cfg.CopyTimeout, r.cfg.AckTimeout))
 	defer hardTimer.Stop()
 	for {
 		select {
@@ -326,16 +336,39 @@ func (r *Replicator) awaitPeers(ctx context.Context, seq uint64) error {
 			r.markLagging(waiting, seq)
 		case <-hardTimer.C:
 			r.mu.Lock()
-			waiting, reachable, ok := r.heldLocked(seq)
+			waiting, _, ok := r.heldLocked(seq)
+			silent := 0
+			if !ok {
+				silent = r.silenceLocked(seq)
+			}
 			r.mu.Unlock()
 			if ok {
 				return nil
 			}
 			r.markLagging(waiting, seq)
-			r.singleCopy.Warn(r.log, "write acknowledged without a second copy", "seq", seq, "reachable_peers", reachable)
+			r.singleCopy.Warn(r.log, "write acknowledged without a second copy", "seq", seq, "silent_peers", silent)
 			return nil
 		}
 	}
+}
+
+// silenceLocked marks unreachable every reachable peer that does not hold
+// seq, and wakes the writes that no longer wait for a copy. It returns how
+// many it marked. A reply from such a peer marks it reachable again
+// (noteAcked). Callers hold r.mu.
+func (r *Replicator) silenceLocked(seq uint64) int {
+	n := 0
+	for _, p := range r.peers {
+		if p.reachable && p.acked < seq {
+			p.reachable = false
+			n++
+		}
+	}
+	if n > 0 {
+		r.log.Warn("peers silent, writes go on without them", "peers", n, "seq", seq, "copy_timeout", r.cfg.CopyTimeout)
+		r.releaseLocked()
+	}
+	return n
 }
 
 // warnIfAloneLocked logs, at most once a second, a write acknowledged
