@@ -423,3 +423,40 @@ func TestEncodeLangOnlyWhenSet(t *testing.T) {
 		}
 	}
 }
+
+func TestPeekLang(t *testing.T) {
+	cases := []struct {
+		name  string
+		frame []byte
+		want  string
+	}{
+		{"lang in data", mustEncode(t, "publish", &PublishRequest{User: "ana", Channel: "geral", Message: "oi"}, Meta{Lang: "en"}), "en"},
+		{"no lang", mustEncode(t, "publish", &PublishRequest{User: "ana", Channel: "geral", Message: "oi"}, Meta{}), ""},
+		{"lang not text", mustMarshal(t, map[string]any{"service": "users", "data": map[string]any{"lang": 7}}), ""},
+		{"no data", mustMarshal(t, map[string]any{"service": "users"}), ""},
+		{"malformed", []byte{0x81, 0xa4, 'd', 'a'}, ""},
+	}
+	for _, c := range cases {
+		if got := PeekLang(c.frame); got != c.want {
+			t.Errorf("%s: PeekLang = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func mustEncode(t *testing.T, service string, data any, meta Meta) []byte {
+	t.Helper()
+	frame, err := Encode(service, data, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return frame
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	t.Helper()
+	frame, err := msgpack.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return frame
+}

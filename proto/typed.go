@@ -26,6 +26,27 @@ func DecodeInto(frame []byte, data any) (service string, err error) {
 	return env.Service, nil
 }
 
+// PeekLang reads only the data's lang of a request frame, the language a
+// msgsys client shows text in. It returns "" when the frame is malformed
+// or carries none, so that a receiver which rejects a request before it
+// decodes it, as too large or while catching up, still answers in the
+// client's language.
+func PeekLang(frame []byte) string {
+	if len(frame) > MaxMessageBytes || scan(frame, MaxDepth) != nil {
+		return ""
+	}
+	data := mapValue(frame, "data")
+	if len(data) == 0 {
+		return ""
+	}
+	value := mapValue(data, "lang")
+	if len(value) == 0 || !isStr(value[0]) {
+		return ""
+	}
+	lang, _ := strBody(value)
+	return string(lang)
+}
+
 // PeekService reads only the service name of a frame, so a dispatcher can
 // choose the handler that decodes the rest.
 func PeekService(frame []byte) (string, error) {

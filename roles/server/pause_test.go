@@ -2,6 +2,7 @@ package server
 
 import (
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,4 +72,36 @@ func silentListener(t *testing.T) string {
 		}
 	})
 	return ln.Addr().String()
+}
+
+// TestUndecodedRejectionsKeepServiceAndLanguage sends a Portuguese server
+// English publishes that it rejects before decoding them: one too large,
+// and one while it counts as paused. Each reply must name publish and
+// carry an English reason under message, as publish clients read it.
+func TestUndecodedRejectionsKeepServiceAndLanguage(t *testing.T) {
+	c := startCluster(t, 1)
+	s := c.servers[serverName(1)].server
+	cl := c.client()
+
+	publish := func(text string) []byte {
+		frame, err := proto.Encode(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: text}, proto.Meta{Clock: 1, Lang: "en"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return frame
+	}
+	check := func(what string, env proto.Envelope, want string) {
+		t.Helper()
+		if env.Service != proto.ServicePublish {
+			t.Errorf("%s: reply service %q, want publish", what, env.Service)
+		}
+		if got, _, _ := env.Data.OptString("message"); !strings.HasPrefix(got, want) {
+			t.Errorf("%s: message %q, want it to start with %q", what, got, want)
+		}
+	}
+
+	check("too large", cl.raw(publish(strings.Repeat("x", MaxRequestBytes))), "request too large")
+
+	s.awake.Store(time.Now().Add(-5 * time.Second).UnixNano())
+	check("paused", cl.raw(publish("oi")), textCatchingUp.EN)
 }

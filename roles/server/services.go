@@ -17,6 +17,9 @@ const MaxRequestBytes = 64 << 10
 // handleClient serves one client request and returns the reply frame. It
 // never fails: bad input gets an error reply, and the server goes on.
 func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
+	// Requests rejected before they are decoded still get their service's
+	// reply, so that publish clients find the reason under message, in
+	// the client's language.
 	if len(payload) > MaxRequestBytes {
 		// A frame nested too deeply gets that reason, because it would be
 		// rejected even within MaxRequestBytes.
@@ -24,12 +27,14 @@ func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 			s.badInput.Warn(s.log, "request rejected", "bytes", len(payload), "err", err)
 			return s.errorReply(proto.ServiceError, describe(err, s.cfg.Lang))
 		}
-		s.badInput.Warn(s.log, "request rejected", "reason", "too large", "bytes", len(payload))
-		return s.errorReply(proto.ServiceError, tooLargeText(MaxRequestBytes).In(s.cfg.Lang))
+		service, l := s.peekRequest(payload)
+		s.badInput.Warn(s.log, "request rejected", "service", service, "reason", "too large", "bytes", len(payload))
+		return s.errorReply(service, tooLargeText(MaxRequestBytes).In(l))
 	}
 	if s.paused() {
-		s.badInput.Warn(s.log, "request rejected", "reason", "catching up after a pause")
-		return s.errorReply(proto.ServiceError, textCatchingUp.In(s.cfg.Lang))
+		service, l := s.peekRequest(payload)
+		s.badInput.Warn(s.log, "request rejected", "service", service, "reason", "catching up after a pause")
+		return s.errorReply(service, textCatchingUp.In(l))
 	}
 	env, err := proto.Decode(payload)
 	if err != nil {
@@ -95,6 +100,16 @@ func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 
 // replyService is the service name of an error reply: the request's when
 // the server serves it, and "error" for an unknown or unreadable one.
+// peekRequest returns the service to reply under and the language of the
+// reply of a request that is not decoded.
+func (s *Server) peekRequest(payload []byte) (service, l string) {
+	service, err := proto.PeekService(payload)
+	if err != nil {
+		service = proto.ServiceError
+	}
+	return replyService(service), lang.Requested(proto.PeekLang(payload), s.cfg.Lang)
+}
+
 func replyService(service string) string {
 	switch service {
 	case proto.ServiceLogin, proto.ServiceUsers, proto.ServiceChannel, proto.ServiceChannels,
