@@ -28,7 +28,9 @@ func (s *Server) watchdog(ctx context.Context) {
 			return
 		case now := <-ticker.C:
 			last := time.Unix(0, s.awake.Load())
-			if gap := now.Sub(last); gap > pauseGap && !s.catchingUp.Load() {
+			gap := now.Sub(last)
+			s.lastGap.Store(int64(gap))
+			if gap > pauseGap && !s.catchingUp.Load() {
 				s.log.Warn("pause detected", "gap_ms", gap.Milliseconds())
 				s.stepDown()
 				s.requestResync()
@@ -51,10 +53,28 @@ func (s *Server) watchResume(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ch:
-			s.resumed.Store(time.Now().UnixNano())
-			s.log.Info("process continued after a stop")
+			now := time.Now()
+			s.resumed.Store(now.UnixNano())
+			// The watchdog may have run first and refreshed awake, so the
+			// gap it saw counts too.
+			stop := max(now.Sub(time.Unix(0, s.awake.Load())), time.Duration(s.lastGap.Load()))
+			s.log.Info("process continued after a stop", "stop_ms", stop.Milliseconds())
+			if stop >= claimRetryTimeout {
+				s.quietAfterStop(now)
+			}
 		}
 	}
+}
+
+// quietAfterStop keeps this server from deciding channel names for as
+// long as a claim is waited for, after a stop at least as long as the
+// retry of a claim. Claims that arrived during the stop are read now, but
+// their senders have given up and told their clients the creation failed,
+// so a decision would create a channel that nobody was told exists.
+func (s *Server) quietAfterStop(now time.Time) {
+	quiet := claimTimeout + claimRetryTimeout
+	s.quietUntil.Store(now.Add(quiet).UnixNano())
+	s.log.Info("deciding no channel names after a stop", "for", quiet)
 }
 
 // paused reports whether the watchdog has not run for pauseGap. After a

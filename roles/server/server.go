@@ -122,6 +122,8 @@ type Server struct {
 	ready      chan struct{} // closed once replica and node are set
 	awake      atomic.Int64  // Unix nanoseconds of the watchdog's last run
 	resumed    *atomic.Int64 // Unix nanoseconds of the last continue after a stop, 0 if none
+	lastGap    atomic.Int64  // nanoseconds between the watchdog's last two runs
+	quietUntil atomic.Int64  // Unix nanoseconds until which no channel is decided (quietAfterStop)
 	resync     chan struct{} // requests that serveBroker stop serving and catch up
 	pauses     atomic.Int64  // pauses followed by a catch-up since the start
 
