@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -25,14 +26,19 @@ func Redial(ctx context.Context, endpoint string, typ zmq4.SocketType, log *slog
 	RedialKey(ctx, endpoint, typ, "", log, session)
 }
 
+// identityDials numbers the connections of RedialAs across calls, because
+// a caller may start a new RedialAs for each session, as a server does
+// after each catch-up.
+var identityDials atomic.Uint64
+
 // RedialKey is Redial presenting a cluster key, when key is set.
 func RedialKey(ctx context.Context, endpoint string, typ zmq4.SocketType, key string, log *slog.Logger, session func(context.Context, *Conn) error) {
 	RedialAs(ctx, endpoint, typ, key, "", log, session)
 }
 
 // RedialAs is RedialKey announcing identity in each handshake (DialAs),
-// followed by "#" and the number of the connection. A libzmq ROUTER takes
-// the identity for the connection's routing id and refuses a second
+// followed by "#" and a number unique in the process. A libzmq ROUTER
+// takes the identity for the connection's routing id and refuses a second
 // connection with one still in use, which a reconnection could otherwise
 // meet while the ROUTER has not yet seen the first one close.
 func RedialAs(ctx context.Context, endpoint string, typ zmq4.SocketType, key, identity string, log *slog.Logger, session func(context.Context, *Conn) error) {
@@ -41,10 +47,10 @@ func RedialAs(ctx context.Context, endpoint string, typ zmq4.SocketType, key, id
 	}
 	delay := redialMin
 	down := false
-	for dials := 1; ctx.Err() == nil; dials++ {
+	for ctx.Err() == nil {
 		id := ""
 		if identity != "" {
-			id = identity + "#" + strconv.Itoa(dials)
+			id = identity + "#" + strconv.FormatUint(identityDials.Add(1), 10)
 		}
 		conn, err := DialAs(ctx, endpoint, typ, HandshakeTimeout, key, id)
 		if err != nil {
