@@ -47,11 +47,30 @@ type syncPace struct {
 	// the whole stop, and the continue arrives after observe, so keep
 	// checks for it.
 	resumed func() time.Time
+	// unreported is the stall whose warning waits, while resumed is
+	// known, until a stop has had reportDelay to show up and excuse it.
+	unreported *stallReport
 }
+
+// stallReport is the warning about a stall that keep logs later.
+type stallReport struct {
+	end   time.Time // when the stalled sync returned
+	sync  time.Duration
+	pause time.Duration
+}
+
+// reportDelay is how long after a stalled sync its warning waits for the
+// continue signal that would excuse it. The signal goroutine runs within
+// microseconds of the continue, unless the server is busy.
+const reportDelay = 100 * time.Millisecond
 
 // keep reports whether the sync about to start keeps its processor.
 func (p *syncPace) keep(now time.Time) bool {
 	p.excuseStop()
+	if r := p.unreported; r != nil && now.Sub(r.end) >= reportDelay {
+		p.unreported = nil
+		p.warnStall(r.sync, r.pause)
+	}
 	if !p.blockUntil.IsZero() {
 		if now.Before(p.blockUntil) {
 			return false
@@ -81,6 +100,7 @@ func (p *syncPace) excuseStop() {
 		return
 	}
 	p.blockUntil = time.Time{}
+	p.unreported = nil
 	p.stalls--
 	for i, d := range p.recent {
 		if d >= stallSync {
@@ -107,6 +127,14 @@ func (p *syncPace) observe(now time.Time, d time.Duration, keptProcessor bool) {
 	p.stalls++
 	p.lastStall = now
 	p.blockUntil = now.Add(pause)
+	if p.resumed != nil {
+		p.unreported = &stallReport{end: now.Add(d), sync: d, pause: pause}
+		return
+	}
+	p.warnStall(d, pause)
+}
+
+func (p *syncPace) warnStall(d, pause time.Duration) {
 	if p.log != nil {
 		p.log.Warn("log sync stalled the server", "sync_ms", d.Milliseconds(), "pause", pause, "stalls", p.stalls)
 	}

@@ -1,6 +1,9 @@
 package store
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -130,5 +133,34 @@ func TestSyncPaceExcusesStop(t *testing.T) {
 	}
 	if !p.keep(now.Add(stallPause)) {
 		t.Fatal("the stall after an excused one paused longer than a first stall")
+	}
+}
+
+// TestSyncPaceWarnsOnlyOfUnexcusedStalls checks that a stall that a stop
+// explains logs no warning, and that one no stop explains logs it once
+// reportDelay has passed.
+func TestSyncPaceWarnsOnlyOfUnexcusedStalls(t *testing.T) {
+	var logs bytes.Buffer
+	start := time.Unix(1_700_000_000, 0)
+	var resumed time.Time
+	p := syncPace{log: slog.New(slog.NewTextHandler(&logs, nil)), resumed: func() time.Time { return resumed }}
+
+	p.observe(start, time.Second, true)
+	resumed = start.Add(900 * time.Millisecond)
+	p.keep(start.Add(time.Second + reportDelay))
+	if strings.Contains(logs.String(), "stalled the server") {
+		t.Errorf("an excused stall was warned of:\n%s", logs.String())
+	}
+
+	later := start.Add(time.Minute)
+	p.observe(later, time.Second, true)
+	end := later.Add(time.Second)
+	p.keep(end)
+	if strings.Contains(logs.String(), "stalled the server") {
+		t.Error("a stall was warned of before a stop could excuse it")
+	}
+	p.keep(end.Add(reportDelay))
+	if n := strings.Count(logs.String(), "stalled the server"); n != 1 {
+		t.Errorf("a stall no stop explains was warned of %d times, want 1:\n%s", n, logs.String())
 	}
 }

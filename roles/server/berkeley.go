@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"sort"
 	"strconv"
@@ -53,6 +54,10 @@ func (s *Server) countMessages(ops []store.Op) {
 // coordinator's CPU at 1,500 messages a second while correcting nothing
 // that drifts in a tenth of a second.
 const berkeleyMinGap = 100 * time.Millisecond
+
+// berkeleyLogEvery is the longest time between two berkeley round lines at
+// info level (roundLogLevel).
+const berkeleyLogEvery = 10 * time.Second
 
 // runBerkeley runs a synchronisation round on a timer and after every
 // BerkeleyMessages messages, whenever this server coordinates. Rounds
@@ -150,7 +155,27 @@ func (s *Server) berkeleyRoundOver(ctx context.Context, epoch uint64, members []
 			s.rejectedAdjust(m.Name, epoch, env)
 		}
 	}
-	s.log.Info("berkeley round", "servers", len(readings), "offsets", millis(result.Offsets), "corrections", millis(result.Corrections), "excluded", result.Excluded, "residual_ms", float64(result.Residual().Microseconds())/1000, "clock", s.cfg.Clocks.Lamport.Value())
+	level := s.roundLogLevel(result.Corrections)
+	s.log.Log(ctx, level, "berkeley round", "servers", len(readings), "offsets", millis(result.Offsets), "corrections", millis(result.Corrections), "excluded", result.Excluded, "residual_ms", float64(result.Residual().Microseconds())/1000, "clock", s.cfg.Clocks.Lamport.Value())
+}
+
+// roundLogLevel returns info for a round that corrected a clock by a
+// millisecond or more, or that comes berkeleyLogEvery after the last one
+// logged at info, and debug otherwise. Under load rounds follow every 10
+// messages, several a second, and most correct almost nothing.
+func (s *Server) roundLogLevel(corrections map[string]time.Duration) slog.Level {
+	now := time.Now()
+	notable := now.Sub(time.Unix(0, s.roundLogged.Load())) >= berkeleyLogEvery
+	for _, c := range corrections {
+		if c.Abs() >= time.Millisecond {
+			notable = true
+		}
+	}
+	if !notable {
+		return slog.LevelDebug
+	}
+	s.roundLogged.Store(now.UnixNano())
+	return slog.LevelInfo
 }
 
 // adjustable returns members without the servers whose last correction

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"log/slog"
 	"math"
 	"testing"
 	"time"
@@ -65,4 +66,25 @@ func TestBerkeleyLeavesOutAnOutlier(t *testing.T) {
 
 func newSkewedClock(skew time.Duration) *clock.Physical {
 	return clock.NewPhysical(clock.PhysicalConfig{Skew: skew})
+}
+
+// TestRoundLogLevel checks that Berkeley rounds that correct little go to
+// the debug level between two info lines berkeleyLogEvery apart.
+func TestRoundLogLevel(t *testing.T) {
+	s := &Server{}
+	small := map[string]time.Duration{"server-1": 200 * time.Microsecond, "server-2": -300 * time.Microsecond}
+	if got := s.roundLogLevel(small); got != slog.LevelInfo {
+		t.Errorf("first round logged at %v, want info", got)
+	}
+	if got := s.roundLogLevel(small); got != slog.LevelDebug {
+		t.Errorf("a small round right after logged at %v, want debug", got)
+	}
+	large := map[string]time.Duration{"server-1": -2 * time.Millisecond}
+	if got := s.roundLogLevel(large); got != slog.LevelInfo {
+		t.Errorf("a round correcting 2 ms logged at %v, want info", got)
+	}
+	s.roundLogged.Store(time.Now().Add(-berkeleyLogEvery).UnixNano())
+	if got := s.roundLogLevel(small); got != slog.LevelInfo {
+		t.Errorf("a small round %v after the last info line logged at %v, want info", berkeleyLogEvery, got)
+	}
 }

@@ -123,9 +123,12 @@ type Server struct {
 	awake      atomic.Int64  // Unix nanoseconds of the watchdog's last run
 	resumed    *atomic.Int64 // Unix nanoseconds of the last continue after a stop, 0 if none
 	lastGap    atomic.Int64  // nanoseconds between the watchdog's last two runs
-	quietUntil atomic.Int64  // Unix nanoseconds until which no channel is decided (quietAfterStop)
-	resync     chan struct{} // requests that serveBroker stop serving and catch up
-	pauses     atomic.Int64  // pauses followed by a catch-up since the start
+	// roundLogged is the Unix nanoseconds of the last Berkeley round logged
+	// at info level.
+	roundLogged atomic.Int64
+	quietUntil  atomic.Int64  // Unix nanoseconds until which no channel is decided (quietAfterStop)
+	resync      chan struct{} // requests that serveBroker stop serving and catch up
+	pauses      atomic.Int64  // pauses followed by a catch-up since the start
 
 	// badInput and rejected hold back log lines about requests that fail,
 	// so that a client or a peer sending them in a loop cannot flood the
