@@ -147,28 +147,6 @@ func (d Data) Timestamp() (t time.Time, ok bool, err error) {
 	return time.Unix(n, 0).UTC(), true, nil
 }
 
-// isoLayouts are the ISO 8601 forms other implementations send, tried in
-// order. Layouts without a zone are read as UTC.
-var isoLayouts = []string{
-	time.RFC3339Nano,
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02T15:04:05.999999999Z0700",
-	"2006-01-02",
-}
-
-// ParseTime reads an ISO 8601 timestamp leniently.
-func ParseTime(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	for _, layout := range isoLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("proto: %q is not an ISO 8601 timestamp", s)
-}
-
 // Time returns the message's timestamp, or now when it has none or it is
 // unreadable: a bad timestamp is not worth rejecting a message for, because
 // nothing orders by it.

@@ -251,6 +251,135 @@ func TestParseTime(t *testing.T) {
 	}
 }
 
+func TestParseTimeISOForms(t *testing.T) {
+	at := func(hour, minute, second, milli int) time.Time {
+		return time.Date(2026, 12, 5, hour, minute, second, milli*1e6, time.UTC)
+	}
+	newYear := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		text string
+		want time.Time
+	}{
+		// Offsets of whole hours, as PostgreSQL prints a timestamptz.
+		{"2026-12-05 13:07:04.328+00", at(13, 7, 4, 328)},
+		{"2026-12-05T13:07:04-03", at(16, 7, 4, 0)},
+		{"2026-12-05T13:07:04.328+01", at(12, 7, 4, 328)},
+		{"2026-12-05 13:07:04.328-00", at(13, 7, 4, 328)},
+
+		// Minutes without seconds, with each kind of zone.
+		{"2026-12-05T13:07", at(13, 7, 0, 0)},
+		{"2026-12-05T13:07Z", at(13, 7, 0, 0)},
+		{"2026-12-05T13:07+01:00", at(12, 7, 0, 0)},
+		{"2026-12-05T13:07-0300", at(16, 7, 0, 0)},
+		{"2026-12-05T13:07+01", at(12, 7, 0, 0)},
+		{"2026-12-05 13:07", at(13, 7, 0, 0)},
+		{"2026-12-05 13:07z", at(13, 7, 0, 0)},
+
+		// Lowercase t and z, and a space for the T.
+		{"2026-12-05t13:07:04.328z", at(13, 7, 4, 328)},
+		{"2026-12-05T13:07:04.328z", at(13, 7, 4, 328)},
+		{"2026-12-05t13:07:04+01:00", at(12, 7, 4, 0)},
+		{"2026-12-05 13:07:04z", at(13, 7, 4, 0)},
+		{"2026-12-05t13:07", at(13, 7, 0, 0)},
+		{"2026-12-05 13:07:04-0300", at(16, 7, 4, 0)},
+		{"2026-12-05  13:07:04z", at(13, 7, 4, 0)},
+
+		// The basic format.
+		{"20261205T130704Z", at(13, 7, 4, 0)},
+		{"20261205T130704.328+0100", at(12, 7, 4, 328)},
+		{"20261205T130704", at(13, 7, 4, 0)},
+		{"20261205t130704z", at(13, 7, 4, 0)},
+		{"20261205 130704.328", at(13, 7, 4, 328)},
+		{"20261205T130704-03", at(16, 7, 4, 0)},
+		{"20261205T130704+01:00", at(12, 7, 4, 0)},
+
+		// Leap seconds, read as the next second.
+		{"2026-12-31T23:59:60Z", newYear},
+		{"2026-12-31T23:59:60.5Z", newYear.Add(500 * time.Millisecond)},
+		{"2026-12-31 23:59:60", newYear},
+		{"2026-12-31t23:59:60z", newYear},
+		{"2027-01-01T02:59:60+03:00", newYear},
+		{"2026-12-31T20:59:60-03", newYear},
+		{"2026-12-31T23:59:60,25+00", newYear.Add(250 * time.Millisecond)},
+		{"20261231T235960Z", newYear},
+		{"20261231T205960-0300", newYear},
+		{"2026-06-30T23:59:60Z", time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)},
+
+		// A comma before the fraction, which time.Parse reads as a point.
+		{"2026-12-05T13:07:04,328Z", at(13, 7, 4, 328)},
+		{"2026-12-05T13:07:04,328", at(13, 7, 4, 328)},
+		{"2026-12-05 13:07:04,328+00", at(13, 7, 4, 328)},
+		{"2026-12-05t13:07:04,328z", at(13, 7, 4, 328)},
+		{"20261205T130704,328Z", at(13, 7, 4, 328)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			got, err := ParseTime(tt.text)
+			if err != nil {
+				t.Fatalf("ParseTime(%q): %v", tt.text, err)
+			}
+			if !got.Equal(tt.want) {
+				t.Errorf("ParseTime(%q) = %v, want %v", tt.text, got, tt.want)
+			}
+			if got.Location() != time.UTC {
+				t.Errorf("ParseTime(%q) location = %v, want UTC", tt.text, got.Location())
+			}
+		})
+	}
+}
+
+func TestParseTimeRejects(t *testing.T) {
+	for _, text := range []string{
+		"",
+		"   ",
+		"ontem",
+		"true",
+		"2026-13-45",
+		"2026-13-45T13:07:04Z",
+		"2026-12-05T25:07:04Z",
+		"04/12/2026",
+		"2026-12-05T13:07:04Zjunk",
+		"2026-12-05T13:07:04.328+01:00 x",
+		"2026-12-05T13:07Z junk",
+		"2026-12-05T13:07:04ZZ",
+		"2026-12-05T13:07:04 Z",
+		"2026-12-05X13:07:04Z",
+		"2026-12-05T13:07:04.Z",
+		"2026-12-05T13:07:04+1",
+		"2026-12-05T13:07:04+01:00:00",
+		"20261305T130704Z",
+		"20261205T130704Zjunk",
+		"20261205T130704.328+01junk",
+		"2026-12-05T13:07:60Z",      // a leap second only ends a UTC day
+		"2026-12-05T23:59:60Z",      // and only the last day of a month
+		"2026-12-31T23:59:60+01:00", // 22:59:60 UTC
+		"2026-12-31T23:59:61Z",
+		"20261231T130760Z",
+	} {
+		t.Run(text, func(t *testing.T) {
+			if got, err := ParseTime(text); err == nil {
+				t.Errorf("ParseTime(%q) = %v, want an error", text, got)
+			}
+			_, ok, err := Data{"timestamp": text}.Timestamp()
+			var fieldErr *FieldError
+			if ok || !errors.As(err, &fieldErr) || fieldErr.Reason != ReasonTime {
+				t.Errorf("Timestamp(%q) ok=%v err=%v; want reason %q", text, ok, err, ReasonTime)
+			}
+		})
+	}
+}
+
+// BenchmarkParseTime reads the RFC 3339 form that msgsys sends, which a
+// server checks on every client request.
+func BenchmarkParseTime(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseTime("2026-12-04T19:33:44.738Z"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func TestStringFields(t *testing.T) {
 	data := decodeField(t, "user", mpStr("ana"))
 	if got, err := data.String("user"); err != nil || got != "ana" {

@@ -155,6 +155,24 @@ func FuzzNormalizeName(f *testing.F) {
 	})
 }
 
+// FuzzParseTime checks that ParseTime never panics on the byte positions
+// it reads, and that whatever it accepts is in UTC.
+func FuzzParseTime(f *testing.F) {
+	for _, seed := range []string{
+		"2026-12-04T19:33:44.738Z", "2026-12-05 13:07:04.328+00", "2026-12-05t13:07z",
+		"20261205T130704,328+0100", "2026-12-31T23:59:60Z", "20261231 235960", "2026-12-05",
+		"2026-12-05  13:07", "ontem", "", "2026-12-05T13:07:60Z",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, input string) {
+		got, err := ParseTime(input)
+		if err == nil && got.Location() != time.UTC {
+			t.Fatalf("ParseTime(%q) = %v, not in UTC", input, got)
+		}
+	})
+}
+
 // decoderVerdict runs shamaton's decoder on frame and reports whether it
 // panicked, and its error otherwise.
 func decoderVerdict(frame []byte) (panicked any, err error) {

@@ -20,6 +20,7 @@ var (
 	textFieldMissing     = lang.Text{PT: "campo obrigatório ausente: ", EN: "required field missing: "}
 	textFieldType        = lang.Text{PT: "campo com tipo errado: ", EN: "field of the wrong type: "}
 	textBadClock         = lang.Text{PT: "relógio lógico inválido: deve ser um inteiro de 0 a 2^53-1", EN: "invalid logical clock: it must be an integer from 0 to 2^53-1"}
+	textBadTimestamp     = lang.Text{PT: "timestamp inválido: use ISO 8601 (2026-12-05T13:07:04.328Z) ou segundos Unix", EN: "invalid timestamp: use ISO 8601 (2026-12-05T13:07:04.328Z) or Unix seconds"}
 	textNameEmpty        = lang.Text{PT: "nome vazio", EN: "empty name"}
 	textNameTooLong      = lang.Text{PT: "nome longo demais: no máximo 32 caracteres", EN: "name too long: at most 32 characters"}
 	textNameChars        = lang.Text{PT: "nome inválido: use só letras, dígitos, _, - e .", EN: "invalid name: use only letters, digits, _, - and ."}
@@ -65,8 +66,6 @@ func reasonText(reason string) lang.Text {
 		return lang.Text{PT: "negativo", EN: reason}
 	case proto.ReasonRange:
 		return lang.Text{PT: "fora do intervalo", EN: reason}
-	case proto.ReasonTime:
-		return lang.Text{PT: "não é uma data", EN: reason}
 	}
 	return lang.Text{PT: reason, EN: reason}
 }
@@ -79,6 +78,9 @@ func describe(err error, l string) string {
 	case errors.As(err, &field):
 		if field.Field == "clock" {
 			return textBadClock.In(l)
+		}
+		if field.Reason == proto.ReasonTime {
+			return textBadTimestamp.In(l)
 		}
 		if field.Reason == proto.ReasonMissing {
 			return textFieldMissing.In(l) + field.Field

@@ -138,6 +138,37 @@ func TestBadInputGetsErrorReplies(t *testing.T) {
 		})
 	}
 
+	// A bad timestamp gets a reason that names the accepted forms, in the
+	// language the request names, under the key of its service.
+	const (
+		badStampPT = "timestamp inválido: use ISO 8601 (2026-12-05T13:07:04.328Z) ou segundos Unix"
+		badStampEN = "invalid timestamp: use ISO 8601 (2026-12-05T13:07:04.328Z) or Unix seconds"
+	)
+	stampCases := []struct {
+		service string
+		data    map[string]any
+		key     string
+		want    string
+	}{
+		{proto.ServicePublish, map[string]any{"user": "ana", "channel": "geral", "message": "oi", "timestamp": "ontem"}, "message", badStampPT},
+		{proto.ServicePublish, map[string]any{"user": "ana", "channel": "geral", "message": "oi", "timestamp": true, "lang": "en"}, "message", badStampEN},
+		{proto.ServiceMessage, map[string]any{"src": "ana", "dst": "ana", "message": "oi", "timestamp": "2026-13-45"}, "message", badStampPT},
+		{proto.ServiceHistory, map[string]any{"channel": "geral", "timestamp": "2026-12-05T13:07:04Zjunk", "lang": "en"}, "message", badStampEN},
+		{proto.ServiceLogin, map[string]any{"user": "ana", "timestamp": ""}, "description", badStampPT},
+		{proto.ServiceUsers, map[string]any{"timestamp": []any{1}, "lang": "en"}, "description", badStampEN},
+	}
+	for _, tc := range stampCases {
+		t.Run(fmt.Sprintf("%s timestamp %v", tc.service, tc.data["timestamp"]), func(t *testing.T) {
+			env := cl.raw(encodeMap(t, map[string]any{"service": tc.service, "data": tc.data}))
+			if env.Service != tc.service || status(env) != proto.StatusError {
+				t.Fatalf("reply %q %v, want an error reply to %q", env.Service, env.Data, tc.service)
+			}
+			if got, _, _ := env.Data.OptString(tc.key); got != tc.want {
+				t.Errorf("%s = %q, want %q", tc.key, got, tc.want)
+			}
+		})
+	}
+
 	// The server is still serving.
 	cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: "ainda aqui"})
 }
@@ -157,6 +188,13 @@ func TestTimestampVariantsAccepted(t *testing.T) {
 		"rfc 3339":           "2026-12-04T19:33:44.738Z",
 		"iso without a zone": "2026-12-04T19:33:44",
 		"iso with a space":   "2026-12-04 19:33:44.738+00:00",
+		"hour-only offset":   "2026-12-05 13:07:04.328+00",
+		"minutes, no zone":   "2026-12-05T13:07",
+		"minutes with zone":  "2026-12-05T13:07+01:00",
+		"lowercase t and z":  "2026-12-05t13:07:04.328z",
+		"basic format":       "20261205T130704.328+0100",
+		"leap second":        "2026-12-31T23:59:60Z",
+		"comma fraction":     "20261205T130704,328Z",
 		"extension":          time.Date(2026, 12, 4, 19, 33, 44, 0, time.UTC),
 		"nil":                nil,
 	}
