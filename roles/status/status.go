@@ -6,6 +6,7 @@ package status
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -64,9 +65,11 @@ type Report struct {
 }
 
 // Server is one server of the report. Name, Rank and Addr come from the
-// reference's list. Status is nil when the server did not reply, and
-// Error then contains the reason, untranslated: English, except the
-// description in a server's error reply.
+// reference's list. Status is nil when the server did not reply with its
+// status, and Error then contains the reason, untranslated: English,
+// except the description in a server's error reply. Reachable is true when
+// the server replied, even without a status, as a server of another
+// implementation does.
 type Server struct {
 	Name      string              `json:"name"`
 	Rank      int64               `json:"rank"`
@@ -165,6 +168,10 @@ func (s *Status) Collect(ctx context.Context) (Report, error) {
 				s.cfg.Log.Debug("status request failed", "server", row.Name, "addr", row.Addr, "err", err)
 				row.Error = err.Error()
 				row.problem = explain(err, s.cfg.Timeout)
+				// A failure is a reply that carries no status, as from a
+				// server of another implementation: the server is up.
+				var replied *failure
+				row.Reachable = errors.As(err, &replied)
 				return
 			}
 			row.Reachable, row.Status = true, reply

@@ -230,6 +230,64 @@ func TestStatusUnreachableServer(t *testing.T) {
 	}
 }
 
+// TestStatusServerWithoutStatus lists a server that replies to status
+// with an error for an unknown service, as a server of another
+// implementation does. Its row says it has no status, not that it is
+// unreachable, and Run succeeds because it replied.
+func TestStatusServerWithoutStatus(t *testing.T) {
+	refCfg := reference.DefaultConfig()
+	refCfg.Bind = "tcp://127.0.0.1:0"
+	refCfg.DataDir = t.TempDir()
+	refCfg.HeartbeatExpiry = time.Minute
+	ref, err := reference.New(refCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, "reference", ref.Run)
+
+	ln, err := proto.Listen("tcp://127.0.0.1:0", proto.Router, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown, err := proto.Encode(proto.ServiceError, &proto.StatusReply{Status: proto.StatusError, Description: "unknown service: status"}, proto.NewClocks().Meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, "standard server", func(ctx context.Context) error {
+		return ln.Serve(ctx, func(c *proto.Conn) {
+			for {
+				frames, err := c.Recv()
+				if err != nil {
+					return
+				}
+				if c.Send(append(frames[:len(frames)-1:len(frames)-1], unknown)...) != nil {
+					return
+				}
+			}
+		})
+	})
+
+	req := proto.NewRequester(ref.Endpoint())
+	defer req.Close()
+	frame, err := proto.Encode(proto.ServiceRank, &proto.RankRequest{User: "std-1", Addr: ln.Endpoint()}, proto.NewClocks().Meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := req.Request(context.Background(), frame, 5*time.Second); err != nil {
+		t.Fatalf("rank: %v", err)
+	}
+
+	for _, c := range []struct{ lang, state string }{{lang.EN, "no status"}, {lang.PT, "sem status"}} {
+		var out bytes.Buffer
+		if err := newStatusIn(t, ref.Endpoint(), false, &out, c.lang).Run(context.Background()); err != nil {
+			t.Errorf("%s: Run = %v, want success, the server replied", c.lang, err)
+		}
+		if !strings.Contains(out.String(), c.state) {
+			t.Errorf("%s: table does not show std-1 as %q:\n%s", c.lang, c.state, out.String())
+		}
+	}
+}
+
 func TestStatusReferenceDown(t *testing.T) {
 	endpoint := closedEndpoint(t)
 	for l, want := range map[string]string{

@@ -65,6 +65,9 @@ func tableRow(row Server, l string) []string {
 			cells = append(cells, "-")
 		}
 		cells[9] = textUnreachable.In(l)
+		if row.Reachable {
+			cells[9] = textNoStatus.In(l)
+		}
 		return cells
 	}
 

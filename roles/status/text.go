@@ -26,6 +26,7 @@ var (
 	textNoCoordinator = lang.Text{PT: "nenhum", EN: "none"}
 	textCoordinator   = lang.Text{PT: "%s (época %d)", EN: "%s (epoch %d)"}
 	textUnreachable   = lang.Text{PT: "inacessível", EN: "unreachable"}
+	textNoStatus      = lang.Text{PT: "sem status", EN: "no status"}
 	textCatchingUp    = lang.Text{PT: "em atualização", EN: "catching up"}
 	textServing       = lang.Text{PT: "atendendo", EN: "serving"}
 	textStarting      = lang.Text{PT: "iniciando", EN: "starting"}
