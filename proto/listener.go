@@ -69,23 +69,20 @@ func Listen(endpoint string, typ zmq4.SocketType, log *slog.Logger) (*Listener, 
 
 // Endpoint is the bound address as a connectable endpoint, with the port
 // the system chose when the requested one was 0.
-func (l *Listener) Endpoint() string {
-	addr := l.ln.Addr().(*net.TCPAddr)
-	host := addr.IP.String()
-	if addr.IP.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return "tcp://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
-}
+func (l *Listener) Endpoint() string { return l.address("127.0.0.1") }
 
 // Bound is the address the listener is bound to, in ZeroMQ's notation:
 // "*" stands for every interface. Logs show it, because Endpoint names
 // 127.0.0.1 for a listener bound to every interface.
-func (l *Listener) Bound() string {
+func (l *Listener) Bound() string { return l.address("*") }
+
+// address renders the bound address as a tcp endpoint, with unspecified
+// in place of an address that stands for every interface.
+func (l *Listener) address(unspecified string) string {
 	addr := l.ln.Addr().(*net.TCPAddr)
 	host := addr.IP.String()
 	if addr.IP.IsUnspecified() {
-		host = "*"
+		host = unspecified
 	}
 	return "tcp://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
 }

@@ -128,12 +128,7 @@ func (s *Server) claimAt(ctx context.Context, coordinator election.Announcement,
 	// now. The reference's list lags a restarted coordinator by up to half
 	// a heartbeat and may still name its old address, so it is only the
 	// fallback, for announcements without an address.
-	addr := coordinator.Addr
-	for _, m := range s.node.Members() {
-		if addr == "" && m.Name == coordinator.Coordinator {
-			addr = m.Addr
-		}
-	}
+	addr := s.coordinatorAddr(coordinator)
 	if addr == "" {
 		return errCoordinatorDown
 	}
@@ -153,6 +148,21 @@ func (s *Server) claimAt(ctx context.Context, coordinator election.Announcement,
 		}
 	}
 	return s.claimOutcome(env, name, coordinator.Coordinator)
+}
+
+// coordinatorAddr returns the server-to-server address of a's
+// coordinator: the announcement's, or for an announcement without one the
+// reference's list's, or "" when neither names one.
+func (s *Server) coordinatorAddr(a election.Announcement) string {
+	if a.Addr != "" {
+		return a.Addr
+	}
+	for _, m := range s.node.Members() {
+		if m.Name == a.Coordinator {
+			return m.Addr
+		}
+	}
+	return ""
 }
 
 // claimOutcome turns the reply to a claim sent to decider into the

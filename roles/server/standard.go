@@ -101,13 +101,7 @@ func (s *Server) announcementRank(ctx context.Context, data proto.Data, name str
 // has no known server-to-server address, it replied to claim with an error
 // for an unknown service, or it replied to replication the same way.
 func (s *Server) coordinatorDecidesChannels(a election.Announcement) bool {
-	addr := a.Addr
-	for _, m := range s.node.Members() {
-		if addr == "" && m.Name == a.Coordinator {
-			addr = m.Addr
-		}
-	}
-	if addr == "" {
+	if s.coordinatorAddr(a) == "" {
 		return false
 	}
 	if marked, _ := s.noClaims.has(a.Coordinator, a.Epoch, time.Now()); marked {
