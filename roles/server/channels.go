@@ -91,6 +91,10 @@ func (s *Server) createChannel(ctx context.Context, name, rid string) error {
 // errNoAnswer is a claim that got no reply, because the connection was
 // refused or closed or the reply timed out, or that a server rejected
 // because it does not coordinate.
+// errQuiet is a claim this server does not decide because it has just
+// continued after a stop (quietAfterStop). It is still the coordinator.
+var errQuiet = errors.New("server: deciding no channel right after a stop")
+
 var errNoAnswer = errors.New("server: the coordinator did not reply to the claim or no longer coordinates")
 
 // waitCoordinator waits for an accepted coordinator other than failed,
@@ -112,8 +116,11 @@ func (s *Server) waitCoordinator(ctx context.Context, failed election.Announceme
 func (s *Server) claimAt(ctx context.Context, coordinator election.Announcement, name, rid string, timeout time.Duration) error {
 	if coordinator.Coordinator == s.cfg.Name {
 		err := s.decideChannel(ctx, name, rid)
-		if errors.Is(err, errNotCoordinator) {
+		switch {
+		case errors.Is(err, errNotCoordinator):
 			return errNoAnswer
+		case errors.Is(err, errQuiet):
+			return errCoordinatorDown
 		}
 		return err
 	}
@@ -193,6 +200,9 @@ func (s *Server) claimOutcome(env proto.Envelope, name, decider string) error {
 func (s *Server) claimAtDeputy(ctx context.Context, coordinator election.Announcement, deputy election.Member, name, rid string, timeout time.Duration) error {
 	if deputy.Name == s.cfg.Name {
 		err := s.decideChannel(ctx, name, rid)
+		if errors.Is(err, errQuiet) {
+			return errCoordinatorDown
+		}
 		if errors.Is(err, errNotCoordinator) {
 			s.claimFailed.Warn(s.log, "channel claim failed", "channel", name, "coordinator", coordinator.Coordinator, "deputy", deputy.Name, "err", "this server may not decide channels now")
 			return errCoordinatorDown
@@ -224,6 +234,9 @@ func (s *Server) claimAtDeputy(ctx context.Context, coordinator election.Announc
 func (s *Server) decideChannel(ctx context.Context, name, rid string) error {
 	s.channelMu.Lock()
 	defer s.channelMu.Unlock()
+	if s.quiet() {
+		return errQuiet
+	}
 	if !s.decidesChannels(ctx) {
 		return errNotCoordinator
 	}
@@ -260,6 +273,13 @@ func (s *Server) rejectClaim(data proto.Data) []byte {
 // handleClaim decides a peer's claim when this server coordinates or is
 // the deputy of a coordinator of another implementation.
 func (s *Server) handleClaim(ctx context.Context, data proto.Data) []byte {
+	// A plain erro, without notcoordinator: the claimant fails this
+	// creation, and does not drop this coordinator and elect again.
+	if s.quiet() {
+		channel, _, _ := data.OptString("channel")
+		s.claimRejected.Warn(s.log, "channel claim rejected", "reason", "right after a stop", "channel", channel)
+		return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError})
+	}
 	if !s.decidesChannels(ctx) {
 		return s.rejectClaim(data)
 	}

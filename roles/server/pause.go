@@ -77,6 +77,10 @@ func (s *Server) quietAfterStop(now time.Time) {
 	s.log.Info("deciding no channel names after a stop", "for", quiet)
 }
 
+// quiet reports whether quietAfterStop keeps this server from deciding
+// channel names now.
+func (s *Server) quiet() bool { return time.Now().UnixNano() < s.quietUntil.Load() }
+
 // paused reports whether the watchdog has not run for pauseGap. After a
 // resume it stays true until the server has left the broker to catch up,
 // which the watchdog requests. Requests served in

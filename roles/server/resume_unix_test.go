@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"os"
 	"syscall"
 	"testing"
@@ -48,8 +49,28 @@ func TestNoChannelDecidedRightAfterStop(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "the stop recorded", func() bool { return s2.quietUntil.Load() > 0 })
 
-	if env := claim("logo-depois"); proto.IsSuccess(status(env)) {
+	before, _ := s1.Coordinator()
+	env := claim("logo-depois")
+	if proto.IsSuccess(status(env)) {
 		t.Errorf("the coordinator decided a claim right after a stop of a second: %v", env.Data)
+	}
+	// The claimant must not take the coordinator for replaced: that
+	// would start an election for each claim during the quiet time.
+	if rejected, _ := env.Data["notcoordinator"].(bool); rejected {
+		t.Errorf("the quiet coordinator replied notcoordinator: %v", env.Data)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s1.createChannel(ctx, "pelo-servidor-1", "rid-1"); !errors.Is(err, errCoordinatorDown) {
+		t.Errorf("a creation through server-1 right after the stop = %v, want %v", err, errCoordinatorDown)
+	}
+	if err := s2.createChannel(ctx, "pelo-servidor-2", "rid-2"); !errors.Is(err, errCoordinatorDown) {
+		t.Errorf("a creation on the quiet coordinator = %v, want %v", err, errCoordinatorDown)
+	}
+	for _, s := range []*Server{s1, s2} {
+		if a, _ := s.Coordinator(); a != before {
+			t.Errorf("%s: coordinator %v after creations during the quiet time, want %v still", s.cfg.Name, a, before)
+		}
 	}
 	if s1.quietUntil.Load() != 0 {
 		t.Error("server-1, which was not stopped, stopped deciding too")

@@ -163,9 +163,6 @@ func (s *Server) isDeputy() bool {
 // now, as coordinator or as deputy. A new coordinator waits until the
 // members have replied to its announcement (election.Node.Coordinating).
 func (s *Server) decidesChannels(ctx context.Context) bool {
-	if time.Now().UnixNano() < s.quietUntil.Load() {
-		return false
-	}
 	return s.node.Coordinating(ctx) || s.isDeputy()
 }
 
