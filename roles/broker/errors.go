@@ -85,20 +85,25 @@ func (b *Broker) errorPayload(body []byte, reason failure) []byte {
 	service := proto.ServiceError
 	var env proto.Envelope
 	err := errTooLarge
+	requested := ""
 	if len(body) <= MaxRequestBytes {
 		env, err = proto.Decode(body)
+	} else {
+		// Too large to decode, but a client still finds the reason under
+		// its service's key, in its language.
+		env.Service, _ = proto.PeekService(body)
+		requested = proto.PeekLang(body)
 	}
 	if env.Service != "" && len(env.Service) <= maxServiceBytes && utf8.ValidString(env.Service) {
 		service = env.Service
 	}
-	l := b.cfg.Lang
 	if err == nil {
 		// A bad clock does not matter here: the reply is an error anyway.
 		_, _ = b.cfg.Clocks.Witness(env.Data)
 		// A msgsys client names the language it shows text in.
-		requested, _, _ := env.Data.OptString("lang")
-		l = lang.Requested(requested, l)
+		requested, _, _ = env.Data.OptString("lang")
 	}
+	l := lang.Requested(requested, b.cfg.Lang)
 
 	text := failureTexts[reason].In(l)
 	if reason == failNoServer && b.backend != nil && b.backend.KeyFailedSince(time.Now().Add(-keyRejectedWithin)) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -302,6 +303,37 @@ func TestErrorTextInRequestedLanguage(t *testing.T) {
 	}
 	if _, text, _ := decodeError(t, reply); text != failureTexts[failNoServer].EN {
 		t.Errorf("description = %q, want the English text", text)
+	}
+}
+
+// TestTooLargeRequestKeepsServiceAndLanguage sends a Portuguese broker an
+// English publish over the size limit. The reply must name publish and
+// carry the English reason under message, where publish clients read it.
+func TestTooLargeRequestKeepsServiceAndLanguage(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Lang = "pt"
+	b := startBroker(t, cfg)
+	r := proto.NewRequester(b.FrontendEndpoint())
+	defer r.Close()
+
+	post := &proto.PublishRequest{User: "ana", Channel: "geral", Message: strings.Repeat("x", MaxRequestBytes)}
+	frame, err := proto.Encode(proto.ServicePublish, post, proto.Meta{Clock: 1, Lang: "en"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := r.Request(context.Background(), frame, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := proto.Decode(reply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.Service != proto.ServicePublish {
+		t.Errorf("reply service %q, want publish", env.Service)
+	}
+	if got, _, _ := env.Data.OptString("message"); got != failureTexts[failTooLarge].EN {
+		t.Errorf("message %q, want the English %q", got, failureTexts[failTooLarge].EN)
 	}
 }
 
