@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"msgsys/lang"
 	"msgsys/roles/bench"
 	"msgsys/roles/bot"
 	"msgsys/roles/broker"
@@ -53,12 +54,40 @@ func main() {
 			},
 		},
 	}
+	rejectArguments(app.Commands)
 	stopProfile := startProfile(os.Getenv("MSGSYS_CPUPROFILE"))
 	err := app.Run(os.Args)
 	stopProfile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "msgsys:", err)
 		os.Exit(1)
+	}
+}
+
+// textUnexpectedArgument is the error of a command given a word that is
+// not a flag.
+var textUnexpectedArgument = lang.Text{
+	PT: "argumento inesperado %q: as opções vêm depois do papel, como em msgsys server --rank 3",
+	EN: "unexpected argument %q: options follow the role, as in msgsys server --rank 3",
+}
+
+// rejectArguments makes every command, subcommands included, fail when it
+// is given a word that is not a flag. No command takes one, and urfave/cli
+// stops reading flags at the first such word, so "msgsys broker broker
+// --frontend X" would run a broker with every flag after it ignored.
+func rejectArguments(commands []*cli.Command) {
+	for _, cmd := range commands {
+		rejectArguments(cmd.Subcommands)
+		action := cmd.Action
+		if action == nil {
+			continue
+		}
+		cmd.Action = func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf(textUnexpectedArgument.In(lang.Pick(c.String("lang"))), c.Args().First())
+			}
+			return action(c)
+		}
 	}
 }
 

@@ -258,3 +258,17 @@ func TestProcessFrozenCoordinatorResumes(t *testing.T) {
 	// server may stay with a stale coordinator.
 	s.waitAgreement(10*time.Second, "server-3", 3)
 }
+
+// TestStrayArgumentRejected types a role twice, as a person might. The
+// command must fail with the reason, not run with its flags ignored.
+func TestStrayArgumentRejected(t *testing.T) {
+	cmd := exec.Command(binary, "broker", "broker", "--frontend", "tcp://127.0.0.1:1")
+	cmd.Env = append(os.Environ(), "LANG=en_US.UTF-8", "LC_ALL=", "LC_MESSAGES=")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("msgsys broker broker succeeded:\n%s", out)
+	}
+	if !strings.Contains(string(out), `unexpected argument "broker"`) {
+		t.Errorf("output does not name the stray argument:\n%s", out)
+	}
+}
