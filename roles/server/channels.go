@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"msgsys/election"
@@ -15,6 +16,10 @@ var (
 	errChannelExists   = errors.New("server: channel already exists")
 	errNoCoordinator   = errors.New("server: no coordinator while an election runs")
 	errCoordinatorDown = errors.New("server: coordinator did not reply")
+	// errCoordinatorResumed is a creation that failed because the
+	// coordinator had just continued after a stop and still decided no
+	// channel after the wait for it.
+	errCoordinatorResumed = errors.New("server: the coordinator has just continued after a stop")
 )
 
 // Bounds of a channel creation on a server that is not the coordinator.
@@ -35,6 +40,8 @@ const (
 	coordinatorWait   = time.Second
 	claimTimeout      = time.Second
 	claimRetryTimeout = 500 * time.Millisecond
+	// claimBudget bounds a whole channel creation, waits and claims.
+	claimBudget = coordinatorWait + claimTimeout + claimRetryTimeout
 )
 
 // ClaimRequest requests that the coordinator create a channel. RID identifies
@@ -52,9 +59,13 @@ type ClaimReply struct {
 	Exists bool   `msgpack:"exists"`
 	// NotCoordinator marks an erro from a server that does not coordinate,
 	// so the claimant elects again instead of failing the request.
-	NotCoordinator bool   `msgpack:"notcoordinator,omitempty"`
-	Timestamp      string `msgpack:"timestamp"`
-	Clock          uint64 `msgpack:"clock"`
+	NotCoordinator bool `msgpack:"notcoordinator,omitempty"`
+	// RetryAfter marks an erro from a coordinator that has just continued
+	// after a stop and decides again in this many milliseconds
+	// (quietAfterStop), so the claimant waits and claims once more.
+	RetryAfter int64  `msgpack:"retryafter,omitempty"`
+	Timestamp  string `msgpack:"timestamp"`
+	Clock      uint64 `msgpack:"clock"`
 }
 
 // createChannel makes one server decide every channel name: the
@@ -67,12 +78,17 @@ type ClaimReply struct {
 // When the coordinator sends no reply, this server drops it, starts an
 // election and retries once with the coordinator elected next.
 func (s *Server) createChannel(ctx context.Context, name, rid string) error {
+	start := time.Now()
 	waitLeft := coordinatorWait
 	coordinator, ok := s.waitCoordinator(ctx, election.Announcement{}, &waitLeft)
 	if !ok {
 		return errNoCoordinator
 	}
 	err := s.claimAt(ctx, coordinator, name, rid, claimTimeout)
+	var quiet *quietError
+	if errors.As(err, &quiet) {
+		return s.claimAfterQuiet(ctx, start, quiet.left, coordinator, name, rid)
+	}
 	if !errors.Is(err, errNoAnswer) {
 		return err
 	}
@@ -82,10 +98,48 @@ func (s *Server) createChannel(ctx context.Context, name, rid string) error {
 	if !ok {
 		return errCoordinatorDown
 	}
-	if err := s.claimAt(ctx, coordinator, name, rid, claimRetryTimeout); !errors.Is(err, errNoAnswer) {
+	err = s.claimAt(ctx, coordinator, name, rid, claimRetryTimeout)
+	if errors.As(err, &quiet) {
+		return errCoordinatorResumed
+	}
+	if !errors.Is(err, errNoAnswer) {
 		return err
 	}
 	return errCoordinatorDown
+}
+
+// quietError is a claim that a coordinator did not decide because it has
+// just continued after a stop. It decides again after left.
+type quietError struct{ left time.Duration }
+
+func (e *quietError) Error() string {
+	return fmt.Sprintf("server: the coordinator decides no channel for %v after a stop", e.left)
+}
+
+// claimAfterQuiet waits for the quiet time of a coordinator that has just
+// continued after a stop to end, and claims once more. The wait and the
+// claim stay within claimBudget of the creation's start.
+func (s *Server) claimAfterQuiet(ctx context.Context, start time.Time, left time.Duration, coordinator election.Announcement, name, rid string) error {
+	wait := min(max(left, 0), claimBudget-time.Since(start)-claimRetryTimeout)
+	if wait < 0 {
+		return errCoordinatorResumed
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+	}
+	err := s.claimAt(ctx, coordinator, name, rid, claimRetryTimeout)
+	var quiet *quietError
+	switch {
+	case errors.As(err, &quiet):
+		return errCoordinatorResumed
+	case errors.Is(err, errNoAnswer):
+		return errCoordinatorDown
+	}
+	return err
 }
 
 // errNoAnswer is a claim that got no reply, because the connection was
@@ -120,7 +174,7 @@ func (s *Server) claimAt(ctx context.Context, coordinator election.Announcement,
 		case errors.Is(err, errNotCoordinator):
 			return errNoAnswer
 		case errors.Is(err, errQuiet):
-			return errCoordinatorDown
+			return &quietError{left: s.quietLeft()}
 		}
 		return err
 	}
@@ -185,6 +239,9 @@ func (s *Server) claimOutcome(env proto.Envelope, name, decider string) error {
 	if rejected, _ := env.Data["notcoordinator"].(bool); rejected {
 		return errNoAnswer
 	}
+	if ms, ok, _ := env.Data.OptInt("retryafter"); ok && ms > 0 && !proto.IsSuccess(status) {
+		return &quietError{left: time.Duration(ms) * time.Millisecond}
+	}
 	if !proto.IsSuccess(status) {
 		description, _, _ := env.Data.OptString("description")
 		s.claimFailed.Warn(s.log, "channel claim failed", "channel", name, "decider", decider, "status", status, "description", description)
@@ -201,7 +258,7 @@ func (s *Server) claimAtDeputy(ctx context.Context, coordinator election.Announc
 	if deputy.Name == s.cfg.Name {
 		err := s.decideChannel(ctx, name, rid)
 		if errors.Is(err, errQuiet) {
-			return errCoordinatorDown
+			return &quietError{left: s.quietLeft()}
 		}
 		if errors.Is(err, errNotCoordinator) {
 			s.claimFailed.Warn(s.log, "channel claim failed", "channel", name, "coordinator", coordinator.Coordinator, "deputy", deputy.Name, "err", "this server may not decide channels now")
@@ -270,15 +327,23 @@ func (s *Server) rejectClaim(data proto.Data) []byte {
 	return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError, NotCoordinator: true})
 }
 
+// quietClaimReply replies to a claim that arrives during the quiet time
+// after a stop: an erro with the time left, so that the claimant waits and
+// claims again rather than electing another coordinator.
+func (s *Server) quietClaimReply(data proto.Data) []byte {
+	channel, _, _ := data.OptString("channel")
+	left := s.quietLeft()
+	s.claimRejected.Warn(s.log, "channel claim rejected", "reason", "the process has just continued after a stop", "channel", channel, "retry_after", left)
+	return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError, RetryAfter: max(left.Milliseconds(), 1)})
+}
+
 // handleClaim decides a peer's claim when this server coordinates or is
 // the deputy of a coordinator of another implementation.
 func (s *Server) handleClaim(ctx context.Context, data proto.Data) []byte {
-	// A plain erro, without notcoordinator: the claimant fails this
-	// creation, and does not drop this coordinator and elect again.
+	// No notcoordinator in the reply: the claimant waits and claims again,
+	// and does not drop this coordinator and elect another.
 	if s.quiet() {
-		channel, _, _ := data.OptString("channel")
-		s.claimRejected.Warn(s.log, "channel claim rejected", "reason", "right after a stop", "channel", channel)
-		return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError})
+		return s.quietClaimReply(data)
 	}
 	if !s.decidesChannels(ctx) {
 		return s.rejectClaim(data)
@@ -298,6 +363,9 @@ func (s *Server) handleClaim(ctx context.Context, data proto.Data) []byte {
 		return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusOK, Exists: true})
 	case errors.Is(err, errNotCoordinator):
 		return s.rejectClaim(data)
+	case errors.Is(err, errQuiet):
+		// The stop ended between the check above and the decision.
+		return s.quietClaimReply(data)
 	case err != nil:
 		s.log.Error("channel claim not applied", "channel", name, "err", err)
 		return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError})

@@ -10,39 +10,40 @@ import (
 
 // Descriptions of rejected requests, in the languages people read them in.
 var (
-	textInvalidMessage   = lang.Text{PT: "mensagem inválida: não é um MessagePack legível", EN: "invalid message: not readable MessagePack"}
-	textTooDeep          = lang.Text{PT: "mensagem inválida: aninhada demais, no máximo %d níveis de mapas e listas", EN: "invalid message: nested too deeply, at most %d levels of maps and arrays"}
-	textKeyNotStr        = lang.Text{PT: "mensagem inválida: as chaves dos mapas devem ser MessagePack str (texto), não bin nem outro tipo", EN: "invalid message: map keys must be MessagePack str (text), not bin or another type"}
-	textFrameCount       = lang.Text{PT: "requisição inválida: envie um único quadro depois do delimitador", EN: "invalid request: send one frame after the delimiter"}
-	textUnknownService   = lang.Text{PT: "serviço desconhecido: ", EN: "unknown service: "}
-	textNoService        = lang.Text{PT: "requisição sem o campo service", EN: "request without a service field"}
-	textNoData           = lang.Text{PT: "o campo data deve ser um mapa", EN: "the data field must be a map"}
-	textFieldMissing     = lang.Text{PT: "campo obrigatório ausente: ", EN: "required field missing: "}
-	textFieldType        = lang.Text{PT: "campo com tipo errado: ", EN: "field of the wrong type: "}
-	textBadClock         = lang.Text{PT: "relógio lógico inválido: deve ser um inteiro de 0 a 2^53-1", EN: "invalid logical clock: it must be an integer from 0 to 2^53-1"}
-	textBadTimestamp     = lang.Text{PT: "timestamp inválido: use ISO 8601 (2026-12-05T13:07:04.328Z) ou segundos Unix", EN: "invalid timestamp: use ISO 8601 (2026-12-05T13:07:04.328Z) or Unix seconds"}
-	textNameEmpty        = lang.Text{PT: "nome vazio", EN: "empty name"}
-	textNameTooLong      = lang.Text{PT: "nome longo demais: no máximo 32 caracteres", EN: "name too long: at most 32 characters"}
-	textNameChars        = lang.Text{PT: "nome inválido: use só letras, dígitos, _, - e .", EN: "invalid name: use only letters, digits, _, - and ."}
-	textNameReserved     = lang.Text{PT: "o nome %s é reservado para os anúncios de coordenador", EN: "the name %s is reserved for coordinator announcements"}
-	textTextEmpty        = lang.Text{PT: "mensagem vazia", EN: "empty message"}
-	textTextTooLong      = lang.Text{PT: "mensagem longa demais: no máximo 8192 bytes", EN: "message too long: at most 8192 bytes"}
-	textTextControl      = lang.Text{PT: "a mensagem tem caracteres de controle", EN: "the message has control characters"}
-	textTextUTF8         = lang.Text{PT: "texto não é UTF-8 válido", EN: "text is not valid UTF-8"}
-	textUnknownUser      = lang.Text{PT: "usuário não encontrado: ", EN: "user not found: "}
-	textUnknownChannel   = lang.Text{PT: "canal não encontrado: ", EN: "channel not found: "}
-	textChannelExists    = lang.Text{PT: "canal já existe: ", EN: "channel already exists: "}
-	textNoCoordinator    = lang.Text{PT: "eleição de coordenador em andamento, tente novamente", EN: "coordinator election in progress, try again"}
-	textCoordinatorDown  = lang.Text{PT: "coordenador indisponível, tente novamente", EN: "coordinator unavailable, try again"}
-	textHistoryTarget    = lang.Text{PT: "informe channel, ou user e peer", EN: "give channel, or user and peer"}
-	textHistoryLimit     = lang.Text{PT: "limit deve estar entre 1 e 1000", EN: "limit must be between 1 and 1000"}
-	textHistoryCursor    = lang.Text{PT: "cursor before inválido", EN: "invalid before cursor"}
-	textInternal         = lang.Text{PT: "erro interno do servidor, tente novamente", EN: "internal server error, try again"}
-	textRateLimited      = lang.Text{PT: "mensagens demais em pouco tempo, aguarde um instante", EN: "too many messages in a short time, wait a moment"}
-	textCatchingUp       = lang.Text{PT: "servidor sincronizando com os outros, tente novamente", EN: "server catching up with the others, try again"}
-	textStaleCoordinator = lang.Text{PT: "coordenador de uma eleição antiga", EN: "coordinator of an old election"}
-	textTooManyBackups   = lang.Text{PT: "cópias demais em andamento, tente em alguns minutos", EN: "too many copies in progress, try again in a few minutes"}
-	textShuttingDown     = lang.Text{PT: "servidor encerrando, tente novamente", EN: "server shutting down, try again"}
+	textInvalidMessage     = lang.Text{PT: "mensagem inválida: não é um MessagePack legível", EN: "invalid message: not readable MessagePack"}
+	textTooDeep            = lang.Text{PT: "mensagem inválida: aninhada demais, no máximo %d níveis de mapas e listas", EN: "invalid message: nested too deeply, at most %d levels of maps and arrays"}
+	textKeyNotStr          = lang.Text{PT: "mensagem inválida: as chaves dos mapas devem ser MessagePack str (texto), não bin nem outro tipo", EN: "invalid message: map keys must be MessagePack str (text), not bin or another type"}
+	textFrameCount         = lang.Text{PT: "requisição inválida: envie um único quadro depois do delimitador", EN: "invalid request: send one frame after the delimiter"}
+	textUnknownService     = lang.Text{PT: "serviço desconhecido: ", EN: "unknown service: "}
+	textNoService          = lang.Text{PT: "requisição sem o campo service", EN: "request without a service field"}
+	textNoData             = lang.Text{PT: "o campo data deve ser um mapa", EN: "the data field must be a map"}
+	textFieldMissing       = lang.Text{PT: "campo obrigatório ausente: ", EN: "required field missing: "}
+	textFieldType          = lang.Text{PT: "campo com tipo errado: ", EN: "field of the wrong type: "}
+	textBadClock           = lang.Text{PT: "relógio lógico inválido: deve ser um inteiro de 0 a 2^53-1", EN: "invalid logical clock: it must be an integer from 0 to 2^53-1"}
+	textBadTimestamp       = lang.Text{PT: "timestamp inválido: use ISO 8601 (2026-12-05T13:07:04.328Z) ou segundos Unix", EN: "invalid timestamp: use ISO 8601 (2026-12-05T13:07:04.328Z) or Unix seconds"}
+	textNameEmpty          = lang.Text{PT: "nome vazio", EN: "empty name"}
+	textNameTooLong        = lang.Text{PT: "nome longo demais: no máximo 32 caracteres", EN: "name too long: at most 32 characters"}
+	textNameChars          = lang.Text{PT: "nome inválido: use só letras, dígitos, _, - e .", EN: "invalid name: use only letters, digits, _, - and ."}
+	textNameReserved       = lang.Text{PT: "o nome %s é reservado para os anúncios de coordenador", EN: "the name %s is reserved for coordinator announcements"}
+	textTextEmpty          = lang.Text{PT: "mensagem vazia", EN: "empty message"}
+	textTextTooLong        = lang.Text{PT: "mensagem longa demais: no máximo 8192 bytes", EN: "message too long: at most 8192 bytes"}
+	textTextControl        = lang.Text{PT: "a mensagem tem caracteres de controle", EN: "the message has control characters"}
+	textTextUTF8           = lang.Text{PT: "texto não é UTF-8 válido", EN: "text is not valid UTF-8"}
+	textUnknownUser        = lang.Text{PT: "usuário não encontrado: ", EN: "user not found: "}
+	textUnknownChannel     = lang.Text{PT: "canal não encontrado: ", EN: "channel not found: "}
+	textChannelExists      = lang.Text{PT: "canal já existe: ", EN: "channel already exists: "}
+	textNoCoordinator      = lang.Text{PT: "eleição de coordenador em andamento, tente novamente", EN: "coordinator election in progress, try again"}
+	textCoordinatorDown    = lang.Text{PT: "coordenador indisponível, tente novamente", EN: "coordinator unavailable, try again"}
+	textCoordinatorResumed = lang.Text{PT: "o coordenador acabou de voltar de uma pausa, tente novamente em instantes", EN: "the coordinator has just resumed from a pause, try again in a moment"}
+	textHistoryTarget      = lang.Text{PT: "informe channel, ou user e peer", EN: "give channel, or user and peer"}
+	textHistoryLimit       = lang.Text{PT: "limit deve estar entre 1 e 1000", EN: "limit must be between 1 and 1000"}
+	textHistoryCursor      = lang.Text{PT: "cursor before inválido", EN: "invalid before cursor"}
+	textInternal           = lang.Text{PT: "erro interno do servidor, tente novamente", EN: "internal server error, try again"}
+	textRateLimited        = lang.Text{PT: "mensagens demais em pouco tempo, aguarde um instante", EN: "too many messages in a short time, wait a moment"}
+	textCatchingUp         = lang.Text{PT: "servidor sincronizando com os outros, tente novamente", EN: "server catching up with the others, try again"}
+	textStaleCoordinator   = lang.Text{PT: "coordenador de uma eleição antiga", EN: "coordinator of an old election"}
+	textTooManyBackups     = lang.Text{PT: "cópias demais em andamento, tente em alguns minutos", EN: "too many copies in progress, try again in a few minutes"}
+	textShuttingDown       = lang.Text{PT: "servidor encerrando, tente novamente", EN: "server shutting down, try again"}
 )
 
 // tooLargeText describes a request over a limit of limit bytes.

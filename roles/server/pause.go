@@ -79,7 +79,13 @@ func (s *Server) quietAfterStop(now time.Time) {
 
 // quiet reports whether quietAfterStop keeps this server from deciding
 // channel names now.
-func (s *Server) quiet() bool { return time.Now().UnixNano() < s.quietUntil.Load() }
+func (s *Server) quiet() bool { return s.quietLeft() > 0 }
+
+// quietLeft returns how long the quiet time after a stop lasts still, or
+// zero or less once it is over.
+func (s *Server) quietLeft() time.Duration {
+	return time.Duration(s.quietUntil.Load() - time.Now().UnixNano())
+}
 
 // paused reports whether the watchdog has not run for pauseGap. After a
 // resume it stays true until the server has left the broker to catch up,

@@ -230,6 +230,8 @@ func (r *request) channel(ctx context.Context) []byte {
 			return r.rejectText(textNoCoordinator, "")
 		case errors.Is(err, errCoordinatorDown):
 			return r.rejectText(textCoordinatorDown, "")
+		case errors.Is(err, errCoordinatorResumed):
+			return r.rejectText(textCoordinatorResumed, "")
 		}
 		return r.failed(err)
 	}
