@@ -78,8 +78,9 @@ var textUnexpectedArgument = lang.Text{
 func rejectArguments(commands []*cli.Command) {
 	for _, cmd := range commands {
 		rejectArguments(cmd.Subcommands)
+		// A command with subcommands names the unknown one itself.
 		action := cmd.Action
-		if action == nil {
+		if action == nil || len(cmd.Subcommands) > 0 {
 			continue
 		}
 		cmd.Action = func(c *cli.Context) error {

@@ -272,3 +272,13 @@ func TestStrayArgumentRejected(t *testing.T) {
 		t.Errorf("output does not name the stray argument:\n%s", out)
 	}
 }
+
+func TestUnknownBenchScenarioNamed(t *testing.T) {
+	out, err := exec.Command(binary, "bench", "nosuch").CombinedOutput()
+	if err == nil {
+		t.Fatalf("msgsys bench nosuch succeeded:\n%s", out)
+	}
+	if !strings.Contains(string(out), `unknown scenario "nosuch": use one of reqrep`) {
+		t.Errorf("output does not name the unknown scenario and the known ones:\n%s", out)
+	}
+}

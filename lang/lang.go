@@ -33,13 +33,19 @@ func Pick(flag string) string {
 
 // Parse is Pick for a value a person gave, such as a --lang flag: it
 // rejects a language other than Portuguese and English instead of
-// falling back to Portuguese.
+// falling back to Portuguese. The error is in the language of the
+// environment, as the flag's is unknown.
 func Parse(flag string) (string, error) {
 	value := strings.ToLower(flag)
 	if value != "" && !strings.HasPrefix(value, PT) && !strings.HasPrefix(value, EN) {
-		return "", fmt.Errorf("language %q is not supported: use pt or en", flag)
+		return "", fmt.Errorf(textUnsupported.In(Pick("")), flag)
 	}
 	return Pick(value), nil
+}
+
+var textUnsupported = Text{
+	PT: "idioma %q não suportado: use pt ou en",
+	EN: "language %q is not supported: use pt or en",
 }
 
 // Requested returns the language that a request's lang field names, pt

@@ -1,6 +1,9 @@
 package lang
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestPickFlagThenLANG(t *testing.T) {
 	cases := []struct {
@@ -93,6 +96,17 @@ func TestSizeUnits(t *testing.T) {
 	} {
 		if got := Size(tt.n); got != tt.want {
 			t.Errorf("Size(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestParseErrorInLocaleLanguage(t *testing.T) {
+	t.Setenv("LC_ALL", "")
+	t.Setenv("LC_MESSAGES", "")
+	for locale, want := range map[string]string{"pt_BR.UTF-8": `idioma "xx" não suportado`, "C.UTF-8": `idioma "xx" não suportado`, "en_US.UTF-8": `language "xx" is not supported`} {
+		t.Setenv("LANG", locale)
+		if _, err := Parse("xx"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("LANG=%s: Parse(xx) error %v, want it to contain %q", locale, err, want)
 		}
 	}
 }

@@ -36,7 +36,21 @@ func Command() *cli.Command {
 			scenarioCommand(ScenarioMemory, "a server's resident memory after storing many messages",
 				flagMessages, flagFill, flagClients, flagSize, flagMaxFill),
 		},
+		// Without a scenario the command shows its help. urfave/cli
+		// answers an unknown one with "No help topic", which names no
+		// scenario.
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return cli.ShowSubcommandHelp(c)
+			}
+			return fmt.Errorf("unknown scenario %q: use one of %s", c.Args().First(), strings.Join(scenarioNames(), ", "))
+		},
 	}
+}
+
+// scenarioNames lists the scenarios in the order of the help.
+func scenarioNames() []string {
+	return []string{ScenarioReqRep, ScenarioPubSub, ScenarioFailover, ScenarioBerkeley, ScenarioCatchup, ScenarioMemory}
 }
 
 // Flag names, so a scenario lists the flags it reads.

@@ -289,5 +289,9 @@ func millis(values map[string]time.Duration) []string {
 }
 
 func formatMillis(d time.Duration) string {
-	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + "ms"
+	ms := math.Round(float64(d)/float64(time.Millisecond)*100) / 100
+	if ms == 0 {
+		ms = 0 // a few negative microseconds would print as -0.00
+	}
+	return strconv.FormatFloat(ms, 'f', 2, 64) + "ms"
 }

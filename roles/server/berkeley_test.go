@@ -88,3 +88,17 @@ func TestRoundLogLevel(t *testing.T) {
 		t.Errorf("a small round %v after the last info line logged at %v, want info", berkeleyLogEvery, got)
 	}
 }
+
+func TestFormatMillisHasNoNegativeZero(t *testing.T) {
+	cases := map[time.Duration]string{
+		-3 * time.Microsecond:    "0.00ms",
+		3 * time.Microsecond:     "0.00ms",
+		-1234 * time.Microsecond: "-1.23ms",
+		1000 * time.Millisecond:  "1000.00ms",
+	}
+	for d, want := range cases {
+		if got := formatMillis(d); got != want {
+			t.Errorf("formatMillis(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
