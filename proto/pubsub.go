@@ -31,6 +31,7 @@ type Publisher struct {
 	log      *slog.Logger
 	queue    chan [2][]byte
 	key      string // cluster key presented to the proxy, or ""
+	identity string // name announced to the proxy, or ""
 
 	mu         sync.Mutex // guards subscribed
 	subscribed *Prefixes  // subscriptions received on the current connection
@@ -44,6 +45,10 @@ func NewPublisher(endpoint string, log *slog.Logger) *Publisher {
 // UseKey makes the publisher present a cluster key to a proxy that
 // requires one. Call it before Run.
 func (p *Publisher) UseKey(key string) { p.key = key }
+
+// UseIdentity makes the publisher announce name in its handshakes, so that
+// the proxy names it in its logs (RedialAs). Call it before Run.
+func (p *Publisher) UseIdentity(name string) { p.identity = name }
 
 // Publish queues a publication for the proxy, and reports false only when
 // the queue is full. A publication whose topic the proxy did not subscribe
@@ -64,7 +69,7 @@ func (p *Publisher) Publish(topic string, payload []byte) bool {
 
 // Run keeps the connection to the proxy until ctx is done.
 func (p *Publisher) Run(ctx context.Context) {
-	RedialKey(ctx, p.endpoint, zmq4.Pub, p.key, p.log, func(ctx context.Context, conn *Conn) error {
+	RedialAs(ctx, p.endpoint, zmq4.Pub, p.key, p.identity, p.log, func(ctx context.Context, conn *Conn) error {
 		go Heartbeat(ctx, conn, pubsubPing, pubsubTimeout)
 		// A proxy sends every subscription it holds when a publisher
 		// connects, so those of an earlier connection no longer count.

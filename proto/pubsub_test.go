@@ -517,3 +517,30 @@ func TestRedialStopsOnCancel(t *testing.T) {
 		t.Fatal("Redial did not return after cancel")
 	}
 }
+
+// TestPublisherAnnouncesIdentity checks that a publisher given a name
+// announces it, numbered, to the proxy.
+func TestPublisherAnnouncesIdentity(t *testing.T) {
+	sink := startXSub(t, "tcp://127.0.0.1:0", "")
+	p := NewPublisher(sink.endpoint, testLogger(t))
+	p.UseIdentity("server-9")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+
+	select {
+	case c := <-sink.conns:
+		if got := c.PeerIdentity(); !strings.HasPrefix(got, "server-9#") {
+			t.Errorf("publisher announced %q, want server-9#N", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the publisher did not connect")
+	}
+}

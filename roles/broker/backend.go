@@ -22,7 +22,7 @@ func (b *Broker) serveServer(conn *proto.Conn) {
 		return
 	}
 
-	s := &server{conn: conn, addr: serverLabel(conn), credit: credit}
+	s := &server{conn: conn, addr: peerLabel(conn), credit: credit}
 	b.log.Info("server connected", "server", s.addr, "peer_type", conn.PeerType(), "credit", credit)
 	b.dispatch(b.table.add(s))
 
@@ -44,9 +44,10 @@ func (b *Broker) serveServer(conn *proto.Conn) {
 	}
 }
 
-// serverLabel names a server in logs: the name that a msgsys server
-// announces in its handshake, then its address, or the address alone.
-func serverLabel(conn *proto.Conn) string {
+// peerLabel names a server or publisher in logs: the name that a msgsys
+// server announces in its handshake, then its address, or the address
+// alone.
+func peerLabel(conn *proto.Conn) string {
 	name := conn.PeerIdentity()
 	if name == "" || !utf8.ValidString(name) {
 		return conn.RemoteAddr()

@@ -27,7 +27,7 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		{"negative queue timeout", func(c *Config) { c.QueueTimeout = -time.Second }, "queue timeout"},
 		{"zero server credit", func(c *Config) { c.ServerCredit = 0 }, "server credit"},
 		{"zero subscriber queue", func(c *Config) { c.SubscriberQueue = 0 }, "subscriber queue"},
-		{"unknown language", func(c *Config) { c.Lang = "fr" }, "language"},
+		{"unknown language", func(c *Config) { c.Lang = "fr" }, `"fr"`},
 		{"bad endpoint", func(c *Config) { c.Frontend = "ipc:///tmp/x" }, "frontend"},
 	}
 	for _, tc := range cases {

@@ -9,7 +9,7 @@ import (
 // goroutine sends it the subscriptions that the fan-out forwards. A PUB
 // socket sends only what its peer subscribed to.
 func (b *Broker) servePublisher(conn *proto.Conn) {
-	pub := &publisher{addr: conn.RemoteAddr(), conn: conn}
+	pub := &publisher{addr: peerLabel(conn), conn: conn}
 	b.fanout.addPublisher(pub)
 	b.log.Info("publisher connected", "publisher", pub.addr)
 

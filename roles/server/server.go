@@ -341,6 +341,7 @@ func (s *Server) Run(ctx context.Context) error {
 	start(s.watchResume)
 	start(s.replica.Run)
 	s.publisher.UseKey(s.cfg.ClusterKey)
+	s.publisher.UseIdentity(s.cfg.Name)
 	start(s.publisher.Run)
 	start(s.cfg.Clocks.Physical.Run)
 	start(s.membership)
