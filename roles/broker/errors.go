@@ -17,8 +17,11 @@ type errorReply struct {
 	Status      string `msgpack:"status"`
 	Description string `msgpack:"description"`
 	Message     string `msgpack:"message"`
-	Timestamp   string `msgpack:"timestamp"`
-	Clock       uint64 `msgpack:"clock"`
+	// Retry tells a client that sending the same request again may
+	// succeed at once, on another server.
+	Retry     bool   `msgpack:"retry,omitempty"`
+	Timestamp string `msgpack:"timestamp"`
+	Clock     uint64 `msgpack:"clock"`
 }
 
 // maxServiceBytes bounds the service name an error reply repeats. Every
@@ -109,7 +112,10 @@ func (b *Broker) errorPayload(body []byte, reason failure) []byte {
 	if reason == failNoServer && b.backend != nil && b.backend.KeyFailedSince(time.Now().Add(-keyRejectedWithin)) {
 		text += " " + textKeyRejected.In(l)
 	}
-	data := errorReply{Status: proto.StatusError, Description: text, Message: text}
+	// A request whose server went away or stalled reached no server that
+	// replied, and the broker sends a new one elsewhere.
+	retry := reason == failDisconnected || reason == failTimeout
+	data := errorReply{Status: proto.StatusError, Description: text, Message: text, Retry: retry}
 	payload, err := proto.Encode(service, &data, b.cfg.Clocks.Meta())
 	if err != nil {
 		b.log.Error("encoding error reply failed", "service", service, "err", err)

@@ -131,7 +131,21 @@ func TestServerDisconnectMidRequest(t *testing.T) {
 	if want := failureTexts[failDisconnected].EN; text != want {
 		t.Errorf("description = %q, want %q", text, want)
 	}
+	if !retryFlag(t, reply) {
+		t.Error("the reply to a request whose server disconnected lacks retry")
+	}
 	waitServers(t, b, 0)
+}
+
+// retryFlag reports the retry key of an error reply.
+func retryFlag(t *testing.T, reply []byte) bool {
+	t.Helper()
+	env, err := proto.Decode(reply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry, _ := env.Data["retry"].(bool)
+	return retry
 }
 
 func TestStalledServerSkipped(t *testing.T) {
@@ -156,6 +170,9 @@ func TestStalledServerSkipped(t *testing.T) {
 	service, text, _ := decodeError(t, reply)
 	if want := failureTexts[failTimeout].EN; text != want {
 		t.Fatalf("description = %q, want %q", text, want)
+	}
+	if !retryFlag(t, reply) {
+		t.Error("the reply to a request whose server stalled lacks retry")
 	}
 	if service != proto.ServiceUsers {
 		t.Errorf("service = %q, want %q", service, proto.ServiceUsers)
@@ -282,6 +299,10 @@ func TestPortugueseErrorText(t *testing.T) {
 	}
 	if _, text, _ := decodeError(t, reply); text != failureTexts[failNoServer].PT {
 		t.Errorf("description = %q, want the Portuguese text", text)
+	}
+	// With no server, sending the request again at once gets the same.
+	if retryFlag(t, reply) {
+		t.Error("the reply for no server carries retry")
 	}
 }
 

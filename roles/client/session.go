@@ -295,32 +295,44 @@ func (s *Session) call(ctx context.Context, service string, request any) (proto.
 		return nil, 0, newError(ErrInvalid, err, s.lang, textEncode)
 	}
 
+	data, err := s.exchange(ctx, frame, true)
+	return data, meta.Clock, err
+}
+
+// exchange sends frame and returns the reply's data. While again is set it
+// sends the same frame once more after a lost reply, or after the broker
+// replied that the server holding the request disconnected or stalled
+// (retry). A msgsys server applies a repeated write once, by its id.
+func (s *Session) exchange(ctx context.Context, frame []byte, again bool) (proto.Data, error) {
 	reply, err := s.req.Request(ctx, frame, s.timeout)
-	if retryable(err) && ctx.Err() == nil {
-		reply, err = s.req.Request(ctx, frame, s.timeout)
+	if again && retryable(err) && ctx.Err() == nil {
+		return s.exchange(ctx, frame, false)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, 0, ctx.Err()
+			return nil, ctx.Err()
 		}
-		return nil, 0, s.unavailable(err)
+		return nil, s.unavailable(err)
 	}
 
 	env, err := proto.Decode(reply)
 	if err != nil {
-		return nil, 0, newError(ErrBadReply, err, s.lang, textBadReply)
+		return nil, newError(ErrBadReply, err, s.lang, textBadReply)
 	}
 	if _, err := s.clocks.Witness(env.Data); err != nil {
-		return nil, 0, newError(ErrBadReply, err, s.lang, textBadReply)
+		return nil, newError(ErrBadReply, err, s.lang, textBadReply)
 	}
 	status, hasStatus, err := env.Data.OptString("status")
 	if err != nil {
-		return nil, 0, newError(ErrBadReply, err, s.lang, textBadReply)
+		return nil, newError(ErrBadReply, err, s.lang, textBadReply)
 	}
 	if env.Service == proto.ServiceError || (hasStatus && !proto.IsSuccess(status)) {
-		return nil, 0, s.rejected(env.Data)
+		if retry, _ := env.Data["retry"].(bool); retry && again && ctx.Err() == nil {
+			return s.exchange(ctx, frame, false)
+		}
+		return nil, s.rejected(env.Data)
 	}
-	return env.Data, meta.Clock, nil
+	return env.Data, nil
 }
 
 // requestID returns a fresh id for a write. The retry in call repeats the

@@ -49,6 +49,37 @@ func TestSessionRetriesSameFrame(t *testing.T) {
 	}
 }
 
+// TestSessionRetriesWhenBrokerSaysSo answers a post as msgsys's broker
+// does when the server holding it disconnected. The session sends the same
+// frame once more and succeeds, and a second such reply is reported.
+func TestSessionRetriesWhenBrokerSaysSo(t *testing.T) {
+	srv := clienttest.Start(t)
+	srv.AddChannel("geral")
+	s := NewSession(SessionConfig{Broker: srv.Broker(), Timeout: time.Second})
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Login(ctx, "ana"); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.FailRetryable(1)
+	if _, err := s.Publish(ctx, "geral", "de novo"); err != nil {
+		t.Fatalf("Publish after one retryable failure: %v", err)
+	}
+	requests := srv.Requests(proto.ServicePublish)
+	if len(requests) != 2 || !requests[0].Failed || !bytes.Equal(requests[0].Frame, requests[1].Frame) {
+		t.Fatalf("publish requests %+v, want a failed one and the same frame again", requests)
+	}
+	if n := len(srv.Posts("geral")); n != 1 {
+		t.Errorf("%d posts stored, want 1", n)
+	}
+
+	srv.FailRetryable(2)
+	if _, err := s.Publish(ctx, "geral", "duas falhas"); !errors.Is(err, ErrRejected) {
+		t.Errorf("Publish after two retryable failures = %v, want the broker's rejection", err)
+	}
+}
+
 func TestSessionTimeoutReported(t *testing.T) {
 	for _, l := range []string{lang.PT, lang.EN} {
 		t.Run(l, func(t *testing.T) {

@@ -26,6 +26,7 @@ type Request struct {
 	Frame   []byte
 	Resent  bool // an identical frame had been received before
 	Dropped bool // its reply was not sent
+	Failed  bool // answered as by a broker whose server disconnected, not applied
 }
 
 // Server is the stand-in deployment. Its methods are safe for concurrent
@@ -43,6 +44,7 @@ type Server struct {
 	requests  []Request
 	replies   map[string][]byte // reply of each frame handled, by frame
 	drop      int               // replies still to drop
+	failRetry int               // requests still to fail as a broker does when a server disconnects
 	onHistory func(channel string)
 	onLogin   func(user string)
 	subs      map[*proto.Conn]map[string]bool // subscriber connections and their topics
@@ -127,6 +129,15 @@ func (s *Server) DropReplies(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.drop = n
+}
+
+// FailRetryable makes the server answer the next n requests, without
+// applying them, as msgsys's broker does when the server that held a
+// request disconnected: an erro that carries retry.
+func (s *Server) FailRetryable(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failRetry = n
 }
 
 // OnHistory sets a function that runs before the reply to each history
@@ -356,6 +367,15 @@ func (s *Server) handle(frame []byte) ([]byte, bool) {
 
 	s.mu.Lock()
 	request := Request{Service: env.Service, Frame: slices.Clone(frame)}
+	if s.failRetry > 0 {
+		s.failRetry--
+		request.Failed = true
+		s.requests = append(s.requests, request)
+		s.mu.Unlock()
+		text := "O servidor se desconectou antes de responder. Tente novamente."
+		reply, err := proto.Encode(env.Service, &retryReply{Status: proto.StatusError, Description: text, Message: text, Retry: true}, proto.NewClocks().Meta())
+		return reply, err == nil
+	}
 	reply, resent := s.replies[string(frame)]
 	var pubs []publication
 	if !resent {
@@ -549,4 +569,15 @@ func (s *Server) history(d proto.Data) []byte {
 		reply.Before = strconv.Itoa(start)
 	}
 	return s.encode(proto.ServiceHistory, reply)
+}
+
+// retryReply is the error reply of msgsys's broker to a request whose
+// server disconnected before replying.
+type retryReply struct {
+	Status      string `msgpack:"status"`
+	Description string `msgpack:"description"`
+	Message     string `msgpack:"message"`
+	Retry       bool   `msgpack:"retry"`
+	Timestamp   string `msgpack:"timestamp"`
+	Clock       uint64 `msgpack:"clock"`
 }
