@@ -196,7 +196,7 @@ func TestClientSurvivesBrokerRestart(t *testing.T) {
 	srv.Stop()
 	h.waitFor("(conexão das mensagens ao vivo perdida, reconectando…)")
 	h.send("/users")
-	h.waitFor("servidor indisponível")
+	h.waitFor("indisponível")
 	h.waitFor("tente novamente")
 	// Stored while the deployment is down, so no one receives it live; the
 	// client must find it in history once it reconnects.

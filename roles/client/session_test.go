@@ -119,7 +119,7 @@ func TestSessionUnreachable(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}
-	if !strings.Contains(err.Error(), "servidor indisponível") || !strings.Contains(err.Error(), endpoint) {
+	if !strings.Contains(err.Error(), "broker indisponível") || !strings.Contains(err.Error(), endpoint) {
 		t.Errorf("text = %q, want the Portuguese message naming %s", err.Error(), endpoint)
 	}
 	if s.User() != "" {

@@ -8,7 +8,7 @@ import "msgsys/lang"
 // Errors of Session calls.
 var (
 	textTimedOut    = lang.Text{PT: "servidor indisponível (sem resposta em %s), tente novamente", EN: "server unavailable (no reply within %s), try again"}
-	textUnreachable = lang.Text{PT: "servidor indisponível (não foi possível conectar a %s), tente novamente", EN: "server unavailable (cannot connect to %s), try again"}
+	textUnreachable = lang.Text{PT: "broker indisponível (não foi possível conectar a %s), tente novamente", EN: "broker unavailable (cannot connect to %s), try again"}
 	textBadReply    = lang.Text{PT: "resposta inválida do servidor", EN: "invalid reply from the server"}
 	textRejected    = lang.Text{PT: "o servidor recusou o pedido", EN: "the server rejected the request"}
 	textEncode      = lang.Text{PT: "não foi possível codificar o pedido", EN: "the request could not be encoded"}
