@@ -318,7 +318,14 @@ func publishUntilReceived(t *testing.T, p *Publisher, sink *testXSub, topic, pay
 // runPublisher runs a Publisher to endpoint until the test ends.
 func runPublisher(t *testing.T, endpoint string) *Publisher {
 	t.Helper()
+	return runPublisherAs(t, endpoint, "")
+}
+
+// runPublisherAs is runPublisher announcing identity, if not empty.
+func runPublisherAs(t *testing.T, endpoint, identity string) *Publisher {
+	t.Helper()
 	p := NewPublisher(endpoint, testLogger(t))
+	p.UseIdentity(identity)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -522,18 +529,7 @@ func TestRedialStopsOnCancel(t *testing.T) {
 // announces it, numbered, to the proxy.
 func TestPublisherAnnouncesIdentity(t *testing.T) {
 	sink := startXSub(t, "tcp://127.0.0.1:0", "")
-	p := NewPublisher(sink.endpoint, testLogger(t))
-	p.UseIdentity("server-9")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		p.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	runPublisherAs(t, sink.endpoint, "server-9")
 
 	select {
 	case c := <-sink.conns:
