@@ -27,10 +27,9 @@ func DecodeInto(frame []byte, data any) (service string, err error) {
 }
 
 // PeekLang reads only the data's lang of a request frame, the language a
-// msgsys client shows text in. It returns "" when the frame is malformed
-// or carries none, so that a receiver which rejects a request before it
-// decodes it, as too large or while catching up, still answers in the
-// client's language.
+// msgsys client shows text in, or "" when the frame is malformed or has
+// none. A receiver that rejects a request before decoding it, as too
+// large or while catching up, uses it to reply in the client's language.
 func PeekLang(frame []byte) string {
 	if len(frame) > MaxMessageBytes || scan(frame, MaxDepth) != nil {
 		return ""

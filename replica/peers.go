@@ -24,8 +24,8 @@ type peer struct {
 	// reachable is whether the last push or probe got a reply; a write
 	// waits for a second copy only while some peer is reachable.
 	reachable bool
-	// answered is whether the peer has replied to a replicate request as
-	// a msgsys server since this sender started.
+	// answered is whether the peer has sent a msgsys replicate reply
+	// since this sender started.
 	answered bool
 	// missingSince is when the peer first went missing from the list of
 	// available servers; zero while it is listed.

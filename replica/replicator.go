@@ -371,9 +371,9 @@ func (r *Replicator) silenceLocked(seq uint64) int {
 	return n
 }
 
-// warnIfAloneLocked logs, at most once a second, a write acknowledged
-// while no peer holds it because none is reachable. A server that never
-// had a peer runs alone by design and logs nothing. Callers hold r.mu.
+// warnIfAloneLocked logs a write acknowledged while no peer holds it,
+// through the singleCopy rate limit. A server that never had a peer runs
+// alone by design and logs nothing. Callers hold r.mu.
 func (r *Replicator) warnIfAloneLocked(seq uint64) {
 	if !r.hadPeers {
 		return

@@ -36,9 +36,8 @@ func Command() *cli.Command {
 			scenarioCommand(ScenarioMemory, "a server's resident memory after storing many messages",
 				flagMessages, flagFill, flagClients, flagSize, flagMaxFill),
 		},
-		// Without a scenario the command shows its help. urfave/cli
-		// answers an unknown one with "No help topic", which names no
-		// scenario.
+		// Without a scenario the command shows its help. For an unknown
+		// one urfave/cli prints "No help topic", which names no scenario.
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
 				return cli.ShowSubcommandHelp(c)

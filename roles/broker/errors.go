@@ -17,8 +17,8 @@ type errorReply struct {
 	Status      string `msgpack:"status"`
 	Description string `msgpack:"description"`
 	Message     string `msgpack:"message"`
-	// Retry tells a client that sending the same request again may
-	// succeed at once, on another server.
+	// Retry marks a failure after which the same request, sent again,
+	// may succeed at once on another server.
 	Retry     bool   `msgpack:"retry,omitempty"`
 	Timestamp string `msgpack:"timestamp"`
 	Clock     uint64 `msgpack:"clock"`

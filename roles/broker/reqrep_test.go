@@ -287,11 +287,7 @@ func TestNoServerImmediateError(t *testing.T) {
 }
 
 func TestPortugueseErrorText(t *testing.T) {
-	cfg := testConfig(t)
-	cfg.Lang = "pt"
-	b := startBroker(t, cfg)
-	r := proto.NewRequester(b.FrontendEndpoint())
-	defer r.Close()
+	r := portugueseBroker(t)
 
 	reply, err := r.Request(context.Background(), encodeRequest(t, proto.ServiceUsers, 1), 5*time.Second)
 	if err != nil {
@@ -306,13 +302,10 @@ func TestPortugueseErrorText(t *testing.T) {
 	}
 }
 
-// TestErrorTextInRequestedLanguage asks a Portuguese broker for English.
+// TestErrorTextInRequestedLanguage requests English from a Portuguese
+// broker with no server.
 func TestErrorTextInRequestedLanguage(t *testing.T) {
-	cfg := testConfig(t)
-	cfg.Lang = "pt"
-	b := startBroker(t, cfg)
-	r := proto.NewRequester(b.FrontendEndpoint())
-	defer r.Close()
+	r := portugueseBroker(t)
 
 	frame, err := proto.Encode(proto.ServiceUsers, &proto.EmptyRequest{}, proto.Meta{Clock: 1, Lang: "en"})
 	if err != nil {
@@ -331,11 +324,7 @@ func TestErrorTextInRequestedLanguage(t *testing.T) {
 // English publish over the size limit. The reply must name publish and
 // carry the English reason under message, where publish clients read it.
 func TestTooLargeRequestKeepsServiceAndLanguage(t *testing.T) {
-	cfg := testConfig(t)
-	cfg.Lang = "pt"
-	b := startBroker(t, cfg)
-	r := proto.NewRequester(b.FrontendEndpoint())
-	defer r.Close()
+	r := portugueseBroker(t)
 
 	post := &proto.PublishRequest{User: "ana", Channel: "geral", Message: strings.Repeat("x", MaxRequestBytes)}
 	frame, err := proto.Encode(proto.ServicePublish, post, proto.Meta{Clock: 1, Lang: "en"})
@@ -425,4 +414,16 @@ func TestDealerClientEnvelope(t *testing.T) {
 	if len(seen) != 10 {
 		t.Errorf("got replies for %d distinct envelopes, want 10", len(seen))
 	}
+}
+
+// portugueseBroker starts a broker with no server whose own language is
+// Portuguese, and returns a requester to its client side.
+func portugueseBroker(t *testing.T) *proto.Requester {
+	t.Helper()
+	cfg := testConfig(t)
+	cfg.Lang = "pt"
+	b := startBroker(t, cfg)
+	r := proto.NewRequester(b.FrontendEndpoint())
+	t.Cleanup(r.Close)
+	return r
 }

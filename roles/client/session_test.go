@@ -49,10 +49,10 @@ func TestSessionRetriesSameFrame(t *testing.T) {
 	}
 }
 
-// TestSessionRetriesWhenBrokerSaysSo answers a post as msgsys's broker
+// TestSessionRetriesOnBrokerRetry replies to a post as msgsys's broker
 // does when the server holding it disconnected. The session sends the same
 // frame once more and succeeds, and a second such reply is reported.
-func TestSessionRetriesWhenBrokerSaysSo(t *testing.T) {
+func TestSessionRetriesOnBrokerRetry(t *testing.T) {
 	srv := clienttest.Start(t)
 	srv.AddChannel("geral")
 	s := NewSession(SessionConfig{Broker: srv.Broker(), Timeout: time.Second})

@@ -185,17 +185,17 @@ func (s *Server) roundLogLevel(corrections map[string]time.Duration) slog.Level 
 // a small spread. It is tried again after standardRetry.
 func (s *Server) adjustable(members []election.Member, epoch uint64) []election.Member {
 	now := time.Now()
-	kept := make([]election.Member, 0, len(members))
+	included := make([]election.Member, 0, len(members))
 	for _, m := range members {
 		marked, expired := s.noAdjust.has(m.Name, epoch, now)
 		if expired {
 			s.log.Info("server included in clock synchronisation again", "peer", m.Name)
 		}
 		if !marked {
-			kept = append(kept, m)
+			included = append(included, m)
 		}
 	}
-	return kept
+	return included
 }
 
 // rejectedAdjust leaves name out of the Berkeley rounds of epoch for

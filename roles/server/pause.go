@@ -68,9 +68,9 @@ func (s *Server) watchResume(ctx context.Context) {
 
 // quietAfterStop keeps this server from deciding channel names for as
 // long as a claim is waited for, after a stop at least as long as the
-// retry of a claim. Claims that arrived during the stop are read now, but
-// their senders have given up and told their clients the creation failed,
-// so a decision would create a channel that nobody was told exists.
+// retry of a claim. The claims that arrived during the stop may have timed
+// out at their senders, whose clients then got a failure, so deciding them
+// would create channels that no client knows of.
 func (s *Server) quietAfterStop(now time.Time) {
 	quiet := claimTimeout + claimRetryTimeout
 	s.quietUntil.Store(now.Add(quiet).UnixNano())

@@ -4,6 +4,6 @@ package server
 
 import "os"
 
-// notifyResume does nothing: without Unix signals a stop cannot be told
-// apart from a slow disk.
+// notifyResume does nothing: without Unix signals a stop and a slow disk
+// look the same.
 func notifyResume(chan<- os.Signal) {}

@@ -45,6 +45,7 @@ func startStandardPeer(t *testing.T, reference, name string, args ...string) *st
 	if err := exec.Command(systemPython, "-c", "import zmq, msgpack").Run(); err != nil {
 		t.Skipf("skipping: %s cannot import zmq and msgpack (install python3-zmq and python3-msgpack): %v", systemPython, err)
 	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	script := filepath.Join("testdata", "standard_peer.py")
 	cmd := exec.CommandContext(ctx, systemPython, append([]string{script, reference, name}, args...)...)
@@ -63,6 +64,9 @@ func startStandardPeer(t *testing.T, reference, name string, args ...string) *st
 		cancel()
 		t.Fatalf("start %s: %v", script, err)
 	}
+
+	// Each line the peer prints is a JSON event: ready, announced, or a
+	// request it received.
 	exited := make(chan struct{})
 	go func() {
 		defer close(exited)
@@ -86,6 +90,7 @@ func startStandardPeer(t *testing.T, reference, name string, args ...string) *st
 		}
 		_ = cmd.Wait()
 	}()
+
 	t.Cleanup(func() {
 		p.stdin.Close()
 		select {
@@ -101,6 +106,7 @@ func startStandardPeer(t *testing.T, reference, name string, args ...string) *st
 			p.mu.Unlock()
 		}
 	})
+
 	waitFor(t, 10*time.Second, name+" registered", func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()

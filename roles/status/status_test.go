@@ -166,15 +166,7 @@ func TestStatusOfRunningCluster(t *testing.T) {
 }
 
 func TestStatusUnreachableServer(t *testing.T) {
-	refCfg := reference.DefaultConfig()
-	refCfg.Bind = "tcp://127.0.0.1:0"
-	refCfg.DataDir = t.TempDir()
-	refCfg.HeartbeatExpiry = time.Minute
-	ref, err := reference.New(refCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run(t, "reference", ref.Run)
+	ref := startReference(t)
 
 	// Register a server whose endpoint has nothing listening.
 	ghost := closedEndpoint(t)
@@ -232,18 +224,10 @@ func TestStatusUnreachableServer(t *testing.T) {
 
 // TestStatusServerWithoutStatus lists a server that replies to status
 // with an error for an unknown service, as a server of another
-// implementation does. Its row says it has no status, not that it is
-// unreachable, and Run succeeds because it replied.
+// implementation does. Its row shows "no status" rather than unreachable,
+// and Run succeeds because the server replied.
 func TestStatusServerWithoutStatus(t *testing.T) {
-	refCfg := reference.DefaultConfig()
-	refCfg.Bind = "tcp://127.0.0.1:0"
-	refCfg.DataDir = t.TempDir()
-	refCfg.HeartbeatExpiry = time.Minute
-	ref, err := reference.New(refCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run(t, "reference", ref.Run)
+	ref := startReference(t)
 
 	ln, err := proto.Listen("tcp://127.0.0.1:0", proto.Router, nil)
 	if err != nil {
@@ -495,4 +479,19 @@ func TestExplainKeyAndRefusedErrors(t *testing.T) {
 			t.Errorf("%s in English: %q, want %q in it", name, got, c.en)
 		}
 	}
+}
+
+// startReference runs a reference with no server until the test ends.
+func startReference(t *testing.T) *reference.Reference {
+	t.Helper()
+	cfg := reference.DefaultConfig()
+	cfg.Bind = "tcp://127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.HeartbeatExpiry = time.Minute
+	ref, err := reference.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, "reference", ref.Run)
+	return ref
 }

@@ -26,7 +26,7 @@ type Request struct {
 	Frame   []byte
 	Resent  bool // an identical frame had been received before
 	Dropped bool // its reply was not sent
-	Failed  bool // answered as by a broker whose server disconnected, not applied
+	Failed  bool // replied to as a broker does when the server disconnected, not applied
 }
 
 // Server is the stand-in deployment. Its methods are safe for concurrent
@@ -131,9 +131,9 @@ func (s *Server) DropReplies(n int) {
 	s.drop = n
 }
 
-// FailRetryable makes the server answer the next n requests, without
-// applying them, as msgsys's broker does when the server that held a
-// request disconnected: an erro that carries retry.
+// FailRetryable makes the server reply to the next n requests with an
+// erro that carries retry, without applying them, as msgsys's broker does
+// when the server that held a request disconnected.
 func (s *Server) FailRetryable(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
