@@ -42,6 +42,12 @@ const (
 	claimRetryTimeout = 500 * time.Millisecond
 	// claimBudget bounds a whole channel creation, waits and claims.
 	claimBudget = coordinatorWait + claimTimeout + claimRetryTimeout
+
+	// quietMargin is added to the time a quiet coordinator asks claimants
+	// to wait. A claim that arrives just before the quiet time ends is
+	// refused again and the creation fails, so a few milliseconds more
+	// are cheap insurance against rounding on either side.
+	quietMargin = 5 * time.Millisecond
 )
 
 // ClaimRequest requests that the coordinator create a channel. RID identifies
@@ -120,7 +126,7 @@ func (e *quietError) Error() string {
 // continued after a stop to end, and claims once more. The wait and the
 // claim stay within claimBudget of the creation's start.
 func (s *Server) claimAfterQuiet(ctx context.Context, start time.Time, left time.Duration, coordinator election.Announcement, name, rid string) error {
-	wait := min(max(left, 0), claimBudget-time.Since(start)-claimRetryTimeout)
+	wait := min(max(left, 0)+quietMargin, claimBudget-time.Since(start)-claimRetryTimeout)
 	if wait < 0 {
 		return errCoordinatorResumed
 	}
@@ -334,7 +340,11 @@ func (s *Server) quietClaimReply(data proto.Data) []byte {
 	channel, _, _ := data.OptString("channel")
 	left := s.quietLeft()
 	s.claimRejected.Warn(s.log, "channel claim rejected", "reason", "the process has just continued after a stop", "channel", channel, "retry_after", left)
-	return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError, RetryAfter: max(left.Milliseconds(), 1)})
+
+	// Rounded up, so that a claimant waiting this long claims after the
+	// quiet time and not a fraction of a millisecond before its end.
+	ms := (left + time.Millisecond - 1) / time.Millisecond
+	return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError, RetryAfter: max(int64(ms), 1)})
 }
 
 // handleClaim decides a peer's claim when this server coordinates or is
