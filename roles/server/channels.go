@@ -43,10 +43,9 @@ const (
 	// claimBudget bounds a whole channel creation, waits and claims.
 	claimBudget = coordinatorWait + claimTimeout + claimRetryTimeout
 
-	// quietMargin is added to the time a quiet coordinator asks claimants
-	// to wait. A claim that arrives just before the quiet time ends is
-	// refused again and the creation fails, so a few milliseconds more
-	// are cheap insurance against rounding on either side.
+	// quietMargin is added to the retry time of a quiet coordinator's
+	// reply. A claim that arrives just before the quiet time ends is
+	// rejected again and the creation fails.
 	quietMargin = 5 * time.Millisecond
 )
 
@@ -341,10 +340,10 @@ func (s *Server) quietClaimReply(data proto.Data) []byte {
 	left := s.quietLeft()
 	s.claimRejected.Warn(s.log, "channel claim rejected", "reason", "the process has just continued after a stop", "channel", channel, "retry_after", left)
 
-	// Rounded up, so that a claimant waiting this long claims after the
-	// quiet time and not a fraction of a millisecond before its end.
-	ms := (left + time.Millisecond - 1) / time.Millisecond
-	return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError, RetryAfter: max(int64(ms), 1)})
+	// Rounded up, so that a claimant that waits this long claims after the
+	// quiet time ends.
+	millis := (left + time.Millisecond - 1) / time.Millisecond
+	return s.encode(serviceClaim, &ClaimReply{Status: proto.StatusError, RetryAfter: max(int64(millis), 1)})
 }
 
 // handleClaim decides a peer's claim when this server coordinates or is
