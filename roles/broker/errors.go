@@ -38,28 +38,28 @@ var errTooLarge = errors.New("broker: request too large")
 // failureTexts are the descriptions of each failure, for people.
 var failureTexts = map[failure]lang.Text{
 	failNoServer: {
-		PT: "Nenhum servidor disponível no momento. Tente novamente.",
-		EN: "No server is available right now. Try again.",
+		PT: "nenhum servidor disponível no momento, tente novamente",
+		EN: "no server is available right now, try again",
 	},
 	failTimeout: {
-		PT: "O servidor não respondeu a tempo. Tente novamente.",
-		EN: "The server did not reply in time. Try again.",
+		PT: "o servidor não respondeu a tempo, tente novamente",
+		EN: "the server did not reply in time, try again",
 	},
 	failTooLarge: {
-		PT: "Requisição grande demais: o limite é " + lang.Size(MaxRequestBytes) + ".",
-		EN: "Request too large: the limit is " + lang.Size(MaxRequestBytes) + ".",
+		PT: "requisição grande demais: o limite é " + lang.Size(MaxRequestBytes),
+		EN: "request too large: the limit is " + lang.Size(MaxRequestBytes),
 	},
 	failDisconnected: {
-		PT: "O servidor se desconectou antes de responder. Tente novamente.",
-		EN: "The server disconnected before replying. Try again.",
+		PT: "o servidor se desconectou antes de responder, tente novamente",
+		EN: "the server disconnected before replying, try again",
 	},
 }
 
 // textKeyRejected follows failNoServer's text while servers fail their
 // handshake over the cluster key, a cause otherwise shown only in logs.
 var textKeyRejected = lang.Text{
-	PT: "O broker está recusando servidores pela chave do cluster: defina a mesma --cluster-key (MSGSYS_CLUSTER_KEY) no broker e nos servidores.",
-	EN: "The broker is rejecting servers over the cluster key: set the same --cluster-key (MSGSYS_CLUSTER_KEY) on the broker and the servers.",
+	PT: "(o broker está recusando servidores pela chave do cluster: defina a mesma --cluster-key, ou MSGSYS_CLUSTER_KEY, no broker e nos servidores)",
+	EN: "(the broker is rejecting servers over the cluster key: set the same --cluster-key, or MSGSYS_CLUSTER_KEY, on the broker and the servers)",
 }
 
 // keyRejectedWithin is the age up to which a key failure at the server

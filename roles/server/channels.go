@@ -147,13 +147,13 @@ func (s *Server) claimAfterQuiet(ctx context.Context, start time.Time, left time
 	return err
 }
 
-// errNoAnswer is a claim that got no reply, because the connection was
-// refused or closed or the reply timed out, or that a server rejected
-// because it does not coordinate.
 // errQuiet is a claim this server does not decide because it has just
 // continued after a stop (quietAfterStop). It is still the coordinator.
 var errQuiet = errors.New("server: deciding no channel right after a stop")
 
+// errNoAnswer is a claim that got no reply, because the connection was
+// refused or closed or the reply timed out, or that a server rejected
+// because it does not coordinate.
 var errNoAnswer = errors.New("server: the coordinator did not reply to the claim or no longer coordinates")
 
 // waitCoordinator waits for an accepted coordinator other than failed,

@@ -372,7 +372,7 @@ func (s *Server) handle(frame []byte) ([]byte, bool) {
 		request.Failed = true
 		s.requests = append(s.requests, request)
 		s.mu.Unlock()
-		text := "O servidor se desconectou antes de responder. Tente novamente."
+		text := "o servidor se desconectou antes de responder, tente novamente"
 		reply, err := proto.Encode(env.Service, &retryReply{Status: proto.StatusError, Description: text, Message: text, Retry: true}, proto.NewClocks().Meta())
 		return reply, err == nil
 	}
