@@ -146,7 +146,12 @@ func (l *Listener) serveConn(ctx context.Context, raw net.Conn, handle func(*Con
 		if errors.Is(err, ErrKeyMismatch) || errors.Is(err, ErrBadKey) {
 			l.keyFailed.Store(time.Now().UnixNano())
 		}
-		l.failed.Warn(l.log, "handshake failed", "peer", raw.RemoteAddr().String(), "err", err)
+		if errors.Is(err, ErrClosedEarly) {
+			// A port probe or health check, not a failed peer.
+			l.log.Debug("connection closed before the handshake", "peer", raw.RemoteAddr().String())
+		} else {
+			l.failed.Warn(l.log, "handshake failed", "peer", raw.RemoteAddr().String(), "err", err)
+		}
 		raw.Close()
 		return
 	}

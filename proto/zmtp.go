@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -337,6 +339,45 @@ func (c *Conn) readBody(size int) ([]byte, error) {
 // before the first frame.
 const greetingBytes = 64
 
+// firstBytes is how many of a peer's first bytes a failed handshake quotes.
+const firstBytes = 8
+
+// ErrClosedEarly is a handshake that failed because the peer closed the
+// connection before it sent a byte, as port probes and health checks do.
+var ErrClosedEarly = errors.New("proto: the peer closed the connection before the handshake")
+
+// errNotZMTP is a handshake with a peer whose first byte is not the 0xFF
+// that starts every ZMTP 3.x greeting.
+var errNotZMTP = errors.New("proto: the peer does not speak ZMTP")
+
+// handshakeError turns zmq4's chain of wrapped handshake errors into the
+// cause a reader can act on, given the first bytes the peer sent.
+func handshakeError(err error, first []byte) error {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("proto: handshake timed out after %v", HandshakeTimeout)
+	case len(first) == 0 && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
+		return ErrClosedEarly
+	case len(first) > 0 && first[0] != 0xff:
+		return fmt.Errorf("%w: its first bytes were %q", errNotZMTP, first)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
+		return errors.New("proto: the peer closed the connection during the handshake")
+	}
+	if err := keyError(err); errors.Is(err, ErrBadKey) || errors.Is(err, ErrKeyMismatch) {
+		return err
+	}
+
+	// zmq4 wraps the cause in one "could not" error per step of its
+	// handshake, and only the cause tells a reader what went wrong.
+	for {
+		inner := errors.Unwrap(err)
+		if inner == nil || !strings.Contains(err.Error(), "could not") {
+			return err
+		}
+		err = inner
+	}
+}
+
 // handshakeConn limits what zmq4 may read during the handshake. zmq4
 // allocates each frame from the size its header declares before reading
 // the body, so a declared size of a terabyte ends the process with a fatal
@@ -345,6 +386,7 @@ const greetingBytes = 64
 // hand zmq4 a size above the handshake budget.
 type handshakeConn struct {
 	net.Conn
+	first    []byte // the peer's first bytes, to name what it speaks
 	left     int    // bytes the peer may still send
 	greeting int    // greeting bytes not yet passed on
 	header   []byte // the current frame header, as far as it has arrived
@@ -359,6 +401,9 @@ func (h *handshakeConn) Read(p []byte) (int, error) {
 		p = p[:h.left]
 	}
 	n, err := h.Conn.Read(p)
+	if len(h.first) < firstBytes {
+		h.first = append(h.first, p[:min(n, firstBytes-len(h.first))]...)
+	}
 	if safe, ok := h.track(p[:n]); !ok {
 		h.left = 0
 		return safe, ErrMessageTooLarge
@@ -424,7 +469,7 @@ func open(raw net.Conn, typ zmq4.SocketType, server bool, deadline time.Time, ke
 	}
 	zc, err := zmq4.Open(guard, security(key, server), typ, id, server, nil)
 	if err != nil {
-		return nil, fmt.Errorf("proto: handshake with %s: %w", raw.RemoteAddr(), keyError(err))
+		return nil, fmt.Errorf("proto: handshake with %s: %w", raw.RemoteAddr(), handshakeError(err, guard.first))
 	}
 	_ = raw.SetDeadline(time.Time{})
 

@@ -1,0 +1,91 @@
+package proto
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// handshakeWith runs the server side of a handshake against a peer that
+// sends input, and closes unless input is nil or stay is set, and returns
+// the handshake's error.
+func handshakeWith(t *testing.T, input []byte, stay bool, deadline time.Duration) error {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+
+	peer, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	raw, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+
+	if input != nil {
+		if _, err := peer.Write(input); err != nil {
+			t.Fatal(err)
+		}
+		if !stay {
+			peer.Close()
+		}
+	}
+	conn, err := open(raw, Router, true, time.Now().Add(deadline), "", "")
+	if err == nil {
+		conn.Close()
+		t.Fatal("handshake succeeded")
+	}
+	return err
+}
+
+func TestHandshakeErrorClosedEarly(t *testing.T) {
+	err := handshakeWith(t, []byte{}, false, 2*time.Second)
+	if !errors.Is(err, ErrClosedEarly) {
+		t.Errorf("err = %v, want ErrClosedEarly", err)
+	}
+}
+
+func TestHandshakeErrorNotZMTP(t *testing.T) {
+	err := handshakeWith(t, []byte("GET / HTTP/1.1\r\n\r\n"), false, 2*time.Second)
+	if !errors.Is(err, errNotZMTP) {
+		t.Errorf("err = %v, want errNotZMTP", err)
+	}
+	if !strings.Contains(err.Error(), `"GET / HT"`) {
+		t.Errorf("err = %v, want the peer's first bytes quoted", err)
+	}
+}
+
+func TestHandshakeErrorClosedMidway(t *testing.T) {
+	err := handshakeWith(t, zmtpGreeting()[:10], false, 2*time.Second)
+	if !strings.Contains(err.Error(), "closed the connection during the handshake") {
+		t.Errorf("err = %v, want a close during the handshake", err)
+	}
+	if strings.Contains(err.Error(), "zmq4") {
+		t.Errorf("err = %v, want no zmq4 wrapping", err)
+	}
+}
+
+func TestHandshakeErrorTimeout(t *testing.T) {
+	err := handshakeWith(t, nil, false, 50*time.Millisecond)
+	if !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("err = %v, want a timeout", err)
+	}
+}
+
+func TestHandshakeErrorIncompatibleType(t *testing.T) {
+	err := handshakeWith(t, append(zmtpGreeting(), readyCommand(Pub)...), true, 2*time.Second)
+	if strings.Contains(err.Error(), "could not") {
+		t.Errorf("err = %v, want zmq4's steps left out", err)
+	}
+	if !strings.Contains(err.Error(), "not compatible") {
+		t.Errorf("err = %v, want the incompatible socket types named", err)
+	}
+}
