@@ -79,6 +79,12 @@ type Config struct {
 	// AnnounceTimeout is how long a candidate that got an OK waits for the
 	// winner's announcement before it starts over.
 	AnnounceTimeout time.Duration
+	// SilentLimit is how many elections in a row a higher rank may reply
+	// OK to without an announcement following. Then the node passes over
+	// it for PassOverFor, so that a server whose announcements never
+	// arrive cannot keep the cluster without a coordinator.
+	SilentLimit int
+	PassOverFor time.Duration
 	// OnChange, when set, is called with each newly accepted coordinator.
 	OnChange func(Announcement)
 	// MayCoordinate, when set, reports whether this node may coordinate
@@ -96,6 +102,8 @@ func DefaultConfig() Config {
 		Misses:          2,
 		OKTimeout:       200 * time.Millisecond,
 		AnnounceTimeout: time.Second,
+		SilentLimit:     3,
+		PassOverFor:     time.Minute,
 	}
 }
 
@@ -117,6 +125,12 @@ type Node struct {
 	// is refreshed several times a second, so the line is logged once per
 	// change.
 	outranking string
+	// silent counts, per member name, the elections in a row in which the
+	// member replied OK and no announcement followed.
+	silent map[string]int
+	// passedOver holds the members left out of elections until the time
+	// given, after SilentLimit silent OKs.
+	passedOver map[string]time.Time
 
 	trigger   chan struct{} // capacity 1: coalesces election requests
 	announced chan struct{} // capacity 1: wakes a candidate waiting for a winner
@@ -147,17 +161,25 @@ func New(cfg Config) *Node {
 	if cfg.AnnounceTimeout <= 0 {
 		cfg.AnnounceTimeout = defaults.AnnounceTimeout
 	}
+	if cfg.SilentLimit <= 0 {
+		cfg.SilentLimit = defaults.SilentLimit
+	}
+	if cfg.PassOverFor <= 0 {
+		cfg.PassOverFor = defaults.PassOverFor
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Node{
-		cfg:       cfg,
-		log:       cfg.Log,
-		members:   []Member{cfg.Self},
-		trigger:   make(chan struct{}, 1),
-		announced: make(chan struct{}, 1),
-		elected:   make(chan struct{}),
-		settled:   closedChan(),
+		cfg:        cfg,
+		log:        cfg.Log,
+		members:    []Member{cfg.Self},
+		silent:     make(map[string]int),
+		passedOver: make(map[string]time.Time),
+		trigger:    make(chan struct{}, 1),
+		announced:  make(chan struct{}, 1),
+		elected:    make(chan struct{}),
+		settled:    closedChan(),
 	}
 }
 
@@ -288,7 +310,7 @@ func (n *Node) SetMembers(members []Member) {
 	var outranking string
 	if n.current.Coordinator != "" {
 		for _, m := range list {
-			if m.Rank > n.current.Rank && m.Name != n.current.Coordinator {
+			if m.Rank > n.current.Rank && m.Name != n.current.Coordinator && !n.passedOverLocked(m.Name) {
 				outranking = m.Name
 			}
 		}
@@ -380,6 +402,10 @@ func (n *Node) HandleAnnouncement(a Announcement) {
 			a.Rank = n.rankOfLocked(a.Coordinator)
 		}
 	}
+	// The member announces after all, so its OKs count again.
+	delete(n.silent, a.Coordinator)
+	delete(n.passedOver, a.Coordinator)
+
 	current := n.current
 	stale := a.Epoch < n.epoch || (a.Epoch == current.Epoch && a.Rank < current.Rank)
 	same := a.Coordinator == current.Coordinator && a.Epoch == current.Epoch
@@ -420,6 +446,43 @@ func (n *Node) signalAnnounced() {
 	select {
 	case n.announced <- struct{}{}:
 	default:
+	}
+}
+
+// passedOverLocked reports whether name is left out of elections now.
+// The caller holds mu.
+func (n *Node) passedOverLocked(name string) bool {
+	until, ok := n.passedOver[name]
+	if ok && time.Now().After(until) {
+		delete(n.passedOver, name)
+		return false
+	}
+	return ok
+}
+
+// noteSilent counts, after an election in which okFrom replied OK, the
+// members of okFrom that outrank the accepted coordinator, or all of them
+// while none is accepted: they took the election over and did not win it.
+// It passes over the members that reach SilentLimit.
+func (n *Node) noteSilent(okFrom []Member) {
+	n.mu.Lock()
+	var passed []Member
+	for _, m := range okFrom {
+		if n.current.Coordinator != "" && m.Rank <= n.current.Rank {
+			delete(n.silent, m.Name)
+			continue
+		}
+		n.silent[m.Name]++
+		if n.silent[m.Name] >= n.cfg.SilentLimit {
+			delete(n.silent, m.Name)
+			n.passedOver[m.Name] = time.Now().Add(n.cfg.PassOverFor)
+			passed = append(passed, m)
+		}
+	}
+	n.mu.Unlock()
+
+	for _, m := range passed {
+		n.log.Warn("higher rank replies ok but never announces, passing over it", "member", m.Name, "member_rank", m.Rank, "elections", n.cfg.SilentLimit, "for", n.cfg.PassOverFor)
 	}
 }
 

@@ -215,6 +215,83 @@ func TestElectionWinsWhenDeclinedTooLong(t *testing.T) {
 	}
 }
 
+// TestElectionPassesOverSilentOK checks that a higher rank that replies OK
+// and never announces keeps the cluster without a coordinator only for
+// SilentLimit elections, and counts again once it announces.
+func TestElectionPassesOverSilentOK(t *testing.T) {
+	tr := &replyingTransport{reply: OK}
+	n := New(Config{Self: Member{Name: "self", Rank: 1}, Transport: tr, AnnounceTimeout: 10 * time.Millisecond, SilentLimit: 3, PassOverFor: time.Minute})
+	n.SetMembers([]Member{{Name: "high", Rank: 2, Addr: "tcp://127.0.0.1:5562"}})
+
+	for i := range 3 {
+		n.elect(context.Background())
+		if n.IsCoordinator() {
+			t.Fatalf("coordinator after %d silent OKs, want the higher rank waited for 3 times", i+1)
+		}
+	}
+	n.elect(context.Background())
+	if !n.IsCoordinator() {
+		t.Fatal("not coordinator after 3 silent OKs")
+	}
+	if recipients := tr.recipientNames(); !slices.Equal(recipients, []string{"high", "high", "high"}) {
+		t.Errorf("election sent to %v, want high 3 times and not after", recipients)
+	}
+
+	n.HandleAnnouncement(Announcement{Coordinator: "high", Rank: 2, Epoch: n.Epoch() + 1})
+	if a, _ := n.Coordinator(); a.Coordinator != "high" {
+		t.Fatalf("coordinator %q after high announced, want high", a.Coordinator)
+	}
+	n.elect(context.Background())
+	if recipients := tr.recipientNames(); len(recipients) != 4 {
+		t.Errorf("election sent to %v, want high asked again after it announced", recipients)
+	}
+}
+
+// confirmingTransport replies OK to every election message, and the
+// coordinator's reply comes with its confirmation, as a msgsys coordinator
+// sends one to a lower rank's election.
+type confirmingTransport struct {
+	replyingTransport
+	node        *Node
+	coordinator Announcement
+}
+
+func (tr *confirmingTransport) Elect(ctx context.Context, m Member, epoch uint64) Reply {
+	reply := tr.replyingTransport.Elect(ctx, m, epoch)
+	if m.Name == tr.coordinator.Coordinator {
+		tr.node.HandleAnnouncement(tr.coordinator)
+	}
+	return reply
+}
+
+// TestSilentOKBelowConfirmation checks that a higher rank whose
+// OK is followed by the confirmation of a lower coordinator counts as
+// silent too, so a lower rank stops sending it elections.
+func TestSilentOKBelowConfirmation(t *testing.T) {
+	mid := Announcement{Coordinator: "mid", Rank: 2, Epoch: 4}
+	tr := &confirmingTransport{replyingTransport: replyingTransport{reply: OK}, coordinator: mid}
+	n := New(Config{Self: Member{Name: "self", Rank: 1}, Transport: tr, AnnounceTimeout: 10 * time.Millisecond, SilentLimit: 3, PassOverFor: time.Minute})
+	tr.node = n
+	n.SetMembers([]Member{{Name: "mid", Rank: 2, Addr: "tcp://127.0.0.1:5561"}, {Name: "high", Rank: 3, Addr: "tcp://127.0.0.1:5562"}})
+	n.HandleAnnouncement(mid)
+
+	for range 4 {
+		n.elect(context.Background())
+	}
+	highs := 0
+	for _, name := range tr.recipientNames() {
+		if name == "high" {
+			highs++
+		}
+	}
+	if highs != 3 {
+		t.Errorf("high received %d election messages, want 3 before it was passed over", highs)
+	}
+	if a, _ := n.Coordinator(); a.Coordinator != "mid" {
+		t.Errorf("coordinator = %q, want mid", a.Coordinator)
+	}
+}
+
 // TestWaitCoordinatorReturnsOnAnnouncement waits while no coordinator is
 // accepted and must return the first one accepted.
 func TestWaitCoordinatorReturnsOnAnnouncement(t *testing.T) {

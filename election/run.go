@@ -2,6 +2,7 @@ package election
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -92,7 +93,7 @@ func (n *Node) elect(ctx context.Context) {
 
 	if len(higher) > 0 {
 		n.log.Debug("election started", "higher", len(higher))
-		reply, decliner := n.poll(ctx, higher)
+		reply, decliner, okFrom := n.poll(ctx, higher)
 
 		// A higher rank that declines is catching up and starts its own
 		// election once it has caught up, which after a restart usually
@@ -105,11 +106,16 @@ func (n *Node) elect(ctx context.Context) {
 			if n.awaitAnnouncement(ctx) || ctx.Err() != nil {
 				return
 			}
-			reply, _ = n.poll(ctx, higher)
+			reply, _, okFrom = n.poll(ctx, higher)
 		}
 
 		if reply == OK {
-			if !n.awaitAnnouncement(ctx) && ctx.Err() == nil {
+			announced := n.awaitAnnouncement(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			n.noteSilent(okFrom)
+			if !announced {
 				n.log.Warn("no announcement after ok, electing again")
 				n.Trigger()
 			}
@@ -119,7 +125,8 @@ func (n *Node) elect(ctx context.Context) {
 	n.win(ctx, members)
 }
 
-// higherRanks returns the members that outrank this node. The member list
+// higherRanks returns the members that outrank this node, but for those
+// passed over after silent OKs (noteSilent). The member list
 // lags the reference by up to half a heartbeat, so it may lack a
 // coordinator that announced itself moments ago. That coordinator is asked
 // too when it outranks this node, because a win without asking it would
@@ -137,7 +144,10 @@ func (n *Node) higherRanks(members []Member) []Member {
 	if ok && !listed && current.Rank > n.cfg.Self.Rank && current.Addr != "" {
 		higher = append(higher, Member{Name: current.Coordinator, Rank: current.Rank, Addr: current.Addr})
 	}
-	return higher
+
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.DeleteFunc(higher, func(m Member) bool { return n.passedOverLocked(m.Name) })
 }
 
 // awaitAnnouncement waits up to AnnounceTimeout for an announcement or a
@@ -156,13 +166,14 @@ func (n *Node) awaitAnnouncement(ctx context.Context) bool {
 
 // poll sends election to each member concurrently and returns the best
 // reply within OKTimeout: OK from any of them, else Declined, naming one
-// member that declined, else NoReply.
-func (n *Node) poll(ctx context.Context, higher []Member) (Reply, string) {
+// member that declined, else NoReply. okFrom lists the members that
+// replied OK.
+func (n *Node) poll(ctx context.Context, higher []Member) (best Reply, decliner string, okFrom []Member) {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.OKTimeout)
 	defer cancel()
 	epoch := n.Epoch()
 	var mu sync.Mutex
-	best, decliner := NoReply, ""
+	best = NoReply
 	var wg sync.WaitGroup
 	for _, m := range higher {
 		wg.Add(1)
@@ -174,13 +185,14 @@ func (n *Node) poll(ctx context.Context, higher []Member) (Reply, string) {
 			switch {
 			case reply == OK:
 				best = OK
+				okFrom = append(okFrom, m)
 			case reply == Declined && best == NoReply:
 				best, decliner = Declined, m.Name
 			}
 		}()
 	}
 	wg.Wait()
-	return best, decliner
+	return best, decliner, okFrom
 }
 
 // win makes this node coordinator with a new epoch and announces it once.

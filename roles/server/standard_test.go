@@ -363,3 +363,42 @@ func TestStandardPeerProbedRarely(t *testing.T) {
 		t.Errorf("the standard peer was logged %d and %d times, want once per server", logs2.count(marked), logs3.count(marked))
 	}
 }
+
+func TestStandardPeerSilentOK(t *testing.T) {
+	c := newCluster(t, 0)
+	_, logs1 := c.startCounted("server-1", nil)
+	_, logs2 := c.startCounted("server-2", nil)
+	c.waitServing(2)
+
+	// Without --xsub the standard server replies OK to elections and
+	// never announces, like one that publishes to the wrong address. It
+	// outranks both, so both elect again once they list it.
+	std := startStandardPeer(t, c.reference, "std-3")
+	if std.rank() != 3 {
+		t.Fatalf("standard server rank = %d, want 3", std.rank())
+	}
+	const passed = "higher rank replies ok but never announces, passing over it"
+	waitFor(t, 15*time.Second, "both servers to pass over the standard server", func() bool {
+		return logs1.count(passed) == 1 && logs2.count(passed) == 1
+	})
+	coordinators := c.coordinators()
+	if coordinators["server-1"] != "server-2" || coordinators["server-2"] != "server-2" {
+		t.Errorf("coordinators = %v, want server-2 for both", coordinators)
+	}
+
+	cl := c.client()
+	cl.waitAnswered()
+	cl.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
+
+	// A measuring window, not a synchronisation: an election reaches the
+	// standard server at least once a second unless it is passed over.
+	elections := std.received(proto.ServiceElection)
+	window := time.NewTimer(1500 * time.Millisecond)
+	<-window.C
+	if got := std.received(proto.ServiceElection) - elections; got > 0 {
+		t.Errorf("standard server got %d more election requests within 1.5 s, want 0", got)
+	}
+	if logs1.count(passed) != 1 || logs2.count(passed) != 1 {
+		t.Errorf("the pass-over was logged %d and %d times, want once per server", logs1.count(passed), logs2.count(passed))
+	}
+}
