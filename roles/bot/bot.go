@@ -88,10 +88,12 @@ func New(cfg Config) (*Bot, error) {
 		seed:      seed,
 		rng:       rng,
 		sentences: sentences(l),
+		// The session's errors go only to the log, which is in English
+		// like every other log line, whatever the language of the posts.
 		session: client.NewSession(client.SessionConfig{
 			Broker:  cfg.Broker,
 			Timeout: cfg.Timeout,
-			Lang:    l,
+			Lang:    lang.EN,
 			Clocks:  cfg.Clocks,
 		}),
 		sub:   proto.NewSubscriber(cfg.Sub, log),

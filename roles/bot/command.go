@@ -12,12 +12,17 @@ import (
 func Command() *cli.Command {
 	defaults := DefaultConfig()
 	flags := append(client.ConnectionFlags(),
-		&cli.StringFlag{Name: "user", EnvVars: []string{"MSGSYS_BOT_USER"}, Usage: `the bot's user name (default "bot_" and 4 random digits)`},
+		&cli.StringFlag{Name: "user", EnvVars: []string{"MSGSYS_BOT_USER"}, Usage: `the bot's user name (default: "bot_" and 4 random digits)`},
 		&cli.IntFlag{Name: "messages", Value: defaults.Messages, EnvVars: []string{"MSGSYS_BOT_MESSAGES"}, Usage: "posts per round before picking another channel"},
 		&cli.DurationFlag{Name: "interval", Value: defaults.Interval, EnvVars: []string{"MSGSYS_BOT_INTERVAL"}, Usage: "pause after each post"},
-		&cli.Int64Flag{Name: "seed", EnvVars: []string{"MSGSYS_BOT_SEED"}, Usage: "seed of the random choices, for a repeatable run (default: from the time)"},
+		&cli.Int64Flag{Name: "seed", EnvVars: []string{"MSGSYS_BOT_SEED"}, Usage: "seed of the random choices, for a repeatable run; 0 takes one from the time", DefaultText: "0"},
 		&cli.Float64Flag{Name: "direct-chance", Value: defaults.DirectChance, EnvVars: []string{"MSGSYS_BOT_DIRECT_CHANCE"}, Usage: "probability, per round, of sending one direct message (0 to 1)"},
 	)
+	for _, flag := range flags {
+		if f, ok := flag.(*cli.StringFlag); ok && f.Name == "lang" {
+			f.Usage = "language of the posts: pt or en (default: from the locale, else pt)"
+		}
+	}
 	return &cli.Command{
 		Name:  "bot",
 		Usage: "simulate a user that keeps posting to random channels",

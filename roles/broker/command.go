@@ -30,7 +30,7 @@ func Command() *cli.Command {
 		&cli.IntFlag{Name: "subscriber-queue", Value: defaults.SubscriberQueue, EnvVars: []string{"MSGSYS_SUBSCRIBER_QUEUE"},
 			Usage: "max publications queued for one subscriber; beyond it its publications are dropped"},
 		&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"},
-			Usage: "language of the broker's error replies: pt or en (default: from LANG, else pt)"},
+			Usage: "language of the broker's error replies: pt or en (default: from the locale, else pt)"},
 		common.ClusterKeyFlag(),
 	}
 

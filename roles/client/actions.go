@@ -136,6 +136,12 @@ func (c *Client) join(ctx context.Context, name string, chat bool) {
 	// subscription is missed until the next reconnection's refill.
 	c.view.Begin(channel)
 	c.subs.AddChannel(channel)
+	if c.cfg.HistoryLimit == 0 {
+		// A request's limit of 0 would ask for the server's default.
+		c.view.Finish(channel, nil)
+		c.enter(channel, chat)
+		return
+	}
 	page, err := c.session.History(ctx, HistoryQuery{Channel: channel, Limit: c.cfg.HistoryLimit})
 	if err != nil {
 		c.out.Line(say(c.lang, textHistoryFailed, channel, err))

@@ -27,7 +27,7 @@ type Config struct {
 	User         string        // when set, log in as this user at start
 	Lang         string        // lang.PT or lang.EN; when empty, lang.Pick reads LANG
 	Timeout      time.Duration // wait for each reply; one retry may double it
-	HistoryLimit int           // posts shown when joining a channel, at most proto.HistoryMaxLimit
+	HistoryLimit int           // posts shown when joining a channel, 0 for none, at most proto.HistoryMaxLimit
 	In           io.Reader     // lines typed by the person
 	Out          io.Writer     // everything the person reads
 	Terminal     bool          // In is a terminal: prompts are redrawn around live messages
@@ -87,10 +87,10 @@ type Client struct {
 // New validates cfg and builds a Client. It binds and dials nothing: the
 // broker is dialled on the first request, the proxy by Run.
 func New(cfg Config) (*Client, error) {
-	if err := validate(&cfg); err != nil {
+	l := lang.Pick(cfg.Lang)
+	if err := validate(&cfg, l); err != nil {
 		return nil, err
 	}
-	l := lang.Pick(cfg.Lang)
 	out := newPrinter(cfg.Out, cfg.Terminal)
 	sub := proto.NewSubscriber(cfg.Sub, cfg.Log)
 	var editor *lineEditor
@@ -120,17 +120,19 @@ func New(cfg Config) (*Client, error) {
 	}, nil
 }
 
-func validate(cfg *Config) error {
-	for _, endpoint := range []struct{ name, value string }{{"Broker", cfg.Broker}, {"Sub", cfg.Sub}} {
+// validate checks cfg and fills its optional fields. Its errors name the
+// command's flags in language l, because a person reads them at start.
+func validate(cfg *Config, l string) error {
+	for _, endpoint := range []struct{ flag, value string }{{"--broker", cfg.Broker}, {"--sub", cfg.Sub}} {
 		if !strings.HasPrefix(endpoint.value, "tcp://") {
-			return fmt.Errorf("client: %s endpoint %q is invalid: want tcp://HOST:PORT", endpoint.name, endpoint.value)
+			return fmt.Errorf(textEndpointInvalid.In(l), endpoint.flag, endpoint.value)
 		}
 	}
 	if cfg.Timeout <= 0 {
-		return fmt.Errorf("client: Timeout %v must be positive", cfg.Timeout)
+		return fmt.Errorf(textTimeoutInvalid.In(l), cfg.Timeout)
 	}
 	if cfg.HistoryLimit < 0 || cfg.HistoryLimit > proto.HistoryMaxLimit {
-		return fmt.Errorf("client: HistoryLimit %d must be between 0 and %d", cfg.HistoryLimit, proto.HistoryMaxLimit)
+		return fmt.Errorf(textHistoryLimitInvalid.In(l), proto.HistoryMaxLimit, cfg.HistoryLimit)
 	}
 	if cfg.In == nil || cfg.Out == nil {
 		return errors.New("client: In and Out must be set")

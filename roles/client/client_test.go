@@ -210,3 +210,47 @@ func TestEndOfInputAfterReplies(t *testing.T) {
 	out := h.out.String()
 	assertOrder(t, out, "Bem-vindo(a), ana!", "Canal #geral criado.", "Canais (1): #geral", "Até mais!")
 }
+
+func TestJoinWithHistoryZero(t *testing.T) {
+	srv := clienttest.Start(t)
+	srv.AddChannel("geral")
+	cfg := testConfig(t, srv, lang.EN)
+	cfg.HistoryLimit = 0
+	h := startClient(t, cfg)
+
+	h.send("/login ana", "/post geral older post", "/join geral")
+	h.waitFor("What you type now goes to #geral")
+	h.send("/quit")
+	h.waitExit()
+
+	out := h.out.String()
+	if strings.Contains(out, "History of #geral") {
+		t.Errorf("join with HistoryLimit 0 shows a history header:\n%s", out)
+	}
+	if strings.Contains(out, "#geral ana: older post") {
+		t.Errorf("join with HistoryLimit 0 shows an earlier post:\n%s", out)
+	}
+}
+
+func TestConfigErrorsNameFlags(t *testing.T) {
+	for _, tc := range []struct {
+		l    string
+		edit func(*Config)
+		want string
+	}{
+		{lang.EN, func(c *Config) { c.Broker = "foo" }, `invalid --broker "foo": use tcp://HOST:PORT`},
+		{lang.PT, func(c *Config) { c.Sub = "foo" }, `--sub inválido: "foo"; use tcp://HOST:PORTA`},
+		{lang.EN, func(c *Config) { c.Timeout = 0 }, "--timeout must be positive"},
+		{lang.PT, func(c *Config) { c.Timeout = 0 }, "--timeout precisa ser positivo"},
+		{lang.EN, func(c *Config) { c.HistoryLimit = -1 }, "--history must be between 0 and 1000, not -1"},
+		{lang.PT, func(c *Config) { c.HistoryLimit = proto.HistoryMaxLimit + 1 }, "--history precisa estar entre 0 e 1000, e não 1001"},
+	} {
+		cfg := DefaultConfig()
+		cfg.Lang = tc.l
+		tc.edit(&cfg)
+		_, err := New(cfg)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New error in %s = %v, want one containing %q", tc.l, err, tc.want)
+		}
+	}
+}

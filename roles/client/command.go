@@ -18,8 +18,8 @@ func ConnectionFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "broker", Value: defaults.Broker, EnvVars: []string{"MSGSYS_BROKER"}, Usage: "broker endpoint for requests"},
 		&cli.StringFlag{Name: "sub", Value: defaults.Sub, EnvVars: []string{"MSGSYS_SUB"}, Usage: "pub/sub proxy endpoint for live messages"},
-		&cli.DurationFlag{Name: "timeout", Value: defaults.Timeout, EnvVars: []string{"MSGSYS_TIMEOUT"}, Usage: "wait for each reply before retrying once, then reporting the server unavailable"},
-		&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: "language of the text shown: pt or en (default: from LANG, else pt)"},
+		&cli.DurationFlag{Name: "timeout", Value: defaults.Timeout, EnvVars: []string{"MSGSYS_TIMEOUT"}, Usage: "how long to wait for each reply; after one retry the server is reported unavailable"},
+		&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: "language of the text shown: pt or en (default: from the locale, else pt)"},
 	}
 }
 
@@ -27,7 +27,7 @@ func ConnectionFlags() []cli.Flag {
 func Command() *cli.Command {
 	flags := append(ConnectionFlags(),
 		&cli.StringFlag{Name: "user", EnvVars: []string{"MSGSYS_USER"}, Usage: "log in as this user at start"},
-		&cli.IntFlag{Name: "history", Value: DefaultConfig().HistoryLimit, EnvVars: []string{"MSGSYS_HISTORY"}, Usage: "posts of history shown when joining a channel"},
+		&cli.IntFlag{Name: "history", Value: DefaultConfig().HistoryLimit, EnvVars: []string{"MSGSYS_HISTORY"}, Usage: "posts of history shown when joining a channel (0: none)"},
 	)
 	return &cli.Command{
 		Name:  "client",

@@ -26,6 +26,13 @@ var (
 	textTextControl = lang.Text{PT: "a mensagem tem caracteres de controle (só quebra de linha e tab são permitidos)", EN: "the message has control characters (only newline and tab are allowed)"}
 )
 
+// Errors of the configuration, which name the command's flags.
+var (
+	textEndpointInvalid     = lang.Text{PT: "client: %s inválido: %q; use tcp://HOST:PORTA", EN: "client: invalid %s %q: use tcp://HOST:PORT"}
+	textTimeoutInvalid      = lang.Text{PT: "client: --timeout precisa ser positivo, como 5s, e não %v", EN: "client: --timeout must be positive, such as 5s, not %v"}
+	textHistoryLimitInvalid = lang.Text{PT: "client: --history precisa estar entre 0 e %d, e não %d", EN: "client: --history must be between 0 and %d, not %d"}
+)
+
 // The numbered menu and its prompts.
 var (
 	textMenuTitle     = lang.Text{PT: "=== msgsys ===", EN: "=== msgsys ==="}

@@ -23,7 +23,7 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "data", Value: defaults.Data, EnvVars: []string{"MSGSYS_DATA"}, Usage: "server's data directory, which contains server.db (the default is the container's)"},
 			&cli.DurationFlag{Name: "lock-timeout", Value: defaults.LockTimeout, EnvVars: []string{"MSGSYS_LOCK_TIMEOUT"}, Usage: "how long to wait for the store's file lock before requesting a copy from the running server"},
 			&cli.DurationFlag{Name: "timeout", Value: defaults.RequestTimeout, EnvVars: []string{"MSGSYS_DUMP_TIMEOUT"}, Usage: "deadline of the running server's copy"},
-			&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: "language of the errors: pt or en (default: from LANG, else pt); the JSON dump is not translated"},
+			&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: "language of the errors: pt or en (default: from the locale, else pt); the JSON dump is not translated"},
 		},
 		Action: func(c *cli.Context) error {
 			cfg := DefaultConfig()

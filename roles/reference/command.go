@@ -34,7 +34,7 @@ func Command() *cli.Command {
 		&cli.StringFlag{
 			Name:    "lang",
 			EnvVars: []string{"MSGSYS_LANG"},
-			Usage:   "language of error descriptions in replies: pt or en (default: from LANG, else pt)",
+			Usage:   "language of error descriptions in replies: pt or en (default: from the locale, else pt)",
 		},
 	}
 	return &cli.Command{

@@ -27,7 +27,7 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "pub", Value: "tcp://127.0.0.1:5557", EnvVars: []string{"MSGSYS_PUB"}, Usage: "proxy's publisher-side endpoint"},
 			&cli.StringFlag{Name: "sub", Value: "tcp://127.0.0.1:5558", EnvVars: []string{"MSGSYS_SUB"}, Usage: "proxy's subscriber-side endpoint"},
 			&cli.StringFlag{Name: "reference", Value: "tcp://127.0.0.1:5559", EnvVars: []string{"MSGSYS_REFERENCE"}, Usage: "reference service endpoint"},
-			&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: "language of error descriptions sent to clients: pt or en (default: from LANG, else pt)"},
+			&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: "language of error descriptions sent to clients: pt or en (default: from the locale, else pt)"},
 			common.ClusterKeyFlag(),
 			&cli.IntFlag{Name: "workers", Value: defaults.Workers, EnvVars: []string{"MSGSYS_WORKERS"}, Usage: "client requests served at once"},
 			&cli.DurationFlag{Name: "berkeley-every", Value: defaults.BerkeleyEvery, EnvVars: []string{"MSGSYS_BERKELEY_EVERY"}, Usage: "period of the coordinator's Berkeley rounds"},

@@ -289,7 +289,10 @@ func (s *Server) Coordinator() (election.Announcement, bool) {
 // Run registers with the reference, catches up, and serves until ctx is
 // done. It closes the store before returning.
 func (s *Server) Run(ctx context.Context) error {
-	defer s.store.Close()
+	defer func() {
+		s.store.Close()
+		s.log.Info("server stopped", "clock", s.cfg.Clocks.Lamport.Value())
+	}()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)

@@ -18,7 +18,7 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "reference", Value: defaults.Reference, EnvVars: []string{"MSGSYS_REFERENCE"}, Usage: "reference service endpoint"},
 			&cli.DurationFlag{Name: "timeout", Value: defaults.Timeout, EnvVars: []string{"MSGSYS_STATUS_TIMEOUT"}, Usage: "deadline of each request to the reference and to each server"},
 			&cli.BoolFlag{Name: "json", EnvVars: []string{"MSGSYS_STATUS_JSON"}, Usage: "print one JSON object with every detail, version vectors included"},
-			&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: "language of the table and the errors: pt or en (default: from LANG, else pt); --json output is not translated"},
+			&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: "language of the table and the errors: pt or en (default: from the locale, else pt); --json output is not translated"},
 		},
 		Action: func(c *cli.Context) error {
 			cfg := DefaultConfig()

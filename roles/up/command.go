@@ -28,7 +28,7 @@ func Command() *cli.Command {
 			&cli.IntFlag{Name: "bots", Value: defaults.Bots, EnvVars: []string{"MSGSYS_BOTS"}, Usage: "number of bots, started once the cluster replies to requests"},
 			&cli.BoolFlag{Name: "skew", EnvVars: []string{"MSGSYS_SKEW"}, Usage: "start the servers with clock skews spread over ±1s, for Berkeley rounds to correct"},
 			&cli.BoolFlag{Name: "restart", EnvVars: []string{"MSGSYS_RESTART"}, Usage: "restart a server 1s after it exits unexpectedly (other processes stay down)"},
-			&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: "language of the instructions and of every process's text for people: pt or en (default: from LANG, else pt)"},
+			&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: "language of the instructions and of every process's text for people: pt or en (default: from the locale, else pt)"},
 		},
 		Action: func(c *cli.Context) error {
 			cfg := DefaultConfig()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -142,7 +143,7 @@ func (u *Up) instructions(pids []string) string {
 	var b strings.Builder
 	b.WriteString("\n")
 	fmt.Fprintf(&b, textReady.In(u.lang)+"\n",
-		count(u.cfg.Servers, textServer, textServers, u.lang), count(u.cfg.Bots, textBot, textBots, u.lang), u.cfg.Data)
+		count(u.cfg.Servers, textServer, textServers, u.lang), count(u.cfg.Bots, textBot, textBots, u.lang), displayPath(u.cfg.Data))
 	b.WriteString(textConnect.In(u.lang) + "\n")
 	b.WriteString(indent("go run . client"+runFlags, "msgsys client"+clientFlags))
 	b.WriteString(textStatus.In(u.lang) + "\n")
@@ -153,6 +154,15 @@ func (u *Up) instructions(pids []string) string {
 	}
 	b.WriteString(textStop.In(u.lang) + "\n\n")
 	return b.String()
+}
+
+// displayPath prefixes a relative directory with "./" so that it reads as
+// a path: in Portuguese, "dados em data" reads as "data in date".
+func displayPath(dir string) string {
+	if filepath.IsAbs(dir) || dir == "." || dir == ".." || strings.HasPrefix(dir, "./") || strings.HasPrefix(dir, "../") {
+		return dir
+	}
+	return "./" + dir
 }
 
 // count renders n with the singular or plural noun.

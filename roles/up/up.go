@@ -319,13 +319,18 @@ func (u *Up) Run(ctx context.Context) error {
 
 var errAllExited = errors.New("up: every server, the broker and the reference have exited")
 
+var textPortTaken = lang.Text{
+	PT: "up: a porta %d não está livre (outro msgsys up está rodando? escolha outras portas com --port-base): %s",
+	EN: "up: port %d is not free (is another msgsys up running? choose other ports with --port-base): %s",
+}
+
 // checkPorts fails early, with the port named, when a port the cluster
 // needs is taken, such as by another msgsys up.
 func (u *Up) checkPorts() error {
 	for _, port := range u.ports() {
 		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
-			return fmt.Errorf("up: port %d is not free (is another msgsys up running? choose other ports with --port-base): %w", port, err)
+			return fmt.Errorf(textPortTaken.In(u.lang), port, lang.SystemError(err, u.lang))
 		}
 		ln.Close()
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"msgsys/lang"
 )
 
 func TestLineWriterTagsWholeLines(t *testing.T) {
@@ -214,12 +216,18 @@ func TestRunRejectsTakenPort(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	u := newTestUp(t, func(cfg *Config) {
-		cfg.PortBase = port
-		cfg.Data = t.TempDir()
-	})
-	err = u.Run(t.Context())
-	if err == nil || !strings.Contains(err.Error(), "port "+strconv.Itoa(port)) {
-		t.Errorf("Run error = %v, want one naming port %d", err, port)
+	for l, want := range map[string]string{
+		lang.EN: "port " + strconv.Itoa(port) + " is not free",
+		lang.PT: "porta " + strconv.Itoa(port) + " não está livre",
+	} {
+		u := newTestUp(t, func(cfg *Config) {
+			cfg.PortBase = port
+			cfg.Data = t.TempDir()
+			cfg.Lang = l
+		})
+		err = u.Run(t.Context())
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Run error in %s = %v, want one containing %q", l, err, want)
+		}
 	}
 }
