@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -206,6 +207,13 @@ func (b *Bot) round(ctx context.Context, channel string) {
 	}
 }
 
+// channelExists reports whether the channel list names channel. A failed
+// list counts as no.
+func (b *Bot) channelExists(ctx context.Context, channel string) bool {
+	channels, err := b.session.Channels(ctx)
+	return err == nil && slices.Contains(channels, channel)
+}
+
 // pickChannel returns a random channel, creating DefaultChannel when there
 // is none. ok is false when ctx ended first.
 func (b *Bot) pickChannel(ctx context.Context) (string, bool) {
@@ -221,8 +229,14 @@ func (b *Bot) pickChannel(ctx context.Context) (string, bool) {
 		if ok {
 			ok = b.attempt(ctx, "create", func() error {
 				_, err := b.session.CreateChannel(ctx, DefaultChannel)
-				if err == nil {
+				switch {
+				case err == nil:
 					b.log.Info("bot create", "channel", DefaultChannel)
+				case errors.Is(err, client.ErrRejected) && b.channelExists(ctx, DefaultChannel):
+					// Bots started together race to create it, and one
+					// loses as expected.
+					b.log.Info("bot channel created by another client", "channel", DefaultChannel)
+					return nil
 				}
 				return err
 			})

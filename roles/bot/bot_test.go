@@ -142,6 +142,26 @@ func TestBotCreatesGeralAndPosts(t *testing.T) {
 	}
 }
 
+func TestBotLosesCreateRaceQuietly(t *testing.T) {
+	srv := clienttest.Start(t)
+	// Another bot creates geral between this bot's list and its creation.
+	srv.OnCreate(func(channel string) { srv.AddChannel(channel) })
+	r := startBot(t, testConfig(srv))
+
+	if !eventually(func() bool { return len(srv.Posts(DefaultChannel)) >= 1 }) {
+		t.Fatal("bot did not post to geral after losing the race to create it")
+	}
+	r.stop(t)
+
+	logs := r.logs.String()
+	if !strings.Contains(logs, `msg="bot channel created by another client"`) {
+		t.Errorf("logs lack the lost race:\n%s", logs)
+	}
+	if strings.Contains(logs, "level=WARN") {
+		t.Errorf("a lost race logged a warning:\n%s", logs)
+	}
+}
+
 func TestBotPostsEnglishSentences(t *testing.T) {
 	srv := clienttest.Start(t)
 	srv.AddChannel("estudos")

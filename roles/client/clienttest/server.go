@@ -47,6 +47,7 @@ type Server struct {
 	failRetry int               // requests still to fail as a broker does when a server disconnects
 	onHistory func(channel string)
 	onLogin   func(user string)
+	onCreate  func(channel string)
 	subs      map[*proto.Conn]map[string]bool // subscriber connections and their topics
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -154,6 +155,14 @@ func (s *Server) OnLogin(hook func(user string)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.onLogin = hook
+}
+
+// OnCreate sets a function that runs before the reply to each channel
+// creation is built, with the requested name.
+func (s *Server) OnCreate(hook func(channel string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onCreate = hook
 }
 
 // AddUser registers a user.
@@ -351,8 +360,12 @@ type publication struct {
 func (s *Server) handle(frame []byte) ([]byte, bool) {
 	env, decodeErr := proto.Decode(frame)
 	s.mu.Lock()
-	onHistory, onLogin := s.onHistory, s.onLogin
+	onHistory, onLogin, onCreate := s.onHistory, s.onLogin, s.onCreate
 	s.mu.Unlock()
+	if decodeErr == nil && env.Service == proto.ServiceChannel && onCreate != nil {
+		channel, _, _ := env.Data.OptString("channel")
+		onCreate(channel)
+	}
 	if decodeErr == nil && env.Service == proto.ServiceHistory && onHistory != nil {
 		channel, _, _ := env.Data.OptString("channel")
 		onHistory(channel)
