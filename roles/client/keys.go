@@ -37,8 +37,8 @@ type key struct {
 	r    rune // the character typed, for keyRune
 }
 
-// controlKeys maps the control bytes the editor reads to their keys. Tab
-// and the other control bytes are ignored.
+// controlKeys maps the control bytes the editor reads to their keys. The
+// other control bytes are ignored, and decodeKey turns a tab into a space.
 var controlKeys = map[byte]keyCode{
 	0x01: keyHome,
 	0x02: keyLeft,
@@ -69,6 +69,11 @@ func decodeKey(b []byte) (k key, n int) {
 	switch c := b[0]; {
 	case c == 0x1b:
 		return decodeEscape(b)
+	case c == '\t':
+		// A typed or pasted tab separates words like a space. The editor
+		// measures every character's width on screen, and a tab's width
+		// depends on its column, so it inserts a space in its place.
+		return key{code: keyRune, r: ' '}, 1
 	case c < 0x20 || c == 0x7f:
 		return key{code: controlKeys[c]}, 1
 	}

@@ -17,7 +17,7 @@ func TestDecodeKeys(t *testing.T) {
 		{"\x1b[D\x1b[1;3D\x1b[1;5C\x1bb\x1bf", []keyCode{keyLeft, keyWordLeft, keyWordRight, keyWordLeft, keyWordRight}},
 		{"\x1b[A\x1bOB\x10\x0e", []keyCode{keyUp, keyDown, keyUp, keyDown}},
 		{"\x1b[200~x\x1b[201~", []keyCode{keyIgnored, keyRune, keyIgnored}},
-		{"\r\n\t\x7f\x08", []keyCode{keyEnter, keyEnter, keyIgnored, keyBackspace, keyBackspace}},
+		{"\r\n\t\x7f\x08", []keyCode{keyEnter, keyEnter, keyRune, keyBackspace, keyBackspace}},
 		{"\x03\x04\x0b\x15\x17\x14\x0c", []keyCode{keyInterrupt, keyEndOfInput, keyKillToEnd, keyKillToStart, keyDeleteWord, keyTranspose, keyClearScreen}},
 		{"\xff😀", []keyCode{keyIgnored, keyRune}},
 		{"\x1b\x1b[C", []keyCode{keyIgnored, keyRight}},
@@ -36,6 +36,13 @@ func TestDecodeKeys(t *testing.T) {
 		if !slices.Equal(got, c.want) {
 			t.Errorf("keys of %q = %v, want %v", c.in, got, c.want)
 		}
+	}
+}
+
+func TestDecodeTabAsSpace(t *testing.T) {
+	k, n := decodeKey([]byte("\tx"))
+	if k.code != keyRune || k.r != ' ' || n != 1 {
+		t.Errorf("decodeKey of a tab = %v after %d bytes, want a space after 1", k, n)
 	}
 }
 
