@@ -150,6 +150,10 @@ func (c *Client) join(ctx context.Context, name string, chat bool) {
 		if len(page.Messages) == 0 {
 			c.out.Line(say(c.lang, textHistoryEmpty))
 		}
+		// Above the page, where the older messages would be.
+		if page.Before != "" {
+			c.out.Line(say(c.lang, textHistoryOlder))
+		}
 	}
 	c.view.Finish(channel, page.Messages)
 	c.enter(channel, chat)

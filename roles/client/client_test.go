@@ -1,6 +1,7 @@
 package client
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -229,6 +230,27 @@ func TestJoinWithHistoryZero(t *testing.T) {
 	}
 	if strings.Contains(out, "#geral ana: older post") {
 		t.Errorf("join with HistoryLimit 0 shows an earlier post:\n%s", out)
+	}
+}
+
+func TestJoinSaysOlderMessagesExist(t *testing.T) {
+	srv := clienttest.Start(t)
+	srv.AddChannel("geral")
+	for i := range 3 {
+		srv.Post("geral", "bia", fmt.Sprintf("post %d", i))
+	}
+	cfg := testConfig(t, srv, lang.EN)
+	cfg.HistoryLimit = 2
+	h := startClient(t, cfg)
+
+	h.send("/login ana", "/join geral")
+	h.waitFor("What you type now goes to #geral")
+	h.send("/quit")
+	h.waitExit()
+
+	assertOrder(t, h.out.String(), "History of #geral", "(older messages exist)", "post 1", "post 2")
+	if strings.Contains(h.out.String(), "post 0") {
+		t.Errorf("join with a limit of 2 shows the oldest of 3 posts:\n%s", h.out.String())
 	}
 }
 

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"errors"
+	"hash/fnv"
+	"strconv"
 	"time"
 
 	"msgsys/lang"
@@ -138,6 +140,23 @@ func requestID(env proto.Envelope) (string, error) {
 	return env.Service + ":" + id, nil
 }
 
+// contentRID extends the request id key rid with a digest of what the
+// request writes, so that only a retry of the same write is recognised.
+// Another client, or one that counts its ids from 1 again after a
+// restart, may send a different write with an id in use, and that write
+// must be stored instead of taken for a retry of the first.
+func contentRID(rid string, fields ...string) string {
+	if rid == "" {
+		return ""
+	}
+	h := fnv.New64a()
+	for _, field := range fields {
+		h.Write([]byte(field))
+		h.Write([]byte{0})
+	}
+	return rid + "/" + strconv.FormatUint(h.Sum64(), 16)
+}
+
 // errorReply builds the error reply of a service. publish, message and
 // history put the reason under "message", the others under "description",
 // as the protocol has it.
@@ -180,13 +199,14 @@ func (r *request) name(field string) (string, error) {
 // write stores op through replication unless the same request was already
 // applied, and reports whether it was a retry.
 func (r *request) write(ctx context.Context, op store.Op) (store.Op, bool, error) {
-	if r.rid != "" {
-		if existing, ok, err := r.s.store.LookupRID(r.rid, r.s.cfg.Clocks.Physical.Now()); err == nil && ok {
+	rid := contentRID(r.rid, op.Kind, op.User, op.Channel, op.Peer, op.Text)
+	if rid != "" {
+		if existing, ok, err := r.s.store.LookupRID(rid, r.s.cfg.Clocks.Physical.Now()); err == nil && ok {
 			r.s.log.Info("retry recognised", "service", r.service, "origin", existing.Origin, "seq", existing.Seq)
 			return existing, true, nil
 		}
 	}
-	op.RID = r.rid
+	op.RID = rid
 	op.Clock = r.s.cfg.Clocks.Lamport.Tick()
 	op.Time = r.s.cfg.Clocks.Physical.Stamp().UnixNano()
 	written, result, err := r.s.replica.Write(ctx, op)
@@ -222,7 +242,7 @@ func (r *request) channel(ctx context.Context) []byte {
 	if err != nil {
 		return r.reject(err)
 	}
-	if err := r.s.createChannel(ctx, name, r.rid); err != nil {
+	if err := r.s.createChannel(ctx, name, contentRID(r.rid, store.KindChannel, name)); err != nil {
 		switch {
 		case errors.Is(err, errChannelExists):
 			return r.rejectText(textChannelExists, name)

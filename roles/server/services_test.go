@@ -293,6 +293,51 @@ func TestRetryIsAppliedOnce(t *testing.T) {
 	}
 }
 
+// TestReusedIDIsNotARetry sends writes of other content under an id in
+// use, as a client that counts its ids does, and checks that each is
+// stored rather than taken for a retry of the first.
+func TestReusedIDIsNotARetry(t *testing.T) {
+	c := startCluster(t, 3)
+	cl := c.client()
+	send := func(service string, data map[string]any) {
+		t.Helper()
+		data["id"] = "1"
+		if env := cl.raw(encodeMap(t, map[string]any{"service": service, "data": data})); !proto.IsSuccess(status(env)) {
+			t.Fatalf("%s %v: %v", service, data, env.Data)
+		}
+	}
+	send("login", map[string]any{"user": "bob"})
+	send("login", map[string]any{"user": "carol"})
+	send("channel", map[string]any{"channel": "geral"})
+	send("channel", map[string]any{"channel": "estudos"})
+	send("publish", map[string]any{"user": "bob", "channel": "geral", "message": "do bob"})
+	send("publish", map[string]any{"user": "carol", "channel": "geral", "message": "da carol"})
+	send("message", map[string]any{"src": "bob", "dst": "carol", "message": "oi"})
+	send("message", map[string]any{"src": "bob", "dst": "carol", "message": "tudo bem?"})
+
+	for name, srv := range c.servers {
+		store := srv.server.Store()
+		for _, user := range []string{"bob", "carol"} {
+			if _, ok := store.UserName(user); !ok {
+				t.Errorf("%s lacks user %s", name, user)
+			}
+		}
+		for _, channel := range []string{"geral", "estudos"} {
+			if !store.HasChannel(channel) {
+				t.Errorf("%s lacks channel %s", name, channel)
+			}
+		}
+	}
+	history := cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral"})
+	if messages, _ := history.Data["messages"].([]any); len(messages) != 2 {
+		t.Errorf("geral has %d posts, want 2", len(messages))
+	}
+	history = cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{User: "bob", Peer: "carol"})
+	if messages, _ := history.Data["messages"].([]any); len(messages) != 2 {
+		t.Errorf("conversation has %d messages, want 2", len(messages))
+	}
+}
+
 // TestClientClockCannotStopServerClocks sends a login whose clock is the
 // largest the protocol allows, and checks that the servers' clocks moved
 // by a bounded step, so that later posts still get rising clocks and keep
