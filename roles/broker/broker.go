@@ -35,8 +35,9 @@ type Config struct {
 	// client gets an error reply and the server is marked stalled.
 	RequestTimeout time.Duration
 	// QueueTimeout is how long a request may wait for a free server while
-	// every connected server is at its limit of requests in flight. With
-	// zero, such requests get an error reply at once.
+	// every connected server is at its limit of requests in flight or no
+	// server is connected. With zero, such requests get an error reply at
+	// once.
 	QueueTimeout time.Duration
 	// ServerCredit is the max number of requests in flight to one server
 	// that connects a DEALER or ROUTER socket. A REP server gets one.

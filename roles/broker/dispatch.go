@@ -94,7 +94,7 @@ func (t *table) add(s *server) []dispatch {
 }
 
 // remove removes a disconnected server. It returns the requests that were
-// in flight on it, and the waiting ones when no usable server remains.
+// in flight on it. Waiting requests keep waiting until their deadline.
 func (t *table) remove(s *server) []failedRequest {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -121,7 +121,7 @@ func (t *table) remove(s *server) []failedRequest {
 	}
 	s.pending = nil
 	s.inflight, s.abandoned = 0, 0
-	return t.failWaitingIfNoServer(failed)
+	return failed
 }
 
 // assign picks the server for req and returns it. It returns nil and
@@ -131,12 +131,14 @@ func (t *table) assign(req *request, now time.Time) (*server, failure) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
-	s, usable := t.pick(req.key)
-	if s != nil {
+	// A request also waits while no server is connected, because after a
+	// restart or a stop of the broker the servers usually connect again
+	// within milliseconds, and the request is then served.
+	if s := t.pick(req.key); s != nil {
 		t.hand(s, req, now)
 		return s, noFailure
 	}
-	if !usable || t.queueTimeout == 0 || len(t.waiting) >= maxWaiting {
+	if t.queueTimeout == 0 || len(t.waiting) >= maxWaiting {
 		return nil, failNoServer
 	}
 	req.deadline = now.Add(t.queueTimeout)
@@ -146,26 +148,21 @@ func (t *table) assign(req *request, now time.Time) (*server, failure) {
 
 // pick returns the next server in round-robin order that has a free slot,
 // is not stalled and holds no request under key (so that a reply always
-// names one request). usable reports whether any server is connected and
-// not stalled, that is, whether waiting can help. The caller holds mu.
-func (t *table) pick(key string) (s *server, usable bool) {
+// names one request), or nil. The caller holds mu.
+func (t *table) pick(key string) *server {
 	n := len(t.servers)
 	for i := range n {
 		candidate := t.servers[(t.next+i)%n]
-		if candidate.stalled {
-			continue
-		}
-		usable = true
-		if candidate.inflight >= candidate.credit {
+		if candidate.stalled || candidate.inflight >= candidate.credit {
 			continue
 		}
 		if _, busy := candidate.pending[key]; busy {
 			continue
 		}
 		t.next = (t.next + i + 1) % n
-		return candidate, true
+		return candidate
 	}
-	return nil, usable
+	return nil
 }
 
 // hand records req as pending on s. The caller holds mu.
@@ -206,7 +203,7 @@ func (t *table) complete(s *server, key string) (*request, []dispatch) {
 func (t *table) drainWaiting(now time.Time, out []dispatch) []dispatch {
 	for len(t.waiting) > 0 {
 		req := t.waiting[0]
-		s, _ := t.pick(req.key)
+		s := t.pick(req.key)
 		if s == nil {
 			break
 		}
@@ -258,24 +255,6 @@ func (t *table) expire(now time.Time) []failedRequest {
 		t.waiting[0] = nil
 		t.waiting = t.waiting[1:]
 	}
-	return t.failWaitingIfNoServer(failed)
-}
-
-// failWaitingIfNoServer fails every waiting request when no server could
-// take one, rather than letting them wait for nothing. The caller holds mu.
-func (t *table) failWaitingIfNoServer(failed []failedRequest) []failedRequest {
-	if len(t.waiting) == 0 {
-		return failed
-	}
-	for _, s := range t.servers {
-		if !s.stalled {
-			return failed
-		}
-	}
-	for _, req := range t.waiting {
-		failed = append(failed, failedRequest{req, failNoServer, ""})
-	}
-	t.waiting = nil
 	return failed
 }
 

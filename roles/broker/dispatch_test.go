@@ -96,11 +96,37 @@ func TestTableCreditAndQueue(t *testing.T) {
 		t.Fatalf("expire returned %+v, want the waiting request failed", answers)
 	}
 
-	// With every server gone, a request fails at once.
+	// With every server gone, a request waits for one to connect, and
+	// fails at its deadline.
 	tab.remove(a)
 	tab.remove(b)
-	if s, failed := tab.assign(&request{key: "y"}, now); s != nil || failed != failNoServer {
-		t.Fatalf("with no server: %v (%v), want failNoServer", s, failed)
+	alone := &request{key: "y"}
+	if s, failed := tab.assign(alone, now); s != nil || failed != noFailure {
+		t.Fatalf("with no server: %v (%v), want the request to wait", s, failed)
+	}
+	answers = tab.expire(now.Add(tab.queueTimeout))
+	if len(answers) != 1 || answers[0].req != alone || answers[0].reason != failNoServer {
+		t.Fatalf("expire returned %+v, want the request failed at its deadline", answers)
+	}
+
+	// Without a queue time it fails at once.
+	tab.queueTimeout = 0
+	if s, failed := tab.assign(&request{key: "x"}, now); s != nil || failed != failNoServer {
+		t.Fatalf("with no server and no queue time: %v (%v), want failNoServer", s, failed)
+	}
+}
+
+func TestTableServerConnectsForWaitingRequest(t *testing.T) {
+	cfg := DefaultConfig()
+	tab := newTable(cfg)
+	now := time.Now()
+	waiting := &request{key: "w"}
+	if s, failed := tab.assign(waiting, now); s != nil || failed != noFailure {
+		t.Fatalf("with no server: %v (%v), want the request to wait", s, failed)
+	}
+	sends := tab.add(&server{addr: "a", credit: 4})
+	if len(sends) != 1 || sends[0].req != waiting {
+		t.Fatalf("a server that connects gets %+v, want the waiting request", sends)
 	}
 }
 

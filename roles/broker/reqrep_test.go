@@ -252,7 +252,7 @@ func TestLateReplyDropped(t *testing.T) {
 	}
 }
 
-func TestNoServerImmediateError(t *testing.T) {
+func TestNoServerError(t *testing.T) {
 	b := startBroker(t, testConfig(t))
 	r := proto.NewRequester(b.FrontendEndpoint())
 	defer r.Close()
@@ -263,7 +263,7 @@ func TestNoServerImmediateError(t *testing.T) {
 		t.Fatal(err)
 	}
 	if elapsed := time.Since(start); elapsed > time.Second {
-		t.Errorf("error reply after %v, want it at once", elapsed)
+		t.Errorf("error reply after %v, want it after the queue time of %v", elapsed, DefaultQueueTimeout)
 	}
 	service, text, clock := decodeError(t, reply)
 	if service != proto.ServiceChannels {
@@ -283,6 +283,42 @@ func TestNoServerImmediateError(t *testing.T) {
 	}
 	if service, _, _ := decodeError(t, reply); service != proto.ServiceError {
 		t.Errorf("service of the reply to garbage = %q, want %q", service, proto.ServiceError)
+	}
+}
+
+// TestRequestWaitsForServerToConnect sends a request while no server is
+// connected, as right after a restart of the broker, and connects one
+// within the queue time.
+func TestRequestWaitsForServerToConnect(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.QueueTimeout = 5 * time.Second
+	b := startBroker(t, cfg)
+	r := proto.NewRequester(b.FrontendEndpoint())
+	defer r.Close()
+
+	request := encodeRequest(t, proto.ServiceChannels, 1)
+	type result struct {
+		reply []byte
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		reply, err := r.Request(context.Background(), request, 10*time.Second)
+		done <- result{reply, err}
+	}()
+	waitFor(t, 5*time.Second, "the request to wait for a server", func() bool {
+		b.table.mu.Lock()
+		defer b.table.mu.Unlock()
+		return len(b.table.waiting) == 1
+	})
+
+	startServer(t, b, proto.Dealer, echo)
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if string(res.reply) != string(request) {
+		t.Errorf("reply %q, want the server's echo of the request", res.reply)
 	}
 }
 
