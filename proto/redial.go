@@ -82,7 +82,7 @@ func RedialAs(ctx context.Context, endpoint string, typ zmq4.SocketType, key, id
 		if ctx.Err() != nil {
 			return
 		}
-		log.Warn("connection lost", "endpoint", endpoint, "err", err, "after", time.Since(started))
+		log.Warn("connection lost", "endpoint", endpoint, "err", err, "connected_for", time.Since(started).Round(time.Millisecond))
 		down = true
 
 		// A peer that accepts and at once drops the connection would
