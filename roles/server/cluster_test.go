@@ -57,12 +57,23 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func startCluster(t *testing.T, servers int) *cluster {
 	t.Helper()
+	return startClusterWith(t, servers, nil)
+}
+
+// startClusterWith is startCluster with change applied to each server's
+// configuration, when it is not nil.
+func startClusterWith(t *testing.T, servers int, change func(*Config)) *cluster {
+	t.Helper()
 	c := &cluster{t: t, dir: t.TempDir(), servers: make(map[string]*node)}
 	c.startInfrastructure()
 
 	// Servers register one after the other, so server-i gets rank i.
 	for i := 1; i <= servers; i++ {
-		s := c.start(serverName(i))
+		cfg := c.config(serverName(i))
+		if change != nil {
+			change(&cfg)
+		}
+		s := c.startWith(cfg)
 		waitFor(t, 5*time.Second, "registration", func() bool { return s.Rank() > 0 })
 	}
 	c.waitServing(servers)

@@ -66,13 +66,15 @@ func (s *Server) watchResume(ctx context.Context) {
 	}
 }
 
-// quietAfterStop keeps this server from deciding channel names for as
-// long as a claim is waited for, after a stop at least as long as the
-// retry of a claim. The claims that arrived during the stop may have timed
-// out at their senders, whose clients then got a failure, so deciding them
-// would create channels that no client knows of.
+// quietAfterStop keeps this server from deciding channel names for
+// QuietAfterStop, after a stop at least as long as the retry of a claim.
+// The claims that arrived during the stop may have timed out at their
+// senders, whose clients then got a failure, so deciding them would create
+// channels that no client knows of. Those claims wait in the socket and are
+// read within milliseconds of the continue, so a short quiet time covers
+// them, and the claims sent afterwards wait little before they claim again.
 func (s *Server) quietAfterStop(now time.Time) {
-	quiet := claimTimeout + claimRetryTimeout
+	quiet := s.cfg.QuietAfterStop
 	s.quietUntil.Store(now.Add(quiet).UnixNano())
 	s.log.Info("deciding no channel names after a stop", "for", quiet)
 }

@@ -32,7 +32,9 @@ func TestRecordsContinueAfterStop(t *testing.T) {
 // moment it decides none: it replies how long to wait, and the creations
 // wait and then succeed, with no election.
 func TestNoChannelDecidedRightAfterStop(t *testing.T) {
-	c := startCluster(t, 2)
+	// Longer than the default, so that the claim below arrives within it
+	// however slowly the test runs.
+	c := startClusterWith(t, 2, func(cfg *Config) { cfg.QuietAfterStop = 1500 * time.Millisecond })
 	s1, s2 := c.servers[serverName(1)].server, c.servers[serverName(2)].server
 	before, _ := s1.Coordinator()
 

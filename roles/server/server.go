@@ -67,6 +67,9 @@ type Config struct {
 	// AntiEntropyEvery is how often the server pulls what it lacks from
 	// one of its peers, a different one each time.
 	AntiEntropyEvery time.Duration
+	// QuietAfterStop is how long a coordinator decides no channel name
+	// after a stop of at least half a second (quietAfterStop).
+	QuietAfterStop time.Duration
 	// RateLimit is how many writes per second one user may make, with
 	// bursts of RateBurst.
 	RateLimit float64
@@ -89,6 +92,7 @@ func DefaultConfig() Config {
 		BerkeleyMessages: 10,
 		BerkeleyBound:    2 * time.Second,
 		AntiEntropyEvery: time.Second,
+		QuietAfterStop:   250 * time.Millisecond,
 		RateLimit:        200,
 		RateBurst:        400,
 		Election:         election.DefaultConfig(),
@@ -253,6 +257,9 @@ func validate(cfg *Config) error {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultConfig().Workers
+	}
+	if cfg.QuietAfterStop <= 0 {
+		cfg.QuietAfterStop = DefaultConfig().QuietAfterStop
 	}
 	return nil
 }
