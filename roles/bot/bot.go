@@ -144,13 +144,13 @@ func (b *Bot) Run(ctx context.Context) error {
 	wg.Go(func() { b.cfg.Clocks.Physical.Run(ctx) })
 	wg.Go(func() { b.watch(ctx) })
 
-	b.log.Info("bot start", "seed", b.seed, "messages", b.cfg.Messages, "interval", b.cfg.Interval)
+	b.log.Info("bot started", "seed", b.seed, "messages", b.cfg.Messages, "interval", b.cfg.Interval)
 	b.loop(ctx)
 
 	cancel()
 	wg.Wait()
 	b.session.Close()
-	b.log.Info("bot stop")
+	b.log.Info("bot stopped")
 	return nil
 }
 

@@ -135,7 +135,7 @@ func TestBotCreatesGeralAndPosts(t *testing.T) {
 		}
 	}
 	logs := r.logs.String()
-	for _, want := range []string{"msg=\"bot login\" user=" + user, "msg=\"bot create\"", "msg=\"bot post\" user=" + user + " channel=geral clock=", "msg=\"bot stop\""} {
+	for _, want := range []string{"msg=\"bot login\" user=" + user, "msg=\"bot create\"", "msg=\"bot post\" user=" + user + " channel=geral clock=", "msg=\"bot stopped\""} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %q:\n%s", want, logs)
 		}
