@@ -87,6 +87,25 @@ func TestMenuFlowEnglish(t *testing.T) {
 	}
 }
 
+func TestMenuPostChecksChannelFirst(t *testing.T) {
+	srv := clienttest.Start(t)
+	h := startClient(t, testConfig(t, srv, lang.EN))
+
+	h.send("1", "bob")
+	h.waitFor("Welcome, bob!")
+	h.send("5", "nope")
+	h.waitFor("channel #nope does not exist")
+	h.send("0")
+	h.waitExit()
+
+	if strings.Contains(h.out.String(), "Message:") {
+		t.Errorf("the menu asked for a message to a channel that does not exist:\n%s", h.out.String())
+	}
+	if posts := srv.Requests(proto.ServicePublish); len(posts) != 0 {
+		t.Errorf("%d publish requests sent, want none", len(posts))
+	}
+}
+
 func TestLangDefaultsToPortuguese(t *testing.T) {
 	t.Setenv("LANG", "C.UTF-8")
 	srv := clienttest.Start(t)
@@ -215,11 +234,13 @@ func TestEndOfInputAfterReplies(t *testing.T) {
 func TestJoinWithHistoryZero(t *testing.T) {
 	srv := clienttest.Start(t)
 	srv.AddChannel("geral")
+	// Posted before the client starts, so that it can only come from history.
+	srv.Post("geral", "bia", "older post")
 	cfg := testConfig(t, srv, lang.EN)
 	cfg.HistoryLimit = 0
 	h := startClient(t, cfg)
 
-	h.send("/login ana", "/post geral older post", "/join geral")
+	h.send("/login ana", "/join geral")
 	h.waitFor("What you type now goes to #geral")
 	h.send("/quit")
 	h.waitExit()
@@ -228,7 +249,7 @@ func TestJoinWithHistoryZero(t *testing.T) {
 	if strings.Contains(out, "History of #geral") {
 		t.Errorf("join with HistoryLimit 0 shows a history header:\n%s", out)
 	}
-	if strings.Contains(out, "#geral ana: older post") {
+	if strings.Contains(out, "older post") {
 		t.Errorf("join with HistoryLimit 0 shows an earlier post:\n%s", out)
 	}
 }

@@ -62,7 +62,7 @@ func (c *Client) menu(ctx context.Context, choice string) {
 		c.listChannels(ctx)
 	case "5":
 		channel, ok := c.ask(ctx, textPromptChannel)
-		if !ok {
+		if !ok || !c.channelExists(ctx, channel) {
 			return
 		}
 		if text, ok := c.ask(ctx, textPromptText); ok {
@@ -81,4 +81,19 @@ func (c *Client) menu(ctx context.Context, choice string) {
 			c.join(ctx, name, false)
 		}
 	}
+}
+
+// channelExists checks, before the menu asks for a message, that the
+// channel exists, so that nobody types a message only to learn that its
+// channel was misspelt. It reports the reason when it does not.
+func (c *Client) channelExists(ctx context.Context, name string) bool {
+	_, ok, err := c.session.FindChannel(ctx, strings.TrimSpace(name))
+	switch {
+	case err != nil:
+		c.fail(err)
+	case !ok:
+		bare := strings.TrimPrefix(strings.TrimSpace(name), "#")
+		c.out.Line(say(c.lang, textNoSuchChannel, bare, bare))
+	}
+	return err == nil && ok
 }
