@@ -28,9 +28,25 @@ import (
 var version = "dev"
 
 func main() {
+	app := newApp(helpLanguage(os.Args[1:]))
+	stopProfile := startProfile(os.Getenv("MSGSYS_CPUPROFILE"))
+	err := app.Run(os.Args)
+	stopProfile()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "msgsys:", err)
+		os.Exit(1)
+	}
+}
+
+// newApp builds the command tree with its help in language l.
+func newApp(l string) *cli.App {
+	setHelpLanguage(l)
 	app := &cli.App{
-		Name:    "msgsys",
-		Usage:   "distributed instant messaging: broker, reference, replicated servers, clients and bots",
+		Name: "msgsys",
+		Usage: common.HelpText(lang.Text{
+			PT: "mensagens instantâneas distribuídas: broker, referência, servidores replicados, clientes e bots",
+			EN: "distributed instant messaging: broker, reference, replicated servers, clients and bots",
+		}),
 		Version: version,
 		Flags:   common.GlobalFlags(),
 		Commands: []*cli.Command{
@@ -46,7 +62,7 @@ func main() {
 			bench.Command(),
 			{
 				Name:  "version",
-				Usage: "print the version",
+				Usage: common.HelpText(textPrintVersion),
 				Action: func(c *cli.Context) error {
 					fmt.Println("msgsys", version)
 					return nil
@@ -55,13 +71,7 @@ func main() {
 		},
 	}
 	rejectArguments(app.Commands)
-	stopProfile := startProfile(os.Getenv("MSGSYS_CPUPROFILE"))
-	err := app.Run(os.Args)
-	stopProfile()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "msgsys:", err)
-		os.Exit(1)
-	}
+	return app
 }
 
 // textUnexpectedArgument is the error of a command given a word that is

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"msgsys/lang"
 	"msgsys/roles/common"
 )
 
@@ -14,26 +15,56 @@ import (
 // scenario.
 func Command() *cli.Command {
 	return &cli.Command{
-		Name:  "bench",
-		Usage: "measure msgsys with real processes on this machine, beside a libzmq baseline",
-		Description: "Each scenario starts its own cluster of msgsys processes on loopback ports, or uses a running\n" +
-			"one given by its addresses, prints a table (or one JSON object with --json), and stops every\n" +
-			"process it started. reqrep and pubsub also measure a libzmq broker and proxy in Python\n" +
-			"(python3-zmq) and state each figure as a ratio to it. When a started process exits on its own,\n" +
-			"or a measured second passes with failed requests and no successful one (reqrep) or without\n" +
-			"any delivery (pubsub), the report marks its figures INVALID and the command exits non-zero.",
+		Name: "bench",
+		Usage: common.HelpText(lang.Text{
+			PT: "mede o msgsys com processos reais nesta máquina, ao lado de uma base de comparação em libzmq",
+			EN: "measure msgsys with real processes on this machine, beside a libzmq baseline",
+		}),
+		Description: common.HelpText(lang.Text{
+			PT: "Cada cenário inicia o próprio cluster de processos msgsys em portas de loopback, ou usa um\n" +
+				"cluster em execução dado pelos endereços, imprime uma tabela (ou um objeto JSON com --json) e\n" +
+				"encerra todos os processos que iniciou. reqrep e pubsub também medem um broker e um proxy libzmq\n" +
+				"em Python (python3-zmq) e dão cada número como razão em relação a eles. Quando um processo\n" +
+				"iniciado sai sozinho, ou um segundo medido passa com requisições falhas e nenhuma bem-sucedida\n" +
+				"(reqrep) ou sem nenhuma entrega (pubsub), o relatório marca os números como INVALID e o comando\n" +
+				"sai com código diferente de zero.",
+			EN: "Each scenario starts its own cluster of msgsys processes on loopback ports, or uses a running\n" +
+				"one given by its addresses, prints a table (or one JSON object with --json), and stops every\n" +
+				"process it started. reqrep and pubsub also measure a libzmq broker and proxy in Python\n" +
+				"(python3-zmq) and state each figure as a ratio to it. When a started process exits on its own,\n" +
+				"or a measured second passes with failed requests and no successful one (reqrep) or without\n" +
+				"any delivery (pubsub), the report marks its figures INVALID and the command exits non-zero.",
+		}),
 		Subcommands: []*cli.Command{
-			scenarioCommand(ScenarioReqRep, "requests per second and latency of one service through the broker",
+			scenarioCommand(ScenarioReqRep, lang.Text{
+				PT: "requisições por segundo e latência de um serviço através do broker",
+				EN: "requests per second and latency of one service through the broker",
+			},
 				flagService, flagClients, flagDuration, flagWarmup, flagSize, flagFrontend, flagBaseline, flagPython),
-			scenarioCommand(ScenarioPubSub, "publications delivered per second, loss and latency through the proxy",
+			scenarioCommand(ScenarioPubSub, lang.Text{
+				PT: "publicações entregues por segundo, perdas e latência através do proxy",
+				EN: "publications delivered per second, loss and latency through the proxy",
+			},
 				flagSubscribers, flagPublishers, flagDuration, flagWarmup, flagSize, flagWindow, flagRate, flagXSub, flagXPub, flagBaseline, flagPython),
-			scenarioCommand(ScenarioFailover, "time until every server agrees on a new coordinator after kill -9",
+			scenarioCommand(ScenarioFailover, lang.Text{
+				PT: "tempo até todos os servidores concordarem sobre um novo coordenador depois de um kill -9",
+				EN: "time until every server agrees on a new coordinator after kill -9",
+			},
 				flagKills),
-			scenarioCommand(ScenarioBerkeley, "residual clock offsets after each Berkeley round",
+			scenarioCommand(ScenarioBerkeley, lang.Text{
+				PT: "desvios de relógio que restam depois de cada rodada de Berkeley",
+				EN: "residual clock offsets after each Berkeley round",
+			},
 				flagSkews, flagRounds, flagBerkeleyEvery, flagReference),
-			scenarioCommand(ScenarioCatchup, "time until a server restarted with an empty directory has caught up",
+			scenarioCommand(ScenarioCatchup, lang.Text{
+				PT: "tempo até um servidor reiniciado com o diretório vazio se atualizar",
+				EN: "time until a server restarted with an empty directory has caught up",
+			},
 				flagMessages, flagFill, flagClients, flagSize),
-			scenarioCommand(ScenarioMemory, "a server's resident memory after storing many messages",
+			scenarioCommand(ScenarioMemory, lang.Text{
+				PT: "memória residente de um servidor depois de guardar muitas mensagens",
+				EN: "a server's resident memory after storing many messages",
+			},
 				flagMessages, flagFill, flagClients, flagSize, flagMaxFill),
 		},
 		// Without a scenario the command shows its help. For an unknown
@@ -94,72 +125,162 @@ func flagFor(name string, d Config) cli.Flag {
 	env := []string{"MSGSYS_BENCH_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))}
 	switch name {
 	case flagJSON:
-		return &cli.BoolFlag{Name: name, EnvVars: env, Usage: "print one JSON object instead of a table"}
+		return &cli.BoolFlag{Name: name, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "imprime um objeto JSON em vez de uma tabela",
+			EN: "print one JSON object instead of a table",
+		})}
 	case flagClusterKey:
 		// The variable every other command reads, so that one export
 		// serves the whole cluster.
-		return &cli.StringFlag{Name: name, EnvVars: []string{"MSGSYS_CLUSTER_KEY"}, Usage: "cluster key (ZeroMQ PLAIN) given to started servers and broker, and presented to the servers and proxy of a running cluster; empty: none"}
+		return &cli.StringFlag{Name: name, EnvVars: []string{"MSGSYS_CLUSTER_KEY"}, Usage: common.HelpText(lang.Text{
+			PT: "chave do cluster (ZeroMQ PLAIN) passada aos servidores e ao broker iniciados, e apresentada aos servidores e ao proxy de um cluster em execução; vazio: nenhuma",
+			EN: "cluster key (ZeroMQ PLAIN) given to started servers and broker, and presented to the servers and proxy of a running cluster; empty: none",
+		})}
 	case flagServers:
-		return &cli.IntFlag{Name: name, Value: d.Servers, EnvVars: env, Usage: "servers of the started cluster"}
+		return &cli.IntFlag{Name: name, Value: d.Servers, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "servidores do cluster iniciado",
+			EN: "servers of the started cluster",
+		})}
 	case flagServerArg:
-		return &cli.StringSliceFlag{Name: name, EnvVars: env, Usage: "extra argument for every started server, such as --server-arg=--check-every=50ms (repeatable)"}
+		return &cli.StringSliceFlag{Name: name, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "argumento extra para cada servidor iniciado, como --server-arg=--check-every=50ms (pode ser repetido)",
+			EN: "extra argument for every started server, such as --server-arg=--check-every=50ms (repeatable)",
+		})}
 	case flagChildLogLevel:
-		return &cli.StringFlag{Name: name, Value: d.ChildLogLevel, EnvVars: env, Usage: "log level of the started processes, whose logs go to files in the cluster's directory"}
+		return &cli.StringFlag{Name: name, Value: d.ChildLogLevel, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "nível de log dos processos iniciados, cujos logs vão para arquivos no diretório do cluster",
+			EN: "log level of the started processes, whose logs go to files in the cluster's directory",
+		})}
 	case flagKeep:
-		return &cli.BoolFlag{Name: name, EnvVars: env, Usage: "keep the cluster's temporary directory with its logs and data (it is always kept when the run fails)"}
+		return &cli.BoolFlag{Name: name, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "mantém o diretório temporário do cluster com os logs e os dados (ele sempre é mantido quando a execução falha)",
+			EN: "keep the cluster's temporary directory with its logs and data (it is always kept when the run fails)",
+		})}
 	case flagTimeout:
-		return &cli.DurationFlag{Name: name, Value: d.Timeout, EnvVars: env, Usage: "deadline of one request"}
+		return &cli.DurationFlag{Name: name, Value: d.Timeout, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "prazo de uma requisição",
+			EN: "deadline of one request",
+		})}
 	case flagExecutable:
-		return &cli.StringFlag{Name: name, EnvVars: env, Usage: "msgsys binary the started processes run (default: this one)"}
+		return &cli.StringFlag{Name: name, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "binário do msgsys que os processos iniciados executam (padrão: este)",
+			EN: "msgsys binary the started processes run (default: this one)",
+		})}
 	case flagService:
-		return &cli.StringFlag{Name: name, Value: d.Service, EnvVars: env, Usage: "service to load: " + strings.Join(Services, ", ")}
+		return &cli.StringFlag{Name: name, Value: d.Service, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "serviço a pôr sob carga: ",
+			EN: "service to load: ",
+		}) + strings.Join(Services, ", ")}
 	case flagClients:
-		return &cli.IntFlag{Name: name, Value: d.Clients, EnvVars: env, Usage: "concurrent clients, each its own user, each waiting for its reply before the next request"}
+		return &cli.IntFlag{Name: name, Value: d.Clients, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "clientes simultâneos, cada um com seu usuário, cada um esperando a resposta antes da próxima requisição",
+			EN: "concurrent clients, each its own user, each waiting for its reply before the next request",
+		})}
 	case flagDuration:
-		return &cli.DurationFlag{Name: name, Value: d.Duration, EnvVars: env, Usage: "measured time"}
+		return &cli.DurationFlag{Name: name, Value: d.Duration, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "tempo medido",
+			EN: "measured time",
+		})}
 	case flagWarmup:
-		return &cli.DurationFlag{Name: name, Value: d.Warmup, EnvVars: env, Usage: "unmeasured load before the measured time"}
+		return &cli.DurationFlag{Name: name, Value: d.Warmup, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "carga não medida antes do tempo medido",
+			EN: "unmeasured load before the measured time",
+		})}
 	case flagSize:
-		return &cli.IntFlag{Name: name, Value: d.Size, EnvVars: env, Usage: "bytes of message text (reqrep, fills) or of publication payload (pubsub)"}
+		return &cli.IntFlag{Name: name, Value: d.Size, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "bytes do texto das mensagens (reqrep, catchup e memory) ou do conteúdo das publicações (pubsub)",
+			EN: "bytes of message text (reqrep, fills) or of publication payload (pubsub)",
+		})}
 	case flagFrontend:
-		return &cli.StringFlag{Name: name, EnvVars: env, Usage: "broker frontend of a running cluster to load instead of starting one"}
+		return &cli.StringFlag{Name: name, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "frontend do broker de um cluster em execução a pôr sob carga, em vez de iniciar um",
+			EN: "broker frontend of a running cluster to load instead of starting one",
+		})}
 	case flagBaseline:
-		return &cli.BoolFlag{Name: name, Value: d.Baseline, EnvVars: env, Usage: "also measure the libzmq baseline (skipped with a note when Python lacks zmq)"}
+		return &cli.BoolFlag{Name: name, Value: d.Baseline, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "mede também a base de comparação em libzmq (pulada com um aviso quando o Python não tem o zmq)",
+			EN: "also measure the libzmq baseline (skipped with a note when Python lacks zmq)",
+		})}
 	case flagPython:
-		return &cli.StringFlag{Name: name, Value: d.Python, EnvVars: env, Usage: "Python interpreter with the zmq module, for the baseline"}
+		return &cli.StringFlag{Name: name, Value: d.Python, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "interpretador Python com o módulo zmq, para a base de comparação",
+			EN: "Python interpreter with the zmq module, for the baseline",
+		})}
 	case flagSubscribers:
-		return &cli.IntFlag{Name: name, Value: d.Subscribers, EnvVars: env, Usage: "subscribers, all on one topic"}
+		return &cli.IntFlag{Name: name, Value: d.Subscribers, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "assinantes, todos em um só tópico",
+			EN: "subscribers, all on one topic",
+		})}
 	case flagPublishers:
-		return &cli.IntFlag{Name: name, Value: d.Publishers, EnvVars: env, Usage: "publishers, each connected to the proxy's publisher side"}
+		return &cli.IntFlag{Name: name, Value: d.Publishers, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "publicadores, cada um conectado ao lado dos publicadores do proxy",
+			EN: "publishers, each connected to the proxy's publisher side",
+		})}
 	case flagWindow:
-		return &cli.IntFlag{Name: name, Value: d.Window, EnvVars: env, Usage: "publications a publisher may have in flight ahead of the slowest subscriber (0: no bound)"}
+		return &cli.IntFlag{Name: name, Value: d.Window, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "publicações que um publicador pode ter em trânsito à frente do assinante mais lento (0: sem limite)",
+			EN: "publications a publisher may have in flight ahead of the slowest subscriber (0: no bound)",
+		})}
 	case flagRate:
-		return &cli.IntFlag{Name: name, EnvVars: env, Usage: "publications per second per publisher (0: as fast as the window allows)"}
+		return &cli.IntFlag{Name: name, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "publicações por segundo por publicador (0: tão rápido quanto a janela permitir)",
+			EN: "publications per second per publisher (0: as fast as the window allows)",
+		})}
 	case flagXSub:
-		return &cli.StringFlag{Name: name, EnvVars: env, Usage: "proxy publisher side (XSUB) of a running cluster; needs --xpub"}
+		return &cli.StringFlag{Name: name, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "lado dos publicadores do proxy (XSUB) de um cluster em execução; exige --xpub",
+			EN: "proxy publisher side (XSUB) of a running cluster; needs --xpub",
+		})}
 	case flagXPub:
-		return &cli.StringFlag{Name: name, EnvVars: env, Usage: "proxy subscriber side (XPUB) of a running cluster; needs --xsub"}
+		return &cli.StringFlag{Name: name, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "lado dos assinantes do proxy (XPUB) de um cluster em execução; exige --xsub",
+			EN: "proxy subscriber side (XPUB) of a running cluster; needs --xsub",
+		})}
 	case flagKills:
-		return &cli.IntFlag{Name: name, Value: d.Kills, EnvVars: env, Usage: "times the coordinator is killed with SIGKILL and restarted"}
+		return &cli.IntFlag{Name: name, Value: d.Kills, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "quantas vezes o coordenador é morto com SIGKILL e reiniciado",
+			EN: "times the coordinator is killed with SIGKILL and restarted",
+		})}
 	case flagSkews:
-		return &cli.StringFlag{Name: name, Value: formatSkews(d.Skews), EnvVars: env, Usage: "comma-separated clock skews, one server each, such as -1s,0,+1s"}
+		return &cli.StringFlag{Name: name, Value: formatSkews(d.Skews), EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "desvios de relógio separados por vírgula, um por servidor, como -1s,0,+1s",
+			EN: "comma-separated clock skews, one server each, such as -1s,0,+1s",
+		})}
 	case flagRounds:
-		return &cli.IntFlag{Name: name, Value: d.Rounds, EnvVars: env, Usage: "Berkeley rounds to record"}
+		return &cli.IntFlag{Name: name, Value: d.Rounds, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "rodadas de Berkeley a registrar",
+			EN: "Berkeley rounds to record",
+		})}
 	case flagBerkeleyEvery:
-		return &cli.DurationFlag{Name: name, Value: d.BerkeleyEvery, EnvVars: env, Usage: "period of the servers' Berkeley rounds: set on started servers, and expected of a running cluster's"}
+		return &cli.DurationFlag{Name: name, Value: d.BerkeleyEvery, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "período das rodadas de Berkeley dos servidores: definido nos servidores iniciados e esperado nos de um cluster em execução",
+			EN: "period of the servers' Berkeley rounds: set on started servers, and expected of a running cluster's",
+		})}
 	case flagReference:
-		return &cli.StringFlag{Name: name, EnvVars: env, Usage: "reference of a running cluster whose servers to watch instead of starting some"}
+		return &cli.StringFlag{Name: name, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "referência de um cluster em execução cujos servidores observar, em vez de iniciar outros",
+			EN: "reference of a running cluster whose servers to watch instead of starting some",
+		})}
 	case flagMessages:
-		return &cli.IntFlag{Name: name, Value: d.Messages, EnvVars: env, Usage: "messages to store"}
+		return &cli.IntFlag{Name: name, Value: d.Messages, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "mensagens a guardar",
+			EN: "messages to store",
+		})}
 	case flagFill:
-		return &cli.StringFlag{Name: name, Value: d.Fill, EnvVars: env, Usage: "how to store them: push (batches to each server's replicate service, as a peer does) or clients (publish through the broker)"}
+		return &cli.StringFlag{Name: name, Value: d.Fill, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "como guardá-las: push (lotes para o serviço replicate de cada servidor, como faz um par) ou clients (publicações através do broker)",
+			EN: "how to store them: push (batches to each server's replicate service, as a peer does) or clients (publish through the broker)",
+		})}
 	case flagMaxFill:
-		return &cli.DurationFlag{Name: name, EnvVars: env, Usage: "stop storing after this long and extrapolate to --messages (0: no limit)"}
+		return &cli.DurationFlag{Name: name, EnvVars: env, Usage: common.HelpText(lang.Text{
+			PT: "para de guardar depois desse tempo e extrapola para --messages (0: sem limite)",
+			EN: "stop storing after this long and extrapolate to --messages (0: no limit)",
+		})}
 	}
 	panic("bench: no flag " + name)
 }
 
-func scenarioCommand(scenario, usage string, names ...string) *cli.Command {
+func scenarioCommand(scenario string, usage lang.Text, names ...string) *cli.Command {
 	defaults := DefaultConfig(scenario)
 	names = append(names, commonFlags...)
 	flags := make([]cli.Flag, len(names))
@@ -168,7 +289,7 @@ func scenarioCommand(scenario, usage string, names ...string) *cli.Command {
 	}
 	return &cli.Command{
 		Name:  scenario,
-		Usage: usage,
+		Usage: common.HelpText(usage),
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			cfg, err := configFrom(c, scenario)

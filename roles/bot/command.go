@@ -12,20 +12,41 @@ import (
 func Command() *cli.Command {
 	defaults := DefaultConfig()
 	flags := append(client.ConnectionFlags(),
-		&cli.StringFlag{Name: "user", EnvVars: []string{"MSGSYS_BOT_USER"}, Usage: `the bot's user name (default: "bot_" and 4 random digits)`},
-		&cli.IntFlag{Name: "messages", Value: defaults.Messages, EnvVars: []string{"MSGSYS_BOT_MESSAGES"}, Usage: "posts per round before picking another channel"},
-		&cli.DurationFlag{Name: "interval", Value: defaults.Interval, EnvVars: []string{"MSGSYS_BOT_INTERVAL"}, Usage: "pause after each post"},
-		&cli.Int64Flag{Name: "seed", EnvVars: []string{"MSGSYS_BOT_SEED"}, Usage: "seed of the random choices, for a repeatable run; 0 takes one from the time", DefaultText: "0"},
-		&cli.Float64Flag{Name: "direct-chance", Value: defaults.DirectChance, EnvVars: []string{"MSGSYS_BOT_DIRECT_CHANCE"}, Usage: "probability, per round, of sending one direct message (0 to 1)"},
+		&cli.StringFlag{Name: "user", EnvVars: []string{"MSGSYS_BOT_USER"}, Usage: common.HelpText(lang.Text{
+			PT: `nome de usuário do bot (padrão: "bot_" e 4 dígitos aleatórios)`,
+			EN: `the bot's user name (default: "bot_" and 4 random digits)`,
+		})},
+		&cli.IntFlag{Name: "messages", Value: defaults.Messages, EnvVars: []string{"MSGSYS_BOT_MESSAGES"}, Usage: common.HelpText(lang.Text{
+			PT: "publicações por rodada antes de escolher outro canal",
+			EN: "posts per round before picking another channel",
+		})},
+		&cli.DurationFlag{Name: "interval", Value: defaults.Interval, EnvVars: []string{"MSGSYS_BOT_INTERVAL"}, Usage: common.HelpText(lang.Text{
+			PT: "pausa depois de cada publicação",
+			EN: "pause after each post",
+		})},
+		&cli.Int64Flag{Name: "seed", EnvVars: []string{"MSGSYS_BOT_SEED"}, Usage: common.HelpText(lang.Text{
+			PT: "semente das escolhas aleatórias, para uma execução repetível; com 0, usa uma tirada da hora atual",
+			EN: "seed of the random choices, for a repeatable run; 0 takes one from the time",
+		}), DefaultText: "0"},
+		&cli.Float64Flag{Name: "direct-chance", Value: defaults.DirectChance, EnvVars: []string{"MSGSYS_BOT_DIRECT_CHANCE"}, Usage: common.HelpText(lang.Text{
+			PT: "probabilidade, por rodada, de enviar uma mensagem direta (de 0 a 1)",
+			EN: "probability, per round, of sending one direct message (0 to 1)",
+		})},
 	)
 	for _, flag := range flags {
 		if f, ok := flag.(*cli.StringFlag); ok && f.Name == "lang" {
-			f.Usage = "language of the posts: pt or en (default: from the locale, else pt)"
+			f.Usage = common.HelpText(lang.Text{
+				PT: "idioma das publicações: pt ou en (padrão: o do locale, senão pt)",
+				EN: "language of the posts: pt or en (default: from the locale, else pt)",
+			})
 		}
 	}
 	return &cli.Command{
-		Name:  "bot",
-		Usage: "simulate a user that keeps posting to random channels",
+		Name: "bot",
+		Usage: common.HelpText(lang.Text{
+			PT: "simula um usuário que publica sem parar em canais aleatórios",
+			EN: "simulate a user that keeps posting to random channels",
+		}),
 		Flags: append(flags, common.ClockFlags()...),
 		Action: func(c *cli.Context) error {
 			log := common.Logger(c, "bot")

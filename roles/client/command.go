@@ -16,22 +16,43 @@ import (
 func ConnectionFlags() []cli.Flag {
 	defaults := DefaultConfig()
 	return []cli.Flag{
-		&cli.StringFlag{Name: "broker", Value: defaults.Broker, EnvVars: []string{"MSGSYS_BROKER"}, Usage: "broker endpoint for requests"},
-		&cli.StringFlag{Name: "sub", Value: defaults.Sub, EnvVars: []string{"MSGSYS_SUB"}, Usage: "pub/sub proxy endpoint for live messages"},
-		&cli.DurationFlag{Name: "timeout", Value: defaults.Timeout, EnvVars: []string{"MSGSYS_TIMEOUT"}, Usage: "how long to wait for each reply; after one retry the server is reported unavailable"},
-		&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: "language of the text shown: pt or en (default: from the locale, else pt)"},
+		&cli.StringFlag{Name: "broker", Value: defaults.Broker, EnvVars: []string{"MSGSYS_BROKER"}, Usage: common.HelpText(lang.Text{
+			PT: "endpoint do broker para as requisições",
+			EN: "broker endpoint for requests",
+		})},
+		&cli.StringFlag{Name: "sub", Value: defaults.Sub, EnvVars: []string{"MSGSYS_SUB"}, Usage: common.HelpText(lang.Text{
+			PT: "endpoint do proxy pub/sub para as mensagens ao vivo",
+			EN: "pub/sub proxy endpoint for live messages",
+		})},
+		&cli.DurationFlag{Name: "timeout", Value: defaults.Timeout, EnvVars: []string{"MSGSYS_TIMEOUT"}, Usage: common.HelpText(lang.Text{
+			PT: "quanto tempo esperar por cada resposta; depois de uma nova tentativa, o servidor é dado como indisponível",
+			EN: "how long to wait for each reply; after one retry the server is reported unavailable",
+		})},
+		&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: common.HelpText(lang.Text{
+			PT: "idioma do texto mostrado: pt ou en (padrão: o do locale, senão pt)",
+			EN: "language of the text shown: pt or en (default: from the locale, else pt)",
+		})},
 	}
 }
 
 // Command is `msgsys client`.
 func Command() *cli.Command {
 	flags := append(ConnectionFlags(),
-		&cli.StringFlag{Name: "user", EnvVars: []string{"MSGSYS_USER"}, Usage: "log in as this user at start"},
-		&cli.IntFlag{Name: "history", Value: DefaultConfig().HistoryLimit, EnvVars: []string{"MSGSYS_HISTORY"}, Usage: "posts of history shown when joining a channel (0: none)"},
+		&cli.StringFlag{Name: "user", EnvVars: []string{"MSGSYS_USER"}, Usage: common.HelpText(lang.Text{
+			PT: "entra com este usuário ao iniciar",
+			EN: "log in as this user at start",
+		})},
+		&cli.IntFlag{Name: "history", Value: DefaultConfig().HistoryLimit, EnvVars: []string{"MSGSYS_HISTORY"}, Usage: common.HelpText(lang.Text{
+			PT: "publicações do histórico mostradas ao entrar em um canal (0: nenhuma)",
+			EN: "posts of history shown when joining a channel (0: none)",
+		})},
 	)
 	return &cli.Command{
-		Name:  "client",
-		Usage: "chat interactively: numbered menu and slash commands",
+		Name: "client",
+		Usage: common.HelpText(lang.Text{
+			PT: "conversa de forma interativa: menu numerado e comandos com barra",
+			EN: "chat interactively: numbered menu and slash commands",
+		}),
 		Flags: append(flags, common.ClockFlags()...),
 		Action: func(c *cli.Context) error {
 			log := common.Logger(c, "client")

@@ -17,14 +17,21 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"msgsys/clock"
+	"msgsys/lang"
 	"msgsys/proto"
 )
 
 // GlobalFlags are accepted before any command.
 func GlobalFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"MSGSYS_LOG_LEVEL"}, Usage: "log level: debug, info, warn or error"},
-		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"MSGSYS_LOG_FORMAT"}, Usage: "log format: text or json"},
+		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"MSGSYS_LOG_LEVEL"}, Usage: HelpText(lang.Text{
+			PT: "nível de log: debug, info, warn ou error",
+			EN: "log level: debug, info, warn or error",
+		})},
+		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"MSGSYS_LOG_FORMAT"}, Usage: HelpText(lang.Text{
+			PT: "formato do log: text ou json",
+			EN: "log format: text or json",
+		})},
 	}
 }
 
@@ -55,8 +62,14 @@ func Context(c *cli.Context) (context.Context, context.CancelFunc) {
 // synchronisation works.
 func ClockFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.DurationFlag{Name: "clock-skew", EnvVars: []string{"MSGSYS_CLOCK_SKEW"}, Usage: "initial offset of this process's clock, such as 300ms or -1s"},
-		&cli.DurationFlag{Name: "clock-jitter", EnvVars: []string{"MSGSYS_CLOCK_JITTER"}, Usage: "maximum random drift added to the clock every few seconds"},
+		&cli.DurationFlag{Name: "clock-skew", EnvVars: []string{"MSGSYS_CLOCK_SKEW"}, Usage: HelpText(lang.Text{
+			PT: "desvio inicial do relógio deste processo, como 300ms ou -1s",
+			EN: "initial offset of this process's clock, such as 300ms or -1s",
+		})},
+		&cli.DurationFlag{Name: "clock-jitter", EnvVars: []string{"MSGSYS_CLOCK_JITTER"}, Usage: HelpText(lang.Text{
+			PT: "deriva aleatória máxima somada ao relógio a cada poucos segundos",
+			EN: "maximum random drift added to the clock every few seconds",
+		})},
 	}
 }
 
@@ -129,6 +142,9 @@ func ClusterKeyFlag() cli.Flag {
 	return &cli.StringFlag{
 		Name:    "cluster-key",
 		EnvVars: []string{"MSGSYS_CLUSTER_KEY"},
-		Usage:   "shared secret of the servers' server-to-server endpoints (ZeroMQ PLAIN); empty: none",
+		Usage: HelpText(lang.Text{
+			PT: "segredo compartilhado dos endpoints entre servidores (ZeroMQ PLAIN); vazio: nenhum",
+			EN: "shared secret of the servers' server-to-server endpoints (ZeroMQ PLAIN); empty: none",
+		}),
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"msgsys/lang"
 )
 
 func TestChildProcsShare(t *testing.T) {
@@ -47,5 +49,19 @@ func TestTuneGCLeavesGOGCToTheEnvironment(t *testing.T) {
 	TuneGC()
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("GC percent %d with GOGC=100, want it left at 100", got)
+	}
+}
+
+func TestHelpTextFollowsHelpLanguage(t *testing.T) {
+	defer SetHelpLanguage(helpLanguage)
+	text := lang.Text{PT: "diretório de dados", EN: "data directory"}
+
+	SetHelpLanguage(lang.EN)
+	if got := HelpText(text); got != text.EN {
+		t.Errorf("HelpText in en = %q, want %q", got, text.EN)
+	}
+	SetHelpLanguage(lang.PT)
+	if got := HelpText(text); got != text.PT {
+		t.Errorf("HelpText in pt = %q, want %q", got, text.PT)
 	}
 }

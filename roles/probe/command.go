@@ -3,6 +3,7 @@ package probe
 import (
 	"github.com/urfave/cli/v2"
 
+	"msgsys/lang"
 	"msgsys/roles/common"
 )
 
@@ -10,17 +11,35 @@ import (
 func Command() *cli.Command {
 	defaults := DefaultConfig()
 	return &cli.Command{
-		Name:  "probe",
-		Usage: "check once that a broker, reference or server is up; exit 0 if it is, 1 if not (for healthchecks)",
-		Description: "broker: completes a ZeroMQ handshake with the client side (default tcp://127.0.0.1:5555). " +
-			"reference: requests the list of servers (default tcp://127.0.0.1:5559). " +
-			"server: requests the server's status on its server-to-server endpoint and requires that it " +
-			"serves clients (default tcp://127.0.0.1:5560).",
+		Name: "probe",
+		Usage: common.HelpText(lang.Text{
+			PT: "verifica uma vez se um broker, a referência ou um servidor está no ar; sai com 0 se estiver, 1 se não (para healthchecks)",
+			EN: "check once that a broker, reference or server is up; exit 0 if it is, 1 if not (for healthchecks)",
+		}),
+		Description: common.HelpText(lang.Text{
+			PT: "broker: conclui um handshake ZeroMQ com o lado dos clientes (padrão tcp://127.0.0.1:5555). " +
+				"reference: pede a lista de servidores (padrão tcp://127.0.0.1:5559). " +
+				"server: pede o estado do servidor no endpoint entre servidores dele e exige que ele " +
+				"atenda clientes (padrão tcp://127.0.0.1:5560).",
+			EN: "broker: completes a ZeroMQ handshake with the client side (default tcp://127.0.0.1:5555). " +
+				"reference: requests the list of servers (default tcp://127.0.0.1:5559). " +
+				"server: requests the server's status on its server-to-server endpoint and requires that it " +
+				"serves clients (default tcp://127.0.0.1:5560).",
+		}),
 		Flags: []cli.Flag{
 			common.ClusterKeyFlag(),
-			&cli.StringFlag{Name: "role", Value: defaults.Role, EnvVars: []string{"MSGSYS_PROBE_ROLE"}, Usage: "role to check: broker, reference or server"},
-			&cli.StringFlag{Name: "endpoint", EnvVars: []string{"MSGSYS_PROBE_ENDPOINT"}, Usage: "endpoint to check (default: the role's standard port on 127.0.0.1)"},
-			&cli.DurationFlag{Name: "timeout", Value: defaults.Timeout, EnvVars: []string{"MSGSYS_PROBE_TIMEOUT"}, Usage: "deadline of the whole check"},
+			&cli.StringFlag{Name: "role", Value: defaults.Role, EnvVars: []string{"MSGSYS_PROBE_ROLE"}, Usage: common.HelpText(lang.Text{
+				PT: "papel a verificar: broker, reference ou server",
+				EN: "role to check: broker, reference or server",
+			})},
+			&cli.StringFlag{Name: "endpoint", EnvVars: []string{"MSGSYS_PROBE_ENDPOINT"}, Usage: common.HelpText(lang.Text{
+				PT: "endpoint a verificar (padrão: a porta padrão do papel em 127.0.0.1)",
+				EN: "endpoint to check (default: the role's standard port on 127.0.0.1)",
+			})},
+			&cli.DurationFlag{Name: "timeout", Value: defaults.Timeout, EnvVars: []string{"MSGSYS_PROBE_TIMEOUT"}, Usage: common.HelpText(lang.Text{
+				PT: "prazo da verificação inteira",
+				EN: "deadline of the whole check",
+			})},
 		},
 		Action: func(c *cli.Context) error {
 			cfg := DefaultConfig()

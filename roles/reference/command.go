@@ -17,29 +17,44 @@ func Command() *cli.Command {
 			Name:    "bind",
 			Value:   DefaultBind,
 			EnvVars: []string{"MSGSYS_BIND"},
-			Usage:   "endpoint of the socket that servers connect to with REQ",
+			Usage: common.HelpText(lang.Text{
+				PT: "endpoint do socket ao qual os servidores se conectam com REQ",
+				EN: "endpoint of the socket that servers connect to with REQ",
+			}),
 		},
 		&cli.StringFlag{
 			Name:    "data",
 			Value:   DefaultDataDir,
 			EnvVars: []string{"MSGSYS_DATA"},
-			Usage:   "directory of the registration file, created if missing",
+			Usage: common.HelpText(lang.Text{
+				PT: "diretório do arquivo de registros, criado se não existir",
+				EN: "directory of the registration file, created if missing",
+			}),
 		},
 		&cli.DurationFlag{
 			Name:    "heartbeat-expiry",
 			Value:   DefaultHeartbeatExpiry,
 			EnvVars: []string{"MSGSYS_HEARTBEAT_EXPIRY"},
-			Usage:   "how long a server stays available after its last heartbeat or rank request",
+			Usage: common.HelpText(lang.Text{
+				PT: "por quanto tempo um servidor continua disponível depois do último heartbeat ou pedido de rank",
+				EN: "how long a server stays available after its last heartbeat or rank request",
+			}),
 		},
 		&cli.StringFlag{
 			Name:    "lang",
 			EnvVars: []string{"MSGSYS_LANG"},
-			Usage:   "language of error descriptions in replies: pt or en (default: from the locale, else pt)",
+			Usage: common.HelpText(lang.Text{
+				PT: "idioma das descrições de erro nas respostas: pt ou en (padrão: o do locale, senão pt)",
+				EN: "language of error descriptions in replies: pt or en (default: from the locale, else pt)",
+			}),
 		},
 	}
 	return &cli.Command{
-		Name:   "reference",
-		Usage:  "run the reference service, which ranks servers and lists the available ones",
+		Name: "reference",
+		Usage: common.HelpText(lang.Text{
+			PT: "executa o serviço de referência, que dá um rank a cada servidor e lista os disponíveis",
+			EN: "run the reference service, which ranks servers and lists the available ones",
+		}),
 		Flags:  append(flags, common.ClockFlags()...),
 		Action: runCommand,
 	}

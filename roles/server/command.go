@@ -15,28 +15,85 @@ import (
 func Command() *cli.Command {
 	defaults := DefaultConfig()
 	return &cli.Command{
-		Name:  "server",
-		Usage: "serve clients behind the broker and replicate every write to the other servers",
+		Name: "server",
+		Usage: common.HelpText(lang.Text{
+			PT: "atende clientes atrás do broker e replica cada escrita nos outros servidores",
+			EN: "serve clients behind the broker and replicate every write to the other servers",
+		}),
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "name", EnvVars: []string{"MSGSYS_NAME"}, Usage: "unique server name, such as server-1 (default: the host name)"},
-			&cli.Int64Flag{Name: "rank", EnvVars: []string{"MSGSYS_RANK"}, Usage: "Bully rank; 0 asks the reference, which keeps each name's rank"},
-			&cli.StringFlag{Name: "addr", Value: "tcp://127.0.0.1:5560", EnvVars: []string{"MSGSYS_ADDR"}, Usage: "server-to-server endpoint that other servers connect to"},
-			&cli.StringFlag{Name: "bind", EnvVars: []string{"MSGSYS_BIND"}, Usage: "endpoint to bind for --addr (default: its port on every interface)"},
-			&cli.StringFlag{Name: "data", Value: "data/server", EnvVars: []string{"MSGSYS_DATA"}, Usage: "data directory"},
-			&cli.StringFlag{Name: "broker", Value: "tcp://127.0.0.1:5556", EnvVars: []string{"MSGSYS_BROKER"}, Usage: "broker's server-side endpoint"},
-			&cli.StringFlag{Name: "pub", Value: "tcp://127.0.0.1:5557", EnvVars: []string{"MSGSYS_PUB"}, Usage: "proxy's publisher-side endpoint"},
-			&cli.StringFlag{Name: "sub", Value: "tcp://127.0.0.1:5558", EnvVars: []string{"MSGSYS_SUB"}, Usage: "proxy's subscriber-side endpoint"},
-			&cli.StringFlag{Name: "reference", Value: "tcp://127.0.0.1:5559", EnvVars: []string{"MSGSYS_REFERENCE"}, Usage: "reference service endpoint"},
-			&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: "language of error descriptions sent to clients: pt or en (default: from the locale, else pt)"},
+			&cli.StringFlag{Name: "name", EnvVars: []string{"MSGSYS_NAME"}, Usage: common.HelpText(lang.Text{
+				PT: "nome único do servidor, como server-1 (padrão: o nome do host)",
+				EN: "unique server name, such as server-1 (default: the host name)",
+			})},
+			&cli.Int64Flag{Name: "rank", EnvVars: []string{"MSGSYS_RANK"}, Usage: common.HelpText(lang.Text{
+				PT: "rank na eleição do valentão (Bully); 0 pede o rank à referência, que guarda o de cada nome",
+				EN: "Bully rank; 0 asks the reference, which keeps each name's rank",
+			})},
+			&cli.StringFlag{Name: "addr", Value: "tcp://127.0.0.1:5560", EnvVars: []string{"MSGSYS_ADDR"}, Usage: common.HelpText(lang.Text{
+				PT: "endpoint entre servidores ao qual os outros servidores se conectam",
+				EN: "server-to-server endpoint that other servers connect to",
+			})},
+			&cli.StringFlag{Name: "bind", EnvVars: []string{"MSGSYS_BIND"}, Usage: common.HelpText(lang.Text{
+				PT: "endpoint de bind do --addr (padrão: a porta dele em todas as interfaces)",
+				EN: "endpoint to bind for --addr (default: its port on every interface)",
+			})},
+			&cli.StringFlag{Name: "data", Value: "data/server", EnvVars: []string{"MSGSYS_DATA"}, Usage: common.HelpText(lang.Text{
+				PT: "diretório de dados",
+				EN: "data directory",
+			})},
+			&cli.StringFlag{Name: "broker", Value: "tcp://127.0.0.1:5556", EnvVars: []string{"MSGSYS_BROKER"}, Usage: common.HelpText(lang.Text{
+				PT: "endpoint do lado dos servidores do broker",
+				EN: "broker's server-side endpoint",
+			})},
+			&cli.StringFlag{Name: "pub", Value: "tcp://127.0.0.1:5557", EnvVars: []string{"MSGSYS_PUB"}, Usage: common.HelpText(lang.Text{
+				PT: "endpoint do lado dos publicadores do proxy",
+				EN: "proxy's publisher-side endpoint",
+			})},
+			&cli.StringFlag{Name: "sub", Value: "tcp://127.0.0.1:5558", EnvVars: []string{"MSGSYS_SUB"}, Usage: common.HelpText(lang.Text{
+				PT: "endpoint do lado dos assinantes do proxy",
+				EN: "proxy's subscriber-side endpoint",
+			})},
+			&cli.StringFlag{Name: "reference", Value: "tcp://127.0.0.1:5559", EnvVars: []string{"MSGSYS_REFERENCE"}, Usage: common.HelpText(lang.Text{
+				PT: "endpoint do serviço de referência",
+				EN: "reference service endpoint",
+			})},
+			&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: common.HelpText(lang.Text{
+				PT: "idioma das descrições de erro enviadas aos clientes: pt ou en (padrão: o do locale, senão pt)",
+				EN: "language of error descriptions sent to clients: pt or en (default: from the locale, else pt)",
+			})},
 			common.ClusterKeyFlag(),
-			&cli.IntFlag{Name: "workers", Value: defaults.Workers, EnvVars: []string{"MSGSYS_WORKERS"}, Usage: "client requests served at once"},
-			&cli.DurationFlag{Name: "berkeley-every", Value: defaults.BerkeleyEvery, EnvVars: []string{"MSGSYS_BERKELEY_EVERY"}, Usage: "period of the coordinator's Berkeley rounds"},
-			&cli.DurationFlag{Name: "berkeley-bound", Value: defaults.BerkeleyBound, EnvVars: []string{"MSGSYS_BERKELEY_BOUND"}, Usage: "readings further than this from the median are left out of the average"},
-			&cli.DurationFlag{Name: "check-every", Value: defaults.Election.CheckEvery, EnvVars: []string{"MSGSYS_CHECK_EVERY"}, Usage: "how often the coordinator is pinged"},
-			&cli.DurationFlag{Name: "check-timeout", Value: defaults.Election.CheckTimeout, EnvVars: []string{"MSGSYS_CHECK_TIMEOUT"}, Usage: "deadline of one coordinator ping"},
-			&cli.DurationFlag{Name: "election-timeout", Value: defaults.Election.OKTimeout, EnvVars: []string{"MSGSYS_ELECTION_TIMEOUT"}, Usage: "how long a candidate waits for an OK from a higher rank"},
-			&cli.DurationFlag{Name: "ack-timeout", Value: defaults.Replica.AckTimeout, EnvVars: []string{"MSGSYS_ACK_TIMEOUT"}, Usage: "how long a write waits for a peer before the peer is marked lagging"},
-			&cli.Float64Flag{Name: "rate-limit", Value: defaults.RateLimit, EnvVars: []string{"MSGSYS_RATE_LIMIT"}, Usage: "posts and direct messages per second allowed to one user (0: no limit)"},
+			&cli.IntFlag{Name: "workers", Value: defaults.Workers, EnvVars: []string{"MSGSYS_WORKERS"}, Usage: common.HelpText(lang.Text{
+				PT: "requisições de clientes atendidas ao mesmo tempo",
+				EN: "client requests served at once",
+			})},
+			&cli.DurationFlag{Name: "berkeley-every", Value: defaults.BerkeleyEvery, EnvVars: []string{"MSGSYS_BERKELEY_EVERY"}, Usage: common.HelpText(lang.Text{
+				PT: "período das rodadas de Berkeley do coordenador",
+				EN: "period of the coordinator's Berkeley rounds",
+			})},
+			&cli.DurationFlag{Name: "berkeley-bound", Value: defaults.BerkeleyBound, EnvVars: []string{"MSGSYS_BERKELEY_BOUND"}, Usage: common.HelpText(lang.Text{
+				PT: "leituras mais distantes que isto da mediana ficam fora da média",
+				EN: "readings further than this from the median are left out of the average",
+			})},
+			&cli.DurationFlag{Name: "check-every", Value: defaults.Election.CheckEvery, EnvVars: []string{"MSGSYS_CHECK_EVERY"}, Usage: common.HelpText(lang.Text{
+				PT: "intervalo entre os pings ao coordenador",
+				EN: "how often the coordinator is pinged",
+			})},
+			&cli.DurationFlag{Name: "check-timeout", Value: defaults.Election.CheckTimeout, EnvVars: []string{"MSGSYS_CHECK_TIMEOUT"}, Usage: common.HelpText(lang.Text{
+				PT: "prazo de um ping ao coordenador",
+				EN: "deadline of one coordinator ping",
+			})},
+			&cli.DurationFlag{Name: "election-timeout", Value: defaults.Election.OKTimeout, EnvVars: []string{"MSGSYS_ELECTION_TIMEOUT"}, Usage: common.HelpText(lang.Text{
+				PT: "quanto tempo um candidato espera por um OK de um rank mais alto",
+				EN: "how long a candidate waits for an OK from a higher rank",
+			})},
+			&cli.DurationFlag{Name: "ack-timeout", Value: defaults.Replica.AckTimeout, EnvVars: []string{"MSGSYS_ACK_TIMEOUT"}, Usage: common.HelpText(lang.Text{
+				PT: "quanto tempo uma escrita espera por um par antes que o par seja marcado como atrasado",
+				EN: "how long a write waits for a peer before the peer is marked lagging",
+			})},
+			&cli.Float64Flag{Name: "rate-limit", Value: defaults.RateLimit, EnvVars: []string{"MSGSYS_RATE_LIMIT"}, Usage: common.HelpText(lang.Text{
+				PT: "publicações e mensagens diretas por segundo permitidas a um usuário (0: sem limite)",
+				EN: "posts and direct messages per second allowed to one user (0: no limit)",
+			})},
 		}, common.ClockFlags()...),
 		Action: func(c *cli.Context) error {
 			common.TuneGC()

@@ -11,14 +11,29 @@ import (
 func Command() *cli.Command {
 	defaults := DefaultConfig()
 	return &cli.Command{
-		Name:  "status",
-		Usage: "show every available server: rank, coordinator, clock offset, counts and replication",
+		Name: "status",
+		Usage: common.HelpText(lang.Text{
+			PT: "mostra cada servidor disponível: rank, coordenador, desvio do relógio, contagens e replicação",
+			EN: "show every available server: rank, coordinator, clock offset, counts and replication",
+		}),
 		Flags: []cli.Flag{
 			common.ClusterKeyFlag(),
-			&cli.StringFlag{Name: "reference", Value: defaults.Reference, EnvVars: []string{"MSGSYS_REFERENCE"}, Usage: "reference service endpoint"},
-			&cli.DurationFlag{Name: "timeout", Value: defaults.Timeout, EnvVars: []string{"MSGSYS_STATUS_TIMEOUT"}, Usage: "deadline of each request to the reference and to each server"},
-			&cli.BoolFlag{Name: "json", EnvVars: []string{"MSGSYS_STATUS_JSON"}, Usage: "print one JSON object with every detail, version vectors included"},
-			&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: "language of the table and the errors: pt or en (default: from the locale, else pt); --json output is not translated"},
+			&cli.StringFlag{Name: "reference", Value: defaults.Reference, EnvVars: []string{"MSGSYS_REFERENCE"}, Usage: common.HelpText(lang.Text{
+				PT: "endpoint do serviço de referência",
+				EN: "reference service endpoint",
+			})},
+			&cli.DurationFlag{Name: "timeout", Value: defaults.Timeout, EnvVars: []string{"MSGSYS_STATUS_TIMEOUT"}, Usage: common.HelpText(lang.Text{
+				PT: "prazo de cada requisição à referência e a cada servidor",
+				EN: "deadline of each request to the reference and to each server",
+			})},
+			&cli.BoolFlag{Name: "json", EnvVars: []string{"MSGSYS_STATUS_JSON"}, Usage: common.HelpText(lang.Text{
+				PT: "imprime um objeto JSON com todos os detalhes, inclusive os vetores de versão",
+				EN: "print one JSON object with every detail, version vectors included",
+			})},
+			&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: common.HelpText(lang.Text{
+				PT: "idioma da tabela e dos erros: pt ou en (padrão: o do locale, senão pt); a saída de --json não é traduzida",
+				EN: "language of the table and the errors: pt or en (default: from the locale, else pt); --json output is not translated",
+			})},
 		},
 		Action: func(c *cli.Context) error {
 			cfg := DefaultConfig()
