@@ -197,9 +197,13 @@ func (r *request) name(field string) (string, error) {
 }
 
 // write stores op through replication unless the same request was already
-// applied, and reports whether it was a retry.
-func (r *request) write(ctx context.Context, op store.Op) (store.Op, bool, error) {
-	rid := contentRID(r.rid, op.Kind, op.User, op.Channel, op.Peer, op.Text)
+// applied, and reports whether it was a retry. requested holds the names
+// as the request gives them, where op holds them as the store shows them.
+// The request id is keyed by requested, because the shown spelling of a
+// name can change between a request and its retry, when a login with
+// another spelling that comes first in the total order arrives.
+func (r *request) write(ctx context.Context, op, requested store.Op) (store.Op, bool, error) {
+	rid := contentRID(r.rid, requested.Kind, requested.User, requested.Channel, requested.Peer, requested.Text)
 	if rid != "" {
 		if existing, ok, err := r.s.store.LookupRID(rid, r.s.cfg.Clocks.Physical.Now()); err == nil && ok {
 			r.s.log.Info("retry recognised", "service", r.service, "origin", existing.Origin, "seq", existing.Seq)
@@ -226,7 +230,8 @@ func (r *request) login(ctx context.Context) []byte {
 	if err != nil {
 		return r.reject(err)
 	}
-	if _, _, err := r.write(ctx, store.Op{Kind: store.KindLogin, User: user}); err != nil {
+	op := store.Op{Kind: store.KindLogin, User: user}
+	if _, _, err := r.write(ctx, op, op); err != nil {
 		return r.failed(err)
 	}
 	r.s.log.Info("user logged in", "user", user, "clock", r.s.cfg.Clocks.Lamport.Value())
@@ -291,7 +296,9 @@ func (r *request) publish(ctx context.Context) []byte {
 		return r.rejectText(textRateLimited, "")
 	}
 
-	op, retry, err := r.write(ctx, store.Op{Kind: store.KindPost, User: shownUser, Channel: shownChannel, Text: text})
+	op, retry, err := r.write(ctx,
+		store.Op{Kind: store.KindPost, User: shownUser, Channel: shownChannel, Text: text},
+		store.Op{Kind: store.KindPost, User: user, Channel: normalized, Text: text})
 	if err != nil {
 		return r.failed(err)
 	}
@@ -329,7 +336,9 @@ func (r *request) message(ctx context.Context) []byte {
 		return r.rejectText(textRateLimited, "")
 	}
 
-	op, retry, err := r.write(ctx, store.Op{Kind: store.KindDirect, User: shownSrc, Peer: shownDst, Text: text})
+	op, retry, err := r.write(ctx,
+		store.Op{Kind: store.KindDirect, User: shownSrc, Peer: shownDst, Text: text},
+		store.Op{Kind: store.KindDirect, User: src, Peer: dst, Text: text})
 	if err != nil {
 		return r.failed(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"msgsys/proto"
+	"msgsys/store"
 )
 
 func TestClientServicesEndToEnd(t *testing.T) {
@@ -290,6 +291,45 @@ func TestRetryIsAppliedOnce(t *testing.T) {
 	history = cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral"})
 	if messages, _ := history.Data["messages"].([]any); len(messages) != 3 {
 		t.Fatalf("history has %d messages, want 3", len(messages))
+	}
+}
+
+// TestRetryAfterSpellingChange resends a post after a login of its
+// author in another spelling, first in the total order, has arrived from
+// another server, so that the store shows the author in that spelling.
+// The retry must still be recognised.
+func TestRetryAfterSpellingChange(t *testing.T) {
+	c := startCluster(t, 1)
+	cl := c.client()
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "zed"})
+	cl.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
+
+	frame := encodeMap(t, map[string]any{"service": "publish", "data": map[string]any{
+		"user": "zed", "channel": "geral", "message": "só uma vez", "id": "c0ffee-2",
+	}})
+	if env := cl.raw(frame); !proto.IsSuccess(status(env)) {
+		t.Fatalf("first attempt: %v", env.Data)
+	}
+
+	// Clock 1 puts the other login before every op of this cluster.
+	other := store.Op{Origin: "elsewhere@00000001", Seq: 1, Rank: 9, Clock: 1, Time: time.Now().UnixNano(), Kind: store.KindLogin, User: "Zed"}
+	for name, n := range c.servers {
+		st := n.server.Store()
+		if _, err := st.Receive([]store.Op{other}); err != nil {
+			t.Fatalf("%s: receive: %v", name, err)
+		}
+		waitFor(t, 5*time.Second, name+" to show the author as Zed", func() bool {
+			shown, _ := st.UserName("zed")
+			return shown == "Zed"
+		})
+	}
+
+	if env := cl.raw(frame); !proto.IsSuccess(status(env)) {
+		t.Fatalf("retry: %v", env.Data)
+	}
+	history := cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral"})
+	if messages, _ := history.Data["messages"].([]any); len(messages) != 1 {
+		t.Fatalf("history has %d messages, want 1", len(messages))
 	}
 }
 
