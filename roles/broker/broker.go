@@ -63,8 +63,12 @@ const (
 	DefaultQueueTimeout    = 100 * time.Millisecond
 	DefaultServerCredit    = 64
 	DefaultSubscriberQueue = 10000
-	// maxWaiting bounds the requests that wait for a free server.
-	maxWaiting = 4096
+	// maxWaiting and maxWaitingBytes bound the requests that wait for a
+	// free server, by count and by the size of their frames, so that
+	// clients sending requests of 1 MiB while no server is connected
+	// cannot make the broker hold gigabytes.
+	maxWaiting      = 4096
+	maxWaitingBytes = 64 << 20
 	// clientQueue bounds the replies queued for one client connection.
 	clientQueue = 1024
 )

@@ -70,6 +70,8 @@ type table struct {
 	servers []*server
 	next    int        // index in servers where the next search starts
 	waiting []*request // FIFO, in deadline order because queueTimeout is fixed
+	// waitingBytes is the size of the frames of the waiting requests.
+	waitingBytes int
 }
 
 func newTable(cfg Config) *table {
@@ -138,12 +140,36 @@ func (t *table) assign(req *request, now time.Time) (*server, failure) {
 		t.hand(s, req, now)
 		return s, noFailure
 	}
-	if t.queueTimeout == 0 || len(t.waiting) >= maxWaiting {
+	size := req.size()
+	if t.queueTimeout == 0 || len(t.waiting) >= maxWaiting || t.waitingBytes+size > maxWaitingBytes {
 		return nil, failNoServer
 	}
 	req.deadline = now.Add(t.queueTimeout)
 	t.waiting = append(t.waiting, req)
+	t.waitingBytes += size
 	return nil, noFailure
+}
+
+// popWaiting removes the first waiting request and returns it. The caller
+// holds mu.
+func (t *table) popWaiting() *request {
+	req := t.waiting[0]
+	t.waiting[0] = nil
+	t.waiting = t.waiting[1:]
+	t.waitingBytes -= req.size()
+	if len(t.waiting) == 0 {
+		t.waiting = nil // let the backing array go
+	}
+	return req
+}
+
+// size returns the bytes that req's frames hold.
+func (req *request) size() int {
+	n := 0
+	for _, frame := range req.frames {
+		n += len(frame)
+	}
+	return n
 }
 
 // pick returns the next server in round-robin order that has a free slot,
@@ -202,18 +228,13 @@ func (t *table) complete(s *server, key string) (*request, []dispatch) {
 // free slots, and appends them to out. The caller holds mu.
 func (t *table) drainWaiting(now time.Time, out []dispatch) []dispatch {
 	for len(t.waiting) > 0 {
-		req := t.waiting[0]
-		s := t.pick(req.key)
+		s := t.pick(t.waiting[0].key)
 		if s == nil {
 			break
 		}
-		t.waiting[0] = nil
-		t.waiting = t.waiting[1:]
+		req := t.popWaiting()
 		t.hand(s, req, now)
 		out = append(out, dispatch{s, req})
-	}
-	if len(t.waiting) == 0 {
-		t.waiting = nil // let the backing array go
 	}
 	return out
 }
@@ -251,9 +272,7 @@ func (t *table) expire(now time.Time) []failedRequest {
 	}
 
 	for len(t.waiting) > 0 && !now.Before(t.waiting[0].deadline) {
-		failed = append(failed, failedRequest{t.waiting[0], failNoServer, ""})
-		t.waiting[0] = nil
-		t.waiting = t.waiting[1:]
+		failed = append(failed, failedRequest{t.popWaiting(), failNoServer, ""})
 	}
 	return failed
 }

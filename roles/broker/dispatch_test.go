@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"strconv"
 	"testing"
 	"time"
 )
@@ -144,5 +145,27 @@ func TestOutboxBoundedByBytes(t *testing.T) {
 	}
 	if got := o.droppedCount(); got != uint64(100-queued) {
 		t.Fatalf("dropped %d, want %d", got, 100-queued)
+	}
+}
+
+func TestTableWaitingBoundedByBytes(t *testing.T) {
+	tab := newTable(DefaultConfig())
+	now := time.Now()
+	body := make([]byte, 1<<20)
+	held := 0
+	for i := range maxWaiting {
+		req := &request{key: strconv.Itoa(i), frames: [][]byte{[]byte("client"), {}, body}}
+		if _, failed := tab.assign(req, now); failed != noFailure {
+			break
+		}
+		held++
+	}
+	if want := maxWaitingBytes / len(body); held >= want+1 || held < want-1 {
+		t.Errorf("%d requests of 1 MiB wait, want about %d", held, want)
+	}
+
+	tab.expire(now.Add(tab.queueTimeout))
+	if tab.waitingBytes != 0 || len(tab.waiting) != 0 {
+		t.Errorf("after expiry %d requests and %d bytes wait, want none", len(tab.waiting), tab.waitingBytes)
 	}
 }
