@@ -21,6 +21,7 @@ var (
 	textFieldType          = lang.Text{PT: "campo com tipo errado: ", EN: "field of the wrong type: "}
 	textBadClock           = lang.Text{PT: "relógio lógico inválido: deve ser um inteiro de 0 a 2^53-1", EN: "invalid logical clock: it must be an integer from 0 to 2^53-1"}
 	textBadTimestamp       = lang.Text{PT: "timestamp inválido: use ISO 8601 (2026-12-05T13:07:04.328Z) ou segundos Unix", EN: "invalid timestamp: use ISO 8601 (2026-12-05T13:07:04.328Z) or Unix seconds"}
+	textIDTooLong          = lang.Text{PT: "id inválido: no máximo 64 bytes", EN: "invalid id: at most 64 bytes"}
 	textNameEmpty          = lang.Text{PT: "nome vazio", EN: "empty name"}
 	textNameTooLong        = lang.Text{PT: "nome longo demais: no máximo 32 caracteres", EN: "name too long: at most 32 characters"}
 	textNameChars          = lang.Text{PT: "nome inválido: use só letras, dígitos, _, - e .", EN: "invalid name: use only letters, digits, _, - and ."}
@@ -90,6 +91,8 @@ func describe(err error, l string) string {
 			return textTextUTF8.In(l) + " (" + field.Field + ")"
 		}
 		return textFieldType.In(l) + field.Field + " (" + reasonText(field.Reason).In(l) + ")"
+	case errors.Is(err, errIDTooLong):
+		return textIDTooLong.In(l)
 	case errors.Is(err, proto.ErrNameEmpty):
 		return textNameEmpty.In(l)
 	case errors.Is(err, proto.ErrNameTooLong):

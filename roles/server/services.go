@@ -124,18 +124,31 @@ func replyService(service string) string {
 // MaxRequestIDBytes bounds the optional request id.
 const MaxRequestIDBytes = 64
 
+// errIDTooLong is a request id longer than MaxRequestIDBytes.
+var errIDTooLong = errors.New("server: request id longer than 64 bytes")
+
 // requestID returns the key that deduplicates a write: the service and the
 // request's "id", a msgsys extension that msgsys clients send and repeat
 // when they retry after a lost reply. Requests without an id, as other
 // implementations send them, are never deduplicated, because two identical
-// requests may well be two messages.
+// requests may well be two messages. Reads have nothing to deduplicate,
+// so their id is ignored, and an integer id, as a client that numbers its
+// requests may send, counts in its decimal form.
 func requestID(env proto.Envelope) (string, error) {
+	switch env.Service {
+	case proto.ServiceLogin, proto.ServiceChannel, proto.ServicePublish, proto.ServiceMessage:
+	default:
+		return "", nil
+	}
+	if n, ok, err := env.Data.OptInt("id"); err == nil && ok {
+		return env.Service + ":" + strconv.FormatInt(n, 10), nil
+	}
 	id, ok, err := env.Data.OptString("id")
 	if err != nil || !ok || id == "" {
 		return "", err
 	}
 	if len(id) > MaxRequestIDBytes {
-		return "", &proto.FieldError{Field: "id", Reason: proto.ReasonRange}
+		return "", errIDTooLong
 	}
 	return env.Service + ":" + id, nil
 }

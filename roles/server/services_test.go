@@ -378,6 +378,39 @@ func TestReusedIDIsNotARetry(t *testing.T) {
 	}
 }
 
+// TestIntegerAndLongIDs checks the ids of clients that number their
+// requests: ignored on reads, keyed in decimal on writes, and a clear
+// error for an id over 64 bytes.
+func TestIntegerAndLongIDs(t *testing.T) {
+	c := startCluster(t, 1)
+	cl := c.client()
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+	cl.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
+
+	if env := cl.raw(encodeMap(t, map[string]any{"service": "users", "data": map[string]any{"id": 7}})); env.Data["users"] == nil {
+		t.Errorf("users with an integer id: %v, want the list", env.Data)
+	}
+	post := encodeMap(t, map[string]any{"service": "publish", "data": map[string]any{"user": "ana", "channel": "geral", "message": "numerada", "id": 8}})
+	for range 2 {
+		if env := cl.raw(post); !proto.IsSuccess(status(env)) {
+			t.Fatalf("publish with an integer id: %v", env.Data)
+		}
+	}
+	history := cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral"})
+	if messages, _ := history.Data["messages"].([]any); len(messages) != 1 {
+		t.Errorf("history has %d messages after a repeated integer id, want 1", len(messages))
+	}
+
+	long := encodeMap(t, map[string]any{"service": "login", "data": map[string]any{"user": "bia", "id": strings.Repeat("x", 65), "lang": "en"}})
+	env := cl.raw(long)
+	if proto.IsSuccess(status(env)) {
+		t.Fatalf("login with a 65-byte id succeeded: %v", env.Data)
+	}
+	if text, _, _ := env.Data.OptString("description"); text != "invalid id: at most 64 bytes" {
+		t.Errorf("description = %q, want the 64-byte limit named", text)
+	}
+}
+
 // TestClientClockCannotStopServerClocks sends a login whose clock is the
 // largest the protocol allows, and checks that the servers' clocks moved
 // by a bounded step, so that later posts still get rising clocks and keep
