@@ -128,9 +128,9 @@ type Node struct {
 	// silent counts, per member name, the elections in a row in which the
 	// member replied OK and no announcement followed.
 	silent map[string]int
-	// passedOver holds the members left out of elections until the time
-	// given, after SilentLimit silent OKs.
-	passedOver map[string]time.Time
+	// passedOver holds the members left out of elections after
+	// SilentLimit silent OKs, by name.
+	passedOver map[string]passOver
 
 	trigger   chan struct{} // capacity 1: coalesces election requests
 	announced chan struct{} // capacity 1: wakes a candidate waiting for a winner
@@ -175,7 +175,7 @@ func New(cfg Config) *Node {
 		log:        cfg.Log,
 		members:    []Member{cfg.Self},
 		silent:     make(map[string]int),
-		passedOver: make(map[string]time.Time),
+		passedOver: make(map[string]passOver),
 		trigger:    make(chan struct{}, 1),
 		announced:  make(chan struct{}, 1),
 		elected:    make(chan struct{}),
@@ -310,7 +310,7 @@ func (n *Node) SetMembers(members []Member) {
 	var outranking string
 	if n.current.Coordinator != "" {
 		for _, m := range list {
-			if m.Rank > n.current.Rank && m.Name != n.current.Coordinator && !n.passedOverLocked(m.Name) {
+			if m.Rank > n.current.Rank && m.Name != n.current.Coordinator && !n.passedOverLocked(m) {
 				outranking = m.Name
 			}
 		}
@@ -449,12 +449,20 @@ func (n *Node) signalAnnounced() {
 	}
 }
 
-// passedOverLocked reports whether name is left out of elections now.
-// The caller holds mu.
-func (n *Node) passedOverLocked(name string) bool {
-	until, ok := n.passedOver[name]
-	if ok && time.Now().After(until) {
-		delete(n.passedOver, name)
+// passOver is a member left out of elections until a time, as long as it
+// keeps the address it had then.
+type passOver struct {
+	until time.Time
+	addr  string
+}
+
+// passedOverLocked reports whether m is left out of elections now. A
+// member that restarted at another address, as after a fix, counts again
+// at once. The caller holds mu.
+func (n *Node) passedOverLocked(m Member) bool {
+	p, ok := n.passedOver[m.Name]
+	if ok && (time.Now().After(p.until) || p.addr != m.Addr) {
+		delete(n.passedOver, m.Name)
 		return false
 	}
 	return ok
@@ -475,7 +483,7 @@ func (n *Node) noteSilent(okFrom []Member) {
 		n.silent[m.Name]++
 		if n.silent[m.Name] >= n.cfg.SilentLimit {
 			delete(n.silent, m.Name)
-			n.passedOver[m.Name] = time.Now().Add(n.cfg.PassOverFor)
+			n.passedOver[m.Name] = passOver{until: time.Now().Add(n.cfg.PassOverFor), addr: m.Addr}
 			passed = append(passed, m)
 		}
 	}

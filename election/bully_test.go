@@ -247,6 +247,27 @@ func TestElectionPassesOverSilentOK(t *testing.T) {
 	}
 }
 
+// TestPassOverEndsWhenAddressChanges checks that a member passed over for
+// silent OKs counts again once it restarts at another address, as after
+// its owner fixed it.
+func TestPassOverEndsWhenAddressChanges(t *testing.T) {
+	tr := &replyingTransport{reply: OK}
+	n := New(Config{Self: Member{Name: "self", Rank: 1}, Transport: tr, AnnounceTimeout: 10 * time.Millisecond, SilentLimit: 3, PassOverFor: time.Minute})
+	n.SetMembers([]Member{{Name: "high", Rank: 2, Addr: "tcp://127.0.0.1:5562"}})
+	for range 4 {
+		n.elect(context.Background())
+	}
+	if got := len(tr.recipientNames()); got != 3 {
+		t.Fatalf("high received %d election messages, want 3 before it was passed over", got)
+	}
+
+	n.SetMembers([]Member{{Name: "high", Rank: 2, Addr: "tcp://127.0.0.1:6562"}})
+	n.elect(context.Background())
+	if got := len(tr.recipientNames()); got != 4 {
+		t.Errorf("high received %d election messages, want one more at its new address", got)
+	}
+}
+
 // confirmingTransport replies OK to every election message, and the
 // coordinator's reply comes with its confirmation, as a msgsys coordinator
 // sends one to a lower rank's election.

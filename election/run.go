@@ -147,7 +147,7 @@ func (n *Node) higherRanks(members []Member) []Member {
 
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return slices.DeleteFunc(higher, func(m Member) bool { return n.passedOverLocked(m.Name) })
+	return slices.DeleteFunc(higher, n.passedOverLocked)
 }
 
 // awaitAnnouncement waits up to AnnounceTimeout for an announcement or a
