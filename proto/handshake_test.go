@@ -89,3 +89,24 @@ func TestHandshakeErrorIncompatibleType(t *testing.T) {
 		t.Errorf("err = %v, want the incompatible socket types named", err)
 	}
 }
+
+func TestHandshakeErrorMechanism(t *testing.T) {
+	for _, tc := range []struct {
+		mechanism string
+		want      string
+	}{
+		{"PLAIN", "the peer uses PLAIN and this endpoint NULL"},
+		{"CURVE", "the peer uses the CURVE security mechanism"},
+	} {
+		greeting := zmtpGreeting()
+		copy(greeting[12:32], make([]byte, 20))
+		copy(greeting[12:], tc.mechanism)
+		err := handshakeWith(t, greeting, false, 2*time.Second)
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.mechanism, err, tc.want)
+		}
+		if strings.Contains(err.Error(), "could not") {
+			t.Errorf("%s: err = %v, want zmq4's steps left out", tc.mechanism, err)
+		}
+	}
+}

@@ -339,8 +339,23 @@ func (c *Conn) readBody(size int) ([]byte, error) {
 // before the first frame.
 const greetingBytes = 64
 
-// firstBytes is how many of a peer's first bytes a failed handshake quotes.
-const firstBytes = 8
+// firstBytes is how many of a peer's first bytes a handshake keeps: the
+// greeting up to the end of its mechanism name. A failed handshake quotes
+// the first quotedBytes of them.
+const (
+	firstBytes  = 32
+	quotedBytes = 8
+)
+
+// greetingMechanism returns the security mechanism a ZMTP 3.x greeting
+// names, such as "NULL" or "PLAIN", or "" while first is shorter than the
+// greeting's mechanism field.
+func greetingMechanism(first []byte) string {
+	if len(first) < firstBytes || first[0] != 0xff {
+		return ""
+	}
+	return strings.TrimRight(string(first[12:32]), "\x00")
+}
 
 // ErrClosedEarly is a handshake that failed because the peer closed the
 // connection before it sent a byte, as port probes and health checks do.
@@ -351,15 +366,21 @@ var ErrClosedEarly = errors.New("proto: the peer closed the connection before th
 var errNotZMTP = errors.New("proto: the peer does not speak ZMTP")
 
 // handshakeError turns zmq4's chain of wrapped handshake errors into the
-// cause a reader can act on, given the first bytes the peer sent.
-func handshakeError(err error, first []byte) error {
+// cause a reader can act on, given the first bytes the peer sent and the
+// mechanism this side uses.
+func handshakeError(err error, first []byte, mechanism string) error {
+	peer := greetingMechanism(first)
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Errorf("proto: handshake timed out after %v", HandshakeTimeout)
 	case len(first) == 0 && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
 		return ErrClosedEarly
 	case len(first) > 0 && first[0] != 0xff:
-		return fmt.Errorf("%w: its first bytes were %q", errNotZMTP, first)
+		return fmt.Errorf("%w: its first bytes were %q", errNotZMTP, first[:min(len(first), quotedBytes)])
+	case (peer == "NULL" || peer == "PLAIN") && peer != mechanism:
+		return fmt.Errorf("%w: the peer uses %s and this endpoint %s", ErrKeyMismatch, peer, mechanism)
+	case peer != "" && peer != mechanism:
+		return fmt.Errorf("proto: the peer uses the %s security mechanism, and msgsys supports only PLAIN, with a cluster key, and NULL", peer)
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
 		return errors.New("proto: the peer closed the connection during the handshake")
 	}
@@ -368,7 +389,7 @@ func handshakeError(err error, first []byte) error {
 	}
 
 	// zmq4 wraps the cause in one "could not" error per step of its
-	// handshake, and only the cause tells a reader what went wrong.
+	// handshake, and only the cause names what went wrong.
 	for {
 		inner := errors.Unwrap(err)
 		if inner == nil || !strings.Contains(err.Error(), "could not") {
@@ -469,7 +490,11 @@ func open(raw net.Conn, typ zmq4.SocketType, server bool, deadline time.Time, ke
 	}
 	zc, err := zmq4.Open(guard, security(key, server), typ, id, server, nil)
 	if err != nil {
-		return nil, fmt.Errorf("proto: handshake with %s: %w", raw.RemoteAddr(), handshakeError(err, guard.first))
+		mechanism := "NULL"
+		if key != "" {
+			mechanism = "PLAIN"
+		}
+		return nil, fmt.Errorf("proto: handshake with %s: %w", raw.RemoteAddr(), handshakeError(err, guard.first, mechanism))
 	}
 	_ = raw.SetDeadline(time.Time{})
 
