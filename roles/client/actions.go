@@ -209,6 +209,10 @@ func (c *Client) history(ctx context.Context, target string) {
 	}
 
 	c.out.Line(header)
+	// Above the page, where the older messages would be, as on joining.
+	if page.Before != "" {
+		c.out.Line(say(c.lang, textHistoryOlder))
+	}
 	self := c.session.User()
 	for _, m := range page.Messages {
 		c.out.Line(formatMessage(c.lang, self, m))
@@ -218,8 +222,5 @@ func (c *Client) history(ctx context.Context, target string) {
 	}
 	if page.Skipped > 0 {
 		c.out.Line(say(c.lang, textHistorySkipped, page.Skipped))
-	}
-	if page.Before != "" {
-		c.out.Line(say(c.lang, textHistoryOlder))
 	}
 }

@@ -282,6 +282,9 @@ func TestConfigErrorsNameFlags(t *testing.T) {
 		want string
 	}{
 		{lang.EN, func(c *Config) { c.Broker = "foo" }, `invalid --broker "foo": use tcp://HOST:PORT`},
+		{lang.EN, func(c *Config) { c.Broker = "tcp://127.0.0.1:99999" }, `invalid --broker "tcp://127.0.0.1:99999"`},
+		{lang.EN, func(c *Config) { c.Broker = "tcp://*:5555" }, `invalid --broker "tcp://*:5555"`},
+		{lang.EN, func(c *Config) { c.Sub = "tcp://localhost:0" }, `invalid --sub "tcp://localhost:0"`},
 		{lang.PT, func(c *Config) { c.Sub = "foo" }, `--sub inválido: "foo"; use tcp://HOST:PORTA`},
 		{lang.EN, func(c *Config) { c.Timeout = 0 }, "--timeout must be positive"},
 		{lang.PT, func(c *Config) { c.Timeout = 0 }, "--timeout precisa ser positivo"},
