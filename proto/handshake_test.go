@@ -64,7 +64,7 @@ func TestHandshakeErrorNotZMTP(t *testing.T) {
 }
 
 func TestHandshakeErrorClosedMidway(t *testing.T) {
-	err := handshakeWith(t, zmtpGreeting()[:10], false, 2*time.Second)
+	err := handshakeWith(t, zmtpGreeting()[:20], false, 2*time.Second)
 	if !strings.Contains(err.Error(), "closed the connection during the handshake") {
 		t.Errorf("err = %v, want a close during the handshake", err)
 	}
@@ -108,5 +108,26 @@ func TestHandshakeErrorMechanism(t *testing.T) {
 		if strings.Contains(err.Error(), "could not") {
 			t.Errorf("%s: err = %v, want zmq4's steps left out", tc.mechanism, err)
 		}
+	}
+}
+
+func TestHandshakeErrorZMTP2NamesNoMechanism(t *testing.T) {
+	// A ZMTP 2.0 greeting is 12 bytes, and its identity frame follows: the
+	// bytes where a ZMTP 3 greeting names its mechanism are that frame.
+	greeting := zmtpGreeting()
+	greeting[10], greeting[11] = 1, 5
+	copy(greeting[12:32], append([]byte{0, 20}, "PLAINLOOKINGIDENTITY"...))
+	err := handshakeWith(t, greeting, false, 2*time.Second)
+	if strings.Contains(err.Error(), "security mechanism") || strings.Contains(err.Error(), "the peer uses") {
+		t.Errorf("err = %v, want no mechanism read from a ZMTP 2.0 stream", err)
+	}
+}
+
+// TestHandshakeErrorSignatureOnly sends what libzmq sends before it
+// closes on a security mechanism other than its own: its signature alone.
+func TestHandshakeErrorSignatureOnly(t *testing.T) {
+	err := handshakeWith(t, zmtpGreeting()[:10], false, 2*time.Second)
+	if !strings.Contains(err.Error(), "after its ZMTP signature") || !strings.Contains(err.Error(), "NULL") {
+		t.Errorf("err = %v, want a close after the signature with this endpoint's mechanism named", err)
 	}
 }

@@ -349,12 +349,25 @@ const (
 
 // greetingMechanism returns the security mechanism a ZMTP 3.x greeting
 // names, such as "NULL" or "PLAIN", or "" while first is shorter than the
-// greeting's mechanism field.
+// greeting's mechanism field. Byte 10 is the major version, and a ZMTP
+// 1.0 or 2.0 peer has no mechanism field: its bytes 12 to 31 are frames.
 func greetingMechanism(first []byte) string {
-	if len(first) < firstBytes || first[0] != 0xff {
+	if len(first) < firstBytes || first[0] != 0xff || first[10] < 3 {
 		return ""
 	}
 	return strings.TrimRight(string(first[12:32]), "\x00")
+}
+
+// closedByPeer reports whether err is the peer closing or resetting the
+// connection.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// signatureOnly reports whether first is a ZMTP signature (0xFF, eight
+// bytes, 0x7F) and at most the major version byte after it.
+func signatureOnly(first []byte) bool {
+	return (len(first) == 10 || len(first) == 11) && first[0] == 0xff && first[9] == 0x7f
 }
 
 // ErrClosedEarly is a handshake that failed because the peer closed the
@@ -381,7 +394,11 @@ func handshakeError(err error, first []byte, mechanism string) error {
 		return fmt.Errorf("%w: the peer uses %s and this endpoint %s", ErrKeyMismatch, peer, mechanism)
 	case peer != "" && peer != mechanism:
 		return fmt.Errorf("proto: the peer uses the %s security mechanism, and msgsys supports only PLAIN, with a cluster key, and NULL", peer)
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
+	case closedByPeer(err) && signatureOnly(first):
+		// libzmq sends its signature, reads this side's greeting and,
+		// when the mechanism there is not its own, closes.
+		return fmt.Errorf("proto: the peer closed the connection after its ZMTP signature, as libzmq does when this endpoint's security mechanism, %s, is not its own (msgsys uses PLAIN with a cluster key and NULL without)", mechanism)
+	case closedByPeer(err):
 		return errors.New("proto: the peer closed the connection during the handshake")
 	}
 	if err := keyError(err); errors.Is(err, ErrBadKey) || errors.Is(err, ErrKeyMismatch) {

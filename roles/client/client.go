@@ -122,8 +122,6 @@ func New(cfg Config) (*Client, error) {
 	}, nil
 }
 
-// validate checks cfg and fills its optional fields. Its errors name the
-// command's flags in language l, because a person reads them at start.
 // dialable reports whether endpoint is tcp://HOST:PORT with a host to
 // connect to and a port from 1 to 65535. Any other value would only fail
 // on the first request, with an error that retrying cannot fix.
@@ -140,6 +138,8 @@ func dialable(endpoint string) bool {
 	return err == nil && n >= 1 && n <= 65535
 }
 
+// validate checks cfg and fills its optional fields. Its errors name the
+// command's flags in language l, because a person reads them at start.
 func validate(cfg *Config, l string) error {
 	for _, endpoint := range []struct{ flag, value string }{{"--broker", cfg.Broker}, {"--sub", cfg.Sub}} {
 		if !dialable(endpoint.value) {

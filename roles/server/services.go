@@ -143,6 +143,11 @@ func requestID(env proto.Envelope) (string, error) {
 	if n, ok, err := env.Data.OptInt("id"); err == nil && ok {
 		return env.Service + ":" + strconv.FormatInt(n, 10), nil
 	}
+	// OptInt rejects a uint64 above the int64 range, which is still an
+	// integer id.
+	if n, ok := env.Data["id"].(uint64); ok {
+		return env.Service + ":" + strconv.FormatUint(n, 10), nil
+	}
 	id, ok, err := env.Data.OptString("id")
 	if err != nil || !ok || id == "" {
 		return "", err

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -396,9 +397,16 @@ func TestIntegerAndLongIDs(t *testing.T) {
 			t.Fatalf("publish with an integer id: %v", env.Data)
 		}
 	}
+	// A uint64 above the int64 range is an integer id too.
+	huge := encodeMap(t, map[string]any{"service": "publish", "data": map[string]any{"user": "ana", "channel": "geral", "message": "grande", "id": uint64(math.MaxUint64)}})
+	for range 2 {
+		if env := cl.raw(huge); !proto.IsSuccess(status(env)) {
+			t.Fatalf("publish with a uint64 id: %v", env.Data)
+		}
+	}
 	history := cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral"})
-	if messages, _ := history.Data["messages"].([]any); len(messages) != 1 {
-		t.Errorf("history has %d messages after a repeated integer id, want 1", len(messages))
+	if messages, _ := history.Data["messages"].([]any); len(messages) != 2 {
+		t.Errorf("history has %d messages after two repeated integer ids, want 2", len(messages))
 	}
 
 	long := encodeMap(t, map[string]any{"service": "login", "data": map[string]any{"user": "bia", "id": strings.Repeat("x", 65), "lang": "en"}})
