@@ -35,6 +35,7 @@ func Command() *cli.Command {
 				"or a measured second passes with failed requests and no successful one (reqrep) or without\n" +
 				"any delivery (pubsub), the report marks its figures INVALID and the command exits non-zero.",
 		}),
+		Flags: []cli.Flag{common.HelpLangFlag()},
 		Subcommands: []*cli.Command{
 			scenarioCommand(ScenarioReqRep, lang.Text{
 				PT: "requisições por segundo e latência de um serviço através do broker",
@@ -283,10 +284,11 @@ func flagFor(name string, d Config) cli.Flag {
 func scenarioCommand(scenario string, usage lang.Text, names ...string) *cli.Command {
 	defaults := DefaultConfig(scenario)
 	names = append(names, commonFlags...)
-	flags := make([]cli.Flag, len(names))
-	for i, name := range names {
-		flags[i] = flagFor(name, defaults)
+	flags := make([]cli.Flag, 0, len(names)+1)
+	for _, name := range names {
+		flags = append(flags, flagFor(name, defaults))
 	}
+	flags = append(flags, common.HelpLangFlag())
 	return &cli.Command{
 		Name:  scenario,
 		Usage: common.HelpText(usage),

@@ -1,6 +1,10 @@
 package common
 
-import "msgsys/lang"
+import (
+	"github.com/urfave/cli/v2"
+
+	"msgsys/lang"
+)
 
 // helpLanguage is the language of the help text that the Command functions
 // build: command and flag Usage, and command Description.
@@ -15,4 +19,14 @@ func SetHelpLanguage(l string) {
 // HelpText returns t in the help language.
 func HelpText(t lang.Text) string {
 	return t.In(helpLanguage)
+}
+
+// HelpLangFlag is the --lang flag of a command whose output is English for
+// engineers, such as bench and probe: it picks only the language of the
+// help, which main reads before it builds the commands.
+func HelpLangFlag() cli.Flag {
+	return &cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: HelpText(lang.Text{
+		PT: "idioma desta ajuda: pt ou en (a saída do comando é sempre em inglês)",
+		EN: "language of this help: pt or en (the command's output is always English)",
+	})}
 }

@@ -28,6 +28,7 @@ func Command() *cli.Command {
 		}),
 		Flags: []cli.Flag{
 			common.ClusterKeyFlag(),
+			common.HelpLangFlag(),
 			&cli.StringFlag{Name: "role", Value: defaults.Role, EnvVars: []string{"MSGSYS_PROBE_ROLE"}, Usage: common.HelpText(lang.Text{
 				PT: "papel a verificar: broker, reference ou server",
 				EN: "role to check: broker, reference or server",
