@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -103,9 +102,9 @@ func New(cfg Config) (*Bot, error) {
 }
 
 func validate(cfg *Config) error {
-	for _, endpoint := range []struct{ name, value string }{{"Broker", cfg.Broker}, {"Sub", cfg.Sub}} {
-		if !strings.HasPrefix(endpoint.value, "tcp://") {
-			return fmt.Errorf("bot: %s endpoint %q is invalid: want tcp://HOST:PORT", endpoint.name, endpoint.value)
+	for _, endpoint := range []struct{ flag, value string }{{"--broker", cfg.Broker}, {"--sub", cfg.Sub}} {
+		if !client.Dialable(endpoint.value) {
+			return fmt.Errorf("bot: invalid %s %q: use tcp://HOST:PORT with a port from 1 to 65535", endpoint.flag, endpoint.value)
 		}
 	}
 	switch {

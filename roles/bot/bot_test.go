@@ -277,6 +277,8 @@ func TestConfigValidation(t *testing.T) {
 	srv := clienttest.Start(t)
 	for name, mutate := range map[string]func(*Config){
 		"broker":        func(c *Config) { c.Broker = "127.0.0.1:5555" },
+		"broker port":   func(c *Config) { c.Broker = "tcp://127.0.0.1:99999" },
+		"sub host":      func(c *Config) { c.Sub = "tcp://*:5558" },
 		"messages":      func(c *Config) { c.Messages = 0 },
 		"interval":      func(c *Config) { c.Interval = -time.Second },
 		"timeout":       func(c *Config) { c.Timeout = 0 },

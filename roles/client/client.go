@@ -122,10 +122,10 @@ func New(cfg Config) (*Client, error) {
 	}, nil
 }
 
-// dialable reports whether endpoint is tcp://HOST:PORT with a host to
+// Dialable reports whether endpoint is tcp://HOST:PORT with a host to
 // connect to and a port from 1 to 65535. Any other value would only fail
 // on the first request, with an error that retrying cannot fix.
-func dialable(endpoint string) bool {
+func Dialable(endpoint string) bool {
 	hostPort, ok := strings.CutPrefix(endpoint, "tcp://")
 	if !ok {
 		return false
@@ -142,7 +142,7 @@ func dialable(endpoint string) bool {
 // command's flags in language l, because a person reads them at start.
 func validate(cfg *Config, l string) error {
 	for _, endpoint := range []struct{ flag, value string }{{"--broker", cfg.Broker}, {"--sub", cfg.Sub}} {
-		if !dialable(endpoint.value) {
+		if !Dialable(endpoint.value) {
 			return fmt.Errorf(textEndpointInvalid.In(l), endpoint.flag, endpoint.value)
 		}
 	}
