@@ -35,6 +35,12 @@ const MaxRequestBytes = 1 << 20
 
 var errTooLarge = errors.New("broker: request too large")
 
+// maxDecodedErrorBytes is the largest request that errorPayload decodes
+// whole. Decoding a request of a megabyte only to reply an error leaves a
+// megabyte of garbage per rejected request under a flood of them, so
+// larger ones are only peeked at for their service and language.
+const maxDecodedErrorBytes = 64 << 10
+
 // failureTexts are the descriptions of each failure, for people.
 var failureTexts = map[failure]lang.Text{
 	failNoServer: {
@@ -89,11 +95,11 @@ func (b *Broker) errorPayload(body []byte, reason failure) []byte {
 	var env proto.Envelope
 	err := errTooLarge
 	requested := ""
-	if len(body) <= MaxRequestBytes {
+	if len(body) <= maxDecodedErrorBytes {
 		env, err = proto.Decode(body)
 	} else {
-		// Too large to decode, but a client still finds the reason under
-		// its service's key, in its language.
+		// Too large to decode cheaply, but a client still finds the
+		// reason under its service's key, in its language.
 		env.Service, _ = proto.PeekService(body)
 		requested = proto.PeekLang(body)
 	}
