@@ -143,8 +143,8 @@ func ClusterKeyFlag() cli.Flag {
 		Name:    "cluster-key",
 		EnvVars: []string{"MSGSYS_CLUSTER_KEY"},
 		Usage: HelpText(lang.Text{
-			PT: "segredo compartilhado dos endpoints entre servidores (ZeroMQ PLAIN); vazio: nenhum",
-			EN: "shared secret of the servers' server-to-server endpoints (ZeroMQ PLAIN); empty: none",
+			PT: "segredo compartilhado do cluster (ZeroMQ PLAIN), exigido nos endpoints entre servidores e nos lados do broker e do proxy em que os servidores se conectam; vazio: nenhum",
+			EN: "shared secret of the cluster (ZeroMQ PLAIN), required on the server-to-server endpoints and on the broker's and proxy's sides that servers connect to; empty: none",
 		}),
 	}
 }
