@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"msgsys/proto"
+	"msgsys/roles/common"
 )
 
 var binary string
@@ -47,18 +47,9 @@ func TestMain(m *testing.M) {
 // freePorts returns n TCP ports that were free a moment ago.
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	ports := make([]int, 0, n)
-	var listeners []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		listeners = append(listeners, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range listeners {
-		ln.Close()
+	ports, err := common.FreePorts(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return ports
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -117,35 +115,4 @@ func TestListenerBoundsHandshakes(t *testing.T) {
 		t.Fatalf("a real peer after the slots freed: %v", err)
 	}
 	conn.Close()
-}
-
-// TestInteropLibzmqPlainAgainstNull checks what a listener without a key
-// logs when a libzmq client with PLAIN connects: libzmq closes after its
-// signature, and the log names the mismatch of mechanisms.
-func TestInteropLibzmqPlainAgainstNull(t *testing.T) {
-	requirePython(t, "zmq")
-	logs := new(lockedBuffer)
-	ln, err := Listen("tcp://127.0.0.1:0", zmq4.Router, slog.New(slog.NewTextHandler(logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ln.Serve(ctx, echo)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
-
-	peer := startPython(t, 20*time.Second, "req_plain.py", ln.Endpoint(), "segredo")
-	if served, _ := peer.next(10 * time.Second)["reply"].(bool); served {
-		t.Error("a PLAIN client was served by a listener without a key")
-	}
-	peer.wait(5 * time.Second)
-	waitFor(t, 5*time.Second, "the mismatch logged", func() bool {
-		return strings.Contains(logs.String(), "after its ZMTP signature")
-	})
 }

@@ -386,8 +386,15 @@ func handshakeError(err error, first []byte, mechanism string) error {
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Errorf("proto: handshake timed out after %v", HandshakeTimeout)
-	case len(first) == 0 && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
+	case len(first) == 0 && errors.Is(err, io.EOF):
+		// NOTE: a libzmq peer that reads this side's greeting before it
+		// has sent its own closes without a byte sent when the mechanisms
+		// differ, which looks the same as a port probe.
 		return ErrClosedEarly
+	case len(first) == 0 && errors.Is(err, syscall.ECONNRESET):
+		// A reset discards the bytes not yet read, libzmq's signature
+		// included, and libzmq resets when it closes on a mechanism.
+		return fmt.Errorf("proto: the peer reset the connection before its greeting was read, as libzmq does when this endpoint's security mechanism, %s, is not its own", mechanism)
 	case len(first) > 0 && first[0] != 0xff:
 		return fmt.Errorf("%w: its first bytes were %q", errNotZMTP, first[:min(len(first), quotedBytes)])
 	case (peer == "NULL" || peer == "PLAIN") && peer != mechanism:
@@ -397,7 +404,7 @@ func handshakeError(err error, first []byte, mechanism string) error {
 	case closedByPeer(err) && signatureOnly(first):
 		// libzmq sends its signature, reads this side's greeting and,
 		// when the mechanism there is not its own, closes.
-		return fmt.Errorf("proto: the peer closed the connection after its ZMTP signature, as libzmq does when this endpoint's security mechanism, %s, is not its own (msgsys uses PLAIN with a cluster key and NULL without)", mechanism)
+		return fmt.Errorf("proto: the peer closed the connection after its ZMTP signature, as libzmq does when this endpoint's security mechanism, %s, is not its own", mechanism)
 	case closedByPeer(err):
 		return errors.New("proto: the peer closed the connection during the handshake")
 	}

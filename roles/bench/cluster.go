@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -338,23 +337,12 @@ func stopProcesses(procs []*process, log *slog.Logger) {
 	}
 }
 
-// freePorts returns n loopback TCP ports that were free a moment ago: the
-// system picks them, and they are released for the children to bind.
+// freePorts returns n loopback TCP ports that were free a moment ago, for
+// the children to bind.
 func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	listeners := make([]net.Listener, 0, n)
-	defer func() {
-		for _, ln := range listeners {
-			ln.Close()
-		}
-	}()
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("bench: find a free port: %w", err)
-		}
-		listeners = append(listeners, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	ports, err := common.FreePorts(n)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
 	}
 	return ports, nil
 }

@@ -192,6 +192,10 @@ func TestClientSurvivesBrokerRestart(t *testing.T) {
 	h := startClient(t, cfg)
 	h.send("/login ana", "/join geral")
 	h.waitFor("vai para #geral")
+	// The live connection must be up for its loss to be reported.
+	if !eventually(func() bool { return srv.Subscribed("geral") }) {
+		t.Fatal("client never subscribed to geral")
+	}
 
 	srv.Stop()
 	h.waitFor("(conexão das mensagens ao vivo perdida, reconectando…)")
