@@ -137,8 +137,13 @@ func (c *Client) join(ctx context.Context, name string, chat bool) {
 	c.view.Begin(channel)
 	c.subs.AddChannel(channel)
 	if c.cfg.HistoryLimit == 0 {
-		// A request's limit of 0 would ask for the server's default.
-		c.view.Finish(channel, nil)
+		// A request's limit of 0 would ask for the server's default. The
+		// newest post, not shown, marks where live posts begin.
+		page, err := c.session.History(ctx, HistoryQuery{Channel: channel, Limit: 1})
+		if err != nil {
+			c.log.Debug("newest post not read", "channel", channel, "err", err)
+		}
+		c.view.Finish(channel, page.Messages, false)
 		c.enter(channel, chat)
 		return
 	}
@@ -155,7 +160,7 @@ func (c *Client) join(ctx context.Context, name string, chat bool) {
 			c.out.Line(say(c.lang, textHistoryOlder))
 		}
 	}
-	c.view.Finish(channel, page.Messages)
+	c.view.Finish(channel, page.Messages, true)
 	c.enter(channel, chat)
 }
 

@@ -19,6 +19,10 @@ type channelView struct {
 	pending []Message           // live posts received while joining
 	seen    map[MessageKey]bool // posts already shown
 	order   []MessageKey        // keys of seen, oldest first, to bound its size
+	// floor is the newest Lamport clock of the history read at the join.
+	// A refill shows only newer posts, so that it never shows history
+	// that the join left out.
+	floor uint64
 }
 
 // markNew records m as shown and reports whether it was new.
@@ -73,9 +77,10 @@ func (v *view) Begin(channel string) {
 	}
 }
 
-// Finish prints channel's history, then the live posts held since Begin
-// that the history did not contain, and lets later posts print at once.
-func (v *view) Finish(channel string, history []Message) {
+// Finish prints channel's history, unless show is false, then the live
+// posts held since Begin that the history did not contain, and lets later
+// posts print at once. The history's newest clock bounds later refills.
+func (v *view) Finish(channel string, history []Message, show bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	cv, ok := v.channels[proto.FoldName(channel)]
@@ -83,7 +88,8 @@ func (v *view) Finish(channel string, history []Message) {
 		return
 	}
 	for _, m := range history {
-		if cv.markNew(m) {
+		cv.floor = max(cv.floor, m.Clock)
+		if cv.markNew(m) && show {
 			v.out.Async(formatMessage(v.lang, "", m))
 		}
 	}
@@ -121,7 +127,7 @@ func (v *view) Refill(channel string, history []Message) {
 		return
 	}
 	for _, m := range history {
-		if cv.markNew(m) {
+		if m.Clock > cv.floor && cv.markNew(m) {
 			v.out.Async(formatMessage(v.lang, "", m))
 		}
 	}
