@@ -176,7 +176,9 @@ DIREITOS AUTORAIS:
 
 const portugueseUsageLine = `{{if .UsageText}}{{wrap .UsageText 3}}{{else}}{{.HelpName}}{{if .VisibleFlags}} [opções do comando]{{end}}{{if .ArgsUsage}} {{.ArgsUsage}}{{else}}{{if .Args}} [argumentos...]{{end}}{{end}}{{end}}`
 
-const portugueseCommandTemplate = `NOME:
+// portugueseCommandHead is what the help of a command and of a command
+// with subcommands share: name, usage, category and description.
+const portugueseCommandHead = `NOME:
    {{template "helpNameTemplate" .}}
 
 USO:
@@ -186,24 +188,16 @@ CATEGORIA:
    {{.Category}}{{end}}{{if .Description}}
 
 DESCRIÇÃO:
-   {{template "descriptionTemplate" .}}{{end}}{{if .VisibleFlagCategories}}
+   {{template "descriptionTemplate" .}}{{end}}`
+
+const portugueseCommandTemplate = portugueseCommandHead + `{{if .VisibleFlagCategories}}
 
 OPÇÕES:{{template "visibleFlagCategoryTemplate" .}}{{else if .VisibleFlags}}
 
 OPÇÕES:{{template "visibleFlagTemplate" .}}{{end}}
 `
 
-const portugueseSubcommandTemplate = `NOME:
-   {{template "helpNameTemplate" .}}
-
-USO:
-   ` + portugueseUsageLine + `{{if .Category}}
-
-CATEGORIA:
-   {{.Category}}{{end}}{{if .Description}}
-
-DESCRIÇÃO:
-   {{template "descriptionTemplate" .}}{{end}}{{if .VisibleCommands}}
+const portugueseSubcommandTemplate = portugueseCommandHead + `{{if .VisibleCommands}}
 
 COMANDOS:{{template "visibleCommandCategoryTemplate" .}}{{end}}{{if .VisibleFlagCategories}}
 
