@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"msgsys/proto"
-	"msgsys/roles/common"
 )
 
 var binary string
@@ -47,7 +46,7 @@ func TestMain(m *testing.M) {
 // freePorts returns n TCP ports that were free a moment ago.
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	ports, err := common.FreePorts(n)
+	ports, err := proto.FreePorts(n)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -245,6 +245,19 @@ type testXSub struct {
 	done     chan struct{}
 }
 
+// restartableEndpoint returns a loopback endpoint whose port lies outside
+// the ephemeral range, for a listener that a test stops and binds again:
+// a port the system picks for port 0 may be taken meanwhile by any
+// outgoing connection.
+func restartableEndpoint(t *testing.T) string {
+	t.Helper()
+	ports, err := FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "tcp://127.0.0.1:" + strconv.Itoa(ports[0])
+}
+
 func startXSub(t *testing.T, endpoint string, prefixes ...string) *testXSub {
 	t.Helper()
 	ln, err := Listen(endpoint, XSub, testLogger(t))
@@ -340,7 +353,7 @@ func runPublisherAs(t *testing.T, endpoint, identity string) *Publisher {
 }
 
 func TestPublisherReconnects(t *testing.T) {
-	sink := startXSub(t, "tcp://127.0.0.1:0", "")
+	sink := startXSub(t, restartableEndpoint(t), "")
 	p := runPublisher(t, sink.endpoint)
 
 	publishUntilReceived(t, p, sink, "geral", "before restart")
@@ -398,7 +411,7 @@ func nextPublication(t *testing.T, sink *testXSub, topics ...string) Delivery {
 }
 
 func TestPublisherSendsOnlySubscribedTopics(t *testing.T) {
-	sink := startXSub(t, "tcp://127.0.0.1:0", "ana")
+	sink := startXSub(t, restartableEndpoint(t), "ana")
 	p := runPublisher(t, sink.endpoint)
 	publishUntilReceived(t, p, sink, "ana", "connected")
 	conn := <-sink.conns

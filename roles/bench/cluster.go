@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"msgsys/proto"
 	"msgsys/roles/common"
 )
 
@@ -340,7 +341,7 @@ func stopProcesses(procs []*process, log *slog.Logger) {
 // freePorts returns n loopback TCP ports that were free a moment ago, for
 // the children to bind.
 func freePorts(n int) ([]int, error) {
-	ports, err := common.FreePorts(n)
+	ports, err := proto.FreePorts(n)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}

@@ -93,7 +93,7 @@ func TestCommandFlags(t *testing.T) {
 // freePort returns a loopback TCP port that was free a moment ago.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ports, err := common.FreePorts(1)
+	ports, err := proto.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}

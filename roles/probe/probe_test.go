@@ -5,12 +5,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"msgsys/proto"
 	"msgsys/roles/broker"
 	"msgsys/roles/reference"
 	"msgsys/roles/server"
@@ -103,18 +104,15 @@ func startCluster(t *testing.T) *cluster {
 	return c
 }
 
-// freeAddr returns a loopback address whose port was free a moment ago.
+// freeAddr returns a loopback address whose port was free a moment ago,
+// outside the ephemeral range where an outgoing connection could take it.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := proto.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
+	return "127.0.0.1:" + strconv.Itoa(ports[0])
 }
 
 // run starts fn and, when the test ends, cancels it and waits for it.

@@ -5,6 +5,7 @@ import (
 	"msgsys/clock"
 	"msgsys/proto"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -114,12 +115,13 @@ func TestBerkeleyDelayedLinkDoesNotBias(t *testing.T) {
 
 	// server-2 is reached through a link that adds 40ms each way, and its
 	// clock is 300ms ahead.
-	free, err := net.Listen("tcp", "127.0.0.1:0")
+	// The proxy binds a port outside the ephemeral range, where no
+	// outgoing connection takes it between the check and the bind.
+	ports, err := proto.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := free.Addr().String()
-	free.Close()
+	port := "127.0.0.1:" + strconv.Itoa(ports[0])
 	proxy := startDelayProxy(t, port, 40*time.Millisecond)
 
 	skews := map[string]time.Duration{"server-1": 0, "server-2": 300 * time.Millisecond, "server-3": -100 * time.Millisecond}
