@@ -24,7 +24,7 @@ func FreePorts(n int) ([]int, error) {
 	seen := make(map[int]bool, n)
 	for tries := 0; len(ports) < n; tries++ {
 		if tries >= 100*n {
-			return nil, errors.New("no free loopback port found between " + strconv.Itoa(portsFrom) + " and " + strconv.Itoa(portsTo))
+			return nil, errors.New("proto: no free loopback port found between " + strconv.Itoa(portsFrom) + " and " + strconv.Itoa(portsTo))
 		}
 		port := portsFrom + rand.IntN(portsTo-portsFrom)
 		if seen[port] {
