@@ -28,12 +28,15 @@ import (
 var version = "dev"
 
 func main() {
-	app := newApp(helpLanguage(os.Args[1:]))
+	l := helpLanguage(os.Args[1:])
+	app := newApp(l)
 	stopProfile := startProfile(os.Getenv("MSGSYS_CPUPROFILE"))
 	err := app.Run(os.Args)
 	stopProfile()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "msgsys:", err)
+		// Errors of the operating system, such as a port in use or a data
+		// directory that cannot be created, end in the person's language.
+		fmt.Fprintln(os.Stderr, "msgsys:", lang.Describe(err, l))
 		os.Exit(1)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"net"
+	"strings"
 	"syscall"
 )
 
@@ -60,4 +61,31 @@ func SystemError(err error, l string) string {
 		return op.Addr.String() + ": " + text
 	}
 	return text
+}
+
+// Describe is err's text in language l with the innermost error of the
+// operating system described as SystemError does, keeping the context that
+// the wrapping errors add in front of it, such as "server: data directory:
+// /data: permissão negada". Other errors keep their text.
+func Describe(err error, l string) string {
+	text := err.Error()
+	if l == EN {
+		return text
+	}
+	var path *fs.PathError
+	var op *net.OpError
+	var inner error
+	switch {
+	case errors.As(err, &path):
+		inner = path
+	case errors.As(err, &op):
+		inner = op
+	default:
+		return text
+	}
+	described := SystemError(inner, l)
+	if described == inner.Error() || !strings.HasSuffix(text, inner.Error()) {
+		return text
+	}
+	return strings.TrimSuffix(text, inner.Error()) + described
 }

@@ -41,3 +41,24 @@ func TestSystemErrorEnglishKeepsText(t *testing.T) {
 		t.Errorf("SystemError(%v, en) = %q, want the error's own text", err, got)
 	}
 }
+
+func TestDescribeKeepsContext(t *testing.T) {
+	bind := &net.OpError{Op: "listen", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}, Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}
+	denied := &fs.PathError{Op: "mkdir", Path: "/data/x", Err: syscall.EACCES}
+	cases := []struct {
+		name string
+		err  error
+		l    string
+		want string
+	}{
+		{"port in use", fmt.Errorf("broker: frontend: %w", bind), PT, "broker: frontend: 127.0.0.1:5555: endereço já em uso"},
+		{"data directory", fmt.Errorf("server: data directory: %w", denied), PT, "server: data directory: /data/x: permissão negada"},
+		{"english", fmt.Errorf("server: data directory: %w", denied), EN, "server: data directory: mkdir /data/x: permission denied"},
+		{"no system error", errors.New("broker: bad endpoint"), PT, "broker: bad endpoint"},
+	}
+	for _, c := range cases {
+		if got := Describe(c.err, c.l); got != c.want {
+			t.Errorf("%s: Describe = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
