@@ -13,25 +13,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"msgsys/internal/testkit"
 )
 
-// waitFor polls cond every few milliseconds until it holds, and fails the
-// test when it still does not hold after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	ticker := time.NewTicker(5 * time.Millisecond)
-	defer ticker.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-ticker.C
-	}
-}
+var waitFor = testkit.WaitFor
+
+type lockedBuffer = testkit.Buffer
 
 // testLogger routes log records to t.Log, so they print only for a failing
 // test or with -v.
@@ -260,25 +250,6 @@ type pyPeer struct {
 	lines  chan map[string]any
 	stderr *lockedBuffer
 	done   chan error
-}
-
-// lockedBuffer collects a child's stderr, which exec copies from its own
-// goroutine while a failing test may read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // startPython runs a script from testdata/interop with a deadline of

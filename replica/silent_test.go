@@ -7,9 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"msgsys/internal/testkit"
 	"msgsys/proto"
 	"msgsys/store"
 )
+
+var waitFor = testkit.WaitFor
 
 // fakePeer acknowledges every replicate request with the last seq of its
 // batch, as a msgsys server does, until silent is set. From then on it
@@ -126,16 +129,5 @@ func TestSilentPeerStopsHoldingWrites(t *testing.T) {
 		if d := post("alone"); d > cfg.CopyTimeout/2 {
 			t.Errorf("write %d after the silence was noticed took %v, want it at once", i, d)
 		}
-	}
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
 	}
 }

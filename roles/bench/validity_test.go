@@ -1,52 +1,23 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"msgsys/internal/testkit"
 	"msgsys/proto"
 )
 
-// syncBuffer is a bytes.Buffer that a bench writes to while the test
-// reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+type syncBuffer = testkit.Buffer
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) contains(s string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Contains(b.buf.String(), s)
-}
-
-// waitUntil polls cond every 10 ms until it returns true, and fails the
-// test after timeout.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+var waitUntil = testkit.WaitFor
 
 // childPID returns the process id of this test's child that runs the
 // msgsys binary as role, or 0. It reads /proc, so it needs Linux.
@@ -115,14 +86,12 @@ func runAndKill(t *testing.T, cfg Config, label string, kill func()) killedRun {
 		}
 	})
 
-	waitUntil(t, time.Minute, "the load "+label+" to start", func() bool { return progress.contains(label) })
+	waitUntil(t, time.Minute, "the load "+label+" to start", func() bool { return progress.Contains(label) })
 	kill()
 	run := killedRun{err: <-result}
 	finished = true
 
-	out.mu.Lock()
-	run.out = bytes.Clone(out.buf.Bytes())
-	out.mu.Unlock()
+	run.out = []byte(out.String())
 	if err := json.Unmarshal(run.out, &run.report); err != nil {
 		t.Fatalf("output is not one JSON object: %v (run error: %v)\n%s", err, run.err, run.out)
 	}

@@ -1,39 +1,22 @@
 package bot
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"msgsys/internal/testkit"
 	"msgsys/lang"
 	"msgsys/proto"
 	"msgsys/roles/client/clienttest"
 )
 
+type logBuffer = testkit.Buffer
+
 const waitTimeout = 5 * time.Second
-
-// logBuffer collects a bot's log lines for the test to read.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
 
 // running is a bot started by startBot.
 type running struct {

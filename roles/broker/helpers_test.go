@@ -11,8 +11,11 @@ import (
 
 	"github.com/go-zeromq/zmq4"
 
+	"msgsys/internal/testkit"
 	"msgsys/proto"
 )
+
+var waitFor = testkit.WaitFor
 
 // testWriter sends log lines to t.Log, so they print only for failing
 // tests or with -v.
@@ -64,18 +67,6 @@ func startBroker(tb testing.TB, cfg Config) *Broker {
 		}
 	})
 	return b
-}
-
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(2 * time.Millisecond) // polling interval, not synchronisation
-	}
 }
 
 // waitServers waits until the broker has n servers connected.

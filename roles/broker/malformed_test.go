@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"msgsys/internal/testkit"
 	"msgsys/proto"
 )
+
+type syncBuffer = testkit.Buffer
 
 // sendRaw writes bytes that are not ZMTP to endpoint and hangs up.
 func sendRaw(t *testing.T, endpoint string, data []byte) {
@@ -99,24 +101,6 @@ func TestMalformedInputSurvived(t *testing.T) {
 	if reply, err := r.Request(context.Background(), []byte("still alive"), 5*time.Second); err != nil || string(reply) != "still alive" {
 		t.Fatalf("after malformed input: reply %q, err %v", reply, err)
 	}
-}
-
-// syncBuffer collects log output from the broker's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestRequestWithoutDelimiterLogged sends a request too large to forward

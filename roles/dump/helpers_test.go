@@ -1,37 +1,21 @@
 package dump
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
+	"msgsys/internal/testkit"
 	"msgsys/proto"
 	"msgsys/roles/broker"
 	"msgsys/roles/reference"
 	"msgsys/roles/server"
 )
 
-// logBuffer collects the cluster's log lines; the test prints them only
-// when it fails, so no goroutine logs to a finished test.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+var waitFor = testkit.WaitFor
 
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer = testkit.Buffer
 
 // liveServer is one server, with the reference and broker it needs,
 // running in this process on ephemeral loopback ports.
@@ -136,16 +120,4 @@ func run(t *testing.T, name string, fn func(context.Context) error) {
 			t.Errorf("%s: Run did not return within 10s of cancellation", name)
 		}
 	})
-}
-
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-time.After(20 * time.Millisecond)
-	}
 }

@@ -5,14 +5,17 @@ import (
 	"context"
 	"log/slog"
 	"os/exec"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"msgsys/internal/testkit"
 	"msgsys/lang"
 	"msgsys/proto"
 )
+
+var waitFor = testkit.WaitFor
+
+type logBuffer = testkit.Buffer
 
 // requestTimeout bounds every request a test sends.
 const requestTimeout = 5 * time.Second
@@ -189,19 +192,6 @@ func names(servers []proto.ServerInfo) []string {
 	return out
 }
 
-// waitFor polls cond every 10ms until it returns true, and fails the test
-// when timeout passes first.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-time.After(10 * time.Millisecond)
-	}
-}
-
 // python is Debian's interpreter, which has python3-zmq; a python3
 // earlier on PATH may lack it.
 const python = "/usr/bin/python3"
@@ -214,33 +204,4 @@ func requireLibzmq(t *testing.T) {
 	if out, err := exec.CommandContext(ctx, python, "-c", "import zmq").CombinedOutput(); err != nil {
 		t.Skipf("skipping: %s cannot import zmq (install python3-zmq): %v: %s", python, err, bytes.TrimSpace(out))
 	}
-}
-
-// logBuffer collects log output from several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// lines returns the log lines that contain every one of parts.
-func (b *logBuffer) lines(parts ...string) []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var found []string
-	for line := range strings.SplitSeq(b.buf.String(), "\n") {
-		match := line != ""
-		for _, part := range parts {
-			match = match && strings.Contains(line, part)
-		}
-		if match {
-			found = append(found, line)
-		}
-	}
-	return found
 }

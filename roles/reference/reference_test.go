@@ -169,25 +169,25 @@ func TestListShowsOnlyRecentServers(t *testing.T) {
 	})
 
 	// Only alpha keeps sending heartbeats, so beta and gamma expire.
-	expiredBefore := len(ref.logs.lines("server expired", "name=beta", "rank=1"))
+	expiredBefore := len(ref.logs.Lines("server expired", "name=beta", "rank=1"))
 	waitFor(t, 5*time.Second, "list to show only alpha", func() bool {
 		c.heartbeat("alpha", "")
 		return slices.Equal(names(c.list()), []string{"alpha"})
 	})
 	waitFor(t, 5*time.Second, "expiry log line of beta", func() bool {
-		return len(ref.logs.lines("server expired", "name=beta", "rank=1", "clock=")) > expiredBefore
+		return len(ref.logs.Lines("server expired", "name=beta", "rank=1", "clock=")) > expiredBefore
 	})
 	// The expired servers stay registered.
 	if got := c.registered(); !slices.Equal(got, want) {
 		t.Errorf("registered with beta and gamma expired = %v, want %v", got, want)
 	}
 
-	availableBefore := len(ref.logs.lines("server available", "name=beta"))
+	availableBefore := len(ref.logs.Lines("server available", "name=beta"))
 	c.heartbeat("beta", "")
 	if got := names(c.list()); !slices.Contains(got, "beta") {
 		t.Errorf("list after beta's new heartbeat = %v, want beta in it", got)
 	}
-	if n := len(ref.logs.lines("server available", "name=beta")); n != availableBefore+1 {
+	if n := len(ref.logs.Lines("server available", "name=beta")); n != availableBefore+1 {
 		t.Errorf("beta's return logged %d available lines, want 1", n-availableBefore)
 	}
 }
@@ -218,7 +218,7 @@ func TestHeartbeatRegistersUnknownName(t *testing.T) {
 	if got := c.list(); !slices.Equal(got, want) {
 		t.Errorf("list = %v, want %v", got, want)
 	}
-	if lines := ref.logs.lines("server registered", "name=delta", "rank=2", "clock="); len(lines) != 1 {
+	if lines := ref.logs.Lines("server registered", "name=delta", "rank=2", "clock="); len(lines) != 1 {
 		t.Errorf("registration of delta logged %d times, want once: %q", len(lines), lines)
 	}
 }
@@ -240,7 +240,7 @@ func TestHeartbeatKeepsRegisteredRank(t *testing.T) {
 	if got := c.rank("beta", ""); got != 2 {
 		t.Errorf("rank of beta after its heartbeat with rank 50 = %d, want its old rank 2", got)
 	}
-	if lines := ref.logs.lines("heartbeat rank change rejected", "name=beta", "rank=2", "requested_rank=50"); len(lines) != 1 {
+	if lines := ref.logs.Lines("heartbeat rank change rejected", "name=beta", "rank=2", "requested_rank=50"); len(lines) != 1 {
 		t.Errorf("rejected rank change logged %d times, want once: %q", len(lines), lines)
 	}
 
@@ -292,7 +292,7 @@ func TestExtraFrameGetsErrorReply(t *testing.T) {
 	if desc, _ := env.Data["description"].(string); desc != "invalid request: send one frame after the delimiter" {
 		t.Errorf("description %q, want the frame-count error", desc)
 	}
-	if lines := ref.logs.lines("request rejected", "2 frames after the delimiter"); len(lines) != 1 {
+	if lines := ref.logs.Lines("request rejected", "2 frames after the delimiter"); len(lines) != 1 {
 		t.Errorf("rejection logged %d times, want once: %q", len(lines), lines)
 	}
 
@@ -409,7 +409,7 @@ func TestBadInputGetsErrorReply(t *testing.T) {
 	if got := names(c.list()); !slices.Equal(got, []string{"alpha"}) {
 		t.Errorf("list after bad requests = %v, want only alpha: no rejected request may register a name", got)
 	}
-	if lines := ref.logs.lines("request rejected", "service=rank", "clock="); len(lines) == 0 {
+	if lines := ref.logs.Lines("request rejected", "service=rank", "clock="); len(lines) == 0 {
 		t.Error("no log line for rejected rank requests")
 	}
 }

@@ -12,11 +12,14 @@ import (
 	"time"
 
 	"msgsys/election"
+	"msgsys/internal/testkit"
 	"msgsys/proto"
 	"msgsys/replica"
 	"msgsys/roles/broker"
 	"msgsys/roles/reference"
 )
+
+var waitFor = testkit.WaitFor
 
 // cluster is a reference, a broker and servers in this test process, on
 // loopback with ephemeral ports and short timings.
@@ -215,17 +218,6 @@ func (c *cluster) coordinators() map[string]string {
 		seen[name] = a.Coordinator
 	}
 	return seen
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
-	}
 }
 
 // client talks to the broker's frontend like a REQ client.

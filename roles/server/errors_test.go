@@ -5,37 +5,14 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"msgsys/internal/testkit"
 	"msgsys/proto"
 )
 
-// logBuffer collects a server's log lines from its goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// lines returns the log lines that contain part.
-func (b *logBuffer) lines(part string) []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var found []string
-	for line := range strings.SplitSeq(b.buf.String(), "\n") {
-		if strings.Contains(line, part) {
-			found = append(found, line)
-		}
-	}
-	return found
-}
+type logBuffer = testkit.Buffer
 
 // startLoggedServer starts a cluster of one server that writes its log
 // lines in English to the returned buffer.
@@ -82,7 +59,7 @@ func TestUnknownPeerServiceLogRateLimited(t *testing.T) {
 		}
 	}
 
-	lines := logs.lines(`msg="unknown peer service"`)
+	lines := logs.Lines(`msg="unknown peer service"`)
 	if len(lines) == 0 || len(lines) >= 5 {
 		t.Errorf("5 requests within a second logged %d lines, want at least 1 and fewer than 5", len(lines))
 	}

@@ -3,7 +3,6 @@
 package up
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,13 +15,17 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"msgsys/internal/testkit"
 	"msgsys/proto"
 )
+
+var waitFor = testkit.WaitFor
+
+type syncBuffer = testkit.Buffer
 
 // binary is the msgsys executable TestMain builds, and buildErr the reason
 // it could not; the tests that run processes fail with it.
@@ -79,25 +82,6 @@ func freePortBase(t *testing.T, n int) int {
 	}
 	t.Fatalf("no block of %d free ports found", n)
 	return 0
-}
-
-// syncBuffer is the merged output of msgsys up, written by its pipe
-// reader and read by the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // upProcess is a running `msgsys up`.
@@ -368,18 +352,6 @@ func TestUpRestartsCrashedServer(t *testing.T) {
 		}
 	}
 	p.checkNoRace(t)
-}
-
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-time.After(50 * time.Millisecond)
-	}
 }
 
 // TestUpStopsCleanlyAfterOutputCloses checks that msgsys up still stops its
