@@ -176,8 +176,8 @@ DIREITOS AUTORAIS:
 
 const portugueseUsageLine = `{{if .UsageText}}{{wrap .UsageText 3}}{{else}}{{.HelpName}}{{if .VisibleFlags}} [opções do comando]{{end}}{{if .ArgsUsage}} {{.ArgsUsage}}{{else}}{{if .Args}} [argumentos...]{{end}}{{end}}{{end}}`
 
-// portugueseCommandHead is what the help of a command and of a command
-// with subcommands share: name, usage, category and description.
+// portugueseCommandHead is the name, usage, category and description
+// sections that the help of every command starts with.
 const portugueseCommandHead = `NOME:
    {{template "helpNameTemplate" .}}
 

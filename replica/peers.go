@@ -24,9 +24,9 @@ type peer struct {
 	// reachable is whether the last push or probe got a reply; a write
 	// waits for a second copy only while some peer is reachable.
 	reachable bool
-	// answered is whether the peer has sent a msgsys replicate reply
-	// since this sender started.
-	answered bool
+	// replied is whether the peer has sent a msgsys replicate reply since
+	// this sender started.
+	replied bool
 	// missingSince is when the peer first went missing from the list of
 	// available servers; zero while it is listed.
 	missingSince time.Time

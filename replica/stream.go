@@ -180,7 +180,7 @@ func (r *Replicator) replyPosition(frames [][]byte) (uint64, error) {
 // peer still becomes in sync.
 func (r *Replicator) noteAcked(p *peer, have, last uint64) {
 	r.mu.Lock()
-	p.acked, p.known, p.reachable, p.answered = have, true, true, true
+	p.acked, p.known, p.reachable, p.replied = have, true, true, true
 	r.clearUnsupportedLocked(p.Name)
 	r.releaseLocked()
 	r.mu.Unlock()

@@ -71,5 +71,5 @@ func (r *Replicator) Replicates(name string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p, ok := r.peers[name]
-	return ok && p.answered
+	return ok && p.replied
 }

@@ -152,16 +152,16 @@ func TestTableWaitingBoundedByBytes(t *testing.T) {
 	tab := newTable(DefaultConfig())
 	now := time.Now()
 	body := make([]byte, 1<<20)
-	held := 0
+	waiting := 0
 	for i := range maxWaiting {
 		req := &request{key: strconv.Itoa(i), frames: [][]byte{[]byte("client"), {}, body}}
 		if _, failed := tab.assign(req, now); failed != noFailure {
 			break
 		}
-		held++
+		waiting++
 	}
-	if want := maxWaitingBytes / len(body); held >= want+1 || held < want-1 {
-		t.Errorf("%d requests of 1 MiB wait, want about %d", held, want)
+	if want := maxWaitingBytes / len(body); waiting >= want+1 || waiting < want-1 {
+		t.Errorf("%d requests of 1 MiB wait, want about %d", waiting, want)
 	}
 
 	tab.expire(now.Add(tab.queueTimeout))

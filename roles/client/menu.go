@@ -83,9 +83,9 @@ func (c *Client) menu(ctx context.Context, choice string) {
 	}
 }
 
-// channelExists checks, before the menu asks for a message, that the
-// channel exists, so that nobody types a message only to learn that its
-// channel was misspelt. It reports the reason when it does not.
+// channelExists reports whether the channel exists, and prints the reason
+// when it does not. The menu calls it before it asks for the message, so
+// that a misspelt channel does not cost the message typed.
 func (c *Client) channelExists(ctx context.Context, name string) bool {
 	_, ok, err := c.session.FindChannel(ctx, strings.TrimSpace(name))
 	switch {

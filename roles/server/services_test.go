@@ -320,8 +320,8 @@ func TestRetryAfterSpellingChange(t *testing.T) {
 			t.Fatalf("%s: receive: %v", name, err)
 		}
 		waitFor(t, 5*time.Second, name+" to show the author as Zed", func() bool {
-			shown, _ := st.UserName("zed")
-			return shown == "Zed"
+			shownName, _ := st.UserName("zed")
+			return shownName == "Zed"
 		})
 	}
 
