@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -80,7 +81,21 @@ func postTexts(t *testing.T, dir string) map[string]int {
 }
 
 func TestProcessCrashesLoseNoAcknowledgedWrite(t *testing.T) {
-	s := startStack(t, 3)
+	// A killed process loses nothing from the page cache, so writes
+	// acknowledged before their sync (--sync-every) survive too.
+	for _, serverArgs := range [][]string{nil, {"--sync-every", "20ms"}} {
+		name := "sync each write"
+		if serverArgs != nil {
+			name = strings.Join(serverArgs, " ")
+		}
+		t.Run(name, func(t *testing.T) {
+			crashesLoseNothing(t, serverArgs)
+		})
+	}
+}
+
+func crashesLoseNothing(t *testing.T, serverArgs []string) {
+	s := startStackWith(t, 3, serverArgs...)
 	setup := newClient(s.frontend)
 	defer setup.req.Close()
 	if ok, err := setup.call(proto.ServiceLogin, &proto.LoginRequest{User: "ana"}); !ok {

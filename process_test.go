@@ -64,25 +64,34 @@ type stack struct {
 	procs                                 map[string]*exec.Cmd
 	serverAddr                            map[string]string
 	logs                                  map[string]*strings.Builder
+	serverArgs                            []string // added to every server's arguments
 }
 
 func startStack(t *testing.T, servers int) *stack {
 	t.Helper()
+	return startStackWith(t, servers)
+}
+
+// startStackWith is startStack with serverArgs added to the arguments of
+// every server it starts, restarts included.
+func startStackWith(t *testing.T, servers int, serverArgs ...string) *stack {
+	t.Helper()
 	ports := freePorts(t, 5+servers)
 	s := &stack{
-		t: t, dir: t.TempDir(),
+		t: t, dir: t.TempDir(), serverArgs: serverArgs,
 		frontend: endpoint(ports[0]), backend: endpoint(ports[1]), xsub: endpoint(ports[2]), xpub: endpoint(ports[3]), refEnd: endpoint(ports[4]),
 		procs: map[string]*exec.Cmd{}, serverAddr: map[string]string{}, logs: map[string]*strings.Builder{},
 	}
 	t.Cleanup(s.stopAll)
 	s.spawn("reference", "reference", "--bind", s.refEnd, "--data", filepath.Join(s.dir, "reference"), "--heartbeat-expiry", "3s")
-	s.spawn("broker", "broker", "--frontend", s.frontend, "--backend", s.backend, "--xsub", s.xsub, "--xpub", s.xpub, "--request-timeout", "2s")
+	s.spawn("broker", s.brokerArgs()...)
 	for i := 1; i <= servers; i++ {
 		name := fmt.Sprintf("server-%d", i)
 		s.serverAddr[name] = endpoint(ports[4+i])
 		s.startServer(name, i)
 	}
 	s.waitAgreement(10*time.Second, fmt.Sprintf("server-%d", servers), servers)
+	waitAnswered(t, s.frontend)
 	return s
 }
 
@@ -90,6 +99,7 @@ func (s *stack) startServer(name string, rank int, extra ...string) {
 	args := []string{"server", "--name", name, "--rank", fmt.Sprint(rank), "--addr", s.serverAddr[name],
 		"--data", filepath.Join(s.dir, name), "--broker", s.backend, "--pub", s.xsub, "--sub", s.xpub, "--reference", s.refEnd,
 		"--check-every", "50ms", "--check-timeout", "100ms", "--election-timeout", "100ms", "--ack-timeout", "300ms"}
+	args = append(args, s.serverArgs...)
 	s.spawn(name, append(args, extra...)...)
 }
 

@@ -1345,28 +1345,6 @@ func TestPausedServerTimelyErrorAndCatchUp(t *testing.T) {
 	})
 }
 
-// startStackWith is startStack with extra arguments for every server.
-func startStackWith(t *testing.T, servers int, serverArgs ...string) *stack {
-	t.Helper()
-	ports := freePorts(t, 5+servers)
-	s := &stack{
-		t: t, dir: t.TempDir(),
-		frontend: endpoint(ports[0]), backend: endpoint(ports[1]), xsub: endpoint(ports[2]), xpub: endpoint(ports[3]), refEnd: endpoint(ports[4]),
-		procs: map[string]*exec.Cmd{}, serverAddr: map[string]string{}, logs: map[string]*strings.Builder{},
-	}
-	t.Cleanup(s.stopAll)
-	s.spawn("reference", "reference", "--bind", s.refEnd, "--data", filepath.Join(s.dir, "reference"), "--heartbeat-expiry", "3s")
-	s.spawn("broker", s.brokerArgs()...)
-	for i := 1; i <= servers; i++ {
-		name := fmt.Sprintf("server-%d", i)
-		s.serverAddr[name] = endpoint(ports[4+i])
-		s.startServer(name, i, serverArgs...)
-	}
-	s.waitAgreement(10*time.Second, fmt.Sprintf("server-%d", servers), servers)
-	waitAnswered(t, s.frontend)
-	return s
-}
-
 // memoryKB reads a field such as VmRSS or VmHWM, in kB, from
 // /proc/PID/status.
 func memoryKB(t *testing.T, pid int, field string) int64 {

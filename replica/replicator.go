@@ -54,6 +54,11 @@ type Config struct {
 	// OnApply, when set, is called with every batch of ops stored, local
 	// and replicated alike: applied own ops, and logged replicated ops.
 	OnApply func(ops []store.Op)
+	// AckBeforeSync lets a write that a peer holds return before the
+	// local log's sync, which the store then runs on its period
+	// (store.Options.SyncEvery). A write that no peer holds still waits
+	// for its sync. See docs/replication.md, "Durability choices".
+	AckBeforeSync bool
 }
 
 // DefaultConfig returns the production timings.
@@ -287,14 +292,43 @@ func (r *Replicator) Write(ctx context.Context, op store.Op) (store.Op, store.Op
 	if c.err != nil {
 		return op, store.OpResult{}, c.err
 	}
-	if err := c.durable.Wait(); err != nil {
-		r.log.Error("store sync failed", "seq", op.Seq, "err", err)
-		return op, store.OpResult{}, err
+	// A write is on this server's disk before it waits for its peers,
+	// unless a copy in a peer's log may stand in for the local sync.
+	if !r.cfg.AckBeforeSync {
+		if err := r.sync(c, op.Seq); err != nil {
+			return op, store.OpResult{}, err
+		}
 	}
 	if err := r.awaitPeers(ctx, op.Seq); err != nil {
 		return op, c.results[0], err
 	}
+	if r.cfg.AckBeforeSync && !r.copied(op.Seq) {
+		if err := r.sync(c, op.Seq); err != nil {
+			return op, store.OpResult{}, err
+		}
+	}
 	return op, c.results[0], nil
+}
+
+// sync waits until the batch of c is in the synced log.
+func (r *Replicator) sync(c *commit, seq uint64) error {
+	if err := c.durable.Wait(); err != nil {
+		r.log.Error("store sync failed", "seq", seq, "err", err)
+		return err
+	}
+	return nil
+}
+
+// copied reports whether some peer has acknowledged own op seq.
+func (r *Replicator) copied(seq uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.peers {
+		if p.acked >= seq {
+			return true
+		}
+	}
+	return false
 }
 
 // awaitPeers waits until every in-sync peer holds own op seq, and at

@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"fmt"
+	"log/slog"
 	"maps"
 	"runtime/debug"
 	"slices"
@@ -301,6 +302,20 @@ func (d Durable) Wait() error {
 		return d.s.fail(fmt.Errorf("store: failed to sync the log: %w", err))
 	}
 	return nil
+}
+
+// syncFailed returns the function that refuses every later write once a
+// sync of the log has failed, even one that no writer waited for. With
+// Options.SyncEvery most syncs are such, and a writer whose ops the
+// failed sync covered would find the next sync successful.
+func (s *Store) syncFailed(log *slog.Logger) func(error) {
+	return func(err error) {
+		first := s.failure() == nil
+		s.fail(fmt.Errorf("store: failed to sync the log: %w", err))
+		if first && log != nil {
+			log.Error("log sync failed", "err", err, "writes", "refused")
+		}
+	}
 }
 
 // fail records the first error that leaves the disk in an unknown state,

@@ -122,6 +122,11 @@ type Options struct {
 	// NoSync skips syncing the write-ahead log, so a machine crash can
 	// lose data. Tests only.
 	NoSync bool
+	// SyncEvery, when positive, syncs the write-ahead log in the
+	// background every SyncEvery, and ApplyAsync starts no sync of its
+	// own: a Durable's Wait then syncs at once. Zero syncs each batch as
+	// it is logged.
+	SyncEvery time.Duration
 	// Log receives the write-ahead log's events, such as a sync that
 	// stalled the server. Nil discards them.
 	Log *slog.Logger
@@ -274,6 +279,19 @@ type Recovery struct {
 	TailCut int64
 }
 
+// Unsynced returns how many bytes this process appended to the log that
+// no sync has covered yet: with Options.SyncEvery, the writes a crash of
+// the machine could still lose.
+func (s *Store) Unsynced() int64 {
+	if s.wal == nil {
+		return 0
+	}
+	s.wal.mu.Lock()
+	written := s.wal.written
+	s.wal.mu.Unlock()
+	return written - s.wal.synced.Load()
+}
+
 // Recovery returns what Open recovered.
 func (s *Store) Recovery() Recovery { return s.recovered }
 
@@ -284,7 +302,7 @@ func (s *Store) recover(dir string, rebuild bool, sync bool, opts Options) error
 	if err != nil {
 		return err
 	}
-	if s.wal, err = openLoggedWAL(dir, sync, opts.Log, opts.Resumed); err != nil {
+	if s.wal, err = openLoggedWAL(dir, sync, opts, s.syncFailed(opts.Log)); err != nil {
 		return err
 	}
 	s.recovered.Unclean, s.recovered.Rebuilt = died, rebuild

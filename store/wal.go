@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -99,18 +98,27 @@ type wal struct {
 	kick    chan struct{}
 	stop    chan struct{}
 	stopped chan struct{}
+
+	// every, when positive, is the period of the syncer's syncs, and an
+	// append starts none (Options.SyncEvery).
+	every time.Duration
+	// failed, when set, hears of every failed sync. After one, Linux may
+	// report the next sync of the same pages as a success although they
+	// never reached the disk, so no later sync can be trusted.
+	failed func(error)
 }
 
 // openWAL opens the log in dir, creating it when missing, and positions it
 // after the last whole record. A torn record at the end, left by a crash
 // during an append, is cut off.
 func openWAL(dir string, sync bool) (*wal, error) {
-	return openLoggedWAL(dir, sync, nil, nil)
+	return openLoggedWAL(dir, sync, Options{}, nil)
 }
 
-// openLoggedWAL is openWAL with a logger for the log's events, nil for
-// none, and the time the process last resumed from a stop, nil if unknown.
-func openLoggedWAL(dir string, sync bool, log *slog.Logger, resumed func() time.Time) (*wal, error) {
+// openLoggedWAL is openWAL with the store's options (the logger for the
+// log's events, the time the process last resumed from a stop, the period
+// of background syncs) and the function that hears of failed syncs.
+func openLoggedWAL(dir string, sync bool, opts Options, failed func(error)) (*wal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -118,8 +126,8 @@ func openLoggedWAL(dir string, sync bool, log *slog.Logger, resumed func() time.
 	if err != nil {
 		return nil, err
 	}
-	w := &wal{dir: dir, sync: sync, segmentBytes: walSegmentBytes, kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
-	w.pace.log, w.pace.resumed = log, resumed
+	w := &wal{dir: dir, sync: sync, segmentBytes: walSegmentBytes, every: opts.SyncEvery, failed: failed, kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	w.pace.log, w.pace.resumed = opts.Log, opts.Resumed
 	seg, end := uint64(1), int64(0)
 	if len(segs) > 0 {
 		seg = segs[len(segs)-1]
@@ -171,23 +179,30 @@ func tailBytes(path string, off int64) (int64, error) {
 const lazySyncEvery = 100 * time.Millisecond
 
 // syncer syncs whatever was appended each time startSync kicks it, and
-// every lazySyncEvery. Errors are left for the next syncUpTo of a writer,
-// which reports them.
+// every lazySyncEvery, or every w.every when that is set. Its syncs on
+// the period block, so that the process goes on serving while they run.
+// A failed sync goes to w.failed.
 func (w *wal) syncer() {
 	defer close(w.stopped)
-	ticker := time.NewTicker(lazySyncEvery)
+	period := lazySyncEvery
+	if w.every > 0 {
+		period = w.every
+	}
+	ticker := time.NewTicker(period)
 	defer ticker.Stop()
 	for {
+		background := true
 		select {
 		case <-w.stop:
 			return
 		case <-w.kick:
+			background = false
 		case <-ticker.C:
 		}
 		w.mu.Lock()
 		written := w.written
 		w.mu.Unlock()
-		_ = w.syncUpTo(written)
+		_ = w.syncTo(written, !background)
 	}
 }
 
@@ -276,6 +291,9 @@ func (w *wal) reserve(need int64) {
 // startSync has the syncer sync what was appended so far without waiting
 // for it.
 func (w *wal) startSync() {
+	if w.every > 0 {
+		return // the syncer's period covers it
+	}
 	select {
 	case w.kick <- struct{}{}:
 	default: // a sync is already due
@@ -290,7 +308,7 @@ func (w *wal) rotate() error {
 	if err := w.trimReserve(); err != nil {
 		return err
 	}
-	if err := datasync(w.f, &w.pace); err != nil {
+	if err := datasync(w.f, &w.pace, true); err != nil {
 		return err
 	}
 	w.synced.Store(w.written)
@@ -301,6 +319,12 @@ func (w *wal) rotate() error {
 // that arrive during a sync wait for it, and then either find their bytes
 // synced or sync once for everyone that wrote since: group commit.
 func (w *wal) syncUpTo(upTo int64) error {
+	return w.syncTo(upTo, true)
+}
+
+// syncTo is syncUpTo. A sync that no writer waits for passes mayKeep
+// false, so that it blocks in the kernel without holding the processor.
+func (w *wal) syncTo(upTo int64, mayKeep bool) error {
 	if w.synced.Load() >= upTo || !w.claimSync(upTo) {
 		return nil
 	}
@@ -309,7 +333,10 @@ func (w *wal) syncUpTo(upTo int64) error {
 	f, written := w.f, w.written
 	w.mu.Unlock()
 	if w.sync {
-		if err := datasync(f, &w.pace); err != nil {
+		if err := datasync(f, &w.pace, mayKeep); err != nil {
+			if w.failed != nil {
+				w.failed(err)
+			}
 			return err
 		}
 	}

@@ -15,14 +15,15 @@ func allocate(f *os.File, off, n int64) error {
 
 // datasync writes f's data, and the metadata needed to read it back, to
 // the disk. It skips the modification time, which fsync would journal too.
-// While pace allows it, the call keeps the goroutine's processor, because
-// RawSyscall does not tell the scheduler that it blocks.
-func datasync(f *os.File, pace *syncPace) error {
+// While mayKeep is set and pace allows it, the call keeps the goroutine's
+// processor, because RawSyscall does not tell the scheduler that it
+// blocks.
+func datasync(f *os.File, pace *syncPace, mayKeep bool) error {
 	fd := f.Fd()
 	return ignoringEINTR(func() error {
 		start := time.Now()
 		sync, keepsProcessor := blockingSync, false
-		if pace.keep(start) {
+		if pace.keep(start) && mayKeep {
 			sync, keepsProcessor = keptSync, true
 		}
 		err := sync(fd)

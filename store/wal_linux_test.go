@@ -3,9 +3,14 @@
 package store
 
 import (
+	"errors"
+	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"msgsys/internal/testkit"
 )
 
 // TestStalledKeptSyncSwitchesToBlocking slows the first sync that keeps
@@ -46,5 +51,36 @@ func TestStalledKeptSyncSwitchesToBlocking(t *testing.T) {
 	}
 	if got := blockingCalls.Load(); got < 4 {
 		t.Errorf("%d syncs blocked after the stall, want at least 4", got)
+	}
+}
+
+// TestFailedBackgroundSyncRefusesWrites fails the syncer's periodic sync,
+// which no writer waits for. The store must refuse later writes, since a
+// later sync of the same pages may report success although they were lost.
+func TestFailedBackgroundSyncRefusesWrites(t *testing.T) {
+	realBlocking := blockingSync
+	var failing atomic.Bool
+	blockingSync = func(fd uintptr) error {
+		if failing.Load() {
+			return syscall.EIO
+		}
+		return realBlocking(fd)
+	}
+	t.Cleanup(func() { blockingSync = realBlocking })
+
+	s, err := Open(filepath.Join(t.TempDir(), "store.db"), Options{SyncEvery: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	o := newOrigin("s1", 1)
+	failing.Store(true)
+	if _, _, err := s.ApplyAsync([]Op{o.login("ana")}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 5*time.Second, "the failed sync recorded", func() bool { return s.failure() != nil })
+	failing.Store(false)
+	if _, _, err := s.ApplyAsync([]Op{o.login("bia")}); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("write after a failed sync: %v, want the sync's error", err)
 	}
 }

@@ -14,6 +14,6 @@ func allocate(*os.File, int64, int64) error {
 
 // datasync syncs f with fsync, as fdatasync is Linux's. Every sync
 // blocks, so pace is not used.
-func datasync(f *os.File, _ *syncPace) error {
+func datasync(f *os.File, _ *syncPace, _ bool) error {
 	return f.Sync()
 }

@@ -90,6 +90,10 @@ func Command() *cli.Command {
 				PT: "quanto tempo uma escrita espera por um par antes que o par seja marcado como atrasado",
 				EN: "how long a write waits for a peer before the peer is marked lagging",
 			})},
+			&cli.DurationFlag{Name: "sync-every", EnvVars: []string{"MSGSYS_SYNC_EVERY"}, Usage: common.HelpText(lang.Text{
+				PT: "0: cada escrita espera o fsync do log antes da resposta; até 1s: a escrita que outro servidor já tem é respondida antes, e o log é sincronizado nesse intervalo (se todas as máquinas que a têm caírem juntas, perde-se até esse tempo de escritas)",
+				EN: "0: every write waits for the fsync of the log before its reply; up to 1s: a write that another server holds is answered before it, and the log is synced this often (a crash of every machine holding it at once loses up to this much of writes)",
+			})},
 			&cli.Float64Flag{Name: "rate-limit", Value: defaults.RateLimit, EnvVars: []string{"MSGSYS_RATE_LIMIT"}, Usage: common.HelpText(lang.Text{
 				PT: "publicações e mensagens diretas por segundo permitidas a um usuário (0: sem limite)",
 				EN: "posts and direct messages per second allowed to one user (0: no limit)",
@@ -124,6 +128,7 @@ func Command() *cli.Command {
 			cfg.Election.OKTimeout = c.Duration("election-timeout")
 			cfg.Replica.AckTimeout = c.Duration("ack-timeout")
 			cfg.RateLimit = c.Float64("rate-limit")
+			cfg.SyncEvery = c.Duration("sync-every")
 
 			cfg.Log = common.Logger(c, "server")
 			cfg.Clocks = common.Clocks(c, cfg.Log.With("server", cfg.Name))

@@ -114,7 +114,17 @@ func TestCoordinatorFailoverAndReturn(t *testing.T) {
 }
 
 func TestReadYourWritesWithConcurrentClients(t *testing.T) {
-	c := startCluster(t, 3)
+	// With --sync-every a write returns before its sync once a peer
+	// holds it, which must not change what reads see.
+	for _, every := range []time.Duration{0, 10 * time.Millisecond} {
+		t.Run(fmt.Sprintf("sync-every=%v", every), func(t *testing.T) {
+			readYourWrites(t, every)
+		})
+	}
+}
+
+func readYourWrites(t *testing.T, syncEvery time.Duration) {
+	c := startClusterWith(t, 3, func(cfg *Config) { cfg.SyncEvery = syncEvery })
 	setup := c.client()
 	setup.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
 
@@ -148,6 +158,14 @@ func TestReadYourWritesWithConcurrentClients(t *testing.T) {
 	waitFor(t, 5*time.Second, "identical dumps", func() bool {
 		first := dumpOf(t, c.servers["server-1"].server)
 		return dumpOf(t, c.servers["server-2"].server) == first && dumpOf(t, c.servers["server-3"].server) == first
+	})
+	waitFor(t, 5*time.Second, "every log synced", func() bool {
+		for _, n := range c.servers {
+			if n.server.Store().Unsynced() != 0 {
+				return false
+			}
+		}
+		return true
 	})
 }
 

@@ -74,6 +74,11 @@ type Config struct {
 	// bursts of RateBurst.
 	RateLimit float64
 	RateBurst int
+	// SyncEvery, when positive, acknowledges a write that a peer holds
+	// before this server's log is synced, and syncs the log every
+	// SyncEvery instead. Zero waits for the sync of each write
+	// (docs/replication.md, "Durability choices").
+	SyncEvery time.Duration
 
 	Election election.Config
 	Replica  replica.Config
@@ -178,9 +183,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	resumed := new(atomic.Int64)
 	st, err := store.Open(filepath.Join(cfg.Data, "server.db"), store.Options{
-		Timeout: 2 * time.Second,
-		Log:     cfg.Log.With("server", cfg.Name),
-		Resumed: func() time.Time { return time.Unix(0, resumed.Load()) },
+		Timeout:   2 * time.Second,
+		Log:       cfg.Log.With("server", cfg.Name),
+		Resumed:   func() time.Time { return time.Unix(0, resumed.Load()) },
+		SyncEvery: cfg.SyncEvery,
 	})
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("server: open store in %s (is another server using it?): %w", cfg.Data, err)
@@ -229,6 +235,10 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// MaxSyncEvery bounds Config.SyncEvery, and so the acknowledged writes
+// that a crash of every machine holding them at once could lose.
+const MaxSyncEvery = time.Second
+
 func validate(cfg *Config) error {
 	var missing []string
 	for name, value := range map[string]string{"name": cfg.Name, "addr": cfg.Addr, "data": cfg.Data, "broker": cfg.Broker, "pub": cfg.Pub, "sub": cfg.Sub, "reference": cfg.Reference} {
@@ -260,6 +270,9 @@ func validate(cfg *Config) error {
 	}
 	if cfg.QuietAfterStop <= 0 {
 		cfg.QuietAfterStop = DefaultConfig().QuietAfterStop
+	}
+	if cfg.SyncEvery < 0 || cfg.SyncEvery > MaxSyncEvery {
+		return fmt.Errorf("server: invalid sync-every %s: want 0 to %s", cfg.SyncEvery, MaxSyncEvery)
 	}
 	return nil
 }
@@ -312,7 +325,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	atomic.StoreInt64(&s.rank, rank)
 	s.log = s.log.With("rank", rank)
-	s.log.Info("server starting", "addr", s.cfg.Addr, "data", s.cfg.Data, "origin", s.origin, "clock", s.cfg.Clocks.Lamport.Value())
+	s.log.Info("server starting", "addr", s.cfg.Addr, "data", s.cfg.Data, "origin", s.origin, "clock", s.cfg.Clocks.Lamport.Value(), "sync_every", s.cfg.SyncEvery)
 	if err := s.writeInfo(); err != nil {
 		s.log.Warn("server info file not written", "err", err)
 	}
@@ -322,6 +335,7 @@ func (s *Server) Run(ctx context.Context) error {
 	replicaCfg.Store, replicaCfg.Clocks, replicaCfg.Log = s.store, s.cfg.Clocks, s.log
 	replicaCfg.OnApply = s.countMessages
 	replicaCfg.ClusterKey = s.cfg.ClusterKey
+	replicaCfg.AckBeforeSync = s.cfg.SyncEvery > 0
 	s.replica = replica.New(replicaCfg)
 
 	electionCfg := s.cfg.Election
