@@ -62,6 +62,18 @@ func setHelpLanguage(l string) {
 	cli.FlagStringer = help.flagStringer
 	command := builtinHelpCommand()
 	command.Usage, command.ArgsUsage = help.helpCommandUsage, help.helpCommandArgsUsage
+	// A new slice also drops the help flag that urfave/cli appends to the
+	// command when it runs it, which is in the language of an earlier call.
+	command.Flags = []cli.Flag{helpLangFlag()}
+}
+
+// helpLangFlag is the --lang flag of a command whose only text for people
+// is its help, such as help and version.
+func helpLangFlag() cli.Flag {
+	return &cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: common.HelpText(lang.Text{
+		PT: "idioma desta ajuda: pt ou en",
+		EN: "language of this help: pt or en",
+	})}
 }
 
 // textPrintVersion describes the version command and the --version flag.

@@ -34,10 +34,11 @@ func main() {
 	err := app.Run(os.Args)
 	stopProfile()
 	if err != nil {
-		// Errors of the operating system, such as a port in use or a data
-		// directory that cannot be created, end in the person's language.
-		fmt.Fprintln(os.Stderr, "msgsys:", lang.Describe(err, l))
-		os.Exit(1)
+		// Usage errors and the errors of the operating system, such as a
+		// port in use or a data directory that cannot be created, read in
+		// the person's language.
+		fmt.Fprintln(os.Stderr, "msgsys:", describeError(err, l))
+		os.Exit(exitStatus(err))
 	}
 }
 
@@ -51,7 +52,11 @@ func newApp(l string) *cli.App {
 			EN: "distributed instant messaging: broker, reference, replicated servers, clients and bots",
 		}),
 		Version: version,
-		Flags:   common.GlobalFlags(),
+		Flags:   append(common.GlobalFlags(), globalLangFlag()),
+		Before:  applyGlobalLang,
+		// main prints the error that Run returns and exits with its
+		// status, instead of urfave/cli printing it in English.
+		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			reference.Command(),
 			broker.Command(),
@@ -66,6 +71,7 @@ func newApp(l string) *cli.App {
 			{
 				Name:  "version",
 				Usage: common.HelpText(textPrintVersion),
+				Flags: []cli.Flag{helpLangFlag()},
 				Action: func(c *cli.Context) error {
 					fmt.Println("msgsys", version)
 					return nil
@@ -74,7 +80,33 @@ func newApp(l string) *cli.App {
 		},
 	}
 	rejectArguments(app.Commands)
+	handleUsageErrors(app, l)
 	return app
+}
+
+// globalLangFlag is the --lang flag before the command. It reads no
+// environment variable, so it is set only when given, and an unsupported
+// MSGSYS_LANG fails only the commands that read it.
+func globalLangFlag() cli.Flag {
+	return &cli.StringFlag{Name: "lang", Usage: common.HelpText(lang.Text{
+		PT: "idioma do texto para pessoas: pt ou en, também no comando que vem depois, a menos que ele receba o próprio --lang (padrão: o de MSGSYS_LANG, senão o do locale, senão pt)",
+		EN: "language of text for people: pt or en, also in the command that follows unless it gets its own --lang (default: from MSGSYS_LANG, else from the locale, else pt)",
+	})}
+}
+
+// applyGlobalLang makes a --lang given before the command the default of
+// the command's own --lang by setting MSGSYS_LANG, which that flag reads
+// when it is not given. urfave/cli reads a command's environment variables
+// when it parses the command's flags, after this runs.
+func applyGlobalLang(c *cli.Context) error {
+	if !c.IsSet("lang") {
+		return nil
+	}
+	value := c.String("lang")
+	if _, err := lang.Parse(value); err != nil {
+		return err
+	}
+	return os.Setenv("MSGSYS_LANG", value)
 }
 
 // textUnexpectedArgument is the error of a command given a word that is

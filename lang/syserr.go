@@ -39,39 +39,76 @@ func SystemError(err error, l string) string {
 	if l == EN {
 		return err.Error()
 	}
-	var errno syscall.Errno
-	if !errors.As(err, &errno) {
-		var dns *net.DNSError
-		if errors.As(err, &dns) && dns.IsNotFound {
-			return "nome de máquina desconhecido: " + dns.Name
-		}
-		return err.Error()
-	}
-	text, ok := systemTexts[errno]
+	reason, ok := SystemReason(err, l)
 	if !ok {
 		return err.Error()
+	}
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		// An unknown host: the reason names it.
+		return reason
 	}
 
 	var path *fs.PathError
 	var op *net.OpError
 	switch {
 	case errors.As(err, &path):
-		return path.Path + ": " + text
+		return path.Path + ": " + reason
 	case errors.As(err, &op) && op.Addr != nil:
-		return op.Addr.String() + ": " + text
+		return op.Addr.String() + ": " + reason
 	}
-	return text
+	return reason
 }
 
-// Describe is err's text in language l with the innermost error of the
-// operating system described as SystemError does, keeping the context that
-// the wrapping errors add in front of it, such as "server: data directory:
+// SystemReason describes in language l the error of the operating system
+// that err wraps, without the path or address it concerns, such as
+// "endereço já em uso". A host name that the resolver does not know gives
+// "nome de máquina desconhecido: HOST". ok is false for any other error,
+// such as an errno that systemTexts does not list. In English the reason
+// is the error's own text.
+func SystemReason(err error, l string) (reason string, ok bool) {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		if l == EN {
+			return errno.Error(), true
+		}
+		reason, ok = systemTexts[errno]
+		return reason, ok
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		if l == EN {
+			return dns.Error(), true
+		}
+		return "nome de máquina desconhecido: " + dns.Name, true
+	}
+	return "", false
+}
+
+// Describer is an error that words itself for people, such as a role's
+// start-up error, whose Portuguese text is more than a translation of its
+// English one.
+type Describer interface {
+	error
+	// Describe returns the error's text in language l.
+	Describe(l string) string
+}
+
+// Describe is err's text in language l. The outermost Describer in err
+// describes itself, else the innermost error of the operating system is
+// described as SystemError does. Either way the context that the wrapping
+// errors add in front stays, such as "server: data directory:
 // /data: permissão negada". Other errors keep their text.
 func Describe(err error, l string) string {
 	text := err.Error()
 	if l == EN {
 		return text
 	}
+	var describer Describer
+	if errors.As(err, &describer) {
+		return replaceSuffix(text, describer.Error(), describer.Describe(l))
+	}
+
 	var path *fs.PathError
 	var op *net.OpError
 	var inner error
@@ -83,9 +120,15 @@ func Describe(err error, l string) string {
 	default:
 		return text
 	}
-	described := SystemError(inner, l)
-	if described == inner.Error() || !strings.HasSuffix(text, inner.Error()) {
+	return replaceSuffix(text, inner.Error(), SystemError(inner, l))
+}
+
+// replaceSuffix returns text with its end old replaced by described, or
+// text unchanged when it does not end with old, as when a wrapping error
+// wrote the inner one in the middle of its own text.
+func replaceSuffix(text, old, described string) string {
+	if described == old || !strings.HasSuffix(text, old) {
 		return text
 	}
-	return strings.TrimSuffix(text, inner.Error()) + described
+	return strings.TrimSuffix(text, old) + described
 }

@@ -62,3 +62,49 @@ func TestDescribeKeepsContext(t *testing.T) {
 		}
 	}
 }
+
+func TestSystemReasonWithoutAddress(t *testing.T) {
+	bind := &net.OpError{Op: "listen", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}, Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}
+	cases := []struct {
+		name   string
+		err    error
+		l      string
+		want   string
+		wantOK bool
+	}{
+		{"port in use", bind, PT, "endereço já em uso", true},
+		{"port in use in english", bind, EN, "address already in use", true},
+		{"denied path", &fs.PathError{Op: "open", Path: "/data/x", Err: syscall.EACCES}, PT, "permissão negada", true},
+		{"unknown host", &net.DNSError{Err: "no such host", Name: "servidor-9", IsNotFound: true}, PT, "nome de máquina desconhecido: servidor-9", true},
+		{"errno not listed", syscall.ENOTSOCK, PT, "", false},
+		{"not a system error", errors.New("store: corrupt page"), PT, "", false},
+	}
+	for _, c := range cases {
+		got, ok := SystemReason(c.err, c.l)
+		if got != c.want || ok != c.wantOK {
+			t.Errorf("%s: SystemReason = %q, %v, want %q, %v", c.name, got, ok, c.want, c.wantOK)
+		}
+	}
+}
+
+// wordedError is a Describer with a fixed Portuguese text.
+type wordedError struct{ pt string }
+
+func (e wordedError) Error() string { return "english text" }
+
+func (e wordedError) Describe(l string) string { return e.pt }
+
+func TestDescribeUsesDescriber(t *testing.T) {
+	err := fmt.Errorf("outer: %w", wordedError{pt: "texto em português"})
+	if got, want := Describe(err, PT), "outer: texto em português"; got != want {
+		t.Errorf("Describe(pt) = %q, want %q", got, want)
+	}
+	if got, want := Describe(err, EN), "outer: english text"; got != want {
+		t.Errorf("Describe(en) = %q, want %q", got, want)
+	}
+
+	inside := fmt.Errorf("outer (%w) after", wordedError{pt: "texto em português"})
+	if got := Describe(inside, PT); got != inside.Error() {
+		t.Errorf("Describe(pt) of a Describer inside the text = %q, want the text unchanged", got)
+	}
+}

@@ -68,8 +68,11 @@ var (
 	// ErrMessageTooLarge is returned when a peer sends more than
 	// MaxMessageBytes in one message; the connection is then closed.
 	ErrMessageTooLarge = errors.New("proto: message exceeds the transport limit")
-	errEmptyMessage    = errors.New("proto: a message needs at least one frame")
-	errSelfConnect     = errors.New("connected to itself: nothing listens there")
+	// ErrNotTCP is wrapped in the error for an endpoint that does not
+	// start with tcp://, such as ipc:///tmp/x or a bare host:port.
+	ErrNotTCP       = errors.New("only tcp:// is supported")
+	errEmptyMessage = errors.New("proto: a message needs at least one frame")
+	errSelfConnect  = errors.New("connected to itself: nothing listens there")
 )
 
 // Conn is one ZMTP 3.0 connection. zmq4 performs the greeting and the
@@ -587,7 +590,7 @@ func DialAs(ctx context.Context, endpoint string, typ zmq4.SocketType, timeout t
 func tcpAddress(endpoint string, bind bool) (string, error) {
 	rest, ok := strings.CutPrefix(endpoint, "tcp://")
 	if !ok {
-		return "", fmt.Errorf("proto: endpoint %q: only tcp:// is supported", endpoint)
+		return "", fmt.Errorf("proto: endpoint %q: %w", endpoint, ErrNotTCP)
 	}
 	host, port, err := net.SplitHostPort(rest)
 	if err != nil {

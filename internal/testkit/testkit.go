@@ -1,10 +1,14 @@
 // Package testkit holds the helpers that the tests of several packages
-// share: waiting for a condition with a deadline, and a buffer that a
-// process's goroutines write logs to while a test reads them.
+// share: waiting for a condition with a deadline, a buffer that a
+// process's goroutines write logs to while a test reads them, and loopback
+// ports.
 package testkit
 
 import (
 	"bytes"
+	"math/rand/v2"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -69,4 +73,45 @@ func (b *Buffer) Lines(parts ...string) []string {
 		}
 	}
 	return found
+}
+
+// Loopback ports for tests lie from loopbackFrom to loopbackTo, below the
+// ephemeral ranges (Linux 32768-60999, BSD and macOS from 49152), where
+// the system picks the port of any outgoing connection on the machine.
+const (
+	loopbackFrom = 21000
+	loopbackTo   = 29999
+)
+
+// ListenLoopback returns a TCP listener on a loopback port that it holds
+// until the test ends, for tests of a port in use.
+func ListenLoopback(tb testing.TB) net.Listener {
+	tb.Helper()
+	for range 100 {
+		port := loopbackFrom + rand.IntN(loopbackTo-loopbackFrom+1)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		tb.Cleanup(func() { ln.Close() })
+		return ln
+	}
+	tb.Fatalf("no free loopback port from %d to %d after 100 tries", loopbackFrom, loopbackTo)
+	return nil
+}
+
+// LoopbackPorts returns n distinct loopback TCP ports that were free a
+// moment ago.
+func LoopbackPorts(tb testing.TB, n int) []int {
+	tb.Helper()
+	ports := make([]int, n)
+	listeners := make([]net.Listener, n)
+	for i := range n {
+		listeners[i] = ListenLoopback(tb)
+		ports[i] = listeners[i].Addr().(*net.TCPAddr).Port
+	}
+	for _, ln := range listeners {
+		ln.Close()
+	}
+	return ports
 }

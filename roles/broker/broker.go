@@ -17,6 +17,7 @@ import (
 
 	"msgsys/lang"
 	"msgsys/proto"
+	"msgsys/roles/common"
 )
 
 // Config is the configuration of a Broker.
@@ -164,12 +165,13 @@ func New(cfg Config) (*Broker, error) {
 		typ      zmq4.SocketType
 		target   **proto.Listener
 		name     string
+		port     string // Portuguese name of the side, for StartError.Resource
 	}
 	bindings := []binding{
-		{cfg.Frontend, proto.Router, &b.frontend, "frontend"},
-		{cfg.Backend, proto.Dealer, &b.backend, "backend"},
-		{cfg.XSub, proto.XSub, &b.xsub, "xsub"},
-		{cfg.XPub, proto.XPub, &b.xpub, "xpub"},
+		{cfg.Frontend, proto.Router, &b.frontend, "frontend", "a porta de clientes"},
+		{cfg.Backend, proto.Dealer, &b.backend, "backend", "a porta de servidores"},
+		{cfg.XSub, proto.XSub, &b.xsub, "xsub", "a porta de publicadores"},
+		{cfg.XPub, proto.XPub, &b.xpub, "xpub", "a porta de assinantes"},
 	}
 	for _, bind := range bindings {
 		if bind.endpoint == "" {
@@ -178,7 +180,10 @@ func New(cfg Config) (*Broker, error) {
 		ln, err := proto.Listen(bind.endpoint, bind.typ, b.log.With("side", bind.name))
 		if err != nil {
 			b.Close()
-			return nil, fmt.Errorf("broker: %s: %w", bind.name, err)
+			return nil, &common.StartError{
+				Role: "broker", Context: "broker: " + bind.name,
+				Resource: bind.port, Target: bind.endpoint, Err: err,
+			}
 		}
 		*bind.target = ln
 	}

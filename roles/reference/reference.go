@@ -26,6 +26,7 @@ import (
 
 	"msgsys/lang"
 	"msgsys/proto"
+	"msgsys/roles/common"
 )
 
 // Defaults of Config.
@@ -129,7 +130,10 @@ func New(cfg Config) (*Reference, error) {
 	ln, err := proto.Listen(cfg.Bind, proto.Router, log)
 	if err != nil {
 		reg.close()
-		return nil, fmt.Errorf("reference: %w", err)
+		return nil, &common.StartError{
+			Role: "reference", Context: "reference",
+			Resource: "a porta de servidores", Target: cfg.Bind, Err: err,
+		}
 	}
 
 	r := &Reference{cfg: cfg, log: log, listener: ln, registry: reg}

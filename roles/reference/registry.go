@@ -16,6 +16,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"msgsys/proto"
+	"msgsys/roles/common"
 )
 
 // Layout of the registration file, one bbolt file with two buckets:
@@ -84,15 +85,26 @@ type touchResult struct {
 // openRegistry opens or creates the bbolt file at path and loads every
 // registration.
 func openRegistry(path string) (*registry, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("reference: create data directory: %w", err)
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, &common.StartError{
+			Role: "reference", Context: "reference: create data directory", Failure: common.CreateFailed,
+			Resource: "o diretório de dados", Target: dir, Err: err,
+		}
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
 	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("reference: %s is locked by another process, probably another reference on the same data directory", path)
+		return nil, &common.StartError{
+			Role: "reference", Context: "reference", Failure: common.Locked,
+			Resource: "o diretório de dados", Target: dir, Holder: "outra referência",
+			Err: fmt.Errorf("%s is locked by another process, probably another reference on the same data directory", path),
+		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reference: open %s: %w", path, err)
+		return nil, &common.StartError{
+			Role: "reference", Context: "reference: open " + path,
+			Resource: "o arquivo de registros", Target: path, Err: err,
+		}
 	}
 
 	reg := &registry{db: db, entries: make(map[string]*entry)}

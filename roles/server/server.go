@@ -21,6 +21,7 @@ import (
 	"msgsys/election"
 	"msgsys/proto"
 	"msgsys/replica"
+	"msgsys/roles/common"
 	"msgsys/store"
 )
 
@@ -179,20 +180,30 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
-		return nil, fmt.Errorf("server: data directory: %w", err)
+		return nil, &common.StartError{
+			Role: "server", Context: "server: data directory", Failure: common.CreateFailed,
+			Resource: "o diretório de dados", Target: cfg.Data, Err: err,
+		}
 	}
 	resumed := new(atomic.Int64)
-	st, err := store.Open(filepath.Join(cfg.Data, "server.db"), store.Options{
+	storePath := filepath.Join(cfg.Data, "server.db")
+	st, err := store.Open(storePath, store.Options{
 		Timeout:   2 * time.Second,
 		Log:       cfg.Log.With("server", cfg.Name),
 		Resumed:   func() time.Time { return time.Unix(0, resumed.Load()) },
 		SyncEvery: cfg.SyncEvery,
 	})
 	if errors.Is(err, store.ErrLocked) {
-		return nil, fmt.Errorf("server: open store in %s (is another server using it?): %w", cfg.Data, err)
+		return nil, &common.StartError{
+			Role: "server", Context: fmt.Sprintf("server: open store in %s (is another server using it?)", cfg.Data),
+			Failure: common.Locked, Resource: "o diretório de dados", Target: cfg.Data, Holder: "outro servidor", Err: err,
+		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("server: open store in %s: %w", cfg.Data, err)
+		return nil, &common.StartError{
+			Role: "server", Context: "server: open store in " + cfg.Data,
+			Resource: "o banco de dados", Target: storePath, Err: err,
+		}
 	}
 	if rec := st.Recovery(); rec != (store.Recovery{}) {
 		cfg.Log.Info("store recovered", "server", cfg.Name, "unclean", rec.Unclean, "rebuilt", rec.Rebuilt, "replayed", rec.Replayed, "seeded", rec.Seeded, "refilled", rec.Refilled, "tail_cut_bytes", rec.TailCut)
@@ -209,7 +220,10 @@ func New(cfg Config) (*Server, error) {
 	ln, err := proto.Listen(cfg.Bind, proto.Router, cfg.Log)
 	if err != nil {
 		st.Close()
-		return nil, err
+		return nil, &common.StartError{
+			Role: "server", Context: "server",
+			Resource: "a porta entre servidores", Target: cfg.Bind, Err: err,
+		}
 	}
 	ln.RequireKey(cfg.ClusterKey)
 	if strings.HasSuffix(cfg.Addr, ":0") {
@@ -255,7 +269,11 @@ func validate(cfg *Config) error {
 	if cfg.Bind == "" {
 		i := strings.LastIndex(cfg.Addr, ":")
 		if i < 0 || !strings.HasPrefix(cfg.Addr, "tcp://") {
-			return fmt.Errorf("server: invalid addr %q: want tcp://HOST:PORT", cfg.Addr)
+			return &common.StartError{
+				Role: "server", Context: "server", Failure: common.InvalidEndpoint,
+				Resource: "a porta entre servidores", Target: cfg.Addr,
+				Err: fmt.Errorf("invalid addr %q: want tcp://HOST:PORT", cfg.Addr),
+			}
 		}
 		cfg.Bind = "tcp://*" + cfg.Addr[i:]
 	}

@@ -1,0 +1,118 @@
+package common
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"msgsys/internal/testkit"
+	"msgsys/lang"
+	"msgsys/proto"
+)
+
+// busyEndpoint returns the endpoint of a listener that the test holds.
+func busyEndpoint(t *testing.T) string {
+	t.Helper()
+	return "tcp://" + testkit.ListenLoopback(t).Addr().String()
+}
+
+// listenError returns the error of proto.Listen on endpoint.
+func listenError(t *testing.T, endpoint string) error {
+	t.Helper()
+	ln, err := proto.Listen(endpoint, proto.Router, nil)
+	if err == nil {
+		ln.Close()
+		t.Fatalf("proto.Listen(%q) succeeded", endpoint)
+	}
+	return err
+}
+
+func TestStartErrorDescribe(t *testing.T) {
+	busy := busyEndpoint(t)
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	underFile := filepath.Join(file, "data")
+	notDir := os.MkdirAll(underFile, 0o755)
+	if notDir == nil {
+		t.Fatalf("MkdirAll(%q) succeeded", underFile)
+	}
+
+	cases := []struct {
+		name string
+		err  *StartError
+		want string
+	}{
+		{"port in use",
+			&StartError{Role: "broker", Context: "broker: frontend", Resource: "a porta de clientes", Target: busy, Err: listenError(t, busy)},
+			"broker: não foi possível abrir a porta de clientes " + busy + ": endereço já em uso"},
+		{"other scheme",
+			&StartError{Role: "broker", Context: "broker: xsub", Resource: "a porta de publicadores", Target: "ipc:///tmp/x", Err: listenError(t, "ipc:///tmp/x")},
+			`broker: endpoint inválido para a porta de publicadores: "ipc:///tmp/x" (use tcp://HOST:PORTA)`},
+		{"missing port",
+			&StartError{Role: "reference", Context: "reference", Resource: "a porta de servidores", Target: "tcp://127.0.0.1", Err: listenError(t, "tcp://127.0.0.1")},
+			`reference: endpoint inválido para a porta de servidores: "tcp://127.0.0.1" (use tcp://HOST:PORTA)`},
+		{"port out of range",
+			&StartError{Role: "server", Context: "server", Resource: "a porta entre servidores", Target: "tcp://127.0.0.1:99999", Err: listenError(t, "tcp://127.0.0.1:99999")},
+			`server: endpoint inválido para a porta entre servidores: "tcp://127.0.0.1:99999" (use tcp://HOST:PORTA)`},
+		{"invalid endpoint",
+			&StartError{Role: "server", Context: "server", Failure: InvalidEndpoint, Resource: "a porta entre servidores", Target: "foo", Err: errors.New(`invalid addr "foo": want tcp://HOST:PORT`)},
+			`server: endpoint inválido para a porta entre servidores: "foo" (use tcp://HOST:PORTA)`},
+		{"directory under a file",
+			&StartError{Role: "server", Context: "server: data directory", Failure: CreateFailed, Resource: "o diretório de dados", Target: underFile, Err: notDir},
+			"server: não foi possível criar o diretório de dados " + underFile + ": " + file + ": não é um diretório"},
+		{"path error without errno",
+			&StartError{Role: "reference", Context: "reference: open /d/reference.db", Resource: "o arquivo de registros", Target: "/d/reference.db",
+				Err: &os.PathError{Op: "open", Path: "/d/reference.db", Err: os.ErrPermission}},
+			"reference: não foi possível abrir o arquivo de registros /d/reference.db: open /d/reference.db: permission denied"},
+		{"locked",
+			&StartError{Role: "server", Context: "server: open store in /d (is another server using it?)", Failure: Locked, Resource: "o diretório de dados", Target: "/d", Holder: "outro servidor",
+				Err: errors.New("store: failed to open /d/server.db: store: file locked by another process: timeout")},
+			"server: o diretório de dados /d está em uso por outro processo, provavelmente outro servidor com o mesmo --data"},
+		{"no system error",
+			&StartError{Role: "server", Context: "server: open store in /d", Resource: "o banco de dados", Target: "/d/server.db",
+				Err: errors.New("store: failed to open /d/server.db: store: corrupt data")},
+			"server: não foi possível abrir o banco de dados /d/server.db: store: failed to open /d/server.db: store: corrupt data"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := c.err.Describe(lang.PT); got != c.want {
+				t.Errorf("Describe(pt) = %q, want %q", got, c.want)
+			}
+			if got, want := c.err.Describe(lang.EN), c.err.Context+": "+c.err.Err.Error(); got != want {
+				t.Errorf("Describe(en) = %q, want %q", got, want)
+			}
+			if got := c.err.Error(); got != c.err.Context+": "+c.err.Err.Error() {
+				t.Errorf("Error() = %q, want the context and the cause", got)
+			}
+		})
+	}
+}
+
+func TestStartErrorPermissionDenied(t *testing.T) {
+	err := &StartError{Role: "server", Context: "server: data directory", Failure: CreateFailed, Resource: "o diretório de dados", Target: "/data/x",
+		Err: &os.PathError{Op: "mkdir", Path: "/data/x", Err: syscall.EACCES}}
+	if got, want := err.Describe(lang.PT), "server: não foi possível criar o diretório de dados /data/x: permissão negada"; got != want {
+		t.Errorf("Describe(pt) = %q, want %q", got, want)
+	}
+}
+
+func TestStartErrorThroughDescribe(t *testing.T) {
+	busy := busyEndpoint(t)
+	start := &StartError{Role: "broker", Context: "broker: backend", Resource: "a porta de servidores", Target: busy, Err: listenError(t, busy)}
+	wrapped := fmt.Errorf("cluster: %w", start)
+
+	if got, want := lang.Describe(wrapped, lang.PT), "cluster: broker: não foi possível abrir a porta de servidores "+busy+": endereço já em uso"; got != want {
+		t.Errorf("lang.Describe(pt) = %q, want %q", got, want)
+	}
+	if got, want := lang.Describe(wrapped, lang.EN), wrapped.Error(); got != want {
+		t.Errorf("lang.Describe(en) = %q, want %q", got, want)
+	}
+	if !errors.Is(wrapped, syscall.EADDRINUSE) {
+		t.Errorf("%v does not wrap EADDRINUSE", wrapped)
+	}
+}

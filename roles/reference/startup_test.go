@@ -1,0 +1,60 @@
+package reference
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"msgsys/internal/testkit"
+	"msgsys/lang"
+)
+
+func TestStartErrorsInPortuguese(t *testing.T) {
+	ln := testkit.ListenLoopback(t)
+	busy := "tcp://" + ln.Addr().String()
+
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	locked := t.TempDir()
+	lockedDB, err := bolt.Open(filepath.Join(locked, dbFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lockedDB.Close()
+
+	cases := []struct {
+		name, bind, dir, pt, en string
+	}{
+		{"port in use", busy, t.TempDir(),
+			"reference: não foi possível abrir a porta de servidores " + busy + ": endereço já em uso",
+			"reference: proto: bind " + busy + ": listen tcp " + ln.Addr().String() + ": bind: address already in use"},
+		{"directory under a file", busy, filepath.Join(file, "data"),
+			"reference: não foi possível criar o diretório de dados " + filepath.Join(file, "data") + ": " + file + ": não é um diretório",
+			"reference: create data directory: mkdir " + file + ": not a directory"},
+		{"directory in use", busy, locked,
+			"reference: o diretório de dados " + locked + " está em uso por outro processo, provavelmente outra referência com o mesmo --data",
+			"reference: " + filepath.Join(locked, dbFile) + " is locked by another process, probably another reference on the same data directory"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Bind = c.bind
+			cfg.DataDir = c.dir
+			ref, err := New(cfg)
+			if err == nil {
+				ref.Close()
+				t.Fatal("New succeeded, want an error")
+			}
+			if got := lang.Describe(err, lang.PT); got != c.pt {
+				t.Errorf("pt = %q, want %q", got, c.pt)
+			}
+			if got := lang.Describe(err, lang.EN); got != c.en {
+				t.Errorf("en = %q, want %q", got, c.en)
+			}
+		})
+	}
+}

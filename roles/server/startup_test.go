@@ -1,0 +1,99 @@
+package server
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"msgsys/internal/testkit"
+	"msgsys/lang"
+	"msgsys/store"
+)
+
+// startupConfig is a server configuration that New accepts. New connects
+// to nothing, so the endpoints of the broker, the proxy and the reference
+// need no listener. The tests make New fail before it binds Addr.
+func startupConfig(t *testing.T) Config {
+	cfg := DefaultConfig()
+	cfg.Name = "server-1"
+	cfg.Addr = "tcp://127.0.0.1:0"
+	cfg.Data = filepath.Join(t.TempDir(), "server-1")
+	cfg.Broker, cfg.Pub, cfg.Sub, cfg.Reference = "tcp://127.0.0.1:1", "tcp://127.0.0.1:2", "tcp://127.0.0.1:3", "tcp://127.0.0.1:4"
+	cfg.Log = testLogger(t)
+	return cfg
+}
+
+// startError returns the error of New for cfg, as main prints it in pt
+// and in en.
+func startError(t *testing.T, cfg Config) (pt, en string) {
+	t.Helper()
+	s, err := New(cfg)
+	if err == nil {
+		s.store.Close()
+		s.peerLn.Close()
+		t.Fatal("New succeeded, want an error")
+	}
+	return lang.Describe(err, lang.PT), lang.Describe(err, lang.EN)
+}
+
+func TestStartErrorPortInUse(t *testing.T) {
+	ln := testkit.ListenLoopback(t)
+	cfg := startupConfig(t)
+	cfg.Bind = "tcp://" + ln.Addr().String()
+
+	pt, en := startError(t, cfg)
+	if want := "server: não foi possível abrir a porta entre servidores " + cfg.Bind + ": endereço já em uso"; pt != want {
+		t.Errorf("pt = %q, want %q", pt, want)
+	}
+	if want := "server: proto: bind " + cfg.Bind + ": listen tcp " + ln.Addr().String() + ": bind: address already in use"; en != want {
+		t.Errorf("en = %q, want %q", en, want)
+	}
+}
+
+func TestStartErrorDataDirectoryUnderFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := startupConfig(t)
+	cfg.Data = filepath.Join(file, "data")
+
+	pt, en := startError(t, cfg)
+	if want := "server: não foi possível criar o diretório de dados " + cfg.Data + ": " + file + ": não é um diretório"; pt != want {
+		t.Errorf("pt = %q, want %q", pt, want)
+	}
+	if want := "server: data directory: mkdir " + file + ": not a directory"; en != want {
+		t.Errorf("en = %q, want %q", en, want)
+	}
+}
+
+func TestStartErrorInvalidAddr(t *testing.T) {
+	cfg := startupConfig(t)
+	cfg.Addr = "127.0.0.1:5560"
+
+	pt, en := startError(t, cfg)
+	if want := `server: endpoint inválido para a porta entre servidores: "127.0.0.1:5560" (use tcp://HOST:PORTA)`; pt != want {
+		t.Errorf("pt = %q, want %q", pt, want)
+	}
+	if want := `server: invalid addr "127.0.0.1:5560": want tcp://HOST:PORT`; en != want {
+		t.Errorf("en = %q, want %q", en, want)
+	}
+}
+
+// TestStartErrorDataLocked waits the 2 s that New waits for the lock.
+func TestStartErrorDataLocked(t *testing.T) {
+	cfg := startupConfig(t)
+	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lockedStore, err := store.Open(filepath.Join(cfg.Data, "server.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lockedStore.Close()
+
+	pt, _ := startError(t, cfg)
+	if want := "server: o diretório de dados " + cfg.Data + " está em uso por outro processo, provavelmente outro servidor com o mesmo --data"; pt != want {
+		t.Errorf("pt = %q, want %q", pt, want)
+	}
+}

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"msgsys/internal/testkit"
+	"msgsys/lang"
+)
+
+// msgsysRun is the outcome of one run of the binary.
+type msgsysRun struct {
+	stdout, stderr string
+	status         int
+}
+
+// lastLine is the last line that the run wrote to stderr.
+func (r msgsysRun) lastLine() string {
+	lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+// runMsgsys runs the binary with args and a locale-free environment plus
+// env, and returns its output and exit status.
+func runMsgsys(t *testing.T, args []string, env ...string) msgsysRun {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "LC_ALL=", "LC_MESSAGES=", "LANG=", "MSGSYS_LANG=",
+		"GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+	cmd.Env = append(cmd.Env, env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("msgsys %s did not run: %v", strings.Join(args, " "), err)
+	}
+	return msgsysRun{stdout: stdout.String(), stderr: stderr.String(), status: cmd.ProcessState.ExitCode()}
+}
+
+func TestLangFlagAccepted(t *testing.T) {
+	cases := [][]string{
+		{"--lang", "en", "--help"},
+		{"--lang=en", "--help"},
+		{"--lang", "en", "--version"},
+		{"--lang", "en", "version"},
+		{"version", "--lang", "en"},
+		{"version", "--lang", "en", "--help"},
+		{"help", "--lang", "en"},
+		{"help", "--lang", "en", "server"},
+		{"bench", "help", "--lang", "en"},
+	}
+	for _, args := range cases {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			run := runMsgsys(t, args, "LANG=pt_BR.UTF-8")
+			if run.status != 0 {
+				t.Errorf("exit status %d, want 0\nstderr:\n%s", run.status, run.stderr)
+			}
+			if strings.Contains(run.stdout+run.stderr, "not defined") {
+				t.Errorf("output rejects a flag:\n%s%s", run.stdout, run.stderr)
+			}
+			if strings.Contains(run.stdout, "NOME:") || strings.Contains(run.stdout, "OPÇÕES") {
+				t.Errorf("help is in Portuguese:\n%s", run.stdout)
+			}
+		})
+	}
+}
+
+func TestGlobalLangAppliesToCommand(t *testing.T) {
+	absent := filepath.Join(t.TempDir(), "absent")
+	cases := []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		{"english before command", []string{"--lang", "en", "dump", "--data", absent}, []string{"LANG=pt_BR.UTF-8"}, "dump: no store: data directory"},
+		{"over environment", []string{"--lang", "en", "dump", "--data", absent}, []string{"MSGSYS_LANG=pt"}, "dump: no store: data directory"},
+		{"command flag wins", []string{"--lang", "en", "dump", "--lang", "pt", "--data", absent}, nil, "dump: arquivo de dados não encontrado"},
+		{"portuguese before command", []string{"--lang", "pt", "dump", "--data", absent}, []string{"LANG=en_US.UTF-8"}, "dump: arquivo de dados não encontrado"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			run := runMsgsys(t, c.args, c.env...)
+			if run.status == 0 {
+				t.Fatalf("msgsys %s succeeded", strings.Join(c.args, " "))
+			}
+			if !strings.Contains(run.lastLine(), c.want) {
+				t.Errorf("last line %q lacks %q", run.lastLine(), c.want)
+			}
+		})
+	}
+}
+
+func TestGlobalLangUnsupportedRejected(t *testing.T) {
+	run := runMsgsys(t, []string{"--lang", "fr", "version"})
+	if run.status == 0 {
+		t.Fatalf("msgsys --lang fr version succeeded:\n%s", run.stdout)
+	}
+	if want := `msgsys: idioma "fr" não suportado: use pt ou en`; run.lastLine() != want {
+		t.Errorf("last line %q, want %q", run.lastLine(), want)
+	}
+
+	// The flag before the command reads no environment variable, so a
+	// command that shows no text for people ignores MSGSYS_LANG.
+	run = runMsgsys(t, []string{"version"}, "MSGSYS_LANG=fr")
+	if run.status != 0 {
+		t.Errorf("msgsys version with MSGSYS_LANG=fr: exit status %d, want 0\n%s", run.status, run.stderr)
+	}
+}
+
+// englishUsageWords are words of the English usage errors that a
+// Portuguese run must not show.
+var englishUsageWords = []string{
+	"Incorrect Usage", "flag provided but not defined", "flag needs an argument",
+	"invalid value", "invalid boolean value", "could not parse", "No help topic",
+}
+
+func TestUsageErrorsPerLanguage(t *testing.T) {
+	cases := []struct {
+		name   string
+		args   []string
+		env    []string
+		pt, en string // last line of stderr
+		status int
+	}{
+		{"unknown flag", []string{"-x"}, nil,
+			"msgsys: opção não definida: -x", "msgsys: flag provided but not defined: -x", 1},
+		{"unknown command flag", []string{"version", "-x"}, nil,
+			"msgsys: opção não definida: -x", "msgsys: flag provided but not defined: -x", 1},
+		{"missing value", []string{"client", "--history"}, nil,
+			"msgsys: a opção -history precisa de um valor", "msgsys: flag needs an argument: -history", 1},
+		{"invalid number", []string{"client", "--history", "abc"}, nil,
+			`msgsys: valor inválido "abc" para a opção -history: formato inválido`, `msgsys: invalid value "abc" for flag -history: parse error`, 1},
+		{"invalid boolean", []string{"up", "--skew=maybe"}, nil,
+			`msgsys: valor inválido "maybe" para a opção -skew: use true ou false`, `msgsys: invalid boolean value "maybe" for -skew: parse error`, 1},
+		{"invalid environment value", []string{"client"}, []string{"MSGSYS_HISTORY=abc"},
+			`msgsys: valor inválido "abc" na variável de ambiente MSGSYS_HISTORY, para a opção --history: formato inválido`,
+			`msgsys: could not parse "abc" as int value from environment variable "MSGSYS_HISTORY" for flag history: strconv.ParseInt: parsing "abc": invalid syntax`, 1},
+		{"unknown command", []string{"nosuch"}, nil,
+			"msgsys: comando desconhecido: nosuch. Veja a lista de comandos com msgsys --help", "msgsys: No help topic for 'nosuch'", 3},
+		{"help of unknown command", []string{"help", "nosuch"}, nil,
+			"msgsys: comando desconhecido: nosuch. Veja a lista de comandos com msgsys --help", "msgsys: No help topic for 'nosuch'", 3},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			pt := runMsgsys(t, c.args, append([]string{"LANG=pt_BR.UTF-8"}, c.env...)...)
+			en := runMsgsys(t, c.args, append([]string{"LANG=pt_BR.UTF-8", "MSGSYS_LANG=en"}, c.env...)...)
+			if pt.status != c.status {
+				t.Errorf("pt: exit status %d, want %d", pt.status, c.status)
+			}
+			if en.status != c.status {
+				t.Errorf("en: exit status %d, want %d", en.status, c.status)
+			}
+			if pt.lastLine() != c.pt {
+				t.Errorf("pt: last line %q, want %q", pt.lastLine(), c.pt)
+			}
+			if en.lastLine() != c.en {
+				t.Errorf("en: last line %q, want %q", en.lastLine(), c.en)
+			}
+			for _, word := range englishUsageWords {
+				if strings.Contains(pt.stdout+pt.stderr, word) {
+					t.Errorf("pt output contains %q:\n%s%s", word, pt.stdout, pt.stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestUsageErrorShowsHelpPerLanguage(t *testing.T) {
+	pt := runMsgsys(t, []string{"client", "--nosuch"})
+	if !strings.HasPrefix(pt.stdout, "Uso incorreto: opção não definida: -nosuch\n") {
+		t.Errorf("pt stdout does not start with the usage error:\n%s", pt.stdout)
+	}
+	if !strings.Contains(pt.stdout, "OPÇÕES:") {
+		t.Errorf("pt stdout lacks the command's help:\n%s", pt.stdout)
+	}
+
+	en := runMsgsys(t, []string{"--lang", "en", "client", "--nosuch"})
+	if !strings.HasPrefix(en.stdout, "Incorrect Usage: flag provided but not defined: -nosuch\n") {
+		t.Errorf("en stdout does not start with the usage error:\n%s", en.stdout)
+	}
+	if !strings.Contains(en.stdout, "OPTIONS:") {
+		t.Errorf("en stdout lacks the command's help:\n%s", en.stdout)
+	}
+}
+
+func TestDescribeUsageError(t *testing.T) {
+	cases := []struct {
+		name, text, want string
+	}{
+		{"unknown flag", "flag provided but not defined: -x", "opção não definida: -x"},
+		{"bad syntax", "bad flag syntax: ---x", "opção mal escrita: ---x"},
+		{"out of range", `invalid value "99999999999999999999" for flag -rank: value out of range`, `valor inválido "99999999999999999999" para a opção -rank: fora do intervalo`},
+		{"value with quotes", `invalid value "a\" for flag -b" for flag -user: parse error`, `valor inválido "a\" for flag -b" para a opção -user: formato inválido`},
+		{"other reason kept", `invalid value "x" for flag -peers: too many peers`, `valor inválido "x" para a opção -peers: too many peers`},
+		{"duration from environment", `could not parse "1x" as duration value from environment variable "MSGSYS_TIMEOUT" for flag timeout: time: unknown unit "x" in duration "1x"`,
+			`valor inválido "1x" na variável de ambiente MSGSYS_TIMEOUT, para a opção --timeout: formato inválido`},
+		{"value from file kept", `could not parse "x" as int value from file "/run/x" for flag n: parse error`, `could not parse "x" as int value from file "/run/x" for flag n: parse error`},
+		{"unquoted value kept", "invalid value abc for flag -n: parse error", "invalid value abc for flag -n: parse error"},
+		{"suggestion kept", "No help topic for 'sever'. Did you mean 'server'?", "No help topic for 'sever'. Did you mean 'server'?"},
+	}
+	for _, c := range cases {
+		got, ok := describeUsageError(errors.New(c.text), lang.PT)
+		if !ok {
+			t.Errorf("%s: %q is not a usage error", c.name, c.text)
+			continue
+		}
+		if got != c.want {
+			t.Errorf("%s: describeUsageError(%q) = %q, want %q", c.name, c.text, got, c.want)
+		}
+		if got, _ := describeUsageError(errors.New(c.text), lang.EN); got != c.text {
+			t.Errorf("%s: in en = %q, want the text unchanged", c.name, got)
+		}
+	}
+
+	if text, ok := describeUsageError(errors.New("server: missing settings: name"), lang.PT); ok {
+		t.Errorf("a role's error is a usage error: %q", text)
+	}
+}
+
+// TestStartErrorLastLine runs a broker on a port that a listener of this
+// test holds.
+func TestStartErrorLastLine(t *testing.T) {
+	ln := testkit.ListenLoopback(t)
+	busy := "tcp://" + ln.Addr().String()
+	backend := endpoint(testkit.LoopbackPorts(t, 1)[0])
+	args := []string{"broker", "--frontend", busy, "--backend", backend, "--xsub", "", "--xpub", ""}
+
+	pt := runMsgsys(t, args)
+	if want := "msgsys: broker: não foi possível abrir a porta de clientes " + busy + ": endereço já em uso"; pt.lastLine() != want {
+		t.Errorf("pt: last line %q, want %q", pt.lastLine(), want)
+	}
+	en := runMsgsys(t, args, "MSGSYS_LANG=en")
+	if want := "msgsys: broker: frontend: proto: bind " + busy + ": listen tcp " + ln.Addr().String() + ": bind: address already in use"; en.lastLine() != want {
+		t.Errorf("en: last line %q, want %q", en.lastLine(), want)
+	}
+	if pt.status != 1 || en.status != 1 {
+		t.Errorf("exit status pt %d, en %d, want 1", pt.status, en.status)
+	}
+}
