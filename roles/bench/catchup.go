@@ -45,7 +45,7 @@ func (b *Bench) catchup(ctx context.Context, report *Report) (result *CatchupRes
 		return nil, err
 	}
 	defer b.closeCluster(c, &err)
-	report.Cluster = fmt.Sprintf("started: %d servers", b.cfg.Servers)
+	report.Cluster = b.startedCluster()
 
 	filled, err := b.fill(ctx, c, poller, b.cfg.Messages, 0)
 	if err != nil {

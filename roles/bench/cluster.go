@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -388,4 +389,14 @@ func (c *cluster) waitFor(ctx context.Context, timeout, interval time.Duration, 
 		case <-time.After(interval):
 		}
 	}
+}
+
+// startedCluster describes for the report a cluster that the bench started
+// with b.cfg.Servers servers, which run with args and --server-arg.
+func (b *Bench) startedCluster(args ...string) string {
+	text := fmt.Sprintf("started: %d servers", b.cfg.Servers)
+	if args = append(args, b.cfg.ServerArgs...); len(args) > 0 {
+		text += ", servers run with " + strings.Join(args, " ")
+	}
+	return text
 }

@@ -78,7 +78,7 @@ func (b *Bench) failover(ctx context.Context, report *Report) (result *FailoverR
 		return nil, err
 	}
 	defer b.closeCluster(c, &err)
-	report.Cluster = fmt.Sprintf("started: %d servers", b.cfg.Servers)
+	report.Cluster = b.startedCluster()
 	result = &FailoverResult{Servers: b.cfg.Servers, ServerArgs: b.cfg.ServerArgs}
 
 	done := 0

@@ -63,7 +63,7 @@ func (b *Bench) memory(ctx context.Context, report *Report) (result *MemoryResul
 		return nil, err
 	}
 	defer b.closeCluster(c, &err)
-	report.Cluster = fmt.Sprintf("started: %d servers", b.cfg.Servers)
+	report.Cluster = b.startedCluster()
 
 	procs := make([]MemoryProcess, len(c.servers))
 	for i, s := range c.servers {

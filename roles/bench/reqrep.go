@@ -43,7 +43,7 @@ func (b *Bench) reqrep(ctx context.Context, report *Report) (result *ReqRepResul
 		defer b.closeCluster(c, &err)
 		frontend = c.frontend
 		result.Servers = b.cfg.Servers
-		report.Cluster = fmt.Sprintf("started: %d servers, servers run with --rate-limit 0", b.cfg.Servers)
+		report.Cluster = b.startedCluster("--rate-limit 0")
 	} else {
 		report.Cluster = "running, frontend " + frontend
 	}
