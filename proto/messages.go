@@ -109,8 +109,11 @@ type HistoryRequest struct {
 type StatusReply struct {
 	Status      string `msgpack:"status"`
 	Description string `msgpack:"description,omitempty"`
-	Timestamp   string `msgpack:"timestamp"`
-	Clock       uint64 `msgpack:"clock"`
+	// Retry, a msgsys extension, marks an error after which the same
+	// request sent again may succeed.
+	Retry     bool   `msgpack:"retry,omitempty"`
+	Timestamp string `msgpack:"timestamp"`
+	Clock     uint64 `msgpack:"clock"`
 }
 
 // ResultReply is the reply to publish and message. On failure Message holds the

@@ -205,6 +205,16 @@ func (r *request) rejectText(text lang.Text, detail string) []byte {
 	return r.s.errorReply(r.service, text.In(r.lang)+detail)
 }
 
+// rejectRetry rejects a channel creation that an election or a stop of
+// the coordinator held up, with retry set: the same request sent again
+// may meet the next coordinator, and its id makes it one creation. A
+// msgsys client sends it once more at once, as after the broker's replies
+// with retry (docs/protocol-extensions.md).
+func (r *request) rejectRetry(text lang.Text) []byte {
+	r.s.rejected.Info(r.s.log, "request rejected", "service", r.service, "reason", text.EN, "retry", true)
+	return r.s.encode(r.service, &proto.StatusReply{Status: proto.StatusError, Description: text.In(r.lang), Retry: true})
+}
+
 // name reads a required name field and validates it.
 func (r *request) name(field string) (string, error) {
 	value, err := r.data.String(field)
@@ -266,20 +276,26 @@ func (r *request) channel(ctx context.Context) []byte {
 		return r.reject(err)
 	}
 	if err := r.s.createChannel(ctx, name, contentRID(r.rid, store.KindChannel, name)); err != nil {
-		switch {
-		case errors.Is(err, errChannelExists):
-			return r.rejectText(textChannelExists, name)
-		case errors.Is(err, errNoCoordinator):
-			return r.rejectText(textNoCoordinator, "")
-		case errors.Is(err, errCoordinatorDown):
-			return r.rejectText(textCoordinatorDown, "")
-		case errors.Is(err, errCoordinatorResumed):
-			return r.rejectText(textCoordinatorResumed, "")
-		}
-		return r.failed(err)
+		return r.channelRefused(name, err)
 	}
 	r.s.log.Info("channel created", "channel", name, "clock", r.s.cfg.Clocks.Lamport.Value())
 	return r.s.encode(r.service, &proto.StatusReply{Status: proto.StatusSuccess})
+}
+
+// channelRefused is the reply to the creation of channel name that failed
+// with err.
+func (r *request) channelRefused(name string, err error) []byte {
+	switch {
+	case errors.Is(err, errChannelExists):
+		return r.rejectText(textChannelExists, name)
+	case errors.Is(err, errNoCoordinator):
+		return r.rejectRetry(textNoCoordinator)
+	case errors.Is(err, errCoordinatorDown):
+		return r.rejectRetry(textCoordinatorDown)
+	case errors.Is(err, errCoordinatorResumed):
+		return r.rejectRetry(textCoordinatorResumed)
+	}
+	return r.failed(err)
 }
 
 func (r *request) publish(ctx context.Context) []byte {

@@ -1,0 +1,41 @@
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"testing"
+
+	"msgsys/proto"
+)
+
+// TestChannelRefusalsAfterElectionsAskForRetry checks the replies to
+// channel creations that failed: a change of coordinator sets retry, which
+// makes a msgsys client send the request once more, and an existing name
+// does not.
+func TestChannelRefusalsAfterElectionsAskForRetry(t *testing.T) {
+	s := &Server{cfg: Config{Clocks: proto.NewClocks(), Lang: "pt"}, log: slog.New(slog.DiscardHandler)}
+	r := &request{s: s, service: proto.ServiceChannel, lang: "pt"}
+	for _, c := range []struct {
+		err   error
+		retry bool
+	}{
+		{errNoCoordinator, true},
+		{errCoordinatorDown, true},
+		{errCoordinatorResumed, true},
+		{errChannelExists, false},
+	} {
+		env, err := proto.Decode(r.channelRefused("geral", c.err))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, _, _ := env.Data.OptString("status"); status != proto.StatusError {
+			t.Errorf("%v: status %q, want %q", c.err, status, proto.StatusError)
+		}
+		if retry, _ := env.Data["retry"].(bool); retry != c.retry {
+			t.Errorf("%v: retry %v, want %v", c.err, retry, c.retry)
+		}
+	}
+	if env, _ := proto.Decode(r.channelRefused("geral", errors.New("store: failed to sync the log"))); env.Data["retry"] != nil {
+		t.Errorf("an internal error carries retry %v", env.Data["retry"])
+	}
+}
