@@ -75,8 +75,12 @@ func TestHandshakeErrorClosedMidway(t *testing.T) {
 
 func TestHandshakeErrorTimeout(t *testing.T) {
 	err := handshakeWith(t, nil, false, 50*time.Millisecond)
-	if !strings.Contains(err.Error(), "timed out") {
-		t.Errorf("err = %v, want a timeout", err)
+	var timeout *HandshakeTimeoutError
+	if !errors.As(err, &timeout) {
+		t.Fatalf("err = %v, want a *HandshakeTimeoutError", err)
+	}
+	if !strings.Contains(err.Error(), "timed out after 50ms") {
+		t.Errorf("err = %v, want the handshake's own limit, 50ms", err)
 	}
 }
 

@@ -119,7 +119,10 @@ func (r *Requester) connect(ctx context.Context) error {
 	defer cancel()
 	conn, err := DialKey(dialCtx, r.endpoint, zmq4.Req, r.dialTimeout, r.key)
 	if err != nil {
-		if ctx.Err() != nil {
+		// A handshake cut by the request's own deadline is a timeout of
+		// the request. The handshake's deadline is the context's, and
+		// may pass a moment before the context reports it.
+		if ctx.Err() != nil || (isHandshakeTimeout(err) && deadlinePassed(ctx)) {
 			return ErrTimeout
 		}
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
@@ -145,6 +148,27 @@ func (r *Requester) connect(ctx context.Context) error {
 	}()
 	r.conn, r.replies = conn, replies
 	return nil
+}
+
+// isHandshakeTimeout reports whether err is a *HandshakeTimeoutError.
+func isHandshakeTimeout(err error) bool {
+	var timeout *HandshakeTimeoutError
+	return errors.As(err, &timeout)
+}
+
+// deadlinePassed reports whether ctx has a deadline that has passed.
+func deadlinePassed(ctx context.Context) bool {
+	deadline, ok := ctx.Deadline()
+	return ok && !time.Now().Before(deadline)
+}
+
+// SetDialTimeout sets how long connecting and the handshake may take, 2 s
+// unless set. A request's own timeout still bounds both. Set it before the
+// first request.
+func (r *Requester) SetDialTimeout(timeout time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dialTimeout = timeout
 }
 
 // reset drops the connection so the next request dials afresh.

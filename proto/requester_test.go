@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -233,5 +235,70 @@ func echoOnce(connections *atomic.Int32) func(*Conn) {
 			return
 		}
 		_ = c.Send(frames...)
+	}
+}
+
+// silentListener accepts TCP connections and never writes to them, as a
+// stopped (SIGSTOP) process does through the kernel's backlog.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, conn := range conns {
+			conn.Close()
+		}
+	})
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+		}
+	}()
+	return "tcp://" + ln.Addr().String()
+}
+
+// TestRequesterHandshakeTimeoutIsRequestTimeout requests from a peer that
+// never completes the handshake. The handshake shares the request's
+// deadline, so the request must time out with ErrTimeout every time, not
+// fail as unreachable when the handshake's deadline passes first.
+func TestRequesterHandshakeTimeoutIsRequestTimeout(t *testing.T) {
+	endpoint := silentListener(t)
+	for i := range 20 {
+		r := NewRequester(endpoint)
+		_, err := r.Request(context.Background(), []byte("x"), 20*time.Millisecond)
+		r.Close()
+		if !errors.Is(err, ErrTimeout) {
+			t.Fatalf("request %d: err = %v, want ErrTimeout", i, err)
+		}
+	}
+}
+
+// TestRequesterHandshakeTimeoutNamesDialLimit requests with a timeout
+// longer than the dial timeout from a peer that never completes the
+// handshake. The error must name the dial timeout, which cut the
+// handshake.
+func TestRequesterHandshakeTimeoutNamesDialLimit(t *testing.T) {
+	r := NewRequester(silentListener(t))
+	defer r.Close()
+	r.SetDialTimeout(30 * time.Millisecond)
+	_, err := r.Request(context.Background(), []byte("x"), 5*time.Second)
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("err = %v, want ErrUnreachable", err)
+	}
+	if !strings.Contains(err.Error(), "handshake timed out after 30ms") {
+		t.Errorf("err = %v, want the dial timeout, 30ms, named", err)
 	}
 }

@@ -377,18 +377,29 @@ func signatureOnly(first []byte) bool {
 // connection before it sent a byte, as port probes and health checks do.
 var ErrClosedEarly = errors.New("proto: the peer closed the connection before the handshake")
 
+// HandshakeTimeoutError is a ZMTP handshake that did not finish within
+// Limit, as with a peer that accepts TCP connections but is stopped
+// (SIGSTOP) or does not speak ZMTP.
+type HandshakeTimeoutError struct {
+	Limit time.Duration // the time the handshake had, rounded to milliseconds
+}
+
+func (e *HandshakeTimeoutError) Error() string {
+	return fmt.Sprintf("proto: handshake timed out after %v", e.Limit)
+}
+
 // errNotZMTP is a handshake with a peer whose first byte is not the 0xFF
 // that starts every ZMTP 3.x greeting.
 var errNotZMTP = errors.New("proto: the peer does not speak ZMTP")
 
 // handshakeError turns zmq4's chain of wrapped handshake errors into the
-// cause a reader can act on, given the first bytes the peer sent and the
-// mechanism this side uses.
-func handshakeError(err error, first []byte, mechanism string) error {
+// cause a reader can act on, given the first bytes the peer sent, the
+// mechanism this side uses and the time the handshake had.
+func handshakeError(err error, first []byte, mechanism string, limit time.Duration) error {
 	peer := greetingMechanism(first)
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return fmt.Errorf("proto: handshake timed out after %v", HandshakeTimeout)
+		return &HandshakeTimeoutError{Limit: limit}
 	case len(first) == 0 && errors.Is(err, io.EOF):
 		// NOTE: a libzmq peer that reads this side's greeting before it
 		// has sent its own closes without a byte sent when the mechanisms
@@ -509,6 +520,7 @@ func open(raw net.Conn, typ zmq4.SocketType, server bool, deadline time.Time, ke
 		}
 	}()
 
+	limit := time.Until(deadline).Round(time.Millisecond)
 	_ = raw.SetDeadline(deadline)
 	guard := &handshakeConn{Conn: raw, left: maxHandshakeBytes, greeting: greetingBytes}
 	var id zmq4.SocketIdentity
@@ -521,7 +533,7 @@ func open(raw net.Conn, typ zmq4.SocketType, server bool, deadline time.Time, ke
 		if key != "" {
 			mechanism = "PLAIN"
 		}
-		return nil, fmt.Errorf("proto: handshake with %s: %w", raw.RemoteAddr(), handshakeError(err, guard.first, mechanism))
+		return nil, fmt.Errorf("proto: handshake with %s: %w", raw.RemoteAddr(), handshakeError(err, guard.first, mechanism, limit))
 	}
 	_ = raw.SetDeadline(time.Time{})
 

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"time"
 
@@ -167,6 +166,7 @@ func (b *Bot) loop(ctx context.Context) {
 		}
 	}
 	b.log.Info("bot login")
+	b.subscribeRegisteredName(ctx)
 
 	current := ""
 	for ctx.Err() == nil {
@@ -189,6 +189,17 @@ func (b *Bot) loop(ctx context.Context) {
 	}
 }
 
+// subscribeRegisteredName subscribes to the bot's name as it was first
+// registered when that differs in case from Config.User, because servers
+// publish direct messages on that form. When the lookup fails, the bot
+// misses those messages, which it would only log.
+func (b *Bot) subscribeRegisteredName(ctx context.Context) {
+	registered, ok, err := b.session.FindUser(ctx, b.cfg.User)
+	if err == nil && ok && registered != b.cfg.User {
+		b.sub.Subscribe(registered)
+	}
+}
+
 // round posts Messages sentences to channel, pausing Interval after each.
 func (b *Bot) round(ctx context.Context, channel string) {
 	for range b.cfg.Messages {
@@ -206,11 +217,11 @@ func (b *Bot) round(ctx context.Context, channel string) {
 	}
 }
 
-// channelExists reports whether the channel list names channel. A failed
-// list counts as no.
+// channelExists reports whether the channel list names channel, in any
+// case, as servers compare channel names. A failed list counts as no.
 func (b *Bot) channelExists(ctx context.Context, channel string) bool {
-	channels, err := b.session.Channels(ctx)
-	return err == nil && slices.Contains(channels, channel)
+	_, ok, err := b.session.FindChannel(ctx, channel)
+	return err == nil && ok
 }
 
 // pickChannel returns a random channel, creating DefaultChannel when there

@@ -145,6 +145,45 @@ func TestBotLosesCreateRaceQuietly(t *testing.T) {
 	}
 }
 
+// TestBotLosesCreateRaceToOtherCase lets another client create "Geral"
+// between the bot's list and its creation of "geral". Channel names are
+// unique regardless of case, so the bot must find the channel and post.
+func TestBotLosesCreateRaceToOtherCase(t *testing.T) {
+	srv := clienttest.Start(t)
+	srv.OnCreate(func(string) { srv.AddChannel("Geral") })
+	r := startBot(t, testConfig(srv))
+
+	if !eventually(func() bool { return len(srv.Posts(DefaultChannel)) >= 1 }) {
+		t.Fatalf("bot did not post to Geral after losing the race to create it:\n%s", r.logs.String())
+	}
+	r.stop(t)
+
+	logs := r.logs.String()
+	if !strings.Contains(logs, `msg="bot channel created by another client"`) {
+		t.Errorf("logs lack the lost race:\n%s", logs)
+	}
+	if strings.Contains(logs, "level=WARN") {
+		t.Errorf("a race lost to another case logged a warning:\n%s", logs)
+	}
+}
+
+// TestBotSubscribesToRegisteredCase starts a bot named "robo"
+// whose name was first registered as "ROBO". Servers publish its direct
+// messages on the topic "ROBO", which the bot must subscribe to.
+func TestBotSubscribesToRegisteredCase(t *testing.T) {
+	srv := clienttest.Start(t)
+	srv.AddUser("ROBO")
+	cfg := testConfig(srv)
+	cfg.User = "robo"
+	cfg.Interval = time.Hour
+	r := startBot(t, cfg)
+
+	if !eventually(func() bool { return srv.Subscribed("ROBO") }) {
+		t.Fatalf("bot did not subscribe to its name as registered, ROBO:\n%s", r.logs.String())
+	}
+	r.stop(t)
+}
+
 func TestBotPostsEnglishSentences(t *testing.T) {
 	srv := clienttest.Start(t)
 	srv.AddChannel("estudos")

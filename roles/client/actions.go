@@ -38,6 +38,10 @@ func (c *Client) login(ctx context.Context, name string) {
 		}
 	}
 	c.subs.SetNames(names)
+	// A conversation shown belongs to the previous user.
+	if c.lastPage != nil && c.lastPage.Peer != "" {
+		c.lastPage = nil
+	}
 	c.showMenu = true
 	c.out.Line(say(c.lang, textWelcome, user))
 }
@@ -147,7 +151,8 @@ func (c *Client) join(ctx context.Context, name string, chat bool) {
 		c.enter(channel, chat)
 		return
 	}
-	page, err := c.session.History(ctx, HistoryQuery{Channel: channel, Limit: c.cfg.HistoryLimit})
+	query := HistoryQuery{Channel: channel, Limit: c.cfg.HistoryLimit}
+	page, err := c.session.History(ctx, query)
 	if err != nil {
 		c.out.Line(say(c.lang, textHistoryFailed, channel, err))
 	} else {
@@ -159,6 +164,7 @@ func (c *Client) join(ctx context.Context, name string, chat bool) {
 		if page.Before != "" {
 			c.out.Line(say(c.lang, textHistoryOlder))
 		}
+		c.shownPage(query, page)
 	}
 	c.view.Finish(channel, page.Messages, true)
 	c.enter(channel, chat)
@@ -195,37 +201,4 @@ func (c *Client) leave(name string) {
 		c.showMenu = true
 	}
 	c.out.Line(say(c.lang, textLeft, channel))
-}
-
-// history prints a channel's history, or with "@NAME" the conversation
-// with NAME.
-func (c *Client) history(ctx context.Context, target string) {
-	target = strings.TrimSpace(target)
-	query := HistoryQuery{Channel: target, Limit: c.cfg.HistoryLimit}
-	header := say(c.lang, textHistoryChannel, strings.TrimPrefix(target, "#"))
-	if peer, ok := strings.CutPrefix(target, "@"); ok {
-		query = HistoryQuery{Peer: peer, Limit: c.cfg.HistoryLimit}
-		header = say(c.lang, textHistoryPeer, peer)
-	}
-	page, err := c.session.History(ctx, query)
-	if err != nil {
-		c.fail(err)
-		return
-	}
-
-	c.out.Line(header)
-	// Above the page, where the older messages would be, as on joining.
-	if page.Before != "" {
-		c.out.Line(say(c.lang, textHistoryOlder))
-	}
-	self := c.session.User()
-	for _, m := range page.Messages {
-		c.out.Line(formatMessage(c.lang, self, m))
-	}
-	if len(page.Messages) == 0 {
-		c.out.Line(say(c.lang, textHistoryEmpty))
-	}
-	if page.Skipped > 0 {
-		c.out.Line(say(c.lang, textHistorySkipped, page.Skipped))
-	}
 }

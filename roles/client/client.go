@@ -82,6 +82,10 @@ type Client struct {
 	current  string // channel that plain text goes to; "" shows the menu
 	showMenu bool   // print the menu before the next prompt
 	quit     bool
+	// lastPage selects the page before the history page shown last, for
+	// /older. It is nil until a page is shown, and its Before is empty
+	// when that page was the oldest.
+	lastPage *HistoryQuery
 
 	prompts chan<- string // with an editor, requests the next line from the reader
 }
@@ -246,7 +250,7 @@ func (c *Client) loop(ctx context.Context) {
 		}
 		c.handle(ctx, line)
 	}
-	c.out.Line(say(c.lang, textBye))
+	c.out.Close(say(c.lang, textBye))
 }
 
 // handle acts on one line typed at the main prompt.

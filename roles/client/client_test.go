@@ -269,7 +269,7 @@ func TestJoinSaysOlderMessagesExist(t *testing.T) {
 	h.send("/quit")
 	h.waitExit()
 
-	assertOrder(t, h.out.String(), "History of #geral", "(older messages exist)", "post 1", "post 2")
+	assertOrder(t, h.out.String(), "History of #geral", "(older messages exist: type /older to see them)", "post 1", "post 2")
 	if strings.Contains(h.out.String(), "post 0") {
 		t.Errorf("join with a limit of 2 shows the oldest of 3 posts:\n%s", h.out.String())
 	}

@@ -54,6 +54,11 @@ func (c *Client) command(ctx context.Context, line string) {
 			return
 		}
 		c.history(ctx, arg)
+	case "/older", "/antigas":
+		if !c.usage(arg == "", usageOlder) {
+			return
+		}
+		c.older(ctx)
 	case "/menu":
 		if c.current != "" {
 			c.current = ""

@@ -37,6 +37,7 @@ type lineEditor struct {
 	line    []rune
 	pos     int  // the cursor, as an index into line
 	reading bool // ReadLine runs, so the prompt and line are on screen
+	stopped bool // Stop was called: ReadLine returns io.EOF and draws nothing
 
 	// cursor is the terminal's cursor position, and rowWidths the
 	// columns used on each row of the last drawing, both relative to the
@@ -89,6 +90,9 @@ func (e *lineEditor) SetPrompt(prompt string) {
 func (e *lineEditor) ReadLine() (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.stopped {
+		return "", io.EOF
+	}
 	e.reading = true
 	defer func() { e.reading = false }()
 	e.draw()
@@ -110,6 +114,9 @@ func (e *lineEditor) ReadLine() (string, error) {
 		e.mu.Unlock()
 		n, err := e.in.Read(e.readBuf)
 		e.mu.Lock()
+		if e.stopped {
+			return "", io.EOF
+		}
 		e.input = append(e.input, e.readBuf[:n]...)
 		e.readErr = err
 	}
@@ -332,6 +339,26 @@ func (e *lineEditor) endLine(newline bool) {
 		e.dropped = false
 	}
 	e.overflowed = false
+}
+
+// Stop ends editing for good. The prompt and any text typed stay on
+// screen with the cursor after them, as after Ctrl-C, and a ReadLine
+// waiting for keys returns io.EOF without drawing again. Stop reports
+// whether a line was on screen, in which case the output that follows
+// must start with a line break.
+func (e *lineEditor) Stop() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		return false
+	}
+	e.stopped = true
+	if !e.reading {
+		return false
+	}
+	e.endLine(false)
+	_ = e.flush() // a failed write has nowhere to be reported
+	return true
 }
 
 // Write prints p above the prompt and the line being typed, which are

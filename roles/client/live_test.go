@@ -277,6 +277,56 @@ func TestEditorKeepsTypedText(t *testing.T) {
 	}
 }
 
+// TestEditorSignalDrawsNothingAfterFarewell stops the client as SIGINT
+// or SIGTERM does, by cancelling its context, while the editor waits for
+// the rest of a typed line. The typed text must stay above the farewell,
+// and the prompt must not be drawn again below it, where the shell's
+// prompt goes next.
+func TestEditorSignalDrawsNothingAfterFarewell(t *testing.T) {
+	_, h := startEditorInGeral(t, 80)
+	h.type_("rascunho")
+	h.waitFor("rascunho")
+	h.cancel()
+	h.waitExit()
+
+	out := h.out.String()
+	bye := textBye.In(lang.PT)
+	if !strings.HasSuffix(out, "rascunho\r\n"+bye+"\r\n") {
+		t.Errorf("output does not end with the typed text and the farewell; it ends:\n%q", out[max(0, len(out)-120):])
+	}
+}
+
+// TestEditorSignalAtEmptyPrompt stops the client by cancelling its
+// context while the editor shows the menu's prompt with nothing typed.
+func TestEditorSignalAtEmptyPrompt(t *testing.T) {
+	srv := clienttest.Start(t)
+	cfg := testConfig(t, srv, lang.EN)
+	cfg.Terminal, cfg.Editor, cfg.Width = true, true, 80
+	h := startClient(t, cfg)
+	h.waitFor(textPromptOption.In(lang.EN))
+	h.cancel()
+	h.waitExit()
+
+	out := h.out.String()
+	if !strings.HasSuffix(out, "Option: \r\nBye!\r\n") {
+		t.Errorf("output does not end with the prompt, then the farewell on a line of its own; it ends:\n%q", out[max(0, len(out)-120):])
+	}
+}
+
+// TestPrinterDropsOutputAfterClose prints a live message after the
+// farewell, as one that arrives while the client stops would be. It must
+// not appear after the farewell, where the shell's prompt goes next.
+func TestPrinterDropsOutputAfterClose(t *testing.T) {
+	var out strings.Builder
+	p := newPrinter(&out, true)
+	p.Close("Bye!")
+	p.Async("[12:00:00] #geral bob: too late")
+	p.Line("one more reply")
+	if got := out.String(); got != "Bye!\n" {
+		t.Errorf("output = %q, want the farewell alone", got)
+	}
+}
+
 // TestEditorHomeAndEndKeys sends Home and End as the Linux console and
 // application cursor mode send them.
 func TestEditorHomeAndEndKeys(t *testing.T) {

@@ -62,7 +62,10 @@ func (c *Client) menu(ctx context.Context, choice string) {
 		c.listChannels(ctx)
 	case "5":
 		channel, ok := c.ask(ctx, textPromptChannel)
-		if !ok || !c.channelExists(ctx, channel) {
+		if !ok {
+			return
+		}
+		if _, found := c.channelExists(ctx, channel); !found {
 			return
 		}
 		if text, ok := c.ask(ctx, textPromptText); ok {
@@ -71,6 +74,9 @@ func (c *Client) menu(ctx context.Context, choice string) {
 	case "6":
 		to, ok := c.ask(ctx, textPromptRecipient)
 		if !ok {
+			return
+		}
+		if _, found := c.userExists(ctx, to); !found {
 			return
 		}
 		if text, ok := c.ask(ctx, textPromptText); ok {
@@ -83,11 +89,12 @@ func (c *Client) menu(ctx context.Context, choice string) {
 	}
 }
 
-// channelExists reports whether the channel exists, and prints the reason
-// when it does not. The menu calls it before it asks for the message, so
-// that a misspelt channel does not cost the message typed.
-func (c *Client) channelExists(ctx context.Context, name string) bool {
-	_, ok, err := c.session.FindChannel(ctx, strings.TrimSpace(name))
+// channelExists returns the channel's name as it was first written, and
+// prints the reason when there is no such channel. The menu calls it before
+// it asks for the message, so that a misspelt channel does not cost the
+// message typed.
+func (c *Client) channelExists(ctx context.Context, name string) (string, bool) {
+	channel, ok, err := c.session.FindChannel(ctx, strings.TrimSpace(name))
 	switch {
 	case err != nil:
 		c.fail(err)
@@ -95,5 +102,19 @@ func (c *Client) channelExists(ctx context.Context, name string) bool {
 		bare := strings.TrimPrefix(strings.TrimSpace(name), "#")
 		c.out.Line(say(c.lang, textNoSuchChannel, bare, bare))
 	}
-	return err == nil && ok
+	return channel, err == nil && ok
+}
+
+// userExists returns the user's name as it was first written, and prints
+// the reason when no such user is registered. The menu calls it before it
+// asks for the message, as channelExists.
+func (c *Client) userExists(ctx context.Context, name string) (string, bool) {
+	user, ok, err := c.session.FindUser(ctx, strings.TrimSpace(name))
+	switch {
+	case err != nil:
+		c.fail(err)
+	case !ok:
+		c.out.Line(say(c.lang, textNoSuchUser, strings.TrimPrefix(strings.TrimSpace(name), "@")))
+	}
+	return user, err == nil && ok
 }

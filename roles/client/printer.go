@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"msgsys/lang"
+	"msgsys/proto"
 )
 
 // Terminal control: return to the line's start and erase it.
@@ -32,6 +33,10 @@ type printer struct {
 	// mode, which does not return the carriage at a line feed.
 	editor *lineEditor
 	raw    bool
+
+	// closed means Close has printed the last line, and every later
+	// output is dropped.
+	closed bool
 }
 
 func newPrinter(out io.Writer, terminal bool) *printer {
@@ -83,6 +88,7 @@ func (p *printer) Async(s string) {
 // the output is where reports go.
 func (p *printer) write(s string) {
 	switch {
+	case p.closed:
 	case p.editor != nil:
 		_, _ = p.editor.Write([]byte(s))
 	case p.raw:
@@ -105,10 +111,34 @@ func (p *printer) stopEditor() {
 	p.write("\n")
 }
 
+// Close prints last, the farewell, as the final line of the output. It
+// stops the editor first, so that the prompt is not drawn again below
+// last, as it would be after a signal stops the client while the editor
+// waits for a line. Output after Close, such as a live message that
+// arrives meanwhile, is dropped.
+func (p *printer) Close(last string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	if p.editor != nil {
+		drawn := p.editor.Stop()
+		p.editor, p.raw = nil, true
+		if drawn {
+			p.write("\n")
+		}
+	}
+	p.write(last + "\n")
+	p.closed = true
+}
+
 // formatMessage renders a message as a person reads it, in local time:
 // "[15:04:05] #geral ana: texto" for a post, "[15:04:05] @bob → você:
 // texto" for a direct message to self, "[15:04:05] você → @bob: texto" for
-// one from self.
+// one from self. Names are compared as proto.FoldName keys, because a user
+// may log in as "ANA" while the server writes the name as first
+// registered, such as "ana".
 func formatMessage(l, self string, m Message) string {
 	stamp := m.Time.Local().Format("15:04:05")
 	// Continuation lines are indented, so a message with line breaks
@@ -117,7 +147,7 @@ func formatMessage(l, self string, m Message) string {
 	switch {
 	case !m.Direct():
 		return fmt.Sprintf("[%s] #%s %s: %s", stamp, printable(m.Channel), printable(m.From), text)
-	case self != "" && m.From == self:
+	case self != "" && proto.FoldName(m.From) == proto.FoldName(self):
 		return fmt.Sprintf("[%s] %s → @%s: %s", stamp, textYou.In(l), printable(m.To), text)
 	default:
 		return fmt.Sprintf("[%s] @%s → %s: %s", stamp, printable(m.From), textYou.In(l), text)

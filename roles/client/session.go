@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -135,6 +136,21 @@ func (s *Session) FindChannel(ctx context.Context, name string) (string, bool, e
 		return "", false, err
 	}
 	return findFolded(channels, channel)
+}
+
+// FindUser returns the user's name as it was first written, looking it up
+// regardless of case. A leading '@' is dropped. ok is false when no such
+// user is registered.
+func (s *Session) FindUser(ctx context.Context, name string) (string, bool, error) {
+	user, err := proto.NormalizeName(strings.TrimPrefix(name, "@"))
+	if err != nil {
+		return "", false, invalidName(s.lang, name, err)
+	}
+	users, err := s.Users(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	return findFolded(users, user)
 }
 
 // findFolded returns the item of list that is name regardless of case.

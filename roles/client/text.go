@@ -73,13 +73,14 @@ var (
 	textSubscribed     = lang.Text{PT: "Inscrito em #%s: as mensagens novas aparecem aqui.", EN: "Subscribed to #%s: new messages show up here."}
 	textChatMode       = lang.Text{PT: "Agora o que você digitar vai para #%s (/menu volta ao menu).", EN: "What you type now goes to #%s (/menu returns to the menu)."}
 	textNoSuchChannel  = lang.Text{PT: "o canal #%s não existe; crie com /create %s", EN: "channel #%s does not exist; create it with /create %s"}
+	textNoSuchUser     = lang.Text{PT: "o usuário @%s não existe; /users lista os usuários", EN: "user @%s does not exist; /users lists the users"}
 	textLeft           = lang.Text{PT: "Você saiu de #%s.", EN: "You left #%s."}
 	textNotJoined      = lang.Text{PT: "Você não está em #%s.", EN: "You are not in #%s."}
 	textNoCurrent      = lang.Text{PT: "Você não está em nenhum canal; use /leave CANAL.", EN: "You are in no channel; use /leave CHANNEL."}
 	textHistoryChannel = lang.Text{PT: "Histórico de #%s:", EN: "History of #%s:"}
 	textHistoryPeer    = lang.Text{PT: "Conversa com @%s:", EN: "Conversation with @%s:"}
 	textHistoryEmpty   = lang.Text{PT: "(nenhuma mensagem)", EN: "(no messages)"}
-	textHistoryOlder   = lang.Text{PT: "(há mensagens mais antigas)", EN: "(older messages exist)"}
+	textHistoryOlder   = lang.Text{PT: "(há mensagens mais antigas: digite /older para vê-las)", EN: "(older messages exist: type /older to see them)"}
 	textHistorySkipped = lang.Text{PT: "(%d mensagens ilegíveis omitidas)", EN: "(%d unreadable messages left out)"}
 	textHistoryFailed  = lang.Text{PT: "não foi possível ler o histórico de #%s: %v", EN: "could not read the history of #%s: %v"}
 	textMenuMode       = lang.Text{PT: "De volta ao menu.", EN: "Back to the menu."}
@@ -91,6 +92,13 @@ var (
 	textBye            = lang.Text{PT: "Até mais!", EN: "Bye!"}
 )
 
+// Results of /older, which pages back through history.
+var (
+	textNoOlderChannel    = lang.Text{PT: "(não há mensagens mais antigas em #%s)", EN: "(no older messages in #%s)"}
+	textNoOlderPeer       = lang.Text{PT: "(não há mensagens mais antigas na conversa com @%s)", EN: "(no older messages in the conversation with @%s)"}
+	textOlderNothingShown = lang.Text{PT: "nenhum histórico foi mostrado ainda; use /history CANAL ou /history @NOME", EN: "no history has been shown yet; use /history CHANNEL or /history @NAME"}
+)
+
 // Usage lines of the slash commands, shown after a malformed one.
 var (
 	usageLogin   = lang.Text{PT: "/login NOME", EN: "/login NAME"}
@@ -99,6 +107,7 @@ var (
 	usageMsg     = lang.Text{PT: "/msg NOME TEXTO", EN: "/msg NAME TEXT"}
 	usageCreate  = lang.Text{PT: "/create NOME", EN: "/create NAME"}
 	usageHistory = lang.Text{PT: "/history CANAL ou /history @NOME", EN: "/history CHANNEL or /history @NAME"}
+	usageOlder   = lang.Text{PT: "/older, sem argumentos", EN: "/older, without arguments"}
 )
 
 var textHelp = lang.Text{
@@ -112,6 +121,7 @@ var textHelp = lang.Text{
   /channels            lista os canais
   /create NOME         cria um canal
   /history CANAL       mostra o histórico do canal; /history @NOME mostra a conversa com NOME
+  /older               mostra a página de mensagens anterior à última página de histórico mostrada
   /menu                volta ao menu numerado
   /help                mostra esta ajuda
   /quit                sai
@@ -126,6 +136,7 @@ Depois de /join, o texto digitado sem / vai para o canal atual.`,
   /channels            list channels
   /create NAME         create a channel
   /history CHANNEL     show a channel's history; /history @NAME shows your conversation with NAME
+  /older               show the page of messages before the history page shown last
   /menu                return to the numbered menu
   /help                show this help
   /quit                quit

@@ -17,11 +17,13 @@ func Command() *cli.Command {
 			EN: "check once that a broker, reference or server is up; exit 0 if it is, 1 if not (for healthchecks)",
 		}),
 		Description: common.HelpText(lang.Text{
-			PT: "broker: conclui um handshake ZeroMQ com o lado dos clientes (padrão tcp://127.0.0.1:5555). " +
+			PT: "broker: envia ao lado dos clientes um pedido channels, só de leitura, e exige uma resposta sob o serviço channels. " +
+				"Só um broker a envia, e ele mesmo responde enquanto nenhum servidor está conectado (padrão tcp://127.0.0.1:5555). " +
 				"reference: pede a lista de servidores (padrão tcp://127.0.0.1:5559). " +
 				"server: pede o estado do servidor no endpoint entre servidores dele e exige que ele " +
 				"atenda clientes (padrão tcp://127.0.0.1:5560).",
-			EN: "broker: completes a ZeroMQ handshake with the client side (default tcp://127.0.0.1:5555). " +
+			EN: "broker: sends a read-only channels request to the client side and requires a reply under the service channels. " +
+				"Only a broker sends one, and it replies itself while no server is connected (default tcp://127.0.0.1:5555). " +
 				"reference: requests the list of servers (default tcp://127.0.0.1:5559). " +
 				"server: requests the server's status on its server-to-server endpoint and requires that it " +
 				"serves clients (default tcp://127.0.0.1:5560).",

@@ -13,9 +13,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/go-zeromq/zmq4"
-
+	"msgsys/lang"
 	"msgsys/proto"
+	"msgsys/roles/client"
 	"msgsys/roles/server"
 )
 
@@ -41,16 +41,22 @@ var defaultEndpoints = map[string]string{
 	RoleServer:    "tcp://127.0.0.1:5560",
 }
 
-// ErrUnhealthy means the process replied but is not ready, such as a
-// server that has not started serving clients.
-var ErrUnhealthy = errors.New("probe: unhealthy")
+var (
+	// ErrUnhealthy means the process replied but is not ready, such as a
+	// server that has not started serving clients.
+	ErrUnhealthy = errors.New("probe: unhealthy")
+	// ErrWrongRole means the process replied as a process of another role
+	// does, such as a reference probed as a broker.
+	ErrWrongRole = errors.New("probe: wrong role")
+)
 
 // Config configures one probe.
 type Config struct {
-	// Role picks the check. RoleBroker completes a ZeroMQ handshake with
-	// the broker's client side as a REQ socket. RoleReference requests the
-	// list of servers. RoleServer requests the server's status and
-	// requires that it serves clients.
+	// Role picks the check. RoleBroker sends a channels request to the
+	// broker's client side and requires a reply under that service, which
+	// only a broker sends. RoleReference requests the list of servers.
+	// RoleServer requests the server's status and requires that it serves
+	// clients.
 	Role string
 	// ClusterKey is presented to a server's endpoint when set.
 	ClusterKey string
@@ -90,6 +96,9 @@ func New(cfg Config) (*Probe, error) {
 	if cfg.Endpoint == "" {
 		cfg.Endpoint = fallback
 	}
+	if !client.Dialable(cfg.Endpoint) {
+		return nil, fmt.Errorf("probe: invalid --endpoint %q: use tcp://HOST:PORT", cfg.Endpoint)
+	}
 	if cfg.Timeout <= 0 {
 		return nil, fmt.Errorf("probe: timeout %v must be positive", cfg.Timeout)
 	}
@@ -107,7 +116,8 @@ func New(cfg Config) (*Probe, error) {
 
 // Run probes once and prints one line when the check passes. It returns
 // an error naming the endpoint when the process is unreachable, sends an
-// unexpected reply or is not ready.
+// unexpected reply or is not ready. The error's text is English in every
+// language, errors of the operating system included.
 func (p *Probe) Run(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
@@ -125,25 +135,49 @@ func (p *Probe) Run(ctx context.Context) error {
 		line, err = p.server(ctx)
 	}
 	if err != nil {
-		return fmt.Errorf("probe: %s at %s: %w", p.cfg.Role, p.cfg.Endpoint, err)
+		return englishError{fmt.Errorf("probe: %s at %s: %w", p.cfg.Role, p.cfg.Endpoint, err)}
 	}
 	_, err = fmt.Fprintln(p.cfg.Out, line)
 	return err
 }
 
-// broker completes a handshake as a REQ socket, which fails unless the
-// peer is a REP or ROUTER socket. It sends no request, because a request
-// would reach a server, and the broker is healthy before any server
-// connects.
+// englishError is an error whose text stays English when main describes
+// it in the person's language, as lang.Describe otherwise would the error
+// of the operating system inside it. probe writes for engineers and the
+// logs of healthchecks, in English.
+type englishError struct{ error }
+
+// Describe returns the English text in every language.
+func (e englishError) Describe(string) string { return e.Error() }
+
+func (e englishError) Unwrap() error { return e.error }
+
+// broker sends a read-only channels request and requires the reply to
+// come under the service channels. A broker forwards the request to a
+// server, or replies under that service itself when no server is
+// connected, so the broker passes before any server connects. A reference
+// and a server's own endpoint reply under "error", because they serve no
+// channels request.
+//
+// NOTE: while servers are connected but do not reply, the broker replies
+// only after its --request-timeout (3s by default), and a probe with a
+// shorter timeout fails.
 func (p *Probe) broker(ctx context.Context) (string, error) {
-	conn, err := proto.Dial(ctx, p.cfg.Endpoint, zmq4.Req, p.cfg.Timeout)
+	env, err := p.exchange(ctx, proto.ServiceChannels, "")
 	if err != nil {
 		return "", err
 	}
-	if err := conn.Close(); err != nil {
-		p.cfg.Log.Debug("close after handshake failed", "endpoint", p.cfg.Endpoint, "err", err)
+	status, _, _ := env.Data.OptString("status")
+	switch {
+	case env.Service != proto.ServiceChannels:
+		// The reply's description is left out: a reference or a server
+		// writes it in its own language.
+		return "", fmt.Errorf("%w: the reply to %s has service %q, which a broker never sends",
+			ErrWrongRole, proto.ServiceChannels, env.Service)
+	case status == proto.StatusError:
+		return fmt.Sprintf("ok: broker at %s accepts clients and replied: %s", p.cfg.Endpoint, description(env.Data)), nil
 	}
-	return fmt.Sprintf("ok: broker at %s accepts clients", p.cfg.Endpoint), nil
+	return fmt.Sprintf("ok: broker at %s accepts clients, and a server replied through it", p.cfg.Endpoint), nil
 }
 
 // reference requests the list of available servers.
@@ -176,38 +210,72 @@ func (p *Probe) server(ctx context.Context) (string, error) {
 // request sends an empty request for service and decodes the reply into
 // out. An error reply becomes an error carrying its description.
 func (p *Probe) request(ctx context.Context, service string, out any) error {
-	frame, err := proto.Encode(service, &proto.EmptyRequest{}, p.cfg.Clocks.Meta())
-	if err != nil {
-		return err
-	}
 	key := ""
 	if p.cfg.Role == RoleServer {
 		key = p.cfg.ClusterKey
 	}
-	requester := proto.NewKeyedRequester(p.cfg.Endpoint, key)
-	defer requester.Close()
-	payload, err := requester.Request(ctx, frame, p.cfg.Timeout)
+	env, err := p.exchange(ctx, service, key)
 	if err != nil {
 		return err
 	}
-
-	env, err := proto.Decode(payload)
-	if err != nil {
-		return fmt.Errorf("invalid reply: %w", err)
-	}
-	if _, err := p.cfg.Clocks.Witness(env.Data); err != nil {
-		return fmt.Errorf("invalid reply: %w", err)
-	}
 	if status, ok, _ := env.Data.OptString("status"); ok && status == proto.StatusError {
-		description, _, _ := env.Data.OptString("description")
-		return fmt.Errorf("%w: %s rejected: %s", ErrUnhealthy, service, description)
+		return fmt.Errorf("%w: %s rejected: %s", ErrUnhealthy, service, description(env.Data))
 	}
 	if env.Service != service {
 		return fmt.Errorf("reply to %s has service %q", service, env.Service)
 	}
-	if _, err := proto.DecodeInto(payload, out); err != nil {
+	if _, err := proto.DecodeInto(env.Payload, out); err != nil {
 		return fmt.Errorf("invalid %s reply: %w", service, err)
 	}
 	p.cfg.Log.Debug("probe reply", "service", service, "endpoint", p.cfg.Endpoint)
 	return nil
+}
+
+// exchange sends an empty request for service, presenting key when it is
+// set, and returns the decoded reply. The request names English as its
+// language, so that msgsys brokers and servers describe errors in English.
+func (p *Probe) exchange(ctx context.Context, service, key string) (reply, error) {
+	meta := p.cfg.Clocks.Meta()
+	meta.Lang = lang.EN
+	frame, err := proto.Encode(service, &proto.EmptyRequest{}, meta)
+	if err != nil {
+		return reply{}, err
+	}
+	requester := proto.NewKeyedRequester(p.cfg.Endpoint, key)
+	defer requester.Close()
+	// The whole probe, handshake included, has Timeout.
+	requester.SetDialTimeout(p.cfg.Timeout)
+	payload, err := requester.Request(ctx, frame, p.cfg.Timeout)
+	if errors.Is(err, proto.ErrTimeout) {
+		return reply{}, fmt.Errorf("%w after %v", err, p.cfg.Timeout)
+	}
+	if err != nil {
+		return reply{}, err
+	}
+
+	env, err := proto.Decode(payload)
+	if err != nil {
+		return reply{}, fmt.Errorf("invalid reply: %w", err)
+	}
+	if _, err := p.cfg.Clocks.Witness(env.Data); err != nil {
+		return reply{}, fmt.Errorf("invalid reply: %w", err)
+	}
+	return reply{Envelope: env, Payload: payload}, nil
+}
+
+// reply is a decoded reply with its encoded form.
+type reply struct {
+	proto.Envelope
+	Payload []byte
+}
+
+// description returns an error reply's explanation, which msgsys puts
+// under "description" or "message" depending on the service.
+func description(data proto.Data) string {
+	for _, key := range []string{"description", "message"} {
+		if text, ok, _ := data.OptString(key); ok && text != "" {
+			return text
+		}
+	}
+	return "no description"
 }

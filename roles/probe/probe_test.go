@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"msgsys/internal/testkit"
+	"msgsys/lang"
 	"msgsys/proto"
 	"msgsys/roles/broker"
 	"msgsys/roles/reference"
@@ -176,6 +178,68 @@ func TestProbeRunningCluster(t *testing.T) {
 	}
 }
 
+// TestProbeBrokerRejectsOtherRoles probes the reference and a server's
+// own endpoint as brokers. Both complete the handshake that a broker does,
+// so the probe must tell them apart by their reply.
+func TestProbeBrokerRejectsOtherRoles(t *testing.T) {
+	c := startCluster(t)
+	if _, err := eventually(t, RoleServer, c.addr); err != nil {
+		t.Fatalf("server probe: %v", err)
+	}
+
+	for name, endpoint := range map[string]string{"reference": c.reference.Endpoint(), "server": c.addr} {
+		out, err := probeOnce(t, RoleBroker, endpoint)
+		if err == nil {
+			t.Errorf("broker probe of the %s at %s passed: %q", name, endpoint, out)
+			continue
+		}
+		if !errors.Is(err, ErrWrongRole) {
+			t.Errorf("broker probe of the %s: err = %v, want ErrWrongRole", name, err)
+		}
+	}
+}
+
+// TestProbeBrokerWithoutServers probes a broker that no server has
+// connected to. The broker replies itself, and the probe must pass,
+// because Docker Compose starts the servers only once it passes.
+func TestProbeBrokerWithoutServers(t *testing.T) {
+	cfg := broker.DefaultConfig()
+	cfg.Frontend = "tcp://127.0.0.1:0"
+	cfg.Backend = "tcp://127.0.0.1:0"
+	cfg.XSub = "tcp://127.0.0.1:0"
+	cfg.XPub = "tcp://127.0.0.1:0"
+	cfg.Lang = "pt"
+	b, err := broker.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, "broker", b.Run)
+
+	out, err := eventually(t, RoleBroker, b.FrontendEndpoint())
+	if err != nil {
+		t.Fatalf("broker probe: %v", err)
+	}
+	// The broker describes errors in Portuguese here unless the probe
+	// requests English.
+	want := "ok: broker at " + b.FrontendEndpoint() + " accepts clients and replied: no server is available right now"
+	if !strings.HasPrefix(out, want) {
+		t.Errorf("broker probe output = %q, want it to start with %q", out, want)
+	}
+}
+
+// TestProbeErrorsStayEnglish checks that main's description of a probe
+// error in Portuguese keeps the operating system's English text.
+func TestProbeErrorsStayEnglish(t *testing.T) {
+	_, err := probeOnce(t, RoleBroker, "tcp://"+freeAddr(t))
+	if err == nil {
+		t.Fatal("probe of a closed port passed")
+	}
+	got := lang.Describe(err, lang.PT)
+	if !strings.Contains(got, "connection refused") || strings.Contains(got, "recusada") {
+		t.Errorf("error described in Portuguese as %q, want the English \"connection refused\"", got)
+	}
+}
+
 func TestProbeWrongSocketType(t *testing.T) {
 	c := startCluster(t)
 
@@ -226,5 +290,14 @@ func TestNewDefaultsAndValidation(t *testing.T) {
 	cfg.Timeout = 0
 	if _, err := New(cfg); err == nil {
 		t.Error("New accepted a zero timeout")
+	}
+
+	for _, endpoint := range []string{"foo", "tcp://127.0.0.1:99999", "tcp://*:5555"} {
+		cfg = DefaultConfig()
+		cfg.Endpoint = endpoint
+		want := fmt.Sprintf("probe: invalid --endpoint %q: use tcp://HOST:PORT", endpoint)
+		if _, err := New(cfg); err == nil || err.Error() != want {
+			t.Errorf("New with endpoint %q = %v, want %q", endpoint, err, want)
+		}
 	}
 }

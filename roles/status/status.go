@@ -15,6 +15,7 @@ import (
 
 	"msgsys/lang"
 	"msgsys/proto"
+	"msgsys/roles/client"
 	"msgsys/roles/server"
 )
 
@@ -97,6 +98,9 @@ func New(cfg Config) (*Status, error) {
 	cfg.Lang = lang.Pick(cfg.Lang)
 	if cfg.Reference == "" {
 		return nil, localized{&failure{text: textNoReference}, cfg.Lang}
+	}
+	if !client.Dialable(cfg.Reference) {
+		return nil, localized{&failure{text: textBadReference, args: []any{cfg.Reference}}, cfg.Lang}
 	}
 	if cfg.Timeout <= 0 {
 		return nil, localized{&failure{text: textBadTimeout, args: []any{cfg.Timeout}}, cfg.Lang}
@@ -232,6 +236,9 @@ func (s *Status) request(ctx context.Context, endpoint, key, service string, out
 	}
 	requester := proto.NewKeyedRequester(endpoint, key)
 	defer requester.Close()
+	// The whole request, handshake included, has Timeout, so that a
+	// failure reports the timeout that was set.
+	requester.SetDialTimeout(s.cfg.Timeout)
 	payload, err := requester.Request(ctx, frame, s.cfg.Timeout)
 	if err != nil {
 		return err

@@ -319,6 +319,74 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 }
 
+func TestNewRejectsInvalidReference(t *testing.T) {
+	for _, c := range []struct{ lang, reference, want string }{
+		{lang.EN, "foo", `status: invalid --reference "foo": use tcp://HOST:PORT`},
+		{lang.PT, "foo", `status: --reference inválido: "foo"; use tcp://HOST:PORTA`},
+		{lang.EN, "ipc:///tmp/reference", `invalid --reference "ipc:///tmp/reference"`},
+		{lang.EN, "tcp://127.0.0.1:99999", `invalid --reference "tcp://127.0.0.1:99999"`},
+		{lang.EN, "tcp://*:5559", `invalid --reference "tcp://*:5559"`},
+	} {
+		cfg := DefaultConfig()
+		cfg.Lang = c.lang
+		cfg.Reference = c.reference
+		_, err := New(cfg)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: New with reference %q = %v, want an error containing %q", c.lang, c.reference, err, c.want)
+		}
+	}
+}
+
+// TestStatusFrozenServerNamesTimeout lists a server that accepts TCP
+// connections but never completes a handshake, as a stopped (SIGSTOP)
+// server does. Its row must name the timeout that was set, which is
+// longer than the 2 s that a handshake would otherwise have.
+func TestStatusFrozenServerNamesTimeout(t *testing.T) {
+	ref := startReference(t)
+	frozen, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { frozen.Close() })
+	req := proto.NewRequester(ref.Endpoint())
+	defer req.Close()
+	frame, err := proto.Encode(proto.ServiceRank, &proto.RankRequest{User: "frozen", Addr: "tcp://" + frozen.Addr().String()}, proto.NewClocks().Meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := req.Request(context.Background(), frame, 5*time.Second); err != nil {
+		t.Fatalf("rank: %v", err)
+	}
+
+	var out bytes.Buffer
+	cfg := DefaultConfig()
+	cfg.Reference = ref.Endpoint()
+	cfg.Out = &out
+	cfg.Lang = lang.EN
+	cfg.Timeout = 2100 * time.Millisecond
+	st, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, err := st.Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(report.Servers) != 1 {
+		t.Fatalf("%d servers, want frozen alone", len(report.Servers))
+	}
+	row := report.Servers[0]
+	if row.Reachable {
+		t.Errorf("frozen server shown as reachable")
+	}
+	if row.problem == nil {
+		t.Fatalf("frozen server has no problem; error %q", row.Error)
+	}
+	if got := row.problem.in(lang.EN); got != "no reply within 2.1s" {
+		t.Errorf("problem = %q, want %q", got, "no reply within 2.1s")
+	}
+}
+
 func TestOffsetsFromEachCoordinator(t *testing.T) {
 	rows := []Server{
 		{Name: "a", Status: &server.StatusReply{Coordinator: "c", Offset: 0.25}},

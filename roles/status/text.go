@@ -39,6 +39,7 @@ var (
 // Errors of a configuration, of the reference and of each server's request.
 var (
 	textNoReference   = lang.Text{PT: "status: o endpoint da referência está vazio: defina --reference", EN: "status: reference endpoint is empty: set --reference"}
+	textBadReference  = lang.Text{PT: "status: --reference inválido: %q; use tcp://HOST:PORTA", EN: "status: invalid --reference %q: use tcp://HOST:PORT"}
 	textBadTimeout    = lang.Text{PT: "status: o prazo %v deve ser positivo: defina --timeout", EN: "status: timeout %v must be positive: set --timeout"}
 	textReferenceFail = lang.Text{PT: "status: referência em %s: %v", EN: "status: reference at %s: %v"}
 	textNoAddr        = lang.Text{PT: "nenhum endereço registrado para os serviços entre servidores", EN: "no server-to-server address registered"}
