@@ -100,18 +100,26 @@ func (r *Replicator) CatchUp(ctx context.Context, peers []Peer, timeout time.Dur
 			// A server that never became available may be gone for good,
 			// and status would show it as unsynced for as long. One that
 			// was available but refused connections is marked unsynced.
+			var neverListed []string
 			for _, name := range waiting {
 				if listed[name] {
 					r.log.Warn("catch-up incomplete", "peer", name, "err", "not reachable within the catch-up wait", "wait", expected.Wait)
 					unfinished = append(unfinished, name)
 				} else {
-					r.log.Warn("catch-up stopped waiting for a registered server", "peer", name, "wait", expected.Wait)
+					neverListed = append(neverListed, name)
 				}
+			}
+			if len(neverListed) > 0 {
+				// One line, because the reference may have registered
+				// thousands of names that never come up.
+				r.log.Warn("catch-up stopped waiting for registered servers",
+					"count", len(neverListed), "servers", firstNames(neverListed), "wait", expected.Wait)
 			}
 			break
 		}
 		if !loggedWait {
-			r.log.Info("catch-up waiting for servers to come up", "servers", waiting, "wait", expected.Wait)
+			r.log.Info("catch-up waiting for servers to come up",
+				"count", len(waiting), "servers", firstNames(waiting), "wait", expected.Wait)
 			loggedWait = true
 		}
 		select {
@@ -132,6 +140,14 @@ func (r *Replicator) CatchUp(ctx context.Context, peers []Peer, timeout time.Dur
 		return fmt.Errorf("replica: catch-up incomplete with %v", unfinished)
 	}
 	return nil
+}
+
+// loggedNames is how many names a log line about many servers shows.
+const loggedNames = 5
+
+// firstNames returns the first loggedNames of names.
+func firstNames(names []string) []string {
+	return names[:min(len(names), loggedNames)]
 }
 
 // syncWith pulls batches from one peer until it reports done and in sync.

@@ -112,8 +112,9 @@ type Config struct {
 	ChildLogLevel string
 	// Keep keeps the cluster's temporary directory, logs and data.
 	Keep bool
-	// ClusterKey is given to started children and presented to servers'
-	// endpoints and the proxy's publisher side. Empty means none.
+	// ClusterKey is given to started children and presented to the
+	// reference, to servers' endpoints and to the proxy's publisher side.
+	// Empty means none.
 	ClusterKey string
 
 	Clocks proto.Clocks

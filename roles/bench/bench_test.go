@@ -190,6 +190,17 @@ func TestClusterKeyReachesServers(t *testing.T) {
 	if !errors.Is(err, proto.ErrKeyMismatch) {
 		t.Errorf("request without the key: %v, want %v", err, proto.ErrKeyMismatch)
 	}
+
+	// The started reference requires the key too, and the berkeley
+	// scenario presents it when it watches a running cluster.
+	keyedBench := &Bench{cfg: Config{ClusterKey: "bench-test-key", Clocks: proto.NewClocks(), Timeout: statusTimeout}}
+	if list, err := keyedBench.listServers(context.Background(), c.reference); err != nil || len(list) != 1 {
+		t.Errorf("list from the reference with the key: %v, %v; want one server", list, err)
+	}
+	plainBench := &Bench{cfg: Config{Clocks: proto.NewClocks(), Timeout: statusTimeout}}
+	if _, err := plainBench.listServers(context.Background(), c.reference); !errors.Is(err, proto.ErrKeyMismatch) {
+		t.Errorf("list from the reference without the key: %v, want %v", err, proto.ErrKeyMismatch)
+	}
 }
 
 func TestHistogramQuantiles(t *testing.T) {

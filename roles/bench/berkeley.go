@@ -200,7 +200,7 @@ func newRound(n int, at time.Duration, coordinator string, offsets map[string]fl
 
 // listServers requests the available servers from a reference.
 func (b *Bench) listServers(ctx context.Context, reference string) ([]proto.ServerInfo, error) {
-	requester := proto.NewRequester(reference)
+	requester := proto.NewKeyedRequester(reference, b.cfg.ClusterKey)
 	defer requester.Close()
 	frame, err := proto.Encode(proto.ServiceList, &proto.EmptyRequest{}, b.cfg.Clocks.Meta())
 	if err != nil {

@@ -134,8 +134,8 @@ func flagFor(name string, d Config) cli.Flag {
 		// The variable every other command reads, so that one export
 		// serves the whole cluster.
 		return &cli.StringFlag{Name: name, EnvVars: []string{"MSGSYS_CLUSTER_KEY"}, Usage: common.HelpText(lang.Text{
-			PT: "chave do cluster (ZeroMQ PLAIN) passada aos servidores e ao broker iniciados, e apresentada aos servidores e ao proxy de um cluster em execução; vazio: nenhuma",
-			EN: "cluster key (ZeroMQ PLAIN) given to started servers and broker, and presented to the servers and proxy of a running cluster; empty: none",
+			PT: "chave do cluster (ZeroMQ PLAIN) passada à referência, aos servidores e ao broker iniciados, e apresentada à referência, aos servidores e ao proxy de um cluster em execução; vazio: nenhuma",
+			EN: "cluster key (ZeroMQ PLAIN) given to the started reference, servers and broker, and presented to the reference, servers and proxy of a running cluster; empty: none",
 		})}
 	case flagServers:
 		return &cli.IntFlag{Name: name, Value: d.Servers, EnvVars: env, Usage: common.HelpText(lang.Text{

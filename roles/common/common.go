@@ -137,14 +137,15 @@ func TuneGC() {
 }
 
 // ClusterKeyFlag is the --cluster-key flag of every command that talks to
-// servers' server-to-server endpoints. See proto.DialKey.
+// servers' server-to-server endpoints or to the reference. See
+// proto.DialKey.
 func ClusterKeyFlag() cli.Flag {
 	return &cli.StringFlag{
 		Name:    "cluster-key",
 		EnvVars: []string{"MSGSYS_CLUSTER_KEY"},
 		Usage: HelpText(lang.Text{
-			PT: "segredo compartilhado do cluster (ZeroMQ PLAIN), exigido nos endpoints entre servidores e nos lados do broker e do proxy em que os servidores se conectam; vazio: nenhum",
-			EN: "shared secret of the cluster (ZeroMQ PLAIN), required on the server-to-server endpoints and on the broker's and proxy's sides that servers connect to; empty: none",
+			PT: "segredo compartilhado do cluster (ZeroMQ PLAIN), exigido nos endpoints entre servidores, na referência e nos lados do broker e do proxy em que os servidores se conectam; vazio: nenhum",
+			EN: "shared secret of the cluster (ZeroMQ PLAIN), required on the server-to-server endpoints, on the reference and on the broker's and proxy's sides that servers connect to; empty: none",
 		}),
 	}
 }

@@ -58,7 +58,8 @@ type Config struct {
 	// RoleServer requests the server's status and requires that it serves
 	// clients.
 	Role string
-	// ClusterKey is presented to a server's endpoint when set.
+	// ClusterKey is presented to a server's endpoint or to the reference
+	// when set.
 	ClusterKey string
 	// Endpoint is the address probed. Empty means the role's standard
 	// port on 127.0.0.1.
@@ -210,8 +211,10 @@ func (p *Probe) server(ctx context.Context) (string, error) {
 // request sends an empty request for service and decodes the reply into
 // out. An error reply becomes an error carrying its description.
 func (p *Probe) request(ctx context.Context, service string, out any) error {
+	// The broker's client side takes no key; a server's endpoint and
+	// the reference require it when the cluster has one.
 	key := ""
-	if p.cfg.Role == RoleServer {
+	if p.cfg.Role == RoleServer || p.cfg.Role == RoleReference {
 		key = p.cfg.ClusterKey
 	}
 	env, err := p.exchange(ctx, service, key)

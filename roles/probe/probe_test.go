@@ -301,3 +301,35 @@ func TestNewDefaultsAndValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeReferenceWithClusterKey probes a reference that requires a
+// cluster key, as Compose's healthcheck does with MSGSYS_CLUSTER_KEY set.
+func TestProbeReferenceWithClusterKey(t *testing.T) {
+	cfg := reference.DefaultConfig()
+	cfg.Bind = "tcp://127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.ClusterKey = "segredo"
+	ref, err := reference.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, "reference", ref.Run)
+
+	probe := func(key string) (string, error) {
+		var out bytes.Buffer
+		cfg := DefaultConfig()
+		cfg.Role, cfg.Endpoint, cfg.ClusterKey, cfg.Out = RoleReference, ref.Endpoint(), key, &out
+		p, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = p.Run(context.Background())
+		return out.String(), err
+	}
+	if out, err := probe("segredo"); err != nil || !strings.HasPrefix(out, "ok: reference") {
+		t.Errorf("probe with the key: output %q, error %v; want an ok line", out, err)
+	}
+	if _, err := probe(""); !errors.Is(err, proto.ErrKeyMismatch) {
+		t.Errorf("probe without the key: %v, want %v", err, proto.ErrKeyMismatch)
+	}
+}

@@ -40,6 +40,16 @@ func Command() *cli.Command {
 				EN: "how long a server stays available after its last heartbeat or rank request",
 			}),
 		},
+		&cli.IntFlag{
+			Name:    "max-servers",
+			Value:   DefaultMaxServers,
+			EnvVars: []string{"MSGSYS_MAX_SERVERS"},
+			Usage: common.HelpText(lang.Text{
+				PT: "número máximo de nomes de servidor registrados; depois dele, pedidos de rank e heartbeats de nomes novos recebem erro",
+				EN: "maximum number of registered server names; beyond it, rank requests and heartbeats from new names get an error reply",
+			}),
+		},
+		common.ClusterKeyFlag(),
 		&cli.StringFlag{
 			Name:    "lang",
 			EnvVars: []string{"MSGSYS_LANG"},
@@ -71,6 +81,8 @@ func runCommand(c *cli.Context) error {
 	cfg.Bind = c.String("bind")
 	cfg.DataDir = c.String("data")
 	cfg.HeartbeatExpiry = c.Duration("heartbeat-expiry")
+	cfg.MaxServers = c.Int("max-servers")
+	cfg.ClusterKey = c.String("cluster-key")
 	cfg.Lang = language
 	cfg.Clocks = common.Clocks(c, log)
 	cfg.Log = log

@@ -2,7 +2,6 @@ package reference
 
 import (
 	"errors"
-	"time"
 
 	"msgsys/proto"
 )
@@ -83,7 +82,11 @@ func (r *Reference) handle(payload []byte, peer string) []byte {
 // rejectReply logs a rejected request and returns its error reply, or nil
 // when the reply could not be encoded.
 func (r *Reference) rejectReply(rej *rejection, peer string) []byte {
-	r.rejects.record(rej, peer, r.lamport())
+	if errors.Is(rej.cause, errRegistryFull) {
+		r.full.record(rej, peer, r.cfg.MaxServers, r.lamport())
+	} else {
+		r.rejects.record(rej, peer, r.lamport())
+	}
 	data := &proto.StatusReply{Status: proto.StatusError, Description: rej.text.In(r.cfg.Lang)}
 	return r.encodeReply(rej.service, data, peer)
 }
@@ -128,8 +131,9 @@ func (r *Reference) serve(payload []byte, peer string) (string, any, *rejection)
 		}
 		return env.Service, &heartbeatReply{}, nil
 	default: // proto.ServiceList
-		list := r.registry.available(time.Now(), r.cfg.HeartbeatExpiry)
-		return env.Service, &proto.ListReply{List: list, Registered: r.registry.registered(time.Now())}, nil
+		now := r.cfg.Now()
+		list := r.registry.available(now, r.cfg.HeartbeatExpiry)
+		return env.Service, &proto.ListReply{List: list, Registered: r.registry.registered(now)}, nil
 	}
 }
 
@@ -159,7 +163,10 @@ func (r *Reference) touch(service string, data proto.Data, peer string) (proto.S
 	if n, ok, err := data.OptInt("rank"); err == nil && ok && n > 0 {
 		want = n
 	}
-	res, err := r.registry.touch(name, addr, want, service == proto.ServiceRank, time.Now())
+	res, err := r.registry.touch(name, addr, want, service == proto.ServiceRank, r.cfg.Now())
+	if errors.Is(err, errRegistryFull) {
+		return proto.ServerInfo{}, rejectFull(service, name, r.cfg.MaxServers, err)
+	}
 	if err != nil {
 		return proto.ServerInfo{}, rejectStore(service, err)
 	}

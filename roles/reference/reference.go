@@ -34,6 +34,10 @@ const (
 	DefaultBind            = "tcp://*:5559"
 	DefaultDataDir         = "./data/reference"
 	DefaultHeartbeatExpiry = 3 * time.Second
+	// DefaultMaxServers is far above the servers of a classroom, where
+	// every team runs a few, and keeps a flood of fake names from growing
+	// the list replies that every server reads twice a second.
+	DefaultMaxServers = 1024
 )
 
 // minCheckInterval bounds how often the expiry check runs, so a tiny expiry
@@ -60,10 +64,22 @@ type Config struct {
 	// HeartbeatExpiry is how long a server stays available after its last
 	// heartbeat or rank request.
 	HeartbeatExpiry time.Duration
+	// MaxServers is the maximum number of names the registration file
+	// holds. Once it holds that many, a rank or heartbeat request from a
+	// new name gets an error reply, and registered names keep working.
+	MaxServers int
+	// ClusterKey, when set, is required of every connection with ZeroMQ's
+	// PLAIN mechanism, so that only processes that know it can register,
+	// send heartbeats or read the list.
+	ClusterKey string
 	// Lang is the language of error descriptions: lang.PT or lang.EN.
 	Lang string
 	// Clocks stamp every reply and witness every request.
 	Clocks proto.Clocks
+	// Now returns the current time for heartbeat expiry and for
+	// forgetting servers. Nil means time.Now. Tests set it to move time
+	// forward.
+	Now func() time.Time
 	// Log receives the reference's events. A nil Log discards them.
 	Log *slog.Logger
 }
@@ -75,6 +91,7 @@ func DefaultConfig() Config {
 		Bind:            DefaultBind,
 		DataDir:         DefaultDataDir,
 		HeartbeatExpiry: DefaultHeartbeatExpiry,
+		MaxServers:      DefaultMaxServers,
 		Lang:            lang.PT,
 		Clocks:          proto.NewClocks(),
 	}
@@ -88,6 +105,8 @@ func (cfg Config) validate() error {
 		return fmt.Errorf("%w: DataDir is empty", ErrConfig)
 	case cfg.HeartbeatExpiry <= 0:
 		return fmt.Errorf("%w: HeartbeatExpiry is %v, want a positive duration", ErrConfig, cfg.HeartbeatExpiry)
+	case cfg.MaxServers <= 0:
+		return fmt.Errorf("%w: MaxServers is %d, want a positive number", ErrConfig, cfg.MaxServers)
 	case cfg.Lang != lang.PT && cfg.Lang != lang.EN:
 		return fmt.Errorf("%w: Lang is %q, want %q or %q", ErrConfig, cfg.Lang, lang.PT, lang.EN)
 	case cfg.Clocks.Lamport == nil || cfg.Clocks.Physical == nil:
@@ -104,6 +123,7 @@ type Reference struct {
 	registry *registry
 	rejects  rejectLog
 	rankKept proto.RateLog // heartbeats that requested another rank for a registered name
+	full     fullLog       // new names rejected because the registry holds MaxServers names
 
 	started   atomic.Bool // set by the first Run or by Close
 	closeOnce sync.Once
@@ -122,8 +142,11 @@ func New(cfg Config) (*Reference, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 
-	reg, err := openRegistry(filepath.Join(cfg.DataDir, dbFile))
+	reg, err := openRegistry(filepath.Join(cfg.DataDir, dbFile), cfg.MaxServers, cfg.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -135,9 +158,11 @@ func New(cfg Config) (*Reference, error) {
 			Resource: "a porta de servidores", Target: cfg.Bind, Err: err,
 		}
 	}
+	ln.RequireKey(cfg.ClusterKey)
 
 	r := &Reference{cfg: cfg, log: log, listener: ln, registry: reg}
 	r.rejects.log = log
+	r.full.log = log
 	return r, nil
 }
 
@@ -156,8 +181,14 @@ func (r *Reference) Run(ctx context.Context) error {
 		"endpoint", r.listener.Bound(),
 		"data", r.cfg.DataDir,
 		"servers", r.registry.count(),
+		"max_servers", r.cfg.MaxServers,
 		"heartbeat_expiry", r.cfg.HeartbeatExpiry,
+		"cluster_key", r.cfg.ClusterKey != "",
 		"clock", r.lamport())
+	if n := r.registry.count(); n >= r.cfg.MaxServers {
+		r.log.Warn("registry full, new names will be rejected",
+			"servers", n, "max_servers", r.cfg.MaxServers, "clock", r.lamport())
+	}
 
 	var wg sync.WaitGroup
 	wg.Go(func() { r.cfg.Clocks.Physical.Run(ctx) })
@@ -169,6 +200,7 @@ func (r *Reference) Run(ctx context.Context) error {
 	})
 	wg.Wait()
 	r.rejects.flush(r.lamport())
+	r.full.flush(true, r.lamport())
 
 	err := r.release()
 	if err != nil {
@@ -197,7 +229,8 @@ func (r *Reference) release() error {
 
 // expireLoop logs each available server that stops sending heartbeats. The
 // list service checks expiry itself, so the loop only decides when the log
-// line appears, checking four times per expiry period.
+// line appears, checking four times per expiry period. It also logs the
+// count of registry full rejections that fullLog held back.
 func (r *Reference) expireLoop(ctx context.Context) {
 	ticker := time.NewTicker(max(r.cfg.HeartbeatExpiry/4, minCheckInterval))
 	defer ticker.Stop()
@@ -206,9 +239,10 @@ func (r *Reference) expireLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
-			for _, s := range r.registry.expire(time.Now(), r.cfg.HeartbeatExpiry) {
+			for _, s := range r.registry.expire(r.cfg.Now(), r.cfg.HeartbeatExpiry) {
 				r.log.Info("server expired", "name", s.Name, "rank", s.Rank, "clock", r.lamport())
 			}
+			r.full.flush(false, r.lamport())
 		}
 	}
 }

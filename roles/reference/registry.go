@@ -40,6 +40,10 @@ const schemaVersion = 1
 // reference process on the same directory holds while it runs.
 const lockTimeout = 2 * time.Second
 
+// errRegistryFull is the error of touch for a new name when the registry
+// holds maxNames names.
+var errRegistryFull = errors.New("reference: registry full")
+
 // ErrCorrupt is returned by New when the registration file holds a record
 // that cannot be read or breaks the uniqueness of names or ranks.
 var ErrCorrupt = errors.New("reference: corrupt registration file")
@@ -65,6 +69,13 @@ type entry struct {
 type registry struct {
 	db *bolt.DB
 
+	// maxNames is the maximum number of names touch registers. A file
+	// written with a higher limit may hold more, and all of them load.
+	maxNames int
+	// started is when the reference started. registered counts a server
+	// not seen since then as last seen at started.
+	started time.Time
+
 	// mu guards entries and maxRank. Writes to db happen under it too, so
 	// two new names can never receive the same rank.
 	mu      sync.Mutex
@@ -83,8 +94,9 @@ type touchResult struct {
 }
 
 // openRegistry opens or creates the bbolt file at path and loads every
-// registration.
-func openRegistry(path string) (*registry, error) {
+// registration, for a reference that started at started and registers at
+// most maxNames names.
+func openRegistry(path string, maxNames int, started time.Time) (*registry, error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, &common.StartError{
@@ -107,7 +119,7 @@ func openRegistry(path string) (*registry, error) {
 		}
 	}
 
-	reg := &registry{db: db, entries: make(map[string]*entry)}
+	reg := &registry{db: db, maxNames: maxNames, started: started, entries: make(map[string]*entry)}
 	if err := reg.load(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("reference: %s: %w", path, err)
@@ -171,7 +183,8 @@ func (g *registry) load() error {
 // request does because an operator who starts a server with --rank means
 // it. Otherwise a known name keeps its rank, and res.rankKept reports a
 // want it did not take. A non-empty addr replaces the stored endpoint. The
-// server is available from now on.
+// server is available from now on. A new name gets an error wrapping
+// errRegistryFull when the registry holds maxNames names.
 func (g *registry) touch(name, addr string, want int64, moveKnown bool, now time.Time) (touchResult, error) {
 	key := proto.FoldName(name)
 
@@ -180,6 +193,9 @@ func (g *registry) touch(name, addr string, want int64, moveKnown bool, now time
 
 	e, known := g.entries[key]
 	var res touchResult
+	if !known && len(g.entries) >= g.maxNames {
+		return res, fmt.Errorf("%w: %d names registered, new name %q rejected", errRegistryFull, len(g.entries), name)
+	}
 	if known && !moveKnown && want > 0 && want != e.Rank {
 		res.rankKept = want
 		want = 0
@@ -271,11 +287,13 @@ func (g *registry) available(now time.Time, expiry time.Duration) []proto.Server
 }
 
 // forgetAfter is how long after its last heartbeat a server leaves the
-// registered servers of list replies. Starting servers wait up to 3 s
-// for each registered server, so one removed for good would delay every
-// start. The name keeps its rank, and a server that this reference has
-// not seen since it started stays, because after a restart of the whole
-// cluster it may hold writes that the others lack.
+// registered servers of list replies. A starting server waits up to 3 s
+// for the registered servers that are not available, so a server removed
+// for good would delay every start. A server that this reference has not
+// seen since it started counts as seen at the start: after a restart of
+// the whole cluster it may hold writes that the others lack, and
+// forgetAfter gives it time to come back. Either way the name keeps its
+// rank.
 const forgetAfter = 10 * time.Minute
 
 // registered returns the registered servers, available or not, sorted by
@@ -286,7 +304,11 @@ func (g *registry) registered(now time.Time) []proto.ServerInfo {
 
 	list := make([]proto.ServerInfo, 0, len(g.entries))
 	for _, e := range g.entries {
-		if !e.available && !e.lastSeen.IsZero() && now.Sub(e.lastSeen) > forgetAfter {
+		lastSeen := e.lastSeen
+		if lastSeen.IsZero() {
+			lastSeen = g.started
+		}
+		if !e.available && now.Sub(lastSeen) > forgetAfter {
 			continue
 		}
 		list = append(list, e.info())

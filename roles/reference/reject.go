@@ -146,6 +146,19 @@ func rejectStore(service string, err error) *rejection {
 	}, err)
 }
 
+// rejectFull describes a new name that the registry has no room for.
+// Registered names keep their ranks for good, so the registry never
+// frees room by itself.
+func rejectFull(service, name string, maxServers int, err error) *rejection {
+	quoted := proto.QuoteShort(name)
+	return newRejection(service, lang.Text{
+		PT: fmt.Sprintf("registro cheio: a referência já tem o máximo de %d servidores registrados e recusa o nome novo %s. "+
+			"Os nomes já registrados continuam aceitos, e o operador da referência pode aumentar --max-servers", maxServers, quoted),
+		EN: fmt.Sprintf("registry full: the reference already has the maximum of %d registered servers and rejects the new name %s. "+
+			"Registered names are still accepted, and the reference's operator can raise --max-servers", maxServers, quoted),
+	}, err)
+}
+
 // readAddr returns the optional addr field: a server-to-server endpoint
 // tcp://host:port of at most MaxAddrBytes, with a host other peers can
 // connect to. An absent, nil or empty addr leaves the stored one unchanged
@@ -246,5 +259,52 @@ func (l *rejectLog) flush(clock uint64) {
 	if l.suppressed > 0 {
 		l.log.Warn("rejected requests not logged", "count", l.suppressed, "clock", clock)
 		l.suppressed = 0
+	}
+}
+
+// fullLog writes at most one line per second about new names that a full
+// registry rejected, and the count of those it suppressed once that
+// second has passed. A flood of new names would otherwise take every line of
+// rejectLog's window and leave the count unwritten until the next one.
+type fullLog struct {
+	log *slog.Logger
+
+	mu         sync.Mutex // guards the fields below
+	next       time.Time  // when record may write a line again
+	suppressed int        // rejections not logged since the last line
+}
+
+func (l *fullLog) record(rej *rejection, peer string, maxServers int, clock uint64) {
+	now := time.Now()
+	l.mu.Lock()
+	if now.Before(l.next) {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	l.next = now.Add(time.Second)
+	suppressed := l.suppressed
+	l.suppressed = 0
+	l.mu.Unlock()
+
+	if suppressed > 0 {
+		l.log.Warn("registry full rejections not logged", "count", suppressed, "clock", clock)
+	}
+	l.log.Warn("registration rejected, registry full", "service", rej.service, "peer", peer,
+		"max_servers", maxServers, "err", rej.cause, "clock", clock)
+}
+
+// flush logs the count of rejections suppressed, once the second of the
+// last line has passed or at once when force is set.
+func (l *fullLog) flush(force bool, clock uint64) {
+	l.mu.Lock()
+	suppressed := 0
+	if l.suppressed > 0 && (force || !time.Now().Before(l.next)) {
+		suppressed = l.suppressed
+		l.suppressed = 0
+	}
+	l.mu.Unlock()
+	if suppressed > 0 {
+		l.log.Warn("registry full rejections not logged", "count", suppressed, "clock", clock)
 	}
 }

@@ -33,7 +33,7 @@ type cluster struct {
 	xpub      string
 	servers   map[string]*node
 
-	key string // cluster key of the broker's publisher side and of servers from config
+	key string // cluster key of the reference, the broker and servers from config
 	// expiry is the reference's heartbeat expiry, 400 ms when zero.
 	expiry time.Duration
 }
@@ -110,6 +110,7 @@ func (c *cluster) startInfrastructure() {
 	if c.expiry > 0 {
 		refCfg.HeartbeatExpiry = c.expiry
 	}
+	refCfg.ClusterKey = c.key
 	refCfg.Log = testLogger(t).With("role", "reference")
 	ref, err := reference.New(refCfg)
 	if err != nil {

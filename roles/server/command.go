@@ -62,6 +62,10 @@ func Command() *cli.Command {
 				EN: "language of error descriptions sent to clients: pt or en (default: from the locale, else pt)",
 			})},
 			common.ClusterKeyFlag(),
+			&cli.IntFlag{Name: "max-peers", Value: defaults.MaxPeers, EnvVars: []string{"MSGSYS_MAX_PEERS"}, Usage: common.HelpText(lang.Text{
+				PT: "número máximo de outros servidores da lista da referência com que o servidor replica e faz eleições; ficam os de rank mais baixo",
+				EN: "maximum number of other servers from the reference's list that the server replicates with and holds elections with; those of lowest rank are kept",
+			})},
 			&cli.IntFlag{Name: "workers", Value: defaults.Workers, EnvVars: []string{"MSGSYS_WORKERS"}, Usage: common.HelpText(lang.Text{
 				PT: "requisições de clientes atendidas ao mesmo tempo",
 				EN: "client requests served at once",
@@ -122,6 +126,7 @@ func Command() *cli.Command {
 			cfg.Lang = language
 			cfg.ClusterKey = c.String("cluster-key")
 			cfg.Workers = c.Int("workers")
+			cfg.MaxPeers = c.Int("max-peers")
 			cfg.BerkeleyEvery, cfg.BerkeleyBound = c.Duration("berkeley-every"), c.Duration("berkeley-bound")
 			cfg.Election.CheckEvery = c.Duration("check-every")
 			cfg.Election.CheckTimeout = c.Duration("check-timeout")

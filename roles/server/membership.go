@@ -1,8 +1,11 @@
 package server
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"msgsys/election"
@@ -27,6 +30,10 @@ func (s *Server) requestRank(ctx context.Context) (int64, error) {
 	return rank, nil
 }
 
+// errReferenceRejected is the error of a request that got an error reply
+// from the reference, such as a rank request that a full registry rejects.
+var errReferenceRejected = errors.New("server: reference rejected")
+
 // askReference sends one request to the reference and decodes the reply
 // into out, which must have a Clock field.
 func (s *Server) askReference(ctx context.Context, service string, req any, out any) error {
@@ -47,7 +54,7 @@ func (s *Server) askReference(ctx context.Context, service string, req any, out 
 	}
 	if status, ok, _ := env.Data.OptString("status"); ok && status == proto.StatusError {
 		description, _, _ := env.Data.OptString("description")
-		return fmt.Errorf("server: reference rejected %s: %s", service, description)
+		return fmt.Errorf("%w %s: %s", errReferenceRejected, service, description)
 	}
 	if out == nil {
 		return nil
@@ -90,11 +97,11 @@ func (s *Server) refreshMembers(ctx context.Context) []election.Member {
 	return members
 }
 
-// refreshServers is refreshMembers that also returns the names of every
-// server with an address that the reference has registered, available or
-// not. That list is empty when the reference cannot be reached or does not
-// send it.
-func (s *Server) refreshServers(ctx context.Context) ([]election.Member, []string) {
+// refreshServers is refreshMembers that also returns every server with an
+// address that the reference has registered, available or not, this
+// server included and with no bound on their number. That list is empty
+// when the reference cannot be reached or does not send it.
+func (s *Server) refreshServers(ctx context.Context) ([]election.Member, []proto.ServerInfo) {
 	var reply proto.ListReply
 	if err := s.askReference(ctx, proto.ServiceList, &proto.EmptyRequest{}, &reply); err != nil {
 		if ctx.Err() == nil {
@@ -105,8 +112,10 @@ func (s *Server) refreshServers(ctx context.Context) ([]election.Member, []strin
 		}
 		return nil, nil
 	}
-	members := make([]election.Member, 0, len(reply.List))
-	for _, info := range reply.List {
+	available, ignored := lowestRanks(reply.List, s.cfg.Name, s.cfg.MaxPeers)
+	s.noteIgnoredPeers(ignored)
+	members := make([]election.Member, 0, len(available))
+	for _, info := range available {
 		members = append(members, election.Member{Name: info.Name, Rank: info.Rank, Addr: info.Addr})
 	}
 	if s.replica != nil {
@@ -115,14 +124,75 @@ func (s *Server) refreshServers(ctx context.Context) ([]election.Member, []strin
 	if s.node != nil {
 		s.node.SetMembers(members)
 	}
-	var registered []string
+	var registered []proto.ServerInfo
 	for _, info := range reply.Registered {
 		// A server without an address cannot be synced with.
 		if info.Addr != "" {
-			registered = append(registered, info.Name)
+			registered = append(registered, info)
 		}
 	}
 	return members, registered
+}
+
+// lowestRanks returns the servers of list that a server named self
+// tracks, sorted by rank: itself and the limit others of lowest rank. The
+// reference gives ranks in the order in which names first register, so
+// these are the servers registered longest, and a flood of new names
+// cannot push them out. It also returns the others, left out.
+func lowestRanks(list []proto.ServerInfo, self string, limit int) (tracked, ignored []proto.ServerInfo) {
+	sorted := slices.Clone(list)
+	slices.SortStableFunc(sorted, func(a, b proto.ServerInfo) int { return cmp.Compare(a.Rank, b.Rank) })
+	others := 0
+	for _, info := range sorted {
+		switch {
+		case info.Name == self:
+			tracked = append(tracked, info)
+		case others < limit:
+			tracked = append(tracked, info)
+			others++
+		default:
+			ignored = append(ignored, info)
+		}
+	}
+	return tracked, ignored
+}
+
+// noteIgnoredPeers logs the servers of a list that lowestRanks left out,
+// when their number changes, and once when none are left out again.
+func (s *Server) noteIgnoredPeers(ignored []proto.ServerInfo) {
+	s.ignoredMu.Lock()
+	previous := s.ignoredPeers
+	s.ignoredPeers = len(ignored)
+	s.ignoredMu.Unlock()
+
+	switch {
+	case len(ignored) > 0 && len(ignored) != previous:
+		s.peersIgnored.Warn(s.log, "servers beyond the peer limit ignored",
+			"ignored", len(ignored), "max_peers", s.cfg.MaxPeers, "servers", someNames(ignored))
+	case len(ignored) == 0 && previous > 0:
+		s.log.Info("peer limit no longer exceeded", "max_peers", s.cfg.MaxPeers)
+	}
+}
+
+// loggedNames is how many names a log line about many servers shows.
+const loggedNames = 5
+
+// someNames returns the names of the first loggedNames servers.
+func someNames(servers []proto.ServerInfo) []string {
+	names := make([]string, 0, min(len(servers), loggedNames))
+	for _, info := range servers[:min(len(servers), loggedNames)] {
+		names = append(names, info.Name)
+	}
+	return names
+}
+
+// names returns the names of servers, in order.
+func names(servers []proto.ServerInfo) []string {
+	out := make([]string, len(servers))
+	for i, info := range servers {
+		out[i] = info.Name
+	}
+	return out
 }
 
 func toPeers(members []election.Member) []replica.Peer {

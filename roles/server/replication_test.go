@@ -426,7 +426,7 @@ func listGhost(t *testing.T, c *cluster) (stop func()) {
 // listGhostAt is listGhost with the ghost's address given.
 func listGhostAt(t *testing.T, c *cluster, ghostAddr string) (stop func()) {
 	t.Helper()
-	ref := proto.NewRequester(c.reference)
+	ref := proto.NewKeyedRequester(c.reference, c.key)
 	ctx, cancel := context.WithCancel(context.Background())
 	register := func(service string, data any) error {
 		frame, err := proto.Encode(service, data, proto.NewClocks().Meta())
@@ -532,8 +532,9 @@ func TestReplicateRejectsOpsNoClientCouldWrite(t *testing.T) {
 }
 
 // TestClusterKeyGuardsServerEndpoints runs three servers that share a
-// cluster key. They must elect, replicate, publish through a keyed proxy
-// and serve a keyed status request. A request without the key must fail.
+// cluster key. They must register with a keyed reference, elect,
+// replicate, publish through a keyed proxy and serve a keyed status
+// request. A request without the key must fail.
 func TestClusterKeyGuardsServerEndpoints(t *testing.T) {
 	c := &cluster{t: t, dir: t.TempDir(), servers: make(map[string]*node), key: "chave da turma"}
 	c.startInfrastructure()
@@ -596,6 +597,18 @@ func TestClusterKeyGuardsServerEndpoints(t *testing.T) {
 	defer open.Close()
 	if reply, err := open.Request(context.Background(), frame, 500*time.Millisecond); err == nil {
 		t.Errorf("status without the key answered %q", reply)
+	}
+
+	// Nothing without the key may register with the reference, where the
+	// servers would take it for a peer.
+	rank, err := proto.Encode(proto.ServiceRank, &proto.RankRequest{User: "intruder", Addr: "tcp://127.0.0.1:1"}, proto.NewClocks().Meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	openRef := proto.NewRequester(c.reference)
+	defer openRef.Close()
+	if reply, err := openRef.Request(context.Background(), rank, 500*time.Millisecond); !errors.Is(err, proto.ErrKeyMismatch) {
+		t.Errorf("rank without the key at the reference: reply %q, error %v; want ErrKeyMismatch", reply, err)
 	}
 }
 
@@ -667,7 +680,7 @@ func TestRestartWithServerGoneForGood(t *testing.T) {
 // waitListed waits until the reference lists n available servers.
 func waitListed(t *testing.T, c *cluster, n int) {
 	t.Helper()
-	ref := proto.NewRequester(c.reference)
+	ref := proto.NewKeyedRequester(c.reference, c.key)
 	defer ref.Close()
 	waitFor(t, 5*time.Second, fmt.Sprintf("the reference to list %d servers", n), func() bool {
 		frame, err := proto.Encode(proto.ServiceList, &proto.EmptyRequest{}, proto.NewClocks().Meta())

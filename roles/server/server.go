@@ -38,7 +38,8 @@ type Config struct {
 	Reference string // reference service endpoint
 	Lang      string // language of error descriptions: "pt" or "en"
 	// ClusterKey, when set, is required of every connection to Addr and
-	// presented to other servers' endpoints (proto.DialKey).
+	// presented to other servers' endpoints and to the reference
+	// (proto.DialKey).
 	ClusterKey string
 
 	Clocks proto.Clocks
@@ -53,6 +54,13 @@ type Config struct {
 	RequestTimeout time.Duration
 	// CatchUpTimeout bounds the catch-up before serving.
 	CatchUpTimeout time.Duration
+	// MaxPeers is the maximum number of other servers that the server
+	// takes from each list reply of the reference as replication peers and
+	// election members, and waits for in its catch-up. It keeps those of
+	// lowest rank. Each peer costs a connection and a sender of its own.
+	// NOTE: replication keeps a peer for 3 s after it leaves the list, so
+	// while listed servers come and go it may track more for those seconds.
+	MaxPeers int
 	// CatchUpWait bounds how long the catch-up before serving waits for
 	// registered servers that are not available or refuse connections.
 	// After a restart of the whole cluster they may be starting at the
@@ -85,6 +93,11 @@ type Config struct {
 	Replica  replica.Config
 }
 
+// DefaultMaxPeers is the default of Config.MaxPeers: several times the
+// servers of a classroom where every team registers a few with one
+// reference, and a bound on what a flood of fake registrations costs.
+const DefaultMaxPeers = 256
+
 // DefaultConfig returns the production settings.
 func DefaultConfig() Config {
 	return Config{
@@ -94,6 +107,7 @@ func DefaultConfig() Config {
 		RequestTimeout:   2 * time.Second,
 		CatchUpTimeout:   30 * time.Second,
 		CatchUpWait:      3 * time.Second,
+		MaxPeers:         DefaultMaxPeers,
 		BerkeleyEvery:    10 * time.Second,
 		BerkeleyMessages: 10,
 		BerkeleyBound:    2 * time.Second,
@@ -167,6 +181,12 @@ type Server struct {
 	deputyCoordinator string     // coordinator at the last noteDeputy
 	deputy            string     // its deputy, or "" when it decides channels itself
 
+	// ignoredPeers is how many servers the last list reply had beyond
+	// MaxPeers, and peersIgnored holds back the warnings about them.
+	ignoredMu    sync.Mutex
+	ignoredPeers int
+	peersIgnored proto.RateLog
+
 	// unknownPeerService holds back warnings about peer requests for a
 	// service no server serves, apart from badInput so that a flood of
 	// malformed requests cannot hide them.
@@ -235,7 +255,7 @@ func New(cfg Config) (*Server, error) {
 		store:     st,
 		peerLn:    ln,
 		origin:    cfg.Name + "@" + randomID(),
-		reference: proto.NewRequester(cfg.Reference),
+		reference: proto.NewKeyedRequester(cfg.Reference, cfg.ClusterKey),
 		publisher: proto.NewPublisher(cfg.Pub, cfg.Log.With("server", cfg.Name, "socket", "pub")),
 		limiter:   newRateLimiter(cfg.RateLimit, cfg.RateBurst),
 		berkeley:  make(chan struct{}, 1),
@@ -285,6 +305,9 @@ func validate(cfg *Config) error {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultConfig().Workers
+	}
+	if cfg.MaxPeers <= 0 {
+		cfg.MaxPeers = DefaultMaxPeers
 	}
 	if cfg.QuietAfterStop <= 0 {
 		cfg.QuietAfterStop = DefaultConfig().QuietAfterStop
@@ -373,6 +396,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}()
 
 	members, registered := s.refreshServers(ctx)
+	waitFor, skipped := lowestRanks(registered, s.cfg.Name, s.cfg.MaxPeers)
+	if len(skipped) > 0 {
+		s.log.Warn("registered servers beyond the peer limit not waited for",
+			"skipped", len(skipped), "max_peers", s.cfg.MaxPeers, "servers", someNames(skipped))
+	}
 	start := func(run func(context.Context)) {
 		wg.Add(1)
 		go func() {
@@ -389,7 +417,7 @@ func (s *Server) Run(ctx context.Context) error {
 	start(s.membership)
 
 	expected := replica.Expected{
-		Names:  registered,
+		Names:  names(waitFor),
 		Wait:   s.cfg.CatchUpWait,
 		Relist: func(ctx context.Context) []replica.Peer { return toPeers(s.refreshMembers(ctx)) },
 	}
@@ -430,7 +458,11 @@ func (s *Server) register(ctx context.Context) (int64, error) {
 			}
 			return rank, nil
 		}
-		s.log.Warn("reference unavailable", "reference", s.cfg.Reference, "err", err)
+		if errors.Is(err, errReferenceRejected) {
+			s.log.Warn("rank request rejected", "reference", s.cfg.Reference, "err", err)
+		} else {
+			s.log.Warn("reference unavailable", "reference", s.cfg.Reference, "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()

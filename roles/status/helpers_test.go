@@ -29,6 +29,13 @@ type cluster struct {
 // until the test ends.
 func startCluster(t *testing.T, n int) *cluster {
 	t.Helper()
+	return startKeyedCluster(t, n, "")
+}
+
+// startKeyedCluster is startCluster with a cluster key for the reference,
+// the broker and the servers, or none when key is empty.
+func startKeyedCluster(t *testing.T, n int, key string) *cluster {
+	t.Helper()
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {
@@ -42,6 +49,7 @@ func startCluster(t *testing.T, n int) *cluster {
 	refCfg.Bind = "tcp://127.0.0.1:0"
 	refCfg.DataDir = t.TempDir()
 	refCfg.HeartbeatExpiry = time.Second
+	refCfg.ClusterKey = key
 	refCfg.Log = log.With("role", "reference")
 	ref, err := reference.New(refCfg)
 	if err != nil {
@@ -55,6 +63,7 @@ func startCluster(t *testing.T, n int) *cluster {
 	brokerCfg.Backend = "tcp://127.0.0.1:0"
 	brokerCfg.XSub = "tcp://127.0.0.1:0"
 	brokerCfg.XPub = "tcp://127.0.0.1:0"
+	brokerCfg.ClusterKey = key
 	brokerCfg.Log = log.With("role", "broker")
 	b, err := broker.New(brokerCfg)
 	if err != nil {
@@ -75,6 +84,7 @@ func startCluster(t *testing.T, n int) *cluster {
 		cfg.Sub = b.XPubEndpoint()
 		cfg.Reference = ref.Endpoint()
 		cfg.Lang = "en"
+		cfg.ClusterKey = key
 		cfg.HeartbeatEvery = 200 * time.Millisecond
 		cfg.CatchUpTimeout = 5 * time.Second
 		cfg.Log = log.With("role", "server")

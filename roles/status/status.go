@@ -38,7 +38,8 @@ type Config struct {
 	Timeout time.Duration
 	// JSON prints one JSON object instead of the table.
 	JSON bool
-	// ClusterKey is presented to the servers' endpoints when set.
+	// ClusterKey is presented to the reference and to the servers'
+	// endpoints when set.
 	ClusterKey string
 	// Lang is the language of the table and of the errors, lang.PT or
 	// lang.EN. When empty, lang.Pick reads LANG. The JSON object does not
@@ -211,7 +212,7 @@ func setOffsets(rows []Server) {
 
 func (s *Status) list(ctx context.Context) ([]proto.ServerInfo, *failure) {
 	var reply proto.ListReply
-	if err := s.request(ctx, s.cfg.Reference, "", proto.ServiceList, &reply); err != nil {
+	if err := s.request(ctx, s.cfg.Reference, s.cfg.ClusterKey, proto.ServiceList, &reply); err != nil {
 		return nil, &failure{text: textReferenceFail, args: []any{s.cfg.Reference, explain(err, s.cfg.Timeout)}, cause: err}
 	}
 	return reply.List, nil

@@ -563,3 +563,26 @@ func startReference(t *testing.T) *reference.Reference {
 	run(t, "reference", ref.Run)
 	return ref
 }
+
+// TestStatusWithClusterKey reads a cluster whose reference and servers
+// require a cluster key: status lists and reads them with the key, and
+// explains the failure without it.
+func TestStatusWithClusterKey(t *testing.T) {
+	c := startKeyedCluster(t, 1, "segredo")
+	c.waitSettled(t)
+
+	keyed := newStatus(t, c.reference.Endpoint(), false, nil)
+	keyed.cfg.ClusterKey = "segredo"
+	report, err := keyed.Collect(context.Background())
+	if err != nil {
+		t.Fatalf("status with the key: %v", err)
+	}
+	if len(report.Servers) != 1 || report.Servers[0].Status == nil {
+		t.Fatalf("status with the key: %+v, want server-1 with its status", report.Servers)
+	}
+
+	_, err = newStatus(t, c.reference.Endpoint(), false, nil).Collect(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "reference at") || !strings.Contains(err.Error(), "the cluster key does not match") {
+		t.Errorf("status without the key: %v, want the reference's key mismatch explained", err)
+	}
+}

@@ -97,6 +97,12 @@ type upProcess struct {
 // and every child it reported when the test ends, whatever happened.
 func startUp(t *testing.T, servers int, args ...string) *upProcess {
 	t.Helper()
+	return startUpWithEnv(t, servers, nil, args...)
+}
+
+// startUpWithEnv is startUp with env added to msgsys up's environment.
+func startUpWithEnv(t *testing.T, servers int, env []string, args ...string) *upProcess {
+	t.Helper()
 	needBinary(t)
 
 	base := freePortBase(t, offsetServers+servers)
@@ -105,6 +111,7 @@ func startUp(t *testing.T, servers int, args ...string) *upProcess {
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(os.Environ(), "LANG=C", "MSGSYS_LOG_FORMAT=text", "MSGSYS_LOG_LEVEL=info")
+	cmd.Env = append(cmd.Env, env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -350,6 +357,51 @@ func TestUpRestartsCrashedServer(t *testing.T) {
 		if alive(pid) {
 			t.Errorf("child %d still exists after msgsys up exited", pid)
 		}
+	}
+	p.checkNoRace(t)
+}
+
+// TestUpPassesClusterKey runs msgsys up with MSGSYS_CLUSTER_KEY set. Its
+// reference must require the key, and its servers must present it there,
+// or the cluster would never be ready.
+func TestUpPassesClusterKey(t *testing.T) {
+	p := startUpWithEnv(t, 1, []string{"MSGSYS_CLUSTER_KEY=chave da turma"}, "--bots", "0")
+	p.waitLog(t, 30*time.Second, `msg="cluster ready"`)
+
+	ref := "tcp://127.0.0.1:" + strconv.Itoa(p.base+offsetReference)
+	frame, err := proto.Encode(proto.ServiceList, &proto.EmptyRequest{}, proto.NewClocks().Meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyed := proto.NewKeyedRequester(ref, "chave da turma")
+	defer keyed.Close()
+	payload, err := keyed.Request(context.Background(), frame, 5*time.Second)
+	if err != nil {
+		t.Fatalf("list with the key: %v", err)
+	}
+	var reply proto.ListReply
+	if _, err := proto.DecodeInto(payload, &reply); err != nil {
+		t.Fatal(err)
+	}
+	if len(reply.List) != 1 || reply.List[0].Name != "server-1" {
+		t.Errorf("list with the key = %v, want server-1", reply.List)
+	}
+	open := proto.NewRequester(ref)
+	defer open.Close()
+	if _, err := open.Request(context.Background(), frame, 5*time.Second); !errors.Is(err, proto.ErrKeyMismatch) {
+		t.Errorf("list without the key: %v, want %v", err, proto.ErrKeyMismatch)
+	}
+
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+		if p.err != nil {
+			t.Errorf("msgsys up exited with %v", p.err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("msgsys up did not exit within 20s of SIGINT")
 	}
 	p.checkNoRace(t)
 }
