@@ -104,7 +104,7 @@ func applyGlobalLang(c *cli.Context) error {
 	}
 	value := c.String("lang")
 	if _, err := lang.Parse(value); err != nil {
-		return err
+		return common.StartFailed(err)
 	}
 	return os.Setenv("MSGSYS_LANG", value)
 }
@@ -130,7 +130,7 @@ func rejectArguments(commands []*cli.Command) {
 		}
 		cmd.Action = func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return fmt.Errorf(textUnexpectedArgument.In(lang.Pick(c.String("lang"))), c.Args().First())
+				return common.StartFailed(fmt.Errorf(textUnexpectedArgument.In(lang.Pick(c.String("lang"))), c.Args().First()))
 			}
 			return action(c)
 		}

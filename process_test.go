@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"msgsys/internal/testkit"
 	"msgsys/proto"
 )
 
@@ -257,6 +258,46 @@ func TestProcessFrozenCoordinatorResumes(t *testing.T) {
 	// Once resumed, server-3 outranks everyone again and takes over; no
 	// server may stay with a stale coordinator.
 	s.waitAgreement(10*time.Second, "server-3", 3)
+}
+
+// TestProcessServerStoppedWhileRegistering stops a server that still waits
+// for its rank from a reference that does not run. It must stop as cleanly
+// as a server that serves.
+func TestProcessServerStoppedWhileRegistering(t *testing.T) {
+	ports := testkit.LoopbackPorts(t, 5)
+	cmd := exec.Command(binary, "server", "--name", "lone", "--addr", endpoint(ports[0]), "--reference", endpoint(ports[1]),
+		"--broker", endpoint(ports[2]), "--pub", endpoint(ports[3]), "--sub", endpoint(ports[4]),
+		"--data", filepath.Join(t.TempDir(), "lone"))
+	out := &testkit.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Env = append(os.Environ(), "MSGSYS_LOG_FORMAT=text", "MSGSYS_LOG_LEVEL=info")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	testkit.WaitFor(t, 10*time.Second, "the server retrying the reference", func() bool {
+		return out.Contains(`msg="reference unavailable"`)
+	})
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("server exited with %v, want status 0\n%s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("server did not exit within 10s of SIGTERM\n%s", out.String())
+	}
+	if !out.Contains(`msg="server stopped"`) {
+		t.Errorf("output lacks the server stopped line:\n%s", out.String())
+	}
+	if out.Contains("context canceled") {
+		t.Errorf("output shows the cancellation as an error:\n%s", out.String())
+	}
 }
 
 // TestStrayArgumentRejected types a role twice, as a person might. The

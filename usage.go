@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"msgsys/lang"
+	"msgsys/roles/common"
 )
 
 // textIncorrectUsage starts the line that urfave/cli writes above the help
@@ -92,11 +93,15 @@ func describeError(err error, l string) string {
 }
 
 // exitStatus is the exit status for err: its own for a cli.ExitCoder, such
-// as 3 for an unknown command, else 1.
+// as 3 for an unknown command, common.ExitStartFailed for a usage error or
+// a failure to start with the command's settings, else 1.
 func exitStatus(err error) int {
 	var coder cli.ExitCoder
 	if errors.As(err, &coder) && coder.ExitCode() != 0 {
 		return coder.ExitCode()
+	}
+	if _, usage := describeUsageError(err, lang.EN); usage || common.IsStartFailure(err) {
+		return common.ExitStartFailed
 	}
 	return 1
 }

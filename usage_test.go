@@ -2,15 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"msgsys/internal/testkit"
 	"msgsys/lang"
+	"msgsys/roles/common"
 )
 
 // msgsysRun is the outcome of one run of the binary.
@@ -29,13 +32,20 @@ func (r msgsysRun) lastLine() string {
 // env, and returns its output and exit status.
 func runMsgsys(t *testing.T, args []string, env ...string) msgsysRun {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	// A command that should fail at once but runs on fails the test
+	// instead of holding it until go test's own timeout.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=", "LC_MESSAGES=", "LANG=", "MSGSYS_LANG=",
 		"GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
 	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("msgsys %s still ran after a minute:\n%s", strings.Join(args, " "), stderr.String())
+	}
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
 		t.Fatalf("msgsys %s did not run: %v", strings.Join(args, " "), err)
@@ -130,18 +140,18 @@ func TestUsageErrorsPerLanguage(t *testing.T) {
 		status int
 	}{
 		{"unknown flag", []string{"-x"}, nil,
-			"msgsys: opção não definida: -x", "msgsys: flag provided but not defined: -x", 1},
+			"msgsys: opção não definida: -x", "msgsys: flag provided but not defined: -x", common.ExitStartFailed},
 		{"unknown command flag", []string{"version", "-x"}, nil,
-			"msgsys: opção não definida: -x", "msgsys: flag provided but not defined: -x", 1},
+			"msgsys: opção não definida: -x", "msgsys: flag provided but not defined: -x", common.ExitStartFailed},
 		{"missing value", []string{"client", "--history"}, nil,
-			"msgsys: a opção -history precisa de um valor", "msgsys: flag needs an argument: -history", 1},
+			"msgsys: a opção -history precisa de um valor", "msgsys: flag needs an argument: -history", common.ExitStartFailed},
 		{"invalid number", []string{"client", "--history", "abc"}, nil,
-			`msgsys: valor inválido "abc" para a opção -history: formato inválido`, `msgsys: invalid value "abc" for flag -history: parse error`, 1},
+			`msgsys: valor inválido "abc" para a opção -history: formato inválido`, `msgsys: invalid value "abc" for flag -history: parse error`, common.ExitStartFailed},
 		{"invalid boolean", []string{"up", "--skew=maybe"}, nil,
-			`msgsys: valor inválido "maybe" para a opção -skew: use true ou false`, `msgsys: invalid boolean value "maybe" for -skew: parse error`, 1},
+			`msgsys: valor inválido "maybe" para a opção -skew: use true ou false`, `msgsys: invalid boolean value "maybe" for -skew: parse error`, common.ExitStartFailed},
 		{"invalid environment value", []string{"client"}, []string{"MSGSYS_HISTORY=abc"},
 			`msgsys: valor inválido "abc" na variável de ambiente MSGSYS_HISTORY, para a opção --history: formato inválido`,
-			`msgsys: could not parse "abc" as int value from environment variable "MSGSYS_HISTORY" for flag history: strconv.ParseInt: parsing "abc": invalid syntax`, 1},
+			`msgsys: could not parse "abc" as int value from environment variable "MSGSYS_HISTORY" for flag history: strconv.ParseInt: parsing "abc": invalid syntax`, common.ExitStartFailed},
 		{"unknown command", []string{"nosuch"}, nil,
 			"msgsys: comando desconhecido: nosuch. Veja a lista de comandos com msgsys --help", "msgsys: No help topic for 'nosuch'", 3},
 		{"help of unknown command", []string{"help", "nosuch"}, nil,
@@ -167,6 +177,52 @@ func TestUsageErrorsPerLanguage(t *testing.T) {
 				if strings.Contains(pt.stdout+pt.stderr, word) {
 					t.Errorf("pt output contains %q:\n%s%s", word, pt.stdout, pt.stderr)
 				}
+			}
+		})
+	}
+}
+
+// TestConfigErrorsPerLanguage runs commands whose flags have values that
+// their validation rejects. None of them binds or dials anything first.
+func TestConfigErrorsPerLanguage(t *testing.T) {
+	// A bot that accepted its flags would dial these, and find nothing.
+	ports := testkit.LoopbackPorts(t, 2)
+	botArgs := func(args ...string) []string {
+		return append([]string{"bot", "--broker", endpoint(ports[0]), "--sub", endpoint(ports[1])}, args...)
+	}
+	cases := []struct {
+		name   string
+		args   []string
+		pt, en string // last line of stderr
+	}{
+		{"up port base too high", []string{"up", "--port-base", "65530"},
+			"msgsys: up: --port-base precisa estar entre 1 e 65528 com 3 servidores, porque o cluster usa as portas de base a base+7, e não 65530",
+			"msgsys: up: --port-base must be from 1 to 65528 with 3 servers, because the cluster uses the ports from base to base+7, not 65530"},
+		{"up without servers", []string{"up", "--servers", "0"},
+			"msgsys: up: --servers precisa ser pelo menos 1, e não 0",
+			"msgsys: up: --servers must be at least 1, not 0"},
+		{"bot without messages", botArgs("--messages", "0"),
+			"msgsys: bot: --messages precisa ser pelo menos 1, e não 0",
+			"msgsys: bot: --messages must be at least 1, not 0"},
+		{"bot with invalid name", botArgs("--user", "bad name"),
+			`msgsys: bot: --user inválido: o nome "bad name" só pode ter letras, dígitos, _, - e .`,
+			`msgsys: bot: invalid --user: the name "bad name" may only contain letters, digits, _, - and .`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			pt := runMsgsys(t, c.args, "LANG=pt_BR.UTF-8")
+			en := runMsgsys(t, append(c.args, "--lang", "en"), "LANG=pt_BR.UTF-8")
+			if pt.lastLine() != c.pt {
+				t.Errorf("pt: last line %q, want %q", pt.lastLine(), c.pt)
+			}
+			if en.lastLine() != c.en {
+				t.Errorf("en: last line %q, want %q", en.lastLine(), c.en)
+			}
+			if pt.status != common.ExitStartFailed {
+				t.Errorf("pt: exit status %d, want %d", pt.status, common.ExitStartFailed)
+			}
+			if en.status != common.ExitStartFailed {
+				t.Errorf("en: exit status %d, want %d", en.status, common.ExitStartFailed)
 			}
 		})
 	}
@@ -240,7 +296,7 @@ func TestStartErrorLastLine(t *testing.T) {
 	if want := "msgsys: broker: frontend: proto: bind " + busy + ": listen tcp " + ln.Addr().String() + ": bind: address already in use"; en.lastLine() != want {
 		t.Errorf("en: last line %q, want %q", en.lastLine(), want)
 	}
-	if pt.status != 1 || en.status != 1 {
-		t.Errorf("exit status pt %d, en %d, want 1", pt.status, en.status)
+	if pt.status != common.ExitStartFailed || en.status != common.ExitStartFailed {
+		t.Errorf("exit status pt %d, en %d, want %d", pt.status, en.status, common.ExitStartFailed)
 	}
 }

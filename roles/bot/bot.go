@@ -28,7 +28,7 @@ type Config struct {
 	Messages     int           // posts per round, at least 1
 	Interval     time.Duration // pause after each post
 	Seed         int64         // seed of every random choice; 0 takes one from the time
-	Lang         string        // language of the posts, lang.PT or lang.EN; when empty, lang.Pick reads LANG
+	Lang         string        // language of the posts and of New's errors, lang.PT or lang.EN. When empty, lang.Pick reads LANG.
 	Timeout      time.Duration // wait for each reply
 	DirectChance float64       // probability, per round, of one direct message
 	RetryMin     time.Duration // first pause after a failed request
@@ -100,22 +100,62 @@ func New(cfg Config) (*Bot, error) {
 	}, nil
 }
 
+// Errors of the configuration, which name the command's flags.
+var (
+	textEndpointInvalid = lang.Text{
+		PT: "bot: %s inválido: %q; use tcp://HOST:PORTA com uma porta de 1 a 65535",
+		EN: "bot: invalid %s %q: use tcp://HOST:PORT with a port from 1 to 65535",
+	}
+	textUserInvalid = lang.Text{
+		PT: "bot: --user inválido: %w",
+		EN: "bot: invalid --user: %w",
+	}
+	textMessagesInvalid = lang.Text{
+		PT: "bot: --messages precisa ser pelo menos 1, e não %d",
+		EN: "bot: --messages must be at least 1, not %d",
+	}
+	textIntervalInvalid = lang.Text{
+		PT: "bot: --interval precisa ser 0 ou mais, como 1s, e não %v",
+		EN: "bot: --interval must be 0 or more, such as 1s, not %v",
+	}
+	textTimeoutInvalid = lang.Text{
+		PT: "bot: --timeout precisa ser positivo, como 5s, e não %v",
+		EN: "bot: --timeout must be positive, such as 5s, not %v",
+	}
+	textDirectChanceInvalid = lang.Text{
+		PT: "bot: --direct-chance precisa estar entre 0 e 1, e não %v",
+		EN: "bot: --direct-chance must be between 0 and 1, not %v",
+	}
+)
+
+// validate checks cfg and fills its optional fields. Its errors name the
+// command's flags in the language of cfg.Lang, because a person reads them
+// at start.
 func validate(cfg *Config) error {
+	l := lang.Pick(cfg.Lang)
 	for _, endpoint := range []struct{ flag, value string }{{"--broker", cfg.Broker}, {"--sub", cfg.Sub}} {
 		if !client.Dialable(endpoint.value) {
-			return fmt.Errorf("bot: invalid %s %q: use tcp://HOST:PORT with a port from 1 to 65535", endpoint.flag, endpoint.value)
+			return fmt.Errorf(textEndpointInvalid.In(l), endpoint.flag, endpoint.value)
+		}
+	}
+	// The servers reject the name that the session rejects, so a bot
+	// with an invalid name could only retry its login for ever.
+	if cfg.User != "" {
+		if err := client.ValidateUser(cfg.User, l); err != nil {
+			return fmt.Errorf(textUserInvalid.In(l), err)
 		}
 	}
 	switch {
 	case cfg.Messages < 1:
-		return fmt.Errorf("bot: Messages %d must be at least 1", cfg.Messages)
+		return fmt.Errorf(textMessagesInvalid.In(l), cfg.Messages)
 	case cfg.Interval < 0:
-		return fmt.Errorf("bot: Interval %v must not be negative", cfg.Interval)
+		return fmt.Errorf(textIntervalInvalid.In(l), cfg.Interval)
 	case cfg.Timeout <= 0:
-		return fmt.Errorf("bot: Timeout %v must be positive", cfg.Timeout)
+		return fmt.Errorf(textTimeoutInvalid.In(l), cfg.Timeout)
 	case cfg.DirectChance < 0 || cfg.DirectChance > 1:
-		return fmt.Errorf("bot: DirectChance %v must be between 0 and 1", cfg.DirectChance)
+		return fmt.Errorf(textDirectChanceInvalid.In(l), cfg.DirectChance)
 	case cfg.RetryMin <= 0 || cfg.RetryMax < cfg.RetryMin:
+		// Config fields without flags: only a program sets them.
 		return fmt.Errorf("bot: RetryMin %v must be positive and at most RetryMax %v", cfg.RetryMin, cfg.RetryMax)
 	}
 	if cfg.Log == nil {

@@ -306,11 +306,57 @@ func TestConfigValidation(t *testing.T) {
 		"timeout":       func(c *Config) { c.Timeout = 0 },
 		"direct chance": func(c *Config) { c.DirectChance = 1.5 },
 		"retry":         func(c *Config) { c.RetryMax = c.RetryMin / 2 },
+		"user":          func(c *Config) { c.User = "bad name" },
+		"reserved user": func(c *Config) { c.User = proto.ReservedTopic },
 	} {
 		cfg := testConfig(srv)
 		mutate(&cfg)
 		if _, err := New(cfg); err == nil {
 			t.Errorf("%s: New accepted an invalid config", name)
 		}
+	}
+}
+
+func TestConfigErrorsNameFlags(t *testing.T) {
+	srv := clienttest.Start(t)
+	cases := []struct {
+		name   string
+		mutate func(*Config)
+		pt, en string
+	}{
+		{"user", func(c *Config) { c.User = "bad name" },
+			`bot: --user inválido: o nome "bad name" só pode ter letras, dígitos, _, - e .`,
+			`bot: invalid --user: the name "bad name" may only contain letters, digits, _, - and .`},
+		{"messages", func(c *Config) { c.Messages = 0 },
+			"bot: --messages precisa ser pelo menos 1, e não 0",
+			"bot: --messages must be at least 1, not 0"},
+		{"interval", func(c *Config) { c.Interval = -time.Second },
+			"bot: --interval precisa ser 0 ou mais, como 1s, e não -1s",
+			"bot: --interval must be 0 or more, such as 1s, not -1s"},
+		{"timeout", func(c *Config) { c.Timeout = 0 },
+			"bot: --timeout precisa ser positivo, como 5s, e não 0s",
+			"bot: --timeout must be positive, such as 5s, not 0s"},
+		{"direct chance", func(c *Config) { c.DirectChance = 1.5 },
+			"bot: --direct-chance precisa estar entre 0 e 1, e não 1.5",
+			"bot: --direct-chance must be between 0 and 1, not 1.5"},
+		{"broker", func(c *Config) { c.Broker = "127.0.0.1:5555" },
+			`bot: --broker inválido: "127.0.0.1:5555"; use tcp://HOST:PORTA com uma porta de 1 a 65535`,
+			`bot: invalid --broker "127.0.0.1:5555": use tcp://HOST:PORT with a port from 1 to 65535`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for l, want := range map[string]string{lang.PT: c.pt, lang.EN: c.en} {
+				cfg := testConfig(srv)
+				cfg.Lang = l
+				c.mutate(&cfg)
+				_, err := New(cfg)
+				if err == nil {
+					t.Fatalf("%s: New accepted the config", l)
+				}
+				if err.Error() != want {
+					t.Errorf("%s: error %q, want %q", l, err.Error(), want)
+				}
+			}
+		})
 	}
 }

@@ -56,7 +56,7 @@ func Command() *cli.Command {
 			cfg.Timeout = c.Duration("timeout")
 			language, err := lang.Parse(c.String("lang"))
 			if err != nil {
-				return err
+				return common.StartFailed(err)
 			}
 			cfg.Lang = language
 			cfg.User = c.String("user")
@@ -69,7 +69,7 @@ func Command() *cli.Command {
 
 			b, err := New(cfg)
 			if err != nil {
-				return err
+				return common.StartFailed(err)
 			}
 			ctx, stop := common.Context(c)
 			defer stop()

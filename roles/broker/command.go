@@ -87,7 +87,7 @@ func Command() *cli.Command {
 			}
 			b, err := New(cfg)
 			if err != nil {
-				return err
+				return common.StartFailed(err)
 			}
 
 			ctx, cancel := common.Context(c)

@@ -69,7 +69,7 @@ func Command() *cli.Command {
 			cfg.Timeout = c.Duration("timeout")
 			language, err := lang.Parse(c.String("lang"))
 			if err != nil {
-				return err
+				return common.StartFailed(err)
 			}
 			cfg.Lang = language
 			cfg.User = c.String("user")
@@ -84,7 +84,7 @@ func Command() *cli.Command {
 
 			client, err := New(cfg)
 			if err != nil {
-				return err
+				return common.StartFailed(err)
 			}
 			ctx, stop := common.Context(c)
 			defer stop()

@@ -101,6 +101,15 @@ func (s *Session) Login(ctx context.Context, name string) (string, error) {
 	return user, nil
 }
 
+// ValidateUser returns the error that Login returns for name, in language
+// l and without sending anything, or nil when Login would send it.
+func ValidateUser(name, l string) error {
+	if _, err := proto.NormalizeName(name); err != nil {
+		return invalidName(lang.Pick(l), name, err)
+	}
+	return nil
+}
+
 // Users returns every registered user name.
 func (s *Session) Users(ctx context.Context) ([]string, error) {
 	data, _, err := s.call(ctx, proto.ServiceUsers, &proto.EmptyRequest{})

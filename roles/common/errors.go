@@ -103,3 +103,39 @@ func isInvalidEndpoint(err error) bool {
 	var addr *net.AddrError
 	return errors.Is(err, proto.ErrNotTCP) || errors.As(err, &addr)
 }
+
+// ExitStartFailed is the exit status of a command that cannot start with
+// the settings it was given: a usage error of any command, or a failure to
+// start that a role or msgsys up returns as a StartError or marks with
+// StartFailed, such as an invalid flag value or a locked data directory.
+// Starting it again with the same settings fails the same way until a
+// person changes them or stops the other process. So msgsys up stops the
+// cluster when a child exits with it, and a systemd unit can list it in
+// RestartPreventExitStatus. It is EX_CONFIG of sysexits.h.
+const ExitStartFailed = 78
+
+// startFailed is an error marked by StartFailed.
+type startFailed struct{ err error }
+
+func (e *startFailed) Error() string { return e.err.Error() }
+
+func (e *startFailed) Unwrap() error { return e.err }
+
+// StartFailed marks err as a failure to start with the command's
+// settings, for which main exits with ExitStartFailed. The error keeps its
+// text, and lang.Describe still finds the errors it wraps. StartFailed
+// returns nil for nil.
+func StartFailed(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &startFailed{err: err}
+}
+
+// IsStartFailure reports whether err is a failure to start: a StartError,
+// or an error that StartFailed marked.
+func IsStartFailure(err error) bool {
+	var start *StartError
+	var marked *startFailed
+	return errors.As(err, &start) || errors.As(err, &marked)
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -114,5 +115,48 @@ func TestStartErrorThroughDescribe(t *testing.T) {
 	}
 	if !errors.Is(wrapped, syscall.EADDRINUSE) {
 		t.Errorf("%v does not wrap EADDRINUSE", wrapped)
+	}
+}
+
+func TestStartFailedKeepsText(t *testing.T) {
+	busy := busyEndpoint(t)
+	cause := fmt.Errorf("broker: frontend: %w", listenError(t, busy))
+	marked := StartFailed(cause)
+
+	if got := marked.Error(); got != cause.Error() {
+		t.Errorf("Error() = %q, want %q", got, cause.Error())
+	}
+	if got, want := lang.Describe(marked, lang.PT), lang.Describe(cause, lang.PT); got != want {
+		t.Errorf("lang.Describe(pt) = %q, want %q as without the mark", got, want)
+	}
+	if got := lang.Describe(marked, lang.PT); !strings.HasSuffix(got, ": endereço já em uso") {
+		t.Errorf("lang.Describe(pt) = %q, want the system error in Portuguese", got)
+	}
+	if !errors.Is(marked, syscall.EADDRINUSE) {
+		t.Errorf("%v does not wrap EADDRINUSE", marked)
+	}
+	if StartFailed(nil) != nil {
+		t.Error("StartFailed(nil) is not nil")
+	}
+}
+
+func TestIsStartFailure(t *testing.T) {
+	start := &StartError{Role: "server", Context: "server", Resource: "a porta entre servidores", Target: "foo", Err: errors.New("invalid")}
+	cases := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"start error", start, true},
+		{"wrapped start error", fmt.Errorf("up: %w", start), true},
+		{"marked", StartFailed(errors.New("bot: --messages must be at least 1, not 0")), true},
+		{"wrapped marked", fmt.Errorf("up: %w", StartFailed(errors.New("x"))), true},
+		{"plain", errors.New("up: every server, the broker and the reference have exited"), false},
+		{"nil", nil, false},
+	}
+	for _, c := range cases {
+		if got := IsStartFailure(c.err); got != c.want {
+			t.Errorf("%s: IsStartFailure(%v) = %v, want %v", c.name, c.err, got, c.want)
+		}
 	}
 }

@@ -74,7 +74,7 @@ func runCommand(c *cli.Context) error {
 	log := common.Logger(c, "reference")
 	language, err := parseLang(c.String("lang"))
 	if err != nil {
-		return err
+		return common.StartFailed(err)
 	}
 
 	cfg := DefaultConfig()
@@ -89,7 +89,7 @@ func runCommand(c *cli.Context) error {
 
 	ref, err := New(cfg)
 	if err != nil {
-		return err
+		return common.StartFailed(err)
 	}
 	ctx, stop := common.Context(c)
 	defer stop()

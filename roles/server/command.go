@@ -110,7 +110,7 @@ func Command() *cli.Command {
 			if cfg.Name == "" {
 				host, err := os.Hostname()
 				if err != nil {
-					return fmt.Errorf("server: --name is required: %w", err)
+					return common.StartFailed(fmt.Errorf("server: --name is required: %w", err))
 				}
 				cfg.Name = host
 			}
@@ -121,7 +121,7 @@ func Command() *cli.Command {
 			cfg.Reference = c.String("reference")
 			language, err := lang.Parse(c.String("lang"))
 			if err != nil {
-				return err
+				return common.StartFailed(err)
 			}
 			cfg.Lang = language
 			cfg.ClusterKey = c.String("cluster-key")
@@ -139,7 +139,7 @@ func Command() *cli.Command {
 			cfg.Clocks = common.Clocks(c, cfg.Log.With("server", cfg.Name))
 			s, err := New(cfg)
 			if err != nil {
-				return err
+				return common.StartFailed(err)
 			}
 			ctx, stop := common.Context(c)
 			defer stop()

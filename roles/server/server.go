@@ -362,6 +362,10 @@ func (s *Server) Run(ctx context.Context) error {
 	rank, err := s.register(ctx)
 	if err != nil {
 		s.peerLn.Close()
+		// Stopped before the reference replied: a clean stop.
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 	atomic.StoreInt64(&s.rank, rank)
@@ -457,6 +461,9 @@ func (s *Server) register(ctx context.Context) (int64, error) {
 				rank = s.cfg.Rank
 			}
 			return rank, nil
+		}
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
 		}
 		if errors.Is(err, errReferenceRejected) {
 			s.log.Warn("rank request rejected", "reference", s.cfg.Reference, "err", err)

@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
+
+	"msgsys/roles/common"
 )
 
 // waitDelay bounds how long Wait keeps copying a child's output after the
@@ -36,9 +39,15 @@ type child struct {
 	log    *slog.Logger
 
 	restartDelay time.Duration
-	stop         chan struct{} // closed to stop the process for good
-	killAt       time.Time     // written before stop is closed: when SIGTERM gives way to SIGKILL
-	done         chan struct{} // closed when supervise returns
+	// stopTimeout is how long the process gets to exit after its SIGTERM
+	// before it is killed.
+	stopTimeout time.Duration
+	stop        chan struct{} // closed to stop the process for good
+	done        chan struct{} // closed when supervise returns
+	// failed is called when the process exits with
+	// common.ExitStartFailed, which ends the supervision: the child is not
+	// restarted after it.
+	failed func(startFailure)
 
 	mu         sync.Mutex // guards currentPID
 	currentPID int        // process id of the running process, 0 while none runs
@@ -55,6 +64,16 @@ func (c *child) setPID(pid int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.currentPID = pid
+}
+
+// startFailure is a child's exit with common.ExitStartFailed: it cannot
+// start with its settings, and starting it again would fail the same way.
+type startFailure struct {
+	name string
+	// message is the child's last line on stderr without main's "msgsys: "
+	// in front, which is the description of its error, or its exit status
+	// when it wrote nothing.
+	message string
 }
 
 // running is one started process and the result of its Wait.
@@ -97,6 +116,11 @@ func (c *child) supervise(first *running) {
 	for {
 		select {
 		case err := <-r.exited:
+			if r.cmd.ProcessState != nil && r.cmd.ProcessState.ExitCode() == common.ExitStartFailed {
+				c.log.Error("child failed to start", "name", c.spec.name, "pid", r.cmd.Process.Pid, "status", exitStatus(r.cmd, err))
+				c.failed(c.startFailure(r.cmd, err))
+				return
+			}
 			// A child stopped from outside with SIGTERM or SIGINT exits
 			// cleanly, which is unexpected here but no failure.
 			level := slog.LevelError
@@ -135,17 +159,29 @@ func (c *child) restart() *running {
 	}
 }
 
-// terminate sends SIGTERM, then SIGKILL at killAt, and waits for the exit.
+// startFailure describes the exit of cmd with common.ExitStartFailed.
+func (c *child) startFailure(cmd *exec.Cmd, err error) startFailure {
+	message := strings.TrimPrefix(c.stderr.LastLine(), "msgsys: ")
+	if message == "" {
+		message = exitStatus(cmd, err)
+	}
+	return startFailure{name: c.spec.name, message: message}
+}
+
+// terminate sends SIGTERM, then SIGKILL once stopTimeout has passed, and
+// waits for the exit.
 func (c *child) terminate(r *running) {
 	pid := r.cmd.Process.Pid
 	if err := terminate(r.cmd.Process); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		c.log.Warn("child not signalled", "name", c.spec.name, "pid", pid, "err", err)
 	}
+	timer := time.NewTimer(c.stopTimeout)
+	defer timer.Stop()
 	select {
 	case err := <-r.exited:
 		c.log.Info("child stopped", "name", c.spec.name, "pid", pid, "status", exitStatus(r.cmd, err))
 		return
-	case <-time.After(time.Until(c.killAt)):
+	case <-timer.C:
 	}
 	c.log.Warn("child did not stop in time, killing it", "name", c.spec.name, "pid", pid)
 	if err := r.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {

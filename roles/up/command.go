@@ -79,7 +79,7 @@ func Command() *cli.Command {
 			cfg.Color = client.IsTerminal(os.Stdout) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
 			u, err := New(cfg)
 			if err != nil {
-				return err
+				return common.StartFailed(err)
 			}
 			// Ctrl-C in `msgsys up | tee FILE` stops tee too, and a Go
 			// program dies at its next write to a closed stdout. up would

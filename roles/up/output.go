@@ -61,8 +61,9 @@ type lineWriter struct {
 	out    *output
 	prefix []byte
 
-	mu  sync.Mutex // guards buf; a logger may write from several goroutines
-	buf []byte
+	mu   sync.Mutex // guards buf and last, because a logger may write from several goroutines
+	buf  []byte
+	last string // the last line written, without its newline
 }
 
 func (o *output) writer(name string, index int) *lineWriter {
@@ -80,6 +81,7 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 			break
 		}
 		l.out.writeLine(l.prefix, l.buf[start:start+i+1])
+		l.last = string(l.buf[start : start+i])
 		start += i + 1
 	}
 	rest := l.buf[start:]
@@ -97,8 +99,17 @@ func (l *lineWriter) Flush() {
 	defer l.mu.Unlock()
 	if len(l.buf) > 0 {
 		l.out.writeLine(l.prefix, append(l.buf, '\n'))
+		l.last = string(l.buf)
 		l.buf = l.buf[:0]
 	}
+}
+
+// LastLine returns the last whole line written, without its newline, or
+// "" before the first. A line ends at a newline or at Flush.
+func (l *lineWriter) LastLine() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last
 }
 
 // tagWidth is the width that fits every name.

@@ -21,6 +21,7 @@ import (
 
 	"msgsys/internal/testkit"
 	"msgsys/proto"
+	"msgsys/roles/common"
 )
 
 var waitFor = testkit.WaitFor
@@ -97,16 +98,17 @@ type upProcess struct {
 // and every child it reported when the test ends, whatever happened.
 func startUp(t *testing.T, servers int, args ...string) *upProcess {
 	t.Helper()
-	return startUpWithEnv(t, servers, nil, args...)
+	return startUpWith(t, t.TempDir(), servers, nil, args...)
 }
 
-// startUpWithEnv is startUp with env added to msgsys up's environment.
-func startUpWithEnv(t *testing.T, servers int, env []string, args ...string) *upProcess {
+// startUpWith is startUp with the data directory data and env added to
+// msgsys up's environment.
+func startUpWith(t *testing.T, data string, servers int, env []string, args ...string) *upProcess {
 	t.Helper()
 	needBinary(t)
 
 	base := freePortBase(t, offsetServers+servers)
-	args = append([]string{"up", "--port-base", strconv.Itoa(base), "--servers", strconv.Itoa(servers), "--data", t.TempDir()}, args...)
+	args = append([]string{"up", "--port-base", strconv.Itoa(base), "--servers", strconv.Itoa(servers), "--data", data}, args...)
 	cmd := exec.Command(binary, args...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -365,7 +367,7 @@ func TestUpRestartsCrashedServer(t *testing.T) {
 // reference must require the key, and its servers must present it there,
 // or the cluster would never be ready.
 func TestUpPassesClusterKey(t *testing.T) {
-	p := startUpWithEnv(t, 1, []string{"MSGSYS_CLUSTER_KEY=chave da turma"}, "--bots", "0")
+	p := startUpWith(t, t.TempDir(), 1, []string{"MSGSYS_CLUSTER_KEY=chave da turma"}, "--bots", "0")
 	p.waitLog(t, 30*time.Second, `msg="cluster ready"`)
 
 	ref := "tcp://127.0.0.1:" + strconv.Itoa(p.base+offsetReference)
@@ -458,5 +460,106 @@ func TestUpStopsCleanlyAfterOutputCloses(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, "server-1", "server.db.wal", "open")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("server-1 did not close its store cleanly: open marker %v", err)
+	}
+}
+
+// wait waits up to timeout for msgsys up to exit, and fails the test when
+// it does not.
+func (p *upProcess) wait(t *testing.T, timeout time.Duration, after string) {
+	t.Helper()
+	select {
+	case <-p.exited:
+	case <-time.After(timeout):
+		t.Fatalf("msgsys up did not exit within %v of %s", timeout, after)
+	}
+}
+
+// TestUpStopsFrozenServerAlone freezes a server with SIGSTOP before Ctrl-C.
+// Only that server may need SIGKILL: the reference and the broker, stopped
+// after it, get their own SIGTERM and time to exit.
+func TestUpStopsFrozenServerAlone(t *testing.T) {
+	p := startUp(t, 2, "--bots", "0")
+	p.waitLog(t, 30*time.Second, `msg="cluster ready"`)
+
+	frozen := p.pidOf(t, "server-2")
+	if err := syscall.Kill(frozen, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	// DefaultStopTimeout for the frozen server, then the core's own stop.
+	p.wait(t, DefaultStopTimeout+15*time.Second, "SIGINT")
+	if p.err != nil {
+		t.Errorf("msgsys up exited with %v", p.err)
+	}
+
+	out := p.out.String()
+	if !strings.Contains(out, `msg="child did not stop in time, killing it" role=up name=server-2`) {
+		t.Error("the frozen server-2 was not killed")
+	}
+	for _, name := range []string{"server-1", "reference", "broker"} {
+		if strings.Contains(out, `msg="child did not stop in time, killing it" role=up name=`+name+` `) {
+			t.Errorf("%s was killed", name)
+		}
+		if !regexp.MustCompile(`msg="child stopped" role=up name=` + name + ` pid=\d+ status="exit status 0"`).MatchString(out) {
+			t.Errorf("%s did not stop with status 0", name)
+		}
+	}
+	p.checkNoRace(t)
+}
+
+// TestUpStopsWhenDataDirectoryInUse starts a second msgsys up on the data
+// directory of a running one. Its reference and servers cannot lock their
+// data, which no restart fixes, so it must stop everything and exit with
+// the first such child's error, in the language of --lang.
+func TestUpStopsWhenDataDirectoryInUse(t *testing.T) {
+	data := t.TempDir()
+	first := startUpWith(t, data, 1, nil, "--bots", "0")
+	first.waitLog(t, 30*time.Second, `msg="cluster ready"`)
+
+	cases := []struct {
+		lang string
+		want *regexp.Regexp
+	}{
+		{"pt", regexp.MustCompile(`(?m)^msgsys: up: (reference|server-1) não pôde iniciar, e o cluster foi encerrado: ` +
+			`(reference|server): o diretório de dados \S+ está em uso por outro processo`)},
+		{"en", regexp.MustCompile(`(?m)^msgsys: up: (reference|server-1) could not start, so the cluster was stopped: ` +
+			`(reference|server): .*locked`)},
+	}
+	for _, c := range cases {
+		t.Run(c.lang, func(t *testing.T) {
+			second := startUpWith(t, data, 1, nil, "--bots", "0", "--lang", c.lang)
+			// The reference and the servers wait 2 s for the lock.
+			second.wait(t, 30*time.Second, "its start")
+
+			var exit *exec.ExitError
+			if !errors.As(second.err, &exit) || exit.ExitCode() != common.ExitStartFailed {
+				t.Errorf("second msgsys up exited with %v, want status %d", second.err, common.ExitStartFailed)
+			}
+			out := second.out.String()
+			if !c.want.MatchString(out) {
+				t.Errorf("output lacks a line matching %s", c.want)
+			}
+			if !strings.Contains(out, `msg="cluster stopped"`) {
+				t.Error("output lacks cluster stopped")
+			}
+			for _, pid := range second.pids() {
+				if alive(pid) {
+					t.Errorf("child %d still exists after msgsys up exited", pid)
+				}
+			}
+			second.checkNoRace(t)
+		})
+	}
+
+	// The first cluster still serves.
+	newClient(t, first.base).eventually(t, 10*time.Second, proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+	if err := first.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	first.wait(t, 20*time.Second, "SIGTERM")
+	if first.err != nil {
+		t.Errorf("first msgsys up exited with %v", first.err)
 	}
 }

@@ -155,21 +155,46 @@ func New(cfg Config) (*Up, error) {
 	return u, nil
 }
 
+// Errors of the configuration, which name the command's flags.
+var (
+	textServersInvalid = lang.Text{
+		PT: "up: --servers precisa ser pelo menos 1, e não %d",
+		EN: "up: --servers must be at least 1, not %d",
+	}
+	textBotsInvalid = lang.Text{
+		PT: "up: --bots precisa ser 0 ou mais, e não %d",
+		EN: "up: --bots must be 0 or more, not %d",
+	}
+	textPortBaseInvalid = lang.Text{
+		PT: "up: --port-base precisa estar entre 1 e %d com %s, porque o cluster usa as portas de base a base+%d, e não %d",
+		EN: "up: --port-base must be from 1 to %d with %s, because the cluster uses the ports from base to base+%d, not %d",
+	}
+	textDataEmpty = lang.Text{
+		PT: "up: --data não pode ser vazio",
+		EN: "up: --data must not be empty",
+	}
+)
+
+// validate checks cfg. Its errors name the command's flags in the language
+// of cfg.Lang, because a person reads them at start.
 func validate(cfg *Config) error {
+	l, err := lang.Parse(cfg.Lang)
+	if err != nil {
+		return fmt.Errorf("up: --lang: %w", err)
+	}
+	lastOffset := offsetServers + cfg.Servers - 1
 	switch {
 	case cfg.Servers < 1:
-		return fmt.Errorf("up: --servers is %d, want at least 1", cfg.Servers)
+		return fmt.Errorf(textServersInvalid.In(l), cfg.Servers)
 	case cfg.Bots < 0:
-		return fmt.Errorf("up: --bots is %d, want 0 or more", cfg.Bots)
-	case cfg.PortBase < 1 || cfg.PortBase+offsetServers+cfg.Servers-1 > 65535:
-		return fmt.Errorf("up: --port-base %d leaves no room for ports up to base+%d", cfg.PortBase, offsetServers+cfg.Servers-1)
+		return fmt.Errorf(textBotsInvalid.In(l), cfg.Bots)
+	case cfg.PortBase < 1 || cfg.PortBase+lastOffset > 65535:
+		return fmt.Errorf(textPortBaseInvalid.In(l), 65535-lastOffset, count(cfg.Servers, textServer, textServers, l), lastOffset, cfg.PortBase)
 	case cfg.Data == "":
-		return errors.New("up: --data is empty")
+		return errors.New(textDataEmpty.In(l))
 	case cfg.ReadyTimeout <= 0 || cfg.StopTimeout <= 0 || cfg.RestartDelay <= 0:
+		// Config fields without flags: only a program sets them.
 		return errors.New("up: ready, stop and restart durations must be positive")
-	}
-	if _, err := lang.Parse(cfg.Lang); err != nil {
-		return fmt.Errorf("up: --lang: %w", err)
 	}
 	return nil
 }
@@ -247,18 +272,28 @@ func skew(i, n int) time.Duration {
 // Run starts the cluster, waits for it to serve a login, prints how to
 // connect, starts the bots, and runs until ctx is cancelled. It then stops
 // the bots, the servers, and last the broker and the reference, and
-// returns once every child has exited.
+// returns once every child has exited. A child that exits with
+// common.ExitStartFailed, at its first start or a restart, stops the
+// cluster at once, and Run returns that child's error.
 func (u *Up) Run(ctx context.Context) error {
 	if err := u.checkPorts(); err != nil {
-		return err
+		return common.StartFailed(err)
 	}
 	if err := os.MkdirAll(u.cfg.Data, 0o755); err != nil {
-		return fmt.Errorf("up: failed to create data directory %s: %w", u.cfg.Data, err)
+		return common.StartFailed(fmt.Errorf("up: failed to create data directory %s: %w", u.cfg.Data, err))
 	}
 	u.log.Info("starting cluster", "servers", u.cfg.Servers, "bots", u.cfg.Bots, "port_base", u.cfg.PortBase,
 		"data", u.cfg.Data, "skew", u.cfg.Skew, "restart", u.cfg.Restart)
 
 	specs := u.specs()
+	// The first child that cannot start with its settings stops the
+	// cluster, with its error as the cause.
+	ctx, stopCluster := context.WithCancelCause(ctx)
+	defer stopCluster(nil)
+	failed := func(f startFailure) {
+		stopCluster(common.StartFailed(fmt.Errorf(textChildStartFailed.In(u.lang), f.name, f.message)))
+	}
+
 	var core, servers, bots []*child
 	defer func() {
 		u.log.Info("stopping cluster")
@@ -272,9 +307,9 @@ func (u *Up) Run(ctx context.Context) error {
 		if spec.role() == "bot" {
 			continue
 		}
-		c, err := u.startChild(spec, i+1)
+		c, err := u.startChild(spec, i+1, failed)
 		if err != nil {
-			return err
+			return common.StartFailed(err)
 		}
 		if spec.role() == "server" {
 			servers = append(servers, c)
@@ -284,13 +319,13 @@ func (u *Up) Run(ctx context.Context) error {
 	}
 
 	if !u.waitReady(ctx) {
-		return nil
+		return startFailureCause(ctx)
 	}
 	for i, spec := range specs {
 		if spec.role() != "bot" {
 			continue
 		}
-		c, err := u.startChild(spec, i+1)
+		c, err := u.startChild(spec, i+1, failed)
 		if err != nil {
 			u.log.Error("bot not started", "name", spec.name, "err", err)
 			continue
@@ -310,14 +345,32 @@ func (u *Up) Run(ctx context.Context) error {
 	}()
 	select {
 	case <-ctx.Done():
-		return nil
+		return startFailureCause(ctx)
 	case <-gone:
+		// A child calls failed before it counts as gone.
+		if err := startFailureCause(ctx); err != nil {
+			return err
+		}
 		u.log.Error("every server, the broker and the reference have exited")
 		return errAllExited
 	}
 }
 
 var errAllExited = errors.New("up: every server, the broker and the reference have exited")
+
+var textChildStartFailed = lang.Text{
+	PT: "up: %s não pôde iniciar, e o cluster foi encerrado: %s",
+	EN: "up: %s could not start, so the cluster was stopped: %s",
+}
+
+// startFailureCause returns the error of the child whose start failure
+// cancelled ctx, or nil when ctx ended for another reason, such as Ctrl-C.
+func startFailureCause(ctx context.Context) error {
+	if cause := context.Cause(ctx); common.IsStartFailure(cause) {
+		return cause
+	}
+	return nil
+}
 
 var textPortTaken = lang.Text{
 	PT: "up: a porta %d não está livre (outro msgsys up está rodando? escolha outras portas com --port-base): %s",
@@ -337,9 +390,9 @@ func (u *Up) checkPorts() error {
 	return nil
 }
 
-// startChild starts one child and its supervisor. index picks the tag's
-// colour.
-func (u *Up) startChild(spec childSpec, index int) (*child, error) {
+// startChild starts one child and its supervisor, which calls failed when
+// the child cannot start with its settings. index picks the tag's colour.
+func (u *Up) startChild(spec childSpec, index int, failed func(startFailure)) (*child, error) {
 	c := &child{
 		spec:         spec,
 		exe:          u.cfg.Executable,
@@ -348,8 +401,10 @@ func (u *Up) startChild(spec childSpec, index int) (*child, error) {
 		stderr:       u.out.writer(spec.name, index),
 		log:          u.log,
 		restartDelay: u.cfg.RestartDelay,
+		stopTimeout:  u.cfg.StopTimeout,
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
+		failed:       failed,
 	}
 	r, err := c.start()
 	if err != nil {
@@ -371,14 +426,12 @@ func (u *Up) childEnv() []string {
 }
 
 // stopInOrder stops each group of children after the previous group has
-// exited. Every child gets SIGKILL once StopTimeout has passed since the
-// first SIGTERM.
+// exited. The children of a group stop in parallel, and each gets SIGKILL
+// only when it has not exited StopTimeout after its own SIGTERM.
 func (u *Up) stopInOrder(groups ...[]*child) {
-	killAt := time.Now().Add(u.cfg.StopTimeout)
 	for _, group := range groups {
 		var wg sync.WaitGroup
 		for _, c := range group {
-			c.killAt = killAt
 			close(c.stop)
 			wg.Go(func() { <-c.done })
 		}

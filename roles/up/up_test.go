@@ -37,6 +37,23 @@ func TestLineWriterTagsWholeLines(t *testing.T) {
 	}
 }
 
+func TestLineWriterKeepsLastLine(t *testing.T) {
+	w := newOutput(&bytes.Buffer{}, 9, false).writer("server-1", 1)
+	if got := w.LastLine(); got != "" {
+		t.Errorf("LastLine before any write = %q, want none", got)
+	}
+	if _, err := w.Write([]byte("first\nmsgsys: server: data dir")); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.LastLine(); got != "first" {
+		t.Errorf("LastLine with a partial line = %q, want %q", got, "first")
+	}
+	w.Flush()
+	if got, want := w.LastLine(), "msgsys: server: data dir"; got != want {
+		t.Errorf("LastLine after Flush = %q, want %q", got, want)
+	}
+}
+
 func TestLineWriterSplitsLongLine(t *testing.T) {
 	var buf bytes.Buffer
 	w := newOutput(&buf, 2, false).writer("up", 0)
@@ -170,6 +187,47 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("%s: New accepted the config", name)
 		}
+	}
+}
+
+func TestConfigErrorsNameFlags(t *testing.T) {
+	cases := []struct {
+		name   string
+		edit   func(*Config)
+		pt, en string
+	}{
+		{"no servers", func(c *Config) { c.Servers = 0 },
+			"up: --servers precisa ser pelo menos 1, e não 0",
+			"up: --servers must be at least 1, not 0"},
+		{"negative bots", func(c *Config) { c.Bots = -1 },
+			"up: --bots precisa ser 0 ou mais, e não -1",
+			"up: --bots must be 0 or more, not -1"},
+		{"port too high", func(c *Config) { c.PortBase = 65530 },
+			"up: --port-base precisa estar entre 1 e 65528 com 3 servidores, porque o cluster usa as portas de base a base+7, e não 65530",
+			"up: --port-base must be from 1 to 65528 with 3 servers, because the cluster uses the ports from base to base+7, not 65530"},
+		{"zero port", func(c *Config) { c.PortBase, c.Servers = 0, 1 },
+			"up: --port-base precisa estar entre 1 e 65530 com 1 servidor, porque o cluster usa as portas de base a base+5, e não 0",
+			"up: --port-base must be from 1 to 65530 with 1 server, because the cluster uses the ports from base to base+5, not 0"},
+		{"empty data", func(c *Config) { c.Data = "" },
+			"up: --data não pode ser vazio",
+			"up: --data must not be empty"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for l, want := range map[string]string{lang.PT: c.pt, lang.EN: c.en} {
+				cfg := DefaultConfig()
+				cfg.Executable = "/bin/true"
+				cfg.Lang = l
+				c.edit(&cfg)
+				_, err := New(cfg)
+				if err == nil {
+					t.Fatalf("%s: New accepted the config", l)
+				}
+				if err.Error() != want {
+					t.Errorf("%s: error %q, want %q", l, err.Error(), want)
+				}
+			}
+		})
 	}
 }
 
