@@ -62,6 +62,10 @@ var (
 	// ErrLocked is returned by Open when another process held the file
 	// for longer than Options.Timeout.
 	ErrLocked = errors.New("store: file locked by another process")
+	// ErrDamaged is wrapped by the error of Open for a file that bbolt
+	// cannot read as a database: a writable Open that the write-ahead log
+	// cannot rebuild it from, or a read-only Open (damage.go).
+	ErrDamaged = errors.New("store: file is damaged")
 )
 
 // DefaultTimeout is how long Open waits for the file lock when
@@ -134,6 +138,10 @@ type Options struct {
 	// (SIGCONT), zero if never. A sync that a stop lengthened then does
 	// not count as stalled. Nil means stops are not known.
 	Resumed func() time.Time
+	// SegmentBytes is the size past which the write-ahead log starts a new
+	// segment. Zero means 64 MiB. Tests set a few KiB to get many
+	// segments.
+	SegmentBytes int64
 }
 
 // Counts are the sizes of the materialised view.
@@ -199,7 +207,9 @@ type Store struct {
 // store is writable and the file is new. A writable store keeps its
 // write-ahead log in the directory path+".wal" (wal.go). After the process
 // died, Open replays the ops the file missed. After the machine restarted,
-// it rebuilds the file from the log.
+// it rebuilds the file from the log. A file that bbolt cannot read as a
+// database is renamed, never deleted, and rebuilt from the log when the
+// log holds every op (damage.go).
 //
 // The freelist is the hashmap type, and every commit writes it. With
 // NoFreelistSync each commit would be a little cheaper, but every Open
@@ -214,10 +224,6 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 func open(path string, opts Options) (*Store, error) {
-	timeout := opts.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
 	walDir := path + ".wal"
 	var rebuild bool
 	if !opts.ReadOnly {
@@ -234,34 +240,26 @@ func open(path string, opts Options) (*Store, error) {
 		}
 	}
 
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:      timeout,
-		ReadOnly:     opts.ReadOnly,
-		NoSync:       !opts.ReadOnly, // the write-ahead log is synced instead
-		NoGrowSync:   true,
-		FreelistType: bolt.FreelistMapType,
-	})
-	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("%w: %w", ErrLocked, err)
+	s, err := openFile(path, opts)
+	var damage Recovery
+	if errors.Is(err, ErrDamaged) && !opts.ReadOnly {
+		if damage, err = setAside(path, walDir, err); err == nil {
+			rebuild = true
+			s, err = openFile(path, opts)
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, readOnly: opts.ReadOnly, path: path, now: time.Now, settleAfter: settleAfter, pendingRIDs: make(map[string]int)}
+	s.recovered = damage
 	if !opts.ReadOnly {
-		err = db.Update(initBuckets)
-	}
-	if err == nil {
-		err = db.View(s.load)
-	}
-	if err == nil && !opts.ReadOnly {
 		err = s.recover(walDir, rebuild, !opts.NoSync, opts)
 	}
 	if err != nil {
 		if s.wal != nil {
 			_ = s.wal.close()
 		}
-		_ = db.Close() // the open error is the one to report
+		_ = s.db.Close() // the open error is the one to report
 		return nil, err
 	}
 	return s, nil
@@ -273,10 +271,25 @@ type Recovery struct {
 	Rebuilt  bool // the machine had restarted, so the file was rebuilt from the log
 	Replayed int  // ops the file lacked and took from the log
 	Seeded   int  // ops of a file without a log, copied into a new log
-	Refilled int  // ops of the file that the log had lost from its end, copied back
-	// TailCut counts the bytes of a torn or unreadable record that ended
-	// the log and were cut off, the last append before a crash.
+	Refilled int  // ops of the file that the log had lost, copied back
+	// TailCut counts the bytes of a torn record that ended the log and was
+	// cut off: the last append before a crash, left unfinished.
 	TailCut int64
+	// LogDamage lists the other bytes cut from the log because they were
+	// not whole records, and the segments missing from it.
+	LogDamage []LogDamage
+	// DamagedFile is the new path of a file that bbolt could not read as
+	// a database, which Open renamed before it rebuilt the file from the
+	// log, or "".
+	DamagedFile string
+	// FileDamage is the error bbolt returned for that file.
+	FileDamage string
+}
+
+// IsZero reports whether Open had nothing to recover.
+func (r Recovery) IsZero() bool {
+	return !r.Unclean && !r.Rebuilt && r.Replayed == 0 && r.Seeded == 0 && r.Refilled == 0 &&
+		r.TailCut == 0 && len(r.LogDamage) == 0 && r.DamagedFile == "" && r.FileDamage == ""
 }
 
 // Unsynced returns how many bytes this process appended to the log that
@@ -307,6 +320,7 @@ func (s *Store) recover(dir string, rebuild bool, sync bool, opts Options) error
 	}
 	s.recovered.Unclean, s.recovered.Rebuilt = died, rebuild
 	s.recovered.TailCut = s.wal.cutBytes
+	s.recovered.LogDamage = s.wal.damage
 
 	var from walPos
 	err = s.db.View(func(tx *bolt.Tx) error {
@@ -320,15 +334,23 @@ func (s *Store) recover(dir string, rebuild bool, sync bool, opts Options) error
 	if err != nil {
 		return err
 	}
+	// Without a machine crash the file is whole. The log then lacks ops
+	// of the file when it lost records from its end, which no crash does,
+	// or when Open cut damaged records from it or found segments missing.
+	// A later rebuild from the log would lose those ops too.
+	lost := !rebuild && (s.wal.end.before(from) || len(s.wal.damage) > 0)
 	switch {
 	case s.wal.end == (walPos{seg: 1}) && len(s.version) > 0:
 		// A file whose log was removed: the log starts again from it.
 		err = s.seedWAL()
-	case !rebuild && s.wal.end.before(from):
-		// Without a machine crash the file is whole, and it contains ops
-		// that the log lost from its end. A later rebuild from the log
-		// would otherwise lose them too.
-		err = s.refillWAL()
+	case lost:
+		// A log that ends before from holds nothing the file lacks.
+		if (died || from != s.wal.end) && !s.wal.end.before(from) {
+			err = s.replayWAL(from)
+		}
+		if err == nil {
+			err = s.refillWAL()
+		}
 	case died || rebuild || from != s.wal.end:
 		err = s.replayWAL(from)
 	}
@@ -362,14 +384,19 @@ func (s *Store) replayWAL(from walPos) error {
 	})
 }
 
-// refillWAL appends to the log the ops of the file that it lacks. The log
-// contains each origin's ops in seq order, so what it lost from its end is,
-// per origin, every op after the last one it still contains.
+// refillWAL appends to the log the ops of the file that a rebuild from
+// the log would lack. In log order, an op extends its origin's log only
+// when its seq is the next one. A rebuild therefore stops each origin at
+// the first seq the log lost, and every op of the file after that seq is
+// copied. Replay sorts each batch, so a rebuild reaches at least that seq
+// and skips the copies it already holds as duplicates.
 func (s *Store) refillWAL() error {
-	logVersion := make(map[string]uint64) // highest seq per origin in the log
+	logVersion := make(map[string]uint64) // per origin, the seq a rebuild reaches at least
 	err := s.wal.replay(walPos{}, 1000, func(ops []Op) error {
 		for _, op := range ops {
-			logVersion[op.Origin] = max(logVersion[op.Origin], op.Seq)
+			if op.Seq == logVersion[op.Origin]+1 {
+				logVersion[op.Origin] = op.Seq
+			}
 		}
 		return nil
 	})

@@ -36,6 +36,11 @@ const (
 	walMaxRecord    = 16 << 20 // far above any op the server accepts
 	walOpenMarker   = "open"   // present while a process has the store open
 	walSuffix       = ".seg"
+
+	// walTornMaxBytes bounds the bytes that Open takes for a torn final
+	// record. The largest op a client can write, 8192 bytes of text with
+	// its names and request id, makes a record of about 9 KiB.
+	walTornMaxBytes = 64 << 10
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -76,9 +81,11 @@ type wal struct {
 	end     walPos
 	written int64 // bytes appended by this process
 
-	// cutBytes counts the bytes after the last whole record of the log
-	// that opening it cut off.
+	// cutBytes counts the bytes of a torn final record that opening the
+	// log cut off, and damage lists the other bytes it cut and the
+	// segments it found missing.
 	cutBytes int64
+	damage   []LogDamage
 
 	// reserved is the size of the current segment file, which append
 	// keeps ahead of end (see reserve).
@@ -108,16 +115,31 @@ type wal struct {
 	failed func(error)
 }
 
+// LogDamage is a place where Open found the write-ahead log damaged:
+// bytes that were not whole records, other than a torn final record, or a
+// missing segment. Open cut the bytes off and, when the bbolt file was
+// whole, copied the ops of the file the log then lacked back into it
+// (Recovery.Refilled). Ops that neither holds any more must come from
+// other servers.
+type LogDamage struct {
+	Segment string // path of the segment file
+	Missing bool   // the segment file does not exist, so Offset, Bytes and Copy are zero
+	Offset  int64  // offset of the first record that failed its checksum
+	Bytes   int64  // bytes cut from Offset on, up to the last byte that is not zero
+	Copy    string // copy of the segment as it was before the cut
+}
+
 // openWAL opens the log in dir, creating it when missing, and positions it
 // after the last whole record. A torn record at the end, left by a crash
-// during an append, is cut off.
+// during an append, is cut off, and so are damaged records (checkSegments).
 func openWAL(dir string, sync bool) (*wal, error) {
 	return openLoggedWAL(dir, sync, Options{}, nil)
 }
 
 // openLoggedWAL is openWAL with the store's options (the logger for the
 // log's events, the time the process last resumed from a stop, the period
-// of background syncs) and the function that hears of failed syncs.
+// of background syncs, the size of segments) and the function that hears
+// of failed syncs.
 func openLoggedWAL(dir string, sync bool, opts Options, failed func(error)) (*wal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -126,15 +148,16 @@ func openLoggedWAL(dir string, sync bool, opts Options, failed func(error)) (*wa
 	if err != nil {
 		return nil, err
 	}
-	w := &wal{dir: dir, sync: sync, segmentBytes: walSegmentBytes, every: opts.SyncEvery, failed: failed, kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	segmentBytes := opts.SegmentBytes
+	if segmentBytes <= 0 {
+		segmentBytes = walSegmentBytes
+	}
+	w := &wal{dir: dir, sync: sync, segmentBytes: segmentBytes, every: opts.SyncEvery, failed: failed, kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	w.pace.log, w.pace.resumed = opts.Log, opts.Resumed
 	seg, end := uint64(1), int64(0)
 	if len(segs) > 0 {
 		seg = segs[len(segs)-1]
-		if end, err = scanSegment(w.segPath(seg), 0, nil); err != nil {
-			return nil, err
-		}
-		if w.cutBytes, err = tailBytes(w.segPath(seg), end); err != nil {
+		if end, err = w.checkSegments(segs); err != nil {
 			return nil, err
 		}
 	}
@@ -143,6 +166,134 @@ func openLoggedWAL(dir string, sync bool, opts Options, failed func(error)) (*wa
 	}
 	go w.syncer()
 	return w, nil
+}
+
+// checkSegments reads every record of segs, the log's segments in
+// ascending order, and returns the offset after the last whole record of
+// the last one, where openSegment cuts it. Each segment ends at its last
+// whole record, or in the last one also in space reserved ahead (see
+// reserve). Any bytes that follow are either a torn final record or
+// damage. A torn record ends the last segment, and w.cutBytes counts it.
+// Damage, anywhere else, is recorded in w.damage: a copy of the segment is
+// kept, and a segment other than the last is cut at once. Missing segment
+// numbers are recorded too.
+//
+// This reads the whole log at every Open, once, without decoding the ops.
+func (w *wal) checkSegments(segs []uint64) (int64, error) {
+	now := time.Now()
+	for _, r := range missingSegments(segs) {
+		for seg := r[0]; seg <= r[1]; seg++ {
+			w.damage = append(w.damage, LogDamage{Segment: w.segPath(seg), Missing: true})
+		}
+	}
+	var end int64
+	for i, seg := range segs {
+		path := w.segPath(seg)
+		var err error
+		if end, err = scanSegment(path, 0, nil); err != nil {
+			return 0, err
+		}
+		cut, err := tailBytes(path, end)
+		if err != nil {
+			return 0, err
+		}
+		if cut == 0 {
+			continue
+		}
+		last := i == len(segs)-1
+		if last {
+			torn, err := tornRecord(path, end, cut)
+			if err != nil {
+				return 0, err
+			}
+			if torn {
+				w.cutBytes = cut
+				continue
+			}
+		}
+		copyPath, err := keepCopy(path, now)
+		if err != nil {
+			return 0, err
+		}
+		w.damage = append(w.damage, LogDamage{Segment: path, Offset: end, Bytes: cut, Copy: copyPath})
+		if !last {
+			if err := truncateSynced(path, end); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return end, nil
+}
+
+// tornRecord reports whether the cut bytes at off in the segment at path
+// can be the record that an append left unfinished when the process or
+// the machine died. Such a record is a part of a header, or fewer bytes
+// than the record its header announces, and at most walTornMaxBytes. A
+// record whose bytes are all there but whose checksum fails is damage,
+// and so is anything after the announced record, such as records that a
+// bad one hid.
+func tornRecord(path string, off, cut int64) (bool, error) {
+	if cut < walHeaderBytes {
+		return true, nil
+	}
+	if cut > walTornMaxBytes {
+		return false, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	header := make([]byte, 4)
+	if _, err := f.ReadAt(header, off); err != nil {
+		return false, err
+	}
+	return cut < walHeaderBytes+int64(binary.LittleEndian.Uint32(header)), nil
+}
+
+// keepCopy copies the segment at path to path.damaged-TIME, with the time
+// now in UTC, syncs the copy and returns its path.
+func keepCopy(path string, now time.Time) (string, error) {
+	name, err := unusedName(path, now)
+	if err != nil {
+		return "", err
+	}
+	src, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(dst, src)
+	if err == nil {
+		err = dst.Sync()
+	}
+	if closeErr := dst.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		return "", err
+	}
+	return name, syncDir(filepath.Dir(path))
+}
+
+// truncateSynced cuts the file at path to size bytes and syncs it.
+func truncateSynced(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(size)
+	if err == nil {
+		err = f.Sync()
+	}
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	return err
 }
 
 // tailBytes returns how many bytes after off, up to the last byte that is

@@ -122,6 +122,9 @@ func TestRecoveryAfterCrashes(t *testing.T) {
 		if rec.Rebuilt != c.rebuilt {
 			t.Errorf("%s: rebuilt = %v, want %v", c.name, rec.Rebuilt, c.rebuilt)
 		}
+		if len(rec.LogDamage) != 0 {
+			t.Errorf("%s: torn final record reported as log damage: %+v", c.name, rec.LogDamage)
+		}
 		if c.rebuilt && rec.Replayed < int(acknowledged) {
 			t.Errorf("%s: replayed %d ops, want at least the %d acknowledged", c.name, rec.Replayed, acknowledged)
 		}
@@ -146,7 +149,7 @@ func TestRecoveryAfterCrashes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: reopen: %v", c.name, err)
 		}
-		if rec := s.Recovery(); rec != (Recovery{}) {
+		if rec := s.Recovery(); !rec.IsZero() {
 			t.Errorf("%s: recovery after a clean close: %+v", c.name, rec)
 		}
 		_ = s.Close()
@@ -309,6 +312,9 @@ func TestTornRecordEndsLog(t *testing.T) {
 	}
 	if want := int64(len(data)) - 3 - w.end.off; w.cutBytes != want || want <= 0 {
 		t.Errorf("cut %d bytes of the torn record, want %d", w.cutBytes, want)
+	}
+	if len(w.damage) != 0 {
+		t.Errorf("torn record reported as damage: %+v", w.damage)
 	}
 	var got []Op
 	collect := func(batch []Op) error {

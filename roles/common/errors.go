@@ -23,6 +23,9 @@ const (
 	// InvalidEndpoint is an endpoint that is not tcp://HOST:PORT. An
 	// OpenFailed error whose Err is an invalid endpoint reads as one too.
 	InvalidEndpoint
+	// Damaged is a data directory whose data is damaged and cannot be
+	// rebuilt from what the directory holds. Target is the directory.
+	Damaged
 )
 
 // StartError is a role's failure to open, as it starts, a port that it
@@ -40,13 +43,20 @@ type StartError struct {
 	Target   string // endpoint or path that failed
 	Holder   string // Portuguese name of the likely other process for Locked, such as "outro servidor"
 	Err      error  // cause, such as the error of proto.Listen
+	// Hint is the English advice to the operator that Error adds in
+	// brackets after Err. Describe words it for Damaged in Portuguese.
+	Hint string
 }
 
 func (e *StartError) Error() string {
-	if e.Context == "" {
-		return e.Err.Error()
+	text := e.Err.Error()
+	if e.Context != "" {
+		text = e.Context + ": " + text
 	}
-	return e.Context + ": " + e.Err.Error()
+	if e.Hint != "" {
+		text += " (" + e.Hint + ")"
+	}
+	return text
 }
 
 func (e *StartError) Unwrap() error { return e.Err }
@@ -67,6 +77,9 @@ func (e *StartError) Describe(l string) string {
 		return fmt.Sprintf("%s: %s %s está em uso por outro processo, provavelmente %s com o mesmo --data", e.Role, e.Resource, e.Target, e.Holder)
 	case InvalidEndpoint:
 		return fmt.Sprintf("%s: endpoint inválido para %s: %q (use tcp://HOST:PORTA)", e.Role, e.Resource, e.Target)
+	case Damaged:
+		return fmt.Sprintf("%s: %s em %s está danificado, e o log de escrita antecipada não tem o necessário para reconstruí-lo. "+
+			"Mova ou apague o diretório %s: ao iniciar, o servidor copia todos os dados de outro servidor que esteja no ar", e.Role, e.Resource, e.Target, e.Target)
 	}
 	return fmt.Sprintf("%s: não foi possível abrir %s %s: %s", e.Role, e.Resource, e.Target, e.reason())
 }

@@ -160,3 +160,22 @@ func TestIsStartFailure(t *testing.T) {
 		}
 	}
 }
+
+func TestStartErrorDamagedWithHint(t *testing.T) {
+	err := &StartError{Role: "server", Context: "server: open store in /d", Failure: Damaged, Resource: "o banco de dados", Target: "/d",
+		Err:  errors.New("store: failed to open /d/server.db: store: file is damaged: invalid database, and the write-ahead log in /d/server.db.wal cannot rebuild it: segment 1 is missing"),
+		Hint: "move or remove the directory /d: at start-up the server copies all data from any other server that is up"}
+
+	wantPT := "server: o banco de dados em /d está danificado, e o log de escrita antecipada não tem o necessário para reconstruí-lo. " +
+		"Mova ou apague o diretório /d: ao iniciar, o servidor copia todos os dados de outro servidor que esteja no ar"
+	if got := err.Describe(lang.PT); got != wantPT {
+		t.Errorf("Describe(pt) = %q, want %q", got, wantPT)
+	}
+	wantEN := "server: open store in /d: " + err.Err.Error() + " (" + err.Hint + ")"
+	if got := err.Error(); got != wantEN {
+		t.Errorf("Error() = %q, want %q", got, wantEN)
+	}
+	if got := lang.Describe(fmt.Errorf("up: %w", err), lang.PT); got != "up: "+wantPT {
+		t.Errorf("lang.Describe(pt) of the wrapped error = %q, want %q", got, "up: "+wantPT)
+	}
+}

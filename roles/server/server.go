@@ -219,15 +219,20 @@ func New(cfg Config) (*Server, error) {
 			Failure: common.Locked, Resource: "o diretório de dados", Target: cfg.Data, Holder: "outro servidor", Err: err,
 		}
 	}
+	if errors.Is(err, store.ErrDamaged) {
+		return nil, &common.StartError{
+			Role: "server", Context: "server: open store in " + cfg.Data, Failure: common.Damaged,
+			Resource: "o banco de dados", Target: cfg.Data, Err: err,
+			Hint: "move or remove the directory " + cfg.Data + ": at start-up the server copies all data from any other server that is up",
+		}
+	}
 	if err != nil {
 		return nil, &common.StartError{
 			Role: "server", Context: "server: open store in " + cfg.Data,
 			Resource: "o banco de dados", Target: storePath, Err: err,
 		}
 	}
-	if rec := st.Recovery(); rec != (store.Recovery{}) {
-		cfg.Log.Info("store recovered", "server", cfg.Name, "unclean", rec.Unclean, "rebuilt", rec.Rebuilt, "replayed", rec.Replayed, "seeded", rec.Seeded, "refilled", rec.Refilled, "tail_cut_bytes", rec.TailCut)
-	}
+	logRecovery(cfg.Log.With("server", cfg.Name), storePath, st.Recovery())
 	// The clock goes on from the history stored: after a restart of every
 	// server, no peer's message would raise it.
 	highest, err := st.HighestClock()
@@ -267,6 +272,26 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.peers = newPeerClients(cfg.ClusterKey)
 	return s, nil
+}
+
+// logRecovery logs what store.Open did to recover the store at path. Damage
+// goes to WARN, because the server then lacks ops until catch-up or
+// anti-entropy brings them back from its peers.
+func logRecovery(log *slog.Logger, path string, rec store.Recovery) {
+	if rec.IsZero() {
+		return
+	}
+	if rec.DamagedFile != "" {
+		log.Warn("store file damaged, rebuilt from the log", "path", path, "kept", rec.DamagedFile, "err", rec.FileDamage)
+	}
+	for _, d := range rec.LogDamage {
+		if d.Missing {
+			log.Warn("store log segment missing", "segment", d.Segment)
+			continue
+		}
+		log.Warn("store log damaged, records cut", "segment", d.Segment, "offset", d.Offset, "cut_bytes", d.Bytes, "kept", d.Copy)
+	}
+	log.Info("store recovered", "unclean", rec.Unclean, "rebuilt", rec.Rebuilt, "replayed", rec.Replayed, "seeded", rec.Seeded, "refilled", rec.Refilled, "tail_cut_bytes", rec.TailCut)
 }
 
 // MaxSyncEvery bounds Config.SyncEvery, and so the acknowledged writes

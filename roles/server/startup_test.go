@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"msgsys/internal/testkit"
@@ -95,5 +97,39 @@ func TestStartErrorDataLocked(t *testing.T) {
 	pt, _ := startError(t, cfg)
 	if want := "server: o diretório de dados " + cfg.Data + " está em uso por outro processo, provavelmente outro servidor com o mesmo --data"; pt != want {
 		t.Errorf("pt = %q, want %q", pt, want)
+	}
+}
+
+// TestStartErrorDamagedStore starts a server whose bbolt file has a
+// damaged header and whose write-ahead log is gone, so nothing can rebuild
+// the file. The error must tell the operator what to do, and the file
+// must stay as it was.
+func TestStartErrorDamagedStore(t *testing.T) {
+	cfg := startupConfig(t)
+	writeHistory(t, cfg.Data, oldHistory(3), 0)
+	path := filepath.Join(cfg.Data, "server.db")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(data[:8192])
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(path + ".wal"); err != nil {
+		t.Fatal(err)
+	}
+
+	pt, en := startError(t, cfg)
+	wantPT := "server: o banco de dados em " + cfg.Data + " está danificado, e o log de escrita antecipada não tem o necessário para reconstruí-lo. " +
+		"Mova ou apague o diretório " + cfg.Data + ": ao iniciar, o servidor copia todos os dados de outro servidor que esteja no ar"
+	if pt != wantPT {
+		t.Errorf("pt = %q, want %q", pt, wantPT)
+	}
+	if want := "cannot rebuild it: no segment files found (move or remove the directory " + cfg.Data + ": at start-up the server copies all data from any other server that is up)"; !strings.HasSuffix(en, want) {
+		t.Errorf("en = %q, want it to end with %q", en, want)
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, data) {
+		t.Errorf("the damaged file changed or is gone: %v", err)
 	}
 }
