@@ -33,6 +33,22 @@ func TestOwnMessagesInOtherCase(t *testing.T) {
 	}
 }
 
+// TestLoginShowsRegisteredSpelling logs in as ANA where ana is
+// registered. The client must greet ana, as everyone else sees the name.
+func TestLoginShowsRegisteredSpelling(t *testing.T) {
+	srv := clienttest.Start(t)
+	srv.AddUser("ana")
+	h := startClient(t, testConfig(t, srv, lang.EN))
+
+	h.send("/login ANA")
+	h.waitFor("Welcome, ana!")
+	h.finish()
+
+	if out := h.out.String(); strings.Contains(out, "Welcome, ANA!") {
+		t.Errorf("greeted the typed spelling; output:\n%s", out)
+	}
+}
+
 // TestOlderPagesBackThroughChannel shows the newest page of a channel
 // with /history, then each page before it with /older, until the oldest.
 func TestOlderPagesBackThroughChannel(t *testing.T) {

@@ -101,6 +101,16 @@ func (s *Session) Login(ctx context.Context, name string) (string, error) {
 	return user, nil
 }
 
+// showAs replaces the logged-in user's name with the same name in the
+// spelling the server shows, which may differ in case from the one typed.
+func (s *Session) showAs(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if proto.FoldName(name) == proto.FoldName(s.user) {
+		s.user = name
+	}
+}
+
 // ValidateUser returns the error that Login returns for name, in language
 // l and without sending anything, or nil when Login would send it.
 func ValidateUser(name, l string) error {
