@@ -384,29 +384,6 @@ func (s *Store) replayWAL(from walPos) error {
 	})
 }
 
-// refillWAL appends to the log the ops of the file that a rebuild from
-// the log would lack. In log order, an op extends its origin's log only
-// when its seq is the next one. A rebuild therefore stops each origin at
-// the first seq the log lost, and every op of the file after that seq is
-// copied. Replay sorts each batch, so a rebuild reaches at least that seq
-// and skips the copies it already holds as duplicates.
-func (s *Store) refillWAL() error {
-	logVersion := make(map[string]uint64) // per origin, the seq a rebuild reaches at least
-	err := s.wal.replay(walPos{}, 1000, func(ops []Op) error {
-		for _, op := range ops {
-			if op.Seq == logVersion[op.Origin]+1 {
-				logVersion[op.Origin] = op.Seq
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	s.recovered.Refilled, err = s.copyToLog(logVersion)
-	return err
-}
-
 // seedWAL copies every op of the file into an empty log.
 func (s *Store) seedWAL() error {
 	var err error

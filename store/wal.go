@@ -395,7 +395,20 @@ func (w *wal) append(ops []Op) error {
 			return err
 		}
 	}
-	buf := w.buf[:0]
+	buf := appendRecords(w.buf[:0], ops)
+	w.buf = buf
+	w.reserve(w.end.off + int64(len(buf)))
+	n, err := w.f.Write(buf)
+	w.mu.Lock()
+	w.end.off += int64(n)
+	w.written += int64(n)
+	w.mu.Unlock()
+	return err
+}
+
+// appendRecords appends ops to buf as log records and returns the
+// extended buffer.
+func appendRecords(buf []byte, ops []Op) []byte {
 	for _, op := range ops {
 		start := len(buf)
 		buf = append(buf, make([]byte, walHeaderBytes)...)
@@ -406,14 +419,7 @@ func (w *wal) append(ops []Op) error {
 		binary.LittleEndian.PutUint32(buf[start:], uint32(len(payload)))
 		binary.LittleEndian.PutUint32(buf[start+4:], crc32.Checksum(payload, castagnoli))
 	}
-	w.buf = buf
-	w.reserve(w.end.off + int64(len(buf)))
-	n, err := w.f.Write(buf)
-	w.mu.Lock()
-	w.end.off += int64(n)
-	w.written += int64(n)
-	w.mu.Unlock()
-	return err
+	return buf
 }
 
 // walReserveBytes is how far ahead of the log's end the current segment
