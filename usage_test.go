@@ -183,7 +183,8 @@ func TestUsageErrorsPerLanguage(t *testing.T) {
 }
 
 // TestConfigErrorsPerLanguage runs commands whose flags have values that
-// their validation rejects. None of them binds or dials anything first.
+// their validation rejects. None of them binds, dials or creates anything
+// first, so the default endpoints and data directories are safe.
 func TestConfigErrorsPerLanguage(t *testing.T) {
 	// A bot that accepted its flags would dial these, and find nothing.
 	ports := testkit.LoopbackPorts(t, 2)
@@ -207,6 +208,33 @@ func TestConfigErrorsPerLanguage(t *testing.T) {
 		{"bot with invalid name", botArgs("--user", "bad name"),
 			`msgsys: bot: --user inválido: o nome "bad name" só pode ter letras, dígitos, _, - e .`,
 			`msgsys: bot: invalid --user: the name "bad name" may only contain letters, digits, _, - and .`},
+		{"broker without server credit", []string{"broker", "--server-credit", "0"},
+			"msgsys: broker: --server-credit precisa ser pelo menos 1, e não 0",
+			"msgsys: broker: --server-credit must be at least 1, not 0"},
+		{"broker frontend without backend", []string{"broker", "--backend", ""},
+			"msgsys: broker: defina --frontend e --backend juntos, ou deixe os dois vazios",
+			"msgsys: broker: set both --frontend and --backend, or neither"},
+		{"reference without servers", []string{"reference", "--max-servers", "0"},
+			"msgsys: reference: --max-servers precisa ser pelo menos 1, e não 0",
+			"msgsys: reference: --max-servers must be at least 1, not 0"},
+		{"reference with zero expiry", []string{"reference", "--heartbeat-expiry", "0s"},
+			"msgsys: reference: --heartbeat-expiry precisa ser positivo, como 3s, e não 0s",
+			"msgsys: reference: --heartbeat-expiry must be positive, such as 3s, not 0s"},
+		{"server with invalid name", []string{"server", "--name", "bad name"},
+			`msgsys: server: --name "bad name": nome inválido: use só letras, dígitos, _, - e .`,
+			`msgsys: server: --name "bad name": invalid name: use only letters, digits, _, - and .`},
+		{"server with reference without tcp", []string{"server", "--name", "s1", "--reference", "localhost:5559"},
+			`msgsys: server: --reference inválido: "localhost:5559"; use tcp://HOST:PORTA com uma porta de 1 a 65535`,
+			`msgsys: server: invalid --reference "localhost:5559": use tcp://HOST:PORT with a port from 1 to 65535`},
+		{"server with long sync", []string{"server", "--name", "s1", "--sync-every", "2s"},
+			"msgsys: server: --sync-every precisa estar entre 0 e 1s, e não 2s",
+			"msgsys: server: --sync-every must be from 0 to 1s, not 2s"},
+		{"status with invalid reference", []string{"status", "--reference", "foo"},
+			`msgsys: status: --reference inválido: "foo"; use tcp://HOST:PORTA`,
+			`msgsys: status: invalid --reference "foo": use tcp://HOST:PORT`},
+		{"dump with zero timeout", []string{"dump", "--timeout", "0s"},
+			"msgsys: dump: os prazos devem ser positivos, mas --lock-timeout é 300ms e --timeout é 0s",
+			"msgsys: dump: timeouts must be positive, but --lock-timeout is 300ms and --timeout is 0s"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

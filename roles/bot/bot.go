@@ -15,6 +15,7 @@ import (
 	"msgsys/lang"
 	"msgsys/proto"
 	"msgsys/roles/client"
+	"msgsys/roles/common"
 )
 
 // DefaultChannel is created when a bot finds no channel at all.
@@ -134,7 +135,7 @@ var (
 func validate(cfg *Config) error {
 	l := lang.Pick(cfg.Lang)
 	for _, endpoint := range []struct{ flag, value string }{{"--broker", cfg.Broker}, {"--sub", cfg.Sub}} {
-		if !client.Dialable(endpoint.value) {
+		if !common.Dialable(endpoint.value) {
 			return fmt.Errorf(textEndpointInvalid.In(l), endpoint.flag, endpoint.value)
 		}
 	}

@@ -47,7 +47,7 @@ type Config struct {
 	// subscriber. Beyond it, that subscriber's publications are dropped.
 	SubscriberQueue int
 	// Lang is the language of the descriptions in the broker's own error
-	// replies: "pt" or "en" (see lang.Pick).
+	// replies and of New's errors: "pt" or "en" (see lang.Pick).
 	Lang string
 	// ClusterKey, when set, is required of the servers that connect to
 	// Backend and of the publishers that connect to XSub, as servers
@@ -90,37 +90,60 @@ func DefaultConfig() Config {
 	}
 }
 
-// validate checks cfg and fills a missing logger and clocks.
+// Errors of the configuration, which name the command's flags.
+var (
+	textPairIncomplete = lang.Text{
+		PT: "broker: defina --%s e --%s juntos, ou deixe os dois vazios",
+		EN: "broker: set both --%s and --%s, or neither",
+	}
+	textNothingToRun = lang.Text{
+		PT: "broker: nada para executar: defina --frontend e --backend, --xsub e --xpub, ou os quatro",
+		EN: "broker: nothing to run: set --frontend and --backend, --xsub and --xpub, or all four",
+	}
+	textRequestTimeoutInvalid = lang.Text{
+		PT: "broker: --request-timeout precisa ser positivo, como 3s, e não %v",
+		EN: "broker: --request-timeout must be positive, such as 3s, not %v",
+	}
+	textQueueTimeoutInvalid = lang.Text{
+		PT: "broker: --queue-timeout precisa ser 0 ou mais, e não %v",
+		EN: "broker: --queue-timeout must be 0 or more, not %v",
+	}
+	textServerCreditInvalid = lang.Text{
+		PT: "broker: --server-credit precisa ser pelo menos 1, e não %d",
+		EN: "broker: --server-credit must be at least 1, not %d",
+	}
+	textSubscriberQueueInvalid = lang.Text{
+		PT: "broker: --subscriber-queue precisa ser pelo menos 1, e não %d",
+		EN: "broker: --subscriber-queue must be at least 1, not %d",
+	}
+)
+
+// validate checks cfg and fills a missing logger and clocks. Its errors
+// name the command's flags in the language of cfg.Lang, because a person
+// reads them at start.
 func (cfg *Config) validate() error {
-	if (cfg.Frontend == "") != (cfg.Backend == "") {
-		return errors.New("broker: set both frontend and backend, or neither")
-	}
-
-	if (cfg.XSub == "") != (cfg.XPub == "") {
-		return errors.New("broker: set both xsub and xpub, or neither")
-	}
-	if cfg.Frontend == "" && cfg.XSub == "" {
-		return errors.New("broker: nothing to run: set frontend and backend, xsub and xpub, or all four")
-	}
-
-	if cfg.RequestTimeout <= 0 {
-		return fmt.Errorf("broker: request timeout %v must be positive", cfg.RequestTimeout)
-	}
-	if cfg.QueueTimeout < 0 {
-		return fmt.Errorf("broker: queue timeout %v must not be negative", cfg.QueueTimeout)
-	}
-	if cfg.ServerCredit < 1 {
-		return fmt.Errorf("broker: server credit %d must be at least 1", cfg.ServerCredit)
-	}
-	if cfg.SubscriberQueue < 1 {
-		return fmt.Errorf("broker: subscriber queue %d must be at least 1", cfg.SubscriberQueue)
-	}
-
 	l, err := lang.Parse(cfg.Lang)
 	if err != nil {
-		return fmt.Errorf("broker: %w", err)
+		return fmt.Errorf("broker: --lang: %w", err)
 	}
 	cfg.Lang = l
+
+	switch {
+	case (cfg.Frontend == "") != (cfg.Backend == ""):
+		return fmt.Errorf(textPairIncomplete.In(l), "frontend", "backend")
+	case (cfg.XSub == "") != (cfg.XPub == ""):
+		return fmt.Errorf(textPairIncomplete.In(l), "xsub", "xpub")
+	case cfg.Frontend == "" && cfg.XSub == "":
+		return errors.New(textNothingToRun.In(l))
+	case cfg.RequestTimeout <= 0:
+		return fmt.Errorf(textRequestTimeoutInvalid.In(l), cfg.RequestTimeout)
+	case cfg.QueueTimeout < 0:
+		return fmt.Errorf(textQueueTimeoutInvalid.In(l), cfg.QueueTimeout)
+	case cfg.ServerCredit < 1:
+		return fmt.Errorf(textServerCreditInvalid.In(l), cfg.ServerCredit)
+	case cfg.SubscriberQueue < 1:
+		return fmt.Errorf(textSubscriberQueueInvalid.In(l), cfg.SubscriberQueue)
+	}
 
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

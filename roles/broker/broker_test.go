@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"msgsys/lang"
 	"msgsys/proto"
 	"msgsys/roles/common"
 )
@@ -19,13 +20,13 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		change func(*Config)
 		want   string
 	}{
-		{"frontend without backend", func(c *Config) { c.Backend = "" }, "frontend and backend"},
-		{"xpub without xsub", func(c *Config) { c.XSub = "" }, "xsub and xpub"},
-		{"nothing enabled", func(c *Config) { *c = Config{RequestTimeout: time.Second} }, "nothing to run"},
-		{"zero request timeout", func(c *Config) { c.RequestTimeout = 0 }, "request timeout"},
-		{"negative queue timeout", func(c *Config) { c.QueueTimeout = -time.Second }, "queue timeout"},
-		{"zero server credit", func(c *Config) { c.ServerCredit = 0 }, "server credit"},
-		{"zero subscriber queue", func(c *Config) { c.SubscriberQueue = 0 }, "subscriber queue"},
+		{"frontend without backend", func(c *Config) { c.Backend = "" }, "--frontend and --backend"},
+		{"xpub without xsub", func(c *Config) { c.XSub = "" }, "--xsub and --xpub"},
+		{"nothing enabled", func(c *Config) { *c = Config{RequestTimeout: time.Second, Lang: "en"} }, "nothing to run"},
+		{"zero request timeout", func(c *Config) { c.RequestTimeout = 0 }, "--request-timeout"},
+		{"negative queue timeout", func(c *Config) { c.QueueTimeout = -time.Second }, "--queue-timeout"},
+		{"zero server credit", func(c *Config) { c.ServerCredit = 0 }, "--server-credit"},
+		{"zero subscriber queue", func(c *Config) { c.SubscriberQueue = 0 }, "--subscriber-queue"},
 		{"unknown language", func(c *Config) { c.Lang = "fr" }, `"fr"`},
 		{"bad endpoint", func(c *Config) { c.Frontend = "ipc:///tmp/x" }, "frontend"},
 	}
@@ -40,6 +41,53 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigErrorsNameFlags(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(*Config)
+		pt, en string
+	}{
+		{"frontend without backend", func(c *Config) { c.Backend = "" },
+			"broker: defina --frontend e --backend juntos, ou deixe os dois vazios",
+			"broker: set both --frontend and --backend, or neither"},
+		{"xpub without xsub", func(c *Config) { c.XSub = "" },
+			"broker: defina --xsub e --xpub juntos, ou deixe os dois vazios",
+			"broker: set both --xsub and --xpub, or neither"},
+		{"nothing enabled", func(c *Config) { c.Frontend, c.Backend, c.XSub, c.XPub = "", "", "", "" },
+			"broker: nada para executar: defina --frontend e --backend, --xsub e --xpub, ou os quatro",
+			"broker: nothing to run: set --frontend and --backend, --xsub and --xpub, or all four"},
+		{"zero request timeout", func(c *Config) { c.RequestTimeout = 0 },
+			"broker: --request-timeout precisa ser positivo, como 3s, e não 0s",
+			"broker: --request-timeout must be positive, such as 3s, not 0s"},
+		{"negative queue timeout", func(c *Config) { c.QueueTimeout = -time.Second },
+			"broker: --queue-timeout precisa ser 0 ou mais, e não -1s",
+			"broker: --queue-timeout must be 0 or more, not -1s"},
+		{"zero server credit", func(c *Config) { c.ServerCredit = 0 },
+			"broker: --server-credit precisa ser pelo menos 1, e não 0",
+			"broker: --server-credit must be at least 1, not 0"},
+		{"zero subscriber queue", func(c *Config) { c.SubscriberQueue = 0 },
+			"broker: --subscriber-queue precisa ser pelo menos 1, e não 0",
+			"broker: --subscriber-queue must be at least 1, not 0"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for l, want := range map[string]string{lang.PT: tc.pt, lang.EN: tc.en} {
+				cfg := testConfig(t)
+				cfg.Lang = l
+				tc.change(&cfg)
+				b, err := New(cfg)
+				if err == nil {
+					b.Close()
+					t.Fatalf("%s: New accepted the config", l)
+				}
+				if err.Error() != want {
+					t.Errorf("%s: error %q, want %q", l, err, want)
+				}
 			}
 		})
 	}

@@ -11,15 +11,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"msgsys/lang"
 	"msgsys/proto"
+	"msgsys/roles/common"
 )
 
 // Config configures a Client.
@@ -126,27 +125,11 @@ func New(cfg Config) (*Client, error) {
 	}, nil
 }
 
-// Dialable reports whether endpoint is tcp://HOST:PORT with a host to
-// connect to and a port from 1 to 65535. Any other value would only fail
-// on the first request, with an error that retrying cannot fix.
-func Dialable(endpoint string) bool {
-	hostPort, ok := strings.CutPrefix(endpoint, "tcp://")
-	if !ok {
-		return false
-	}
-	host, port, err := net.SplitHostPort(hostPort)
-	if err != nil || host == "" || host == "*" {
-		return false
-	}
-	n, err := strconv.Atoi(port)
-	return err == nil && n >= 1 && n <= 65535
-}
-
 // validate checks cfg and fills its optional fields. Its errors name the
 // command's flags in language l, because a person reads them at start.
 func validate(cfg *Config, l string) error {
 	for _, endpoint := range []struct{ flag, value string }{{"--broker", cfg.Broker}, {"--sub", cfg.Sub}} {
-		if !Dialable(endpoint.value) {
+		if !common.Dialable(endpoint.value) {
 			return fmt.Errorf(textEndpointInvalid.In(l), endpoint.flag, endpoint.value)
 		}
 	}

@@ -5,6 +5,7 @@ package common
 import (
 	"context"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -148,4 +149,20 @@ func ClusterKeyFlag() cli.Flag {
 			EN: "shared secret of the cluster (ZeroMQ PLAIN), required on the server-to-server endpoints, on the reference and on the broker's and proxy's sides that servers connect to; empty: none",
 		}),
 	}
+}
+
+// Dialable reports whether endpoint is tcp://HOST:PORT with a host to
+// connect to and a port from 1 to 65535. Any other value would only fail
+// on the first request, with an error that retrying cannot fix.
+func Dialable(endpoint string) bool {
+	hostPort, ok := strings.CutPrefix(endpoint, "tcp://")
+	if !ok {
+		return false
+	}
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil || host == "" || host == "*" {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
 }

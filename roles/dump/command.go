@@ -54,14 +54,14 @@ func Command() *cli.Command {
 			cfg.RequestTimeout = c.Duration("timeout")
 			language, err := lang.Parse(c.String("lang"))
 			if err != nil {
-				return err
+				return common.StartFailed(err)
 			}
 			cfg.Lang = language
 			cfg.ClusterKey = c.String("cluster-key")
 			cfg.Log = common.Logger(c, "dump")
 			d, err := New(cfg)
 			if err != nil {
-				return err
+				return common.StartFailed(err)
 			}
 			ctx, stop := common.Context(c)
 			defer stop()

@@ -15,7 +15,7 @@ import (
 
 	"msgsys/lang"
 	"msgsys/proto"
-	"msgsys/roles/client"
+	"msgsys/roles/common"
 	"msgsys/roles/server"
 )
 
@@ -97,7 +97,7 @@ func New(cfg Config) (*Probe, error) {
 	if cfg.Endpoint == "" {
 		cfg.Endpoint = fallback
 	}
-	if !client.Dialable(cfg.Endpoint) {
+	if !common.Dialable(cfg.Endpoint) {
 		return nil, fmt.Errorf("probe: invalid --endpoint %q: use tcp://HOST:PORT", cfg.Endpoint)
 	}
 	if cfg.Timeout <= 0 {

@@ -72,7 +72,8 @@ type Config struct {
 	// PLAIN mechanism, so that only processes that know it can register,
 	// send heartbeats or read the list.
 	ClusterKey string
-	// Lang is the language of error descriptions: lang.PT or lang.EN.
+	// Lang is the language of error descriptions and of New's errors:
+	// lang.PT or lang.EN.
 	Lang string
 	// Clocks stamp every reply and witness every request.
 	Clocks proto.Clocks
@@ -97,20 +98,57 @@ func DefaultConfig() Config {
 	}
 }
 
+// Errors of the configuration, which name the command's flags.
+var (
+	textBindEmpty = lang.Text{
+		PT: "reference: --bind não pode ser vazio",
+		EN: "reference: --bind must not be empty",
+	}
+	textDataEmpty = lang.Text{
+		PT: "reference: --data não pode ser vazio",
+		EN: "reference: --data must not be empty",
+	}
+	textExpiryInvalid = lang.Text{
+		PT: "reference: --heartbeat-expiry precisa ser positivo, como 3s, e não %v",
+		EN: "reference: --heartbeat-expiry must be positive, such as 3s, not %v",
+	}
+	textMaxServersInvalid = lang.Text{
+		PT: "reference: --max-servers precisa ser pelo menos 1, e não %d",
+		EN: "reference: --max-servers must be at least 1, not %d",
+	}
+)
+
+// configError is a validation failure of New, in the language of
+// Config.Lang. errors.Is matches it to ErrConfig.
+type configError struct{ text string }
+
+func (e *configError) Error() string { return e.text }
+
+func (e *configError) Unwrap() error { return ErrConfig }
+
+// validate checks cfg. The errors of fields that the command sets from
+// its flags name the flags in the language of cfg.Lang, because a person
+// reads them at start.
 func (cfg Config) validate() error {
+	// Only a program sets these wrongly: the command parses --lang and
+	// makes the clocks.
 	switch {
-	case cfg.Bind == "":
-		return fmt.Errorf("%w: Bind is empty", ErrConfig)
-	case cfg.DataDir == "":
-		return fmt.Errorf("%w: DataDir is empty", ErrConfig)
-	case cfg.HeartbeatExpiry <= 0:
-		return fmt.Errorf("%w: HeartbeatExpiry is %v, want a positive duration", ErrConfig, cfg.HeartbeatExpiry)
-	case cfg.MaxServers <= 0:
-		return fmt.Errorf("%w: MaxServers is %d, want a positive number", ErrConfig, cfg.MaxServers)
 	case cfg.Lang != lang.PT && cfg.Lang != lang.EN:
 		return fmt.Errorf("%w: Lang is %q, want %q or %q", ErrConfig, cfg.Lang, lang.PT, lang.EN)
 	case cfg.Clocks.Lamport == nil || cfg.Clocks.Physical == nil:
 		return fmt.Errorf("%w: Clocks has a nil clock, use proto.NewClocks", ErrConfig)
+	}
+
+	l := cfg.Lang
+	switch {
+	case cfg.Bind == "":
+		return &configError{textBindEmpty.In(l)}
+	case cfg.DataDir == "":
+		return &configError{textDataEmpty.In(l)}
+	case cfg.HeartbeatExpiry <= 0:
+		return &configError{fmt.Sprintf(textExpiryInvalid.In(l), cfg.HeartbeatExpiry)}
+	case cfg.MaxServers <= 0:
+		return &configError{fmt.Sprintf(textMaxServersInvalid.In(l), cfg.MaxServers)}
 	}
 	return nil
 }

@@ -534,6 +534,49 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 	}
 }
 
+func TestConfigErrorsNameFlags(t *testing.T) {
+	cases := []struct {
+		name   string
+		edit   func(*Config)
+		pt, en string
+	}{
+		{"empty bind", func(c *Config) { c.Bind = "" },
+			"reference: --bind não pode ser vazio",
+			"reference: --bind must not be empty"},
+		{"empty data dir", func(c *Config) { c.DataDir = "" },
+			"reference: --data não pode ser vazio",
+			"reference: --data must not be empty"},
+		{"zero expiry", func(c *Config) { c.HeartbeatExpiry = 0 },
+			"reference: --heartbeat-expiry precisa ser positivo, como 3s, e não 0s",
+			"reference: --heartbeat-expiry must be positive, such as 3s, not 0s"},
+		{"zero max servers", func(c *Config) { c.MaxServers = 0 },
+			"reference: --max-servers precisa ser pelo menos 1, e não 0",
+			"reference: --max-servers must be at least 1, not 0"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for l, want := range map[string]string{lang.PT: c.pt, lang.EN: c.en} {
+				cfg := DefaultConfig()
+				cfg.Bind = "tcp://127.0.0.1:0"
+				cfg.DataDir = t.TempDir()
+				cfg.Lang = l
+				c.edit(&cfg)
+				ref, err := New(cfg)
+				if err == nil {
+					ref.Close()
+					t.Fatalf("%s: New accepted the config", l)
+				}
+				if err.Error() != want {
+					t.Errorf("%s: error %q, want %q", l, err, want)
+				}
+				if !errors.Is(err, ErrConfig) {
+					t.Errorf("%s: error %q is not ErrConfig", l, err)
+				}
+			}
+		})
+	}
+}
+
 func TestRunTwiceFails(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Bind = "tcp://127.0.0.1:0"

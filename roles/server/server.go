@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"msgsys/election"
+	"msgsys/lang"
 	"msgsys/proto"
 	"msgsys/replica"
 	"msgsys/roles/common"
@@ -36,7 +37,7 @@ type Config struct {
 	Pub       string // proxy's publisher side
 	Sub       string // proxy's subscriber side
 	Reference string // reference service endpoint
-	Lang      string // language of error descriptions: "pt" or "en"
+	Lang      string // language of error descriptions and of New's errors: "pt" or "en"
 	// ClusterKey, when set, is required of every connection to Addr and
 	// presented to other servers' endpoints and to the reference
 	// (proto.DialKey).
@@ -298,18 +299,52 @@ func logRecovery(log *slog.Logger, path string, rec store.Recovery) {
 // that a crash of every machine holding them at once could lose.
 const MaxSyncEvery = time.Second
 
+// Errors of the configuration, which name the command's flags.
+var (
+	textSettingsMissing = lang.Text{
+		PT: "server: faltam valores para %s",
+		EN: "server: missing settings: %s",
+	}
+	textEndpointInvalid = lang.Text{
+		PT: "server: %s inválido: %q; use tcp://HOST:PORTA com uma porta de 1 a 65535",
+		EN: "server: invalid %s %q: use tcp://HOST:PORT with a port from 1 to 65535",
+	}
+	textSyncEveryInvalid = lang.Text{
+		PT: "server: --sync-every precisa estar entre 0 e %v, e não %v",
+		EN: "server: --sync-every must be from 0 to %v, not %v",
+	}
+)
+
+// validate checks cfg and fills its optional fields. Its errors name the
+// command's flags in the language of cfg.Lang, because a person reads them
+// at start.
 func validate(cfg *Config) error {
+	l := lang.Pick(cfg.Lang)
+	// The server only dials these endpoints.
+	dialed := []struct{ flag, value string }{
+		{"--broker", cfg.Broker}, {"--pub", cfg.Pub}, {"--sub", cfg.Sub}, {"--reference", cfg.Reference},
+	}
+	settings := append([]struct{ flag, value string }{
+		{"--name", cfg.Name}, {"--addr", cfg.Addr}, {"--data", cfg.Data},
+	}, dialed...)
 	var missing []string
-	for name, value := range map[string]string{"name": cfg.Name, "addr": cfg.Addr, "data": cfg.Data, "broker": cfg.Broker, "pub": cfg.Pub, "sub": cfg.Sub, "reference": cfg.Reference} {
-		if value == "" {
-			missing = append(missing, name)
+	for _, setting := range settings {
+		if setting.value == "" {
+			missing = append(missing, setting.flag)
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("server: missing settings: %s", strings.Join(missing, ", "))
+		return fmt.Errorf(textSettingsMissing.In(l), strings.Join(missing, ", "))
 	}
 	if _, err := proto.NormalizeName(cfg.Name); err != nil {
-		return fmt.Errorf("server: invalid name %q: %w", cfg.Name, err)
+		// describe gives the reason as the server's replies to clients do.
+		return fmt.Errorf("server: --name %q: %s", cfg.Name, describe(err, l))
+	}
+	// The server would retry an endpoint that cannot be dialled for ever.
+	for _, endpoint := range dialed {
+		if !common.Dialable(endpoint.value) {
+			return fmt.Errorf(textEndpointInvalid.In(l), endpoint.flag, endpoint.value)
+		}
 	}
 	if cfg.Bind == "" {
 		i := strings.LastIndex(cfg.Addr, ":")
@@ -338,7 +373,7 @@ func validate(cfg *Config) error {
 		cfg.QuietAfterStop = DefaultConfig().QuietAfterStop
 	}
 	if cfg.SyncEvery < 0 || cfg.SyncEvery > MaxSyncEvery {
-		return fmt.Errorf("server: invalid sync-every %s: want 0 to %s", cfg.SyncEvery, MaxSyncEvery)
+		return fmt.Errorf(textSyncEveryInvalid.In(l), MaxSyncEvery, cfg.SyncEvery)
 	}
 	return nil
 }

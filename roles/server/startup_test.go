@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"msgsys/internal/testkit"
 	"msgsys/lang"
@@ -131,5 +132,52 @@ func TestStartErrorDamagedStore(t *testing.T) {
 	}
 	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, data) {
 		t.Errorf("the damaged file changed or is gone: %v", err)
+	}
+}
+
+func TestConfigErrorsNameFlags(t *testing.T) {
+	cases := []struct {
+		name   string
+		edit   func(*Config)
+		pt, en string
+	}{
+		{"missing endpoints", func(c *Config) { c.Broker, c.Reference = "", "" },
+			"server: faltam valores para --broker, --reference",
+			"server: missing settings: --broker, --reference"},
+		{"name with a space", func(c *Config) { c.Name = "bad name" },
+			`server: --name "bad name": nome inválido: use só letras, dígitos, _, - e .`,
+			`server: --name "bad name": invalid name: use only letters, digits, _, - and .`},
+		{"reference without tcp", func(c *Config) { c.Reference = "localhost:5559" },
+			`server: --reference inválido: "localhost:5559"; use tcp://HOST:PORTA com uma porta de 1 a 65535`,
+			`server: invalid --reference "localhost:5559": use tcp://HOST:PORT with a port from 1 to 65535`},
+		{"broker without port", func(c *Config) { c.Broker = "tcp://127.0.0.1" },
+			`server: --broker inválido: "tcp://127.0.0.1"; use tcp://HOST:PORTA com uma porta de 1 a 65535`,
+			`server: invalid --broker "tcp://127.0.0.1": use tcp://HOST:PORT with a port from 1 to 65535`},
+		{"sub on every interface", func(c *Config) { c.Sub = "tcp://*:5558" },
+			`server: --sub inválido: "tcp://*:5558"; use tcp://HOST:PORTA com uma porta de 1 a 65535`,
+			`server: invalid --sub "tcp://*:5558": use tcp://HOST:PORT with a port from 1 to 65535`},
+		{"sync every too long", func(c *Config) { c.SyncEvery = 2 * time.Second },
+			"server: --sync-every precisa estar entre 0 e 1s, e não 2s",
+			"server: --sync-every must be from 0 to 1s, not 2s"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for l, want := range map[string]string{lang.PT: c.pt, lang.EN: c.en} {
+				cfg := startupConfig(t)
+				cfg.Lang = l
+				c.edit(&cfg)
+				pt, en := startError(t, cfg)
+				got := en
+				if l == lang.PT {
+					got = pt
+				}
+				if got != want {
+					t.Errorf("%s: error %q, want %q", l, got, want)
+				}
+				if _, err := os.Stat(cfg.Data); !os.IsNotExist(err) {
+					t.Errorf("%s: New created %s before it rejected the config", l, cfg.Data)
+				}
+			}
+		})
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 	"msgsys/lang"
 	"msgsys/proto"
-	"msgsys/roles/client"
+	"msgsys/roles/common"
 	"msgsys/roles/server"
 )
 
@@ -100,7 +100,7 @@ func New(cfg Config) (*Status, error) {
 	if cfg.Reference == "" {
 		return nil, localized{&failure{text: textNoReference}, cfg.Lang}
 	}
-	if !client.Dialable(cfg.Reference) {
+	if !common.Dialable(cfg.Reference) {
 		return nil, localized{&failure{text: textBadReference, args: []any{cfg.Reference}}, cfg.Lang}
 	}
 	if cfg.Timeout <= 0 {
@@ -165,6 +165,12 @@ func (s *Status) Collect(ctx context.Context) (Report, error) {
 				// Servers of other implementations register without
 				// an address and have no status service.
 				row.problem = &failure{text: textNoAddr}
+				row.Error = row.problem.Error()
+				return
+			}
+			if !common.Dialable(row.Addr) {
+				// Another implementation's reference may list any text.
+				row.problem = &failure{text: textBadAddr, args: []any{row.Addr}}
 				row.Error = row.problem.Error()
 				return
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -269,6 +270,83 @@ func TestStatusServerWithoutStatus(t *testing.T) {
 		if !strings.Contains(out.String(), c.state) {
 			t.Errorf("%s: table does not show std-1 as %q:\n%s", c.lang, c.state, out.String())
 		}
+	}
+}
+
+// TestStatusInvalidRegisteredAddr reads the list of a reference of
+// another implementation, which lists a server under an address that is
+// not tcp://HOST:PORT next to a msgsys server. The row of that server
+// names the address in the person's language, and the other server is
+// still read.
+func TestStatusInvalidRegisteredAddr(t *testing.T) {
+	c := startCluster(t, 1)
+	c.waitSettled(t)
+	const badAddr = "localhost:5560"
+	list := proto.ListReply{List: []proto.ServerInfo{
+		{Name: "alien", Rank: 1, Addr: badAddr},
+		{Name: "server-1", Rank: 2, Addr: c.servers[0].Addr()},
+	}}
+	reply, err := proto.Encode(proto.ServiceList, &list, proto.NewClocks().Meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := proto.Listen("tcp://127.0.0.1:0", proto.Router, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, "other reference", func(ctx context.Context) error {
+		return ln.Serve(ctx, func(c *proto.Conn) {
+			for {
+				frames, err := c.Recv()
+				if err != nil {
+					return
+				}
+				if c.Send(append(frames[:len(frames)-1:len(frames)-1], reply)...) != nil {
+					return
+				}
+			}
+		})
+	})
+
+	for _, tc := range []struct{ lang, problem, serving string }{
+		{lang.PT, `alien: endereço registrado inválido: "localhost:5560" não é tcp://HOST:PORTA`, "atendendo"},
+		{lang.EN, `alien: invalid registered address: "localhost:5560" is not tcp://HOST:PORT`, "serving"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := newStatusIn(t, ln.Endpoint(), false, &out, tc.lang).Run(context.Background()); err != nil {
+				t.Errorf("Run = %v, want success, server-1 replied", err)
+			}
+			text := out.String()
+			if !strings.Contains(text, tc.problem+"\n") {
+				t.Errorf("table does not explain alien's address with %q:\n%s", tc.problem, text)
+			}
+			if strings.Contains(text, "proto:") {
+				t.Errorf("table shows a proto error:\n%s", text)
+			}
+			if !regexp.MustCompile(`(?m)^server-1 .*` + tc.serving).MatchString(text) {
+				t.Errorf("table does not show server-1 as %s:\n%s", tc.serving, text)
+			}
+		})
+	}
+
+	var out bytes.Buffer
+	if err := newStatusIn(t, ln.Endpoint(), true, &out, lang.PT).Run(context.Background()); err != nil {
+		t.Errorf("Run with --json = %v, want success", err)
+	}
+	var report Report
+	if err := json.Unmarshal(out.Bytes(), &report); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	if len(report.Servers) != 2 {
+		t.Fatalf("%d servers, want alien and server-1:\n%s", len(report.Servers), out.String())
+	}
+	alien := report.Servers[0]
+	if want := `invalid registered address: "localhost:5560" is not tcp://HOST:PORT`; alien.Error != want {
+		t.Errorf("JSON error of alien = %q, want %q", alien.Error, want)
+	}
+	if alien.Reachable {
+		t.Error("JSON shows alien as reachable")
 	}
 }
 

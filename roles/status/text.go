@@ -43,6 +43,7 @@ var (
 	textBadTimeout    = lang.Text{PT: "status: o prazo %v deve ser positivo: defina --timeout", EN: "status: timeout %v must be positive: set --timeout"}
 	textReferenceFail = lang.Text{PT: "status: referência em %s: %v", EN: "status: reference at %s: %v"}
 	textNoAddr        = lang.Text{PT: "nenhum endereço registrado para os serviços entre servidores", EN: "no server-to-server address registered"}
+	textBadAddr       = lang.Text{PT: "endereço registrado inválido: %q não é tcp://HOST:PORTA", EN: "invalid registered address: %q is not tcp://HOST:PORT"}
 	textTimedOut      = lang.Text{PT: "sem resposta em %v", EN: "no reply within %v"}
 	textKeyMismatch   = lang.Text{PT: "não foi possível conectar: a chave do cluster não confere: um lado tem chave e o outro não; defina --cluster-key ou MSGSYS_CLUSTER_KEY como nos servidores", EN: "cannot connect: the cluster key does not match: one side has a key and the other none; set --cluster-key or MSGSYS_CLUSTER_KEY as on the servers"}
 	textBadKey        = lang.Text{PT: "não foi possível conectar: o servidor recusou a chave do cluster; defina --cluster-key ou MSGSYS_CLUSTER_KEY como nos servidores", EN: "cannot connect: the server rejected the cluster key; set --cluster-key or MSGSYS_CLUSTER_KEY as on the servers"}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"msgsys/internal/testkit"
+	"msgsys/lang"
 	"msgsys/proto"
 	"msgsys/roles/common"
 )
@@ -561,5 +562,62 @@ func TestUpStopsWhenDataDirectoryInUse(t *testing.T) {
 	first.wait(t, 20*time.Second, "SIGTERM")
 	if first.err != nil {
 		t.Errorf("first msgsys up exited with %v", first.err)
+	}
+}
+
+// TestUpDataUnderFileInPortuguese runs msgsys up with --data under a
+// regular file. The data directory cannot be created, and the error names
+// it in Portuguese, with the system's reason in Portuguese too.
+func TestUpDataUnderFileInPortuguese(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(file, "data")
+	for l, want := range map[string]string{
+		lang.PT: "up: não foi possível criar o diretório de dados " + data + ": " + file + ": não é um diretório",
+		lang.EN: "up: failed to create data directory " + data + ": mkdir " + file + ": not a directory",
+	} {
+		cfg := DefaultConfig()
+		cfg.Executable = "/bin/true"
+		cfg.Output = io.Discard
+		cfg.PortBase = freePortBase(t, offsetServers+cfg.Servers)
+		cfg.Data = data
+		cfg.Lang = l
+		u, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = u.Run(t.Context())
+		if err == nil {
+			t.Fatalf("%s: Run succeeded with --data under a file", l)
+		}
+		if got := lang.Describe(err, l); got != want {
+			t.Errorf("%s: error %q, want %q", l, got, want)
+		}
+		if !common.IsStartFailure(err) {
+			t.Errorf("%s: error %q is not a start failure", l, err)
+		}
+	}
+}
+
+// TestUpAllExitedInPortuguese kills every child of a cluster without
+// --restart. msgsys up then ends with an error in the person's language.
+func TestUpAllExitedInPortuguese(t *testing.T) {
+	p := startUp(t, 1, "--bots", "0")
+	p.waitLog(t, 30*time.Second, `msg="cluster ready"`)
+	for _, name := range []string{"reference", "broker", "server-1"} {
+		if err := syscall.Kill(p.pidOf(t, name), syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.wait(t, 20*time.Second, "every child's death")
+
+	var exit *exec.ExitError
+	if !errors.As(p.err, &exit) || exit.ExitCode() != 1 {
+		t.Errorf("msgsys up exited with %v, want status 1", p.err)
+	}
+	if want := "\nmsgsys: up: todos os servidores, o broker e a referência terminaram\n"; !strings.Contains(p.out.String(), want) {
+		t.Errorf("output lacks %q", want)
 	}
 }

@@ -280,7 +280,10 @@ func (u *Up) Run(ctx context.Context) error {
 		return common.StartFailed(err)
 	}
 	if err := os.MkdirAll(u.cfg.Data, 0o755); err != nil {
-		return common.StartFailed(fmt.Errorf("up: failed to create data directory %s: %w", u.cfg.Data, err))
+		return &common.StartError{
+			Role: "up", Context: "up: failed to create data directory " + u.cfg.Data, Failure: common.CreateFailed,
+			Resource: "o diretório de dados", Target: u.cfg.Data, Err: err,
+		}
 	}
 	u.log.Info("starting cluster", "servers", u.cfg.Servers, "bots", u.cfg.Bots, "port_base", u.cfg.PortBase,
 		"data", u.cfg.Data, "skew", u.cfg.Skew, "restart", u.cfg.Restart)
@@ -352,11 +355,14 @@ func (u *Up) Run(ctx context.Context) error {
 			return err
 		}
 		u.log.Error("every server, the broker and the reference have exited")
-		return errAllExited
+		return errors.New(textAllExited.In(u.lang))
 	}
 }
 
-var errAllExited = errors.New("up: every server, the broker and the reference have exited")
+var textAllExited = lang.Text{
+	PT: "up: todos os servidores, o broker e a referência terminaram",
+	EN: "up: every server, the broker and the reference have exited",
+}
 
 var textChildStartFailed = lang.Text{
 	PT: "up: %s não pôde iniciar, e o cluster foi encerrado: %s",
