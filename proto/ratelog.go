@@ -39,6 +39,13 @@ func (r *RateLog) Warn(log *slog.Logger, msg string, args ...any) {
 	}
 }
 
+// Error is Warn at error level.
+func (r *RateLog) Error(log *slog.Logger, msg string, args ...any) {
+	if ok, n := r.allow(); ok {
+		log.Error(msg, append(args, "suppressed", n)...)
+	}
+}
+
 // Info is Warn at info level.
 func (r *RateLog) Info(log *slog.Logger, msg string, args ...any) {
 	if ok, n := r.allow(); ok {

@@ -123,7 +123,8 @@ func isInvalidEndpoint(err error) bool {
 // StartFailed, such as an invalid flag value or a locked data directory.
 // Starting it again with the same settings fails the same way until a
 // person changes them or stops the other process. So msgsys up stops the
-// cluster when a child exits with it, and a systemd unit can list it in
+// cluster when a child exits with it at its first start, and leaves down a
+// child that exits with it after a restart. A systemd unit can list it in
 // RestartPreventExitStatus. It is EX_CONFIG of sysexits.h.
 const ExitStartFailed = 78
 

@@ -63,8 +63,8 @@ func Command() *cli.Command {
 			})},
 			common.ClusterKeyFlag(),
 			&cli.IntFlag{Name: "max-peers", Value: defaults.MaxPeers, EnvVars: []string{"MSGSYS_MAX_PEERS"}, Usage: common.HelpText(lang.Text{
-				PT: "número máximo de outros servidores da lista da referência com que o servidor replica e faz eleições; ficam os de rank mais baixo",
-				EN: "maximum number of other servers from the reference's list that the server replicates with and holds elections with; those of lowest rank are kept",
+				PT: "número máximo de outros servidores da lista da referência com que o servidor replica e faz eleições, no mínimo 16. Ficam os de rank mais baixo, então um cluster de mais que isso mais um servidores pode ter dois coordenadores",
+				EN: "maximum number of other servers from the reference's list that the server replicates with and holds elections with, at least 16. Those of lowest rank are kept, so a cluster of more than this plus one servers can end up with two coordinators",
 			})},
 			&cli.IntFlag{Name: "workers", Value: defaults.Workers, EnvVars: []string{"MSGSYS_WORKERS"}, Usage: common.HelpText(lang.Text{
 				PT: "requisições de clientes atendidas ao mesmo tempo",
@@ -127,6 +127,9 @@ func Command() *cli.Command {
 			cfg.ClusterKey = c.String("cluster-key")
 			cfg.Workers = c.Int("workers")
 			cfg.MaxPeers = c.Int("max-peers")
+			if cfg.MaxPeers < MinMaxPeers {
+				return common.StartFailed(fmt.Errorf(textMaxPeersTooLow.In(language), MinMaxPeers, cfg.MaxPeers))
+			}
 			cfg.BerkeleyEvery, cfg.BerkeleyBound = c.Duration("berkeley-every"), c.Duration("berkeley-bound")
 			cfg.Election.CheckEvery = c.Duration("check-every")
 			cfg.Election.CheckTimeout = c.Duration("check-timeout")
@@ -146,4 +149,11 @@ func Command() *cli.Command {
 			return s.Run(ctx)
 		},
 	}
+}
+
+// textMaxPeersTooLow is the error of a --max-peers below MinMaxPeers,
+// with the minimum and the value given.
+var textMaxPeersTooLow = lang.Text{
+	PT: "server: --max-peers precisa ser pelo menos %d, e não %d. Use também pelo menos o número de servidores do cluster menos um, porque eleições e replicação deixam de fora os servidores além do limite",
+	EN: "server: --max-peers must be at least %d, not %d. Also use at least the number of servers in the cluster minus one, because elections and replication leave out the servers beyond the limit",
 }

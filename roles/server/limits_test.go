@@ -54,19 +54,26 @@ func bufferLog(t *testing.T) (*slog.Logger, *testkit.Buffer) {
 	return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), logs
 }
 
-// TestPeerLimitKeepsLowestRanks lists five fake servers beside server-1,
-// which takes at most two peers: it keeps the two of lowest rank as
-// replication peers and election members, and logs the others.
+// TestPeerLimitKeepsLowestRanks lists nineteen fake servers beside
+// server-1, which takes at most sixteen peers: it keeps the sixteen of
+// lowest rank as replication peers and election members, and logs the
+// others at error level with the highest rank it left out.
 func TestPeerLimitKeepsLowestRanks(t *testing.T) {
 	c := newCluster(t, time.Hour)
 	cfg := c.config("server-1")
-	cfg.MaxPeers = 2
+	cfg.MaxPeers = MinMaxPeers
 	var logs *testkit.Buffer
 	cfg.Log, logs = bufferLog(t)
 	s := c.startWith(cfg)
 	waitFor(t, 5*time.Second, "server-1 serving", s.Serving)
 
-	registerFakes(t, c, 5)
+	registerFakes(t, c, MinMaxPeers+3)
+	var fakes []string
+	for i := range MinMaxPeers {
+		fakes = append(fakes, fmt.Sprintf("fake-%d", i))
+	}
+	slices.Sort(fakes)
+	wantMembers := slices.Sorted(slices.Values(append(slices.Clone(fakes), "server-1")))
 	memberNames := func() []string {
 		var names []string
 		for _, m := range s.node.Members() {
@@ -75,8 +82,8 @@ func TestPeerLimitKeepsLowestRanks(t *testing.T) {
 		slices.Sort(names)
 		return names
 	}
-	waitFor(t, 5*time.Second, "server-1 tracking two fakes", func() bool {
-		return slices.Equal(memberNames(), []string{"fake-0", "fake-1", "server-1"})
+	waitFor(t, 5*time.Second, "server-1 tracking sixteen fakes", func() bool {
+		return slices.Equal(memberNames(), wantMembers)
 	})
 
 	var peers []string
@@ -84,13 +91,14 @@ func TestPeerLimitKeepsLowestRanks(t *testing.T) {
 		peers = append(peers, p.Name)
 	}
 	slices.Sort(peers)
-	if want := []string{"fake-0", "fake-1"}; !slices.Equal(peers, want) {
-		t.Errorf("replication peers %v, want %v", peers, want)
+	if !slices.Equal(peers, fakes) {
+		t.Errorf("replication peers %v, want %v", peers, fakes)
 	}
-	if got := memberNames(); !slices.Equal(got, []string{"fake-0", "fake-1", "server-1"}) {
-		t.Errorf("election members %v, want fake-0, fake-1 and server-1", got)
+	if got := memberNames(); !slices.Equal(got, wantMembers) {
+		t.Errorf("election members %v, want %v", got, wantMembers)
 	}
-	want := `msg="servers beyond the peer limit ignored" server=server-1 rank=1 ignored=3 max_peers=2 servers="[fake-2 fake-3 fake-4]"`
+	// server-1 has rank 1 and the fakes ranks 2 to 20.
+	want := `level=ERROR msg="servers beyond the peer limit left out of elections and replication" server=server-1 rank=1 ignored=3 max_peers=16 highest_ignored_rank=20 servers="[fake-16 fake-17 fake-18]"`
 	if !logs.Contains(want) {
 		t.Errorf("no log line %s", want)
 	}
@@ -106,7 +114,7 @@ func TestCatchUpSkipsRegisteredInOneLine(t *testing.T) {
 	waitListed(t, c, 0)
 
 	cfg := c.config("server-1")
-	cfg.MaxPeers = 8
+	cfg.MaxPeers = MinMaxPeers
 	cfg.CatchUpWait = 300 * time.Millisecond
 	var logs *testkit.Buffer
 	cfg.Log, logs = bufferLog(t)
@@ -117,13 +125,13 @@ func TestCatchUpSkipsRegisteredInOneLine(t *testing.T) {
 	if len(lines) != 1 {
 		t.Fatalf("%d lines about registered servers not waited for, want 1: %q", len(lines), lines)
 	}
-	for _, want := range []string{`msg="catch-up stopped waiting for registered servers"`, "count=8", `servers="[fake-0 fake-1 fake-2 fake-3 fake-4]"`} {
+	for _, want := range []string{`msg="catch-up stopped waiting for registered servers"`, "count=16", `servers="[fake-0 fake-1 fake-10 fake-11 fake-12]"`} {
 		if !strings.Contains(lines[0], want) {
 			t.Errorf("line %q lacks %s", lines[0], want)
 		}
 	}
 	skipped := logs.Lines(`msg="registered servers beyond the peer limit not waited for"`)
-	if len(skipped) != 1 || !strings.Contains(skipped[0], "skipped=12 max_peers=8") {
-		t.Errorf("lines about registered servers beyond the limit %q, want one with skipped=12 max_peers=8", skipped)
+	if len(skipped) != 1 || !strings.Contains(skipped[0], "skipped=4 max_peers=16") {
+		t.Errorf("lines about registered servers beyond the limit %q, want one with skipped=4 max_peers=16", skipped)
 	}
 }

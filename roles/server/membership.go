@@ -158,7 +158,10 @@ func lowestRanks(list []proto.ServerInfo, self string, limit int) (tracked, igno
 }
 
 // noteIgnoredPeers logs the servers of a list that lowestRanks left out,
-// when their number changes, and once when none are left out again.
+// when their number changes, and once when none are left out again. It
+// logs at error level because elections and replication leave those
+// servers out: a left-out coordinator of highest rank makes this server
+// elect another coordinator.
 func (s *Server) noteIgnoredPeers(ignored []proto.ServerInfo) {
 	s.ignoredMu.Lock()
 	previous := s.ignoredPeers
@@ -167,11 +170,21 @@ func (s *Server) noteIgnoredPeers(ignored []proto.ServerInfo) {
 
 	switch {
 	case len(ignored) > 0 && len(ignored) != previous:
-		s.peersIgnored.Warn(s.log, "servers beyond the peer limit ignored",
-			"ignored", len(ignored), "max_peers", s.cfg.MaxPeers, "servers", someNames(ignored))
+		s.peersIgnored.Error(s.log, "servers beyond the peer limit left out of elections and replication",
+			"ignored", len(ignored), "max_peers", s.cfg.MaxPeers, "highest_ignored_rank", highestRank(ignored),
+			"servers", someNames(ignored))
 	case len(ignored) == 0 && previous > 0:
 		s.log.Info("peer limit no longer exceeded", "max_peers", s.cfg.MaxPeers)
 	}
+}
+
+// highestRank returns the highest rank among servers, or 0 for none.
+func highestRank(servers []proto.ServerInfo) int64 {
+	var highest int64
+	for _, info := range servers {
+		highest = max(highest, info.Rank)
+	}
+	return highest
 }
 
 // loggedNames is how many names a log line about many servers shows.

@@ -59,6 +59,7 @@ type Config struct {
 	// takes from each list reply of the reference as replication peers and
 	// election members, and waits for in its catch-up. It keeps those of
 	// lowest rank. Each peer costs a connection and a sender of its own.
+	// Zero means DefaultMaxPeers, and New rejects values below MinMaxPeers.
 	// NOTE: replication keeps a peer for 3 s after it leaves the list, so
 	// while listed servers come and go it may track more for those seconds.
 	MaxPeers int
@@ -98,6 +99,13 @@ type Config struct {
 // servers of a classroom where every team registers a few with one
 // reference, and a bound on what a flood of fake registrations costs.
 const DefaultMaxPeers = 256
+
+// MinMaxPeers is the lowest Config.MaxPeers that a server accepts. A
+// server that leaves out a server of higher rank than its own elects a
+// coordinator that the others do not, so a cluster of more than
+// MaxPeers+1 servers can end up with two coordinators. This minimum keeps
+// a limit from being set below a cluster's usual size by mistake.
+const MinMaxPeers = 16
 
 // DefaultConfig returns the production settings.
 func DefaultConfig() Config {
@@ -366,8 +374,11 @@ func validate(cfg *Config) error {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultConfig().Workers
 	}
-	if cfg.MaxPeers <= 0 {
+	if cfg.MaxPeers == 0 {
 		cfg.MaxPeers = DefaultMaxPeers
+	}
+	if cfg.MaxPeers < MinMaxPeers {
+		return fmt.Errorf("server: invalid max-peers %d: want at least %d", cfg.MaxPeers, MinMaxPeers)
 	}
 	if cfg.QuietAfterStop <= 0 {
 		cfg.QuietAfterStop = DefaultConfig().QuietAfterStop
@@ -510,15 +521,18 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // register requests this server's rank from the reference, retrying until
-// it replies, because nothing works without one.
+// it replies, because nothing works without one. The server runs with the
+// rank the reference returns, also when --rank asked for another, because
+// the other servers take its rank from the reference's list. The msgsys
+// reference returns another rank only when another name holds the one
+// asked for, and two servers with one rank would both win elections.
 func (s *Server) register(ctx context.Context) (int64, error) {
 	delay := 100 * time.Millisecond
 	for {
 		rank, err := s.requestRank(ctx)
 		if err == nil {
 			if s.cfg.Rank > 0 && rank != s.cfg.Rank {
-				s.log.Warn("rank flag differs from the reference's", "flag", s.cfg.Rank, "reference", rank)
-				rank = s.cfg.Rank
+				s.log.Error("rank flag not granted by the reference", "flag", s.cfg.Rank, "rank", rank)
 			}
 			return rank, nil
 		}

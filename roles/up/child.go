@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,12 +46,24 @@ type child struct {
 	stop        chan struct{} // closed to stop the process for good
 	done        chan struct{} // closed when supervise returns
 	// failed is called when the process exits with
-	// common.ExitStartFailed, which ends the supervision: the child is not
-	// restarted after it.
-	failed func(startFailure)
+	// common.ExitStartFailed at its first start, and restartFailed when a
+	// restarted process does. Either ends the supervision: the child is
+	// not restarted after it.
+	failed        func(startFailure)
+	restartFailed func(startFailure)
 
 	mu         sync.Mutex // guards currentPID
 	currentPID int        // process id of the running process, 0 while none runs
+}
+
+// flag returns the value that follows name in the child's arguments, or
+// "".
+func (c *child) flag(name string) string {
+	i := slices.Index(c.spec.args, name)
+	if i < 0 || i+1 >= len(c.spec.args) {
+		return ""
+	}
+	return c.spec.args[i+1]
 }
 
 // pid returns the running process's id, or 0.
@@ -117,8 +130,7 @@ func (c *child) supervise(first *running) {
 		select {
 		case err := <-r.exited:
 			if r.cmd.ProcessState != nil && r.cmd.ProcessState.ExitCode() == common.ExitStartFailed {
-				c.log.Error("child failed to start", "name", c.spec.name, "pid", r.cmd.Process.Pid, "status", exitStatus(r.cmd, err))
-				c.failed(c.startFailure(r.cmd, err))
+				c.reportStartFailure(r, err, r != first)
 				return
 			}
 			// A child stopped from outside with SIGTERM or SIGINT exits
@@ -139,6 +151,22 @@ func (c *child) supervise(first *running) {
 			return
 		}
 	}
+}
+
+// reportStartFailure logs the exit of r with common.ExitStartFailed and
+// calls failed, or restartFailed when r is a restart. A failed restart
+// leaves this child down but the rest of the cluster running, because the
+// cluster already served with this child's settings.
+func (c *child) reportStartFailure(r *running, err error, restarted bool) {
+	failure := c.startFailure(r.cmd, err)
+	if restarted {
+		c.log.Error("child failed to restart, left down", "name", c.spec.name, "pid", r.cmd.Process.Pid,
+			"status", exitStatus(r.cmd, err), "stderr", failure.message)
+		c.restartFailed(failure)
+		return
+	}
+	c.log.Error("child failed to start", "name", c.spec.name, "pid", r.cmd.Process.Pid, "status", exitStatus(r.cmd, err))
+	c.failed(failure)
 }
 
 // restart starts the process again after restartDelay, retrying while the

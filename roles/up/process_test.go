@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -370,6 +371,10 @@ func TestUpRestartsCrashedServer(t *testing.T) {
 func TestUpPassesClusterKey(t *testing.T) {
 	p := startUpWith(t, t.TempDir(), 1, []string{"MSGSYS_CLUSTER_KEY=chave da turma"}, "--bots", "0")
 	p.waitLog(t, 30*time.Second, `msg="cluster ready"`)
+	p.waitLog(t, 5*time.Second, `(?m)^O cluster exige uma chave, então defina MSGSYS_CLUSTER_KEY com a mesma chave nesse terminal`)
+	if strings.Contains(p.out.String(), "chave da turma") {
+		t.Error("msgsys up printed the cluster key")
+	}
 
 	ref := "tcp://127.0.0.1:" + strconv.Itoa(p.base+offsetReference)
 	frame, err := proto.Encode(proto.ServiceList, &proto.EmptyRequest{}, proto.NewClocks().Meta())
@@ -620,4 +625,89 @@ func TestUpAllExitedInPortuguese(t *testing.T) {
 	if want := "\nmsgsys: up: todos os servidores, o broker e a referência terminaram\n"; !strings.Contains(p.out.String(), want) {
 		t.Errorf("output lacks %q", want)
 	}
+}
+
+// TestUpLeavesFailedRestartDown kills server-2 after its data directory
+// has become a file, so that its restart cannot start and exits with
+// common.ExitStartFailed. msgsys up must leave server-2 down, print its
+// error, not restart it again, and keep serving with server-1.
+func TestUpLeavesFailedRestartDown(t *testing.T) {
+	data := t.TempDir()
+	p := startUpWith(t, data, 2, nil, "--bots", "0", "--restart", "--lang", "en")
+	p.waitLog(t, 30*time.Second, `msg="cluster ready"`)
+
+	// Freeze server-2 while its data directory is replaced, so that it
+	// neither writes there nor exits before the replacement is done.
+	victim := p.pidOf(t, "server-2")
+	if err := syscall.Kill(victim, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(data, "server-2")
+	if err := os.Rename(dir, dir+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+
+	p.waitLog(t, 30*time.Second, `msg="child failed to restart, left down" role=up name=server-2 pid=\d+ status="exit status 78" stderr=".*server: .*not a directory`)
+	p.waitLog(t, 5*time.Second, `(?m)^up: server-2 could not restart and stays down, while the rest of the cluster keeps running: server: .*not a directory`)
+	newClient(t, p.base).eventually(t, 15*time.Second, proto.ServiceLogin, &proto.LoginRequest{User: "bia"})
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t, 20*time.Second, "SIGTERM")
+	if p.err != nil {
+		t.Errorf("msgsys up exited with %v, want a clean exit", p.err)
+	}
+	out := p.out.String()
+	if n := strings.Count(out, `msg="child restarted" role=up name=server-2 `); n != 1 {
+		t.Errorf("server-2 restarted %d times, want 1", n)
+	}
+	if strings.Contains(out, "so the cluster was stopped") {
+		t.Error("msgsys up stopped the cluster after a failed restart")
+	}
+	p.checkNoRace(t)
+}
+
+// TestUpPrintsBannerOnlyWhenAllServe links server-2's data directory to
+// the directory of a server that another msgsys up runs. server-1 serves
+// at once, but server-2 waits 2 s for the lock and fails, so msgsys up
+// must stop without printing the banner that counts both servers.
+func TestUpPrintsBannerOnlyWhenAllServe(t *testing.T) {
+	first := startUp(t, 1, "--bots", "0")
+	first.waitLog(t, 30*time.Second, `msg="cluster ready"`)
+	firstData := first.cmd.Args[slices.Index(first.cmd.Args, "--data")+1]
+
+	data := t.TempDir()
+	if err := os.Symlink(filepath.Join(firstData, "server-1"), filepath.Join(data, "server-2")); err != nil {
+		t.Fatal(err)
+	}
+	second := startUpWith(t, data, 2, nil, "--bots", "0", "--lang", "en")
+	second.wait(t, 30*time.Second, "its start")
+
+	var exit *exec.ExitError
+	if !errors.As(second.err, &exit) || exit.ExitCode() != common.ExitStartFailed {
+		t.Errorf("second msgsys up exited with %v, want status %d", second.err, common.ExitStartFailed)
+	}
+	out := second.out.String()
+	if !strings.Contains(out, "up: server-2 could not start, so the cluster was stopped") {
+		t.Error("output lacks server-2's start failure")
+	}
+	if strings.Contains(out, "msgsys is up") {
+		t.Error("msgsys up printed the banner before server-2 served")
+	}
+	if strings.Contains(out, `msg="cluster ready"`) {
+		t.Error("msgsys up logged cluster ready before server-2 served")
+	}
+	second.checkNoRace(t)
+
+	if err := first.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	first.wait(t, 20*time.Second, "SIGTERM")
 }

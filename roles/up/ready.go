@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +35,7 @@ func (u *Up) waitReady(ctx context.Context) bool {
 	for {
 		err := listUsers(ctx, requester, u.cfg.Clocks)
 		if err == nil {
-			u.log.Info("cluster ready", "elapsed", time.Since(start).Round(time.Millisecond))
+			u.log.Info("broker reached a server", "elapsed", time.Since(start).Round(time.Millisecond))
 			return true
 		}
 		u.log.Debug("cluster not ready yet", "err", err)
@@ -53,6 +54,75 @@ func (u *Up) waitReady(ctx context.Context) bool {
 		}
 	}
 }
+
+// waitServersServing waits until each server child reports serving in its
+// own status reply, or has exited for good, and returns how many serve.
+// waitReady alone is not enough, because one server replying through the
+// broker shows nothing of the others, which may still fail their start,
+// such as on a data directory that another process has locked. It returns
+// false when ctx is cancelled first.
+func (u *Up) waitServersServing(ctx context.Context, servers []*child) (int, bool) {
+	key := u.clusterKey()
+	pending := slices.Clone(servers)
+	serving := 0
+	for {
+		var waiting []*child
+		for _, c := range pending {
+			select {
+			case <-c.done:
+				u.log.Error("server exited before serving, left out of the count", "name", c.spec.name)
+				continue
+			default:
+			}
+			ok, err := serverServing(ctx, c.flag("--addr"), key, u.cfg.Clocks)
+			if ok {
+				serving++
+				continue
+			}
+			u.log.Debug("server not serving yet", "name", c.spec.name, "err", err)
+			waiting = append(waiting, c)
+		}
+		pending = waiting
+		if len(pending) == 0 {
+			u.log.Info("cluster ready", "servers", serving)
+			return serving, true
+		}
+		select {
+		case <-ctx.Done():
+			return serving, false
+		case <-time.After(readyRetry):
+		}
+	}
+}
+
+// serverServing sends one status request to a server's endpoint and
+// reports whether the server replied that it serves clients.
+func serverServing(ctx context.Context, addr, key string, clocks proto.Clocks) (bool, error) {
+	frame, err := proto.Encode(serviceStatus, &proto.EmptyRequest{}, clocks.Meta())
+	if err != nil {
+		return false, err
+	}
+	requester := proto.NewKeyedRequester(addr, key)
+	defer requester.Close()
+	requester.SetDialTimeout(readyRequestTimeout)
+	payload, err := requester.Request(ctx, frame, readyRequestTimeout)
+	if err != nil {
+		return false, err
+	}
+	env, err := proto.Decode(payload)
+	if err != nil {
+		return false, err
+	}
+	if _, err := clocks.Witness(env.Data); err != nil {
+		return false, err
+	}
+	serving, _ := env.Data["serving"].(bool)
+	return serving, nil
+}
+
+// serviceStatus is the service of a server's status request on its
+// server-to-server endpoint.
+const serviceStatus = "status"
 
 // listUsers sends one users request and returns nil when a server
 // replies to it. Servers connect to the broker only once they have caught up,
@@ -99,6 +169,13 @@ var (
 		PT: "Para ver o estado do cluster:",
 		EN: "To see the state of the cluster:",
 	}
+	// textClusterKey follows the status commands when the cluster has a
+	// key, because status must present it to the reference. The text
+	// never contains the key itself.
+	textClusterKey = lang.Text{
+		PT: "O cluster exige uma chave, então defina MSGSYS_CLUSTER_KEY com a mesma chave nesse terminal antes de rodar o status (ou passe --cluster-key).",
+		EN: "The cluster requires a key, so set MSGSYS_CLUSTER_KEY to the same key in that terminal before running status (or pass --cluster-key).",
+	}
 	textProcesses = lang.Text{
 		PT: "Processos (para testar falhas, mate um com kill -9 PID):",
 		EN: "Processes (to test failures, kill one with kill -9 PID):",
@@ -110,21 +187,22 @@ var (
 )
 
 // printReady prints, untagged, how to connect a client and see the
-// cluster, and the children's process ids.
-func (u *Up) printReady(children []*child) {
+// cluster, and the children's process ids. servers is how many servers
+// serve.
+func (u *Up) printReady(children []*child, servers int) {
 	pids := make([]string, 0, len(children))
 	for _, c := range children {
 		if pid := c.pid(); pid > 0 {
 			pids = append(pids, c.spec.name+"="+strconv.Itoa(pid))
 		}
 	}
-	u.out.writeText(u.instructions(pids))
+	u.out.writeText(u.instructions(pids, servers))
 }
 
 // instructions renders the text of printReady. The commands name the
 // endpoints only when they differ from the client's and status's
 // defaults.
-func (u *Up) instructions(pids []string) string {
+func (u *Up) instructions(pids []string, servers int) string {
 	broker, sub, ref := u.endpoint(offsetFrontend), u.endpoint(offsetXPub), u.endpoint(offsetReference)
 	clientFlags := " --broker " + broker + " --sub " + sub
 	runFlags, statusFlags := clientFlags, " --reference "+ref
@@ -143,17 +221,32 @@ func (u *Up) instructions(pids []string) string {
 	var b strings.Builder
 	b.WriteString("\n")
 	fmt.Fprintf(&b, textReady.In(u.lang)+"\n",
-		count(u.cfg.Servers, textServer, textServers, u.lang), count(u.cfg.Bots, textBot, textBots, u.lang), displayPath(u.cfg.Data))
+		count(servers, textServer, textServers, u.lang), count(u.cfg.Bots, textBot, textBots, u.lang), displayPath(u.cfg.Data))
 	b.WriteString(textConnect.In(u.lang) + "\n")
 	b.WriteString(indent("go run . client"+runFlags, "msgsys client"+clientFlags))
 	b.WriteString(textStatus.In(u.lang) + "\n")
 	b.WriteString(indent("go run . status"+statusFlags, "msgsys status"+statusFlags))
+	if u.clusterKey() != "" {
+		b.WriteString(textClusterKey.In(u.lang) + "\n")
+	}
 	if len(pids) > 0 {
 		b.WriteString(textProcesses.In(u.lang) + "\n")
 		b.WriteString(indent(strings.Join(pids, " ")))
 	}
 	b.WriteString(textStop.In(u.lang) + "\n\n")
 	return b.String()
+}
+
+// clusterKey returns the MSGSYS_CLUSTER_KEY that the children get, the
+// last one of their environment, or "".
+func (u *Up) clusterKey() string {
+	key := ""
+	for _, entry := range u.childEnv() {
+		if value, ok := strings.CutPrefix(entry, "MSGSYS_CLUSTER_KEY="); ok {
+			key = value
+		}
+	}
+	return key
 }
 
 // displayPath prefixes a relative directory with "./" so that it reads as

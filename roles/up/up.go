@@ -273,8 +273,9 @@ func skew(i, n int) time.Duration {
 // connect, starts the bots, and runs until ctx is cancelled. It then stops
 // the bots, the servers, and last the broker and the reference, and
 // returns once every child has exited. A child that exits with
-// common.ExitStartFailed, at its first start or a restart, stops the
-// cluster at once, and Run returns that child's error.
+// common.ExitStartFailed at its first start stops the cluster at once, and
+// Run returns that child's error. One that exits with it after a restart
+// stays down, and the rest of the cluster keeps running.
 func (u *Up) Run(ctx context.Context) error {
 	if err := u.checkPorts(); err != nil {
 		return common.StartFailed(err)
@@ -324,6 +325,10 @@ func (u *Up) Run(ctx context.Context) error {
 	if !u.waitReady(ctx) {
 		return startFailureCause(ctx)
 	}
+	serving, ok := u.waitServersServing(ctx, servers)
+	if !ok {
+		return startFailureCause(ctx)
+	}
 	for i, spec := range specs {
 		if spec.role() != "bot" {
 			continue
@@ -335,7 +340,7 @@ func (u *Up) Run(ctx context.Context) error {
 		}
 		bots = append(bots, c)
 	}
-	u.printReady(slices.Concat(core, servers, bots))
+	u.printReady(slices.Concat(core, servers, bots), serving)
 
 	// With the reference, the broker and every server gone for good, there
 	// is no cluster left to keep bots for.
@@ -367,6 +372,11 @@ var textAllExited = lang.Text{
 var textChildStartFailed = lang.Text{
 	PT: "up: %s não pôde iniciar, e o cluster foi encerrado: %s",
 	EN: "up: %s could not start, so the cluster was stopped: %s",
+}
+
+var textChildRestartFailed = lang.Text{
+	PT: "up: %s não pôde reiniciar e fica parado, enquanto o resto do cluster continua: %s",
+	EN: "up: %s could not restart and stays down, while the rest of the cluster keeps running: %s",
 }
 
 // startFailureCause returns the error of the child whose start failure
@@ -411,6 +421,9 @@ func (u *Up) startChild(spec childSpec, index int, failed func(startFailure)) (*
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
 		failed:       failed,
+		restartFailed: func(f startFailure) {
+			u.out.writeText(fmt.Sprintf(textChildRestartFailed.In(u.lang), f.name, f.message) + "\n")
+		},
 	}
 	r, err := c.start()
 	if err != nil {

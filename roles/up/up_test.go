@@ -234,7 +234,7 @@ func TestConfigErrorsNameFlags(t *testing.T) {
 func TestInstructionsInBothLanguages(t *testing.T) {
 	t.Setenv("LANG", "pt_BR.UTF-8")
 	t.Setenv("MSGSYS_LANG", "")
-	pt := newTestUp(t, nil).instructions([]string{"server-1=42"})
+	pt := newTestUp(t, nil).instructions([]string{"server-1=42"}, 3)
 	for _, want := range []string{
 		"msgsys no ar: 3 servidores e 2 bots",
 		"    go run . client\n",
@@ -253,7 +253,7 @@ func TestInstructionsInBothLanguages(t *testing.T) {
 		cfg.Lang = "en"
 		cfg.PortBase = 6000
 		cfg.Servers, cfg.Bots = 1, 1
-	}).instructions(nil)
+	}).instructions(nil, 1)
 	for _, want := range []string{
 		"msgsys is up: 1 server and 1 bot",
 		"    go run . client --broker tcp://127.0.0.1:6000 --sub tcp://127.0.0.1:6003 --lang en\n",
@@ -264,6 +264,27 @@ func TestInstructionsInBothLanguages(t *testing.T) {
 		if !strings.Contains(en, want) {
 			t.Errorf("English instructions lack %q:\n%s", want, en)
 		}
+	}
+}
+
+func TestInstructionsHintClusterKey(t *testing.T) {
+	t.Setenv("MSGSYS_LANG", "")
+	t.Setenv("MSGSYS_CLUSTER_KEY", "")
+	if text := newTestUp(t, func(cfg *Config) { cfg.Lang = "en" }).instructions(nil, 1); strings.Contains(text, "MSGSYS_CLUSTER_KEY") {
+		t.Errorf("instructions without a key mention it:\n%s", text)
+	}
+
+	t.Setenv("MSGSYS_CLUSTER_KEY", "secret-key")
+	en := newTestUp(t, func(cfg *Config) { cfg.Lang = "en" }).instructions(nil, 1)
+	if want := "The cluster requires a key, so set MSGSYS_CLUSTER_KEY to the same key in that terminal"; !strings.Contains(en, want) {
+		t.Errorf("English instructions lack %q:\n%s", want, en)
+	}
+	pt := newTestUp(t, func(cfg *Config) { cfg.Lang = "pt" }).instructions(nil, 1)
+	if want := "O cluster exige uma chave, então defina MSGSYS_CLUSTER_KEY com a mesma chave nesse terminal"; !strings.Contains(pt, want) {
+		t.Errorf("Portuguese instructions lack %q:\n%s", want, pt)
+	}
+	if strings.Contains(en+pt, "secret-key") {
+		t.Error("instructions contain the key")
 	}
 }
 
