@@ -53,7 +53,12 @@ func newApp(l string) *cli.App {
 		}),
 		Version: version,
 		Flags:   append(common.GlobalFlags(), globalLangFlag()),
-		Before:  applyGlobalLang,
+		Before: func(c *cli.Context) error {
+			if err := common.CheckGlobalFlags(c, l); err != nil {
+				return err
+			}
+			return applyGlobalLang(c)
+		},
 		// main prints the error that Run returns and exits with its
 		// status, instead of urfave/cli printing it in English.
 		ExitErrHandler: func(*cli.Context, error) {},

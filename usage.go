@@ -52,14 +52,29 @@ var usageTexts = []struct {
 	// could not parse "abc" as int value from environment variable
 	// "MSGSYS_HISTORY" for flag history: strconv.ParseInt: ...
 	{"could not parse ", translateEnvironmentValue},
-	// No help topic for 'nosuch'
-	{"No help topic for '", func(rest string) string {
-		name, ok := strings.CutSuffix(rest, "'")
-		if !ok || strings.Contains(name, "'") {
-			return ""
-		}
-		return "comando desconhecido: " + name + ". Veja a lista de comandos com msgsys --help"
+	{textNoHelpTopic, func(rest string) string {
+		return unknownCommand(rest, lang.PT)
 	}},
+}
+
+// textNoHelpTopic starts urfave/cli's error for an unknown command, such
+// as "No help topic for 'nosuch'".
+const textNoHelpTopic = "No help topic for '"
+
+// textUnknownCommand is the error of an unknown command.
+var textUnknownCommand = lang.Text{
+	PT: "comando desconhecido: %s. Veja a lista de comandos com msgsys --help",
+	EN: "unknown command: %s. See the list of commands with msgsys --help",
+}
+
+// unknownCommand returns textUnknownCommand in language l for the rest
+// "NAME'" of urfave/cli's text, or "" for a rest of another form.
+func unknownCommand(rest, l string) string {
+	name, ok := strings.CutSuffix(rest, "'")
+	if !ok || strings.Contains(name, "'") {
+		return ""
+	}
+	return fmt.Sprintf(textUnknownCommand.In(l), name)
 }
 
 // describeUsageError returns the text of a usage error of urfave/cli or of
@@ -73,7 +88,7 @@ func describeUsageError(err error, l string) (string, bool) {
 			continue
 		}
 		if l == lang.EN {
-			return text, true
+			return englishUsageError(text), true
 		}
 		if translated := usage.translate(rest); translated != "" {
 			return translated, true
@@ -81,6 +96,20 @@ func describeUsageError(err error, l string) (string, bool) {
 		return text, true
 	}
 	return "", false
+}
+
+// englishUsageError returns text, a usage error in English, except that
+// it rewords urfave/cli's "No help topic for 'NAME'", which does not say
+// that NAME is no command, as textUnknownCommand.
+func englishUsageError(text string) string {
+	rest, found := strings.CutPrefix(text, textNoHelpTopic)
+	if !found {
+		return text
+	}
+	if reworded := unknownCommand(rest, lang.EN); reworded != "" {
+		return reworded
+	}
+	return text
 }
 
 // describeError returns the last line that main prints for err, in

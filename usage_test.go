@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -153,9 +154,11 @@ func TestUsageErrorsPerLanguage(t *testing.T) {
 			`msgsys: valor inválido "abc" na variável de ambiente MSGSYS_HISTORY, para a opção --history: formato inválido`,
 			`msgsys: could not parse "abc" as int value from environment variable "MSGSYS_HISTORY" for flag history: strconv.ParseInt: parsing "abc": invalid syntax`, common.ExitStartFailed},
 		{"unknown command", []string{"nosuch"}, nil,
-			"msgsys: comando desconhecido: nosuch. Veja a lista de comandos com msgsys --help", "msgsys: No help topic for 'nosuch'", 3},
+			"msgsys: comando desconhecido: nosuch. Veja a lista de comandos com msgsys --help",
+			"msgsys: unknown command: nosuch. See the list of commands with msgsys --help", 3},
 		{"help of unknown command", []string{"help", "nosuch"}, nil,
-			"msgsys: comando desconhecido: nosuch. Veja a lista de comandos com msgsys --help", "msgsys: No help topic for 'nosuch'", 3},
+			"msgsys: comando desconhecido: nosuch. Veja a lista de comandos com msgsys --help",
+			"msgsys: unknown command: nosuch. See the list of commands with msgsys --help", 3},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -182,6 +185,18 @@ func TestUsageErrorsPerLanguage(t *testing.T) {
 	}
 }
 
+// TestUsageUnknownCommandGlobalLang gives --lang en before an unknown
+// command, which urfave/cli rejects before the command's flags are read.
+func TestUsageUnknownCommandGlobalLang(t *testing.T) {
+	run := runMsgsys(t, []string{"--lang", "en", "nosuch"})
+	if want := "msgsys: unknown command: nosuch. See the list of commands with msgsys --help"; run.lastLine() != want {
+		t.Errorf("last line %q, want %q", run.lastLine(), want)
+	}
+	if run.status != 3 {
+		t.Errorf("exit status %d, want 3", run.status)
+	}
+}
+
 // TestConfigErrorsPerLanguage runs commands whose flags have values that
 // their validation rejects. None of them binds, dials or creates anything
 // first, so the default endpoints and data directories are safe.
@@ -191,11 +206,44 @@ func TestConfigErrorsPerLanguage(t *testing.T) {
 	botArgs := func(args ...string) []string {
 		return append([]string{"bot", "--broker", endpoint(ports[0]), "--sub", endpoint(ports[1])}, args...)
 	}
+
+	// A command that accepted its flags would bind or dial these, and
+	// write here.
+	free := testkit.LoopbackPorts(t, 5)
+	data := t.TempDir()
+	longKey := strings.Repeat("x", 256)
+	serverArgs := func(args ...string) []string {
+		return append([]string{"server", "--name", "s1", "--rank", "1", "--data", filepath.Join(data, "server"),
+			"--addr", endpoint(free[0]), "--broker", endpoint(free[1]), "--pub", endpoint(free[2]),
+			"--sub", endpoint(free[3]), "--reference", endpoint(free[4])}, args...)
+	}
+	const keyPT = "a chave do cluster em --cluster-key ou MSGSYS_CLUSTER_KEY tem 256 bytes, mas o ZeroMQ PLAIN aceita no máximo 255: use uma chave mais curta"
+	const keyEN = "the cluster key in --cluster-key or MSGSYS_CLUSTER_KEY is 256 bytes long, but ZeroMQ PLAIN accepts at most 255: use a shorter key"
+
 	cases := []struct {
 		name   string
 		args   []string
 		pt, en string // last line of stderr
 	}{
+		{"reference key too long", []string{"reference", "--bind", endpoint(free[0]), "--data", filepath.Join(data, "reference"), "--cluster-key", longKey},
+			"msgsys: reference: " + keyPT, "msgsys: reference: " + keyEN},
+		{"broker key too long", []string{"broker", "--frontend", endpoint(free[0]), "--backend", endpoint(free[1]), "--xsub", "", "--xpub", "", "--cluster-key", longKey},
+			"msgsys: broker: " + keyPT, "msgsys: broker: " + keyEN},
+		{"server key too long", serverArgs("--cluster-key", longKey),
+			"msgsys: server: " + keyPT, "msgsys: server: " + keyEN},
+		{"status key too long", []string{"status", "--reference", endpoint(free[4]), "--cluster-key", longKey},
+			"msgsys: status: " + keyPT, "msgsys: status: " + keyEN},
+		{"dump key too long", []string{"dump", "--data", filepath.Join(data, "server"), "--cluster-key", longKey},
+			"msgsys: dump: " + keyPT, "msgsys: dump: " + keyEN},
+		{"server without workers", serverArgs("--workers", "0"),
+			"msgsys: server: --workers precisa ser pelo menos 1, e não 0",
+			"msgsys: server: --workers must be at least 1, not 0"},
+		{"unknown log level", []string{"--log-level", "bogus", "status", "--reference", endpoint(free[4])},
+			`msgsys: valor inválido "bogus" para --log-level ou MSGSYS_LOG_LEVEL: use debug, info, warn ou error`,
+			`msgsys: invalid value "bogus" for --log-level or MSGSYS_LOG_LEVEL: use debug, info, warn or error`},
+		{"unknown log format", []string{"--log-format", "xml", "status", "--reference", endpoint(free[4])},
+			`msgsys: valor inválido "xml" para --log-format ou MSGSYS_LOG_FORMAT: use text ou json`,
+			`msgsys: invalid value "xml" for --log-format or MSGSYS_LOG_FORMAT: use text or json`},
 		{"up port base too high", []string{"up", "--port-base", "65530"},
 			"msgsys: up: --port-base precisa estar entre 1 e 65528 com 3 servidores, porque o cluster usa as portas de base a base+7, e não 65530",
 			"msgsys: up: --port-base must be from 1 to 65528 with 3 servers, because the cluster uses the ports from base to base+7, not 65530"},
@@ -256,6 +304,79 @@ func TestConfigErrorsPerLanguage(t *testing.T) {
 				t.Errorf("en: exit status %d, want %d", en.status, common.ExitStartFailed)
 			}
 		})
+	}
+}
+
+// TestUsageErrorsExitStartFailed gives commands invalid flag values, and
+// checks that each fails with ExitStartFailed and its own text. probe and
+// bench write English for engineers.
+func TestUsageErrorsExitStartFailed(t *testing.T) {
+	free := endpoint(testkit.LoopbackPorts(t, 1)[0])
+	longKey := strings.Repeat("x", 256)
+	// A bench that accepted its flags would load this empty port for a
+	// second, without starting a cluster.
+	bench := func(args ...string) []string {
+		return append([]string{"bench", "reqrep", "--frontend", free, "--baseline=false", "--duration", "1s", "--warmup", "0s"}, args...)
+	}
+	const unsupported = `msgsys: idioma "xx" não suportado: use pt ou en`
+	cases := []struct {
+		name string
+		args []string
+		env  []string
+		want string // last line of stderr
+	}{
+		{"status language", []string{"status", "--reference", free, "--lang", "xx"}, nil, unsupported},
+		{"status timeout", []string{"status", "--reference", free, "--timeout=-1s"}, nil,
+			"msgsys: status: o prazo -1s deve ser positivo: defina --timeout"},
+		{"dump language", []string{"dump", "--data", t.TempDir(), "--lang", "xx"}, nil, unsupported},
+		{"dump timeout", []string{"dump", "--data", t.TempDir(), "--timeout=-1s"}, nil,
+			"msgsys: dump: os prazos devem ser positivos, mas --lock-timeout é 300ms e --timeout é -1s"},
+		{"probe timeout", []string{"probe", "--endpoint", free, "--timeout=-1s"}, nil, "msgsys: probe: timeout -1s must be positive"},
+		{"probe role", []string{"probe", "--endpoint", free, "--role", "nosuch"}, nil,
+			`msgsys: probe: invalid role "nosuch": use broker, reference or server`},
+		{"probe language", []string{"probe", "--endpoint", free, "--lang", "xx"}, nil, unsupported},
+		{"probe language from environment", []string{"probe", "--endpoint", free}, []string{"MSGSYS_LANG=xx"}, unsupported},
+		{"probe key too long", []string{"probe", "--endpoint", free, "--cluster-key", longKey}, nil,
+			"msgsys: probe: the cluster key in --cluster-key or MSGSYS_CLUSTER_KEY is 256 bytes long, but ZeroMQ PLAIN accepts at most 255: use a shorter key"},
+		{"bench scenario", []string{"bench", "nosuch"}, nil,
+			`msgsys: unknown scenario "nosuch": use one of reqrep, pubsub, failover, berkeley, catchup, memory`},
+		{"bench service", bench("--service", "nosuch"), nil,
+			`msgsys: bench: unknown service "nosuch": use one of login, publish, message, users, channels, history`},
+		{"bench without clients", bench("--clients", "0"), nil, "msgsys: bench: --clients is 0, want a positive number"},
+		{"bench language", bench("--lang", "xx"), nil, unsupported},
+		{"bench key too long", bench(), []string{"MSGSYS_CLUSTER_KEY=" + longKey},
+			"msgsys: bench: the cluster key in --cluster-key or MSGSYS_CLUSTER_KEY is 256 bytes long, but ZeroMQ PLAIN accepts at most 255: use a shorter key"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			run := runMsgsys(t, c.args, c.env...)
+			if run.lastLine() != c.want {
+				t.Errorf("last line %q, want %q", run.lastLine(), c.want)
+			}
+			if run.status != common.ExitStartFailed {
+				t.Errorf("exit status %d, want %d", run.status, common.ExitStartFailed)
+			}
+		})
+	}
+}
+
+// TestStartUpClusterKeyTooLong gives msgsys up, which has no
+// --cluster-key, a key in the environment that every child would reject.
+func TestStartUpClusterKeyTooLong(t *testing.T) {
+	port := testkit.LoopbackPorts(t, 1)[0]
+	args := []string{"up", "--port-base", strconv.Itoa(port), "--data", t.TempDir(), "--bots", "0"}
+	key := "MSGSYS_CLUSTER_KEY=" + strings.Repeat("x", 300)
+
+	pt := runMsgsys(t, args, key)
+	if want := "msgsys: up: a chave do cluster em MSGSYS_CLUSTER_KEY tem 300 bytes, mas o ZeroMQ PLAIN aceita no máximo 255: use uma chave mais curta"; pt.lastLine() != want {
+		t.Errorf("pt: last line %q, want %q", pt.lastLine(), want)
+	}
+	en := runMsgsys(t, args, key, "MSGSYS_LANG=en")
+	if want := "msgsys: up: the cluster key in MSGSYS_CLUSTER_KEY is 300 bytes long, but ZeroMQ PLAIN accepts at most 255: use a shorter key"; en.lastLine() != want {
+		t.Errorf("en: last line %q, want %q", en.lastLine(), want)
+	}
+	if pt.status != common.ExitStartFailed || en.status != common.ExitStartFailed {
+		t.Errorf("exit status pt %d, en %d, want %d", pt.status, en.status, common.ExitStartFailed)
 	}
 }
 

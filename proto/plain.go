@@ -23,6 +23,12 @@ import (
 // keyUser is the PLAIN user name msgsys sends. Servers ignore the name.
 const keyUser = "msgsys"
 
+// MaxKeyBytes is the maximum length of a cluster key. PLAIN's HELLO
+// command sends the password after a one-byte length (RFC 24), and zmq4
+// v0.17 writes a longer password's length modulo 256, so a server rejects
+// every longer key as wrong. An empty key selects the NULL mechanism.
+const MaxKeyBytes = 255
+
 // ErrBadKey is the error of a PLAIN handshake whose client presented
 // another cluster key.
 var ErrBadKey = errors.New("proto: the peer's cluster key is wrong")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,26 @@ func TestClusterKeyGuardsListener(t *testing.T) {
 			t.Errorf("key %q: reply %q, error %v; want %v", key, reply, err, want)
 		}
 		bad.Close()
+	}
+}
+
+// TestClusterKeyMaxLength checks that a key of MaxKeyBytes is served and
+// that one byte more is not, so the commands' check on MaxKeyBytes rejects
+// exactly the keys that could never connect.
+func TestClusterKeyMaxLength(t *testing.T) {
+	ctx := context.Background()
+	for _, n := range []int{MaxKeyBytes, MaxKeyBytes + 1} {
+		key := strings.Repeat("x", n)
+		ln := serveEcho(t, key)
+		requester := NewKeyedRequester(ln.Endpoint(), key)
+		reply, err := requester.Request(ctx, []byte("oi"), 2*time.Second)
+		requester.Close()
+		if n <= MaxKeyBytes && (err != nil || string(reply) != "oi") {
+			t.Errorf("key of %d bytes: reply %q, error %v; want the echo", n, reply, err)
+		}
+		if n > MaxKeyBytes && !errors.Is(err, ErrBadKey) {
+			t.Errorf("key of %d bytes: reply %q, error %v; want %v", n, reply, err, ErrBadKey)
+		}
 	}
 }
 

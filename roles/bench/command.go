@@ -74,7 +74,7 @@ func Command() *cli.Command {
 			if c.NArg() == 0 {
 				return cli.ShowSubcommandHelp(c)
 			}
-			return fmt.Errorf("unknown scenario %q: use one of %s", c.Args().First(), strings.Join(scenarioNames(), ", "))
+			return common.StartFailed(fmt.Errorf("unknown scenario %q: use one of %s", c.Args().First(), strings.Join(scenarioNames(), ", ")))
 		},
 	}
 }
@@ -296,13 +296,14 @@ func scenarioCommand(scenario string, usage lang.Text, names ...string) *cli.Com
 		Action: func(c *cli.Context) error {
 			cfg, err := configFrom(c, scenario)
 			if err != nil {
-				return err
+				return common.StartFailed(err)
 			}
 			cfg.Log = common.Logger(c, "bench")
 			cfg.Progress = terminalStderr()
+			// New checks the settings and finds the msgsys executable.
 			b, err := New(cfg)
 			if err != nil {
-				return err
+				return common.StartFailed(err)
 			}
 			ctx, stop := common.Context(c)
 			defer stop()
@@ -311,9 +312,24 @@ func scenarioCommand(scenario string, usage lang.Text, names ...string) *cli.Com
 	}
 }
 
+// positiveFlags are the integer flags that must be at least 1. Config
+// reads 0 in their fields as the scenario's default, but a person who gives
+// 0 expects no default.
+var positiveFlags = []string{flagServers, flagClients, flagSubscribers, flagPublishers, flagSize, flagKills, flagMessages, flagRounds}
+
 // configFrom reads the flags the scenario declares.
 func configFrom(c *cli.Context, scenario string) (Config, error) {
 	cfg := DefaultConfig(scenario)
+	for _, name := range positiveFlags {
+		if declares(c, name) && c.Int(name) < 1 {
+			return cfg, fmt.Errorf("bench: --%s is %d, want a positive number", name, c.Int(name))
+		}
+	}
+	key, err := common.ClusterKey(c, "bench", lang.EN)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.ClusterKey = key
 	cfg.JSON = c.Bool(flagJSON)
 	cfg.Servers = c.Int(flagServers)
 	cfg.ServerArgs = c.StringSlice(flagServerArg)
@@ -321,15 +337,11 @@ func configFrom(c *cli.Context, scenario string) (Config, error) {
 	cfg.Keep = c.Bool(flagKeep)
 	cfg.Timeout = c.Duration(flagTimeout)
 	cfg.Executable = c.String(flagExecutable)
-	cfg.ClusterKey = c.String(flagClusterKey)
 
 	// set applies a flag only when this scenario declares it.
 	set := func(name string, apply func()) {
-		for _, f := range c.Command.Flags {
-			if f.Names()[0] == name {
-				apply()
-				return
-			}
+		if declares(c, name) {
+			apply()
 		}
 	}
 
@@ -355,9 +367,18 @@ func configFrom(c *cli.Context, scenario string) (Config, error) {
 	set(flagFill, func() { cfg.Fill = c.String(flagFill) })
 	set(flagMaxFill, func() { cfg.MaxFill = c.Duration(flagMaxFill) })
 
-	var err error
 	set(flagSkews, func() { cfg.Skews, err = parseSkews(c.String(flagSkews)) })
 	return cfg, err
+}
+
+// declares reports whether the scenario's command has the flag name.
+func declares(c *cli.Context, name string) bool {
+	for _, f := range c.Command.Flags {
+		if f.Names()[0] == name {
+			return true
+		}
+	}
+	return false
 }
 
 // parseSkews reads "-1s,0,+1s".

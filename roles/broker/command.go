@@ -71,6 +71,12 @@ func Command() *cli.Command {
 		Flags: append(flags, common.ClockFlags()...),
 		Action: func(c *cli.Context) error {
 			log := common.Logger(c, "broker")
+			// New rejects an unsupported --lang, and lang.Pick reads
+			// one as Portuguese until then.
+			key, err := common.ClusterKey(c, "broker", lang.Pick(c.String("lang")))
+			if err != nil {
+				return err
+			}
 			cfg := Config{
 				Frontend:        c.String("frontend"),
 				Backend:         c.String("backend"),
@@ -81,7 +87,7 @@ func Command() *cli.Command {
 				ServerCredit:    c.Int("server-credit"),
 				SubscriberQueue: c.Int("subscriber-queue"),
 				Lang:            c.String("lang"),
-				ClusterKey:      c.String("cluster-key"),
+				ClusterKey:      key,
 				Log:             log,
 				Clocks:          common.Clocks(c, log),
 			}

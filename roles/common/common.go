@@ -4,6 +4,7 @@ package common
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -36,13 +37,48 @@ func GlobalFlags() []cli.Flag {
 	}
 }
 
-// Logger returns the process logger, writing one event per line to stderr
-// and tagged with the role.
-func Logger(c *cli.Context, role string) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
-		level = slog.LevelInfo
+// Errors of the global flags, which name the values they accept.
+var (
+	textBadLogLevel = lang.Text{
+		PT: "valor inválido %q para --log-level ou MSGSYS_LOG_LEVEL: use debug, info, warn ou error",
+		EN: "invalid value %q for --log-level or MSGSYS_LOG_LEVEL: use debug, info, warn or error",
 	}
+	textBadLogFormat = lang.Text{
+		PT: "valor inválido %q para --log-format ou MSGSYS_LOG_FORMAT: use text ou json",
+		EN: "invalid value %q for --log-format or MSGSYS_LOG_FORMAT: use text or json",
+	}
+)
+
+// CheckGlobalFlags rejects a --log-level or --log-format that Logger does
+// not know, with an error in language l marked StartFailed. An empty value
+// is the default, info or text.
+func CheckGlobalFlags(c *cli.Context, l string) error {
+	if value := c.String("log-level"); value != "" {
+		if _, ok := parseLogLevel(value); !ok {
+			return StartFailed(fmt.Errorf(textBadLogLevel.In(l), value))
+		}
+	}
+	if value := c.String("log-format"); value != "" && !strings.EqualFold(value, "text") && !strings.EqualFold(value, "json") {
+		return StartFailed(fmt.Errorf(textBadLogFormat.In(l), value))
+	}
+	return nil
+}
+
+// parseLogLevel reads a level as slog does: debug, info, warn or error in
+// any case, with an optional offset such as info+2.
+func parseLogLevel(value string) (slog.Level, bool) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(value)); err != nil {
+		return slog.LevelInfo, false
+	}
+	return level, true
+}
+
+// Logger returns the process logger, writing one event per line to stderr
+// and tagged with the role. main rejects the log flags' invalid values
+// with CheckGlobalFlags, and Logger reads an empty one as info or text.
+func Logger(c *cli.Context, role string) *slog.Logger {
+	level, _ := parseLogLevel(c.String("log-level"))
 	opts := &slog.HandlerOptions{Level: level}
 	var handler slog.Handler
 	if strings.EqualFold(c.String("log-format"), "json") {
@@ -165,4 +201,30 @@ func Dialable(endpoint string) bool {
 	}
 	n, err := strconv.Atoi(port)
 	return err == nil && n >= 1 && n <= 65535
+}
+
+// textClusterKeyTooLong is the error of a cluster key longer than
+// proto.MaxKeyBytes, given as source.
+var textClusterKeyTooLong = lang.Text{
+	PT: "%s: a chave do cluster em %s tem %d bytes, mas o ZeroMQ PLAIN aceita no máximo %d: use uma chave mais curta",
+	EN: "%s: the cluster key in %s is %d bytes long, but ZeroMQ PLAIN accepts at most %d: use a shorter key",
+}
+
+// ClusterKey returns the value of ClusterKeyFlag. A key longer than
+// proto.MaxKeyBytes is an error of role in language l, marked
+// StartFailed, because no peer would ever accept it.
+func ClusterKey(c *cli.Context, role, l string) (string, error) {
+	key := c.String("cluster-key")
+	source := lang.Text{PT: "--cluster-key ou MSGSYS_CLUSTER_KEY", EN: "--cluster-key or MSGSYS_CLUSTER_KEY"}.In(l)
+	return key, CheckClusterKey(key, role, source, l)
+}
+
+// CheckClusterKey returns an error of role in language l, marked
+// StartFailed, when key is longer than proto.MaxKeyBytes. source names
+// where the key came from, such as MSGSYS_CLUSTER_KEY.
+func CheckClusterKey(key, role, source, l string) error {
+	if len(key) <= proto.MaxKeyBytes {
+		return nil
+	}
+	return StartFailed(fmt.Errorf(textClusterKeyTooLong.In(l), role, source, len(key), proto.MaxKeyBytes))
 }

@@ -23,10 +23,19 @@ func HelpText(t lang.Text) string {
 
 // HelpLangFlag is the --lang flag of a command whose output is English for
 // engineers, such as bench and probe: it picks only the language of the
-// help, which main reads before it builds the commands.
+// help, which main reads before it builds the commands. A language other
+// than pt or en fails the command, as the --lang of other commands does.
 func HelpLangFlag() cli.Flag {
-	return &cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: HelpText(lang.Text{
-		PT: "idioma desta ajuda: pt ou en (a saída do comando é sempre em inglês)",
-		EN: "language of this help: pt or en (the command's output is always English)",
-	})}
+	return &cli.StringFlag{
+		Name:    "lang",
+		EnvVars: []string{"MSGSYS_LANG"},
+		Usage: HelpText(lang.Text{
+			PT: "idioma desta ajuda: pt ou en (a saída do comando é sempre em inglês)",
+			EN: "language of this help: pt or en (the command's output is always English)",
+		}),
+		Action: func(_ *cli.Context, value string) error {
+			_, err := lang.Parse(value)
+			return StartFailed(err)
+		},
+	}
 }

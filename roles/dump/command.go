@@ -57,8 +57,12 @@ func Command() *cli.Command {
 				return common.StartFailed(err)
 			}
 			cfg.Lang = language
-			cfg.ClusterKey = c.String("cluster-key")
+			cfg.ClusterKey, err = common.ClusterKey(c, "dump", language)
+			if err != nil {
+				return err
+			}
 			cfg.Log = common.Logger(c, "dump")
+			// New only checks the settings.
 			d, err := New(cfg)
 			if err != nil {
 				return common.StartFailed(err)

@@ -47,13 +47,18 @@ func Command() *cli.Command {
 		Action: func(c *cli.Context) error {
 			cfg := DefaultConfig()
 			cfg.Role = c.String("role")
-			cfg.ClusterKey = c.String("cluster-key")
+			key, err := common.ClusterKey(c, "probe", lang.EN)
+			if err != nil {
+				return err
+			}
+			cfg.ClusterKey = key
 			cfg.Endpoint = c.String("endpoint")
 			cfg.Timeout = c.Duration("timeout")
 			cfg.Log = common.Logger(c, "probe")
+			// New only checks the settings.
 			p, err := New(cfg)
 			if err != nil {
-				return err
+				return common.StartFailed(err)
 			}
 			ctx, stop := common.Context(c)
 			defer stop()

@@ -82,7 +82,10 @@ func runCommand(c *cli.Context) error {
 	cfg.DataDir = c.String("data")
 	cfg.HeartbeatExpiry = c.Duration("heartbeat-expiry")
 	cfg.MaxServers = c.Int("max-servers")
-	cfg.ClusterKey = c.String("cluster-key")
+	cfg.ClusterKey, err = common.ClusterKey(c, "reference", language)
+	if err != nil {
+		return err
+	}
 	cfg.Lang = language
 	cfg.Clocks = common.Clocks(c, log)
 	cfg.Log = log

@@ -11,6 +11,13 @@ import (
 	"msgsys/roles/common"
 )
 
+// textWorkersInvalid is the error of a --workers below 1. Config reads 0
+// as the default, but a person who gives 0 expects no default.
+var textWorkersInvalid = lang.Text{
+	PT: "server: --workers precisa ser pelo menos 1, e não %d",
+	EN: "server: --workers must be at least 1, not %d",
+}
+
 // Command is `msgsys server`.
 func Command() *cli.Command {
 	defaults := DefaultConfig()
@@ -124,8 +131,14 @@ func Command() *cli.Command {
 				return common.StartFailed(err)
 			}
 			cfg.Lang = language
-			cfg.ClusterKey = c.String("cluster-key")
+			cfg.ClusterKey, err = common.ClusterKey(c, "server", language)
+			if err != nil {
+				return err
+			}
 			cfg.Workers = c.Int("workers")
+			if cfg.Workers < 1 {
+				return common.StartFailed(fmt.Errorf(textWorkersInvalid.In(language), cfg.Workers))
+			}
 			cfg.MaxPeers = c.Int("max-peers")
 			if cfg.MaxPeers < MinMaxPeers {
 				return common.StartFailed(fmt.Errorf(textMaxPeersTooLow.In(language), MinMaxPeers, cfg.MaxPeers))

@@ -45,8 +45,12 @@ func Command() *cli.Command {
 				return common.StartFailed(err)
 			}
 			cfg.Lang = language
-			cfg.ClusterKey = c.String("cluster-key")
+			cfg.ClusterKey, err = common.ClusterKey(c, "status", language)
+			if err != nil {
+				return err
+			}
 			cfg.Log = common.Logger(c, "status")
+			// New only checks the settings.
 			st, err := New(cfg)
 			if err != nil {
 				return common.StartFailed(err)

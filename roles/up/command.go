@@ -70,6 +70,12 @@ func Command() *cli.Command {
 			cfg.Skew = c.Bool("skew")
 			cfg.Restart = c.Bool("restart")
 			cfg.Lang = c.String("lang")
+			// The children read the cluster key from the environment, and
+			// each would reject it. Checking it here stops up before it
+			// starts any of them.
+			if err := common.CheckClusterKey(os.Getenv("MSGSYS_CLUSTER_KEY"), "up", "MSGSYS_CLUSTER_KEY", lang.Pick(cfg.Lang)); err != nil {
+				return err
+			}
 			if level := c.String("log-level"); level != "" {
 				cfg.LogLevel = level
 			}
