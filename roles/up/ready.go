@@ -65,6 +65,8 @@ func (u *Up) waitServersServing(ctx context.Context, servers []*child) (int, boo
 	key := u.clusterKey()
 	pending := slices.Clone(servers)
 	serving := 0
+	deadline := time.Now().Add(u.cfg.ReadyTimeout)
+	late := false
 	for {
 		var waiting []*child
 		for _, c := range pending {
@@ -86,6 +88,16 @@ func (u *Up) waitServersServing(ctx context.Context, servers []*child) (int, boo
 		if len(pending) == 0 {
 			u.log.Info("cluster ready", "servers", serving)
 			return serving, true
+		}
+		// A server catching up on a large history, or waiting for a
+		// peer, may take long; say which ones hold the banner up.
+		if !late && time.Now().After(deadline) {
+			late = true
+			names := make([]string, len(pending))
+			for i, c := range pending {
+				names[i] = c.spec.name
+			}
+			u.log.Error("servers not serving yet, still waiting; see their logs above", "after", u.cfg.ReadyTimeout, "servers", names)
 		}
 		select {
 		case <-ctx.Done():
