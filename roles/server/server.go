@@ -323,6 +323,15 @@ var (
 	}
 )
 
+// peerDialable reports whether peers can dial addr. Port 0 is allowed:
+// the server then binds an ephemeral port and registers that one.
+func peerDialable(addr string) bool {
+	if base, ok := strings.CutSuffix(addr, ":0"); ok {
+		addr = base + ":1"
+	}
+	return common.Dialable(addr)
+}
+
 // validate checks cfg and fills its optional fields. Its errors name the
 // command's flags in the language of cfg.Lang, because a person reads them
 // at start.
@@ -364,6 +373,12 @@ func validate(cfg *Config) error {
 			}
 		}
 		cfg.Bind = "tcp://*" + cfg.Addr[i:]
+	}
+	// Peers dial --addr, and the reference refuses to register one they
+	// cannot dial, such as tcp://*:5560, which the server would retry for
+	// ever.
+	if !peerDialable(cfg.Addr) {
+		return fmt.Errorf(textEndpointInvalid.In(l), "--addr", cfg.Addr)
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
