@@ -32,7 +32,7 @@ func (c *Client) login(ctx context.Context, name string) {
 	names := []string{user}
 	// A server may publish direct messages on the name as first written,
 	// which can differ in case from what was typed, so subscribe to both.
-	// The client shows that name too, as everyone else sees it.
+	// The client then shows that spelling, which the other users see.
 	if users, err := c.session.Users(ctx); err == nil {
 		if first, ok, _ := findFolded(users, user); ok && first != user {
 			names = append(names, first)

@@ -67,9 +67,9 @@ func Command() *cli.Command {
 			cfg.Broker = c.String("broker")
 			cfg.Sub = c.String("sub")
 			cfg.Timeout = c.Duration("timeout")
-			language, err := lang.Parse(c.String("lang"))
+			language, err := common.Lang(c)
 			if err != nil {
-				return common.StartFailed(err)
+				return err
 			}
 			cfg.Lang = language
 			cfg.User = c.String("user")

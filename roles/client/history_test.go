@@ -34,7 +34,7 @@ func TestOwnMessagesInOtherCase(t *testing.T) {
 }
 
 // TestLoginShowsRegisteredSpelling logs in as ANA where ana is
-// registered. The client must greet ana, as everyone else sees the name.
+// registered. The client must greet ana, the spelling the other users see.
 func TestLoginShowsRegisteredSpelling(t *testing.T) {
 	srv := clienttest.Start(t)
 	srv.AddUser("ana")
@@ -109,7 +109,7 @@ func TestOlderAfterJoin(t *testing.T) {
 }
 
 // TestOlderPagesBackThroughConversation pages back through a conversation,
-// and /older before any history says what to do first.
+// and /older before any history prints what to do first.
 func TestOlderPagesBackThroughConversation(t *testing.T) {
 	srv := clienttest.Start(t)
 	srv.AddUser("bia")
@@ -154,7 +154,7 @@ func TestOlderListedInHelp(t *testing.T) {
 	}
 }
 
-// TestHistoryOfUnknownTargets asks for the history of a user and of a
+// TestHistoryOfUnknownTargets requests the history of a user and of a
 // channel that do not exist. Both must be reported as not existing,
 // although a server returns an empty conversation with an unknown user.
 func TestHistoryOfUnknownTargets(t *testing.T) {
@@ -175,8 +175,8 @@ func TestHistoryOfUnknownTargets(t *testing.T) {
 }
 
 // TestMenuDirectChecksUserFirst picks the menu's direct message with a
-// user that does not exist. The menu must say so before it asks for the
-// text, as it does for a channel.
+// user that does not exist. The menu must print that before it prompts
+// for the text, as it does for a channel.
 func TestMenuDirectChecksUserFirst(t *testing.T) {
 	srv := clienttest.Start(t)
 	h := startClient(t, testConfig(t, srv, lang.PT))

@@ -91,7 +91,7 @@ func (c *Client) menu(ctx context.Context, choice string) {
 
 // channelExists returns the channel's name as it was first written, and
 // prints the reason when there is no such channel. The menu calls it before
-// it asks for the message, so that a misspelt channel does not cost the
+// it prompts for the message, so that a misspelt channel does not cost the
 // message typed.
 func (c *Client) channelExists(ctx context.Context, name string) (string, bool) {
 	channel, ok, err := c.session.FindChannel(ctx, strings.TrimSpace(name))
@@ -107,7 +107,7 @@ func (c *Client) channelExists(ctx context.Context, name string) (string, bool) 
 
 // userExists returns the user's name as it was first written, and prints
 // the reason when no such user is registered. The menu calls it before it
-// asks for the message, as channelExists.
+// prompts for the message, as it calls channelExists.
 func (c *Client) userExists(ctx context.Context, name string) (string, bool) {
 	user, ok, err := c.session.FindUser(ctx, strings.TrimSpace(name))
 	switch {

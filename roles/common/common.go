@@ -210,6 +210,16 @@ var textClusterKeyTooLong = lang.Text{
 	EN: "%s: the cluster key in %s is %d bytes long, but ZeroMQ PLAIN accepts at most %d: use a shorter key",
 }
 
+// Lang returns the value of the command's --lang flag, "pt" or "en". An
+// unsupported value is an error marked StartFailed.
+func Lang(c *cli.Context) (string, error) {
+	language, err := lang.Parse(c.String("lang"))
+	if err != nil {
+		return "", StartFailed(err)
+	}
+	return language, nil
+}
+
 // ClusterKey returns the value of ClusterKeyFlag. A key longer than
 // proto.MaxKeyBytes is an error of role in language l, marked
 // StartFailed, because no peer would ever accept it.

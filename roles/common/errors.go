@@ -118,9 +118,10 @@ func isInvalidEndpoint(err error) bool {
 }
 
 // ExitStartFailed is the exit status of a command that cannot start with
-// the settings it was given: a usage error of any command, or a failure to
-// start that a role or msgsys up returns as a StartError or marks with
-// StartFailed, such as an invalid flag value or a locked data directory.
+// the settings it was given. That is a usage error of any command, or a
+// start failure that a role or msgsys up returns as a StartError or marks
+// with StartFailed, such as an invalid flag value or a locked data
+// directory.
 // Starting it again with the same settings fails the same way until a
 // person changes them or stops the other process. So msgsys up stops the
 // cluster when a child exits with it at its first start, and leaves down a

@@ -52,9 +52,9 @@ func Command() *cli.Command {
 			cfg.Data = c.String("data")
 			cfg.LockTimeout = c.Duration("lock-timeout")
 			cfg.RequestTimeout = c.Duration("timeout")
-			language, err := lang.Parse(c.String("lang"))
+			language, err := common.Lang(c)
 			if err != nil {
-				return common.StartFailed(err)
+				return err
 			}
 			cfg.Lang = language
 			cfg.ClusterKey, err = common.ClusterKey(c, "dump", language)

@@ -126,9 +126,9 @@ func Command() *cli.Command {
 			cfg.Data = filepath.Clean(c.String("data"))
 			cfg.Broker, cfg.Pub, cfg.Sub = c.String("broker"), c.String("pub"), c.String("sub")
 			cfg.Reference = c.String("reference")
-			language, err := lang.Parse(c.String("lang"))
+			language, err := common.Lang(c)
 			if err != nil {
-				return common.StartFailed(err)
+				return err
 			}
 			cfg.Lang = language
 			cfg.ClusterKey, err = common.ClusterKey(c, "server", language)

@@ -8,11 +8,10 @@ import (
 	"msgsys/proto"
 )
 
-// TestChannelRefusalsAfterElectionsAskForRetry checks the replies to
-// channel creations that failed: a change of coordinator sets retry, which
-// makes a msgsys client send the request once more, and an existing name
-// does not.
-func TestChannelRefusalsAfterElectionsAskForRetry(t *testing.T) {
+// TestElectionRejectionsSetRetry checks the replies to failed channel
+// creations. A change of coordinator sets retry, so that a msgsys client
+// sends the request once more. An existing name does not set it.
+func TestElectionRejectionsSetRetry(t *testing.T) {
 	s := &Server{cfg: Config{Clocks: proto.NewClocks(), Lang: "pt"}, log: slog.New(slog.DiscardHandler)}
 	r := &request{s: s, service: proto.ServiceChannel, lang: "pt"}
 	for _, c := range []struct {
@@ -24,7 +23,7 @@ func TestChannelRefusalsAfterElectionsAskForRetry(t *testing.T) {
 		{errCoordinatorResumed, true},
 		{errChannelExists, false},
 	} {
-		env, err := proto.Decode(r.channelRefused("geral", c.err))
+		env, err := proto.Decode(r.channelRejected("geral", c.err))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +34,7 @@ func TestChannelRefusalsAfterElectionsAskForRetry(t *testing.T) {
 			t.Errorf("%v: retry %v, want %v", c.err, retry, c.retry)
 		}
 	}
-	if env, _ := proto.Decode(r.channelRefused("geral", errors.New("store: failed to sync the log"))); env.Data["retry"] != nil {
+	if env, _ := proto.Decode(r.channelRejected("geral", errors.New("store: failed to sync the log"))); env.Data["retry"] != nil {
 		t.Errorf("an internal error carries retry %v", env.Data["retry"])
 	}
 }

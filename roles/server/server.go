@@ -374,9 +374,9 @@ func validate(cfg *Config) error {
 		}
 		cfg.Bind = "tcp://*" + cfg.Addr[i:]
 	}
-	// Peers dial --addr, and the reference refuses to register one they
-	// cannot dial, such as tcp://*:5560, which the server would retry for
-	// ever.
+	// Peers dial --addr, and the reference rejects the registration of an
+	// address they cannot dial, such as tcp://*:5560. The server would
+	// retry it for ever.
 	if !peerDialable(cfg.Addr) {
 		return fmt.Errorf(textEndpointInvalid.In(l), "--addr", cfg.Addr)
 	}

@@ -205,11 +205,11 @@ func (r *request) rejectText(text lang.Text, detail string) []byte {
 	return r.s.errorReply(r.service, text.In(r.lang)+detail)
 }
 
-// rejectRetry rejects a channel creation that an election or a stop of
-// the coordinator held up, with retry set: the same request sent again
-// may meet the next coordinator, and its id makes it one creation. A
-// msgsys client sends it once more at once, as after the broker's replies
-// with retry (docs/protocol-extensions.md).
+// rejectRetry rejects a channel creation that an election or a stop of the
+// coordinator delayed, with retry set. Sent again, the same request may
+// reach the next coordinator, and its id keeps it one creation. A msgsys
+// client resends it once at once, as it does after the broker's replies
+// with retry.
 func (r *request) rejectRetry(text lang.Text) []byte {
 	r.s.rejected.Info(r.s.log, "request rejected", "service", r.service, "reason", text.EN, "retry", true)
 	return r.s.encode(r.service, &proto.StatusReply{Status: proto.StatusError, Description: text.In(r.lang), Retry: true})
@@ -276,15 +276,15 @@ func (r *request) channel(ctx context.Context) []byte {
 		return r.reject(err)
 	}
 	if err := r.s.createChannel(ctx, name, contentRID(r.rid, store.KindChannel, name)); err != nil {
-		return r.channelRefused(name, err)
+		return r.channelRejected(name, err)
 	}
 	r.s.log.Info("channel created", "channel", name, "clock", r.s.cfg.Clocks.Lamport.Value())
 	return r.s.encode(r.service, &proto.StatusReply{Status: proto.StatusSuccess})
 }
 
-// channelRefused is the reply to the creation of channel name that failed
-// with err.
-func (r *request) channelRefused(name string, err error) []byte {
+// channelRejected returns the reply to a creation of channel name that
+// failed with err.
+func (r *request) channelRejected(name string, err error) []byte {
 	switch {
 	case errors.Is(err, errChannelExists):
 		return r.rejectText(textChannelExists, name)

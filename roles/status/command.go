@@ -40,9 +40,9 @@ func Command() *cli.Command {
 			cfg.Reference = c.String("reference")
 			cfg.Timeout = c.Duration("timeout")
 			cfg.JSON = c.Bool("json")
-			language, err := lang.Parse(c.String("lang"))
+			language, err := common.Lang(c)
 			if err != nil {
-				return common.StartFailed(err)
+				return err
 			}
 			cfg.Lang = language
 			cfg.ClusterKey, err = common.ClusterKey(c, "status", language)

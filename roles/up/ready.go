@@ -90,7 +90,7 @@ func (u *Up) waitServersServing(ctx context.Context, servers []*child) (int, boo
 			return serving, true
 		}
 		// A server catching up on a large history, or waiting for a
-		// peer, may take long; say which ones hold the banner up.
+		// peer, can take long, so log the servers that delay the banner.
 		if !late && time.Now().After(deadline) {
 			late = true
 			names := make([]string, len(pending))

@@ -13,7 +13,7 @@ import (
 
 // TestServerNotServingLogged waits for a server whose endpoint accepts
 // connections and never replies, as one stuck in its catch-up would. After
-// ReadyTimeout the wait must say which server holds the banner up.
+// ReadyTimeout the wait must log which server delays the banner.
 func TestServerNotServingLogged(t *testing.T) {
 	ln, err := proto.Listen("tcp://127.0.0.1:0", proto.Router, nil)
 	if err != nil {
