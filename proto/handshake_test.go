@@ -38,7 +38,7 @@ func handshakeWith(t *testing.T, input []byte, stay bool, deadline time.Duration
 			peer.Close()
 		}
 	}
-	conn, err := open(raw, Router, true, time.Now().Add(deadline), "", "")
+	conn, err := open(raw, Router, true, time.Now().Add(deadline), deadline, "", "")
 	if err == nil {
 		conn.Close()
 		t.Fatal("handshake succeeded")

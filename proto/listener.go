@@ -140,7 +140,7 @@ func (l *Listener) Serve(ctx context.Context, handle func(*Conn)) error {
 
 func (l *Listener) serveConn(ctx context.Context, raw net.Conn, handle func(*Conn)) {
 	defer l.wg.Done()
-	conn, err := open(raw, l.typ, true, time.Now().Add(HandshakeTimeout), l.key, "")
+	conn, err := open(raw, l.typ, true, time.Now().Add(HandshakeTimeout), HandshakeTimeout, l.key, "")
 	<-l.handshakes
 	if err != nil {
 		if errors.Is(err, ErrKeyMismatch) || errors.Is(err, ErrBadKey) {

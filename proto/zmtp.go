@@ -510,8 +510,8 @@ func (h *handshakeConn) track(b []byte) (int, bool) {
 
 // open performs the ZMTP handshake on raw as socket type typ, with the
 // PLAIN mechanism and key when key is set (see security), announcing
-// identity when it is not empty.
-func open(raw net.Conn, typ zmq4.SocketType, server bool, deadline time.Time, key, identity string) (conn *Conn, err error) {
+// identity when it is not empty. A timeout error names limit.
+func open(raw net.Conn, typ zmq4.SocketType, server bool, deadline time.Time, limit time.Duration, key, identity string) (conn *Conn, err error) {
 	// zmq4 may panic on a malformed handshake; handshakeConn keeps the
 	// declared sizes it allocates from small.
 	defer func() {
@@ -520,7 +520,7 @@ func open(raw net.Conn, typ zmq4.SocketType, server bool, deadline time.Time, ke
 		}
 	}()
 
-	limit := time.Until(deadline).Round(time.Millisecond)
+	limit = limit.Round(time.Millisecond)
 	_ = raw.SetDeadline(deadline)
 	guard := &handshakeConn{Conn: raw, left: maxHandshakeBytes, greeting: greetingBytes}
 	var id zmq4.SocketIdentity
@@ -568,6 +568,12 @@ func DialAs(ctx context.Context, endpoint string, typ zmq4.SocketType, timeout t
 	if err != nil {
 		return nil, err
 	}
+	// A handshake that times out is reported with the time that the
+	// connection and the handshake had together, as the caller set it.
+	budget := timeout
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < budget {
+		budget = time.Until(d)
+	}
 	dialer := net.Dialer{Timeout: timeout}
 	raw, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -589,7 +595,7 @@ func DialAs(ctx context.Context, endpoint string, typ zmq4.SocketType, timeout t
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	conn, err := open(raw, typ, false, deadline, key, identity)
+	conn, err := open(raw, typ, false, deadline, budget, key, identity)
 	if err != nil {
 		raw.Close()
 		return nil, err
