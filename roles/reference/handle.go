@@ -172,6 +172,10 @@ func (r *Reference) touch(service string, data proto.Data, peer string) (proto.S
 	}
 
 	s := res.server
+	if removed := res.removed; removed != nil {
+		r.log.Warn("forgotten server removed, registry full", "name", removed.Name, "rank", removed.Rank, "addr", removed.Addr,
+			"new_name", s.Name, "max_servers", r.cfg.MaxServers, "clock", r.lamport())
+	}
 	if res.rankKept != 0 {
 		r.rankKept.Warn(r.log, "heartbeat rank change rejected", "name", s.Name, "rank", s.Rank, "requested_rank", res.rankKept, "peer", peer, "clock", r.lamport())
 	}

@@ -195,6 +195,51 @@ func TestUnseenServersForgottenAfterRestart(t *testing.T) {
 	}
 }
 
+// TestFullRegistryReplacesForgottenServer fills a registry, restarts the
+// reference, and lets one server stay silent. A new name is rejected while
+// the silent server may still come back, and replaces it once it is
+// forgotten. Servers that send heartbeats are never replaced.
+func TestFullRegistryReplacesForgottenServer(t *testing.T) {
+	dir := t.TempDir()
+	first := startReference(t, dir, func(cfg *Config) { cfg.MaxServers = 2 })
+	c := newClient(t, first.ref.Endpoint())
+	c.rank("alpha", "tcp://127.0.0.1:6000")
+	c.rank("beta", "tcp://127.0.0.1:6001")
+	first.stop(t)
+
+	clock := &fakeClock{now: time.Now()}
+	second := startReference(t, dir, func(cfg *Config) {
+		cfg.MaxServers = 2
+		cfg.Now = clock.Now
+	})
+	c = newClient(t, second.ref.Endpoint())
+	c.heartbeat("alpha", "")
+	description(t, c.call(proto.ServiceRank, &proto.RankRequest{User: "gamma"}), proto.ServiceRank)
+
+	clock.Add(forgetAfter + time.Second)
+	c.heartbeat("alpha", "")
+	if got := c.rank("gamma", "tcp://127.0.0.1:6002"); got != 3 {
+		t.Errorf("rank of the new name = %d, want 3", got)
+	}
+	if got, want := names(c.registered()), []string{"alpha", "gamma"}; !slices.Equal(got, want) {
+		t.Errorf("registered = %v, want %v", got, want)
+	}
+	if !second.logs.Contains(`msg="forgotten server removed, registry full" name=beta rank=2 addr=tcp://127.0.0.1:6001 new_name=gamma max_servers=2`) {
+		t.Errorf("no log line for the removed server:\n%s", second.logs.String())
+	}
+
+	// The returning server finds the registry full of live servers.
+	description(t, c.call(proto.ServiceRank, &proto.RankRequest{User: "beta"}), proto.ServiceRank)
+	second.stop(t)
+
+	// The removal is in the file: a third start loads two names.
+	third := startReference(t, dir, nil)
+	c = newClient(t, third.ref.Endpoint())
+	if got, want := names(c.registered()), []string{"alpha", "gamma"}; !slices.Equal(got, want) {
+		t.Errorf("registered after a restart = %v, want %v", got, want)
+	}
+}
+
 // TestClusterKeyGuardsReference checks that a reference with a cluster
 // key registers, lists and takes heartbeats only over connections that
 // present the key.

@@ -91,6 +91,10 @@ type touchResult struct {
 	oldAddr    string // the endpoint before the request, when it changed
 	addrMoved  bool   // the request changed a stored endpoint
 	rankKept   int64  // a requested rank that the known name did not take, or 0
+
+	// removed is the forgotten server whose name a new name replaced in
+	// a full registry, or nil.
+	removed *proto.ServerInfo
 }
 
 // openRegistry opens or creates the bbolt file at path and loads every
@@ -183,8 +187,9 @@ func (g *registry) load() error {
 // request does because an operator who starts a server with --rank means
 // it. Otherwise a known name keeps its rank, and res.rankKept reports a
 // want it did not take. A non-empty addr replaces the stored endpoint. The
-// server is available from now on. A new name gets an error wrapping
-// errRegistryFull when the registry holds maxNames names.
+// server is available from now on. A new name in a registry that holds
+// maxNames names replaces the server forgotten longest ago, and gets an
+// error wrapping errRegistryFull when no server is forgotten.
 func (g *registry) touch(name, addr string, want int64, moveKnown bool, now time.Time) (touchResult, error) {
 	key := proto.FoldName(name)
 
@@ -194,7 +199,14 @@ func (g *registry) touch(name, addr string, want int64, moveKnown bool, now time
 	e, known := g.entries[key]
 	var res touchResult
 	if !known && len(g.entries) >= g.maxNames {
-		return res, fmt.Errorf("%w: %d names registered, new name %q rejected", errRegistryFull, len(g.entries), name)
+		removed, err := g.removeForgottenLocked(now)
+		if err != nil {
+			return res, err
+		}
+		if removed == nil {
+			return res, fmt.Errorf("%w: %d names registered, new name %q rejected", errRegistryFull, len(g.entries), name)
+		}
+		res.removed = removed
 	}
 	if known && !moveKnown && want > 0 && want != e.Rank {
 		res.rankKept = want
@@ -245,6 +257,49 @@ func (g *registry) touch(name, addr string, want int64, moveKnown bool, now time
 	return res, nil
 }
 
+// removeForgottenLocked deletes the registration of the server last seen
+// longest ago among those forgotten, as registered leaves them out, and
+// returns it, or nil when no server is forgotten. Without it, names that
+// came once and never again (a test run, a renamed container) would fill
+// the registry for good, and only an operator could let a new server in.
+func (g *registry) removeForgottenLocked(now time.Time) (*proto.ServerInfo, error) {
+	var oldestKey string
+	var oldest *entry
+	for key, e := range g.entries {
+		if !g.forgottenLocked(e, now) {
+			continue
+		}
+		if oldest == nil || e.lastSeen.Before(oldest.lastSeen) ||
+			e.lastSeen.Equal(oldest.lastSeen) && e.Rank < oldest.Rank {
+			oldestKey, oldest = key, e
+		}
+	}
+	if oldest == nil {
+		return nil, nil
+	}
+
+	err := g.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketServers).Delete([]byte(oldestKey))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reference: remove server %q: %w", oldest.Name, err)
+	}
+	delete(g.entries, oldestKey)
+	info := oldest.info()
+	return &info, nil
+}
+
+// forgottenLocked reports whether e is left out of the registered servers
+// at now: not available, and last seen more than forgetAfter before now. A
+// server not seen since the reference started counts as seen at the start.
+func (g *registry) forgottenLocked(e *entry, now time.Time) bool {
+	lastSeen := e.lastSeen
+	if lastSeen.IsZero() {
+		lastSeen = g.started
+	}
+	return !e.available && now.Sub(lastSeen) > forgetAfter
+}
+
 // rankHolderLocked returns the folded name holding rank, or "".
 func (g *registry) rankHolderLocked(rank int64) string {
 	for key, e := range g.entries {
@@ -293,7 +348,7 @@ func (g *registry) available(now time.Time, expiry time.Duration) []proto.Server
 // seen since it started counts as seen at the start: after a restart of
 // the whole cluster it may hold writes that the others lack, and
 // forgetAfter gives it time to come back. Either way the name keeps its
-// rank.
+// rank, unless a new name needs its place in a full registry.
 const forgetAfter = 10 * time.Minute
 
 // registered returns the registered servers, available or not, sorted by
@@ -304,11 +359,7 @@ func (g *registry) registered(now time.Time) []proto.ServerInfo {
 
 	list := make([]proto.ServerInfo, 0, len(g.entries))
 	for _, e := range g.entries {
-		lastSeen := e.lastSeen
-		if lastSeen.IsZero() {
-			lastSeen = g.started
-		}
-		if !e.available && now.Sub(lastSeen) > forgetAfter {
+		if g.forgottenLocked(e, now) {
 			continue
 		}
 		list = append(list, e.info())
