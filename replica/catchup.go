@@ -156,27 +156,9 @@ func (r *Replicator) syncWith(ctx context.Context, p Peer) error {
 	defer requester.Close()
 
 	for {
-		req := &SyncRequest{Name: r.cfg.Name, Addr: r.cfg.Addr, Version: r.cfg.Store.VersionVector()}
-		frame, err := proto.Encode(ServiceSync, req, r.cfg.Clocks.Meta())
+		reply, err := r.requestSync(ctx, requester, p, false)
 		if err != nil {
 			return err
-		}
-		payload, err := requester.Request(ctx, frame, r.cfg.RequestTimeout)
-		if err != nil {
-			return err
-		}
-		var reply SyncReply
-		_, err = proto.DecodeInto(payload, &reply)
-		if (err != nil || !proto.IsSuccess(reply.Status)) && isUnsupportedReply(payload, "done") {
-			r.markUnsupported(p.Name, ServiceSync)
-			return errUnsupported
-		}
-		if err != nil {
-			return err
-		}
-		r.cfg.Clocks.Lamport.Witness(reply.Clock)
-		if !proto.IsSuccess(reply.Status) {
-			return errRejected
 		}
 		if len(reply.Ops) > 0 {
 			if _, err := r.Apply(ctx, reply.Ops); err != nil {
@@ -258,33 +240,45 @@ func (r *Replicator) AntiEntropy(ctx context.Context, every time.Duration) {
 	}
 }
 
+// requestSync sends one sync request with this server's version vector to
+// p and returns its successful reply. A background request comes from
+// anti-entropy and marks the request as one from a server that did not restart.
+func (r *Replicator) requestSync(ctx context.Context, requester *proto.Requester, p Peer, background bool) (SyncReply, error) {
+	req := &SyncRequest{Name: r.cfg.Name, Addr: r.cfg.Addr, Version: r.cfg.Store.VersionVector(), Background: background}
+	frame, err := proto.Encode(ServiceSync, req, r.cfg.Clocks.Meta())
+	if err != nil {
+		return SyncReply{}, err
+	}
+	payload, err := requester.Request(ctx, frame, r.cfg.RequestTimeout)
+	if err != nil {
+		return SyncReply{}, err
+	}
+
+	var reply SyncReply
+	_, err = proto.DecodeInto(payload, &reply)
+	if (err != nil || !proto.IsSuccess(reply.Status)) && isUnsupportedReply(payload, "done") {
+		r.markUnsupported(p.Name, ServiceSync)
+		return SyncReply{}, errUnsupported
+	}
+	if err != nil {
+		return SyncReply{}, err
+	}
+	r.cfg.Clocks.Lamport.Witness(reply.Clock)
+	if !proto.IsSuccess(reply.Status) {
+		return SyncReply{}, errRejected
+	}
+	return reply, nil
+}
+
 // pull fetches batches from p until it has sent all it holds beyond this
 // server's version vector.
 func (r *Replicator) pull(ctx context.Context, p Peer) error {
 	requester := proto.NewKeyedRequester(p.Addr, r.cfg.ClusterKey)
 	defer requester.Close()
 	for {
-		req := &SyncRequest{Name: r.cfg.Name, Addr: r.cfg.Addr, Version: r.cfg.Store.VersionVector(), Background: true}
-		frame, err := proto.Encode(ServiceSync, req, r.cfg.Clocks.Meta())
+		reply, err := r.requestSync(ctx, requester, p, true)
 		if err != nil {
 			return err
-		}
-		payload, err := requester.Request(ctx, frame, r.cfg.RequestTimeout)
-		if err != nil {
-			return err
-		}
-		var reply SyncReply
-		_, err = proto.DecodeInto(payload, &reply)
-		if (err != nil || !proto.IsSuccess(reply.Status)) && isUnsupportedReply(payload, "done") {
-			r.markUnsupported(p.Name, ServiceSync)
-			return errUnsupported
-		}
-		if err != nil {
-			return err
-		}
-		r.cfg.Clocks.Lamport.Witness(reply.Clock)
-		if !proto.IsSuccess(reply.Status) {
-			return errRejected
 		}
 		if len(reply.Ops) > 0 {
 			if _, err := r.Apply(ctx, reply.Ops); err != nil {
