@@ -352,8 +352,9 @@ func TestClockNearMaximumKeepsRepliesReadable(t *testing.T) {
 	s := startReadyStack(t, 1)
 	r := proto.NewRequester(s.frontend)
 	defer r.Close()
-	// The first values are invalid input; the last ones are valid clocks
-	// just under the maximum, which every process's clock then stops at.
+	// The first values are invalid input, and the last ones are valid
+	// clocks just under the maximum, which move every process's clock no
+	// further than its ceiling (clock.WitnessCeiling).
 	for _, clock := range []uint64{math.MaxInt64, math.MaxInt64 - 1, 1 << 62, proto.MaxClock - 1000, proto.MaxClock} {
 		frame := mpRequest(proto.ServiceUsers, mpMap(mpStr("clock"), mpUint(0xcf, clock)))
 		payload, err := r.Request(context.Background(), frame, 5*time.Second)

@@ -15,6 +15,13 @@ type Lamport struct {
 // clock value and ties are broken as for concurrent events.
 const MaxLamport = 1<<53 - 1
 
+// WitnessCeiling is the highest value a received clock moves the clock to,
+// half of MaxLamport. A message with a higher clock moves it only that
+// far, so the clock always has 2^52 ticks left and events keep their
+// order. Without the ceiling, one message with a clock of MaxLamport
+// stopped every clock that received it, for good.
+const WitnessCeiling = MaxLamport / 2
+
 // Tick increments the clock and returns the new value. A process calls it
 // before sending a message and puts the value in the message's clock field.
 func (l *Lamport) Tick() uint64 {
@@ -31,9 +38,10 @@ func (l *Lamport) Tick() uint64 {
 
 // Witness sets the clock to the maximum of its value and received, the clock
 // of a received message, and returns the result. Following the protocol's
-// receive rule, it does not add 1, so it never lowers the value.
+// receive rule, it does not add 1, so it never lowers the value. A received
+// clock above WitnessCeiling counts as WitnessCeiling.
 func (l *Lamport) Witness(received uint64) uint64 {
-	received = min(received, MaxLamport)
+	received = min(received, WitnessCeiling)
 	for {
 		current := l.counter.Load()
 		if received <= current {
@@ -48,18 +56,18 @@ func (l *Lamport) Witness(received uint64) uint64 {
 // WitnessNear is Witness for a clock that nothing but a bug or a hostile
 // sender puts far ahead, such as a client's: a client's clock grows with
 // the replies it reads, so it stays near the servers'. It moves the clock
-// forward by at most maxJump and reports whether it held the clock back.
-// Without the bound, one request with a clock of MaxLamport would stop
-// every server's clock for good, and later events would lose their order.
+// forward by at most maxJump, and never past WitnessCeiling, and reports
+// whether received was ahead of the result. The bound keeps one hostile
+// request from moving every server's clock by billions at once.
 func (l *Lamport) WitnessNear(received, maxJump uint64) (uint64, bool) {
 	for {
 		current := l.counter.Load()
-		value := min(received, current+maxJump, MaxLamport)
+		value := min(received, current+maxJump, WitnessCeiling)
 		if value <= current {
-			return current, false
+			return current, received > current
 		}
 		if l.counter.CompareAndSwap(current, value) {
-			return value, value < min(received, MaxLamport)
+			return value, received > value
 		}
 	}
 }

@@ -121,17 +121,30 @@ func TestLamportConcurrentWitnessNeverLowers(t *testing.T) {
 
 func TestLamportStopsAtMax(t *testing.T) {
 	var l Lamport
-	if got := l.Witness(MaxLamport - 1); got != MaxLamport-1 {
-		t.Fatalf("Witness = %d", got)
-	}
+	l.counter.Store(MaxLamport - 1)
 	if got := l.Tick(); got != MaxLamport {
 		t.Fatalf("Tick = %d, want MaxLamport", got)
 	}
 	if got := l.Tick(); got != MaxLamport {
 		t.Fatalf("Tick past the maximum = %d, want MaxLamport", got)
 	}
-	if got := l.Witness(1 << 63); got != MaxLamport {
-		t.Fatalf("Witness of 2^63 = %d, want MaxLamport", got)
+}
+
+// TestWitnessStopsAtCeiling receives the largest clocks a message can
+// carry: the clock moves to the ceiling once and keeps ticking after it.
+func TestWitnessStopsAtCeiling(t *testing.T) {
+	var l Lamport
+	if got := l.Witness(MaxLamport); got != WitnessCeiling {
+		t.Fatalf("Witness(MaxLamport) = %d, want WitnessCeiling", got)
+	}
+	if got := l.Tick(); got != WitnessCeiling+1 {
+		t.Fatalf("Tick after the ceiling = %d, want %d", got, uint64(WitnessCeiling+1))
+	}
+	if got := l.Witness(1 << 63); got != WitnessCeiling+1 {
+		t.Fatalf("Witness(2^63) = %d, want the clock unchanged at %d", got, uint64(WitnessCeiling+1))
+	}
+	if got := l.Tick(); got != WitnessCeiling+2 {
+		t.Fatalf("second Tick = %d, want %d", got, uint64(WitnessCeiling+2))
 	}
 }
 
@@ -147,8 +160,11 @@ func TestWitnessNearBoundsTheStep(t *testing.T) {
 	if got, heldBack := l.WitnessNear(10, 1000); got != 1150 || heldBack {
 		t.Errorf("WitnessNear(10) = %d, %v; want 1150 unchanged, false", got, heldBack)
 	}
-	l.Witness(MaxLamport - 10)
-	if got, heldBack := l.WitnessNear(1<<63, 1000); got != MaxLamport || heldBack {
-		t.Errorf("WitnessNear near the limit = %d, %v; want MaxLamport, false", got, heldBack)
+	l.Witness(WitnessCeiling - 10)
+	if got, heldBack := l.WitnessNear(1<<63, 1000); got != WitnessCeiling || !heldBack {
+		t.Errorf("WitnessNear near the ceiling = %d, %v; want WitnessCeiling, true", got, heldBack)
+	}
+	if got, heldBack := l.WitnessNear(MaxLamport, 1000); got != WitnessCeiling || !heldBack {
+		t.Errorf("WitnessNear at the ceiling = %d, %v; want WitnessCeiling, true", got, heldBack)
 	}
 }

@@ -263,7 +263,7 @@ func (r *Replicator) requestSync(ctx context.Context, requester *proto.Requester
 	if err != nil {
 		return SyncReply{}, err
 	}
-	r.cfg.Clocks.Lamport.Witness(reply.Clock)
+	r.witness(ServiceSync, reply.Clock)
 	if !proto.IsSuccess(reply.Status) {
 		return SyncReply{}, errRejected
 	}

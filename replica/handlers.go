@@ -56,6 +56,16 @@ func (r *Replicator) HandleReplicate(ctx context.Context, frames [][]byte) [][]b
 	return replies
 }
 
+// witness applies the receive rule to the clock of a peer's message,
+// moving this server's clock by at most proto.MaxPeerJump, and logs a
+// clock held back: no honest peer is that far ahead.
+func (r *Replicator) witness(service string, received uint64) {
+	clock, heldBack := r.cfg.Clocks.Lamport.WitnessNear(received, proto.MaxPeerJump)
+	if heldBack {
+		r.clockAhead.Warn(r.log, "peer clock far ahead, clock moved less", "service", service, "received", received, "clock", clock)
+	}
+}
+
 // checkReplicate decodes a pushed batch and checks each op as Apply does,
 // logging what it rejects.
 func (r *Replicator) checkReplicate(frame []byte) (ReplicateRequest, error) {
@@ -64,7 +74,7 @@ func (r *Replicator) checkReplicate(frame []byte) (ReplicateRequest, error) {
 		r.badRequests.Warn(r.log, "invalid replicate request", "err", err)
 		return req, err
 	}
-	r.cfg.Clocks.Lamport.Witness(req.Clock)
+	r.witness(ServiceReplicate, req.Clock)
 
 	for _, op := range req.Ops {
 		if op.Origin != req.Origin {
@@ -94,7 +104,7 @@ func (r *Replicator) HandleSync(ctx context.Context, frame []byte) []byte {
 		reply.Status = proto.StatusError
 		return r.encode(ServiceSync, reply)
 	}
-	r.cfg.Clocks.Lamport.Witness(req.Clock)
+	r.witness(ServiceSync, req.Clock)
 	if !req.Background {
 		r.notePeer(Peer{Name: req.Name, Addr: req.Addr})
 	}

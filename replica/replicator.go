@@ -107,6 +107,8 @@ type Replicator struct {
 
 	// badRequests holds back log lines about invalid requests from peers.
 	badRequests proto.RateLog
+	// clockAhead holds back warnings about peers' clocks held back.
+	clockAhead proto.RateLog
 	// hadPeers is set once a peer is known, so that a server that never
 	// had one does not warn about each write it holds alone. Guarded by mu.
 	hadPeers bool

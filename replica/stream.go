@@ -167,7 +167,7 @@ func (r *Replicator) replyPosition(frames [][]byte) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	r.cfg.Clocks.Lamport.Witness(reply.Clock)
+	r.witness(ServiceReplicate, reply.Clock)
 	if !proto.IsSuccess(reply.Status) {
 		return 0, errRejected
 	}

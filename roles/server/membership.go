@@ -49,7 +49,7 @@ func (s *Server) askReference(ctx context.Context, service string, req any, out 
 	if err != nil {
 		return err
 	}
-	if _, err := s.cfg.Clocks.Witness(env.Data); err != nil {
+	if err := s.witnessPeer(service, env.Data); err != nil {
 		return err
 	}
 	if status, ok, _ := env.Data.OptString("status"); ok && status == proto.StatusError {

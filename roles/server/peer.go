@@ -137,7 +137,7 @@ func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 		s.badInput.Warn(s.log, "invalid peer request", "service", proto.Shorten(service), "err", err)
 		return s.errorReply(service, describe(err, s.cfg.Lang))
 	}
-	if _, err := s.cfg.Clocks.Witness(env.Data); err != nil {
+	if err := s.witnessPeer(service, env.Data); err != nil {
 		return s.errorReply(service, describe(err, s.cfg.Lang))
 	}
 	switch service {
@@ -309,10 +309,24 @@ func (s *Server) ask(ctx context.Context, purpose, addr, service string, req any
 	if err != nil {
 		return env, err
 	}
-	if _, err := s.cfg.Clocks.Witness(env.Data); err != nil {
+	if err := s.witnessPeer(service, env.Data); err != nil {
 		return env, err
 	}
 	return env, nil
+}
+
+// witnessPeer applies the receive rule to a message from another server or
+// the reference, moving the clock by at most proto.MaxPeerJump, and logs a
+// clock held back: no honest peer is that far ahead.
+func (s *Server) witnessPeer(service string, data proto.Data) error {
+	clock, ahead, err := s.cfg.Clocks.WitnessPeer(data)
+	if err != nil {
+		return err
+	}
+	if ahead > 0 {
+		s.clockAhead.Warn(s.log, "peer clock far ahead, clock moved less", "service", proto.Shorten(service), "received", ahead, "clock", clock)
+	}
+	return nil
 }
 
 // electionSender returns the sender that an election message names, with
@@ -432,7 +446,7 @@ func (s *Server) watchAnnouncements(ctx context.Context) {
 			s.log.Warn("invalid announcement", "err", err)
 			continue
 		}
-		if _, err := s.cfg.Clocks.Witness(env.Data); err != nil {
+		if err := s.witnessPeer(env.Service, env.Data); err != nil {
 			continue
 		}
 		if env.Service == proto.ServiceElection {

@@ -419,6 +419,57 @@ func TestIntegerAndLongIDs(t *testing.T) {
 	}
 }
 
+// TestPeerClockCannotStopServerClocks sends a request to a server's peer
+// port whose clock is the largest the protocol allows, as anyone who
+// reaches that port without a cluster key can. The server's clock moves by
+// a bounded step, and later posts keep their order in history.
+func TestPeerClockCannotStopServerClocks(t *testing.T) {
+	c := startCluster(t, 3)
+	cl := c.client()
+	cl.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	target := c.servers["server-2"].server
+	conn, err := proto.Dial(ctx, target.Addr(), proto.Dealer, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	frame, err := proto.Encode(proto.ServiceClock, &proto.EmptyRequest{}, proto.Meta{Clock: proto.MaxClock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Send([]byte{}, frame); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Recv(); err != nil {
+		t.Fatalf("no reply to the clock request: %v", err)
+	}
+	if got := target.cfg.Clocks.Lamport.Value(); got > 1<<33 {
+		t.Errorf("clock %d after the request, want at most a step of %d", got, uint64(proto.MaxPeerJump))
+	}
+
+	for i := range 6 {
+		cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: fmt.Sprintf("passo %d", i)})
+	}
+	history := cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral"})
+	messages, _ := history.Data["messages"].([]any)
+	var got []string
+	for _, m := range messages {
+		if text, ok := m.(map[string]any)["message"].(string); ok {
+			got = append(got, text)
+		}
+	}
+	if want := "passo 0,passo 1,passo 2,passo 3,passo 4,passo 5"; strings.Join(got, ",") != want {
+		t.Errorf("history %v, want the posts in the order sent", got)
+	}
+}
+
 // TestClientClockCannotStopServerClocks sends a login whose clock is the
 // largest the protocol allows, and checks that the servers' clocks moved
 // by a bounded step, so that later posts still get rising clocks and keep
