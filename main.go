@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -84,7 +85,7 @@ func newApp(l string) *cli.App {
 			},
 		},
 	}
-	rejectArguments(app.Commands)
+	rejectArguments(app.Commands, "")
 	handleUsageErrors(app, l)
 	return app
 }
@@ -115,19 +116,54 @@ func applyGlobalLang(c *cli.Context) error {
 }
 
 // textUnexpectedArgument is the error of a command given a word that is
-// not a flag.
+// not a flag. Its second verb is the command, the third an example from
+// argumentExamples.
 var textUnexpectedArgument = lang.Text{
-	PT: "argumento inesperado %q: as opções vêm depois do papel, como em msgsys server --rank 3",
-	EN: "unexpected argument %q: options follow the role, as in msgsys server --rank 3",
+	PT: "argumento inesperado %q: msgsys %s aceita só opções, como em %s",
+	EN: "unexpected argument %q: msgsys %s takes only options, as in %s",
+}
+
+// argumentExamples are the examples of textUnexpectedArgument, one
+// command line with a typical flag per command, by the command's full
+// name.
+var argumentExamples = map[string]string{
+	"reference":      "msgsys reference --bind tcp://*:5559",
+	"broker":         "msgsys broker --frontend tcp://*:5555",
+	"server":         "msgsys server --rank 3",
+	"client":         "msgsys client --user ana",
+	"bot":            "msgsys bot --messages 20",
+	"up":             "msgsys up --servers 5",
+	"dump":           "msgsys dump --data /data",
+	"status":         "msgsys status --reference tcp://127.0.0.1:5559",
+	"probe":          "msgsys probe --role broker",
+	"version":        "msgsys version --lang en",
+	"bench reqrep":   "msgsys bench reqrep --clients 32",
+	"bench pubsub":   "msgsys bench pubsub --subscribers 20",
+	"bench failover": "msgsys bench failover --kills 3",
+	"bench berkeley": "msgsys bench berkeley --rounds 10",
+	"bench catchup":  "msgsys bench catchup --messages 50000",
+	"bench memory":   "msgsys bench memory --messages 500000",
+}
+
+// unexpectedArgument returns the error of command name given the word
+// arg, in language l. A command without an example points to its help.
+func unexpectedArgument(name, arg, l string) error {
+	example, ok := argumentExamples[name]
+	if !ok {
+		example = "msgsys " + name + " --help"
+	}
+	return common.StartFailed(fmt.Errorf(textUnexpectedArgument.In(l), arg, name, example))
 }
 
 // rejectArguments makes every command, subcommands included, fail when it
 // is given a word that is not a flag. No command takes one, and urfave/cli
 // stops reading flags at the first such word, so "msgsys broker broker
 // --frontend X" would run a broker with every flag after it ignored.
-func rejectArguments(commands []*cli.Command) {
+// parent is the full name of the commands' parent command, "" at the top.
+func rejectArguments(commands []*cli.Command, parent string) {
 	for _, cmd := range commands {
-		rejectArguments(cmd.Subcommands)
+		name := strings.TrimSpace(parent + " " + cmd.Name)
+		rejectArguments(cmd.Subcommands, name)
 		// A command with subcommands names the unknown one itself.
 		action := cmd.Action
 		if action == nil || len(cmd.Subcommands) > 0 {
@@ -135,7 +171,7 @@ func rejectArguments(commands []*cli.Command) {
 		}
 		cmd.Action = func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return common.StartFailed(fmt.Errorf(textUnexpectedArgument.In(lang.Pick(c.String("lang"))), c.Args().First()))
+				return unexpectedArgument(name, c.Args().First(), lang.Pick(c.String("lang")))
 			}
 			return action(c)
 		}

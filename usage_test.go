@@ -7,10 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/urfave/cli/v2"
 
 	"msgsys/internal/testkit"
 	"msgsys/lang"
@@ -217,6 +220,10 @@ func TestConfigErrorsPerLanguage(t *testing.T) {
 			"--addr", endpoint(free[0]), "--broker", endpoint(free[1]), "--pub", endpoint(free[2]),
 			"--sub", endpoint(free[3]), "--reference", endpoint(free[4])}, args...)
 	}
+	dataFile := filepath.Join(t.TempDir(), "server.db")
+	if err := os.WriteFile(dataFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	const keyPT = "a chave do cluster em --cluster-key ou MSGSYS_CLUSTER_KEY tem 256 bytes, mas o ZeroMQ PLAIN aceita no máximo 255: use uma chave mais curta"
 	const keyEN = "the cluster key in --cluster-key or MSGSYS_CLUSTER_KEY is 256 bytes long, but ZeroMQ PLAIN accepts at most 255: use a shorter key"
 
@@ -286,6 +293,21 @@ func TestConfigErrorsPerLanguage(t *testing.T) {
 		{"dump with zero timeout", []string{"dump", "--timeout", "0s"},
 			"msgsys: dump: os prazos devem ser positivos, mas --lock-timeout é 300ms e --timeout é 0s",
 			"msgsys: dump: timeouts must be positive, but --lock-timeout is 300ms and --timeout is 0s"},
+		{"broker with invalid frontend", []string{"broker", "--frontend", "foo", "--backend", endpoint(free[1]), "--xsub", "", "--xpub", ""},
+			`msgsys: broker: endpoint inválido para a porta de clientes: "foo" (use tcp://HOST:PORTA)`,
+			`msgsys: broker: invalid endpoint for the client port: "foo" (use tcp://HOST:PORT)`},
+		{"reference with invalid bind", []string{"reference", "--bind", "bogus", "--data", filepath.Join(data, "reference")},
+			`msgsys: reference: endpoint inválido para a porta de servidores: "bogus" (use tcp://HOST:PORTA)`,
+			`msgsys: reference: invalid endpoint for the server port: "bogus" (use tcp://HOST:PORT)`},
+		{"server with invalid bind", serverArgs("--bind", "foo"),
+			`msgsys: server: endpoint inválido para a porta entre servidores: "foo" (use tcp://HOST:PORTA)`,
+			`msgsys: server: invalid endpoint for the server-to-server port: "foo" (use tcp://HOST:PORT)`},
+		{"dump of a file", []string{"dump", "--data", dataFile},
+			"msgsys: dump: " + dataFile + " não é um diretório: defina --data como o diretório de dados de um servidor, não um arquivo dele",
+			"msgsys: dump: " + dataFile + " is not a directory: set --data to a server's data directory, not a file in it"},
+		{"dump without store", []string{"dump", "--data", data},
+			"msgsys: dump: arquivo de dados não encontrado: " + data + " não tem server.db: é o diretório de dados de um servidor, e esse servidor já foi executado?",
+			"msgsys: dump: no store: " + data + " has no server.db: is it a server's data directory, and has the server run?"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -304,6 +326,12 @@ func TestConfigErrorsPerLanguage(t *testing.T) {
 				t.Errorf("en: exit status %d, want %d", en.status, common.ExitStartFailed)
 			}
 		})
+	}
+	// The rejected reference and server created nothing.
+	for _, dir := range []string{"reference", "server"} {
+		if _, err := os.Stat(filepath.Join(data, dir)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s exists after every command was rejected, or Stat failed: %v", filepath.Join(data, dir), err)
+		}
 	}
 }
 
@@ -450,5 +478,90 @@ func TestStartErrorLastLine(t *testing.T) {
 	}
 	if pt.status != common.ExitStartFailed || en.status != common.ExitStartFailed {
 		t.Errorf("exit status pt %d, en %d, want %d", pt.status, en.status, common.ExitStartFailed)
+	}
+}
+
+// TestArgumentExamplesFitCommands checks that every command that rejects
+// stray arguments has an example in argumentExamples, and that each
+// example is that command with one of its own flags.
+func TestArgumentExamplesFitCommands(t *testing.T) {
+	seen := make(map[string]bool)
+	var walk func(commands []*cli.Command, parent string)
+	walk = func(commands []*cli.Command, parent string) {
+		for _, cmd := range commands {
+			name := strings.TrimSpace(parent + " " + cmd.Name)
+			walk(cmd.Subcommands, name)
+			if cmd.Action == nil || len(cmd.Subcommands) > 0 {
+				continue
+			}
+			seen[name] = true
+			example, ok := argumentExamples[name]
+			if !ok {
+				t.Errorf("msgsys %s has no example in argumentExamples", name)
+				continue
+			}
+			flag, found := strings.CutPrefix(example, "msgsys "+name+" --")
+			if !found {
+				t.Errorf("example %q of msgsys %s does not start with the command and a flag", example, name)
+				continue
+			}
+			flag, _, _ = strings.Cut(flag, " ")
+			if !hasFlag(cmd, flag) {
+				t.Errorf("example %q uses --%s, which msgsys %s does not define", example, flag, name)
+			}
+		}
+	}
+	walk(newApp(lang.EN).Commands, "")
+	for name := range argumentExamples {
+		if !seen[name] {
+			t.Errorf("argumentExamples has %q, which is no command that rejects arguments", name)
+		}
+	}
+}
+
+// hasFlag reports whether cmd defines the flag name.
+func hasFlag(cmd *cli.Command, name string) bool {
+	for _, flag := range cmd.Flags {
+		if slices.Contains(flag.Names(), name) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestStrayArgumentExamplePerCommand gives commands that are not roles a
+// stray word, and checks that the error's example is the command itself.
+func TestStrayArgumentExamplePerCommand(t *testing.T) {
+	cases := []struct {
+		args   []string
+		pt, en string // last line of stderr
+	}{
+		{[]string{"dump", "extra"},
+			`msgsys: argumento inesperado "extra": msgsys dump aceita só opções, como em msgsys dump --data /data`,
+			`msgsys: unexpected argument "extra": msgsys dump takes only options, as in msgsys dump --data /data`},
+		{[]string{"status", "extra"},
+			`msgsys: argumento inesperado "extra": msgsys status aceita só opções, como em msgsys status --reference tcp://127.0.0.1:5559`,
+			`msgsys: unexpected argument "extra": msgsys status takes only options, as in msgsys status --reference tcp://127.0.0.1:5559`},
+		{[]string{"probe", "extra"},
+			`msgsys: argumento inesperado "extra": msgsys probe aceita só opções, como em msgsys probe --role broker`,
+			`msgsys: unexpected argument "extra": msgsys probe takes only options, as in msgsys probe --role broker`},
+		{[]string{"bench", "reqrep", "extra"},
+			`msgsys: argumento inesperado "extra": msgsys bench reqrep aceita só opções, como em msgsys bench reqrep --clients 32`,
+			`msgsys: unexpected argument "extra": msgsys bench reqrep takes only options, as in msgsys bench reqrep --clients 32`},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			pt := runMsgsys(t, c.args, "LANG=pt_BR.UTF-8")
+			en := runMsgsys(t, c.args, "LANG=pt_BR.UTF-8", "MSGSYS_LANG=en")
+			if pt.lastLine() != c.pt {
+				t.Errorf("pt: last line %q, want %q", pt.lastLine(), c.pt)
+			}
+			if en.lastLine() != c.en {
+				t.Errorf("en: last line %q, want %q", en.lastLine(), c.en)
+			}
+			if pt.status != common.ExitStartFailed || en.status != common.ExitStartFailed {
+				t.Errorf("exit status pt %d, en %d, want %d", pt.status, en.status, common.ExitStartFailed)
+			}
+		})
 	}
 }

@@ -95,18 +95,19 @@ type Describer interface {
 }
 
 // Describe is err's text in language l. The outermost Describer in err
-// describes itself, else the innermost error of the operating system is
-// described as SystemError does. Either way the context that the wrapping
-// errors add in front stays, such as "server: data directory:
-// /data: permissão negada". Other errors keep their text.
+// describes itself, in either language. Else, in Portuguese, the innermost
+// error of the operating system is described as SystemError does. Either
+// way the context that the wrapping errors add in front stays, such as
+// "server: data directory: /data: permissão negada". Other errors keep
+// their text.
 func Describe(err error, l string) string {
 	text := err.Error()
-	if l == EN {
-		return text
-	}
 	var describer Describer
 	if errors.As(err, &describer) {
 		return replaceSuffix(text, describer.Error(), describer.Describe(l))
+	}
+	if l == EN {
+		return text
 	}
 
 	var path *fs.PathError

@@ -87,19 +87,24 @@ func TestSystemReasonWithoutAddress(t *testing.T) {
 	}
 }
 
-// wordedError is a Describer with a fixed Portuguese text.
+// wordedError is a Describer with a fixed text in each language.
 type wordedError struct{ pt string }
 
 func (e wordedError) Error() string { return "english text" }
 
-func (e wordedError) Describe(l string) string { return e.pt }
+func (e wordedError) Describe(l string) string {
+	if l == EN {
+		return "worded english text"
+	}
+	return e.pt
+}
 
 func TestDescribeUsesDescriber(t *testing.T) {
 	err := fmt.Errorf("outer: %w", wordedError{pt: "texto em português"})
 	if got, want := Describe(err, PT), "outer: texto em português"; got != want {
 		t.Errorf("Describe(pt) = %q, want %q", got, want)
 	}
-	if got, want := Describe(err, EN), "outer: english text"; got != want {
+	if got, want := Describe(err, EN), "outer: worded english text"; got != want {
 		t.Errorf("Describe(en) = %q, want %q", got, want)
 	}
 

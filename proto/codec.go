@@ -49,9 +49,9 @@ type envelope[T any] struct {
 }
 
 // Meta is the metadata every data map carries: the sender's wall-clock time and its
-// Lamport clock. Lang, when set, goes into client requests, whose structs
-// have a Lang field, and names the language of the error descriptions that
-// the client expects.
+// Lamport clock. Lang, when set, goes into the requests whose structs have
+// a Lang field, those of clients and a server's requests to the reference,
+// and names the language of the error descriptions that the sender expects.
 type Meta struct {
 	Timestamp string
 	Clock     uint64

@@ -639,6 +639,30 @@ func TestListenEndpoints(t *testing.T) {
 	}
 }
 
+func TestCheckBindRejectsWhatListenRejects(t *testing.T) {
+	invalid := []string{"foo", "ipc:///tmp/x", "tcp://127.0.0.1", "tcp://127.0.0.1:99999", "tcp://127.0.0.1:-1", "tcp://*:nosuchservice"}
+	for _, endpoint := range invalid {
+		err := CheckBind(endpoint)
+		if err == nil {
+			t.Errorf("CheckBind(%q) accepted it", endpoint)
+			continue
+		}
+		var addr *net.AddrError
+		if !errors.Is(err, ErrNotTCP) && !errors.As(err, &addr) {
+			t.Errorf("CheckBind(%q) = %v, want ErrNotTCP or a *net.AddrError", endpoint, err)
+		}
+		if ln, listenErr := Listen(endpoint, Router, nil); listenErr == nil {
+			ln.Close()
+			t.Errorf("Listen(%q) accepted what CheckBind rejects", endpoint)
+		}
+	}
+	for _, endpoint := range []string{"tcp://*:0", "tcp://127.0.0.1:0", "tcp://*:25555", "tcp://[::1]:25555"} {
+		if err := CheckBind(endpoint); err != nil {
+			t.Errorf("CheckBind(%q) = %v, want nil", endpoint, err)
+		}
+	}
+}
+
 // TestRedialAnnouncesNumberedIdentity checks that each connection of
 // RedialAs announces the identity with a new number, and a plain Dial
 // none.

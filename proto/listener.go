@@ -67,6 +67,32 @@ func Listen(endpoint string, typ zmq4.SocketType, log *slog.Logger) (*Listener, 
 	return &Listener{ln: ln, typ: typ, log: log, conns: make(map[*Conn]struct{}), handshakes: make(chan struct{}, maxHandshakes)}, nil
 }
 
+// CheckBind rejects, without binding, an endpoint that Listen would
+// reject for its form, so that a role can fail before it opens anything
+// else. The endpoint must be tcp://HOST:PORT, with a port from 0 to 65535
+// or a service name that the system knows. The error wraps ErrNotTCP or a
+// *net.AddrError. CheckBind resolves no host, so Listen may still fail on
+// a host that no interface has.
+func CheckBind(endpoint string) error {
+	addr, err := tcpAddress(endpoint, true)
+	if err != nil {
+		return err
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("proto: endpoint %q: %w", endpoint, err)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		var addrErr *net.AddrError
+		if !errors.As(err, &addrErr) {
+			// An unknown service name is a *net.DNSError.
+			addrErr = &net.AddrError{Err: "unknown port", Addr: port}
+		}
+		return fmt.Errorf("proto: endpoint %q: %w", endpoint, addrErr)
+	}
+	return nil
+}
+
 // Endpoint is the bound address as a connectable endpoint, with the port
 // the system chose when the requested one was 0.
 func (l *Listener) Endpoint() string { return l.address("127.0.0.1") }

@@ -167,11 +167,13 @@ type Publication struct {
 }
 
 // RankRequest requests from the reference a server's rank. Addr, the server's
-// server-to-server endpoint, is msgsys's addition.
+// server-to-server endpoint, is msgsys's addition, and so is Lang, the
+// language of the description of an error reply.
 type RankRequest struct {
 	User      string `msgpack:"user"`
 	Addr      string `msgpack:"addr,omitempty"`
 	Rank      int64  `msgpack:"rank,omitempty"` // the rank a server was started with, if any
+	Lang      string `msgpack:"lang,omitempty"`
 	Timestamp string `msgpack:"timestamp"`
 	Clock     uint64 `msgpack:"clock"`
 }
@@ -202,11 +204,13 @@ type ListReply struct {
 	Clock      uint64       `msgpack:"clock"`
 }
 
-// HeartbeatRequest keeps a server available at the reference.
+// HeartbeatRequest keeps a server available at the reference. Lang is as
+// in RankRequest.
 type HeartbeatRequest struct {
 	User      string `msgpack:"user"`
 	Addr      string `msgpack:"addr,omitempty"`
 	Rank      int64  `msgpack:"rank,omitempty"` // the rank the server uses, so a reference that lost its data restores it
+	Lang      string `msgpack:"lang,omitempty"`
 	Timestamp string `msgpack:"timestamp"`
 	Clock     uint64 `msgpack:"clock"`
 }

@@ -188,13 +188,13 @@ func New(cfg Config) (*Broker, error) {
 		typ      zmq4.SocketType
 		target   **proto.Listener
 		name     string
-		port     string // Portuguese name of the side, for StartError.Resource
+		resource common.Resource
 	}
 	bindings := []binding{
-		{cfg.Frontend, proto.Router, &b.frontend, "frontend", "a porta de clientes"},
-		{cfg.Backend, proto.Dealer, &b.backend, "backend", "a porta de servidores"},
-		{cfg.XSub, proto.XSub, &b.xsub, "xsub", "a porta de publicadores"},
-		{cfg.XPub, proto.XPub, &b.xpub, "xpub", "a porta de assinantes"},
+		{cfg.Frontend, proto.Router, &b.frontend, "frontend", common.ClientPort},
+		{cfg.Backend, proto.Dealer, &b.backend, "backend", common.ServerPort},
+		{cfg.XSub, proto.XSub, &b.xsub, "xsub", common.PublisherPort},
+		{cfg.XPub, proto.XPub, &b.xpub, "xpub", common.SubscriberPort},
 	}
 	for _, bind := range bindings {
 		if bind.endpoint == "" {
@@ -205,7 +205,7 @@ func New(cfg Config) (*Broker, error) {
 			b.Close()
 			return nil, &common.StartError{
 				Role: "broker", Context: "broker: " + bind.name,
-				Resource: bind.port, Target: bind.endpoint, Err: err,
+				Resource: bind.resource, Target: bind.endpoint, Err: err,
 			}
 		}
 		*bind.target = ln

@@ -45,7 +45,7 @@ func TestStartErrorNamesSideInPortuguese(t *testing.T) {
 	}
 }
 
-func TestStartErrorInvalidEndpointInPortuguese(t *testing.T) {
+func TestStartErrorInvalidEndpointWorded(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Frontend = "127.0.0.1:5555"
 	b, err := New(cfg)
@@ -56,7 +56,11 @@ func TestStartErrorInvalidEndpointInPortuguese(t *testing.T) {
 	if got, want := lang.Describe(err, lang.PT), `broker: endpoint inválido para a porta de clientes: "127.0.0.1:5555" (use tcp://HOST:PORTA)`; got != want {
 		t.Errorf("pt = %q, want %q", got, want)
 	}
-	if got, want := lang.Describe(err, lang.EN), `broker: frontend: proto: endpoint "127.0.0.1:5555": only tcp:// is supported`; got != want {
+	if got, want := lang.Describe(err, lang.EN), `broker: invalid endpoint for the client port: "127.0.0.1:5555" (use tcp://HOST:PORT)`; got != want {
 		t.Errorf("en = %q, want %q", got, want)
+	}
+	// Logs keep the cause.
+	if got, want := err.Error(), `broker: frontend: proto: endpoint "127.0.0.1:5555": only tcp:// is supported`; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }

@@ -28,21 +28,90 @@ const (
 	Damaged
 )
 
+// Resource is the port or the data that a StartError concerns. Its noun
+// phrase in each language is in resourceTexts.
+type Resource int
+
+const (
+	// DataDirectory is a role's --data directory.
+	DataDirectory Resource = iota + 1
+	// Database is a server's store file, server.db.
+	Database
+	// RegistrationFile is the reference's file of registered servers.
+	RegistrationFile
+	// PeerPort is a server's server-to-server endpoint.
+	PeerPort
+	// ServerPort is the endpoint that servers connect to, on the
+	// reference and on the broker.
+	ServerPort
+	// ClientPort is the broker's endpoint for clients.
+	ClientPort
+	// PublisherPort is the proxy's endpoint for publishers.
+	PublisherPort
+	// SubscriberPort is the proxy's endpoint for subscribers.
+	SubscriberPort
+)
+
+// Holder is the process that most likely holds a Locked data directory.
+type Holder int
+
+const (
+	// AnotherServer is a server started with the same --data.
+	AnotherServer Holder = iota + 1
+	// AnotherReference is a reference started with the same --data.
+	AnotherReference
+)
+
+// Noun phrases of Resource and Holder values, indexed by the value.
+var (
+	resourceTexts = [...]lang.Text{
+		DataDirectory:    {PT: "o diretório de dados", EN: "the data directory"},
+		Database:         {PT: "o banco de dados", EN: "the database"},
+		RegistrationFile: {PT: "o arquivo de registros", EN: "the registration file"},
+		PeerPort:         {PT: "a porta entre servidores", EN: "the server-to-server port"},
+		ServerPort:       {PT: "a porta de servidores", EN: "the server port"},
+		ClientPort:       {PT: "a porta de clientes", EN: "the client port"},
+		PublisherPort:    {PT: "a porta de publicadores", EN: "the publisher port"},
+		SubscriberPort:   {PT: "a porta de assinantes", EN: "the subscriber port"},
+	}
+	holderTexts = [...]lang.Text{
+		AnotherServer:    {PT: "outro servidor", EN: "another server"},
+		AnotherReference: {PT: "outra referência", EN: "another reference"},
+	}
+)
+
+// In returns the noun phrase of r in language l, such as "a porta de
+// clientes", or "" for a value without one.
+func (r Resource) In(l string) string {
+	if r <= 0 || int(r) >= len(resourceTexts) {
+		return ""
+	}
+	return resourceTexts[r].In(l)
+}
+
+// In returns the noun phrase of h in language l, such as "outro
+// servidor", or "" for a value without one.
+func (h Holder) In(l string) string {
+	if h <= 0 || int(h) >= len(holderTexts) {
+		return ""
+	}
+	return holderTexts[h].In(l)
+}
+
 // StartError is a role's failure to open, as it starts, a port that it
-// binds or its data directory. Its Error is the English text of logs and
-// of --lang en: Context, then Err. Describe words it in Portuguese for the
-// last line that main prints, such as "broker: não foi possível abrir a
-// porta de clientes tcp://127.0.0.1:5555: endereço já em uso".
+// binds or its data directory. Its Error is the English text of logs:
+// Context, then Err. Describe words it for people, in Portuguese such as
+// "broker: não foi possível abrir a porta de clientes
+// tcp://127.0.0.1:5555: endereço já em uso". In English, Describe words
+// only an invalid endpoint and returns Error for the other failures.
 type StartError struct {
-	Role    string       // command name that starts the Portuguese text, such as "broker"
-	Context string       // English text in front of Err, such as "broker: frontend"
-	Failure StartFailure // kind of failure
-	// Resource is the Portuguese noun phrase of the port or data that
-	// failed, such as "a porta de clientes".
-	Resource string
-	Target   string // endpoint or path that failed
-	Holder   string // Portuguese name of the likely other process for Locked, such as "outro servidor"
-	Err      error  // cause, such as the error of proto.Listen
+	Role     string       // command name that starts the worded text, such as "broker"
+	Context  string       // English text in front of Err, such as "broker: frontend"
+	Failure  StartFailure // kind of failure
+	Resource Resource     // port or data that failed
+	Target   string       // endpoint or path that failed
+	Holder   Holder       // likely other process for Locked
+	Err      error        // cause, such as the error of proto.Listen
 	// Hint is the English advice to the operator that Error adds in
 	// brackets after Err. Describe words it for Damaged in Portuguese.
 	Hint string
@@ -61,27 +130,36 @@ func (e *StartError) Error() string {
 
 func (e *StartError) Unwrap() error { return e.Err }
 
-// Describe returns the error's text in language l. English is Error.
+// textInvalidEndpoint is the text of an InvalidEndpoint failure of role,
+// resource and target.
+var textInvalidEndpoint = lang.Text{
+	PT: "%s: endpoint inválido para %s: %q (use tcp://HOST:PORTA)",
+	EN: "%s: invalid endpoint for %s: %q (use tcp://HOST:PORT)",
+}
+
+// Describe returns the error's text in language l.
 func (e *StartError) Describe(l string) string {
-	if l == lang.EN {
-		return e.Error()
-	}
 	failure := e.Failure
 	if failure == OpenFailed && isInvalidEndpoint(e.Err) {
 		failure = InvalidEndpoint
 	}
+	resource := e.Resource.In(l)
+	if failure == InvalidEndpoint {
+		return fmt.Sprintf(textInvalidEndpoint.In(l), e.Role, resource, e.Target)
+	}
+	if l == lang.EN {
+		return e.Error()
+	}
 	switch failure {
 	case CreateFailed:
-		return fmt.Sprintf("%s: não foi possível criar %s %s: %s", e.Role, e.Resource, e.Target, e.reason())
+		return fmt.Sprintf("%s: não foi possível criar %s %s: %s", e.Role, resource, e.Target, e.reason())
 	case Locked:
-		return fmt.Sprintf("%s: %s %s está em uso por outro processo, provavelmente %s com o mesmo --data", e.Role, e.Resource, e.Target, e.Holder)
-	case InvalidEndpoint:
-		return fmt.Sprintf("%s: endpoint inválido para %s: %q (use tcp://HOST:PORTA)", e.Role, e.Resource, e.Target)
+		return fmt.Sprintf("%s: %s %s está em uso por outro processo, provavelmente %s com o mesmo --data", e.Role, resource, e.Target, e.Holder.In(l))
 	case Damaged:
 		return fmt.Sprintf("%s: %s em %s está danificado, e o log de escrita antecipada não tem o necessário para reconstruí-lo. "+
-			"Mova ou apague o diretório %s: ao iniciar, o servidor copia todos os dados de outro servidor que esteja no ar", e.Role, e.Resource, e.Target, e.Target)
+			"Mova ou apague o diretório %s: ao iniciar, o servidor copia todos os dados de outro servidor que esteja no ar", e.Role, resource, e.Target, e.Target)
 	}
-	return fmt.Sprintf("%s: não foi possível abrir %s %s: %s", e.Role, e.Resource, e.Target, e.reason())
+	return fmt.Sprintf("%s: não foi possível abrir %s %s: %s", e.Role, resource, e.Target, e.reason())
 }
 
 // reason is the end of the Portuguese text: the error of the operating

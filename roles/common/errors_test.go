@@ -46,46 +46,55 @@ func TestStartErrorDescribe(t *testing.T) {
 	cases := []struct {
 		name string
 		err  *StartError
-		want string
+		want string // in Portuguese
+		en   string // in English, or "" for Error's text
 	}{
 		{"port in use",
-			&StartError{Role: "broker", Context: "broker: frontend", Resource: "a porta de clientes", Target: busy, Err: listenError(t, busy)},
-			"broker: não foi possível abrir a porta de clientes " + busy + ": endereço já em uso"},
+			&StartError{Role: "broker", Context: "broker: frontend", Resource: ClientPort, Target: busy, Err: listenError(t, busy)},
+			"broker: não foi possível abrir a porta de clientes " + busy + ": endereço já em uso", ""},
 		{"other scheme",
-			&StartError{Role: "broker", Context: "broker: xsub", Resource: "a porta de publicadores", Target: "ipc:///tmp/x", Err: listenError(t, "ipc:///tmp/x")},
-			`broker: endpoint inválido para a porta de publicadores: "ipc:///tmp/x" (use tcp://HOST:PORTA)`},
+			&StartError{Role: "broker", Context: "broker: xsub", Resource: PublisherPort, Target: "ipc:///tmp/x", Err: listenError(t, "ipc:///tmp/x")},
+			`broker: endpoint inválido para a porta de publicadores: "ipc:///tmp/x" (use tcp://HOST:PORTA)`,
+			`broker: invalid endpoint for the publisher port: "ipc:///tmp/x" (use tcp://HOST:PORT)`},
 		{"missing port",
-			&StartError{Role: "reference", Context: "reference", Resource: "a porta de servidores", Target: "tcp://127.0.0.1", Err: listenError(t, "tcp://127.0.0.1")},
-			`reference: endpoint inválido para a porta de servidores: "tcp://127.0.0.1" (use tcp://HOST:PORTA)`},
+			&StartError{Role: "reference", Context: "reference", Resource: ServerPort, Target: "tcp://127.0.0.1", Err: listenError(t, "tcp://127.0.0.1")},
+			`reference: endpoint inválido para a porta de servidores: "tcp://127.0.0.1" (use tcp://HOST:PORTA)`,
+			`reference: invalid endpoint for the server port: "tcp://127.0.0.1" (use tcp://HOST:PORT)`},
 		{"port out of range",
-			&StartError{Role: "server", Context: "server", Resource: "a porta entre servidores", Target: "tcp://127.0.0.1:99999", Err: listenError(t, "tcp://127.0.0.1:99999")},
-			`server: endpoint inválido para a porta entre servidores: "tcp://127.0.0.1:99999" (use tcp://HOST:PORTA)`},
+			&StartError{Role: "server", Context: "server", Resource: PeerPort, Target: "tcp://127.0.0.1:99999", Err: listenError(t, "tcp://127.0.0.1:99999")},
+			`server: endpoint inválido para a porta entre servidores: "tcp://127.0.0.1:99999" (use tcp://HOST:PORTA)`,
+			`server: invalid endpoint for the server-to-server port: "tcp://127.0.0.1:99999" (use tcp://HOST:PORT)`},
 		{"invalid endpoint",
-			&StartError{Role: "server", Context: "server", Failure: InvalidEndpoint, Resource: "a porta entre servidores", Target: "foo", Err: errors.New(`invalid addr "foo": want tcp://HOST:PORT`)},
-			`server: endpoint inválido para a porta entre servidores: "foo" (use tcp://HOST:PORTA)`},
+			&StartError{Role: "server", Context: "server", Failure: InvalidEndpoint, Resource: PeerPort, Target: "foo", Err: errors.New(`invalid addr "foo": want tcp://HOST:PORT`)},
+			`server: endpoint inválido para a porta entre servidores: "foo" (use tcp://HOST:PORTA)`,
+			`server: invalid endpoint for the server-to-server port: "foo" (use tcp://HOST:PORT)`},
 		{"directory under a file",
-			&StartError{Role: "server", Context: "server: data directory", Failure: CreateFailed, Resource: "o diretório de dados", Target: underFile, Err: notDir},
-			"server: não foi possível criar o diretório de dados " + underFile + ": " + file + ": não é um diretório"},
+			&StartError{Role: "server", Context: "server: data directory", Failure: CreateFailed, Resource: DataDirectory, Target: underFile, Err: notDir},
+			"server: não foi possível criar o diretório de dados " + underFile + ": " + file + ": não é um diretório", ""},
 		{"path error without errno",
-			&StartError{Role: "reference", Context: "reference: open /d/reference.db", Resource: "o arquivo de registros", Target: "/d/reference.db",
+			&StartError{Role: "reference", Context: "reference: open /d/reference.db", Resource: RegistrationFile, Target: "/d/reference.db",
 				Err: &os.PathError{Op: "open", Path: "/d/reference.db", Err: os.ErrPermission}},
-			"reference: não foi possível abrir o arquivo de registros /d/reference.db: open /d/reference.db: permission denied"},
+			"reference: não foi possível abrir o arquivo de registros /d/reference.db: open /d/reference.db: permission denied", ""},
 		{"locked",
-			&StartError{Role: "server", Context: "server: open store in /d (is another server using it?)", Failure: Locked, Resource: "o diretório de dados", Target: "/d", Holder: "outro servidor",
+			&StartError{Role: "server", Context: "server: open store in /d (is another server using it?)", Failure: Locked, Resource: DataDirectory, Target: "/d", Holder: AnotherServer,
 				Err: errors.New("store: failed to open /d/server.db: store: file locked by another process: timeout")},
-			"server: o diretório de dados /d está em uso por outro processo, provavelmente outro servidor com o mesmo --data"},
+			"server: o diretório de dados /d está em uso por outro processo, provavelmente outro servidor com o mesmo --data", ""},
 		{"no system error",
-			&StartError{Role: "server", Context: "server: open store in /d", Resource: "o banco de dados", Target: "/d/server.db",
+			&StartError{Role: "server", Context: "server: open store in /d", Resource: Database, Target: "/d/server.db",
 				Err: errors.New("store: failed to open /d/server.db: store: corrupt data")},
-			"server: não foi possível abrir o banco de dados /d/server.db: store: failed to open /d/server.db: store: corrupt data"},
+			"server: não foi possível abrir o banco de dados /d/server.db: store: failed to open /d/server.db: store: corrupt data", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if got := c.err.Describe(lang.PT); got != c.want {
 				t.Errorf("Describe(pt) = %q, want %q", got, c.want)
 			}
-			if got, want := c.err.Describe(lang.EN), c.err.Context+": "+c.err.Err.Error(); got != want {
-				t.Errorf("Describe(en) = %q, want %q", got, want)
+			wantEN := c.en
+			if wantEN == "" {
+				wantEN = c.err.Context + ": " + c.err.Err.Error()
+			}
+			if got := c.err.Describe(lang.EN); got != wantEN {
+				t.Errorf("Describe(en) = %q, want %q", got, wantEN)
 			}
 			if got := c.err.Error(); got != c.err.Context+": "+c.err.Err.Error() {
 				t.Errorf("Error() = %q, want the context and the cause", got)
@@ -95,7 +104,7 @@ func TestStartErrorDescribe(t *testing.T) {
 }
 
 func TestStartErrorPermissionDenied(t *testing.T) {
-	err := &StartError{Role: "server", Context: "server: data directory", Failure: CreateFailed, Resource: "o diretório de dados", Target: "/data/x",
+	err := &StartError{Role: "server", Context: "server: data directory", Failure: CreateFailed, Resource: DataDirectory, Target: "/data/x",
 		Err: &os.PathError{Op: "mkdir", Path: "/data/x", Err: syscall.EACCES}}
 	if got, want := err.Describe(lang.PT), "server: não foi possível criar o diretório de dados /data/x: permissão negada"; got != want {
 		t.Errorf("Describe(pt) = %q, want %q", got, want)
@@ -104,7 +113,7 @@ func TestStartErrorPermissionDenied(t *testing.T) {
 
 func TestStartErrorThroughDescribe(t *testing.T) {
 	busy := busyEndpoint(t)
-	start := &StartError{Role: "broker", Context: "broker: backend", Resource: "a porta de servidores", Target: busy, Err: listenError(t, busy)}
+	start := &StartError{Role: "broker", Context: "broker: backend", Resource: ServerPort, Target: busy, Err: listenError(t, busy)}
 	wrapped := fmt.Errorf("cluster: %w", start)
 
 	if got, want := lang.Describe(wrapped, lang.PT), "cluster: broker: não foi possível abrir a porta de servidores "+busy+": endereço já em uso"; got != want {
@@ -141,7 +150,7 @@ func TestStartFailedKeepsText(t *testing.T) {
 }
 
 func TestIsStartFailure(t *testing.T) {
-	start := &StartError{Role: "server", Context: "server", Resource: "a porta entre servidores", Target: "foo", Err: errors.New("invalid")}
+	start := &StartError{Role: "server", Context: "server", Resource: PeerPort, Target: "foo", Err: errors.New("invalid")}
 	cases := []struct {
 		name string
 		err  error
@@ -162,7 +171,7 @@ func TestIsStartFailure(t *testing.T) {
 }
 
 func TestStartErrorDamagedWithHint(t *testing.T) {
-	err := &StartError{Role: "server", Context: "server: open store in /d", Failure: Damaged, Resource: "o banco de dados", Target: "/d",
+	err := &StartError{Role: "server", Context: "server: open store in /d", Failure: Damaged, Resource: Database, Target: "/d",
 		Err:  errors.New("store: failed to open /d/server.db: store: file is damaged: invalid database, and the write-ahead log in /d/server.db.wal cannot rebuild it: segment 1 is missing"),
 		Hint: "move or remove the directory /d: at start-up the server copies all data from any other server that is up"}
 
@@ -177,5 +186,46 @@ func TestStartErrorDamagedWithHint(t *testing.T) {
 	}
 	if got := lang.Describe(fmt.Errorf("up: %w", err), lang.PT); got != "up: "+wantPT {
 		t.Errorf("lang.Describe(pt) of the wrapped error = %q, want %q", got, "up: "+wantPT)
+	}
+}
+
+// TestStartErrorNounsInBothLanguages checks that every Resource and Holder
+// that a role can name has a noun phrase in each language.
+func TestStartErrorNounsInBothLanguages(t *testing.T) {
+	for r := DataDirectory; r <= SubscriberPort; r++ {
+		for _, l := range []string{lang.PT, lang.EN} {
+			if r.In(l) == "" {
+				t.Errorf("Resource %d has no text in %s", r, l)
+			}
+		}
+	}
+	for h := AnotherServer; h <= AnotherReference; h++ {
+		for _, l := range []string{lang.PT, lang.EN} {
+			if h.In(l) == "" {
+				t.Errorf("Holder %d has no text in %s", h, l)
+			}
+		}
+	}
+	if got := Resource(0).In(lang.PT); got != "" {
+		t.Errorf("Resource(0).In(pt) = %q, want empty", got)
+	}
+}
+
+// TestStartErrorEnglishThroughDescribe checks that lang.Describe words an
+// invalid endpoint in English too, after the context of the wrapping
+// errors, and leaves the English text of other failures as it is.
+func TestStartErrorEnglishThroughDescribe(t *testing.T) {
+	invalid := &StartError{Role: "broker", Context: "broker: frontend", Resource: ClientPort, Target: "foo", Err: listenError(t, "foo")}
+	if got, want := lang.Describe(fmt.Errorf("up: %w", invalid), lang.EN), `up: broker: invalid endpoint for the client port: "foo" (use tcp://HOST:PORT)`; got != want {
+		t.Errorf("lang.Describe(en) = %q, want %q", got, want)
+	}
+	if got, want := invalid.Error(), `broker: frontend: proto: endpoint "foo": only tcp:// is supported`; got != want {
+		t.Errorf("Error() = %q, want the raw text %q for logs", got, want)
+	}
+
+	busy := busyEndpoint(t)
+	inUse := &StartError{Role: "broker", Context: "broker: frontend", Resource: ClientPort, Target: busy, Err: listenError(t, busy)}
+	if got, want := lang.Describe(inUse, lang.EN), inUse.Error(); got != want {
+		t.Errorf("lang.Describe(en) of a port in use = %q, want %q", got, want)
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"msgsys/lang"
 	"msgsys/proto"
+	"msgsys/roles/common"
 	"msgsys/roles/server"
 	"msgsys/store"
 )
@@ -113,10 +114,14 @@ func New(cfg Config) (*Dump, error) {
 }
 
 // Run writes the dump to Out and returns. Its errors are in Config.Lang.
+// When Data is not a readable data directory of a server, such as a file,
+// a directory without a store or one with a damaged store, the error is
+// marked common.StartFailed, because a dump with the same --data fails the
+// same way until a person changes it.
 func (d *Dump) Run(ctx context.Context) error {
 	path := filepath.Join(d.cfg.Data, storeFile)
 	if err := checkStoreFile(d.cfg.Lang, d.cfg.Data, path); err != nil {
-		return err
+		return common.StartFailed(err)
 	}
 	st, err := store.Open(path, store.Options{ReadOnly: true, Timeout: d.cfg.LockTimeout})
 	if err == nil {
@@ -127,8 +132,13 @@ func (d *Dump) Run(ctx context.Context) error {
 		d.cfg.Log.Debug("dumping store in place", "path", path)
 		return dumpAndClose(d.cfg.Lang, st, d.cfg.Out)
 	}
+	if errors.Is(err, store.ErrDamaged) {
+		// The text leaves out bbolt's reason, such as "invalid database".
+		d.cfg.Log.Debug("store cannot be read", "path", path, "err", err)
+		return common.StartFailed(fail(d.cfg.Lang, nil, err, textDamaged, path))
+	}
 	if !errors.Is(err, bolt.ErrTimeout) {
-		return fail(d.cfg.Lang, nil, err, textFailed, lang.SystemError(err, d.cfg.Lang))
+		return common.StartFailed(fail(d.cfg.Lang, nil, err, textFailed, lang.SystemError(err, d.cfg.Lang)))
 	}
 	d.cfg.Log.Debug("store is locked, asking its server for a copy", "path", path)
 	return d.dumpLive(ctx)

@@ -19,6 +19,7 @@ import (
 
 	"msgsys/lang"
 	"msgsys/proto"
+	"msgsys/roles/common"
 	"msgsys/roles/server"
 	"msgsys/store"
 )
@@ -191,6 +192,9 @@ func TestDumpMissingStore(t *testing.T) {
 			if !errors.Is(err, ErrNoStore) {
 				t.Fatalf("Run error = %v, want ErrNoStore", err)
 			}
+			if !common.IsStartFailure(err) {
+				t.Errorf("Run error %q is not marked StartFailed", err)
+			}
 			if !strings.HasPrefix(err.Error(), c.want) {
 				t.Errorf("error = %q, want it to start with %q", err, c.want)
 			}
@@ -206,8 +210,24 @@ func TestDumpNotAStore(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, storeFile), []byte("not a database"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := runDump(t, dir); err == nil {
-		t.Fatal("Run succeeded on a file that is not a store")
+	path := filepath.Join(dir, storeFile)
+	for l, want := range map[string]string{
+		lang.PT: "dump: " + path + " está danificado ou não é o arquivo de dados de um servidor",
+		lang.EN: "dump: " + path + " is damaged or is not a server's store",
+	} {
+		_, err := runDumpIn(t, dir, l)
+		if err == nil {
+			t.Fatalf("%s: Run succeeded on a file that is not a store", l)
+		}
+		if err.Error() != want {
+			t.Errorf("%s: error %q, want %q", l, err, want)
+		}
+		if !errors.Is(err, store.ErrDamaged) {
+			t.Errorf("%s: error %q does not wrap store.ErrDamaged", l, err)
+		}
+		if !common.IsStartFailure(err) {
+			t.Errorf("%s: error %q is not marked StartFailed", l, err)
+		}
 	}
 }
 
@@ -262,6 +282,10 @@ func TestDumpLockedServerGone(t *testing.T) {
 		}
 		if !errors.Is(err, proto.ErrUnreachable) {
 			t.Errorf("%s: error %q does not wrap proto.ErrUnreachable", l, err)
+		}
+		// The server may be back at the next try.
+		if common.IsStartFailure(err) {
+			t.Errorf("%s: error %q of an unreachable server is marked StartFailed", l, err)
 		}
 		for _, want := range []string{"server-9", addr, question} {
 			if !strings.Contains(err.Error(), want) {

@@ -13,6 +13,7 @@ var (
 	textDataDirDenied  = lang.Text{PT: "dump: sem permissão para ler o diretório de dados %s", EN: "dump: no permission to read the data directory %s"}
 	textDataDir        = lang.Text{PT: "dump: diretório de dados %s: %v", EN: "dump: data directory %s: %v"}
 	textNoStoreFile    = lang.Text{PT: "dump: arquivo de dados não encontrado: %s não tem %s: é o diretório de dados de um servidor, e esse servidor já foi executado?", EN: "dump: no store: %s has no %s: is it a server's data directory, and has the server run?"}
+	textDamaged        = lang.Text{PT: "dump: %s está danificado ou não é o arquivo de dados de um servidor", EN: "dump: %s is damaged or is not a server's store"}
 	textNotRegular     = lang.Text{PT: "dump: arquivo de dados não encontrado: %s não é um arquivo comum", EN: "dump: no store: %s is not a regular file"}
 	textFailed         = lang.Text{PT: "dump: %v", EN: "dump: %v"}
 	textCopyFailed     = lang.Text{PT: "dump: cópia recebida de %s: %v", EN: "dump: copy from %s: %v"}

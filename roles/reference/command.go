@@ -54,8 +54,8 @@ func Command() *cli.Command {
 			Name:    "lang",
 			EnvVars: []string{"MSGSYS_LANG"},
 			Usage: common.HelpText(lang.Text{
-				PT: "idioma das descrições de erro nas respostas: pt ou en (padrão: o do locale, senão pt)",
-				EN: "language of error descriptions in replies: pt or en (default: from the locale, else pt)",
+				PT: "idioma das descrições de erro nas respostas a requisições sem o campo lang: pt ou en (padrão: o do locale, senão pt)",
+				EN: "language of error descriptions in replies to requests without a lang field: pt or en (default: from the locale, else pt)",
 			}),
 		},
 	}

@@ -3,6 +3,7 @@ package reference
 import (
 	"errors"
 
+	"msgsys/lang"
 	"msgsys/proto"
 )
 
@@ -33,7 +34,7 @@ func (r *Reference) serveConn(conn *proto.Conn) {
 		envelope, payload, rej := splitRequest(frames)
 		var reply []byte
 		if rej != nil {
-			reply = r.rejectReply(rej, peer)
+			reply = r.rejectReply(rej, nil, peer)
 		} else {
 			reply = r.handle(payload, peer)
 		}
@@ -74,20 +75,24 @@ func splitRequest(frames [][]byte) (envelope [][]byte, payload []byte, rej *reje
 func (r *Reference) handle(payload []byte, peer string) []byte {
 	service, data, rej := r.serve(payload, peer)
 	if rej != nil {
-		return r.rejectReply(rej, peer)
+		return r.rejectReply(rej, payload, peer)
 	}
 	return r.encodeReply(service, data, peer)
 }
 
 // rejectReply logs a rejected request and returns its error reply, or nil
-// when the reply could not be encoded.
-func (r *Reference) rejectReply(rej *rejection, peer string) []byte {
+// when the reply could not be encoded. The description is in the language
+// that the payload's lang field names, such as the English that msgsys
+// servers request for their logs, else in Config.Lang. payload is nil
+// when the request has no single payload frame.
+func (r *Reference) rejectReply(rej *rejection, payload []byte, peer string) []byte {
 	if errors.Is(rej.cause, errRegistryFull) {
 		r.full.record(rej, peer, r.cfg.MaxServers, r.lamport())
 	} else {
 		r.rejects.record(rej, peer, r.lamport())
 	}
-	data := &proto.StatusReply{Status: proto.StatusError, Description: rej.text.In(r.cfg.Lang)}
+	l := lang.Requested(proto.PeekLang(payload), r.cfg.Lang)
+	data := &proto.StatusReply{Status: proto.StatusError, Description: rej.text.In(l)}
 	return r.encodeReply(rej.service, data, peer)
 }
 

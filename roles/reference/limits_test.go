@@ -111,6 +111,44 @@ func TestRegistryFullInPortuguese(t *testing.T) {
 	}
 }
 
+// TestRejectionInRequestedLanguage sends requests with lang en to a
+// reference whose --lang is pt, as msgsys servers do for their English
+// logs. Requests without lang keep the reference's language.
+func TestRejectionInRequestedLanguage(t *testing.T) {
+	ref := startReference(t, t.TempDir(), func(cfg *Config) {
+		cfg.MaxServers = 1
+		cfg.Lang = lang.PT
+	})
+	c := newClient(t, ref.ref.Endpoint())
+	c.rank("alpha", "")
+	// call leaves lang out, as Encode takes it from the metadata.
+	callIn := func(l, service string, data any) proto.Envelope {
+		t.Helper()
+		frame, err := proto.Encode(service, data, proto.Meta{Timestamp: proto.FormatTime(time.Now()), Clock: 1, Lang: l})
+		if err != nil {
+			t.Fatalf("encode %s: %v", service, err)
+		}
+		return c.raw(frame)
+	}
+
+	env := callIn(lang.EN, proto.ServiceRank, &proto.RankRequest{User: "beta"})
+	if desc := description(t, env, proto.ServiceRank); !strings.HasPrefix(desc, "registry full: ") {
+		t.Errorf("rank description with lang en = %q, want it in English", desc)
+	}
+	env = callIn("EN-us", proto.ServiceHeartbeat, &proto.HeartbeatRequest{User: "gamma"})
+	if desc := description(t, env, proto.ServiceHeartbeat); !strings.HasPrefix(desc, "registry full: ") {
+		t.Errorf("heartbeat description with lang EN-us = %q, want it in English", desc)
+	}
+	env = callIn(lang.EN, proto.ServiceHeartbeat, &proto.HeartbeatRequest{User: "bad name"})
+	if desc, want := description(t, env, proto.ServiceHeartbeat), `server name "bad name" must contain only letters, digits, _, - and .`; desc != want {
+		t.Errorf("heartbeat description with lang en = %q, want %q", desc, want)
+	}
+	env = callIn("fr", proto.ServiceRank, &proto.RankRequest{User: "beta"})
+	if desc := description(t, env, proto.ServiceRank); !strings.HasPrefix(desc, "registro cheio: ") {
+		t.Errorf("rank description with lang fr = %q, want the reference's Portuguese", desc)
+	}
+}
+
 // TestLowerLimitKeepsRegisteredNames restarts a reference with a limit
 // below the names its file holds: every name keeps its rank, and new
 // names are rejected.

@@ -72,8 +72,8 @@ type Config struct {
 	// PLAIN mechanism, so that only processes that know it can register,
 	// send heartbeats or read the list.
 	ClusterKey string
-	// Lang is the language of error descriptions and of New's errors:
-	// lang.PT or lang.EN.
+	// Lang is the language of New's errors and of the error descriptions
+	// in replies to requests without a lang field: lang.PT or lang.EN.
 	Lang string
 	// Clocks stamp every reply and witness every request.
 	Clocks proto.Clocks
@@ -184,6 +184,14 @@ func New(cfg Config) (*Reference, error) {
 		cfg.Now = time.Now
 	}
 
+	// The registration file is opened before the port is bound, so an
+	// invalid endpoint is rejected before anything is created on disk.
+	if err := proto.CheckBind(cfg.Bind); err != nil {
+		return nil, &common.StartError{
+			Role: "reference", Context: "reference", Failure: common.InvalidEndpoint,
+			Resource: common.ServerPort, Target: cfg.Bind, Err: err,
+		}
+	}
 	reg, err := openRegistry(filepath.Join(cfg.DataDir, dbFile), cfg.MaxServers, cfg.Now())
 	if err != nil {
 		return nil, err
@@ -193,7 +201,7 @@ func New(cfg Config) (*Reference, error) {
 		reg.close()
 		return nil, &common.StartError{
 			Role: "reference", Context: "reference",
-			Resource: "a porta de servidores", Target: cfg.Bind, Err: err,
+			Resource: common.ServerPort, Target: cfg.Bind, Err: err,
 		}
 	}
 	ln.RequireKey(cfg.ClusterKey)

@@ -105,21 +105,21 @@ func openRegistry(path string, maxNames int, started time.Time) (*registry, erro
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, &common.StartError{
 			Role: "reference", Context: "reference: create data directory", Failure: common.CreateFailed,
-			Resource: "o diretório de dados", Target: dir, Err: err,
+			Resource: common.DataDirectory, Target: dir, Err: err,
 		}
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, &common.StartError{
 			Role: "reference", Context: "reference", Failure: common.Locked,
-			Resource: "o diretório de dados", Target: dir, Holder: "outra referência",
+			Resource: common.DataDirectory, Target: dir, Holder: common.AnotherReference,
 			Err: fmt.Errorf("%s is locked by another process, probably another reference on the same data directory", path),
 		}
 	}
 	if err != nil {
 		return nil, &common.StartError{
 			Role: "reference", Context: "reference: open " + path,
-			Resource: "o arquivo de registros", Target: path, Err: err,
+			Resource: common.RegistrationFile, Target: path, Err: err,
 		}
 	}
 

@@ -1,6 +1,8 @@
 package reference
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,6 +12,32 @@ import (
 	"msgsys/internal/testkit"
 	"msgsys/lang"
 )
+
+// TestStartErrorInvalidBindBeforeData gives --bind values that Listen
+// rejects. New must reject them before it creates the data directory.
+func TestStartErrorInvalidBindBeforeData(t *testing.T) {
+	for _, bind := range []string{"bogus", "tcp://*:99999", "tcp://127.0.0.1"} {
+		t.Run(bind, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Bind = bind
+			cfg.DataDir = filepath.Join(t.TempDir(), "reference")
+			ref, err := New(cfg)
+			if err == nil {
+				ref.Close()
+				t.Fatal("New succeeded, want an error")
+			}
+			if got, want := lang.Describe(err, lang.PT), `reference: endpoint inválido para a porta de servidores: "`+bind+`" (use tcp://HOST:PORTA)`; got != want {
+				t.Errorf("pt = %q, want %q", got, want)
+			}
+			if got, want := lang.Describe(err, lang.EN), `reference: invalid endpoint for the server port: "`+bind+`" (use tcp://HOST:PORT)`; got != want {
+				t.Errorf("en = %q, want %q", got, want)
+			}
+			if _, err := os.Stat(cfg.DataDir); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("data directory %s exists after the rejection, or Stat failed: %v", cfg.DataDir, err)
+			}
+		})
+	}
+}
 
 func TestStartErrorsInPortuguese(t *testing.T) {
 	ln := testkit.ListenLoopback(t)

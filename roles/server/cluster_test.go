@@ -36,6 +36,9 @@ type cluster struct {
 	key string // cluster key of the reference, the broker and servers from config
 	// expiry is the reference's heartbeat expiry, 400 ms when zero.
 	expiry time.Duration
+	// maxServers is the reference's limit on registered names, its
+	// default when zero.
+	maxServers int
 }
 
 type node struct {
@@ -111,6 +114,9 @@ func (c *cluster) startInfrastructure() {
 		refCfg.HeartbeatExpiry = c.expiry
 	}
 	refCfg.ClusterKey = c.key
+	if c.maxServers > 0 {
+		refCfg.MaxServers = c.maxServers
+	}
 	refCfg.Log = testLogger(t).With("role", "reference")
 	ref, err := reference.New(refCfg)
 	if err != nil {

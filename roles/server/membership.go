@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"msgsys/election"
+	"msgsys/lang"
 	"msgsys/proto"
 	"msgsys/replica"
 )
@@ -35,9 +36,13 @@ func (s *Server) requestRank(ctx context.Context) (int64, error) {
 var errReferenceRejected = errors.New("server: reference rejected")
 
 // askReference sends one request to the reference and decodes the reply
-// into out, which must have a Clock field.
+// into out, which must have a Clock field. The request carries lang en,
+// so that a msgsys reference writes the description of an error reply,
+// which the server logs, in English whatever the reference's --lang.
 func (s *Server) askReference(ctx context.Context, service string, req any, out any) error {
-	frame, err := proto.Encode(service, req, s.cfg.Clocks.Meta())
+	meta := s.cfg.Clocks.Meta()
+	meta.Lang = lang.EN
+	frame, err := proto.Encode(service, req, meta)
 	if err != nil {
 		return err
 	}

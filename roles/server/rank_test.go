@@ -1,10 +1,13 @@
 package server
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"msgsys/internal/testkit"
+	"msgsys/lang"
+	"msgsys/roles/reference"
 )
 
 // TestRankFlagHeldElsewhereIgnored starts server-2 with the rank that
@@ -51,5 +54,33 @@ func TestRankFlagHeldElsewhereIgnored(t *testing.T) {
 	}
 	if !logs.Contains(`msg="rank flag not granted by the reference" server=server-2 flag=3 rank=4`) {
 		t.Error("server-2 did not log that its rank flag was ignored")
+	}
+}
+
+// TestRankRejectionLoggedInEnglish starts server-2 at a full registry of a
+// reference whose --lang is pt. The server's log is English, so it must
+// quote the reference's English reason.
+func TestRankRejectionLoggedInEnglish(t *testing.T) {
+	if reference.DefaultConfig().Lang != lang.PT {
+		t.Fatal("the test reference no longer writes Portuguese by default")
+	}
+	c := &cluster{t: t, dir: t.TempDir(), servers: make(map[string]*node), maxServers: 1}
+	c.startInfrastructure()
+	s1 := c.start(serverName(1))
+	waitFor(t, 5*time.Second, "server-1 to register", func() bool { return s1.Rank() > 0 })
+
+	cfg := c.config(serverName(2))
+	var logs *testkit.Buffer
+	cfg.Log, logs = bufferLog(t)
+	c.startWith(cfg)
+	waitFor(t, 5*time.Second, "server-2 to log the rejection", func() bool {
+		return logs.Contains(`msg="rank request rejected"`)
+	})
+	line := logs.Lines(`msg="rank request rejected"`)[0]
+	if !strings.Contains(line, "registry full: the reference already has the maximum of 1 registered servers") {
+		t.Errorf("rejection logged as %q, want the reference's English reason", line)
+	}
+	if strings.Contains(line, "registro cheio") {
+		t.Errorf("rejection logged in Portuguese: %q", line)
 	}
 }

@@ -211,7 +211,7 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
 		return nil, &common.StartError{
 			Role: "server", Context: "server: data directory", Failure: common.CreateFailed,
-			Resource: "o diretório de dados", Target: cfg.Data, Err: err,
+			Resource: common.DataDirectory, Target: cfg.Data, Err: err,
 		}
 	}
 	resumed := new(atomic.Int64)
@@ -225,20 +225,20 @@ func New(cfg Config) (*Server, error) {
 	if errors.Is(err, store.ErrLocked) {
 		return nil, &common.StartError{
 			Role: "server", Context: fmt.Sprintf("server: open store in %s (is another server using it?)", cfg.Data),
-			Failure: common.Locked, Resource: "o diretório de dados", Target: cfg.Data, Holder: "outro servidor", Err: err,
+			Failure: common.Locked, Resource: common.DataDirectory, Target: cfg.Data, Holder: common.AnotherServer, Err: err,
 		}
 	}
 	if errors.Is(err, store.ErrDamaged) {
 		return nil, &common.StartError{
 			Role: "server", Context: "server: open store in " + cfg.Data, Failure: common.Damaged,
-			Resource: "o banco de dados", Target: cfg.Data, Err: err,
+			Resource: common.Database, Target: cfg.Data, Err: err,
 			Hint: "move or remove the directory " + cfg.Data + ": at start-up the server copies all data from any other server that is up",
 		}
 	}
 	if err != nil {
 		return nil, &common.StartError{
 			Role: "server", Context: "server: open store in " + cfg.Data,
-			Resource: "o banco de dados", Target: storePath, Err: err,
+			Resource: common.Database, Target: storePath, Err: err,
 		}
 	}
 	logRecovery(cfg.Log.With("server", cfg.Name), storePath, st.Recovery())
@@ -256,7 +256,7 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, &common.StartError{
 			Role: "server", Context: "server",
-			Resource: "a porta entre servidores", Target: cfg.Bind, Err: err,
+			Resource: common.PeerPort, Target: cfg.Bind, Err: err,
 		}
 	}
 	ln.RequireKey(cfg.ClusterKey)
@@ -368,11 +368,19 @@ func validate(cfg *Config) error {
 		if i < 0 || !strings.HasPrefix(cfg.Addr, "tcp://") {
 			return &common.StartError{
 				Role: "server", Context: "server", Failure: common.InvalidEndpoint,
-				Resource: "a porta entre servidores", Target: cfg.Addr,
+				Resource: common.PeerPort, Target: cfg.Addr,
 				Err: fmt.Errorf("invalid addr %q: want tcp://HOST:PORT", cfg.Addr),
 			}
 		}
 		cfg.Bind = "tcp://*" + cfg.Addr[i:]
+	}
+	// New opens the store before it binds the port, so an invalid
+	// endpoint is rejected here, before anything is created on disk.
+	if err := proto.CheckBind(cfg.Bind); err != nil {
+		return &common.StartError{
+			Role: "server", Context: "server", Failure: common.InvalidEndpoint,
+			Resource: common.PeerPort, Target: cfg.Bind, Err: err,
+		}
 	}
 	// Peers dial --addr, and the reference rejects the registration of an
 	// address they cannot dial, such as tcp://*:5560. The server would

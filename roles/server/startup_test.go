@@ -2,6 +2,8 @@ package server
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,8 +80,30 @@ func TestStartErrorInvalidAddr(t *testing.T) {
 	if want := `server: endpoint inválido para a porta entre servidores: "127.0.0.1:5560" (use tcp://HOST:PORTA)`; pt != want {
 		t.Errorf("pt = %q, want %q", pt, want)
 	}
-	if want := `server: invalid addr "127.0.0.1:5560": want tcp://HOST:PORT`; en != want {
+	if want := `server: invalid endpoint for the server-to-server port: "127.0.0.1:5560" (use tcp://HOST:PORT)`; en != want {
 		t.Errorf("en = %q, want %q", en, want)
+	}
+}
+
+// TestStartErrorInvalidBindBeforeStore gives --bind values that Listen
+// rejects. New must reject them before it creates the data directory.
+func TestStartErrorInvalidBindBeforeStore(t *testing.T) {
+	for _, bind := range []string{"foo", "tcp://*:99999", "tcp://127.0.0.1"} {
+		t.Run(bind, func(t *testing.T) {
+			cfg := startupConfig(t)
+			cfg.Bind = bind
+
+			pt, en := startError(t, cfg)
+			if want := `server: endpoint inválido para a porta entre servidores: "` + bind + `" (use tcp://HOST:PORTA)`; pt != want {
+				t.Errorf("pt = %q, want %q", pt, want)
+			}
+			if want := `server: invalid endpoint for the server-to-server port: "` + bind + `" (use tcp://HOST:PORT)`; en != want {
+				t.Errorf("en = %q, want %q", en, want)
+			}
+			if _, err := os.Stat(cfg.Data); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("data directory %s exists after the rejection, or Stat failed: %v", cfg.Data, err)
+			}
+		})
 	}
 }
 

@@ -283,7 +283,7 @@ func (u *Up) Run(ctx context.Context) error {
 	if err := os.MkdirAll(u.cfg.Data, 0o755); err != nil {
 		return &common.StartError{
 			Role: "up", Context: "up: failed to create data directory " + u.cfg.Data, Failure: common.CreateFailed,
-			Resource: "o diretório de dados", Target: u.cfg.Data, Err: err,
+			Resource: common.DataDirectory, Target: u.cfg.Data, Err: err,
 		}
 	}
 	u.log.Info("starting cluster", "servers", u.cfg.Servers, "bots", u.cfg.Bots, "port_base", u.cfg.PortBase,
