@@ -4,14 +4,12 @@ package main
 // libzmq (Debian's python3-zmq) and Python's msgpack talk to msgsys's real
 // processes. The scripts live in testdata/interop, and each prints JSON
 // lines.
-// The helpers here (Python peers, msgsys processes with a pipe on stdin)
-// serve robustness_test.go too.
+// The Python peers run through testkit.StartPython. The helpers here for
+// msgsys processes with a pipe on stdin serve robustness_test.go too.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -24,26 +22,18 @@ import (
 	"testing"
 	"time"
 
+	"msgsys/internal/testkit"
 	"msgsys/proto"
 	"msgsys/roles/client"
 )
 
-// systemPython is Debian's interpreter, which has python3-zmq and
-// python3-msgpack; a python3 earlier on PATH may lack them.
-const systemPython = "/usr/bin/python3"
-
 var interopScripts = filepath.Join("testdata", "interop")
 
-// requireLibzmq skips the test unless systemPython imports zmq and msgpack.
+// requireLibzmq skips the test unless the system's Python imports zmq and
+// msgpack.
 func requireLibzmq(t *testing.T) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, systemPython, "-c", "import zmq, msgpack").CombinedOutput()
-	if err != nil {
-		t.Skipf("skipping: %s cannot import zmq and msgpack (install python3-zmq and python3-msgpack): %v: %s",
-			systemPython, err, bytes.TrimSpace(out))
-	}
+	testkit.RequirePython(t, "zmq", "msgpack")
 }
 
 // safeBuffer collects a child's output, which os/exec copies from its own
@@ -71,147 +61,11 @@ func (b *safeBuffer) Len() int {
 	return b.buf.Len()
 }
 
-// pyPeer is a running script from testdata/interop. Its stdout lines are
-// JSON objects, kept in order. Its stdin stays open until finish or the end
-// of the test, and the long-running scripts exit when it closes.
-type pyPeer struct {
-	t      *testing.T
-	script string
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stderr *safeBuffer
-
-	mu     sync.Mutex
-	lines  []map[string]any
-	read   int           // lines consumed by next
-	eof    bool          // stdout closed
-	change chan struct{} // closed and replaced when lines or eof change
-
-	exited  chan struct{}
-	exitErr error
-}
-
-// startPy runs script with a hard deadline of timeout.
-func startPy(t *testing.T, timeout time.Duration, script string, args ...string) *pyPeer {
+// startPy runs script from testdata/interop with a hard deadline of
+// timeout, as testkit.StartPython does.
+func startPy(t *testing.T, timeout time.Duration, script string, args ...string) *testkit.PythonPeer {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	cmd := exec.CommandContext(ctx, systemPython, append([]string{filepath.Join(interopScripts, script)}, args...)...)
-	cmd.WaitDelay = 2 * time.Second
-	p := &pyPeer{t: t, script: script, cmd: cmd, stderr: &safeBuffer{}, change: make(chan struct{}), exited: make(chan struct{})}
-
-	cmd.Stderr = p.stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start %s: %v", script, err)
-	}
-
-	go func() {
-		scanner := bufio.NewScanner(stdout)
-		scanner.Buffer(nil, 1<<20)
-		for scanner.Scan() {
-			var line map[string]any
-			if err := json.Unmarshal(scanner.Bytes(), &line); err != nil {
-				line = map[string]any{"unparsed": scanner.Text()}
-			}
-			p.mu.Lock()
-			p.lines = append(p.lines, line)
-			p.notifyLocked()
-			p.mu.Unlock()
-		}
-		p.mu.Lock()
-		p.eof = true
-		p.notifyLocked()
-		p.mu.Unlock()
-		// Wait only after the output is read to its end, as os/exec requires.
-		p.exitErr = cmd.Wait()
-		close(p.exited)
-	}()
-
-	t.Cleanup(func() {
-		p.stdin.Close()
-		select {
-		case <-p.exited:
-		case <-time.After(5 * time.Second):
-			cancel()
-			<-p.exited
-		}
-		cancel()
-		if t.Failed() {
-			t.Logf("%s stderr:\n%s", script, p.stderr.String())
-		}
-	})
-	return p
-}
-
-func (p *pyPeer) notifyLocked() {
-	close(p.change)
-	p.change = make(chan struct{})
-}
-
-// next returns the next output line not yet returned. It fails the test
-// after timeout, at the end of output, or on a line with "error".
-func (p *pyPeer) next(timeout time.Duration) map[string]any {
-	p.t.Helper()
-	deadline := time.After(timeout)
-	for {
-		p.mu.Lock()
-		if p.read < len(p.lines) {
-			line := p.lines[p.read]
-			p.read++
-			p.mu.Unlock()
-			if reason, failed := line["error"]; failed {
-				p.t.Fatalf("%s failed: %v\nstderr:\n%s", p.script, reason, p.stderr.String())
-			}
-			return line
-		}
-		eof, change := p.eof, p.change
-		p.mu.Unlock()
-		if eof {
-			p.t.Fatalf("%s ended without output; stderr:\n%s", p.script, p.stderr.String())
-		}
-		select {
-		case <-change:
-		case <-deadline:
-			p.t.Fatalf("no output from %s within %v", p.script, timeout)
-		}
-	}
-}
-
-// count returns how many output lines so far satisfy match.
-func (p *pyPeer) count(match func(map[string]any) bool) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for _, line := range p.lines {
-		if match(line) {
-			n++
-		}
-	}
-	return n
-}
-
-// finish closes stdin, waits for the script to exit and fails the test on
-// a non-zero exit.
-func (p *pyPeer) finish(timeout time.Duration) {
-	p.t.Helper()
-	p.stdin.Close()
-	select {
-	case <-p.exited:
-	case <-time.After(timeout):
-		p.t.Fatalf("%s still running %v after its input closed", p.script, timeout)
-	}
-	if p.exitErr != nil {
-		p.t.Fatalf("%s: %v\nstderr:\n%s", p.script, p.exitErr, p.stderr.String())
-	}
+	return testkit.StartPython(t, timeout, filepath.Join(interopScripts, script), args...)
 }
 
 // proc is a msgsys process started by a test, with a pipe on its stdin and
@@ -384,8 +238,8 @@ func TestInteropLibzmqClientThroughBroker(t *testing.T) {
 	requireLibzmq(t)
 	s := startReadyStack(t, 2)
 	peer := startPy(t, 60*time.Second, "libzmq_client.py", "session", s.frontend, s.xpub, "py_ana", "py_bob", "py_geral")
-	result := peer.next(45 * time.Second)
-	peer.finish(10 * time.Second)
+	result := peer.Next(45 * time.Second)
+	peer.Finish(10 * time.Second)
 
 	post, _ := result["post"].(map[string]any)
 	if post["user"] != "py_ana" || post["channel"] != "py_geral" {
@@ -416,8 +270,8 @@ func TestInteropLibzmqHeartbeatClient(t *testing.T) {
 	s := startReadyStack(t, 1)
 	const requests = 10
 	peer := startPy(t, 60*time.Second, "libzmq_client.py", "heartbeat", s.frontend, fmt.Sprint(requests))
-	result := peer.next(45 * time.Second)
-	peer.finish(10 * time.Second)
+	result := peer.Next(45 * time.Second)
+	peer.Finish(10 * time.Second)
 	if ok, _ := result["ok"].(float64); ok != requests {
 		t.Errorf("%v of %d requests succeeded; failed: %v", result["ok"], requests, result["failed"])
 	}
@@ -447,7 +301,7 @@ func TestInteropLibzmqStandardServer(t *testing.T) {
 			frontend, backend, xsub, xpub := endpoint(ports[0]), endpoint(ports[1]), endpoint(ports[2]), endpoint(ports[3])
 			startBrokerProc(t, frontend, backend, xsub, xpub)
 			server := startPy(t, 90*time.Second, "std_server.py", append([]string{backend, xsub}, variant.flags...)...)
-			server.next(20 * time.Second) // ready
+			server.Next(20 * time.Second) // ready
 			waitAnswered(t, frontend)
 			checkClientWithStandardServer(t, frontend, xpub, variant.name == "iso-timestamps-without-zone")
 			checkBotWithStandardServer(t, frontend, xpub, server)
@@ -540,7 +394,7 @@ func checkShownTime(t *testing.T, out, zone string) {
 	}
 }
 
-func checkBotWithStandardServer(t *testing.T, frontend, xpub string, server *pyPeer) {
+func checkBotWithStandardServer(t *testing.T, frontend, xpub string, server *testkit.PythonPeer) {
 	t.Helper()
 	okFrom := func(service, user string) func(map[string]any) bool {
 		return func(line map[string]any) bool {
@@ -555,12 +409,12 @@ func checkBotWithStandardServer(t *testing.T, frontend, xpub string, server *pyP
 	bot := startProc(t, "bot", nil, "bot", "--broker", frontend, "--sub", xpub, "--user", "robo", "--messages", "3",
 		"--interval", "50ms", "--direct-chance", "1", "--timeout", "2s", "--lang", "en")
 	waitUntil(t, 20*time.Second, "three posts and a direct message from the bot", func() bool {
-		return server.count(okFrom(proto.ServicePublish, "robo")) >= 3 && server.count(okFrom(proto.ServiceMessage, "robo")) >= 1
+		return server.Count(okFrom(proto.ServicePublish, "robo")) >= 3 && server.Count(okFrom(proto.ServiceMessage, "robo")) >= 1
 	})
 	if err := bot.stop(10 * time.Second); err != nil {
 		t.Errorf("bot exited with %v", err)
 	}
-	if posts := server.count(okFrom(proto.ServicePublish, "robo")); posts < 3 {
+	if posts := server.Count(okFrom(proto.ServicePublish, "robo")); posts < 3 {
 		t.Errorf("server accepted %d posts from the bot", posts)
 	}
 }
@@ -569,8 +423,8 @@ func checkBotWithStandardServer(t *testing.T, frontend, xpub string, server *pyP
 // zmq.proxy(XSUB, XPUB) proxy in Python.
 func startLibzmqProxies(t *testing.T) (frontend, backend, xsub, xpub string) {
 	t.Helper()
-	reqrep := startPy(t, 120*time.Second, "libzmq_proxy.py", "reqrep").next(20 * time.Second)
-	pubsub := startPy(t, 120*time.Second, "libzmq_proxy.py", "pubsub").next(20 * time.Second)
+	reqrep := startPy(t, 120*time.Second, "libzmq_proxy.py", "reqrep").Next(20 * time.Second)
+	pubsub := startPy(t, 120*time.Second, "libzmq_proxy.py", "pubsub").Next(20 * time.Second)
 	frontend, _ = reqrep["frontend"].(string)
 	backend, _ = reqrep["backend"].(string)
 	xsub, _ = pubsub["xsub"].(string)

@@ -920,7 +920,8 @@ func TestUnusualNamesWorkEverywhere(t *testing.T) {
 	if !strings.Contains(out, "#"+channel+" "+jose+": olá, açúcar") {
 		t.Errorf("joining showed no history post:\n%s", out)
 	}
-	cl.command("/msg JOSÉ tudo bem?", "Message sent to @JOSÉ", 10*time.Second)
+	// The confirmation names the recipient as registered.
+	cl.command("/msg JOSÉ tudo bem?", "Message sent to @"+jose+".", 10*time.Second)
 	cl.command("/history @josé", "tudo bem?", 10*time.Second)
 }
 

@@ -359,7 +359,7 @@ func TestUsageErrorsExitStartFailed(t *testing.T) {
 		{"dump language", []string{"dump", "--data", t.TempDir(), "--lang", "xx"}, nil, unsupported},
 		{"dump timeout", []string{"dump", "--data", t.TempDir(), "--timeout=-1s"}, nil,
 			"msgsys: dump: os prazos devem ser positivos, mas --lock-timeout é 300ms e --timeout é -1s"},
-		{"probe timeout", []string{"probe", "--endpoint", free, "--timeout=-1s"}, nil, "msgsys: probe: timeout -1s must be positive"},
+		{"probe timeout", []string{"probe", "--endpoint", free, "--timeout=-1s"}, nil, "msgsys: probe: invalid --timeout -1s: use a positive duration, or 0 for the role's default"},
 		{"probe role", []string{"probe", "--endpoint", free, "--role", "nosuch"}, nil,
 			`msgsys: probe: invalid role "nosuch": use broker, reference or server`},
 		{"probe language", []string{"probe", "--endpoint", free, "--lang", "xx"}, nil, unsupported},

@@ -15,8 +15,8 @@ import (
 func TestGoldenPythonMsgpack(t *testing.T) {
 	requirePython(t, "msgpack")
 	peer := startPython(t, 30*time.Second, "golden_check.py", goldenDir)
-	decoded := peer.next(20 * time.Second)
-	peer.wait(10 * time.Second)
+	decoded := peer.Next(20 * time.Second)
+	peer.Finish(10 * time.Second)
 
 	for _, c := range goldenCases {
 		t.Run(c.name, func(t *testing.T) {

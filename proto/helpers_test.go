@@ -1,16 +1,11 @@
 package proto
 
 import (
-	"bufio"
-	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -219,153 +214,19 @@ func dataWith(key string, value []byte) []byte {
 
 // Python interop helpers.
 
-const python = "/usr/bin/python3"
-
 // interopDir is where the Python peers live, relative to the package.
 var interopDir = filepath.Join("..", "testdata", "interop")
 
-// requirePython skips the test unless /usr/bin/python3 imports every
+// requirePython skips the test unless the system's Python imports every
 // module named.
 func requirePython(t *testing.T, modules ...string) {
 	t.Helper()
-	if _, err := os.Stat(python); err != nil {
-		t.Skipf("skipping: %s is missing (%v)", python, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for _, module := range modules {
-		out, err := exec.CommandContext(ctx, python, "-c", "import "+module).CombinedOutput()
-		if err != nil {
-			t.Skipf("skipping: %s cannot import %s (Debian package python3-%s): %v: %s",
-				python, module, module, err, strings.TrimSpace(string(out)))
-		}
-	}
-}
-
-// pyPeer is a running Python script that prints one JSON object per line.
-type pyPeer struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	lines  chan map[string]any
-	stderr *lockedBuffer
-	done   chan error
+	testkit.RequirePython(t, modules...)
 }
 
 // startPython runs a script from testdata/interop with a deadline of
-// timeout, and stops it when the test ends.
-func startPython(t *testing.T, timeout time.Duration, script string, args ...string) *pyPeer {
+// timeout, as testkit.StartPython does.
+func startPython(t *testing.T, timeout time.Duration, script string, args ...string) *testkit.PythonPeer {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	cmd := exec.CommandContext(ctx, python, append([]string{filepath.Join(interopDir, script)}, args...)...)
-	cmd.WaitDelay = time.Second
-	p := &pyPeer{
-		t:      t,
-		cmd:    cmd,
-		lines:  make(chan map[string]any, 64),
-		stderr: new(lockedBuffer),
-		done:   make(chan error, 1),
-	}
-	cmd.Stderr = p.stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start %s: %v", script, err)
-	}
-
-	// The reader ends at the script's end of output, and only then may
-	// Wait run, as os/exec requires for StdoutPipe.
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		defer close(p.lines)
-		scanner := bufio.NewScanner(stdout)
-		scanner.Buffer(nil, 16<<20)
-		for scanner.Scan() {
-			var line map[string]any
-			if err := json.Unmarshal(scanner.Bytes(), &line); err != nil {
-				line = map[string]any{"unparsed": scanner.Text()}
-			}
-			p.lines <- line
-		}
-	}()
-	go func() {
-		<-readerDone
-		p.done <- cmd.Wait()
-	}()
-
-	t.Cleanup(func() {
-		p.stdin.Close()
-		if ended, _ := p.exit(5 * time.Second); !ended {
-			cancel()
-			p.exit(5 * time.Second)
-		}
-		cancel()
-		if t.Failed() {
-			t.Logf("%s stderr:\n%s", script, p.stderr.String())
-		}
-	})
-	return p
-}
-
-// next returns the script's next output line, failing the test after
-// timeout or when the script ended without one.
-func (p *pyPeer) next(timeout time.Duration) map[string]any {
-	p.t.Helper()
-	select {
-	case line, ok := <-p.lines:
-		if !ok {
-			p.t.Fatalf("python peer ended without output; stderr:\n%s", p.stderr.String())
-		}
-		if msg, isErr := line["error"]; isErr {
-			p.t.Fatalf("python peer failed: %v", msg)
-		}
-		return line
-	case <-time.After(timeout):
-		p.t.Fatalf("timed out after %v waiting for the python peer", timeout)
-	}
-	return nil
-}
-
-// wait closes the script's stdin, waits for it to exit, and fails the test
-// on a non-zero exit. Output lines not yet read are discarded.
-func (p *pyPeer) wait(timeout time.Duration) {
-	p.t.Helper()
-	p.stdin.Close()
-	ended, err := p.exit(timeout)
-	if !ended {
-		p.t.Fatalf("python peer still running after %v", timeout)
-	}
-	if err != nil {
-		p.t.Fatalf("python peer: %v; stderr:\n%s", err, p.stderr.String())
-	}
-}
-
-// exit waits up to timeout for the script to end and returns its exit
-// error, with ended false on timeout. It can be called more than once.
-func (p *pyPeer) exit(timeout time.Duration) (ended bool, err error) {
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	lines := p.lines
-	for {
-		select {
-		case _, open := <-lines:
-			if !open {
-				lines = nil
-			}
-		case err := <-p.done:
-			p.done <- err
-			return true, err
-		case <-timer.C:
-			return false, nil
-		}
-	}
+	return testkit.StartPython(t, timeout, filepath.Join(interopDir, script), args...)
 }

@@ -22,8 +22,8 @@ func TestInteropLibzmqReqWithHeartbeats(t *testing.T) {
 
 	const requests = 10
 	peer := startPython(t, 60*time.Second, "req_heartbeat.py", ln.Endpoint(), fmt.Sprint(requests))
-	result := peer.next(45 * time.Second)
-	peer.wait(10 * time.Second)
+	result := peer.Next(45 * time.Second)
+	peer.Finish(10 * time.Second)
 	if ok, _ := result["ok"].(float64); ok != requests {
 		t.Errorf("%v of %d requests succeeded; failed: %v", result["ok"], requests, result["failed"])
 	}
@@ -38,7 +38,7 @@ func TestInteropLibzmqRepAnswersRequester(t *testing.T) {
 	requirePython(t, "zmq", "msgpack")
 	const requests = 3
 	peer := startPython(t, 60*time.Second, "rep_server.py", fmt.Sprint(requests))
-	endpoint, _ := peer.next(20 * time.Second)["endpoint"].(string)
+	endpoint, _ := peer.Next(20 * time.Second)["endpoint"].(string)
 
 	r := NewRequester(endpoint)
 	defer r.Close()
@@ -53,7 +53,7 @@ func TestInteropLibzmqRepAnswersRequester(t *testing.T) {
 			t.Fatalf("request %d: %v", i, err)
 		}
 
-		seen := peer.next(5 * time.Second)["request"]
+		seen := peer.Next(5 * time.Second)["request"]
 		want := map[string]any{"service": "login", "data": map[string]any{
 			"user": "José", "timestamp": goldenMeta.Timestamp, "clock": float64(100 + i),
 		}}
@@ -81,7 +81,7 @@ func TestInteropLibzmqRepAnswersRequester(t *testing.T) {
 			t.Errorf("reply timestamp unreadable: %v", err)
 		}
 	}
-	peer.wait(10 * time.Second)
+	peer.Finish(10 * time.Second)
 }
 
 func TestInteropLibzmqSubFromXPubListener(t *testing.T) {
@@ -105,7 +105,7 @@ func TestInteropLibzmqSubFromXPubListener(t *testing.T) {
 	publish("ana", "end", false)
 
 	for _, want := range []struct{ topic, message string }{{"anabela", "prefix match"}, {"ana", "end"}} {
-		got := peer.next(10 * time.Second)
+		got := peer.Next(10 * time.Second)
 		payload, _ := got["payload"].(map[string]any)
 		if got["topic"] != want.topic || payload["message"] != want.message {
 			t.Fatalf("libzmq received %v, want %q on %q", got, want.message, want.topic)
@@ -114,16 +114,16 @@ func TestInteropLibzmqSubFromXPubListener(t *testing.T) {
 			t.Errorf("payload %v lacks the sender's fields", payload)
 		}
 	}
-	peer.wait(10 * time.Second)
+	peer.Finish(10 * time.Second)
 }
 
 func TestInteropSubscriberFromLibzmqXPub(t *testing.T) {
 	requirePython(t, "zmq", "msgpack")
 	peer := startPython(t, 60*time.Second, "xpub_server.py")
-	endpoint, _ := peer.next(20 * time.Second)["endpoint"].(string)
+	endpoint, _ := peer.Next(20 * time.Second)["endpoint"].(string)
 
 	s := runSubscriber(t, endpoint, "ana")
-	if sub := peer.next(10 * time.Second)["subscription"]; sub != "01616e61" {
+	if sub := peer.Next(10 * time.Second)["subscription"]; sub != "01616e61" {
 		t.Fatalf("libzmq's XPUB received subscription %v, want 01616e61 (subscribe ana)", sub)
 	}
 
@@ -146,5 +146,5 @@ func TestInteropSubscriberFromLibzmqXPub(t *testing.T) {
 	if ts, ok, err := data.Timestamp(); err != nil || !ok || ts.Unix() != 1796412824 {
 		t.Errorf("timestamp %v, %v, %v", ts, ok, err)
 	}
-	peer.wait(10 * time.Second)
+	peer.Finish(10 * time.Second)
 }

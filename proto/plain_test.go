@@ -74,8 +74,8 @@ func TestInteropLibzmqPlainClient(t *testing.T) {
 
 	for password, want := range map[string]bool{"segredo": true, "errado": false} {
 		peer := startPython(t, 20*time.Second, "req_plain.py", ln.Endpoint(), password)
-		got, _ := peer.next(10 * time.Second)["reply"].(bool)
-		peer.wait(5 * time.Second)
+		got, _ := peer.Next(10 * time.Second)["reply"].(bool)
+		peer.Finish(5 * time.Second)
 		if got != want {
 			t.Errorf("password %q: served %v, want %v", password, got, want)
 		}

@@ -112,23 +112,55 @@ func setAside(path, walDir string, damage error) (Recovery, error) {
 	return Recovery{DamagedFile: aside, FileDamage: damage.Error()}, nil
 }
 
+// IncompleteLogError is the error of CheckLog, and is wrapped by the error
+// of a writable Open, for a write-ahead log that lacks segments and so
+// cannot rebuild a damaged bbolt file.
+type IncompleteLogError struct {
+	// Missing lists the missing segment numbers as ascending ranges of
+	// [first, last]. It is empty when the log has no segment at all.
+	Missing [][2]uint64
+}
+
+func (e *IncompleteLogError) Error() string {
+	switch {
+	case len(e.Missing) == 0:
+		return "no segment files found"
+	case e.Single():
+		return fmt.Sprintf("segment %d is missing", e.Missing[0][0])
+	}
+	return fmt.Sprintf("segments %s are missing", e.Ranges())
+}
+
+// Single reports whether exactly one segment is missing.
+func (e *IncompleteLogError) Single() bool {
+	return len(e.Missing) == 1 && e.Missing[0][0] == e.Missing[0][1]
+}
+
+// Ranges formats Missing as "1-3, 7".
+func (e *IncompleteLogError) Ranges() string { return formatRanges(e.Missing) }
+
+// CheckLog returns an error unless the write-ahead log of the store at
+// path has every segment from the first to the last. A writable Open needs
+// them all to rebuild a damaged bbolt file. The error is an
+// *IncompleteLogError when segments are missing or the log has none.
+// CheckLog only reads the log's directory.
+func CheckLog(path string) error {
+	return checkLogComplete(path + ".wal")
+}
+
 // checkLogComplete returns an error unless the log in dir has every
 // segment from the first to the last, and so every op the store logged:
 // msgsys never removes segments.
 func checkLogComplete(dir string) error {
 	segs, err := walSegments(dir)
 	if errors.Is(err, os.ErrNotExist) || err == nil && len(segs) == 0 {
-		return errors.New("no segment files found")
+		return &IncompleteLogError{}
 	}
 	if err != nil {
 		return err
 	}
-	missing := missingSegments(segs)
-	switch {
-	case len(missing) == 1 && missing[0][0] == missing[0][1]:
-		return fmt.Errorf("segment %d is missing", missing[0][0])
-	case len(missing) > 0:
-		return fmt.Errorf("segments %s are missing", formatRanges(missing))
+	if missing := missingSegments(segs); len(missing) > 0 {
+		return &IncompleteLogError{Missing: missing}
 	}
 	return nil
 }

@@ -225,6 +225,14 @@ func TestDamagedFileKeptWhenLogIncomplete(t *testing.T) {
 			if !strings.HasSuffix(err.Error(), "cannot rebuild it: "+c.want) {
 				t.Errorf("error %q does not end with %q", err, c.want)
 			}
+			var incomplete *IncompleteLogError
+			if !errors.As(err, &incomplete) {
+				t.Errorf("error %v does not wrap an *IncompleteLogError", err)
+			}
+			checked := CheckLog(path)
+			if !errors.As(checked, &incomplete) || checked.Error() != c.want {
+				t.Errorf("CheckLog = %v, want an *IncompleteLogError %q", checked, c.want)
+			}
 			if !bytes.Equal(mustRead(t, path), damaged) {
 				t.Error("the damaged file changed")
 			}

@@ -1,7 +1,7 @@
 // Package testkit holds the helpers that the tests of several packages
 // share: waiting for a condition with a deadline, a buffer that a
-// process's goroutines write logs to while a test reads them, and loopback
-// ports.
+// process's goroutines write logs to while a test reads them, loopback
+// ports, and Python peers (python.go) that speak libzmq and msgpack.
 package testkit
 
 import (

@@ -51,9 +51,11 @@ var failureTexts = map[failure]lang.Text{
 		PT: "o servidor não respondeu a tempo, tente novamente",
 		EN: "the server did not reply in time, try again",
 	},
+	// The text names the broker's limit, because a server behind it may
+	// reject a smaller request with its own limit (64 KiB for msgsys).
 	failTooLarge: {
-		PT: "requisição grande demais: o limite é " + lang.Size(MaxRequestBytes),
-		EN: "request too large: the limit is " + lang.Size(MaxRequestBytes),
+		PT: "requisição grande demais: o broker encaminha no máximo " + lang.Size(MaxRequestBytes),
+		EN: "request too large: the broker forwards at most " + lang.Size(MaxRequestBytes),
 	},
 	failDisconnected: {
 		PT: "o servidor se desconectou antes de responder, tente novamente",

@@ -105,13 +105,31 @@ func (c *Client) post(ctx context.Context, channel, text string, quiet bool) {
 	}
 }
 
+// send sends text to the user typed as to, with or without a leading '@',
+// and confirms it with the name as registered, which the other users see.
+// The reply does not name the recipient, so the users list gives the
+// registered spelling. The name as typed is shown when that list cannot be
+// read.
 func (c *Client) send(ctx context.Context, to, text string) {
 	to = strings.TrimPrefix(strings.TrimSpace(to), "@")
-	if _, err := c.session.Send(ctx, to, text); err != nil {
-		c.fail(err)
+	if !c.deliver(ctx, to, text) {
 		return
 	}
-	c.out.Line(say(c.lang, textSent, to))
+	registered := to
+	if user, ok, err := c.session.FindUser(ctx, to); err == nil && ok {
+		registered = user
+	}
+	c.out.Line(say(c.lang, textSent, registered))
+}
+
+// deliver sends text to the user to as a direct message and reports
+// whether the server accepted it, printing the error when it did not.
+func (c *Client) deliver(ctx context.Context, to, text string) bool {
+	if _, err := c.session.Send(ctx, to, text); err != nil {
+		c.fail(err)
+		return false
+	}
+	return true
 }
 
 // join subscribes to a channel and shows its recent history, then its live

@@ -49,6 +49,32 @@ func TestLoginShowsRegisteredSpelling(t *testing.T) {
 	}
 }
 
+// TestSentShowsRegisteredSpelling sends direct messages to "Anab2" typed
+// in another case, by /msg and by the menu. Each confirmation must name
+// the recipient as registered, the spelling the other users see.
+func TestSentShowsRegisteredSpelling(t *testing.T) {
+	srv := clienttest.Start(t)
+	srv.AddUser("ana")
+	srv.AddUser("Anab2")
+	h := startClient(t, testConfig(t, srv, lang.EN))
+
+	h.send("/login ana", "/msg @ANAB2 hi by command")
+	h.waitFor("Message sent to @Anab2.")
+	h.send("6", "anab2", "hi by menu")
+	h.waitCount("Message sent to @Anab2.", 2)
+	h.finish()
+
+	out := h.out.String()
+	for _, typed := range []string{"@ANAB2.", "@anab2."} {
+		if strings.Contains(out, "Message sent to "+typed) {
+			t.Errorf("confirmation names the recipient as typed, %s; output:\n%s", typed, out)
+		}
+	}
+	if directs := srv.Directs(); len(directs) != 2 {
+		t.Errorf("server received %d direct messages, want 2", len(directs))
+	}
+}
+
 // TestOlderPagesBackThroughChannel shows the newest page of a channel
 // with /history, then each page before it with /older, until the oldest.
 func TestOlderPagesBackThroughChannel(t *testing.T) {

@@ -76,11 +76,14 @@ func (c *Client) menu(ctx context.Context, choice string) {
 		if !ok {
 			return
 		}
-		if _, found := c.userExists(ctx, to); !found {
+		user, found := c.userExists(ctx, to)
+		if !found {
 			return
 		}
-		if text, ok := c.ask(ctx, textPromptText); ok {
-			c.send(ctx, to, text)
+		// The lookup gave the name as registered, so the confirmation
+		// needs no second one.
+		if text, ok := c.ask(ctx, textPromptText); ok && c.deliver(ctx, user, text) {
+			c.out.Line(say(c.lang, textSent, user))
 		}
 	case "7":
 		if name, ok := c.ask(ctx, textPromptChannel); ok {

@@ -21,12 +21,16 @@ func Command() *cli.Command {
 				"o mantém, o dump lê o endereço desse servidor no server.json do mesmo diretório, pede a ele " +
 				"uma cópia consistente, imprime a cópia e a apaga. Quando o servidor foi morto, as escritas mais " +
 				"novas podem estar só no log de escrita antecipada (WAL), então o dump copia o store e o log para " +
-				"um diretório temporário ($TMPDIR), recupera a cópia como o servidor faria, imprime a cópia e a apaga.",
+				"um diretório temporário ($TMPDIR), recupera a cópia como o servidor faria, imprime a cópia e a apaga. " +
+				"Quando o arquivo de dados está danificado, o dump reconstrói do mesmo modo uma cópia a partir do log, " +
+				"se o log tiver todos os segmentos.",
 			EN: "The store is read in place when no server holds it. When a running server holds it, " +
 				"dump reads that server's address from server.json in the same directory, requests a " +
 				"consistent copy from it, prints the copy and deletes it. When the server was killed, its newest " +
 				"writes may be only in its write-ahead log, so dump copies the store and the log to a temporary " +
-				"directory ($TMPDIR), recovers the copy as the server would, prints it and deletes it.",
+				"directory ($TMPDIR), recovers the copy as the server would, prints it and deletes it. " +
+				"When the store file is damaged, dump rebuilds a copy from the log the same way, " +
+				"if the log has every segment.",
 		}),
 		Flags: []cli.Flag{
 			common.ClusterKeyFlag(),

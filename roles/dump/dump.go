@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -54,6 +55,9 @@ var (
 	// ErrServer means the running server that holds the store did not
 	// provide a copy.
 	ErrServer = errors.New("dump: running server did not provide a copy")
+	// ErrDamaged means the store's bbolt file is damaged and its
+	// write-ahead log lacks segments, so no copy can be rebuilt from it.
+	ErrDamaged = errors.New("dump: damaged store cannot be rebuilt")
 )
 
 // Config configures a dump.
@@ -124,6 +128,9 @@ func (d *Dump) Run(ctx context.Context) error {
 		return common.StartFailed(err)
 	}
 	st, err := store.Open(path, store.Options{ReadOnly: true, Timeout: d.cfg.LockTimeout})
+	if errors.Is(err, store.ErrDamaged) {
+		return d.dumpRebuilt(path, err)
+	}
 	if err == nil {
 		if store.Unclean(path) {
 			d.cfg.Log.Warn("server did not stop cleanly: dumping a recovered copy of its store", "path", path)
@@ -131,11 +138,6 @@ func (d *Dump) Run(ctx context.Context) error {
 		}
 		d.cfg.Log.Debug("dumping store in place", "path", path)
 		return dumpAndClose(d.cfg.Lang, st, d.cfg.Out)
-	}
-	if errors.Is(err, store.ErrDamaged) {
-		// The text leaves out bbolt's reason, such as "invalid database".
-		d.cfg.Log.Debug("store cannot be read", "path", path, "err", err)
-		return common.StartFailed(fail(d.cfg.Lang, nil, err, textDamaged, path))
 	}
 	if !errors.Is(err, bolt.ErrTimeout) {
 		return common.StartFailed(fail(d.cfg.Lang, nil, err, textFailed, lang.SystemError(err, d.cfg.Lang)))
@@ -150,9 +152,64 @@ func (d *Dump) Run(ctx context.Context) error {
 // opens the copy, which replays the log as the server would. The server's
 // own files stay as they are.
 func (d *Dump) dumpRecovered(st *store.Store, path string) error {
+	defer st.Close()
+	return d.dumpCopy(path, func(copied string) error {
+		err := copyFile(path, copied)
+		if err == nil {
+			err = os.CopyFS(copied+".wal", os.DirFS(path+".wal"))
+		}
+		st.Close()
+		return err
+	})
+}
+
+// dumpRebuilt dumps the store of a server whose bbolt file bbolt cannot
+// open, reported by damage. A starting server would set that file aside
+// and rebuild the store from its write-ahead log. The dump rebuilds a copy
+// from a copy of the log instead, in a temporary directory, so the
+// server's own files stay as they are. A log that lacks segments cannot
+// rebuild the store, and the error names them.
+//
+// NOTE: no lock keeps a server from starting while the log is copied,
+// because bbolt takes its lock only on a file it can open. A server that
+// starts then appends to the log, and the copy may end in a torn record,
+// which the rebuild cuts off as a starting server would.
+func (d *Dump) dumpRebuilt(path string, damage error) error {
+	var incomplete *store.IncompleteLogError
+	if err := store.CheckLog(path); errors.As(err, &incomplete) {
+		// The text leaves out bbolt's reason, such as "invalid database".
+		d.cfg.Log.Debug("store cannot be read", "path", path, "err", damage)
+		return common.StartFailed(fail(d.cfg.Lang, ErrDamaged, errors.Join(damage, err), textLogIncomplete,
+			path, path+".wal", missingSegments(d.cfg.Lang, incomplete), d.cfg.Data))
+	} else if err != nil {
+		return fail(d.cfg.Lang, nil, err, textFailed, lang.SystemError(err, d.cfg.Lang))
+	}
+	d.cfg.Log.Warn("store file damaged: dumping a copy rebuilt from the write-ahead log", "path", path, "damage", damage)
+	return d.dumpCopy(path, func(copied string) error {
+		return os.CopyFS(copied+".wal", os.DirFS(path+".wal"))
+	})
+}
+
+// missingSegments describes in language l the segments that the log
+// lacks.
+func missingSegments(l string, e *store.IncompleteLogError) string {
+	switch {
+	case len(e.Missing) == 0:
+		return textNoSegments.In(l)
+	case e.Single():
+		return fmt.Sprintf(textSegmentMissing.In(l), e.Missing[0][0])
+	}
+	return fmt.Sprintf(textSegmentsMissing.In(l), e.Ranges())
+}
+
+// dumpCopy makes a temporary directory and lets fill write the files of
+// the store at path into it: the bbolt file at copied, the log at
+// copied.wal. It then opens the copy for writing, which recovers or
+// rebuilds it as a starting server would, dumps it and removes the
+// directory.
+func (d *Dump) dumpCopy(path string, fill func(copied string) error) error {
 	tmp, err := os.MkdirTemp("", "msgsys-dump-")
 	if err != nil {
-		st.Close()
 		return fail(d.cfg.Lang, nil, err, textFailed, lang.SystemError(err, d.cfg.Lang))
 	}
 	defer os.RemoveAll(tmp)
@@ -165,12 +222,7 @@ func (d *Dump) dumpRecovered(st *store.Store, path string) error {
 	defer signal.Stop(pipe)
 
 	copied := filepath.Join(tmp, storeFile)
-	err = copyFile(path, copied)
-	if err == nil {
-		err = os.CopyFS(copied+".wal", os.DirFS(path+".wal"))
-	}
-	st.Close()
-	if err != nil {
+	if err := fill(copied); err != nil {
 		return fail(d.cfg.Lang, nil, err, textFailed, lang.SystemError(err, d.cfg.Lang))
 	}
 	recovered, err := store.Open(copied, store.Options{NoSync: true, Timeout: d.cfg.LockTimeout})

@@ -1,9 +1,12 @@
 package probe
 
 import (
+	"fmt"
+
 	"github.com/urfave/cli/v2"
 
 	"msgsys/lang"
+	"msgsys/roles/broker"
 	"msgsys/roles/common"
 )
 
@@ -18,12 +21,14 @@ func Command() *cli.Command {
 		}),
 		Description: common.HelpText(lang.Text{
 			PT: "broker: envia ao lado dos clientes um pedido channels, só de leitura, e exige uma resposta sob o serviço channels. " +
-				"Só um broker a envia, e ele mesmo responde enquanto nenhum servidor está conectado (padrão tcp://127.0.0.1:5555). " +
+				"Só um broker a envia, e ele mesmo responde enquanto nenhum servidor está conectado, ou com um erro quando os servidores " +
+				"não respondem dentro do --request-timeout dele, o que também passa (padrão tcp://127.0.0.1:5555). " +
 				"reference: pede a lista de servidores (padrão tcp://127.0.0.1:5559). " +
 				"server: pede o estado do servidor no endpoint entre servidores dele e exige que ele " +
 				"atenda clientes (padrão tcp://127.0.0.1:5560).",
 			EN: "broker: sends a read-only channels request to the client side and requires a reply under the service channels. " +
-				"Only a broker sends one, and it replies itself while no server is connected (default tcp://127.0.0.1:5555). " +
+				"Only a broker sends one, and it replies itself while no server is connected, or with an error when the servers " +
+				"do not reply within its --request-timeout, which passes too (default tcp://127.0.0.1:5555). " +
 				"reference: requests the list of servers (default tcp://127.0.0.1:5559). " +
 				"server: requests the server's status on its server-to-server endpoint and requires that it " +
 				"serves clients (default tcp://127.0.0.1:5560).",
@@ -39,9 +44,13 @@ func Command() *cli.Command {
 				PT: "endpoint a verificar (padrão: a porta padrão do papel em 127.0.0.1)",
 				EN: "endpoint to check (default: the role's standard port on 127.0.0.1)",
 			})},
-			&cli.DurationFlag{Name: "timeout", Value: defaults.Timeout, EnvVars: []string{"MSGSYS_PROBE_TIMEOUT"}, Usage: common.HelpText(lang.Text{
-				PT: "prazo da verificação inteira",
-				EN: "deadline of the whole check",
+			&cli.DurationFlag{Name: "timeout", EnvVars: []string{"MSGSYS_PROBE_TIMEOUT"}, Usage: common.HelpText(lang.Text{
+				PT: fmt.Sprintf("prazo da verificação inteira; 0 usa o padrão do papel: %v, e %v para um broker, que só responde "+
+					"depois do seu --request-timeout (padrão %v) enquanto os servidores conectados não respondem",
+					DefaultTimeout, DefaultBrokerTimeout, broker.DefaultRequestTimeout),
+				EN: fmt.Sprintf("deadline of the whole check; 0 uses the role's default: %v, and %v for a broker, which replies only "+
+					"after its --request-timeout (default %v) while the connected servers do not reply",
+					DefaultTimeout, DefaultBrokerTimeout, broker.DefaultRequestTimeout),
 			})},
 		},
 		Action: func(c *cli.Context) error {

@@ -15,6 +15,7 @@ import (
 
 	"msgsys/lang"
 	"msgsys/proto"
+	"msgsys/roles/broker"
 	"msgsys/roles/common"
 	"msgsys/roles/server"
 )
@@ -26,9 +27,17 @@ const (
 	RoleServer    = "server"
 )
 
-// DefaultTimeout bounds the whole probe: connecting, the handshake and the
+// Default bounds of the whole probe: connecting, the handshake and the
 // reply.
-const DefaultTimeout = 2 * time.Second
+const (
+	// DefaultTimeout bounds the probe of a reference or a server.
+	DefaultTimeout = 2 * time.Second
+	// DefaultBrokerTimeout bounds the probe of a broker. While servers are
+	// connected but do not reply, the broker replies only once its
+	// request timeout has passed, with an error of its own, so the probe
+	// waits a second longer than the broker's default request timeout.
+	DefaultBrokerTimeout = broker.DefaultRequestTimeout + time.Second
+)
 
 // serviceStatus is the server-to-server service that returns a
 // server.StatusReply.
@@ -64,7 +73,8 @@ type Config struct {
 	// Endpoint is the address probed. Empty means the role's standard
 	// port on 127.0.0.1.
 	Endpoint string
-	// Timeout bounds the whole probe.
+	// Timeout bounds the whole probe. Zero means the role's default:
+	// DefaultBrokerTimeout for a broker, DefaultTimeout for the others.
 	Timeout time.Duration
 	// Out receives one line on success. Nil means os.Stdout.
 	Out io.Writer
@@ -73,12 +83,12 @@ type Config struct {
 	Log    *slog.Logger
 }
 
-// DefaultConfig returns a probe of the local server.
+// DefaultConfig returns a probe of the local server with the role's
+// default timeout.
 func DefaultConfig() Config {
 	return Config{
-		Role:    RoleServer,
-		Timeout: DefaultTimeout,
-		Clocks:  proto.NewClocks(),
+		Role:   RoleServer,
+		Clocks: proto.NewClocks(),
 	}
 }
 
@@ -88,7 +98,8 @@ type Probe struct {
 }
 
 // New validates cfg and fills the role's standard endpoint when Endpoint
-// is empty. It connects nothing.
+// is empty, and the role's default timeout when Timeout is zero. It
+// connects nothing.
 func New(cfg Config) (*Probe, error) {
 	fallback, ok := defaultEndpoints[cfg.Role]
 	if !ok {
@@ -100,8 +111,13 @@ func New(cfg Config) (*Probe, error) {
 	if !common.Dialable(cfg.Endpoint) {
 		return nil, fmt.Errorf("probe: invalid --endpoint %q: use tcp://HOST:PORT", cfg.Endpoint)
 	}
-	if cfg.Timeout <= 0 {
-		return nil, fmt.Errorf("probe: timeout %v must be positive", cfg.Timeout)
+	switch {
+	case cfg.Timeout < 0:
+		return nil, fmt.Errorf("probe: invalid --timeout %v: use a positive duration, or 0 for the role's default", cfg.Timeout)
+	case cfg.Timeout == 0 && cfg.Role == RoleBroker:
+		cfg.Timeout = DefaultBrokerTimeout
+	case cfg.Timeout == 0:
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.Out == nil {
 		cfg.Out = os.Stdout
@@ -156,13 +172,11 @@ func (e englishError) Unwrap() error { return e.error }
 // broker sends a read-only channels request and requires the reply to
 // come under the service channels. A broker forwards the request to a
 // server, or replies under that service itself when no server is
-// connected, so the broker passes before any server connects. A reference
-// and a server's own endpoint reply under "error", because they serve no
-// channels request.
-//
-// NOTE: while servers are connected but do not reply, the broker replies
-// only after its --request-timeout (3s by default), and a probe with a
-// shorter timeout fails.
+// connected, so the broker passes before any server connects. It also
+// replies itself when the servers it forwarded to do not reply within its
+// --request-timeout, which DefaultBrokerTimeout outlasts, so the broker
+// passes while its servers are frozen. A reference and a server's own
+// endpoint reply under "error", because they serve no channels request.
 func (p *Probe) broker(ctx context.Context) (string, error) {
 	env, err := p.exchange(ctx, proto.ServiceChannels, "")
 	if err != nil {

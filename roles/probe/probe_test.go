@@ -227,6 +227,56 @@ func TestProbeBrokerWithoutServers(t *testing.T) {
 	}
 }
 
+// TestProbeBrokerWithFrozenServer probes a broker, with its default
+// request timeout, whose one server is connected but never replies. The
+// broker replies with its own timeout error only after that timeout, and
+// the probe, with its default timeout, must wait for that reply and pass.
+func TestProbeBrokerWithFrozenServer(t *testing.T) {
+	logs := &syncBuffer{}
+	cfg := broker.DefaultConfig()
+	cfg.Frontend = "tcp://127.0.0.1:0"
+	cfg.Backend = "tcp://127.0.0.1:0"
+	cfg.XSub = "tcp://127.0.0.1:0"
+	cfg.XPub = "tcp://127.0.0.1:0"
+	cfg.Log = slog.New(slog.NewTextHandler(logs, nil))
+	b, err := broker.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, "broker", b.Run)
+
+	frozen, err := proto.Dial(context.Background(), b.BackendEndpoint(), proto.Dealer, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { frozen.Close() })
+	testkit.WaitFor(t, 5*time.Second, "the broker to register the server", func() bool {
+		return logs.Contains("server connected")
+	})
+	received := make(chan struct{})
+	go func() {
+		// The server reads requests and never replies.
+		if _, err := frozen.Recv(); err == nil {
+			close(received)
+		}
+	}()
+
+	started := time.Now()
+	out, err := probeOnce(t, RoleBroker, b.FrontendEndpoint())
+	if err != nil {
+		t.Fatalf("broker probe after %v: %v", time.Since(started).Round(time.Millisecond), err)
+	}
+	select {
+	case <-received:
+	default:
+		t.Error("the probe's request did not reach the frozen server")
+	}
+	want := "ok: broker at " + b.FrontendEndpoint() + " accepts clients and replied: the server did not reply in time"
+	if !strings.HasPrefix(out, want) {
+		t.Errorf("broker probe output = %q, want it to start with %q", out, want)
+	}
+}
+
 // TestProbeErrorsStayEnglish checks that main's description of a probe
 // error in Portuguese keeps the operating system's English text.
 func TestProbeErrorsStayEnglish(t *testing.T) {
@@ -286,10 +336,24 @@ func TestNewDefaultsAndValidation(t *testing.T) {
 		t.Error("New accepted role client")
 	}
 
+	if p.cfg.Timeout != DefaultTimeout {
+		t.Errorf("reference default timeout = %v, want %v", p.cfg.Timeout, DefaultTimeout)
+	}
+
 	cfg = DefaultConfig()
-	cfg.Timeout = 0
+	cfg.Role = RoleBroker
+	if p, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if p.cfg.Timeout != DefaultBrokerTimeout || DefaultBrokerTimeout <= broker.DefaultRequestTimeout {
+		t.Errorf("broker default timeout = %v, want %v, which outlasts the broker's request timeout %v",
+			p.cfg.Timeout, DefaultBrokerTimeout, broker.DefaultRequestTimeout)
+	}
+
+	cfg = DefaultConfig()
+	cfg.Timeout = -time.Second
 	if _, err := New(cfg); err == nil {
-		t.Error("New accepted a zero timeout")
+		t.Error("New accepted a negative timeout")
 	}
 
 	for _, endpoint := range []string{"foo", "tcp://127.0.0.1:99999", "tcp://*:5555"} {

@@ -1,10 +1,8 @@
 package reference
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -190,18 +188,4 @@ func names(servers []proto.ServerInfo) []string {
 		out[i] = s.Name
 	}
 	return out
-}
-
-// python is Debian's interpreter, which has python3-zmq; a python3
-// earlier on PATH may lack it.
-const python = "/usr/bin/python3"
-
-// requireLibzmq skips the test unless python imports zmq.
-func requireLibzmq(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, python, "-c", "import zmq").CombinedOutput(); err != nil {
-		t.Skipf("skipping: %s cannot import zmq (install python3-zmq): %v: %s", python, err, bytes.TrimSpace(out))
-	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/shamaton/msgpack/v2"
 
+	"msgsys/internal/testkit"
 	"msgsys/lang"
 	"msgsys/proto"
 )
@@ -255,14 +256,14 @@ func TestHeartbeatKeepsRegisteredRank(t *testing.T) {
 // TestExtraFrameGetsErrorReply sends a request of two frames from a
 // libzmq REQ socket, which puts one delimiter in front of both.
 func TestExtraFrameGetsErrorReply(t *testing.T) {
-	requireLibzmq(t)
+	testkit.RequirePython(t, "zmq")
 	ref := startReference(t, t.TempDir(), nil)
 	list := encodeMap(t, map[string]any{"service": "list", "data": map[string]any{}})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	script := filepath.Join("..", "..", "testdata", "interop", "req_frames.py")
-	out, err := exec.CommandContext(ctx, python, script, ref.ref.Endpoint(), hex.EncodeToString(list), hex.EncodeToString([]byte("extra"))).Output()
+	out, err := exec.CommandContext(ctx, testkit.SystemPython, script, ref.ref.Endpoint(), hex.EncodeToString(list), hex.EncodeToString([]byte("extra"))).Output()
 	if err != nil {
 		t.Fatalf("%s: %v", script, err)
 	}

@@ -47,11 +47,13 @@ var (
 	textShuttingDown       = lang.Text{PT: "servidor encerrando, tente novamente", EN: "server shutting down, try again"}
 )
 
-// tooLargeText describes a request over a limit of limit bytes.
+// tooLargeText describes a client request over the server's limit of
+// limit bytes. It names the server, because the broker in front has a
+// limit of its own, larger (1 MiB for msgsys), with its own text.
 func tooLargeText(limit int) lang.Text {
 	return lang.Text{
-		PT: "requisição grande demais: o limite é " + lang.Size(limit),
-		EN: "request too large: the limit is " + lang.Size(limit),
+		PT: "requisição grande demais: o servidor aceita no máximo " + lang.Size(limit),
+		EN: "request too large: the server accepts at most " + lang.Size(limit),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"msgsys/internal/testkit"
+	"msgsys/lang"
 	"msgsys/proto"
 )
 
@@ -70,6 +71,42 @@ func TestUnknownPeerServiceLogRateLimited(t *testing.T) {
 	}
 }
 
+// TestTooLargeRequestsNameTheirLimit sends requests over the server's
+// limit and over the broker's through the broker, in both languages. Each
+// error reply must name the process whose limit applied, and that limit.
+func TestTooLargeRequestsNameTheirLimit(t *testing.T) {
+	c, _, _ := startLoggedServer(t)
+	cl := c.client()
+	cl.waitAnswered()
+	cases := []struct {
+		name  string
+		bytes int
+		lang  string
+		want  string
+	}{
+		{"server limit", 100 << 10, lang.EN, "request too large: the server accepts at most 64 KiB"},
+		{"server limit", 100 << 10, lang.PT, "requisição grande demais: o servidor aceita no máximo 64 KiB"},
+		{"broker limit", 2 << 20, lang.EN, "request too large: the broker forwards at most 1 MiB"},
+		{"broker limit", 2 << 20, lang.PT, "requisição grande demais: o broker encaminha no máximo 1 MiB"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name+"/"+tc.lang, func(t *testing.T) {
+			post := &proto.PublishRequest{User: "ana", Channel: "geral", Message: strings.Repeat("x", tc.bytes)}
+			frame, err := proto.Encode(proto.ServicePublish, post, proto.Meta{Clock: 1, Lang: tc.lang})
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := cl.raw(frame)
+			if status(env) != proto.StatusError {
+				t.Errorf("status %q, want %q", status(env), proto.StatusError)
+			}
+			if message, _ := env.Data["message"].(string); message != tc.want {
+				t.Errorf("message %q, want %q", message, tc.want)
+			}
+		})
+	}
+}
+
 func TestErrorDescriptionsNameTheProblem(t *testing.T) {
 	c, _, _ := startLoggedServer(t)
 	cl := c.client()
@@ -82,7 +119,7 @@ func TestErrorDescriptionsNameTheProblem(t *testing.T) {
 	}{
 		{"nested too deeply", append(bytes.Repeat([]byte{0x91}, 200_000), 0xc0), "invalid message: nested too deeply, at most 16 levels of maps and arrays"},
 		{"bin map key", binKey, "invalid message: map keys must be MessagePack str (text), not bin or another type"},
-		{"too large", encodeMap(t, map[string]any{"service": "users", "data": map[string]any{"pad": strings.Repeat("x", 100<<10)}}), "request too large: the limit is 64 KiB"},
+		{"too large", encodeMap(t, map[string]any{"service": "users", "data": map[string]any{"pad": strings.Repeat("x", 100<<10)}}), "request too large: the server accepts at most 64 KiB"},
 		{"reserved name", encodeMap(t, map[string]any{"service": "login", "data": map[string]any{"user": "Servers"}}), `the name "Servers" is reserved for coordinator announcements`},
 	}
 	for _, tc := range cases {

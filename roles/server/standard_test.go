@@ -6,139 +6,56 @@ package server
 // servers do.
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"msgsys/internal/testkit"
 	"msgsys/proto"
 )
 
-// systemPython is Debian's interpreter, which has python3-zmq and
-// python3-msgpack; a python3 earlier on PATH may lack them.
-const systemPython = "/usr/bin/python3"
-
-// standardPeer is a running testdata/standard_peer.py.
+// standardPeer is a running testdata/standard_peer.py. Each line it
+// prints is a JSON event: ready, announced, or a request it received.
 type standardPeer struct {
-	t     *testing.T
-	stdin io.WriteCloser
-
-	mu       sync.Mutex
-	ready    map[string]any // the first output line
-	services map[string]int // requests received, by service
-	announce int            // announcements published
-	stderr   bytes.Buffer
+	*testkit.PythonPeer
 }
 
 // startStandardPeer starts the peer as name, registered with the
 // reference, and waits until it has its rank.
 func startStandardPeer(t *testing.T, reference, name string, args ...string) *standardPeer {
 	t.Helper()
-	if err := exec.Command(systemPython, "-c", "import zmq, msgpack").Run(); err != nil {
-		t.Skipf("skipping: %s cannot import zmq and msgpack (install python3-zmq and python3-msgpack): %v", systemPython, err)
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	testkit.RequirePython(t, "zmq", "msgpack")
 	script := filepath.Join("testdata", "standard_peer.py")
-	cmd := exec.CommandContext(ctx, systemPython, append([]string{script, reference, name}, args...)...)
-	p := &standardPeer{t: t, services: make(map[string]int)}
-	cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start %s: %v", script, err)
-	}
-
-	// Each line the peer prints is a JSON event: ready, announced, or a
-	// request it received.
-	exited := make(chan struct{})
-	go func() {
-		defer close(exited)
-		scanner := bufio.NewScanner(stdout)
-		for scanner.Scan() {
-			var line map[string]any
-			if err := json.Unmarshal(scanner.Bytes(), &line); err != nil {
-				continue
-			}
-			p.mu.Lock()
-			switch {
-			case line["ready"] != nil:
-				p.ready = line
-			case line["announced"] != nil:
-				p.announce++
-			default:
-				service, _ := line["service"].(string)
-				p.services[service]++
-			}
-			p.mu.Unlock()
-		}
-		_ = cmd.Wait()
-	}()
-
-	t.Cleanup(func() {
-		p.stdin.Close()
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cancel()
-			<-exited
-		}
-		cancel()
-		if t.Failed() {
-			p.mu.Lock()
-			t.Logf("%s stderr:\n%s", script, p.stderr.String())
-			p.mu.Unlock()
-		}
-	})
-
+	p := &standardPeer{testkit.StartPython(t, 2*time.Minute, script, append([]string{reference, name}, args...)...)}
 	waitFor(t, 10*time.Second, name+" registered", func() bool {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return p.ready != nil
+		_, ready := p.Find(isReady)
+		return ready
 	})
 	return p
 }
 
+func isReady(line map[string]any) bool { return line["ready"] != nil }
+
 // rank returns the rank the reference gave the peer.
 func (p *standardPeer) rank() int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	rank, _ := p.ready["rank"].(float64)
+	ready, _ := p.Find(isReady)
+	rank, _ := ready["rank"].(float64)
 	return int64(rank)
 }
 
 // received returns how many requests of service the peer has replied to.
 func (p *standardPeer) received(service string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.services[service]
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
+	return p.Count(func(line map[string]any) bool {
+		if line["ready"] != nil || line["announced"] != nil {
+			return false
+		}
+		got, _ := line["service"].(string)
+		return got == service
+	})
 }
 
 // logCounter counts log records by message, across every logger derived
