@@ -77,7 +77,11 @@ func (r *Replicator) CatchUp(ctx context.Context, peers []Peer, timeout time.Dur
 			listed[p.Name] = true
 			err := r.syncWith(ctx, p)
 			switch {
-			case err == nil || errors.Is(err, errUnsupported):
+			case err == nil:
+				r.markReplied(p.Name)
+				delete(pending, p.Name)
+				done[p.Name] = true
+			case errors.Is(err, errUnsupported):
 				// A server without msgsys replication holds no replicated
 				// data, so there is nothing to catch up from it.
 				delete(pending, p.Name)

@@ -24,6 +24,14 @@ type peer struct {
 	// reachable is whether the last push or probe got a reply; a write
 	// waits for a second copy only while some peer is reachable.
 	reachable bool
+	// lostAt is when the sender last failed. For CopyTimeout after it
+	// the peer still counts as reachable (recentlyLost), because a server
+	// that resumes after a stop finds every stream timed out at once,
+	// while its peers are fine.
+	lostAt time.Time
+	// wake ends the sender's pause between retries early, once catch-up
+	// has shown that the peer replies again.
+	wake chan struct{}
 	// replied is whether the peer has sent a msgsys replicate reply since
 	// this sender started.
 	replied bool
@@ -109,7 +117,7 @@ func (r *Replicator) addPeerLocked(p Peer) *peer {
 		}
 		existing.stop()
 	}
-	state := &peer{Peer: p}
+	state := &peer{Peer: p, wake: make(chan struct{}, 1)}
 	r.peers[p.Name] = state
 	r.hadPeers = true
 	r.log.Info("replica peer added", "peer", p.Name, "addr", p.Addr)
@@ -152,6 +160,9 @@ func (r *Replicator) runSender(ctx context.Context, p *peer) {
 			continue
 		}
 		r.mu.Lock()
+		if p.reachable {
+			p.lostAt = time.Now()
+		}
 		p.reachable = false
 		r.releaseLocked()
 		r.mu.Unlock()
@@ -177,10 +188,36 @@ func (r *Replicator) runSender(ctx context.Context, p *peer) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-p.wake:
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, time.Second)
 	}
+}
+
+// markReplied records that the peer name has just replied to catch-up, so
+// it counts as reachable again, and wakes its sender from its pause
+// between retries. Until the sender has reconnected, writes then wait for
+// a copy on that peer instead of being acknowledged with none.
+func (r *Replicator) markReplied(name string) {
+	r.mu.Lock()
+	p, ok := r.peers[name]
+	if ok {
+		p.reachable = true
+	}
+	r.mu.Unlock()
+	if ok {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// recentlyLost reports whether p's sender failed less than window ago,
+// while the peer had been reachable. Callers hold r.mu.
+func (p *peer) recentlyLost(now time.Time, window time.Duration) bool {
+	return !p.reachable && !p.lostAt.IsZero() && now.Sub(p.lostAt) < window
 }
 
 // setInSync changes whether writes wait for p, and logs the change.

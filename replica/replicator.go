@@ -397,6 +397,7 @@ func (r *Replicator) silenceLocked(seq uint64) int {
 	for _, p := range r.peers {
 		if p.reachable && p.acked < seq {
 			p.reachable = false
+			p.lostAt = time.Time{} // silent after CopyTimeout: no grace
 			n++
 		}
 	}
@@ -432,9 +433,11 @@ type ackWaiter struct {
 
 // heldLocked reports whether the peers hold own op seq as awaitPeers
 // requires, the in-sync peers that lack it, and how many peers are
-// reachable. Callers hold r.mu.
+// reachable, counting those lost less than CopyTimeout ago. Callers hold
+// r.mu.
 func (r *Replicator) heldLocked(seq uint64) (waiting []*peer, reachable int, ok bool) {
 	copies := 0
+	var now time.Time
 	for _, p := range r.peers {
 		if p.inSync && p.acked < seq {
 			waiting = append(waiting, p)
@@ -444,6 +447,15 @@ func (r *Replicator) heldLocked(seq uint64) (waiting []*peer, reachable int, ok 
 		}
 		if p.reachable {
 			reachable++
+			continue
+		}
+		if !p.lostAt.IsZero() {
+			if now.IsZero() {
+				now = time.Now()
+			}
+			if p.recentlyLost(now, r.cfg.CopyTimeout) {
+				reachable++
+			}
 		}
 	}
 	return waiting, reachable, len(waiting) == 0 && (copies > 0 || reachable == 0)

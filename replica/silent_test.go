@@ -15,12 +15,17 @@ import (
 var waitFor = testkit.WaitFor
 
 // fakePeer acknowledges every replicate request with the last seq of its
-// batch, as a msgsys server does, until silent is set. From then on it
-// reads requests and never replies, as a server stopped with SIGSTOP
-// whose kernel still accepts bytes.
+// batch, as a msgsys server does, and answers a sync request with no ops,
+// done and in sync. Its flags change that:
+//   - silent: it reads requests and never replies, as a server stopped
+//     with SIGSTOP whose kernel still accepts bytes;
+//   - refuse: it closes each connection at its first request;
+//   - dropNext: it closes the connection at the next request, once.
 type fakePeer struct {
-	ln     *proto.Listener
-	silent atomic.Bool
+	ln       *proto.Listener
+	silent   atomic.Bool
+	refuse   atomic.Bool
+	dropNext atomic.Bool
 }
 
 func startFakePeer(t *testing.T) *fakePeer {
@@ -54,6 +59,19 @@ func (f *fakePeer) serve(conn *proto.Conn) {
 		if f.silent.Load() {
 			continue
 		}
+		if f.refuse.Load() || f.dropNext.CompareAndSwap(true, false) {
+			conn.Close()
+			return
+		}
+		envelope := frames[: len(frames)-1 : len(frames)-1]
+		meta := proto.Meta{Timestamp: proto.FormatTime(time.Now()), Clock: 1}
+		if service, _ := proto.PeekService(frames[len(frames)-1]); service == ServiceSync {
+			reply, err := proto.Encode(ServiceSync, &SyncReply{Status: proto.StatusOK, Done: true, InSync: true}, meta)
+			if err != nil || conn.Send(append(envelope, reply)...) != nil {
+				return
+			}
+			continue
+		}
 		req, err := decodeReplicate(frames[len(frames)-1])
 		if err != nil {
 			return
@@ -61,8 +79,8 @@ func (f *fakePeer) serve(conn *proto.Conn) {
 		if n := len(req.Ops); n > 0 {
 			have = req.Ops[n-1].Seq
 		}
-		reply := encodeReplicateReply(&ReplicateReply{Status: proto.StatusOK, Have: have}, proto.Meta{Timestamp: proto.FormatTime(time.Now()), Clock: 1})
-		if err := conn.Send(append(frames[:len(frames)-1:len(frames)-1], reply)...); err != nil {
+		reply := encodeReplicateReply(&ReplicateReply{Status: proto.StatusOK, Have: have}, meta)
+		if err := conn.Send(append(envelope, reply)...); err != nil {
 			return
 		}
 	}
@@ -73,6 +91,39 @@ func (f *fakePeer) serve(conn *proto.Conn) {
 // alone at once instead of waiting as long each.
 func TestSilentPeerStopsHoldingWrites(t *testing.T) {
 	peer := startFakePeer(t)
+	w := startWriter(t, peer, time.Second)
+	w.post("") // the login the posts need
+
+	// The peer holds the first writes, so they wait for it.
+	w.waitInSync()
+	w.post("copied")
+	if acked := w.r.Status().Peers[0].Acked; acked < 2 {
+		t.Fatalf("peer acknowledged seq %d, want 2", acked)
+	}
+
+	peer.silent.Store(true)
+	if d := w.post("first alone"); d < w.r.cfg.CopyTimeout {
+		t.Errorf("the first write after the peer fell silent took %v, want at least CopyTimeout %v", d, w.r.cfg.CopyTimeout)
+	}
+	for i := range 5 {
+		if d := w.post("alone"); d > w.r.cfg.CopyTimeout/2 {
+			t.Errorf("write %d after the silence was noticed took %v, want it at once", i, d)
+		}
+	}
+}
+
+// writer is a running Replicator of server-1 with one peer, server-2.
+type writer struct {
+	t   *testing.T
+	r   *Replicator
+	ctx context.Context
+	seq uint64 // seq of the last write
+}
+
+// startWriter runs a Replicator whose only peer is peer, with an
+// AckTimeout of 100 ms and the given CopyTimeout.
+func startWriter(t *testing.T, peer *fakePeer, copyTimeout time.Duration) *writer {
+	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "server.db"), store.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +132,7 @@ func TestSilentPeerStopsHoldingWrites(t *testing.T) {
 
 	cfg := DefaultConfig()
 	cfg.Name, cfg.Origin, cfg.Rank, cfg.Store, cfg.Clocks = "server-1", "server-1@test", 1, st, proto.NewClocks()
-	cfg.AckTimeout, cfg.CopyTimeout = 100*time.Millisecond, time.Second
+	cfg.AckTimeout, cfg.CopyTimeout = 100*time.Millisecond, copyTimeout
 	r := New(cfg)
 	r.SetPeers([]Peer{{Name: "server-2", Addr: peer.ln.Endpoint()}})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -94,40 +145,40 @@ func TestSilentPeerStopsHoldingWrites(t *testing.T) {
 		cancel()
 		<-ran
 	})
+	return &writer{t: t, r: r, ctx: ctx}
+}
 
-	post := func(text string) time.Duration {
-		t.Helper()
-		start := time.Now()
-		op := store.Op{Kind: store.KindLogin, User: "ana", Clock: 1, Time: time.Now().UnixNano()}
-		if text != "" {
-			op = store.Op{Kind: store.KindPost, User: "ana", Channel: "geral", Text: text, Clock: 1, Time: time.Now().UnixNano()}
-		}
-		if _, _, err := r.Write(ctx, op); err != nil {
-			t.Fatalf("write %q: %v", text, err)
-		}
-		return time.Since(start)
+// post writes a post with text, or a login when text is empty, and
+// returns how long the write took.
+func (w *writer) post(text string) time.Duration {
+	w.t.Helper()
+	start := time.Now()
+	op := store.Op{Kind: store.KindLogin, User: "ana", Clock: 1, Time: time.Now().UnixNano()}
+	if text != "" {
+		op = store.Op{Kind: store.KindPost, User: "ana", Channel: "geral", Text: text, Clock: 1, Time: time.Now().UnixNano()}
 	}
-	post("") // the login the posts need
+	written, _, err := w.r.Write(w.ctx, op)
+	if err != nil {
+		w.t.Fatalf("write %q: %v", text, err)
+	}
+	w.seq = written.Seq
+	return time.Since(start)
+}
 
-	// The peer holds the first writes, so they wait for it.
-	waitFor(t, 5*time.Second, "the peer in sync", func() bool {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		p := r.peers["server-2"]
+// waitInSync waits until server-2 is reachable and in sync.
+func (w *writer) waitInSync() {
+	w.t.Helper()
+	waitFor(w.t, 5*time.Second, "the peer in sync", func() bool {
+		w.r.mu.Lock()
+		defer w.r.mu.Unlock()
+		p := w.r.peers["server-2"]
 		return p != nil && p.inSync && p.reachable
 	})
-	post("copied")
-	if acked := r.Status().Peers[0].Acked; acked < 2 {
-		t.Fatalf("peer acknowledged seq %d, want 2", acked)
-	}
+}
 
-	peer.silent.Store(true)
-	if d := post("first alone"); d < cfg.CopyTimeout {
-		t.Errorf("the first write after the peer fell silent took %v, want at least CopyTimeout %v", d, cfg.CopyTimeout)
-	}
-	for i := range 5 {
-		if d := post("alone"); d > cfg.CopyTimeout/2 {
-			t.Errorf("write %d after the silence was noticed took %v, want it at once", i, d)
-		}
-	}
+// acked returns the highest seq that server-2 has acknowledged.
+func (w *writer) acked() uint64 {
+	w.r.mu.Lock()
+	defer w.r.mu.Unlock()
+	return w.r.peers["server-2"].acked
 }

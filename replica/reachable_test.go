@@ -1,0 +1,55 @@
+package replica
+
+import (
+	"testing"
+	"time"
+)
+
+// TestLostPeerStillHoldsNextWrite drops the connection to the only peer
+// while a write waits for it, as a server that resumes after a stop finds
+// its streams timed out while its peers are fine. The write waits for the
+// sender to reconnect and is acknowledged with the peer's copy, not alone.
+func TestLostPeerStillHoldsNextWrite(t *testing.T) {
+	peer := startFakePeer(t)
+	w := startWriter(t, peer, 2*time.Second)
+	w.post("")
+	w.waitInSync()
+
+	peer.dropNext.Store(true)
+	w.post("dropped")
+	if got := w.acked(); got < w.seq {
+		t.Errorf("write %d acknowledged while the peer held only seq %d", w.seq, got)
+	}
+}
+
+// TestCatchUpMakesPeerReachable keeps the only peer down long enough for
+// its sender to give up on it, then brings it back and catches up with
+// it, as a server does when a partition heals. The next write waits for
+// the peer's copy instead of being acknowledged alone while the sender
+// is still in its pause between retries.
+func TestCatchUpMakesPeerReachable(t *testing.T) {
+	peer := startFakePeer(t)
+	copyTimeout := 300 * time.Millisecond
+	w := startWriter(t, peer, copyTimeout)
+	w.post("")
+	w.waitInSync()
+
+	peer.refuse.Store(true)
+	waitFor(t, 5*time.Second, "the peer lost for longer than CopyTimeout", func() bool {
+		w.r.mu.Lock()
+		defer w.r.mu.Unlock()
+		p := w.r.peers["server-2"]
+		return !p.reachable && !p.recentlyLost(time.Now(), copyTimeout)
+	})
+	w.post("alone") // the sender now pauses up to a second between retries
+
+	peer.refuse.Store(false)
+	peers := []Peer{{Name: "server-2", Addr: peer.ln.Endpoint()}}
+	if err := w.r.CatchUp(w.ctx, peers, 5*time.Second, Expected{}); err != nil {
+		t.Fatalf("catch-up: %v", err)
+	}
+	w.post("after catch-up")
+	if got := w.acked(); got < w.seq {
+		t.Errorf("write %d acknowledged while the peer held only seq %d", w.seq, got)
+	}
+}
