@@ -3,11 +3,11 @@
 # compose.yaml.
 #
 # With Go installed, it compiles a static binary into build/image/, builds
-# the Dockerfile's from-binary target, which pulls no base image, so it
-# works where no registry is reachable, and deletes build/image/ again. Without Go, it builds the
-# from-source target, which compiles inside the golang image and so needs
-# a registry. Either way `docker compose up` then finds the image and does
-# not build it again.
+# docker/from-binary.Dockerfile, which pulls no base image, so it works
+# where no registry is reachable, and deletes build/image/ again. Without
+# Go, or with --from-source, it builds the Dockerfile at the root, which
+# compiles inside the golang image and so needs a registry. Either way
+# `docker compose up` then finds the image and does not build it again.
 #
 # Usage: scripts/build-image.sh [--from-source]
 # Environment: MSGSYS_IMAGE, MSGSYS_VERSION (default: git describe), and
@@ -26,7 +26,7 @@ case "${1:-}" in
     ;;
 esac
 if [[ $target == from-binary ]] && ! command -v go >/dev/null 2>&1; then
-  echo "build-image: go not found, building the from-source target (pulls the golang image)"
+  echo "build-image: go not found, building from source (pulls the golang image)"
   target=from-source
 fi
 
@@ -44,7 +44,12 @@ fi
 if [[ -z ${MSGSYS_VERSION:-} ]]; then
   MSGSYS_VERSION=$(git describe --always --dirty 2>/dev/null || echo dev)
 fi
-export MSGSYS_VERSION MSGSYS_IMAGE_TARGET=$target
+# compose.yaml builds the file that MSGSYS_DOCKERFILE names.
+MSGSYS_DOCKERFILE=Dockerfile
+if [[ $target == from-binary ]]; then
+  MSGSYS_DOCKERFILE=docker/from-binary.Dockerfile
+fi
+export MSGSYS_VERSION MSGSYS_DOCKERFILE
 
 if [[ $target == from-binary ]]; then
   echo "build-image: compiling build/image/msgsys ($MSGSYS_VERSION)"
@@ -58,6 +63,6 @@ if [[ $target == from-binary ]]; then
 fi
 
 # Every service uses the same image, so building one service builds it.
-echo "build-image: building ${MSGSYS_IMAGE:-msgsys:local} from target $target"
+echo "build-image: building ${MSGSYS_IMAGE:-msgsys:local} from $MSGSYS_DOCKERFILE"
 "${compose[@]}" -f compose.yaml build reference
 docker image inspect --format 'build-image: {{index .RepoTags 0}} is {{.Size}} bytes' "${MSGSYS_IMAGE:-msgsys:local}"

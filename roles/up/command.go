@@ -53,8 +53,8 @@ func Command() *cli.Command {
 				EN: "start the servers with clock skews spread over ±1s, for Berkeley rounds to correct",
 			})},
 			&cli.BoolFlag{Name: "restart", EnvVars: []string{"MSGSYS_RESTART"}, Usage: common.HelpText(lang.Text{
-				PT: "reinicia um servidor 1s depois que ele sai inesperadamente (os outros processos continuam parados)",
-				EN: "restart a server 1s after it exits unexpectedly (other processes stay down)",
+				PT: "reinicia a referência, o broker ou um servidor 1s depois que ele sai inesperadamente (um bot que sai continua parado)",
+				EN: "restart the reference, the broker or a server 1s after it exits unexpectedly (a bot that exits stays down)",
 			})},
 			&cli.StringFlag{Name: "lang", EnvVars: []string{"MSGSYS_LANG"}, Usage: common.HelpText(lang.Text{
 				PT: "idioma das instruções e do texto para pessoas de todos os processos: pt ou en (padrão: o do locale, senão pt)",

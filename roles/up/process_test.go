@@ -365,6 +365,82 @@ func TestUpRestartsCrashedServer(t *testing.T) {
 	p.checkNoRace(t)
 }
 
+// TestUpRestartsCrashedBrokerAndReference kills the broker, then the
+// reference, with SIGKILL. With --restart, msgsys up must start each again,
+// so that clients are served through the broker once more and the
+// reference lists the server again.
+func TestUpRestartsCrashedBrokerAndReference(t *testing.T) {
+	p := startUp(t, 1, "--bots", "0", "--restart")
+	p.waitLog(t, 30*time.Second, `msg="cluster ready"`)
+	c := newClient(t, p.base)
+	c.eventually(t, 10*time.Second, proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+
+	broker := p.pidOf(t, "broker")
+	if err := syscall.Kill(broker, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, 10*time.Second, `level=ERROR msg="child exited unexpectedly" role=up name=broker pid=`+strconv.Itoa(broker))
+	m := p.waitLog(t, 15*time.Second, `msg="child restarted" role=up name=broker pid=(\d+)`)
+	if m[1] == strconv.Itoa(broker) {
+		t.Errorf("restarted broker has the old pid %s", m[1])
+	}
+	// A login goes through the new broker to server-1, so it also shows
+	// that the server connected to the new broker.
+	c.eventually(t, 15*time.Second, proto.ServiceLogin, &proto.LoginRequest{User: "bia"})
+
+	reference := p.pidOf(t, "reference")
+	if err := syscall.Kill(reference, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, 10*time.Second, `level=ERROR msg="child exited unexpectedly" role=up name=reference pid=`+strconv.Itoa(reference))
+	m = p.waitLog(t, 15*time.Second, `msg="child restarted" role=up name=reference pid=(\d+)`)
+	if m[1] == strconv.Itoa(reference) {
+		t.Errorf("restarted reference has the old pid %s", m[1])
+	}
+	ref := proto.NewRequester("tcp://127.0.0.1:" + strconv.Itoa(p.base+offsetReference))
+	defer ref.Close()
+	waitFor(t, 15*time.Second, "the restarted reference to list server-1", func() bool {
+		return slices.Contains(listedServers(ref), "server-1")
+	})
+	c.eventually(t, 15*time.Second, proto.ServiceLogin, &proto.LoginRequest{User: "caio"})
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t, 20*time.Second, "SIGTERM")
+	if p.err != nil {
+		t.Errorf("msgsys up exited with %v", p.err)
+	}
+	for _, pid := range p.pids() {
+		if alive(pid) {
+			t.Errorf("child %d still exists after msgsys up exited", pid)
+		}
+	}
+	p.checkNoRace(t)
+}
+
+// listedServers returns the names in the reference's reply to list, or
+// nil when the request fails.
+func listedServers(ref *proto.Requester) []string {
+	frame, err := proto.Encode(proto.ServiceList, &proto.EmptyRequest{}, proto.NewClocks().Meta())
+	if err != nil {
+		return nil
+	}
+	payload, err := ref.Request(context.Background(), frame, 2*time.Second)
+	if err != nil {
+		return nil
+	}
+	var reply proto.ListReply
+	if _, err := proto.DecodeInto(payload, &reply); err != nil {
+		return nil
+	}
+	var names []string
+	for _, server := range reply.List {
+		names = append(names, server.Name)
+	}
+	return names
+}
+
 // TestUpPassesClusterKey runs msgsys up with MSGSYS_CLUSTER_KEY set. Its
 // reference must require the key, and its servers must present it there,
 // or the cluster would never be ready.

@@ -65,8 +65,8 @@ type Config struct {
 	// Skew starts the servers with clock skews spread over ±SkewSpread,
 	// for Berkeley rounds to correct.
 	Skew bool
-	// Restart restarts a server that exits unexpectedly after
-	// RestartDelay. Other children that exit stay down.
+	// Restart restarts the reference, the broker or a server that exits
+	// unexpectedly, after RestartDelay. A bot that exits stays down.
 	Restart bool
 	// Lang is the language of the instructions and of every child's text
 	// for people: "pt" or "en" (see lang.Pick).
@@ -220,13 +220,15 @@ func (u *Up) specs() []childSpec {
 		{name: "reference", args: []string{"reference",
 			"--bind", u.endpoint(offsetReference),
 			"--data", filepath.Join(u.cfg.Data, "reference"),
-			"--lang", u.lang}},
+			"--lang", u.lang},
+			restart: u.cfg.Restart},
 		{name: "broker", args: []string{"broker",
 			"--frontend", u.endpoint(offsetFrontend),
 			"--backend", u.endpoint(offsetBackend),
 			"--xsub", u.endpoint(offsetXSub),
 			"--xpub", u.endpoint(offsetXPub),
-			"--lang", u.lang}},
+			"--lang", u.lang},
+			restart: u.cfg.Restart},
 	}
 	for i := 1; i <= u.cfg.Servers; i++ {
 		name := fmt.Sprintf("server-%d", i)

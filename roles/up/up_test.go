@@ -153,7 +153,7 @@ func TestSpecsUseStandardPorts(t *testing.T) {
 		}
 	}
 	for _, s := range specs {
-		if got, want := s.restart, s.role() == "server"; got != want {
+		if got, want := s.restart, s.role() != "bot"; got != want {
 			t.Errorf("%s restart = %v, want %v", s.name, got, want)
 		}
 	}
