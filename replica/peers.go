@@ -97,12 +97,19 @@ const peerRemoveAfter = 3 * time.Second
 
 // notePeer adds a peer that introduced itself with a sync request and
 // makes its sender probe the peer's position again, because a peer that
-// syncs has restarted and may hold less than it did.
+// syncs has restarted and may hold less than it did. A new name is not
+// added while MaxPeers peers are known.
 func (r *Replicator) notePeer(p Peer) {
 	if p.Name == "" || p.Name == r.cfg.Name || p.Addr == "" {
 		return
 	}
 	r.mu.Lock()
+	_, known := r.peers[p.Name]
+	if !known && r.cfg.MaxPeers > 0 && len(r.peers) >= r.cfg.MaxPeers {
+		r.mu.Unlock()
+		r.peerLimit.Warn(r.log, "sync from a server beyond the peer limit, not added as a peer", "peer", p.Name, "max_peers", r.cfg.MaxPeers)
+		return
+	}
 	r.addPeerLocked(p).known = false
 	r.mu.Unlock()
 	r.appended.broadcast()

@@ -1,8 +1,14 @@
 package replica
 
 import (
+	"context"
+	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"msgsys/proto"
+	"msgsys/store"
 )
 
 // TestLostPeerStillHoldsNextWrite drops the connection to the only peer
@@ -51,5 +57,38 @@ func TestCatchUpMakesPeerReachable(t *testing.T) {
 	w.post("after catch-up")
 	if got := w.acked(); got < w.seq {
 		t.Errorf("write %d acknowledged while the peer held only seq %d", w.seq, got)
+	}
+}
+
+// TestSyncAddsPeersUpToLimit sends sync requests under many names, as
+// anyone can without a cluster key. Each gets its reply, and only
+// MaxPeers of them become peers.
+func TestSyncAddsPeersUpToLimit(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "server.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cfg := DefaultConfig()
+	cfg.Name, cfg.Origin, cfg.Rank, cfg.Store, cfg.Clocks = "server-1", "server-1@test", 1, st, proto.NewClocks()
+	cfg.MaxPeers = 3
+	r := New(cfg)
+
+	for i := range 10 {
+		req := &SyncRequest{Name: fmt.Sprintf("fake-%d", i), Addr: fmt.Sprintf("tcp://127.0.0.1:%d", 20000+i)}
+		frame, err := proto.Encode(ServiceSync, req, proto.NewClocks().Meta())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reply SyncReply
+		if _, err := proto.DecodeInto(r.HandleSync(context.Background(), frame), &reply); err != nil || !proto.IsSuccess(reply.Status) {
+			t.Fatalf("sync %d: reply %+v, %v", i, reply, err)
+		}
+	}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if got := len(r.peers); got != cfg.MaxPeers {
+		t.Errorf("%d peers after 10 sync requests, want MaxPeers %d", got, cfg.MaxPeers)
 	}
 }

@@ -59,6 +59,10 @@ type Config struct {
 	// (store.Options.SyncEvery). A write that no peer holds still waits
 	// for its sync. See docs/replication.md, "Durability choices".
 	AckBeforeSync bool
+	// MaxPeers bounds the peers that sync requests introduce, which
+	// anyone who reaches the server's endpoint without a cluster key can
+	// send under any name. Zero means no bound.
+	MaxPeers int
 }
 
 // DefaultConfig returns the production timings.
@@ -109,6 +113,9 @@ type Replicator struct {
 	badRequests proto.RateLog
 	// clockAhead holds back warnings about peers' clocks held back.
 	clockAhead proto.RateLog
+	// peerLimit holds back warnings about sync requests from servers
+	// that MaxPeers leaves out.
+	peerLimit proto.RateLog
 	// hadPeers is set once a peer is known, so that a server that never
 	// had one does not warn about each write it holds alone. Guarded by mu.
 	hadPeers bool

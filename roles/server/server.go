@@ -475,6 +475,7 @@ func (s *Server) Run(ctx context.Context) error {
 	replicaCfg.OnApply = s.countMessages
 	replicaCfg.ClusterKey = s.cfg.ClusterKey
 	replicaCfg.AckBeforeSync = s.cfg.SyncEvery > 0
+	replicaCfg.MaxPeers = s.cfg.MaxPeers
 	s.replica = replica.New(replicaCfg)
 
 	electionCfg := s.cfg.Election
