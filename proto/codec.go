@@ -31,7 +31,8 @@ const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 var (
 	ErrFrameTooLarge = errors.New("proto: frame exceeds the size limit")
 	ErrNotMap        = errors.New("proto: message is not a MessagePack map")
-	ErrNoService     = errors.New("proto: service is missing or not a string")
+	ErrNoService     = errors.New("proto: service is missing or empty")
+	ErrServiceType   = errors.New("proto: service is not a MessagePack str")
 	ErrNoData        = errors.New("proto: data is missing or not a map")
 )
 
@@ -90,9 +91,13 @@ func Decode(frame []byte) (Envelope, error) {
 	}
 
 	var env Envelope
-	service, ok := top["service"].(string)
-	if !ok {
+	field := top["service"]
+	service, ok := field.(string)
+	switch {
+	case field == nil:
 		return env, ErrNoService
+	case !ok:
+		return env, ErrServiceType
 	}
 	env.Service = service
 

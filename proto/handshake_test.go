@@ -2,8 +2,11 @@ package proto
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -133,5 +136,57 @@ func TestHandshakeErrorSignatureOnly(t *testing.T) {
 	err := handshakeWith(t, zmtpGreeting()[:10], false, 2*time.Second)
 	if !strings.Contains(err.Error(), "after its ZMTP signature") || !strings.Contains(err.Error(), "NULL") {
 		t.Errorf("err = %v, want a close after the signature with this endpoint's mechanism named", err)
+	}
+}
+
+// TestHandshakeErrorResetNamesNoMechanism resets the connection after the
+// signature, as a peer that crashes or closes with SO_LINGER 0 does.
+// libzmq closes with a FIN when the mechanisms differ, so a reset must
+// not be reported as a mismatch.
+func TestHandshakeErrorResetNamesNoMechanism(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := peer.Write(zmtpGreeting()[:10]); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.(*net.TCPConn).SetLinger(0); err != nil {
+		t.Fatal(err)
+	}
+	peer.Close()
+
+	_, err = open(raw, Router, true, time.Now().Add(2*time.Second), 2*time.Second, "", "")
+	if err == nil {
+		t.Fatal("handshake succeeded")
+	}
+	if !strings.Contains(err.Error(), "reset the connection during the handshake") {
+		t.Errorf("err = %v, want a reset during the handshake", err)
+	}
+	if strings.Contains(err.Error(), "mechanism") {
+		t.Errorf("err = %v, want no security mechanism blamed for a reset", err)
+	}
+}
+
+// TestHandshakeErrorResetAfterSignature covers the other timing of the
+// same reset: the signature was read before the reset arrived.
+func TestHandshakeErrorResetAfterSignature(t *testing.T) {
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+	err := handshakeError(fmt.Errorf("zmq4: could not read ZMTP greeting: %w", reset), zmtpGreeting()[:10], "NULL", time.Second)
+	if !strings.Contains(err.Error(), "reset the connection during the handshake") {
+		t.Errorf("err = %v, want a reset during the handshake", err)
+	}
+	if strings.Contains(err.Error(), "mechanism") {
+		t.Errorf("err = %v, want no security mechanism blamed for a reset", err)
 	}
 }

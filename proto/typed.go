@@ -66,7 +66,7 @@ func PeekService(frame []byte) (string, error) {
 		return "", ErrNoService
 	}
 	if !isStr(value[0]) {
-		return "", fmt.Errorf("proto: invalid message: %w", ErrNoService)
+		return "", ErrServiceType
 	}
 	service, _ := strBody(value)
 	if len(service) == 0 {

@@ -137,8 +137,17 @@ func TestPeekServiceErrors(t *testing.T) {
 	if _, err := PeekService(mpMap(mpStr("data"), mpMap())); !errors.Is(err, ErrNoService) {
 		t.Errorf("no service: err = %v, want ErrNoService", err)
 	}
-	if _, err := PeekService([]byte{0x91, 0x01}); err == nil {
-		t.Error("array accepted")
+	if _, err := PeekService([]byte{0x91, 0x01}); !errors.Is(err, ErrNotMap) {
+		t.Errorf("array: err = %v, want ErrNotMap", err)
+	}
+	for name, value := range map[string][]byte{"int": {0x05}, "bin": {0xc4, 0x01, 'x'}} {
+		_, err := PeekService(mpMap(mpStr("service"), value))
+		if !errors.Is(err, ErrServiceType) {
+			t.Errorf("service %s: err = %v, want ErrServiceType", name, err)
+		}
+		if errors.Is(err, ErrNoService) {
+			t.Errorf("service %s: err = %v, want it not taken for a missing service", name, err)
+		}
 	}
 	if _, err := PeekService(append(bytes.Repeat([]byte{0x91}, 100), 0xc0)); !errors.Is(err, ErrTooDeep) {
 		t.Errorf("deep nesting: err = %v, want ErrTooDeep", err)

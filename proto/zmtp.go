@@ -66,7 +66,8 @@ var (
 	// ErrClosed is returned by a Conn after Close or a transport failure.
 	ErrClosed = errors.New("proto: connection closed")
 	// ErrMessageTooLarge is returned when a peer sends more than
-	// MaxMessageBytes in one message; the connection is then closed.
+	// MaxMessageBytes in one message. The connection is then closed,
+	// unless Recv read past the message (see SkipOversized).
 	ErrMessageTooLarge = errors.New("proto: message exceeds the transport limit")
 	// ErrNotTCP is wrapped in the error for an endpoint that does not
 	// start with tcp://, such as ipc:///tmp/x or a bare host:port.
@@ -85,6 +86,9 @@ type Conn struct {
 	reader       *bufio.Reader
 	peerType     zmq4.SocketType
 	peerIdentity string // the Identity property of the peer's handshake
+	// skipOversized makes Recv read past a message above MaxMessageBytes
+	// instead of closing the connection (see SkipOversized).
+	skipOversized bool
 
 	sendMu sync.Mutex // guards writer and the ordering of frames
 	writer *bufio.Writer
@@ -237,10 +241,18 @@ func (c *Conn) Idle() time.Duration {
 
 // Recv reads the next message. It replies to PING with PONG and skips every
 // other command, because libzmq peers with ZMQ_HEARTBEAT_IVL send them and
-// they are not data. It returns ErrClosed once the connection is gone.
+// they are not data. It returns ErrClosed once the connection is gone. A
+// message above MaxMessageBytes closes the connection, unless
+// SkipOversized was called: Recv then returns a *MessageTooLargeError
+// and the connection stays open.
 func (c *Conn) Recv() ([][]byte, error) {
 	for {
 		frames, command, err := c.readMessage()
+		var tooLarge *MessageTooLargeError
+		if errors.As(err, &tooLarge) {
+			c.lastRecv.Store(time.Now().UnixNano())
+			return nil, err
+		}
 		if err != nil {
 			c.Close()
 			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
@@ -278,28 +290,17 @@ func parseCommand(body []byte) (string, []byte, bool) {
 func (c *Conn) readMessage() (frames [][]byte, command bool, err error) {
 	total := 0
 	for {
-		flags, err := c.reader.ReadByte()
+		flags, size, err := c.readHeader()
 		if err != nil {
 			return nil, false, err
-		}
-		var size uint64
-		if flags&flagLong != 0 {
-			var header [8]byte
-			if _, err := io.ReadFull(c.reader, header[:]); err != nil {
-				return nil, false, err
-			}
-			size = binary.BigEndian.Uint64(header[:])
-		} else {
-			b, err := c.reader.ReadByte()
-			if err != nil {
-				return nil, false, err
-			}
-			size = uint64(b)
 		}
 		// Each frame is charged frameOverhead besides its body, so a flood
 		// of empty frames with the MORE flag is bounded too.
 		if size > MaxMessageBytes || total+int(size)+frameOverhead > MaxMessageBytes {
-			return nil, false, ErrMessageTooLarge
+			if !c.skipOversized || flags&flagCommand != 0 {
+				return nil, false, ErrMessageTooLarge
+			}
+			return nil, false, c.skipMessage(frames, flags, size)
 		}
 		total += int(size) + frameOverhead
 
@@ -315,6 +316,26 @@ func (c *Conn) readMessage() (frames [][]byte, command bool, err error) {
 			return frames, false, nil
 		}
 	}
+}
+
+// readHeader reads a frame header: the flags and the body's size.
+func (c *Conn) readHeader() (flags byte, size uint64, err error) {
+	flags, err = c.reader.ReadByte()
+	if err != nil {
+		return 0, 0, err
+	}
+	if flags&flagLong != 0 {
+		var header [8]byte
+		if _, err := io.ReadFull(c.reader, header[:]); err != nil {
+			return 0, 0, err
+		}
+		return flags, binary.BigEndian.Uint64(header[:]), nil
+	}
+	b, err := c.reader.ReadByte()
+	if err != nil {
+		return 0, 0, err
+	}
+	return flags, uint64(b), nil
 }
 
 // readBody reads a frame body of size bytes. Large bodies grow with the
@@ -405,20 +426,25 @@ func handshakeError(err error, first []byte, mechanism string, limit time.Durati
 		// has sent its own closes without a byte sent when the mechanisms
 		// differ, which looks the same as a port probe.
 		return ErrClosedEarly
-	case len(first) == 0 && errors.Is(err, syscall.ECONNRESET):
-		// A reset discards the bytes not yet read, libzmq's signature
-		// included, and libzmq resets when it closes on a mechanism.
-		return fmt.Errorf("proto: the peer reset the connection before its greeting was read, as libzmq does when this endpoint's security mechanism, %s, is not its own", mechanism)
 	case len(first) > 0 && first[0] != 0xff:
 		return fmt.Errorf("%w: its first bytes were %q", errNotZMTP, first[:min(len(first), quotedBytes)])
 	case (peer == "NULL" || peer == "PLAIN") && peer != mechanism:
 		return fmt.Errorf("%w: the peer uses %s and this endpoint %s", ErrKeyMismatch, peer, mechanism)
 	case peer != "" && peer != mechanism:
 		return fmt.Errorf("proto: the peer uses the %s security mechanism, and msgsys supports only PLAIN, with a cluster key, and NULL", peer)
+	case errors.Is(err, syscall.ECONNRESET):
+		// A reset comes from a peer that closed with this side's greeting
+		// unread, or with SO_LINGER 0, as a crashed or killed client
+		// does, and it discards the bytes not yet read. libzmq reads the
+		// greeting before it closes on a mechanism other than its own,
+		// so it closes with a FIN (libzmq 4.3.4, checked with pyzmq), and
+		// no mechanism is blamed here.
+		return errors.New("proto: the peer reset the connection during the handshake")
 	case closedByPeer(err) && signatureOnly(first):
 		// libzmq sends its signature, reads this side's greeting and,
-		// when the mechanism there is not its own, closes.
-		return fmt.Errorf("proto: the peer closed the connection after its ZMTP signature, as libzmq does when this endpoint's security mechanism, %s, is not its own", mechanism)
+		// when the mechanism there is not its own, closes. A peer that
+		// stops there for another reason looks the same.
+		return fmt.Errorf("proto: the peer closed the connection during the handshake, right after its ZMTP signature, as libzmq does when this endpoint's security mechanism, %s, is not its own", mechanism)
 	case closedByPeer(err):
 		return errors.New("proto: the peer closed the connection during the handshake")
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"msgsys/lang"
 	"msgsys/proto"
 )
 
@@ -131,11 +132,21 @@ func (h replyHead) reason() string {
 // send encodes data, a pointer to a proto message struct, and calls
 // service with it.
 func (c *client) send(ctx context.Context, service string, data any, timeout time.Duration) error {
-	frame, err := proto.Encode(service, data, c.clocks.Meta())
+	frame, err := proto.Encode(service, data, requestMeta(c.clocks))
 	if err != nil {
 		return err
 	}
 	return c.call(ctx, service, frame, timeout)
+}
+
+// requestMeta returns the metadata of a client request. It names English
+// as the language of error descriptions, which msgsys servers and brokers
+// then use whatever their --lang, because bench prints the descriptions
+// in its English output.
+func requestMeta(clocks proto.Clocks) proto.Meta {
+	meta := clocks.Meta()
+	meta.Lang = lang.EN
+	return meta
 }
 
 func (c *client) login(ctx context.Context, user string, timeout time.Duration) error {

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -10,7 +11,9 @@ import (
 
 	"github.com/go-zeromq/zmq4"
 
+	"msgsys/lang"
 	"msgsys/proto"
+	"msgsys/roles/broker"
 )
 
 // brokerError is an error reply of the broker itself, which sets both
@@ -123,5 +126,39 @@ func TestClientTimesOutAndRedials(t *testing.T) {
 	}
 	if n := last.Load(); n != 2 {
 		t.Errorf("the reply came on connection %d, want a new one after the timeout", n)
+	}
+}
+
+// TestClientRequestsEnglishDescriptions sends a login to a broker that
+// runs in Portuguese and has no server. bench writes English, so its
+// requests name English, and the broker's reason must arrive in it.
+func TestClientRequestsEnglishDescriptions(t *testing.T) {
+	cfg := broker.DefaultConfig()
+	cfg.Frontend, cfg.Backend, cfg.XSub, cfg.XPub = "tcp://127.0.0.1:0", "tcp://127.0.0.1:0", "", ""
+	cfg.Lang = lang.PT
+	cfg.Log = slog.New(slog.DiscardHandler)
+	b, err := broker.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = b.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	c := newClient(b.FrontendEndpoint(), proto.NewClocks())
+	defer c.close()
+	err = c.login(ctx, "ana", 5*time.Second)
+	if !errors.Is(err, errRejected) {
+		t.Fatalf("login with no server gave %v, want errRejected", err)
+	}
+	if !strings.Contains(err.Error(), "no server is available") {
+		t.Errorf("error %q, want the broker's reason in English", err)
 	}
 }

@@ -168,7 +168,7 @@ func (b *Bench) prepareService(ctx context.Context, clients []*client) (func(int
 	}
 	service := b.cfg.Service
 	return func(i int) ([]byte, error) {
-		return proto.Encode(service, build(i), clocks.Meta())
+		return proto.Encode(service, build(i), requestMeta(clocks))
 	}, nil
 }
 

@@ -38,6 +38,7 @@ func (b *Broker) serveServer(conn *proto.Conn) {
 	for {
 		frames, err := conn.Recv()
 		if err != nil {
+			b.logRecvFailure(err, "server", s.addr)
 			return
 		}
 		b.handleReply(s, frames)

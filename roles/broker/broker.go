@@ -172,6 +172,7 @@ type Broker struct {
 	malformed   proto.RateLog // client messages dropped for lack of a delimiter or a body
 	badReplies  proto.RateLog // malformed or unexpected server replies
 	lostReplies proto.RateLog // replies dropped because a client's queue was full
+	recvFailed  proto.RateLog // connections closed over a message too large to read
 }
 
 // New validates cfg and binds every enabled endpoint, so that a port in use

@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"time"
 
 	"msgsys/proto"
@@ -43,12 +44,47 @@ func (b *Broker) serveClient(conn *proto.Conn) {
 		b.log.Debug("client disconnected", "client", c.addr)
 	}()
 
+	conn.SkipOversized()
 	for {
 		frames, err := conn.Recv()
+		var tooLarge *proto.MessageTooLargeError
+		if errors.As(err, &tooLarge) {
+			b.rejectTooLarge(c, tooLarge)
+			continue
+		}
 		if err != nil {
+			b.logRecvFailure(err, "client", c.addr)
 			return
 		}
 		b.handleRequest(c, frames)
+	}
+}
+
+// rejectTooLarge sends the error reply to a request above the transport
+// limit, which Recv read past without keeping. Its envelope still routes
+// the reply.
+func (b *Broker) rejectTooLarge(c *client, e *proto.MessageTooLargeError) {
+	delim := delimiterIndex(e.Envelope)
+	if delim < 0 {
+		b.malformed.Warn(b.log, "malformed request dropped", "client", c.addr,
+			"frames", e.Frames, "bytes", e.Bytes, "reason", "too large, and no empty delimiter frame before the limit")
+		return
+	}
+	b.badRequests.Warn(b.log, "request rejected", "client", c.addr, "bytes", e.Bytes, "reason", "too large")
+	b.fail(&request{client: c, frames: append([][]byte{c.id}, e.Envelope...), envLen: delim}, failTooLarge)
+}
+
+// logRecvFailure logs why a connection's Recv failed, unless the peer
+// closed the connection. A message too large to read past closes the
+// connection and is logged at warn level, rate-limited. Other failures,
+// such as a peer's reset, are logged at debug level.
+func (b *Broker) logRecvFailure(err error, peerKey, peer string) {
+	switch {
+	case errors.Is(err, proto.ErrClosed):
+	case errors.Is(err, proto.ErrMessageTooLarge):
+		b.recvFailed.Warn(b.log, "connection closed, message too large to read", peerKey, peer, "err", err)
+	default:
+		b.log.Debug("connection failed", peerKey, peer, "err", err)
 	}
 }
 

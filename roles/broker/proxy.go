@@ -29,6 +29,7 @@ func (b *Broker) servePublisher(conn *proto.Conn) {
 	for {
 		frames, err := conn.Recv()
 		if err != nil {
+			b.logRecvFailure(err, "publisher", pub.addr)
 			return
 		}
 		b.fanout.publish(frames)
@@ -61,6 +62,7 @@ func (b *Broker) serveSubscriber(conn *proto.Conn) {
 	for {
 		frames, err := conn.Recv()
 		if err != nil {
+			b.logRecvFailure(err, "subscriber", sub.addr)
 			return
 		}
 		// Anything else a SUB or XSUB peer may send, such as a

@@ -6,6 +6,7 @@ package client
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -40,6 +41,11 @@ type Config struct {
 	// caller puts the terminal in raw mode first. Width is its columns.
 	Editor bool
 	Width  int
+
+	// WaitNotice, with Terminal, is how long a request waits for its
+	// reply before the client shows that it is waiting. DefaultWaitNotice
+	// when zero.
+	WaitNotice time.Duration
 }
 
 // DefaultConfig returns the configuration of the standard deployment on
@@ -97,6 +103,9 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	out := newPrinter(cfg.Out, cfg.Terminal)
+	if cfg.Terminal {
+		out.enableWaitNotice(textWaiting.In(l), cmp.Or(cfg.WaitNotice, DefaultWaitNotice))
+	}
 	sub := proto.NewSubscriber(cfg.Sub, cfg.Log)
 	var editor *lineEditor
 	var keys *keySource

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 
 	"msgsys/lang"
@@ -37,6 +38,14 @@ type printer struct {
 	// closed means Close has printed the last line, and every later
 	// output is dropped.
 	closed bool
+
+	// The notice shown while the main loop waits for a reply (see
+	// waiting.go). waitText is "" when the printer shows none.
+	waitText       string
+	waitAfter      time.Duration
+	waitTimer      *time.Timer // shows the notice; nil while stopped
+	waitGeneration uint64      // counts the timer's stops, so that a stale firing shows nothing
+	waitShown      bool        // the notice is on the last line of the output
 }
 
 func newPrinter(out io.Writer, terminal bool) *printer {
@@ -47,13 +56,16 @@ func newPrinter(out io.Writer, terminal bool) *printer {
 func (p *printer) Line(s string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.eraseWaitNotice()
 	p.write(s + "\n")
+	p.busy()
 }
 
 // Prompt shows prompt and remembers it until Answered.
 func (p *printer) Prompt(prompt string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.idle()
 	p.prompt = prompt
 	switch {
 	case p.editor != nil:
@@ -70,13 +82,18 @@ func (p *printer) Answered() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.prompt = ""
+	p.busy()
 }
 
 // Async prints a line that did not come from the main loop, keeping the
-// prompt visible on a terminal.
+// prompt, or the notice of a wait for a reply, visible on a terminal.
 func (p *printer) Async(s string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.waitShown {
+		p.write(clearLine + s + "\n" + p.waitText)
+		return
+	}
 	if p.editor == nil && p.terminal && p.prompt != "" {
 		p.write(clearLine + s + "\n" + p.prompt)
 		return
@@ -122,6 +139,7 @@ func (p *printer) Close(last string) {
 	if p.closed {
 		return
 	}
+	p.idle()
 	if p.editor != nil {
 		drawn := p.editor.Stop()
 		p.editor, p.raw = nil, true

@@ -86,6 +86,7 @@ var (
 	textMenuMode       = lang.Text{PT: "De volta ao menu.", EN: "Back to the menu."}
 	textReconnected    = lang.Text{PT: "(mensagens ao vivo reconectadas)", EN: "(live messages reconnected)"}
 	textLiveLost       = lang.Text{PT: "(conexão das mensagens ao vivo perdida, reconectando…)", EN: "(live messages connection lost, reconnecting…)"}
+	textWaiting        = lang.Text{PT: "(aguardando a resposta do servidor…)", EN: "(waiting for the server's reply…)"}
 	textYou            = lang.Text{PT: "você", EN: "you"}
 	textUnknownCommand = lang.Text{PT: "comando desconhecido: %s (digite /help)", EN: "unknown command: %s (type /help)"}
 	textUsage          = lang.Text{PT: "uso: %s", EN: "usage: %s"}

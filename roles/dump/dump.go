@@ -353,7 +353,9 @@ func readInfo(l, dir string) (serverInfo, error) {
 // requestBackup requests a copy of the server's store and returns the
 // copy's path in this process's view of the data directory.
 func (d *Dump) requestBackup(ctx context.Context, info serverInfo) (string, error) {
-	frame, err := proto.Encode(serviceBackup, &backupRequest{}, d.cfg.Clocks.Meta())
+	meta := d.cfg.Clocks.Meta()
+	meta.Lang = d.cfg.Lang // the server describes a refusal in it
+	frame, err := proto.Encode(serviceBackup, &backupRequest{}, meta)
 	if err != nil {
 		return "", fail(d.cfg.Lang, nil, err, textFailed, lang.SystemError(err, d.cfg.Lang))
 	}
@@ -403,9 +405,10 @@ func localCopy(l, dir, serverPath string) (string, error) {
 	return path, nil
 }
 
-// backupRequest is the data of a backup request, which carries only the
-// sender's clocks.
+// backupRequest is the data of a backup request: the sender's clocks and
+// the language of the error description, as client requests carry it.
 type backupRequest struct {
+	Lang      string `msgpack:"lang,omitempty"`
 	Timestamp string `msgpack:"timestamp"`
 	Clock     uint64 `msgpack:"clock"`
 }

@@ -474,3 +474,28 @@ func TestDumpKilledServerIntoClosedPipe(t *testing.T) {
 		t.Errorf("the dump left %d entries in TMPDIR, want its copy removed", len(left))
 	}
 }
+
+// TestDumpRefusalInItsLanguage has a server that runs in English refuse
+// the backup of a Portuguese dump, because three copies exist already.
+// The dump names its language, so the server's reason is Portuguese too.
+func TestDumpRefusalInItsLanguage(t *testing.T) {
+	live := startServer(t)
+	waitFor(t, 10*time.Second, "server serving", live.server.Serving)
+	waitFor(t, 5*time.Second, "server info file", func() bool {
+		_, err := os.Stat(filepath.Join(live.data, server.InfoFile))
+		return err == nil
+	})
+	for i := range 3 {
+		if err := os.WriteFile(filepath.Join(live.data, fmt.Sprintf("backup-%d.db", i)), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	_, err := runDumpIn(t, live.data, lang.PT)
+	if err == nil {
+		t.Fatal("dump succeeded, want the server's refusal")
+	}
+	if !strings.Contains(err.Error(), "cópias demais em andamento") {
+		t.Errorf("error %q, want the server's reason in Portuguese", err)
+	}
+}

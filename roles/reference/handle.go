@@ -19,8 +19,16 @@ type heartbeatReply struct {
 // the reply (see splitRequest).
 func (r *Reference) serveConn(conn *proto.Conn) {
 	peer := conn.RemoteAddr()
+	conn.SkipOversized()
 	for {
 		frames, err := conn.Recv()
+		var tooLarge *proto.MessageTooLargeError
+		if errors.As(err, &tooLarge) {
+			if !r.rejectTooLarge(conn, tooLarge, peer) {
+				return
+			}
+			continue
+		}
 		if err != nil {
 			if !errors.Is(err, proto.ErrClosed) {
 				r.log.Warn("connection failed", "peer", peer, "err", err, "clock", r.lamport())
@@ -46,6 +54,29 @@ func (r *Reference) serveConn(conn *proto.Conn) {
 			return
 		}
 	}
+}
+
+// rejectTooLarge sends the error reply to a request above the transport
+// limit, which Recv read past without keeping. The frames before the
+// first that passed the limit route the reply, up to the empty delimiter
+// when there is one. It returns false when the reply could not be sent.
+func (r *Reference) rejectTooLarge(conn *proto.Conn, e *proto.MessageTooLargeError, peer string) bool {
+	envelope := e.Envelope
+	for i, frame := range envelope {
+		if len(frame) == 0 {
+			envelope = envelope[:i+1]
+			break
+		}
+	}
+	reply := r.rejectReply(rejectDecode("", e), nil, peer)
+	if reply == nil {
+		return true
+	}
+	if err := conn.Send(append(envelope, reply)...); err != nil {
+		r.log.Warn("send reply failed", "peer", peer, "err", err, "clock", r.lamport())
+		return false
+	}
+	return true
 }
 
 // splitRequest splits a message into the frames that go back in front of

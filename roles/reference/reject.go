@@ -34,7 +34,7 @@ func newRejection(service string, text lang.Text, cause error) *rejection {
 func rejectDecode(service string, err error) *rejection {
 	var text lang.Text
 	switch {
-	case errors.Is(err, proto.ErrFrameTooLarge):
+	case errors.Is(err, proto.ErrFrameTooLarge), errors.Is(err, proto.ErrMessageTooLarge):
 		text = lang.Text{
 			PT: "mensagem grande demais: o limite é " + lang.Size(proto.MaxFrameBytes),
 			EN: "message too large: the limit is " + lang.Size(proto.MaxFrameBytes),
@@ -52,7 +52,9 @@ func rejectDecode(service string, err error) *rejection {
 	case errors.Is(err, proto.ErrNotMap):
 		text = lang.Text{PT: "a mensagem não é um mapa MessagePack", EN: "message is not a MessagePack map"}
 	case errors.Is(err, proto.ErrNoService):
-		text = lang.Text{PT: `campo "service" ausente ou não é texto`, EN: `field "service" is missing or not a string`}
+		text = lang.Text{PT: `campo "service" ausente`, EN: `missing field "service"`}
+	case errors.Is(err, proto.ErrServiceType):
+		text = lang.Text{PT: `campo "service" deve ser texto (MessagePack str)`, EN: `field "service" must be a string (MessagePack str)`}
 	case errors.Is(err, proto.ErrNoData):
 		text = lang.Text{PT: `campo "data" não é um mapa`, EN: `field "data" is not a map`}
 	default:

@@ -247,28 +247,29 @@ func (s *Server) sampleClock(ctx context.Context, m election.Member) (clock.Read
 	return clock.Reading{Name: m.Name, Remote: remote, Sent: sent, Received: received}, nil
 }
 
-// handleAdjust applies a correction sent by the coordinator.
-func (s *Server) handleAdjust(data proto.Data) []byte {
+// handleAdjust applies a correction sent by the coordinator. Its error
+// descriptions are in language l.
+func (s *Server) handleAdjust(data proto.Data, l string) []byte {
 	value, ok := data["correction"]
 	correction, isFloat := value.(float64)
 	if !ok || !isFloat {
 		if n, isInt, err := data.OptInt("correction"); err == nil && isInt {
 			correction = float64(n)
 		} else {
-			return s.errorReply(serviceAdjust, textFieldType.In(s.cfg.Lang)+"correction")
+			return s.errorReply(serviceAdjust, textFieldType.In(l)+"correction")
 		}
 	}
 	// NaN, infinities and corrections beyond a year would stop the clock
 	// or throw it out of any range a reading can repair.
 	if math.IsNaN(correction) || math.IsInf(correction, 0) || math.Abs(correction) > maxCorrection.Seconds() {
 		s.log.Warn("invalid clock correction ignored", "correction", correction)
-		return s.errorReply(serviceAdjust, textFieldType.In(s.cfg.Lang)+"correction")
+		return s.errorReply(serviceAdjust, textFieldType.In(l)+"correction")
 	}
 	// A correction from a coordinator of an older epoch, one that was
 	// frozen or cut off while another took over, is stale.
 	if epoch, ok, _ := data.OptInt("epoch"); ok && epoch >= 0 && uint64(epoch) < s.node.Epoch() {
 		s.log.Warn("stale clock correction ignored", "epoch", epoch, "current_epoch", s.node.Epoch())
-		return s.errorReply(serviceAdjust, textStaleCoordinator.In(s.cfg.Lang))
+		return s.errorReply(serviceAdjust, textStaleCoordinator.In(l))
 	}
 	s.cfg.Clocks.Physical.Adjust(time.Duration(correction * float64(time.Second)))
 	return s.encode(serviceAdjust, &proto.StatusReply{Status: proto.StatusOK})

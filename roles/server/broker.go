@@ -152,20 +152,20 @@ func (s *Server) serveRequests(ctx context.Context, conn *proto.Conn, workers ch
 // frame after its delimiter. Dropping the request would leave the broker
 // waiting for a reply until it takes this server for stalled.
 func (s *Server) rejectFrames(conn *proto.Conn, frames [][]byte) {
-	if reply := s.rejectReply(frames); reply != nil {
+	if reply := s.rejectReply(frames, s.cfg.Lang); reply != nil {
 		if err := conn.Send(reply...); err != nil {
 			s.log.Debug("reply not sent", "err", err)
 		}
 	}
 }
 
-// rejectReply returns the error reply to a request that has more than one
-// frame after its delimiter, or nil when it has no delimiter to route a
-// reply by.
-func (s *Server) rejectReply(frames [][]byte) [][]byte {
+// rejectReply returns the error reply, in language l, to a request that
+// has more than one frame after its delimiter, or nil when it has no
+// delimiter to route a reply by.
+func (s *Server) rejectReply(frames [][]byte, l string) [][]byte {
 	for i, frame := range frames {
 		if len(frame) == 0 {
-			return append(frames[:i:i], []byte{}, s.errorReply(proto.ServiceError, textFrameCount.In(s.cfg.Lang)))
+			return append(frames[:i:i], []byte{}, s.errorReply(proto.ServiceError, textFrameCount.In(l)))
 		}
 	}
 	return nil

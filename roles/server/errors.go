@@ -15,7 +15,9 @@ var (
 	textKeyNotStr          = lang.Text{PT: "mensagem inválida: as chaves dos mapas devem ser MessagePack str (texto), não bin nem outro tipo", EN: "invalid message: map keys must be MessagePack str (text), not bin or another type"}
 	textFrameCount         = lang.Text{PT: "requisição inválida: envie um único quadro depois do delimitador", EN: "invalid request: send one frame after the delimiter"}
 	textUnknownService     = lang.Text{PT: "serviço desconhecido: ", EN: "unknown service: "}
+	textNotMap             = lang.Text{PT: "mensagem inválida: a requisição não é um mapa MessagePack", EN: "invalid message: the request is not a MessagePack map"}
 	textNoService          = lang.Text{PT: "requisição sem o campo service", EN: "request without a service field"}
+	textServiceType        = lang.Text{PT: "o campo service deve ser texto (MessagePack str)", EN: "the service field must be text (MessagePack str)"}
 	textNoData             = lang.Text{PT: "o campo data deve ser um mapa", EN: "the data field must be a map"}
 	textFieldMissing       = lang.Text{PT: "campo obrigatório ausente: ", EN: "required field missing: "}
 	textFieldType          = lang.Text{PT: "campo com tipo errado: ", EN: "field of the wrong type: "}
@@ -37,6 +39,7 @@ var (
 	textCoordinatorDown    = lang.Text{PT: "coordenador indisponível, tente novamente", EN: "coordinator unavailable, try again"}
 	textCoordinatorResumed = lang.Text{PT: "o coordenador acabou de voltar de uma pausa, tente novamente em instantes", EN: "the coordinator has just resumed from a pause, try again in a moment"}
 	textHistoryTarget      = lang.Text{PT: "informe channel, ou user e peer", EN: "give channel, or user and peer"}
+	textHistoryBoth        = lang.Text{PT: "informe channel, ou user e peer, mas não ambos", EN: "give channel, or user and peer, not both"}
 	textHistoryLimit       = lang.Text{PT: "limit deve estar entre 1 e 1000", EN: "limit must be between 1 and 1000"}
 	textHistoryCursor      = lang.Text{PT: "cursor before inválido", EN: "invalid before cursor"}
 	textInternal           = lang.Text{PT: "erro interno do servidor, tente novamente", EN: "internal server error, try again"}
@@ -113,14 +116,18 @@ func describe(err error, l string) string {
 		return textTextControl.In(l)
 	case errors.Is(err, proto.ErrTextNotUTF8):
 		return textTextUTF8.In(l)
-	case errors.Is(err, proto.ErrFrameTooLarge):
+	case errors.Is(err, proto.ErrFrameTooLarge), errors.Is(err, proto.ErrMessageTooLarge):
 		return tooLargeText(proto.MaxFrameBytes).In(l)
 	case errors.Is(err, proto.ErrTooDeep):
 		return fmt.Sprintf(textTooDeep.In(l), proto.MaxDepth)
 	case errors.Is(err, proto.ErrKeyNotStr):
 		return textKeyNotStr.In(l)
+	case errors.Is(err, proto.ErrNotMap):
+		return textNotMap.In(l)
 	case errors.Is(err, proto.ErrNoService):
 		return textNoService.In(l)
+	case errors.Is(err, proto.ErrServiceType):
+		return textServiceType.In(l)
 	case errors.Is(err, proto.ErrNoData):
 		return textNoData.In(l)
 	}

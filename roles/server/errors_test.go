@@ -121,6 +121,11 @@ func TestErrorDescriptionsNameTheProblem(t *testing.T) {
 		{"bin map key", binKey, "invalid message: map keys must be MessagePack str (text), not bin or another type"},
 		{"too large", encodeMap(t, map[string]any{"service": "users", "data": map[string]any{"pad": strings.Repeat("x", 100<<10)}}), "request too large: the server accepts at most 64 KiB"},
 		{"reserved name", encodeMap(t, map[string]any{"service": "login", "data": map[string]any{"user": "Servers"}}), `the name "Servers" is reserved for coordinator announcements`},
+		{"service int", encodeMap(t, map[string]any{"service": 5}), "the service field must be text (MessagePack str)"},
+		{"service bin", encodeMap(t, map[string]any{"service": []byte("users")}), "the service field must be text (MessagePack str)"},
+		{"service missing", encodeMap(t, map[string]any{"data": map[string]any{}}), "request without a service field"},
+		{"array", []byte{0x93, 0x01, 0x02, 0x03}, "invalid message: the request is not a MessagePack map"},
+		{"integer", []byte{0x2a}, "invalid message: the request is not a MessagePack map"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -132,5 +137,122 @@ func TestErrorDescriptionsNameTheProblem(t *testing.T) {
 				t.Errorf("description %q, want %q", description, tc.want)
 			}
 		})
+	}
+}
+
+// TestHistoryOfTwoTargetsRejected sends history requests that name a
+// channel and a conversation at once. The protocol defines no such
+// request, so each gets an error instead of the channel alone.
+func TestHistoryOfTwoTargetsRejected(t *testing.T) {
+	c, _, _ := startLoggedServer(t)
+	cl := c.client()
+	cl.waitAnswered()
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
+	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "bia"})
+	cl.mustSucceed(proto.ServiceChannel, &proto.ChannelRequest{Channel: "geral"})
+
+	for _, data := range []map[string]any{
+		{"channel": "geral", "user": "ana", "peer": "bia"},
+		{"channel": "geral", "peer": "bia"},
+		{"channel": "geral", "user": "ana"},
+	} {
+		env := cl.raw(encodeMap(t, map[string]any{"service": "history", "data": data}))
+		if status(env) != proto.StatusError {
+			t.Errorf("%v: status %q, want %q", data, status(env), proto.StatusError)
+		}
+		if message, _ := env.Data["message"].(string); message != "give channel, or user and peer, not both" {
+			t.Errorf("%v: message %q, want the two targets named", data, message)
+		}
+	}
+	// An empty user or peer beside a channel counts as absent.
+	env := cl.raw(encodeMap(t, map[string]any{"service": "history", "data": map[string]any{"channel": "geral", "user": "", "peer": nil}}))
+	if !proto.IsSuccess(status(env)) {
+		t.Errorf("channel with an empty user: reply %v, want the channel's history", env.Data)
+	}
+}
+
+// TestPeerRequestAboveTransportLimitRejected sends the server-to-server
+// endpoint a request above the 64 MiB that a connection reads. It gets an
+// error reply, the server logs it, and the connection keeps working.
+func TestPeerRequestAboveTransportLimitRejected(t *testing.T) {
+	_, s, logs := startLoggedServer(t)
+	conn, err := proto.Dial(context.Background(), s.Addr(), proto.Req, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+
+	if err := conn.Send([]byte{}, make([]byte, proto.MaxMessageBytes+1)); err != nil {
+		t.Fatal(err)
+	}
+	frames, err := conn.Recv()
+	if err != nil {
+		t.Fatalf("no reply to a request above the transport limit: %v", err)
+	}
+	if len(frames) != 2 || len(frames[0]) != 0 {
+		t.Fatalf("reply of %d frames, want a delimiter and an error", len(frames))
+	}
+	env, err := proto.Decode(frames[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status(env) != proto.StatusError {
+		t.Errorf("status %q, want %q", status(env), proto.StatusError)
+	}
+	if description, _ := env.Data["description"].(string); !strings.HasPrefix(description, "request too large") {
+		t.Errorf("description %q, want a request too large", description)
+	}
+	if len(logs.Lines(`reason="too large"`)) == 0 {
+		t.Errorf("no log line for the request above the transport limit; log:\n%s", logs.String())
+	}
+
+	// The connection stayed in step: the next request gets its reply.
+	frame, err := proto.Encode(proto.ServiceClock, &proto.EmptyRequest{}, proto.NewClocks().Meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Send([]byte{}, frame); err != nil {
+		t.Fatal(err)
+	}
+	frames, err = conn.Recv()
+	if err != nil || len(frames) != 2 {
+		t.Fatalf("reply to the next request: %d frames, err %v", len(frames), err)
+	}
+	if env, err := proto.Decode(frames[1]); err != nil || env.Service != proto.ServiceClock {
+		t.Errorf("reply to the next request: service %q, err %v, want the clock reply", env.Service, err)
+	}
+}
+
+// TestPeerErrorsInEnglish sends a malformed request to the server-to-server
+// endpoint of a server that runs in Portuguese. Servers send these
+// requests and log the descriptions, so they are English unless the
+// request names a language.
+func TestPeerErrorsInEnglish(t *testing.T) {
+	c := startCluster(t, 1)
+	s := c.servers[serverName(1)].server
+	r := proto.NewRequester(s.Addr())
+	defer r.Close()
+
+	cases := []struct {
+		name string
+		data map[string]any
+		want string
+	}{
+		{"no language", map[string]any{"clock": -1}, "invalid logical clock: it must be an integer from 0 to 2^53-1"},
+		{"portuguese requested", map[string]any{"clock": -1, "lang": "pt"}, "relógio lógico inválido: deve ser um inteiro de 0 a 2^53-1"},
+	}
+	for _, tc := range cases {
+		payload, err := r.Request(context.Background(), encodeMap(t, map[string]any{"service": proto.ServiceClock, "data": tc.data}), 5*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		env, err := proto.Decode(payload)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if description, _ := env.Data["description"].(string); description != tc.want {
+			t.Errorf("%s: description %q, want %q", tc.name, description, tc.want)
+		}
 	}
 }

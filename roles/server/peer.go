@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"msgsys/election"
+	"msgsys/lang"
 	"msgsys/proto"
 	"msgsys/replica"
 )
@@ -31,16 +33,51 @@ const (
 // the store together (replica.HandleReplicate).
 func (s *Server) servePeer(conn *proto.Conn) {
 	ctx := context.Background()
+	conn.SkipOversized()
 	var requests [][][]byte
 	for {
 		var err error
 		requests, err = readArrived(conn, requests[:0])
-		if err != nil {
+		var tooLarge *proto.MessageTooLargeError
+		if err != nil && !errors.As(err, &tooLarge) {
+			s.logPeerRecvFailure(conn, err)
 			return
 		}
-		if err := conn.SendBatch(s.replyToPeer(ctx, conn, requests)); err != nil {
+		replies := s.replyToPeer(ctx, conn, requests)
+		if tooLarge != nil {
+			if reply := s.rejectTooLarge(conn, tooLarge); reply != nil {
+				replies = append(replies, reply)
+			}
+		}
+		if err := conn.SendBatch(replies); err != nil {
 			return
 		}
+	}
+}
+
+// rejectTooLarge returns the error reply to a request above the transport
+// limit, which Recv read past without keeping, or nil when its envelope
+// has no delimiter to route a reply by.
+func (s *Server) rejectTooLarge(conn *proto.Conn, e *proto.MessageTooLargeError) [][]byte {
+	s.badInput.Warn(s.log, "peer request rejected", "peer", conn.RemoteAddr(), "reason", "too large", "bytes", e.Bytes, "frames", e.Frames)
+	for i, frame := range e.Envelope {
+		if len(frame) == 0 {
+			return append(e.Envelope[:i:i], []byte{}, s.errorReply(proto.ServiceError, describe(e, lang.EN)))
+		}
+	}
+	return nil
+}
+
+// logPeerRecvFailure logs why a server-to-server connection failed, unless
+// the peer closed it. A message too large to read past is logged at warn
+// level, rate-limited, and other failures, such as a reset, at debug level.
+func (s *Server) logPeerRecvFailure(conn *proto.Conn, err error) {
+	switch {
+	case errors.Is(err, proto.ErrClosed):
+	case errors.Is(err, proto.ErrMessageTooLarge):
+		s.badInput.Warn(s.log, "peer connection closed, message too large to read", "peer", conn.RemoteAddr(), "err", err)
+	default:
+		s.log.Debug("peer connection failed", "peer", conn.RemoteAddr(), "err", err)
 	}
 }
 
@@ -74,7 +111,7 @@ func (s *Server) replyToPeer(ctx context.Context, conn *proto.Conn, requests [][
 			// a delimiter but several frames after it gets an error reply.
 			// One without a delimiter has no route back and gets none.
 			s.badInput.Warn(s.log, "peer request rejected", "peer", conn.RemoteAddr(), "reason", "not one frame after the delimiter", "frames", len(requests[i]))
-			if reply := s.rejectReply(requests[i]); reply != nil {
+			if reply := s.rejectReply(requests[i], lang.EN); reply != nil {
 				replies = append(replies, reply)
 			}
 			continue
@@ -122,11 +159,20 @@ func splitEnvelope(frames [][]byte) ([][]byte, []byte, bool) {
 	return nil, nil, false
 }
 
+// peerLang returns the language of the error descriptions in replies on
+// the server-to-server endpoint: the one that the request's lang field
+// names, as msgsys dump sends for the person who runs it, and English
+// otherwise. Servers send the other requests and only log the
+// descriptions they get back, and logs are in English.
+func peerLang(payload []byte) string {
+	return lang.Requested(proto.PeekLang(payload), lang.EN)
+}
+
 func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 	service, err := proto.PeekService(payload)
 	if err != nil {
 		s.badInput.Warn(s.log, "invalid peer request", "err", err)
-		return s.errorReply(proto.ServiceError, describe(err, s.cfg.Lang))
+		return s.errorReply(proto.ServiceError, describe(err, peerLang(payload)))
 	}
 	if service == replica.ServiceSync {
 		return s.replica.HandleSync(ctx, payload)
@@ -135,10 +181,12 @@ func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 	env, err := proto.Decode(payload)
 	if err != nil {
 		s.badInput.Warn(s.log, "invalid peer request", "service", proto.Shorten(service), "err", err)
-		return s.errorReply(service, describe(err, s.cfg.Lang))
+		return s.errorReply(service, describe(err, peerLang(payload)))
 	}
+	requested, _, _ := env.Data.OptString("lang")
+	l := lang.Requested(requested, lang.EN)
 	if err := s.witnessPeer(service, env.Data); err != nil {
-		return s.errorReply(service, describe(err, s.cfg.Lang))
+		return s.errorReply(service, describe(err, l))
 	}
 	switch service {
 	case proto.ServiceElection:
@@ -151,7 +199,7 @@ func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 		epoch, _, _ := env.Data.OptInt("epoch")
 		if !s.Serving() || !s.mayCoordinate() {
 			s.node.ObserveEpoch(uint64(max(epoch, 0)))
-			return s.errorReply(service, textCatchingUp.In(s.cfg.Lang))
+			return s.errorReply(service, textCatchingUp.In(l))
 		}
 		s.node.HandleElection(uint64(max(epoch, 0)), electionSender(env.Data))
 		return s.encode(service, &proto.ElectionReply{Election: proto.StatusOK})
@@ -166,16 +214,16 @@ func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 		s.channelMu.Unlock()
 		return s.encode(service, &proto.StatusReply{Status: proto.StatusOK})
 	case serviceAdjust:
-		return s.handleAdjust(env.Data)
+		return s.handleAdjust(env.Data, l)
 	case serviceClaim:
 		return s.handleClaim(ctx, env.Data)
 	case serviceStatus:
 		return s.encode(service, s.status())
 	case serviceBackup:
-		return s.handleBackup()
+		return s.handleBackup(l)
 	}
 	s.unknownPeerService.Warn(s.log, "unknown peer service", "service", proto.Shorten(service))
-	return s.errorReply(proto.ServiceError, textUnknownService.In(s.cfg.Lang)+proto.QuoteShort(service))
+	return s.errorReply(proto.ServiceError, textUnknownService.In(l)+proto.QuoteShort(service))
 }
 
 func unixSeconds(t time.Time) float64 {
@@ -206,17 +254,17 @@ type BackupReply struct {
 
 // handleBackup copies the store to a new file in the data directory. The
 // file name is chosen here, never by the caller, so the service cannot be
-// used to write elsewhere.
-func (s *Server) handleBackup() []byte {
+// used to write elsewhere. Its error descriptions are in language l.
+func (s *Server) handleBackup(l string) []byte {
 	if kept := s.removeOldBackups(); kept >= maxBackups {
 		s.log.Warn("backup rejected", "reason", "too many recent backups", "backups", kept)
-		return s.errorReply(serviceBackup, textTooManyBackups.In(s.cfg.Lang))
+		return s.errorReply(serviceBackup, textTooManyBackups.In(l))
 	}
 	path := filepath.Join(s.cfg.Data, fmt.Sprintf("backup-%d.db", time.Now().UnixNano()))
 	if err := s.store.Backup(path); err != nil {
 		s.log.Error("backup failed", "path", path, "err", err)
 		os.Remove(path)
-		return s.errorReply(serviceBackup, textInternal.In(s.cfg.Lang))
+		return s.errorReply(serviceBackup, textInternal.In(l))
 	}
 	s.log.Info("backup written", "path", path)
 	return s.encode(serviceBackup, &BackupReply{Status: proto.StatusOK, Path: path})

@@ -216,6 +216,13 @@ func (r *request) rejectRetry(text lang.Text) []byte {
 }
 
 // name reads a required name field and validates it.
+// given reports whether the request has field with a value other than
+// nil and "", which the history service takes for an absent field.
+func (r *request) given(field string) bool {
+	value := r.data[field]
+	return value != nil && value != ""
+}
+
 func (r *request) name(field string) (string, error) {
 	value, err := r.data.String(field)
 	if err != nil {
@@ -421,9 +428,16 @@ func (r *request) history() []byte {
 	if err != nil {
 		return r.reject(err)
 	}
+	hasChannel = hasChannel && channel != ""
+	// A channel names one target and user and peer another. The protocol
+	// defines no request with both, and serving either one would hide
+	// that the other was ignored.
+	if hasChannel && (r.given("user") || r.given("peer")) {
+		return r.rejectText(textHistoryBoth, "")
+	}
 	var messages []store.Message
 	var cursor string
-	if hasChannel && channel != "" {
+	if hasChannel {
 		name, err := proto.NormalizeChannel(channel)
 		if err != nil {
 			return r.reject(err)
