@@ -156,9 +156,10 @@ func (c *Client) join(ctx context.Context, name string, chat bool) {
 		return
 	}
 
-	// NOTE: ZeroMQ does not acknowledge subscriptions, so a post published
-	// after the history reply but before the proxy applies the
-	// subscription is missed until the next reconnection's refill.
+	// ZeroMQ does not acknowledge subscriptions, so a post published after
+	// the history reply but before the proxy applies the subscription
+	// would be missed. The refill that follows the join shows it.
+	defer c.refillLater(channel)
 	c.view.Begin(channel)
 	c.subs.AddChannel(channel)
 	if c.cfg.HistoryLimit == 0 {

@@ -93,6 +93,10 @@ type Client struct {
 	lastPage *HistoryQuery
 
 	prompts chan<- string // with an editor, requests the next line from the reader
+
+	// joined passes each channel joined to dispatch, which refills it
+	// once joinRefillDelay later (see Client.join).
+	joined chan string
 }
 
 // New validates cfg and builds a Client. It binds and dials nothing: the
@@ -124,10 +128,11 @@ func New(cfg Config) (*Client, error) {
 			Lang:    l,
 			Clocks:  cfg.Clocks,
 		}),
-		sub:  sub,
-		subs: newSubscriptions(sub),
-		out:  out,
-		view: newView(l, out),
+		sub:    sub,
+		subs:   newSubscriptions(sub),
+		out:    out,
+		joined: make(chan string, joinedQueue),
+		view:   newView(l, out),
 
 		editor: editor,
 		keys:   keys,

@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"slices"
+	"time"
 
 	"msgsys/proto"
 )
@@ -13,10 +15,26 @@ import (
 // taken for a quiet channel.
 func (c *Client) dispatch(ctx context.Context) {
 	first := true
+	// Channels joined and due for their refill, all at once when the
+	// timer of the first fires.
+	var joined []string
+	var refillDue <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case channel := <-c.joined:
+			if !slices.Contains(joined, channel) {
+				joined = append(joined, channel)
+			}
+			if refillDue == nil {
+				refillDue = time.After(joinRefillDelay)
+			}
+		case <-refillDue:
+			for _, channel := range joined {
+				c.refillChannel(ctx, channel)
+			}
+			joined, refillDue = nil, nil
 		case d, ok := <-c.sub.Deliveries():
 			if !ok {
 				return
@@ -59,13 +77,63 @@ func (c *Client) receive(d proto.Delivery) {
 // was never shown.
 func (c *Client) refill(ctx context.Context) {
 	for _, channel := range c.view.Live() {
-		page, err := c.session.History(ctx, HistoryQuery{Channel: channel, Limit: c.cfg.HistoryLimit})
+		c.refillChannel(ctx, channel)
+	}
+}
+
+// Bounds of a refill of one channel: pages of refillLimit posts, at most
+// refillPages of them. The seenLimit keys of a channel's view cover them,
+// so no post of a refill shows twice.
+const (
+	refillLimit = 200
+	refillPages = 10
+)
+
+// refillChannel reads the history of channel back to the newest post of
+// its join's history, or refillPages pages, and prints the posts that
+// were never shown.
+func (c *Client) refillChannel(ctx context.Context, channel string) {
+	floor, ok := c.view.Floor(channel)
+	if !ok {
+		return
+	}
+	var pages [][]Message
+	query := HistoryQuery{Channel: channel, Limit: refillLimit}
+	for range refillPages {
+		page, err := c.session.History(ctx, query)
 		if err != nil {
 			if ctx.Err() == nil {
 				c.log.Warn("history refill failed", "channel", channel, "err", err)
 			}
-			continue
+			break
 		}
-		c.view.Refill(channel, page.Messages)
+		pages = append(pages, page.Messages)
+		if page.Before == "" || len(page.Messages) == 0 || page.Messages[0].Clock <= floor {
+			break
+		}
+		query.Before = page.Before
+	}
+
+	// Oldest first, as the pages hold them.
+	var posts []Message
+	for i := len(pages) - 1; i >= 0; i-- {
+		posts = append(posts, pages[i]...)
+	}
+	c.view.Refill(channel, posts)
+}
+
+// joinRefillDelay is how long after a join its refill runs: long enough
+// for the proxy to have applied the subscription the join sent.
+const joinRefillDelay = time.Second
+
+// joinedQueue bounds the joins waiting for their refill.
+const joinedQueue = 64
+
+// refillLater queues channel for dispatch to refill after joinRefillDelay.
+// A join beyond joinedQueue waiting ones gets no refill.
+func (c *Client) refillLater(channel string) {
+	select {
+	case c.joined <- channel:
+	default:
 	}
 }

@@ -61,6 +61,31 @@ func TestJoinShowsHistoryThenLiveOnce(t *testing.T) {
 	}
 }
 
+// TestJoinRefillShowsMissedPost stores a post right after the join's
+// history reply without publishing it, as a post the proxy sent before it
+// applied the client's subscription. The refill after the join shows it.
+func TestJoinRefillShowsMissedPost(t *testing.T) {
+	srv := clienttest.Start(t)
+	srv.AddUser("ana")
+	srv.Post("geral", "bob", "antes")
+
+	h := startClient(t, testConfig(t, srv, lang.PT))
+	h.send("/login ana", "/join #geral")
+	h.waitFor("Agora o que você digitar vai para #geral")
+	srv.StoreOnly("geral", "bob", "perdida ao vivo")
+	srv.Post("geral", "bob", "depois")
+	h.waitFor("#geral bob: depois")
+	h.waitFor("#geral bob: perdida ao vivo")
+	h.finish()
+
+	out := h.out.String()
+	for _, text := range []string{"bob: antes", "bob: perdida ao vivo", "bob: depois"} {
+		if n := strings.Count(out, text); n != 1 {
+			t.Errorf("%q shown %d times, want 1; output:\n%s", text, n, out)
+		}
+	}
+}
+
 func TestJoinFindsChannelRegardlessOfCase(t *testing.T) {
 	srv := clienttest.Start(t)
 	srv.AddChannel("Geral")

@@ -133,6 +133,18 @@ func (v *view) Refill(channel string, history []Message) {
 	}
 }
 
+// Floor returns the newest Lamport clock of the history that joining
+// channel read, and whether channel is joined and done joining.
+func (v *view) Floor(channel string) (uint64, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	cv, ok := v.channels[proto.FoldName(channel)]
+	if !ok || cv.joining {
+		return 0, false
+	}
+	return cv.floor, true
+}
+
 // Leave removes channel from the joined ones and returns its topic.
 func (v *view) Leave(channel string) (string, bool) {
 	v.mu.Lock()

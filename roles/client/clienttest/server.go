@@ -195,6 +195,17 @@ func (s *Server) Post(channel, user, text string) {
 	s.publish(topic, payload)
 }
 
+// StoreOnly stores a post without publishing it, so only history lists
+// it: a post that a subscriber missed live, as one published before the
+// proxy applied the subscription.
+func (s *Server) StoreOnly(channel, user, text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	addName(s.users, user)
+	addName(s.channels, channel)
+	s.storePost(channel, user, text)
+}
+
 // PublishOnly publishes a post without storing it, so history never lists
 // it: a live-only publication.
 func (s *Server) PublishOnly(channel, user, text string) {
