@@ -129,11 +129,18 @@ func TestBerkeleyLeavesOutServerWithoutAdjust(t *testing.T) {
 	c.waitServing(2)
 
 	// server-2 may coordinate for a moment before server-3 starts, and
-	// send the standard server a correction of its own, so the count
-	// starts once server-3 has left it out.
+	// send the standard server a correction of its own, even from a round
+	// that began before it accepted server-3. So the count starts once
+	// server-3 has left the standard server out, server-2 follows
+	// server-3, and server-3 has run one more round.
 	waitFor(t, 10*time.Second, "server-3 to leave the standard server out", func() bool {
 		return logs.count("server left out of clock synchronisation") > 0
 	})
+	waitFor(t, 10*time.Second, "server-2 to follow server-3", func() bool {
+		return c.coordinators()["server-2"] == "server-3"
+	})
+	settled := logs.count("berkeley round")
+	waitFor(t, 10*time.Second, "one more Berkeley round", func() bool { return logs.count("berkeley round") > settled })
 	corrections := std.received(serviceAdjust)
 	rounds := logs.count("berkeley round")
 	waitFor(t, 10*time.Second, "six more Berkeley rounds", func() bool { return logs.count("berkeley round") >= rounds+6 })
