@@ -22,12 +22,23 @@ func (b *Broker) serveServer(conn *proto.Conn) {
 		return
 	}
 
-	s := &server{conn: conn, addr: peerLabel(conn), credit: credit}
+	// The outbox holds the requests not yet written. The table bounds
+	// those in flight by credit, and tombstones of abandoned requests let
+	// a few more through, so it holds several times credit.
+	s := &server{conn: conn, out: newOutbox(serverQueueFactor * credit), addr: peerLabel(conn), credit: credit}
+	s.out.gather = true
 	b.log.Info("server connected", "server", s.addr, "peer_type", conn.PeerType(), "credit", credit)
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		s.out.run(conn)
+	}()
 	b.dispatch(b.table.add(s))
 
 	defer func() {
 		conn.Close()
+		<-written
+		s.out.close()
 		failed := b.table.remove(s)
 		b.log.Info("server disconnected", "server", s.addr, "failed_requests", len(failed))
 		for _, f := range failed {
@@ -44,6 +55,9 @@ func (b *Broker) serveServer(conn *proto.Conn) {
 		b.handleReply(s, frames)
 	}
 }
+
+// serverQueueFactor sizes a server's outbox as a multiple of its credit.
+const serverQueueFactor = 4
 
 // peerLabel names a server or publisher in logs: the name that a msgsys
 // server announces in its handshake, then its address, or the address

@@ -34,6 +34,7 @@ type request struct {
 // server is one connection on the backend.
 type server struct {
 	conn   *proto.Conn
+	out    *outbox // requests on their way to the server
 	addr   string
 	credit int // max requests in flight: 1 for REP peers
 

@@ -136,14 +136,12 @@ func (b *Broker) handleRequest(c *client, frames [][]byte) {
 	}
 }
 
-// forward writes req to s. A failed write closes the connection, and the
-// server's reader then sends an error reply for every request pending on it.
-// NOTE: the write happens on the client's reader goroutine, so a server
-// that stops reading its socket holds up to proto.SendTimeout the clients
-// whose requests go to it. Its credit bounds how much it can be sent first.
+// forward queues req for s. A request that s's outbox has no room for, or
+// that comes after s disconnected, stays pending until it times out or
+// the server's reader fails it.
 func (b *Broker) forward(s *server, req *request) {
-	if err := s.conn.Send(req.frames...); err != nil {
-		b.log.Debug("forward to server failed", "server", s.addr, "err", err)
+	if ok, _ := s.out.push(req.frames); !ok {
+		b.log.Debug("forward to server failed, outbox full or closed", "server", s.addr)
 	}
 }
 

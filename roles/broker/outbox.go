@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"runtime"
 	"sync"
 
 	"msgsys/proto"
@@ -13,7 +14,12 @@ import (
 // beyond limit messages nor maxOutboxBytes.
 type outbox struct {
 	limit int
-	ready chan struct{} // holds a token while items is not empty
+	// gather makes run yield once before it takes the queue, so that the
+	// goroutines about to push join the same write. A woken goroutine
+	// runs next on its processor, so without the yield run would take
+	// the first message alone.
+	gather bool
+	ready  chan struct{} // holds a token while items is not empty
 
 	mu      sync.Mutex // guards the fields below
 	items   [][][]byte
@@ -95,6 +101,9 @@ func (o *outbox) run(conn *proto.Conn) {
 		case <-conn.Done():
 			return
 		case <-o.ready:
+		}
+		if o.gather {
+			runtime.Gosched()
 		}
 
 		o.mu.Lock()
