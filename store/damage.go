@@ -71,8 +71,9 @@ func openFile(path string, opts Options) (s *Store, err error) {
 		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
 	case err != nil:
 		// bbolt checked the length only once it held the file's lock, so
-		// no other process was writing the file then.
-		if info, statErr := os.Stat(path); statErr == nil && info.Size() > 0 && info.Size() < minFileBytes {
+		// no other process was writing the file then. An empty file is a
+		// new store to a writer, but a reader cannot start one.
+		if info, statErr := os.Stat(path); statErr == nil && info.Size() < minFileBytes && (info.Size() > 0 || opts.ReadOnly) {
 			return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
 		}
 		return nil, err

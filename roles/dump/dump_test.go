@@ -231,6 +231,27 @@ func TestDumpNotAStore(t *testing.T) {
 	}
 }
 
+// TestDumpEmptyStoreFile dumps a data directory whose server.db is empty,
+// as a server killed while it created the file leaves it. With no log to
+// rebuild it from, dump says the store is damaged.
+func TestDumpEmptyStoreFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, storeFile)
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := runDumpIn(t, dir, lang.EN)
+	if err == nil {
+		t.Fatal("Run succeeded on an empty store file")
+	}
+	if want := "dump: store " + path + " is damaged"; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %q, want it to start with %q", err, want)
+	}
+	if !common.IsStartFailure(err) {
+		t.Errorf("error %q is not marked StartFailed", err)
+	}
+}
+
 // holdStore opens dir's store for writing, as a running server does, until
 // the test ends.
 func holdStore(t *testing.T, dir string) {
