@@ -197,6 +197,19 @@ func New(cfg Config) (*Broker, error) {
 		{cfg.XSub, proto.XSub, &b.xsub, "xsub", common.PublisherPort},
 		{cfg.XPub, proto.XPub, &b.xpub, "xpub", common.SubscriberPort},
 	}
+	// Every endpoint is checked before any is bound, so that a mistake in
+	// the last one does not open and close the others first.
+	for _, bind := range bindings {
+		if bind.endpoint == "" {
+			continue
+		}
+		if err := proto.CheckBind(bind.endpoint); err != nil {
+			return nil, &common.StartError{
+				Role: "broker", Context: "broker: " + bind.name,
+				Resource: bind.resource, Target: bind.endpoint, Err: err,
+			}
+		}
+	}
 	for _, bind := range bindings {
 		if bind.endpoint == "" {
 			continue

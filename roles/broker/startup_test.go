@@ -64,3 +64,22 @@ func TestStartErrorInvalidEndpointWorded(t *testing.T) {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }
+
+// TestInvalidEndpointCheckedBeforeBinding gives the broker a frontend
+// whose port another listener holds and an invalid xpub. The invalid
+// endpoint is reported, because every endpoint is checked before any is
+// bound.
+func TestInvalidEndpointCheckedBeforeBinding(t *testing.T) {
+	ln := testkit.ListenLoopback(t)
+	cfg := testConfig(t)
+	cfg.Frontend = "tcp://" + ln.Addr().String()
+	cfg.XPub = "bogus"
+	b, err := New(cfg)
+	if err == nil {
+		b.Close()
+		t.Fatal("New with an invalid xpub succeeded")
+	}
+	if got, want := lang.Describe(err, lang.EN), `broker: invalid endpoint for the subscriber port: "bogus" (use tcp://HOST:PORT)`; got != want {
+		t.Errorf("error = %q, want %q", got, want)
+	}
+}
