@@ -473,7 +473,7 @@ func TestStartErrorLastLine(t *testing.T) {
 		t.Errorf("pt: last line %q, want %q", pt.lastLine(), want)
 	}
 	en := runMsgsys(t, args, "MSGSYS_LANG=en")
-	if want := "msgsys: broker: frontend: proto: bind " + busy + ": listen tcp " + ln.Addr().String() + ": bind: address already in use"; en.lastLine() != want {
+	if want := "msgsys: broker: cannot open the client port " + busy + ": address already in use"; en.lastLine() != want {
 		t.Errorf("en: last line %q, want %q", en.lastLine(), want)
 	}
 	if pt.status != common.ExitStartFailed || en.status != common.ExitStartFailed {

@@ -13,13 +13,13 @@ func TestStartErrorNamesSideInPortuguese(t *testing.T) {
 	busy := "tcp://" + ln.Addr().String()
 
 	cases := []struct {
-		side, pt string
-		set      func(cfg *Config)
+		side, pt, en string
+		set          func(cfg *Config)
 	}{
-		{"frontend", "a porta de clientes", func(cfg *Config) { cfg.Frontend = busy }},
-		{"backend", "a porta de servidores", func(cfg *Config) { cfg.Backend = busy }},
-		{"xsub", "a porta de publicadores", func(cfg *Config) { cfg.XSub = busy }},
-		{"xpub", "a porta de assinantes", func(cfg *Config) { cfg.XPub = busy }},
+		{"frontend", "a porta de clientes", "the client port", func(cfg *Config) { cfg.Frontend = busy }},
+		{"backend", "a porta de servidores", "the server port", func(cfg *Config) { cfg.Backend = busy }},
+		{"xsub", "a porta de publicadores", "the publisher port", func(cfg *Config) { cfg.XSub = busy }},
+		{"xpub", "a porta de assinantes", "the subscriber port", func(cfg *Config) { cfg.XPub = busy }},
 	}
 	for _, c := range cases {
 		t.Run(c.side, func(t *testing.T) {
@@ -38,7 +38,7 @@ func TestStartErrorNamesSideInPortuguese(t *testing.T) {
 			if got, want := lang.Describe(err, lang.PT), "broker: não foi possível abrir "+c.pt+" "+busy+": endereço já em uso"; got != want {
 				t.Errorf("pt = %q, want %q", got, want)
 			}
-			if got, want := lang.Describe(err, lang.EN), "broker: "+c.side+": proto: bind "+busy+": listen tcp "+ln.Addr().String()+": bind: address already in use"; got != want {
+			if got, want := lang.Describe(err, lang.EN), "broker: cannot open "+c.en+" "+busy+": address already in use"; got != want {
 				t.Errorf("en = %q, want %q", got, want)
 			}
 		})

@@ -100,10 +100,10 @@ func (h Holder) In(l string) string {
 
 // StartError is a role's failure to open, as it starts, a port that it
 // binds or its data directory. Its Error is the English text of logs:
-// Context, then Err. Describe words it for people, in Portuguese such as
-// "broker: não foi possível abrir a porta de clientes
-// tcp://127.0.0.1:5555: endereço já em uso". In English, Describe words
-// only an invalid endpoint and returns Error for the other failures.
+// Context, then Err. Describe words it for people, such as "broker:
+// cannot open the client port tcp://127.0.0.1:5555: address already in
+// use" or, in Portuguese, "broker: não foi possível abrir a porta de
+// clientes tcp://127.0.0.1:5555: endereço já em uso".
 type StartError struct {
 	Role     string       // command name that starts the worded text, such as "broker"
 	Context  string       // English text in front of Err, such as "broker: frontend"
@@ -113,7 +113,8 @@ type StartError struct {
 	Holder   Holder       // likely other process for Locked
 	Err      error        // cause, such as the error of proto.Listen
 	// Hint is the English advice to the operator that Error adds in
-	// brackets after Err. Describe words it for Damaged in Portuguese.
+	// brackets after Err. Describe words it for Damaged in Portuguese,
+	// and returns Error for Damaged in English.
 	Hint string
 }
 
@@ -130,12 +131,32 @@ func (e *StartError) Error() string {
 
 func (e *StartError) Unwrap() error { return e.Err }
 
-// textInvalidEndpoint is the text of an InvalidEndpoint failure of role,
-// resource and target.
-var textInvalidEndpoint = lang.Text{
-	PT: "%s: endpoint inválido para %s: %q (use tcp://HOST:PORTA)",
-	EN: "%s: invalid endpoint for %s: %q (use tcp://HOST:PORT)",
-}
+// Texts of StartError.Describe by failure. The verbs are the role, the
+// resource's noun phrase and the target, then the reason or the holder.
+var (
+	textInvalidEndpoint = lang.Text{
+		PT: "%s: endpoint inválido para %s: %q (use tcp://HOST:PORTA)",
+		EN: "%s: invalid endpoint for %s: %q (use tcp://HOST:PORT)",
+	}
+	textCreateFailed = lang.Text{
+		PT: "%s: não foi possível criar %s %s: %s",
+		EN: "%s: cannot create %s %s: %s",
+	}
+	textOpenFailed = lang.Text{
+		PT: "%s: não foi possível abrir %s %s: %s",
+		EN: "%s: cannot open %s %s: %s",
+	}
+	textLocked = lang.Text{
+		PT: "%s: %s %s está em uso por outro processo, provavelmente %s com o mesmo --data",
+		EN: "%s: %s %s is in use by another process, probably %s with the same --data",
+	}
+	// textDamaged takes the target twice: the store's directory. English
+	// uses Error, which says what the log lacks.
+	textDamaged = lang.Text{
+		PT: "%s: %s em %s está danificado, e o log de escrita antecipada não tem o necessário para reconstruí-lo. " +
+			"Mova ou apague o diretório %s: ao iniciar, o servidor copia todos os dados de outro servidor que esteja no ar",
+	}
+)
 
 // Describe returns the error's text in language l.
 func (e *StartError) Describe(l string) string {
@@ -144,35 +165,35 @@ func (e *StartError) Describe(l string) string {
 		failure = InvalidEndpoint
 	}
 	resource := e.Resource.In(l)
-	if failure == InvalidEndpoint {
-		return fmt.Sprintf(textInvalidEndpoint.In(l), e.Role, resource, e.Target)
-	}
-	if l == lang.EN {
-		return e.Error()
-	}
 	switch failure {
+	case InvalidEndpoint:
+		return fmt.Sprintf(textInvalidEndpoint.In(l), e.Role, resource, e.Target)
 	case CreateFailed:
-		return fmt.Sprintf("%s: não foi possível criar %s %s: %s", e.Role, resource, e.Target, e.reason())
+		return fmt.Sprintf(textCreateFailed.In(l), e.Role, resource, e.Target, e.reason(l))
 	case Locked:
-		return fmt.Sprintf("%s: %s %s está em uso por outro processo, provavelmente %s com o mesmo --data", e.Role, resource, e.Target, e.Holder.In(l))
+		return fmt.Sprintf(textLocked.In(l), e.Role, resource, e.Target, e.Holder.In(l))
 	case Damaged:
-		return fmt.Sprintf("%s: %s em %s está danificado, e o log de escrita antecipada não tem o necessário para reconstruí-lo. "+
-			"Mova ou apague o diretório %s: ao iniciar, o servidor copia todos os dados de outro servidor que esteja no ar", e.Role, resource, e.Target, e.Target)
+		if l == lang.EN {
+			// Error names what the log lacks, such as the missing
+			// segments, and gives the Hint.
+			return e.Error()
+		}
+		return fmt.Sprintf(textDamaged.PT, e.Role, resource, e.Target, e.Target)
 	}
-	return fmt.Sprintf("%s: não foi possível abrir %s %s: %s", e.Role, resource, e.Target, e.reason())
+	return fmt.Sprintf(textOpenFailed.In(l), e.Role, resource, e.Target, e.reason(l))
 }
 
-// reason is the end of the Portuguese text: the error of the operating
+// reason is the end of the text in language l: the error of the operating
 // system in Err, after the path it concerns when that is not Target. An
 // error that lang does not describe keeps the English text of the
 // innermost path or network error, or else of Err.
-func (e *StartError) reason() string {
+func (e *StartError) reason(l string) string {
 	var path *fs.PathError
 	var op *net.OpError
 	isPath := errors.As(e.Err, &path)
 	isNet := errors.As(e.Err, &op)
 
-	reason, ok := lang.SystemReason(e.Err, lang.PT)
+	reason, ok := lang.SystemReason(e.Err, l)
 	switch {
 	case ok && isPath && path.Path != e.Target:
 		return path.Path + ": " + reason

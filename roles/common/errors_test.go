@@ -47,11 +47,12 @@ func TestStartErrorDescribe(t *testing.T) {
 		name string
 		err  *StartError
 		want string // in Portuguese
-		en   string // in English, or "" for Error's text
+		en   string // in English
 	}{
 		{"port in use",
 			&StartError{Role: "broker", Context: "broker: frontend", Resource: ClientPort, Target: busy, Err: listenError(t, busy)},
-			"broker: não foi possível abrir a porta de clientes " + busy + ": endereço já em uso", ""},
+			"broker: não foi possível abrir a porta de clientes " + busy + ": endereço já em uso",
+			"broker: cannot open the client port " + busy + ": address already in use"},
 		{"other scheme",
 			&StartError{Role: "broker", Context: "broker: xsub", Resource: PublisherPort, Target: "ipc:///tmp/x", Err: listenError(t, "ipc:///tmp/x")},
 			`broker: endpoint inválido para a porta de publicadores: "ipc:///tmp/x" (use tcp://HOST:PORTA)`,
@@ -70,31 +71,31 @@ func TestStartErrorDescribe(t *testing.T) {
 			`server: invalid endpoint for the server-to-server port: "foo" (use tcp://HOST:PORT)`},
 		{"directory under a file",
 			&StartError{Role: "server", Context: "server: data directory", Failure: CreateFailed, Resource: DataDirectory, Target: underFile, Err: notDir},
-			"server: não foi possível criar o diretório de dados " + underFile + ": " + file + ": não é um diretório", ""},
+			"server: não foi possível criar o diretório de dados " + underFile + ": " + file + ": não é um diretório",
+			"server: cannot create the data directory " + underFile + ": " + file + ": not a directory"},
 		{"path error without errno",
 			&StartError{Role: "reference", Context: "reference: open /d/reference.db", Resource: RegistrationFile, Target: "/d/reference.db",
 				Err: &os.PathError{Op: "open", Path: "/d/reference.db", Err: os.ErrPermission}},
-			"reference: não foi possível abrir o arquivo de registros /d/reference.db: open /d/reference.db: permission denied", ""},
+			"reference: não foi possível abrir o arquivo de registros /d/reference.db: open /d/reference.db: permission denied",
+			"reference: cannot open the registration file /d/reference.db: open /d/reference.db: permission denied"},
 		{"locked",
 			&StartError{Role: "server", Context: "server: open store in /d (is another server using it?)", Failure: Locked, Resource: DataDirectory, Target: "/d", Holder: AnotherServer,
 				Err: errors.New("store: failed to open /d/server.db: store: file locked by another process: timeout")},
-			"server: o diretório de dados /d está em uso por outro processo, provavelmente outro servidor com o mesmo --data", ""},
+			"server: o diretório de dados /d está em uso por outro processo, provavelmente outro servidor com o mesmo --data",
+			"server: the data directory /d is in use by another process, probably another server with the same --data"},
 		{"no system error",
 			&StartError{Role: "server", Context: "server: open store in /d", Resource: Database, Target: "/d/server.db",
 				Err: errors.New("store: failed to open /d/server.db: store: corrupt data")},
-			"server: não foi possível abrir o banco de dados /d/server.db: store: failed to open /d/server.db: store: corrupt data", ""},
+			"server: não foi possível abrir o banco de dados /d/server.db: store: failed to open /d/server.db: store: corrupt data",
+			"server: cannot open the database /d/server.db: store: failed to open /d/server.db: store: corrupt data"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if got := c.err.Describe(lang.PT); got != c.want {
 				t.Errorf("Describe(pt) = %q, want %q", got, c.want)
 			}
-			wantEN := c.en
-			if wantEN == "" {
-				wantEN = c.err.Context + ": " + c.err.Err.Error()
-			}
-			if got := c.err.Describe(lang.EN); got != wantEN {
-				t.Errorf("Describe(en) = %q, want %q", got, wantEN)
+			if got := c.err.Describe(lang.EN); got != c.en {
+				t.Errorf("Describe(en) = %q, want %q", got, c.en)
 			}
 			if got := c.err.Error(); got != c.err.Context+": "+c.err.Err.Error() {
 				t.Errorf("Error() = %q, want the context and the cause", got)
@@ -119,7 +120,7 @@ func TestStartErrorThroughDescribe(t *testing.T) {
 	if got, want := lang.Describe(wrapped, lang.PT), "cluster: broker: não foi possível abrir a porta de servidores "+busy+": endereço já em uso"; got != want {
 		t.Errorf("lang.Describe(pt) = %q, want %q", got, want)
 	}
-	if got, want := lang.Describe(wrapped, lang.EN), wrapped.Error(); got != want {
+	if got, want := lang.Describe(wrapped, lang.EN), "cluster: broker: cannot open the server port "+busy+": address already in use"; got != want {
 		t.Errorf("lang.Describe(en) = %q, want %q", got, want)
 	}
 	if !errors.Is(wrapped, syscall.EADDRINUSE) {
@@ -213,7 +214,7 @@ func TestStartErrorNounsInBothLanguages(t *testing.T) {
 
 // TestStartErrorEnglishThroughDescribe checks that lang.Describe words an
 // invalid endpoint in English too, after the context of the wrapping
-// errors, and leaves the English text of other failures as it is.
+// errors, and a port in use, while Error keeps the raw text for logs.
 func TestStartErrorEnglishThroughDescribe(t *testing.T) {
 	invalid := &StartError{Role: "broker", Context: "broker: frontend", Resource: ClientPort, Target: "foo", Err: listenError(t, "foo")}
 	if got, want := lang.Describe(fmt.Errorf("up: %w", invalid), lang.EN), `up: broker: invalid endpoint for the client port: "foo" (use tcp://HOST:PORT)`; got != want {
@@ -225,7 +226,7 @@ func TestStartErrorEnglishThroughDescribe(t *testing.T) {
 
 	busy := busyEndpoint(t)
 	inUse := &StartError{Role: "broker", Context: "broker: frontend", Resource: ClientPort, Target: busy, Err: listenError(t, busy)}
-	if got, want := lang.Describe(inUse, lang.EN), inUse.Error(); got != want {
+	if got, want := lang.Describe(inUse, lang.EN), "broker: cannot open the client port "+busy+": address already in use"; got != want {
 		t.Errorf("lang.Describe(en) of a port in use = %q, want %q", got, want)
 	}
 }

@@ -59,13 +59,13 @@ func TestStartErrorsInPortuguese(t *testing.T) {
 	}{
 		{"port in use", busy, t.TempDir(),
 			"reference: não foi possível abrir a porta de servidores " + busy + ": endereço já em uso",
-			"reference: proto: bind " + busy + ": listen tcp " + ln.Addr().String() + ": bind: address already in use"},
+			"reference: cannot open the server port " + busy + ": address already in use"},
 		{"directory under a file", busy, filepath.Join(file, "data"),
 			"reference: não foi possível criar o diretório de dados " + filepath.Join(file, "data") + ": " + file + ": não é um diretório",
-			"reference: create data directory: mkdir " + file + ": not a directory"},
+			"reference: cannot create the data directory " + filepath.Join(file, "data") + ": " + file + ": not a directory"},
 		{"directory in use", busy, locked,
 			"reference: o diretório de dados " + locked + " está em uso por outro processo, provavelmente outra referência com o mesmo --data",
-			"reference: " + filepath.Join(locked, dbFile) + " is locked by another process, probably another reference on the same data directory"},
+			"reference: the data directory " + locked + " is in use by another process, probably another reference with the same --data"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

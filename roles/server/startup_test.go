@@ -50,7 +50,7 @@ func TestStartErrorPortInUse(t *testing.T) {
 	if want := "server: não foi possível abrir a porta entre servidores " + cfg.Bind + ": endereço já em uso"; pt != want {
 		t.Errorf("pt = %q, want %q", pt, want)
 	}
-	if want := "server: proto: bind " + cfg.Bind + ": listen tcp " + ln.Addr().String() + ": bind: address already in use"; en != want {
+	if want := "server: cannot open the server-to-server port " + cfg.Bind + ": address already in use"; en != want {
 		t.Errorf("en = %q, want %q", en, want)
 	}
 }
@@ -67,7 +67,7 @@ func TestStartErrorDataDirectoryUnderFile(t *testing.T) {
 	if want := "server: não foi possível criar o diretório de dados " + cfg.Data + ": " + file + ": não é um diretório"; pt != want {
 		t.Errorf("pt = %q, want %q", pt, want)
 	}
-	if want := "server: data directory: mkdir " + file + ": not a directory"; en != want {
+	if want := "server: cannot create the data directory " + cfg.Data + ": " + file + ": not a directory"; en != want {
 		t.Errorf("en = %q, want %q", en, want)
 	}
 }

@@ -607,7 +607,7 @@ func TestUpStopsWhenDataDirectoryInUse(t *testing.T) {
 		{"pt", regexp.MustCompile(`(?m)^msgsys: up: (reference|server-1) não pôde iniciar, e o cluster foi encerrado: ` +
 			`(reference|server): o diretório de dados \S+ está em uso por outro processo`)},
 		{"en", regexp.MustCompile(`(?m)^msgsys: up: (reference|server-1) could not start, so the cluster was stopped: ` +
-			`(reference|server): .*locked`)},
+			`(reference|server): the data directory \S+ is in use by another process`)},
 	}
 	for _, c := range cases {
 		t.Run(c.lang, func(t *testing.T) {
@@ -657,7 +657,7 @@ func TestUpDataUnderFileInPortuguese(t *testing.T) {
 	data := filepath.Join(file, "data")
 	for l, want := range map[string]string{
 		lang.PT: "up: não foi possível criar o diretório de dados " + data + ": " + file + ": não é um diretório",
-		lang.EN: "up: failed to create data directory " + data + ": mkdir " + file + ": not a directory",
+		lang.EN: "up: cannot create the data directory " + data + ": " + file + ": not a directory",
 	} {
 		cfg := DefaultConfig()
 		cfg.Executable = "/bin/true"
