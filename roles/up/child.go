@@ -91,8 +91,9 @@ type startFailure struct {
 
 // running is one started process and the result of its Wait.
 type running struct {
-	cmd    *exec.Cmd
-	exited chan error // receives Wait's result once
+	cmd     *exec.Cmd
+	started time.Time
+	exited  chan error // receives Wait's result once
 }
 
 // start starts the process once.
@@ -108,7 +109,7 @@ func (c *child) start() (*running, error) {
 	}
 	c.log.Info("child started", "name", c.spec.name, "pid", cmd.Process.Pid)
 	c.setPID(cmd.Process.Pid)
-	r := &running{cmd: cmd, exited: make(chan error, 1)}
+	r := &running{cmd: cmd, started: time.Now(), exited: make(chan error, 1)}
 	go func() {
 		// This goroutine ends when the process exits, which supervise
 		// forces with SIGKILL when asked to stop.
@@ -126,6 +127,9 @@ func (c *child) start() (*running, error) {
 func (c *child) supervise(first *running) {
 	defer close(c.done)
 	r := first
+	// Half the configured delay, so that a first quick exit, such as a
+	// kill soon after the start, still waits only the configured delay.
+	delay := c.restartDelay / 2
 	for {
 		select {
 		case err := <-r.exited:
@@ -143,7 +147,8 @@ func (c *child) supervise(first *running) {
 			if !c.spec.restart {
 				return
 			}
-			if r = c.restart(); r == nil {
+			delay = nextRestartDelay(delay, c.restartDelay, time.Since(r.started))
+			if r = c.restart(delay); r == nil {
 				return
 			}
 		case <-c.stop:
@@ -169,14 +174,36 @@ func (c *child) reportStartFailure(r *running, err error, restarted bool) {
 	c.failed(failure)
 }
 
-// restart starts the process again after restartDelay, retrying while the
-// start fails. It returns nil when stop is closed first.
-func (c *child) restart() *running {
+// A process that exits within quickExit of its start doubles the delay
+// before its next restart, up to maxRestartDelay, so that one that fails
+// at once is not started again every second for ever. One that ran longer
+// is restarted after the configured delay, as after a kill in a class.
+const (
+	quickExit       = 10 * time.Second
+	maxRestartDelay = 30 * time.Second
+)
+
+// nextRestartDelay returns the delay before the next restart of a process
+// that ran for ran, after the previous delay, with base as the
+// configured delay.
+func nextRestartDelay(previous, base, ran time.Duration) time.Duration {
+	if ran >= quickExit {
+		return base
+	}
+	return min(max(2*previous, base), max(maxRestartDelay, base))
+}
+
+// restart starts the process again after delay, retrying while the start
+// fails. It returns nil when stop is closed first.
+func (c *child) restart(delay time.Duration) *running {
+	if delay > c.restartDelay {
+		c.log.Warn("child exits soon after each start, restart delayed", "name", c.spec.name, "delay", delay)
+	}
 	for {
 		select {
 		case <-c.stop:
 			return nil
-		case <-time.After(c.restartDelay):
+		case <-time.After(delay):
 		}
 		r, err := c.start()
 		if err == nil {
