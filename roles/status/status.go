@@ -233,11 +233,14 @@ func (s *Status) serverStatus(ctx context.Context, addr string) (*server.StatusR
 }
 
 // request sends an empty request for service to endpoint, presenting key
-// when it is set, and decodes the reply into out. A transport error is returned as it is, and a reply
-// that cannot be used becomes a *failure; an error reply's failure
-// carries its description.
+// when it is set, and decodes the reply into out. A transport error is
+// returned as it is, and a reply that cannot be used becomes a *failure.
+// An error reply's failure carries its description, which msgsys servers
+// write in the language that the request names, the table's.
 func (s *Status) request(ctx context.Context, endpoint, key, service string, out any) error {
-	frame, err := proto.Encode(service, &proto.EmptyRequest{}, s.cfg.Clocks.Meta())
+	meta := s.cfg.Clocks.Meta()
+	meta.Lang = s.cfg.Lang
+	frame, err := proto.Encode(service, &proto.EmptyRequest{}, meta)
 	if err != nil {
 		return err
 	}
