@@ -3,12 +3,10 @@ package replica
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"msgsys/proto"
-	"msgsys/store"
 )
 
 // TestLostPeerStillHoldsNextWrite drops the connection to the only peer
@@ -64,13 +62,7 @@ func TestCatchUpMakesPeerReachable(t *testing.T) {
 // anyone can without a cluster key. Each gets its reply, and only
 // MaxPeers of them become peers.
 func TestSyncAddsPeersUpToLimit(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "server.db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	cfg := DefaultConfig()
-	cfg.Name, cfg.Origin, cfg.Rank, cfg.Store, cfg.Clocks = "server-1", "server-1@test", 1, st, proto.NewClocks()
+	cfg := testConfig(t)
 	cfg.MaxPeers = 3
 	r := New(cfg)
 

@@ -120,18 +120,25 @@ type writer struct {
 	seq uint64 // seq of the last write
 }
 
-// startWriter runs a Replicator whose only peer is peer, with an
-// AckTimeout of 100 ms and the given CopyTimeout.
-func startWriter(t *testing.T, peer *fakePeer, copyTimeout time.Duration) *writer {
+// testConfig returns the configuration of server-1 with a store of its
+// own, closed when the test ends.
+func testConfig(t *testing.T) Config {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "server.db"), store.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-
 	cfg := DefaultConfig()
 	cfg.Name, cfg.Origin, cfg.Rank, cfg.Store, cfg.Clocks = "server-1", "server-1@test", 1, st, proto.NewClocks()
+	return cfg
+}
+
+// startWriter runs a Replicator whose only peer is peer, with an
+// AckTimeout of 100 ms and the given CopyTimeout.
+func startWriter(t *testing.T, peer *fakePeer, copyTimeout time.Duration) *writer {
+	t.Helper()
+	cfg := testConfig(t)
 	cfg.AckTimeout, cfg.CopyTimeout = 100*time.Millisecond, copyTimeout
 	r := New(cfg)
 	r.SetPeers([]Peer{{Name: "server-2", Addr: peer.ln.Endpoint()}})

@@ -419,6 +419,26 @@ func TestIntegerAndLongIDs(t *testing.T) {
 	}
 }
 
+// postsKeepOrder posts six numbered messages as ana to geral and checks
+// that history lists them in the order sent.
+func postsKeepOrder(t *testing.T, cl *client) {
+	t.Helper()
+	for i := range 6 {
+		cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: fmt.Sprintf("passo %d", i)})
+	}
+	history := cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral"})
+	messages, _ := history.Data["messages"].([]any)
+	var got []string
+	for _, m := range messages {
+		if text, ok := m.(map[string]any)["message"].(string); ok {
+			got = append(got, text)
+		}
+	}
+	if want := "passo 0,passo 1,passo 2,passo 3,passo 4,passo 5"; strings.Join(got, ",") != want {
+		t.Errorf("history %v, want the posts in the order sent", got)
+	}
+}
+
 // TestPeerClockCannotStopServerClocks sends a request to a server's peer
 // port whose clock is the largest the protocol allows, as anyone who
 // reaches that port without a cluster key can. The server's clock moves by
@@ -454,20 +474,7 @@ func TestPeerClockCannotStopServerClocks(t *testing.T) {
 		t.Errorf("clock %d after the request, want at most a step of %d", got, uint64(proto.MaxPeerJump))
 	}
 
-	for i := range 6 {
-		cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: fmt.Sprintf("passo %d", i)})
-	}
-	history := cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral"})
-	messages, _ := history.Data["messages"].([]any)
-	var got []string
-	for _, m := range messages {
-		if text, ok := m.(map[string]any)["message"].(string); ok {
-			got = append(got, text)
-		}
-	}
-	if want := "passo 0,passo 1,passo 2,passo 3,passo 4,passo 5"; strings.Join(got, ",") != want {
-		t.Errorf("history %v, want the posts in the order sent", got)
-	}
+	postsKeepOrder(t, cl)
 }
 
 // TestClientClockCannotStopServerClocks sends a login whose clock is the
@@ -489,18 +496,5 @@ func TestClientClockCannotStopServerClocks(t *testing.T) {
 	}
 
 	cl.mustSucceed(proto.ServiceLogin, &proto.LoginRequest{User: "ana"})
-	for i := range 6 {
-		cl.mustSucceed(proto.ServicePublish, &proto.PublishRequest{User: "ana", Channel: "geral", Message: fmt.Sprintf("passo %d", i)})
-	}
-	history := cl.mustSucceed(proto.ServiceHistory, &proto.HistoryRequest{Channel: "geral"})
-	messages, _ := history.Data["messages"].([]any)
-	var got []string
-	for _, m := range messages {
-		if text, ok := m.(map[string]any)["message"].(string); ok {
-			got = append(got, text)
-		}
-	}
-	if want := "passo 0,passo 1,passo 2,passo 3,passo 4,passo 5"; strings.Join(got, ",") != want {
-		t.Errorf("history %v, want the posts in the order sent", got)
-	}
+	postsKeepOrder(t, cl)
 }
