@@ -43,6 +43,22 @@ const (
 	Declined
 )
 
+// Reach is the result of a ping: whether the member replied, is down, or
+// stayed silent.
+type Reach int
+
+const (
+	// Silent means the member did not reply before the deadline: it may
+	// be frozen, slow, or cut off by the network, and may still be
+	// serving on the other side of a partition.
+	Silent Reach = iota
+	// Reachable means the member replied.
+	Reachable
+	// Down means nothing listens at the member's address, so it is not
+	// running: its host refused the connection.
+	Down
+)
+
 // Transport carries the election's messages. The server implements it
 // over its server-to-server endpoint and the pub/sub proxy.
 type Transport interface {
@@ -50,8 +66,9 @@ type Transport interface {
 	// sender has seen, to m and returns m's reply, NoReply once ctx
 	// expires.
 	Elect(ctx context.Context, m Member, epoch uint64) Reply
-	// Ping reports whether the coordinator replied before ctx expired.
-	Ping(ctx context.Context, m Member) bool
+	// Ping sends m a request and reports whether it replied before ctx
+	// expired, or is down.
+	Ping(ctx context.Context, m Member) Reach
 	// Announce sends to every member, and to anyone subscribed to the topic
 	// "servers", the announcement that this node won.
 	Announce(ctx context.Context, a Announcement, members []Member)
@@ -125,6 +142,9 @@ type Node struct {
 	// is refreshed several times a second, so the line is logged once per
 	// change.
 	outranking string
+	// minority is set while the last majority check reached no majority
+	// of the members.
+	minority bool
 	// silent counts, per member name, the elections in a row in which the
 	// member replied OK and no announcement followed.
 	silent map[string]int

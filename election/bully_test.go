@@ -9,12 +9,13 @@ import (
 	"time"
 )
 
-// silentTransport answers nothing; these tests drive the state machine
-// through its handlers, and roles/server tests elections over sockets.
+// silentTransport answers nothing, and its pings find every member down;
+// these tests drive the state machine through its handlers, and
+// roles/server tests elections over sockets.
 type silentTransport struct{}
 
 func (silentTransport) Elect(context.Context, Member, uint64) Reply      { return NoReply }
-func (silentTransport) Ping(context.Context, Member) bool                { return false }
+func (silentTransport) Ping(context.Context, Member) Reach               { return Down }
 func (silentTransport) Announce(context.Context, Announcement, []Member) {}
 func (silentTransport) Tell(context.Context, Announcement, Member)       {}
 

@@ -44,6 +44,7 @@ func (n *Node) check(ctx context.Context) {
 		n.elect(ctx)
 		return
 	case current.Coordinator == n.cfg.Self.Name:
+		n.checkMajority(ctx, current)
 		return
 	}
 
@@ -52,7 +53,7 @@ func (n *Node) check(ctx context.Context) {
 	alive := false
 	if target.Addr != "" {
 		pingCtx, cancel := context.WithTimeout(ctx, n.cfg.CheckTimeout)
-		alive = n.cfg.Transport.Ping(pingCtx, target)
+		alive = n.cfg.Transport.Ping(pingCtx, target) == Reachable
 		cancel()
 	}
 	n.mu.Lock()
@@ -73,6 +74,82 @@ func (n *Node) check(ctx context.Context) {
 		n.log.Warn("coordinator unreachable", "coordinator", current.Coordinator, "epoch", current.Epoch)
 		n.elect(ctx)
 	}
+}
+
+// checkMajority makes this node step down as coordinator after Misses
+// checks in a row in which it reached no majority of the members. It is
+// then on the minority side of a partition, and the majority elects a
+// coordinator of its own: two coordinators would decide a channel name
+// twice.
+func (n *Node) checkMajority(ctx context.Context, current Announcement) {
+	if n.majorityReachable(ctx, n.Members()) {
+		n.mu.Lock()
+		n.misses = 0
+		n.mu.Unlock()
+		return
+	}
+	n.mu.Lock()
+	if !sameCoordinator(n.current, current) {
+		n.mu.Unlock()
+		return
+	}
+	n.misses++
+	lost := n.misses >= n.cfg.Misses
+	if lost {
+		n.current = Announcement{}
+		n.misses = 0
+	}
+	n.mu.Unlock()
+	if lost {
+		n.log.Warn("coordinator stepped down, no majority of servers reachable", "epoch", current.Epoch, "members", len(n.Members()))
+	}
+}
+
+// majorityReachable pings every other member and reports whether this
+// node and the members that replied are more than half of the members. A
+// member that is down counts in neither part, so that a killed server
+// does not hold up the election until the reference drops it. A member
+// without an address cannot be pinged and counts in neither part either.
+func (n *Node) majorityReachable(ctx context.Context, members []Member) bool {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.CheckTimeout)
+	defer cancel()
+	var mu sync.Mutex
+	reached, counted := 1, 1 // this node
+	var wg sync.WaitGroup
+	for _, m := range members {
+		if m.Name == n.cfg.Self.Name || m.Addr == "" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reach := n.cfg.Transport.Ping(ctx, m)
+			mu.Lock()
+			defer mu.Unlock()
+			switch reach {
+			case Reachable:
+				reached++
+				counted++
+			case Silent:
+				counted++
+			}
+		}()
+	}
+	wg.Wait()
+	majority := 2*reached > counted
+
+	// One line per change, because the checks run ten times a second.
+	n.mu.Lock()
+	changed := n.minority == majority
+	n.minority = !majority
+	n.mu.Unlock()
+	switch {
+	case changed && !majority:
+		n.log.Warn("no majority of servers reachable, not coordinating", "reached", reached, "counted", counted)
+	case changed:
+		n.log.Info("majority of servers reachable again", "reached", reached, "counted", counted)
+	}
+	return majority
 }
 
 // elect runs one Bully election: it sends election to every higher rank
@@ -211,6 +288,16 @@ func (n *Node) win(ctx context.Context, members []Member) {
 		n.tellAll(ctx, a, members)
 		return
 	}
+	n.mu.Unlock()
+
+	// A node cut off from most members by a partition would win every
+	// election on its side, and its announcements, which still reach the
+	// others through the proxy, would start an election there each time.
+	if !n.majorityReachable(ctx, members) {
+		return
+	}
+
+	n.mu.Lock()
 	n.epoch++
 	a := Announcement{Coordinator: self.Name, Rank: self.Rank, Epoch: n.epoch, Addr: self.Addr}
 	n.acceptLocked(a)

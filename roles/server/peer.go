@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"msgsys/election"
@@ -424,9 +425,15 @@ func (t *transport) Elect(ctx context.Context, m election.Member, epoch uint64) 
 	return election.NoReply
 }
 
-func (t *transport) Ping(ctx context.Context, m election.Member) bool {
+func (t *transport) Ping(ctx context.Context, m election.Member) election.Reach {
 	_, err := t.s.ask(ctx, "election", m.Addr, proto.ServiceClock, &proto.EmptyRequest{}, t.s.cfg.Election.CheckTimeout)
-	return err == nil
+	switch {
+	case err == nil:
+		return election.Reachable
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return election.Down
+	}
+	return election.Silent
 }
 
 func (t *transport) Announce(ctx context.Context, a election.Announcement, members []election.Member) {
