@@ -84,3 +84,16 @@ func TestSyncAddsPeersUpToLimit(t *testing.T) {
 		t.Errorf("%d peers after 10 sync requests, want MaxPeers %d", got, cfg.MaxPeers)
 	}
 }
+
+// TestStoodStill tells a timer that fired late under load from one that
+// fired after a stop of the process.
+func TestStoodStill(t *testing.T) {
+	start := time.Now()
+	wait := 500 * time.Millisecond
+	if stoodStill(start, start.Add(wait+50*time.Millisecond), wait) {
+		t.Error("a timer 50 ms late counts as a stop")
+	}
+	if !stoodStill(start, start.Add(5*time.Second), wait) {
+		t.Error("a timer 4.5 s late does not count as a stop")
+	}
+}

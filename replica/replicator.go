@@ -359,10 +359,16 @@ func (r *Replicator) awaitPeers(ctx context.Context, seq uint64) error {
 	r.mu.Unlock()
 	defer r.dropWaiter(w)
 
+	start := time.Now()
 	lagTimer := time.NewTimer(r.cfg.AckTimeout)
 	defer lagTimer.Stop()
-	hardTimer := time.NewTimer(max(r.cfg.CopyTimeout, r.cfg.AckTimeout))
+	copyWait := max(r.cfg.CopyTimeout, r.cfg.AckTimeout)
+	hardTimer := time.NewTimer(copyWait)
 	defer hardTimer.Stop()
+	// A timer that fires far later than set found the process stopped
+	// (SIGSTOP, a suspended machine): the peers had no chance to reply,
+	// so the wait starts over once instead of blaming them.
+	lagRestarted, copyRestarted := false, false
 	for {
 		select {
 		case <-w.done:
@@ -373,11 +379,21 @@ func (r *Replicator) awaitPeers(ctx context.Context, seq uint64) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-lagTimer.C:
+			if !lagRestarted && stoodStill(start, time.Now(), r.cfg.AckTimeout) {
+				lagRestarted = true
+				lagTimer.Reset(r.cfg.AckTimeout)
+				continue
+			}
 			r.mu.Lock()
 			waiting, _, _ := r.heldLocked(seq)
 			r.mu.Unlock()
 			r.markLagging(waiting, seq)
 		case <-hardTimer.C:
+			if !copyRestarted && stoodStill(start, time.Now(), copyWait) {
+				copyRestarted = true
+				hardTimer.Reset(copyWait)
+				continue
+			}
 			r.mu.Lock()
 			waiting, _, ok := r.heldLocked(seq)
 			silent := 0
@@ -393,6 +409,13 @@ func (r *Replicator) awaitPeers(ctx context.Context, seq uint64) error {
 			return nil
 		}
 	}
+}
+
+// stoodStill reports whether a timer set at start for wait and firing at
+// now fired more than a whole wait late, as after a stop of the process.
+// Under load a timer fires late by milliseconds, not by a whole wait.
+func stoodStill(start, now time.Time, wait time.Duration) bool {
+	return now.Sub(start) > 2*wait
 }
 
 // silenceLocked marks unreachable every reachable peer that does not hold
