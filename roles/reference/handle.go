@@ -104,6 +104,7 @@ func splitRequest(frames [][]byte) (envelope [][]byte, payload []byte, rej *reje
 // handle serves one request payload and returns the reply payload, or nil
 // when no reply could be encoded.
 func (r *Reference) handle(payload []byte, peer string) []byte {
+	r.noticeStop()
 	service, data, rej := r.serve(payload, peer)
 	if rej != nil {
 		return r.rejectReply(rej, payload, peer)

@@ -312,3 +312,30 @@ func TestClusterKeyGuardsReference(t *testing.T) {
 		t.Errorf("registered = %v, want %v: a connection without the key registered a name", got, want)
 	}
 }
+
+// TestStopOfReferenceExpiresNoServer makes the reference stand still for
+// longer than the heartbeat expiry, as SIGSTOP does: its clock moves on
+// and it has not run meanwhile. The server that sent heartbeats until
+// the stop is still listed afterwards, because its heartbeats wait in the
+// reference's socket.
+func TestStopOfReferenceExpiresNoServer(t *testing.T) {
+	clock := &fakeClock{now: time.Now()}
+	// The expiry loop runs every quarter of the expiry: a long expiry
+	// keeps it from running while the test moves the clocks.
+	ref := startReference(t, t.TempDir(), func(cfg *Config) {
+		cfg.Now = clock.Now
+		cfg.HeartbeatExpiry = time.Minute
+	})
+	c := newClient(t, ref.ref.Endpoint())
+	c.rank("alpha", "tcp://127.0.0.1:6000")
+
+	stop := ref.ref.cfg.HeartbeatExpiry + time.Second
+	clock.Add(stop)
+	ref.ref.awake.Add(-int64(stop))
+	if got, want := names(c.list()), []string{"alpha"}; !slices.Equal(got, want) {
+		t.Errorf("list after the stop = %v, want %v", got, want)
+	}
+	if !ref.logs.Contains(`msg="reference resumed after a stop, heartbeats expire anew"`) {
+		t.Error("no log line for the stop")
+	}
+}

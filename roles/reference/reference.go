@@ -166,6 +166,11 @@ type Reference struct {
 	started   atomic.Bool // set by the first Run or by Close
 	closeOnce sync.Once
 	closeErr  error
+
+	// awake is when, in Unix nanoseconds of the process's own clock, the
+	// reference last ran its expiry loop or served a request (see
+	// noticeStop).
+	awake atomic.Int64
 }
 
 // New validates cfg, opens the registration file in cfg.DataDir (creating
@@ -285,12 +290,30 @@ func (r *Reference) expireLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+			r.noticeStop()
 			for _, s := range r.registry.expire(r.cfg.Now(), r.cfg.HeartbeatExpiry) {
 				r.log.Info("server expired", "name", s.Name, "rank", s.Rank, "clock", r.lamport())
 			}
 			r.full.flush(false, r.lamport())
 		}
 	}
+}
+
+// noticeStop finds out whether the reference itself stood still, stopped
+// with SIGSTOP or on a suspended machine, for longer than the heartbeat
+// expiry since it last ran. The heartbeats that the servers sent
+// meanwhile wait in its sockets, so without a new period every available
+// server would expire at once and list replies would name none until
+// those heartbeats are read. The process's own clock measures the stop,
+// because Config.Now may be a test's.
+func (r *Reference) noticeStop() {
+	now := time.Now().UnixNano()
+	last := r.awake.Swap(now)
+	if last == 0 || time.Duration(now-last) <= r.cfg.HeartbeatExpiry {
+		return
+	}
+	renewed := r.registry.renew(r.cfg.Now())
+	r.log.Warn("reference resumed after a stop, heartbeats expire anew", "stop_ms", time.Duration(now-last).Milliseconds(), "servers", renewed, "clock", r.lamport())
 }
 
 // lamport is the current Lamport clock, for log lines.

@@ -385,6 +385,21 @@ func (g *registry) expire(now time.Time, expiry time.Duration) []proto.ServerInf
 	return expired
 }
 
+// renew gives every available server a new expiry period from now, as if
+// it had just sent a heartbeat, and returns how many it renewed.
+func (g *registry) renew(now time.Time) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, e := range g.entries {
+		if e.available {
+			e.lastSeen = now
+			n++
+		}
+	}
+	return n
+}
+
 // count returns the number of registered servers, available or not.
 func (g *registry) count() int {
 	g.mu.Lock()
