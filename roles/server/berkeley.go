@@ -182,11 +182,15 @@ func (s *Server) roundLogLevel(corrections map[string]time.Duration) slog.Level 
 // at epoch was rejected. Such a server, as one of another implementation
 // that lacks adjust, keeps its clock, so its reading would pull every
 // msgsys server towards it round after round while the residual showed
-// a small spread. It is tried again after standardRetry.
+// a small spread. It is tried again after standardRetry. A server that
+// registered no address cannot be read and is left out too.
 func (s *Server) adjustable(members []election.Member, epoch uint64) []election.Member {
 	now := time.Now()
 	included := make([]election.Member, 0, len(members))
 	for _, m := range members {
+		if m.Addr == "" {
+			continue
+		}
 		marked, expired := s.noAdjust.has(m.Name, epoch, now)
 		if expired {
 			s.log.Info("server included in clock synchronisation again", "peer", m.Name)

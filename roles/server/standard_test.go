@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"msgsys/election"
 	"msgsys/internal/testkit"
 	"msgsys/proto"
 )
@@ -324,5 +325,21 @@ func TestStandardPeerSilentOK(t *testing.T) {
 	}
 	if logs1.count(passed) != 1 || logs2.count(passed) != 1 {
 		t.Errorf("the pass-over was logged %d and %d times, want once per server", logs1.count(passed), logs2.count(passed))
+	}
+}
+
+// TestBerkeleyLeavesOutServerWithoutAddress gives the Berkeley rounds a
+// member that registered no address, as a server of another
+// implementation may. Its clock cannot be read, so it is left out instead
+// of failing a reading every round.
+func TestBerkeleyLeavesOutServerWithoutAddress(t *testing.T) {
+	s := &Server{log: slog.New(slog.DiscardHandler), noAdjust: newPeerMarks()}
+	members := []election.Member{
+		{Name: "server-1", Rank: 1, Addr: "tcp://127.0.0.1:5560"},
+		{Name: "std-1", Rank: 2},
+	}
+	got := s.adjustable(members, 1)
+	if len(got) != 1 || got[0].Name != "server-1" {
+		t.Errorf("members of the round = %v, want server-1 alone", got)
 	}
 }
