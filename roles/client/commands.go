@@ -66,7 +66,7 @@ func (c *Client) command(ctx context.Context, line string) {
 		}
 		c.showMenu = true
 	case "/help", "/ajuda":
-		c.out.Line(say(c.lang, textHelp))
+		c.out.Line(wrapWords(say(c.lang, textHelp), c.width()))
 	case "/quit", "/exit", "/sair":
 		c.quit = true
 	default:

@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"golang.org/x/term"
+
+	"msgsys/proto"
 )
 
 // On a terminal in raw mode the client edits the line being typed itself,
@@ -22,6 +24,8 @@ import (
 // in raw mode reach the editor as keys instead of as signals. Keys typed
 // while no line is edited, as while a request waits for its reply, are
 // kept for the next line, but Ctrl-C among them calls interrupt at once.
+// A line cut at the editor's limit is not passed on: a message explains why
+// and the same prompt reads another line.
 func (c *Client) readEdited(ctx context.Context, interrupt func(), prompts <-chan string, lines chan<- string) {
 	defer close(lines)
 	chunks := c.keys.chunks
@@ -44,6 +48,12 @@ func (c *Client) readEdited(ctx context.Context, interrupt func(), prompts <-cha
 		}
 		c.editor.SetPrompt(prompt)
 		line, err := c.editor.ReadLine()
+		for errors.Is(err, errLineCut) {
+			// The line lost text, so sending what is left would post
+			// part of a message as if it were whole.
+			c.out.Async(say(c.lang, textLineCut, maxLineRunes, proto.MaxTextBytes))
+			line, err = c.editor.ReadLine()
+		}
 		if err != nil {
 			c.out.stopEditor()
 			if !errors.Is(err, io.EOF) {
@@ -132,6 +142,15 @@ func (s *keySource) Read(p []byte) (int, error) {
 		return n, s.err
 	}
 	return n, nil
+}
+
+// width returns the terminal's width in columns for text that the client
+// wraps itself, or 0 when it is unknown because no editor runs.
+func (c *Client) width() int {
+	if c.editor == nil {
+		return 0
+	}
+	return c.editor.Width()
 }
 
 // resize sets the editor's width to the terminal's new one.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"msgsys/proto"
 	"msgsys/roles/client/clienttest"
 )
 
@@ -215,33 +216,71 @@ func TestEditorHistory(t *testing.T) {
 	waitPosts(t, srv, "primeira", "segunda 😀", "rascunho", "primeira")
 }
 
-// TestEditorBellsPastLineLimit pastes more characters than the line
-// holds: the client rings the terminal's bell instead of dropping them
-// silently, and sends the line it kept.
-func TestEditorBellsPastLineLimit(t *testing.T) {
+// TestEditorSendsMaxLengthText pastes lines of the protocol's maximum
+// text, 8192 bytes, in one-byte and two-byte characters: each is posted
+// whole. A line of 8193 bytes is rejected with its size.
+func TestEditorSendsMaxLengthText(t *testing.T) {
+	srv, h := startEditorInGeral(t, 80)
+
+	ascii := strings.Repeat("x", proto.MaxTextBytes)
+	accented := strings.Repeat("é", proto.MaxTextBytes/2)
+	h.type_(ascii + "\r")
+	h.type_(accented + "\r")
+	waitPosts(t, srv, ascii, accented)
+
+	h.type_(ascii + "!\r")
+	h.waitFor("a mensagem tem 8193 bytes e o máximo é 8192; nada foi enviado")
+	h.type_("curta\r")
+	waitPosts(t, srv, ascii, accented, "curta")
+}
+
+// TestEditorRejectsCutLine pastes more characters than the line holds:
+// the bell rings, and Enter sends nothing but tells why. Up brings back
+// what the line kept, which the length check then rejects.
+func TestEditorRejectsCutLine(t *testing.T) {
 	srv, h := startEditorInGeral(t, 80)
 
 	h.type_(strings.Repeat("x", maxLineRunes+10))
 	h.waitFor("\a")
 	h.type_("\r")
-	waitPosts(t, srv, strings.Repeat("x", maxLineRunes))
+	h.waitFor("nada foi enviado: a linha passou de 8256 caracteres")
+	h.type_(keyUpSeq + "\r")
+	h.waitFor("a mensagem tem 8256 bytes e o máximo é 8192; nada foi enviado")
+	h.type_("curta\r")
+	waitPosts(t, srv, "curta")
+}
+
+// TestEditorCutLineClearedByEmptying fills the line past its limit, then
+// deletes all of it: the next line typed is sent, because none of the
+// cut line is left in it.
+func TestEditorCutLineClearedByEmptying(t *testing.T) {
+	srv, h := startEditorInGeral(t, 80)
+
+	h.type_(strings.Repeat("x", maxLineRunes+1))
+	h.waitFor("\a")
+	h.type_("\x15nova\r") // Ctrl-U deletes the line before the cursor
+	waitPosts(t, srv, "nova")
 }
 
 // TestEditorBellsOncePerOverflow pastes far more than the line holds,
 // which the editor reads in many parts: the bell rings once for the
-// paste, and again for the next line that overflows.
+// paste, and again for the next line that overflows. Neither is sent.
 func TestEditorBellsOncePerOverflow(t *testing.T) {
 	srv, h := startEditorInGeral(t, 80)
 
 	h.type_(strings.Repeat("y", maxLineRunes+5000) + "\r")
-	waitPosts(t, srv, strings.Repeat("y", maxLineRunes))
+	h.waitFor("nada foi enviado")
 	if bells := strings.Count(h.out.String(), "\a"); bells != 1 {
 		t.Errorf("%d bells for one overflowing paste, want 1", bells)
 	}
 
 	h.type_(strings.Repeat("z", maxLineRunes+1) + "\r")
-	waitPosts(t, srv, strings.Repeat("y", maxLineRunes), strings.Repeat("z", maxLineRunes))
+	if !eventually(func() bool { return strings.Count(h.out.String(), "nada foi enviado") == 2 }) {
+		t.Fatalf("no notice for the second overflowing line")
+	}
 	if bells := strings.Count(h.out.String(), "\a"); bells != 2 {
 		t.Errorf("%d bells after a second overflowing line, want 2", bells)
 	}
+	h.type_("fim\r")
+	waitPosts(t, srv, "fim")
 }

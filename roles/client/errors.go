@@ -70,6 +70,13 @@ func (s *Session) unavailable(err error) error {
 	if errors.Is(err, proto.ErrTimeout) {
 		return newError(ErrUnavailable, err, s.lang, textTimedOut, s.timeout)
 	}
+	// A broker that is stopped, such as by SIGSTOP, or overloaded still
+	// has its kernel accept the TCP connection, but never replies to the
+	// ZMTP greeting.
+	var silent *proto.HandshakeTimeoutError
+	if errors.As(err, &silent) {
+		return newError(ErrUnavailable, err, s.lang, textNoHandshake, s.broker, silent.Limit)
+	}
 	return newError(ErrUnavailable, err, s.lang, textUnreachable, s.broker)
 }
 

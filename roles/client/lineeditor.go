@@ -2,9 +2,12 @@ package client
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"slices"
 	"sync"
+
+	"msgsys/proto"
 )
 
 const (
@@ -12,12 +15,23 @@ const (
 	// report its size.
 	defaultWidth = 80
 	// maxLineRunes bounds the edited line, so a runaway paste cannot grow
-	// it without limit. The client rejects a text over proto.MaxTextBytes
-	// (8192) before sending it.
-	maxLineRunes = 4096
+	// it without limit. Every text of at most proto.MaxTextBytes fits,
+	// because a character takes at least one byte, and so does a command
+	// such as "/msg NAME " before it. The client rejects a text over
+	// proto.MaxTextBytes before sending it, and a line cut at this bound
+	// too (see errLineCut).
+	maxLineRunes = proto.MaxTextBytes + maxCommandRunes
+	// maxCommandRunes is the room left in a line for a command and a
+	// name before the text: "/post " and a 32-character channel name
+	// take 38.
+	maxCommandRunes = 64
 	// historySize is the number of sent lines that Up and Down recall.
 	historySize = 100
 )
+
+// errLineCut is returned by ReadLine, with the line that was kept, when
+// characters typed past maxLineRunes were dropped from it.
+var errLineCut = errors.New("client: line cut at the editor's limit")
 
 // lineEditor reads lines from a terminal in raw mode and draws the prompt
 // and the line being typed, wrapped at the terminal's width. Write prints
@@ -59,6 +73,11 @@ type lineEditor struct {
 	// up are dropped, so that a long paste rings the bell once and not
 	// once per read.
 	overflowed bool
+	// cut is set when the line shown lost characters to the limit, so
+	// that Enter returns errLineCut with it. pendingCut is the same for
+	// pending.
+	cut        bool
+	pendingCut bool
 }
 
 // newEditor returns a line editor reading keys from in and drawing on out,
@@ -84,7 +103,8 @@ func (e *lineEditor) SetPrompt(prompt string) {
 }
 
 // ReadLine shows the prompt and returns the line typed up to Enter. It
-// returns io.EOF for Ctrl-C, for Ctrl-D on an empty line and at the end
+// returns errLineCut with the line when characters typed past
+// maxLineRunes were dropped from it, io.EOF for Ctrl-C, for Ctrl-D on an empty line and at the end
 // of input, and the reader's error for a failed read. Text typed but not
 // entered then stays on screen, with the cursor after it.
 func (e *lineEditor) ReadLine() (string, error) {
@@ -150,8 +170,12 @@ func (e *lineEditor) handleInput() (line string, done bool, err error) {
 				e.redraw()
 			}
 			line = string(e.line)
+			cut := e.cut
 			e.addHistory(line)
 			e.endLine(true)
+			if cut {
+				return line, true, errLineCut
+			}
 			return line, true, nil
 		case keyInterrupt, keyEndOfInput:
 			if k.code == keyInterrupt || len(e.line) == 0 {
@@ -164,6 +188,9 @@ func (e *lineEditor) handleInput() (line string, done bool, err error) {
 		}
 		if e.edit(k) {
 			changed = true
+		}
+		if len(e.line) == 0 {
+			e.cut = false // nothing is left of the line that lost characters
 		}
 	}
 	if changed {
@@ -185,6 +212,7 @@ func (e *lineEditor) edit(k key) bool {
 	if k.code == keyRune && len(e.line) >= maxLineRunes {
 		e.dropped = e.dropped || !e.overflowed
 		e.overflowed = true
+		e.cut = true
 		return false
 	}
 	e.overflowed = false
@@ -297,7 +325,7 @@ func (e *lineEditor) recallOlder() {
 		return
 	}
 	if e.historyIndex == -1 {
-		e.pending = string(e.line)
+		e.pending, e.pendingCut = string(e.line), e.cut
 	}
 	e.historyIndex++
 	e.showHistory(e.history[len(e.history)-1-e.historyIndex])
@@ -312,6 +340,7 @@ func (e *lineEditor) recallNewer() {
 	case 0:
 		e.historyIndex = -1
 		e.showHistory(e.pending)
+		e.cut = e.pendingCut
 	default:
 		e.historyIndex--
 		e.showHistory(e.history[len(e.history)-1-e.historyIndex])
@@ -321,6 +350,7 @@ func (e *lineEditor) recallNewer() {
 func (e *lineEditor) showHistory(entry string) {
 	e.line = []rune(entry)
 	e.pos = len(e.line)
+	e.cut = false
 }
 
 // endLine moves the cursor after the drawn line and empties the line. With
@@ -338,7 +368,7 @@ func (e *lineEditor) endLine(newline bool) {
 		e.outBuf = append(e.outBuf, '\a')
 		e.dropped = false
 	}
-	e.overflowed = false
+	e.overflowed, e.cut = false, false
 }
 
 // Stop ends editing for good. The prompt and any text typed stay on
@@ -412,6 +442,13 @@ func (e *lineEditor) SetSize(width int) {
 	}
 	e.redraw()
 	e.flush()
+}
+
+// Width returns the terminal's width in columns.
+func (e *lineEditor) Width() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.width
 }
 
 // rowsAfterRewrap returns the rows that a row of used columns takes once

@@ -127,6 +127,54 @@ func TestSessionUnreachable(t *testing.T) {
 	}
 }
 
+// TestSessionSilentBroker connects to a listener that accepts the
+// connection and then sends nothing, as a broker stopped by SIGSTOP does:
+// the text says that the broker did not reply, not that it could not be
+// connected to.
+func TestSessionSilentBroker(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- conn
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for conn := range accepted {
+			conn.Close()
+		}
+	})
+	endpoint := "tcp://" + ln.Addr().String()
+
+	for _, l := range []string{lang.PT, lang.EN} {
+		t.Run(l, func(t *testing.T) {
+			s := NewSession(SessionConfig{Broker: endpoint, Timeout: 5 * time.Second, Lang: l})
+			defer s.Close()
+			s.req.SetDialTimeout(200 * time.Millisecond)
+			_, err := s.Users(context.Background())
+			if !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("err = %v, want ErrUnavailable", err)
+			}
+			want := lang.Text{
+				PT: "broker indisponível (" + endpoint + " aceitou a conexão, mas não respondeu em 200ms), tente novamente",
+				EN: "broker unavailable (" + endpoint + " accepted the connection but did not reply within 200ms), try again",
+			}.In(l)
+			if err.Error() != want {
+				t.Errorf("text = %q, want %q", err.Error(), want)
+			}
+		})
+	}
+}
+
 func TestSessionCancelledContext(t *testing.T) {
 	srv := clienttest.Start(t)
 	s := NewSession(SessionConfig{Broker: srv.Broker(), Timeout: 5 * time.Second})

@@ -9,6 +9,7 @@ import "msgsys/lang"
 var (
 	textTimedOut    = lang.Text{PT: "servidor indisponível (sem resposta em %s), tente novamente", EN: "server unavailable (no reply within %s), try again"}
 	textUnreachable = lang.Text{PT: "broker indisponível (não foi possível conectar a %s), tente novamente", EN: "broker unavailable (cannot connect to %s), try again"}
+	textNoHandshake = lang.Text{PT: "broker indisponível (%s aceitou a conexão, mas não respondeu em %s), tente novamente", EN: "broker unavailable (%s accepted the connection but did not reply within %s), try again"}
 	textBadReply    = lang.Text{PT: "resposta inválida do servidor", EN: "invalid reply from the server"}
 	textRejected    = lang.Text{PT: "o servidor recusou o pedido", EN: "the server rejected the request"}
 	textEncode      = lang.Text{PT: "não foi possível codificar o pedido", EN: "the request could not be encoded"}
@@ -23,6 +24,7 @@ var (
 	textTextEmpty   = lang.Text{PT: "a mensagem está vazia", EN: "the message is empty"}
 	textTextTooLong = lang.Text{PT: "a mensagem tem %d bytes e o máximo é %d; nada foi enviado", EN: "the message has %d bytes and the maximum is %d; nothing was sent"}
 	textTextNotUTF8 = lang.Text{PT: "a mensagem não é UTF-8 válido", EN: "the message is not valid UTF-8"}
+	textLineCut     = lang.Text{PT: "nada foi enviado: a linha passou de %d caracteres e o excesso foi descartado (uma mensagem tem no máximo %d bytes; a seta para cima traz a linha de volta)", EN: "nothing was sent: the line went past %d characters and the excess was dropped (a message has at most %d bytes; Up brings the line back)"}
 	textTextControl = lang.Text{PT: "a mensagem tem caracteres de controle (só quebra de linha e tab são permitidos)", EN: "the message has control characters (only newline and tab are allowed)"}
 )
 

@@ -147,6 +147,7 @@ type Server struct {
 
 	channelMu sync.Mutex // serialises channel decisions on the coordinator
 	serving   atomic.Bool
+	started   atomic.Bool // registered and caught up once; serveBroker runs
 	// catchingUp is set while serveBroker catches up after a pause, when
 	// the watchdog must not ask for another catch-up.
 	catchingUp atomic.Bool
@@ -533,6 +534,7 @@ func (s *Server) Run(ctx context.Context) error {
 	start(s.node.Run)
 	start(s.watchAnnouncements)
 	start(s.runBerkeley)
+	s.started.Store(true)
 	start(s.serveBroker)
 	start(func(ctx context.Context) { s.replica.AntiEntropy(ctx, s.cfg.AntiEntropyEvery) })
 

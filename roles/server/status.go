@@ -4,7 +4,10 @@ import (
 	"msgsys/replica"
 )
 
-// StatusReply is a server's state as msgsys status shows it.
+// StatusReply is a server's state as msgsys status shows it. Started is
+// set once the server has registered and caught up after its start, so
+// Started without Serving means that the broker connection is down and the
+// server is dialling it again. Servers older than that field omit it.
 type StatusReply struct {
 	Status      string         `msgpack:"status" json:"-"`
 	Name        string         `msgpack:"name" json:"name"`
@@ -18,6 +21,7 @@ type StatusReply struct {
 	Channels    int            `msgpack:"channels" json:"channels"`
 	Messages    int            `msgpack:"messages" json:"messages"`
 	Serving     bool           `msgpack:"serving" json:"serving"`
+	Started     bool           `msgpack:"started" json:"started"`
 	Pauses      int64          `msgpack:"pauses" json:"pauses"`
 	Members     []string       `msgpack:"members" json:"members"`
 	Replica     replica.Status `msgpack:"replica" json:"replica"`
@@ -38,6 +42,7 @@ func (s *Server) status() *StatusReply {
 		Channels: counts.Channels,
 		Messages: counts.Posts + counts.Directs,
 		Serving:  s.Serving(),
+		Started:  s.started.Load(),
 		Pauses:   s.pauses.Load(),
 	}
 	if a, ok := s.Coordinator(); ok {

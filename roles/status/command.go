@@ -22,6 +22,10 @@ func Command() *cli.Command {
 				PT: "endpoint do serviço de referência",
 				EN: "reference service endpoint",
 			})},
+			&cli.StringSliceFlag{Name: "server", EnvVars: []string{"MSGSYS_STATUS_SERVERS"}, Usage: common.HelpText(lang.Text{
+				PT: "endpoint entre servidores (--addr) de um servidor a consultar no lugar da lista da referência; repita para vários",
+				EN: "server-to-server endpoint (--addr) of a server to query in place of the reference's list; repeat for several",
+			})},
 			&cli.DurationFlag{Name: "timeout", Value: defaults.Timeout, EnvVars: []string{"MSGSYS_STATUS_TIMEOUT"}, Usage: common.HelpText(lang.Text{
 				PT: "prazo de cada requisição à referência e a cada servidor",
 				EN: "deadline of each request to the reference and to each server",
@@ -38,6 +42,7 @@ func Command() *cli.Command {
 		Action: func(c *cli.Context) error {
 			cfg := DefaultConfig()
 			cfg.Reference = c.String("reference")
+			cfg.Servers = c.StringSlice("server")
 			cfg.Timeout = c.Duration("timeout")
 			cfg.JSON = c.Bool("json")
 			language, err := common.Lang(c)

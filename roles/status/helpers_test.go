@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,9 @@ type cluster struct {
 	reference *reference.Reference
 	broker    *broker.Broker
 	servers   []*server.Server
+
+	stopReference func()
+	stopBroker    func()
 }
 
 // startCluster runs a reference, a broker and n servers (server-1 ...)
@@ -56,7 +60,7 @@ func startKeyedCluster(t *testing.T, n int, key string) *cluster {
 		t.Fatal(err)
 	}
 	c.reference = ref
-	run(t, "reference", ref.Run)
+	c.stopReference = run(t, "reference", ref.Run)
 
 	brokerCfg := broker.DefaultConfig()
 	brokerCfg.Frontend = "tcp://127.0.0.1:0"
@@ -70,7 +74,7 @@ func startKeyedCluster(t *testing.T, n int, key string) *cluster {
 		t.Fatal(err)
 	}
 	c.broker = b
-	run(t, "broker", b.Run)
+	c.stopBroker = run(t, "broker", b.Run)
 
 	for i := 1; i <= n; i++ {
 		cfg := server.DefaultConfig()
@@ -98,24 +102,29 @@ func startKeyedCluster(t *testing.T, n int, key string) *cluster {
 	return c
 }
 
-// run starts a role's Run and, when the test ends, cancels it and checks
-// that it returns.
-func run(t *testing.T, name string, fn func(context.Context) error) {
+// run starts a role's Run and returns the function that cancels it and
+// checks that it returns, which also runs when the test ends.
+func run(t *testing.T, name string, fn func(context.Context) error) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- fn(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%s: Run returned %v", name, err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("%s: Run returned %v", name, err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Errorf("%s: Run did not return within 10s of cancellation", name)
 			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("%s: Run did not return within 10s of cancellation", name)
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // waitSettled waits until every server serves and all see one

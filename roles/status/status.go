@@ -1,6 +1,7 @@
 // Package status is `msgsys status`, an operator's view of the cluster: it
-// reads the available servers from the reference, requests each one's
-// state on its server-to-server endpoint, and prints one row per server.
+// reads the available servers from the reference, or takes their
+// endpoints from Config.Servers, requests each one's state on its
+// server-to-server endpoint, and prints one row per server.
 package status
 
 import (
@@ -33,6 +34,10 @@ const (
 type Config struct {
 	// Reference is the reference service's endpoint.
 	Reference string
+	// Servers are server-to-server endpoints to request the status of
+	// in place of the reference's list, which then is not requested. The
+	// rows take each server's name and rank from its own reply.
+	Servers []string
 	// Timeout bounds each request: the list from the reference and each
 	// server's status, which are requested concurrently.
 	Timeout time.Duration
@@ -103,6 +108,11 @@ func New(cfg Config) (*Status, error) {
 	if !common.Dialable(cfg.Reference) {
 		return nil, localized{&failure{text: textBadReference, args: []any{cfg.Reference}}, cfg.Lang}
 	}
+	for _, endpoint := range cfg.Servers {
+		if !common.Dialable(endpoint) {
+			return nil, localized{&failure{text: textBadServer, args: []any{endpoint}}, cfg.Lang}
+		}
+	}
 	if cfg.Timeout <= 0 {
 		return nil, localized{&failure{text: textBadTimeout, args: []any{cfg.Timeout}}, cfg.Lang}
 	}
@@ -148,8 +158,8 @@ func (s *Status) Run(ctx context.Context) error {
 	return nil
 }
 
-// Collect requests the available servers from the reference, then each
-// server's state, all servers at once. Its error is in Config.Lang.
+// Collect requests the available servers from the reference, or takes
+// Config.Servers, then each server's state, all servers at once. Its error is in Config.Lang.
 func (s *Status) Collect(ctx context.Context) (Report, error) {
 	list, err := s.list(ctx)
 	if err != nil {
@@ -186,6 +196,11 @@ func (s *Status) Collect(ctx context.Context) (Report, error) {
 				return
 			}
 			row.Reachable, row.Status = true, reply
+			if row.Name == "" {
+				// A server given with --server, which the reference did
+				// not list.
+				row.Name, row.Rank = reply.Name, reply.Rank
+			}
 		})
 	}
 	wg.Wait()
@@ -217,6 +232,13 @@ func setOffsets(rows []Server) {
 }
 
 func (s *Status) list(ctx context.Context) ([]proto.ServerInfo, *failure) {
+	if len(s.cfg.Servers) > 0 {
+		list := make([]proto.ServerInfo, len(s.cfg.Servers))
+		for i, endpoint := range s.cfg.Servers {
+			list[i].Addr = endpoint
+		}
+		return list, nil
+	}
 	var reply proto.ListReply
 	if err := s.request(ctx, s.cfg.Reference, s.cfg.ClusterKey, proto.ServiceList, &reply); err != nil {
 		return nil, &failure{text: textReferenceFail, args: []any{s.cfg.Reference, explain(err, s.cfg.Timeout)}, cause: err}

@@ -352,6 +352,10 @@ func TestStatusInvalidRegisteredAddr(t *testing.T) {
 
 func TestStatusReferenceDown(t *testing.T) {
 	endpoint := closedEndpoint(t)
+	hints := map[string]string{
+		lang.EN: "; check that the reference runs and that --reference points at it, or query the servers directly with --server tcp://HOST:PORT",
+		lang.PT: "; verifique se a referência está rodando e se --reference aponta para ela, ou consulte os servidores direto com --server tcp://HOST:PORTA",
+	}
 	for l, want := range map[string]string{
 		lang.EN: "status: reference at " + endpoint + ": cannot connect: ",
 		lang.PT: "status: referência em " + endpoint + ": não foi possível conectar: ",
@@ -365,10 +369,102 @@ func TestStatusReferenceDown(t *testing.T) {
 			if !strings.HasPrefix(err.Error(), want) {
 				t.Errorf("error = %q, want it to start with %q", err, want)
 			}
+			if !strings.HasSuffix(err.Error(), hints[l]) {
+				t.Errorf("error = %q, want it to end with %q", err, hints[l])
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error = %q, want one line", err)
+			}
 			if !errors.Is(err, proto.ErrUnreachable) {
 				t.Errorf("error %q does not wrap proto.ErrUnreachable", err)
 			}
 		})
+	}
+}
+
+// TestStatusBrokerDown stops the broker under two serving servers: each
+// still replies with its status, which shows that it started and lost the
+// broker, not that it is starting.
+func TestStatusBrokerDown(t *testing.T) {
+	c := startCluster(t, 2)
+	c.waitSettled(t)
+	c.stopBroker()
+	waitFor(t, 10*time.Second, "servers to notice the broker is gone", func() bool {
+		return !c.servers[0].Serving() && !c.servers[1].Serving()
+	})
+
+	report, err := newStatus(t, c.reference.Endpoint(), false, nil).Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(report.Servers) != 2 {
+		t.Fatalf("%d rows, want 2", len(report.Servers))
+	}
+	for _, row := range report.Servers {
+		if row.Status == nil {
+			t.Fatalf("%s: no status (%s)", row.Name, row.Error)
+		}
+		if !row.Status.Started || row.Status.Serving {
+			t.Errorf("%s: started %v, serving %v, want started and not serving", row.Name, row.Status.Started, row.Status.Serving)
+		}
+	}
+	for l, want := range map[string]string{lang.EN: "no broker", lang.PT: "sem broker"} {
+		var out bytes.Buffer
+		if err := WriteTable(&out, report, l); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(out.String(), want); n != 2 {
+			t.Errorf("%s table shows %q %d times, want 2:\n%s", l, want, n, out.String())
+		}
+	}
+	var out bytes.Buffer
+	if err := newStatus(t, c.reference.Endpoint(), true, &out).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), `"started": true`); n != 2 {
+		t.Errorf("JSON has \"started\": true %d times, want 2:\n%s", n, out.String())
+	}
+}
+
+// TestStatusServerFlagWithoutReference queries servers by endpoint while
+// the reference is down: the rows of those that reply carry their names
+// and ranks, and the row of one that does not shows its endpoint.
+func TestStatusServerFlagWithoutReference(t *testing.T) {
+	c := startCluster(t, 2)
+	c.waitSettled(t)
+	listed, err := newStatus(t, c.reference.Endpoint(), false, nil).Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.stopReference()
+
+	down := closedEndpoint(t)
+	cfg := DefaultConfig()
+	cfg.Reference = c.reference.Endpoint()
+	cfg.Servers = []string{listed.Servers[0].Addr, listed.Servers[1].Addr, down}
+	var out bytes.Buffer
+	cfg.Out, cfg.Lang = &out, lang.EN
+	st, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Run(context.Background()); err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	report, err := st.Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, row := range report.Servers[:2] {
+		if row.Name != listed.Servers[i].Name || row.Rank != listed.Servers[i].Rank {
+			t.Errorf("row %d = %s rank %d, want %s rank %d", i, row.Name, row.Rank, listed.Servers[i].Name, listed.Servers[i].Rank)
+		}
+	}
+	if row := report.Servers[2]; row.Reachable || row.Name != "" {
+		t.Errorf("row of %s = %+v, want unreachable without a name", down, row)
+	}
+	if !strings.Contains(out.String(), down+": cannot connect") {
+		t.Errorf("table lacks the error of %s:\n%s", down, out.String())
 	}
 }
 
@@ -393,6 +489,13 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			t.Errorf("%s: New accepted a zero timeout", l)
 		} else if !strings.Contains(err.Error(), want[1]) {
 			t.Errorf("%s: zero timeout error = %q, want %q in it", l, err, want[1])
+		}
+
+		cfg = DefaultConfig()
+		cfg.Lang = l
+		cfg.Servers = []string{"127.0.0.1:5560"}
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "--server") {
+			t.Errorf("%s: New with a --server lacking tcp:// returned %v, want an error naming --server", l, err)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package status
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"msgsys/lang"
+	"msgsys/roles/server"
 )
 
 // WriteTable prints the report as an aligned table in language l, one row
@@ -38,7 +40,7 @@ func WriteTable(w io.Writer, report Report, l string) error {
 		if row.problem != nil {
 			problem = row.problem.in(l)
 		}
-		if _, err := fmt.Fprintf(w, "%s: %s\n", row.Name, problem); err != nil {
+		if _, err := fmt.Fprintf(w, "%s: %s\n", cmp.Or(row.Name, row.Addr), problem); err != nil {
 			return err
 		}
 	}
@@ -58,7 +60,13 @@ func writeRow(w io.Writer, cells []string) {
 // tableRow renders one server in language l. A server that did not reply
 // shows only what the reference lists.
 func tableRow(row Server, l string) []string {
-	cells := []string{row.Name, strconv.FormatInt(row.Rank, 10), row.Addr}
+	// A server given with --server that did not reply has no name, and
+	// rank 0, which no server has.
+	rank := "-"
+	if row.Rank > 0 {
+		rank = strconv.FormatInt(row.Rank, 10)
+	}
+	cells := []string{cmp.Or(row.Name, "-"), rank, row.Addr}
 	st := row.Status
 	if st == nil {
 		for len(cells) < len(tableHeader) {
@@ -86,7 +94,7 @@ func tableRow(row Server, l string) []string {
 		strconv.Itoa(st.Users),
 		strconv.Itoa(st.Channels),
 		strconv.Itoa(st.Messages),
-		state(st.Serving, st.Replica.CatchingUp).In(l),
+		state(st).In(l),
 		replication(row, l),
 	)
 }
@@ -106,12 +114,18 @@ func formatOffset(millis float64, l string) string {
 	return text
 }
 
-func state(serving, catchingUp bool) lang.Text {
+// state returns the STATE cell of a server that replied with its status.
+// A server older than StatusReply.Started shows "starting" without a
+// broker connection, whether or not it has served before.
+func state(st *server.StatusReply) lang.Text {
 	switch {
-	case catchingUp:
+	case st.Replica.CatchingUp:
 		return textCatchingUp
-	case serving:
+	case st.Serving:
 		return textServing
+	case st.Started:
+		// Started, then lost the broker: it serves peers and reconnects.
+		return textNoBroker
 	default:
 		return textStarting
 	}

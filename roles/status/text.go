@@ -30,6 +30,7 @@ var (
 	textCatchingUp    = lang.Text{PT: "em atualização", EN: "catching up"}
 	textServing       = lang.Text{PT: "atendendo", EN: "serving"}
 	textStarting      = lang.Text{PT: "iniciando", EN: "starting"}
+	textNoBroker      = lang.Text{PT: "sem broker", EN: "no broker"}
 	textReplication   = lang.Text{PT: "seq %d, %d operações guardadas, %d/%d pares em sincronia", EN: "seq %d, %d ops held, %d/%d peers in sync"}
 	textUnsynced      = lang.Text{PT: ", atualização incompleta a partir de %s", EN: ", catch-up incomplete from %s"}
 	textNoneReplied   = lang.Text{PT: "status: nenhum servidor da lista respondeu", EN: "status: no listed server replied"}
@@ -41,7 +42,8 @@ var (
 	textNoReference   = lang.Text{PT: "status: o endpoint da referência está vazio: defina --reference", EN: "status: reference endpoint is empty: set --reference"}
 	textBadReference  = lang.Text{PT: "status: --reference inválido: %q; use tcp://HOST:PORTA", EN: "status: invalid --reference %q: use tcp://HOST:PORT"}
 	textBadTimeout    = lang.Text{PT: "status: o prazo %v deve ser positivo: defina --timeout", EN: "status: timeout %v must be positive: set --timeout"}
-	textReferenceFail = lang.Text{PT: "status: referência em %s: %v", EN: "status: reference at %s: %v"}
+	textReferenceFail = lang.Text{PT: "status: referência em %s: %v; verifique se a referência está rodando e se --reference aponta para ela, ou consulte os servidores direto com --server tcp://HOST:PORTA", EN: "status: reference at %s: %v; check that the reference runs and that --reference points at it, or query the servers directly with --server tcp://HOST:PORT"}
+	textBadServer     = lang.Text{PT: "status: --server inválido: %q; use tcp://HOST:PORTA", EN: "status: invalid --server %q: use tcp://HOST:PORT"}
 	textNoAddr        = lang.Text{PT: "nenhum endereço registrado para os serviços entre servidores", EN: "no server-to-server address registered"}
 	textBadAddr       = lang.Text{PT: "endereço registrado inválido: %q não é tcp://HOST:PORTA", EN: "invalid registered address: %q is not tcp://HOST:PORT"}
 	textTimedOut      = lang.Text{PT: "sem resposta em %v", EN: "no reply within %v"}
