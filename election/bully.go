@@ -43,22 +43,6 @@ const (
 	Declined
 )
 
-// Reach is the result of a ping: whether the member replied, is down, or
-// stayed silent.
-type Reach int
-
-const (
-	// Silent means the member did not reply before the deadline: it may
-	// be frozen, slow, or cut off by the network, and may still be
-	// serving on the other side of a partition.
-	Silent Reach = iota
-	// Reachable means the member replied.
-	Reachable
-	// Down means nothing listens at the member's address, so it is not
-	// running: its host refused the connection.
-	Down
-)
-
 // Transport carries the election's messages. The server implements it
 // over its server-to-server endpoint and the pub/sub proxy.
 type Transport interface {
@@ -67,8 +51,8 @@ type Transport interface {
 	// expires.
 	Elect(ctx context.Context, m Member, epoch uint64) Reply
 	// Ping sends m a request and reports whether it replied before ctx
-	// expired, or is down.
-	Ping(ctx context.Context, m Member) Reach
+	// expired.
+	Ping(ctx context.Context, m Member) bool
 	// Announce sends to every member, and to anyone subscribed to the topic
 	// "servers", the announcement that this node won.
 	Announce(ctx context.Context, a Announcement, members []Member)
@@ -104,6 +88,14 @@ type Config struct {
 	PassOverFor time.Duration
 	// OnChange, when set, is called with each newly accepted coordinator.
 	OnChange func(Announcement)
+	// OnMajorityRegained, when set, is called when a majority check
+	// succeeds after one that failed, with a member replying. The node
+	// was then on the minority
+	// side of a partition, and may lack decisions of the majority's
+	// coordinator, such as channel names. A server catches up before it
+	// may coordinate again, which MayCoordinate reports; the call must
+	// make MayCoordinate false before it returns.
+	OnMajorityRegained func()
 	// MayCoordinate, when set, reports whether this node may coordinate
 	// now. While it returns false the node starts no election, and it does
 	// not act as coordinator even if it won before (IsCoordinator). A

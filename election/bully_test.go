@@ -9,13 +9,12 @@ import (
 	"time"
 )
 
-// silentTransport answers nothing, and its pings find every member down;
-// these tests drive the state machine through its handlers, and
-// roles/server tests elections over sockets.
+// silentTransport answers nothing; these tests drive the state machine
+// through its handlers, and roles/server tests elections over sockets.
 type silentTransport struct{}
 
 func (silentTransport) Elect(context.Context, Member, uint64) Reply      { return NoReply }
-func (silentTransport) Ping(context.Context, Member) Reach               { return Down }
+func (silentTransport) Ping(context.Context, Member) bool                { return false }
 func (silentTransport) Announce(context.Context, Announcement, []Member) {}
 func (silentTransport) Tell(context.Context, Announcement, Member)       {}
 
@@ -35,6 +34,9 @@ func (tr *replyingTransport) Elect(_ context.Context, m Member, _ uint64) Reply 
 	tr.recipients = append(tr.recipients, m.Name)
 	return tr.reply
 }
+
+// Ping succeeds: a member that replies to election messages is reachable.
+func (tr *replyingTransport) Ping(context.Context, Member) bool { return true }
 
 func (tr *replyingTransport) recipientNames() []string {
 	tr.mu.Lock()

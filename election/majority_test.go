@@ -3,35 +3,40 @@ package election
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
-// reachTransport gives each ping the Reach set for the member's name,
-// Silent for a name it does not list, and sends nothing else.
+// reachTransport gives each ping the reply set for the member's name,
+// none for a name it does not list, and sends nothing else.
 type reachTransport struct {
 	silentTransport
 
-	mu    sync.Mutex
-	reach map[string]Reach
+	mu      sync.Mutex
+	replies map[string]bool
 }
 
-func (tr *reachTransport) Ping(_ context.Context, m Member) Reach {
+func (tr *reachTransport) Ping(_ context.Context, m Member) bool {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	return tr.reach[m.Name]
+	return tr.replies[m.Name]
 }
 
-func (tr *reachTransport) set(name string, reach Reach) {
+func (tr *reachTransport) set(name string, replies bool) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	tr.reach[name] = reach
+	tr.replies[name] = replies
 }
 
 // newMajorityNode returns the highest of three members, whose pings find
-// the two others as reach gives them.
-func newMajorityNode(reach map[string]Reach) (*Node, *reachTransport) {
-	tr := &reachTransport{reach: reach}
-	n := New(Config{Self: Member{Name: "server-3", Rank: 3, Addr: "tcp://127.0.0.1:3"}, Transport: tr})
+// the two others as replies gives them.
+func newMajorityNode(replies map[string]bool, edit func(*Config)) (*Node, *reachTransport) {
+	tr := &reachTransport{replies: replies}
+	cfg := Config{Self: Member{Name: "server-3", Rank: 3, Addr: "tcp://127.0.0.1:3"}, Transport: tr}
+	if edit != nil {
+		edit(&cfg)
+	}
+	n := New(cfg)
 	n.SetMembers([]Member{
 		{Name: "server-1", Rank: 1, Addr: "tcp://127.0.0.1:1"},
 		{Name: "server-2", Rank: 2, Addr: "tcp://127.0.0.1:2"},
@@ -39,25 +44,23 @@ func newMajorityNode(reach map[string]Reach) (*Node, *reachTransport) {
 	return n, tr
 }
 
-// TestWinNeedsMajority elects the highest rank with the others reachable,
-// silent or down. It wins with a majority of the members it did not find
-// down, and not when a partition leaves it alone.
+// TestWinNeedsMajority elects the highest rank with the others replying
+// to its pings or not. It wins with a majority of the members, and not
+// when a partition leaves it alone.
 func TestWinNeedsMajority(t *testing.T) {
 	cases := []struct {
 		name   string
-		first  Reach // server-1
-		second Reach // server-2
+		first  bool // server-1 replies
+		second bool // server-2 replies
 		wins   bool
 	}{
-		{"both reachable", Reachable, Reachable, true},
-		{"one reachable", Reachable, Silent, true},
-		{"both silent", Silent, Silent, false},
-		{"both down", Down, Down, true},
-		{"one down, one silent", Down, Silent, false},
+		{"both reply", true, true, true},
+		{"one replies", true, false, true},
+		{"none replies", false, false, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			n, _ := newMajorityNode(map[string]Reach{"server-1": c.first, "server-2": c.second})
+			n, _ := newMajorityNode(map[string]bool{"server-1": c.first, "server-2": c.second}, nil)
 			n.elect(context.Background())
 			_, won := n.Coordinator()
 			if won != c.wins {
@@ -69,18 +72,26 @@ func TestWinNeedsMajority(t *testing.T) {
 
 // TestCoordinatorStepsDownWithoutMajority lets a coordinator lose sight of
 // both other members, as when a partition cuts it off. After Misses
-// checks it no longer coordinates, and it does not win again until a
-// member replies.
+// checks it no longer coordinates. When a member replies again, it first
+// catches up (OnMajorityRegained), and wins only once it may coordinate.
 func TestCoordinatorStepsDownWithoutMajority(t *testing.T) {
-	n, tr := newMajorityNode(map[string]Reach{"server-1": Reachable, "server-2": Reachable})
+	var catchingUp atomic.Bool
+	var regained atomic.Int32
+	n, tr := newMajorityNode(map[string]bool{"server-1": true, "server-2": true}, func(cfg *Config) {
+		cfg.MayCoordinate = func() bool { return !catchingUp.Load() }
+		cfg.OnMajorityRegained = func() {
+			regained.Add(1)
+			catchingUp.Store(true)
+		}
+	})
 	ctx := context.Background()
 	n.elect(ctx)
 	if !n.IsCoordinator() {
-		t.Fatal("the highest rank did not win with both members reachable")
+		t.Fatal("the highest rank did not win with both members replying")
 	}
 
-	tr.set("server-1", Silent)
-	tr.set("server-2", Silent)
+	tr.set("server-1", false)
+	tr.set("server-2", false)
 	for range n.cfg.Misses - 1 {
 		n.check(ctx)
 	}
@@ -93,9 +104,17 @@ func TestCoordinatorStepsDownWithoutMajority(t *testing.T) {
 		t.Fatal("a coordinator cut off from both members still coordinates")
 	}
 
-	tr.set("server-2", Reachable)
+	tr.set("server-2", true)
+	n.check(ctx)
+	if got := regained.Load(); got != 1 {
+		t.Fatalf("OnMajorityRegained called %d times, want 1", got)
+	}
+	if _, ok := n.Coordinator(); ok {
+		t.Fatal("won while catching up after the partition")
+	}
+	catchingUp.Store(false)
 	n.check(ctx)
 	if !n.IsCoordinator() {
-		t.Error("the highest rank did not win again once a member replied")
+		t.Error("the highest rank did not win again after catching up")
 	}
 }

@@ -53,7 +53,7 @@ func (n *Node) check(ctx context.Context) {
 	alive := false
 	if target.Addr != "" {
 		pingCtx, cancel := context.WithTimeout(ctx, n.cfg.CheckTimeout)
-		alive = n.cfg.Transport.Ping(pingCtx, target) == Reachable
+		alive = n.cfg.Transport.Ping(pingCtx, target)
 		cancel()
 	}
 	n.mu.Lock()
@@ -75,6 +75,12 @@ func (n *Node) check(ctx context.Context) {
 		n.elect(ctx)
 	}
 }
+
+// NOTE: a cut of the single link between the coordinator and one other
+// server leaves both ends with a majority through a third server. The
+// other end elects itself, and the coordinator, which receives that
+// announcement through the proxy, bullies it back twice a second until the
+// link returns.
 
 // checkMajority makes this node step down as coordinator after Misses
 // checks in a row in which it reached no majority of the members. It is
@@ -107,9 +113,9 @@ func (n *Node) checkMajority(ctx context.Context, current Announcement) {
 
 // majorityReachable pings every other member and reports whether this
 // node and the members that replied are more than half of the members. A
-// member that is down counts in neither part, so that a killed server
-// does not hold up the election until the reference drops it. A member
-// without an address cannot be pinged and counts in neither part either.
+// member without an address cannot be pinged and counts in neither part.
+// A killed server counts until the reference drops it: a refused
+// connection may come from a firewall as well as from a dead process.
 func (n *Node) majorityReachable(ctx context.Context, members []Member) bool {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.CheckTimeout)
 	defer cancel()
@@ -123,15 +129,12 @@ func (n *Node) majorityReachable(ctx context.Context, members []Member) bool {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reach := n.cfg.Transport.Ping(ctx, m)
+			replied := n.cfg.Transport.Ping(ctx, m)
 			mu.Lock()
 			defer mu.Unlock()
-			switch reach {
-			case Reachable:
+			counted++
+			if replied {
 				reached++
-				counted++
-			case Silent:
-				counted++
 			}
 		}()
 	}
@@ -148,6 +151,11 @@ func (n *Node) majorityReachable(ctx context.Context, members []Member) bool {
 		n.log.Warn("no majority of servers reachable, not coordinating", "reached", reached, "counted", counted)
 	case changed:
 		n.log.Info("majority of servers reachable again", "reached", reached, "counted", counted)
+		// Alone, the node regained the majority because the reference
+		// dropped the silent members, and no other side met it.
+		if reached > 1 && n.cfg.OnMajorityRegained != nil {
+			n.cfg.OnMajorityRegained()
+		}
 	}
 	return majority
 }
@@ -293,7 +301,7 @@ func (n *Node) win(ctx context.Context, members []Member) {
 	// A node cut off from most members by a partition would win every
 	// election on its side, and its announcements, which still reach the
 	// others through the proxy, would start an election there each time.
-	if !n.majorityReachable(ctx, members) {
+	if !n.majorityReachable(ctx, members) || !n.mayCoordinate() {
 		return
 	}
 

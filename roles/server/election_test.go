@@ -1,15 +1,12 @@
 package server
 
 import (
-	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"msgsys/election"
-	"msgsys/internal/testkit"
 	"msgsys/proto"
 )
 
@@ -85,36 +82,5 @@ func TestCoordinatorLossWaitsForCatchingUpServer(t *testing.T) {
 	defer mu.Unlock()
 	if after := changes[before:]; !slices.Equal(after, []string{serverName(3)}) {
 		t.Fatalf("server-1 accepted coordinators %v after server-2 stopped, want only [server-3]", after)
-	}
-}
-
-// TestPingTellsDownFromSilent pings a running server, a port nothing
-// listens on, and a listener that accepts connections but never replies,
-// as a server cut off by a partition looks. Only the port that refuses
-// connections counts as down, which the majority rule of elections
-// leaves out.
-func TestPingTellsDownFromSilent(t *testing.T) {
-	c := startCluster(t, 1)
-	s := c.servers[serverName(1)].server
-	tr := &transport{s: s}
-
-	closed := testkit.LoopbackPorts(t, 1)[0]
-	mute := testkit.ListenLoopback(t) // accepts, never completes a handshake
-	cases := []struct {
-		name string
-		addr string
-		want election.Reach
-	}{
-		{"running server", s.Addr(), election.Reachable},
-		{"closed port", fmt.Sprintf("tcp://127.0.0.1:%d", closed), election.Down},
-		{"mute listener", "tcp://" + mute.Addr().String(), election.Silent},
-	}
-	for _, c := range cases {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		got := tr.Ping(ctx, election.Member{Name: c.name, Rank: 9, Addr: c.addr})
-		cancel()
-		if got != c.want {
-			t.Errorf("%s: Ping = %v, want %v", c.name, got, c.want)
-		}
 	}
 }

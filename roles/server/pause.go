@@ -118,6 +118,18 @@ func (s *Server) stepDown() {
 	}
 }
 
+// resyncAfterPartition makes a server that has just reached a majority of
+// the servers again catch up before it may coordinate. On the minority
+// side it may have missed the channels that the majority's coordinator
+// created, and deciding names without them would create some twice.
+func (s *Server) resyncAfterPartition() {
+	if s.catchingUp.Swap(true) {
+		return
+	}
+	s.log.Warn("majority of servers reachable again, catching up before coordinating")
+	s.requestResync()
+}
+
 func (s *Server) markAwake() { s.awake.Store(time.Now().UnixNano()) }
 
 func (s *Server) requestResync() {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"msgsys/election"
@@ -425,15 +424,9 @@ func (t *transport) Elect(ctx context.Context, m election.Member, epoch uint64) 
 	return election.NoReply
 }
 
-func (t *transport) Ping(ctx context.Context, m election.Member) election.Reach {
+func (t *transport) Ping(ctx context.Context, m election.Member) bool {
 	_, err := t.s.ask(ctx, "election", m.Addr, proto.ServiceClock, &proto.EmptyRequest{}, t.s.cfg.Election.CheckTimeout)
-	switch {
-	case err == nil:
-		return election.Reachable
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return election.Down
-	}
-	return election.Silent
+	return err == nil
 }
 
 func (t *transport) Announce(ctx context.Context, a election.Announcement, members []election.Member) {

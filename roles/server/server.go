@@ -484,6 +484,7 @@ func (s *Server) Run(ctx context.Context) error {
 	electionCfg.Transport = &transport{s: s}
 	electionCfg.Log = s.log
 	electionCfg.MayCoordinate = s.mayCoordinate
+	electionCfg.OnMajorityRegained = s.resyncAfterPartition
 	s.node = election.New(electionCfg)
 	close(s.ready)
 
