@@ -278,6 +278,15 @@ func (n *Node) Coordinating(ctx context.Context) bool {
 	return n.IsCoordinator()
 }
 
+// Minority reports whether the last majority check of this node reached
+// no majority of the members: it is likely on the minority side of a
+// partition, where no coordinator can be elected.
+func (n *Node) Minority() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.minority
+}
+
 func (n *Node) mayCoordinate() bool {
 	return n.cfg.MayCoordinate == nil || n.cfg.MayCoordinate()
 }

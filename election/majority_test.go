@@ -103,11 +103,17 @@ func TestCoordinatorStepsDownWithoutMajority(t *testing.T) {
 	if _, ok := n.Coordinator(); ok {
 		t.Fatal("a coordinator cut off from both members still coordinates")
 	}
+	if !n.Minority() {
+		t.Error("Minority is false after checks that reached no member")
+	}
 
 	tr.set("server-2", true)
 	n.check(ctx)
 	if got := regained.Load(); got != 1 {
 		t.Fatalf("OnMajorityRegained called %d times, want 1", got)
+	}
+	if n.Minority() {
+		t.Error("Minority is true after a check that reached a member")
 	}
 	if _, ok := n.Coordinator(); ok {
 		t.Fatal("won while catching up after the partition")

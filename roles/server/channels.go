@@ -83,6 +83,12 @@ type ClaimReply struct {
 // When the coordinator sends no reply, this server drops it, starts an
 // election and retries once with the coordinator elected next.
 func (s *Server) createChannel(ctx context.Context, name, rid string) error {
+	// On the minority side of a partition no election can end, so the
+	// request fails at once with retry, and the client's second try may
+	// reach a server of the majority.
+	if s.node.Minority() {
+		return errNoCoordinator
+	}
 	start := time.Now()
 	waitLeft := coordinatorWait
 	coordinator, ok := s.waitCoordinator(ctx, election.Announcement{}, &waitLeft)
