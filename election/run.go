@@ -56,21 +56,7 @@ func (n *Node) check(ctx context.Context) {
 		alive = n.cfg.Transport.Ping(pingCtx, target)
 		cancel()
 	}
-	n.mu.Lock()
-	if alive || n.current.Coordinator != current.Coordinator {
-		n.misses = 0
-		n.mu.Unlock()
-		return
-	}
-	n.misses++
-	lost := n.misses >= n.cfg.Misses
-	if lost {
-		n.current = Announcement{}
-		n.misses = 0
-	}
-	n.mu.Unlock()
-
-	if lost {
+	if n.recordCheck(current, alive) {
 		n.log.Warn("coordinator unreachable", "coordinator", current.Coordinator, "epoch", current.Epoch)
 		n.elect(ctx)
 	}
@@ -88,27 +74,29 @@ func (n *Node) check(ctx context.Context) {
 // coordinator of its own: two coordinators would decide a channel name
 // twice.
 func (n *Node) checkMajority(ctx context.Context, current Announcement) {
-	if n.majorityReachable(ctx, n.Members()) {
-		n.mu.Lock()
-		n.misses = 0
-		n.mu.Unlock()
-		return
-	}
-	n.mu.Lock()
-	if !sameCoordinator(n.current, current) {
-		n.mu.Unlock()
-		return
-	}
-	n.misses++
-	lost := n.misses >= n.cfg.Misses
-	if lost {
-		n.current = Announcement{}
-		n.misses = 0
-	}
-	n.mu.Unlock()
-	if lost {
+	if n.recordCheck(current, n.majorityReachable(ctx, n.Members())) {
 		n.log.Warn("coordinator stepped down, no majority of servers reachable", "epoch", current.Epoch, "members", len(n.Members()))
 	}
+}
+
+// recordCheck counts a failed check of the coordinator current, and
+// clears the count after one that passed. It reports whether this check
+// was the Misses-th failure in a row, which clears the coordinator. A
+// check of a coordinator that has changed meanwhile counts for nothing.
+func (n *Node) recordCheck(current Announcement, passed bool) (lost bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if passed || !sameCoordinator(n.current, current) {
+		n.misses = 0
+		return false
+	}
+	n.misses++
+	if n.misses < n.cfg.Misses {
+		return false
+	}
+	n.current = Announcement{}
+	n.misses = 0
+	return true
 }
 
 // majorityReachable pings every other member and reports whether this
