@@ -70,7 +70,7 @@ func Listen(endpoint string, typ zmq4.SocketType, log *slog.Logger) (*Listener, 
 // CheckBind rejects, without binding, an endpoint that Listen would
 // reject for its form, so that a role can fail before it opens anything
 // else. The endpoint must be tcp://HOST:PORT, with a port from 0 to 65535
-// or a service name that the system knows. The error wraps ErrNotTCP or a
+// or a service name that the system resolves. The error wraps ErrNotTCP or a
 // *net.AddrError. CheckBind resolves no host, so Listen may still fail on
 // a host that no interface has.
 func CheckBind(endpoint string) error {

@@ -38,7 +38,7 @@ func TestCatchUpMakesPeerReachable(t *testing.T) {
 	w.post("")
 	w.waitInSync()
 
-	peer.refuse.Store(true)
+	peer.hangUp.Store(true)
 	waitFor(t, 5*time.Second, "the peer lost for longer than CopyTimeout", func() bool {
 		w.r.mu.Lock()
 		defer w.r.mu.Unlock()
@@ -47,7 +47,7 @@ func TestCatchUpMakesPeerReachable(t *testing.T) {
 	})
 	w.post("alone") // the sender now pauses up to a second between retries
 
-	peer.refuse.Store(false)
+	peer.hangUp.Store(false)
 	peers := []Peer{{Name: "server-2", Addr: peer.ln.Endpoint()}}
 	if err := w.r.CatchUp(w.ctx, peers, 5*time.Second, Expected{}); err != nil {
 		t.Fatalf("catch-up: %v", err)
@@ -85,8 +85,8 @@ func TestSyncAddsPeersUpToLimit(t *testing.T) {
 	}
 }
 
-// TestStoodStill tells a timer that fired late under load from one that
-// fired after a stop of the process.
+// TestStoodStill separates a timer that fired late under load from one
+// that fired after a stop of the process.
 func TestStoodStill(t *testing.T) {
 	start := time.Now()
 	wait := 500 * time.Millisecond

@@ -15,16 +15,16 @@ import (
 var waitFor = testkit.WaitFor
 
 // fakePeer acknowledges every replicate request with the last seq of its
-// batch, as a msgsys server does, and answers a sync request with no ops,
-// done and in sync. Its flags change that:
+// batch, as a msgsys server does. It replies to a sync request with no
+// ops, done and in sync. Its flags change that:
 //   - silent: it reads requests and never replies, as a server stopped
-//     with SIGSTOP whose kernel still accepts bytes;
-//   - refuse: it closes each connection at its first request;
+//     with SIGSTOP whose kernel still accepts bytes.
+//   - hangUp: it closes each connection at its first request.
 //   - dropNext: it closes the connection at the next request, once.
 type fakePeer struct {
 	ln       *proto.Listener
 	silent   atomic.Bool
-	refuse   atomic.Bool
+	hangUp   atomic.Bool
 	dropNext atomic.Bool
 }
 
@@ -59,7 +59,7 @@ func (f *fakePeer) serve(conn *proto.Conn) {
 		if f.silent.Load() {
 			continue
 		}
-		if f.refuse.Load() || f.dropNext.CompareAndSwap(true, false) {
+		if f.hangUp.Load() || f.dropNext.CompareAndSwap(true, false) {
 			conn.Close()
 			return
 		}

@@ -235,7 +235,7 @@ func TestEditorSendsMaxLengthText(t *testing.T) {
 }
 
 // TestEditorRejectsCutLine pastes more characters than the line holds:
-// the bell rings, and Enter sends nothing but tells why. Up brings back
+// the bell rings, and Enter sends nothing and prints why. Up brings back
 // what the line kept, which the length check then rejects.
 func TestEditorRejectsCutLine(t *testing.T) {
 	srv, h := startEditorInGeral(t, 80)

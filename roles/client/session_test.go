@@ -128,9 +128,9 @@ func TestSessionUnreachable(t *testing.T) {
 }
 
 // TestSessionSilentBroker connects to a listener that accepts the
-// connection and then sends nothing, as a broker stopped by SIGSTOP does:
-// the text says that the broker did not reply, not that it could not be
-// connected to.
+// connection and then sends nothing, as a broker stopped by SIGSTOP does.
+// The error text reports that the broker did not reply, not that the
+// connection failed.
 func TestSessionSilentBroker(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

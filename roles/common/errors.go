@@ -151,7 +151,7 @@ var (
 		EN: "%s: %s %s is in use by another process, probably %s with the same --data",
 	}
 	// textDamaged takes the target twice: the store's directory. English
-	// uses Error, which says what the log lacks.
+	// uses Error, which names what the log lacks.
 	textDamaged = lang.Text{
 		PT: "%s: %s em %s está danificado, e o log de escrita antecipada não tem o necessário para reconstruí-lo. " +
 			"Mova ou apague o diretório %s: ao iniciar, o servidor copia todos os dados de outro servidor que esteja no ar",

@@ -118,10 +118,10 @@ func New(cfg Config) (*Dump, error) {
 }
 
 // Run writes the dump to Out and returns. Its errors are in Config.Lang.
-// When Data is not a readable data directory of a server, such as a file,
-// a directory without a store or one with a damaged store, the error is
-// marked common.StartFailed, because a dump with the same --data fails the
-// same way until a person changes it.
+// Data may not be a readable data directory of a server: a file, a
+// directory without a store, or one with a damaged store. Then the error
+// is marked common.StartFailed, because a dump with the same --data fails
+// the same way until a person changes it.
 func (d *Dump) Run(ctx context.Context) error {
 	path := filepath.Join(d.cfg.Data, storeFile)
 	if err := checkStoreFile(d.cfg.Lang, d.cfg.Data, path); err != nil {

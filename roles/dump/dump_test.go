@@ -233,7 +233,7 @@ func TestDumpNotAStore(t *testing.T) {
 
 // TestDumpEmptyStoreFile dumps a data directory whose server.db is empty,
 // as a server killed while it created the file leaves it. With no log to
-// rebuild it from, dump says the store is damaged.
+// rebuild it from, dump reports the store as damaged.
 func TestDumpEmptyStoreFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, storeFile)

@@ -127,6 +127,7 @@ func (s *Server) resyncAfterPartition() {
 		return
 	}
 	s.log.Warn("majority of servers reachable again, catching up before coordinating")
+	s.healed.Store(true)
 	s.requestResync()
 }
 

@@ -148,6 +148,9 @@ type Server struct {
 	channelMu sync.Mutex // serialises channel decisions on the coordinator
 	serving   atomic.Bool
 	started   atomic.Bool // registered and caught up once; serveBroker runs
+	// healed asks serveBroker's next catch-up to count as the end of a
+	// partition rather than a pause (resyncAfterPartition).
+	healed atomic.Bool
 	// catchingUp is set while serveBroker catches up after a pause, when
 	// the watchdog must not ask for another catch-up.
 	catchingUp atomic.Bool

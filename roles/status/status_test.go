@@ -427,8 +427,9 @@ func TestStatusBrokerDown(t *testing.T) {
 }
 
 // TestStatusServerFlagWithoutReference queries servers by endpoint while
-// the reference is down: the rows of those that reply carry their names
-// and ranks, and the row of one that does not shows its endpoint.
+// the reference is down. The rows of servers that reply carry their names
+// and ranks, and the row of a server that does not reply shows its
+// endpoint.
 func TestStatusServerFlagWithoutReference(t *testing.T) {
 	c := startCluster(t, 2)
 	c.waitSettled(t)
