@@ -56,17 +56,84 @@ func (n *Node) check(ctx context.Context) {
 		alive = n.cfg.Transport.Ping(pingCtx, target)
 		cancel()
 	}
+
+	// Before the miss that would start an election, other members are
+	// asked to ping the coordinator. When only the link between this node
+	// and the coordinator is cut, both ends still reach a majority through
+	// a third server: this node would win and the coordinator would bully
+	// it back, twice a second until the link returns.
+	switch {
+	case alive:
+		n.noteIndirect(current, false)
+	case target.Addr != "" && n.lastMiss(current):
+		alive = n.reachedThroughOthers(ctx, target)
+		n.noteIndirect(current, alive)
+	}
 	if n.recordCheck(current, alive) {
 		n.log.Warn("coordinator unreachable", "coordinator", current.Coordinator, "epoch", current.Epoch)
 		n.elect(ctx)
 	}
 }
 
-// NOTE: a cut of the single link between the coordinator and one other
-// server leaves both ends with a majority through a third server. The
-// other end elects itself, and the coordinator, which receives that
-// announcement through the proxy, bullies it back twice a second until the
-// link returns.
+// lastMiss reports whether one more failed check of current would clear it.
+func (n *Node) lastMiss(current Announcement) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return sameCoordinator(n.current, current) && n.misses+1 >= n.cfg.Misses
+}
+
+// noteIndirect records whether coordinator current answers only through
+// other members, and logs each change.
+func (n *Node) noteIndirect(current Announcement, indirect bool) {
+	n.mu.Lock()
+	was := n.indirect.Coordinator != "" && sameCoordinator(n.indirect, current)
+	switch {
+	case indirect:
+		n.indirect = current
+	case was:
+		n.indirect = Announcement{}
+	}
+	n.mu.Unlock()
+
+	switch {
+	case indirect && !was:
+		n.log.Warn("coordinator reachable only through other servers", "coordinator", current.Coordinator, "epoch", current.Epoch)
+	case !indirect && was:
+		n.log.Info("coordinator reachable directly again", "coordinator", current.Coordinator, "epoch", current.Epoch)
+	}
+}
+
+// maxRelays bounds the members asked to ping a member on this node's
+// behalf. Each costs a request; three answer for the common clusters.
+const maxRelays = 3
+
+// reachedThroughOthers asks up to maxRelays other members to ping target
+// and reports whether one of them reached it. It returns at the first
+// yes; a relay pings with its own CheckTimeout, so the wait for the
+// others is bounded by twice that.
+func (n *Node) reachedThroughOthers(ctx context.Context, target Member) bool {
+	var relays []Member
+	for _, m := range n.Members() {
+		if m.Name != n.cfg.Self.Name && m.Name != target.Name && m.Addr != "" && len(relays) < maxRelays {
+			relays = append(relays, m)
+		}
+	}
+	if len(relays) == 0 {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*n.cfg.CheckTimeout)
+	defer cancel()
+	answers := make(chan bool, len(relays))
+	for _, via := range relays {
+		go func() { answers <- n.cfg.Transport.Reach(ctx, via, target) }()
+	}
+	for range relays {
+		if <-answers {
+			return true
+		}
+	}
+	return false
+}
 
 // checkMajority makes this node step down as coordinator after Misses
 // checks in a row in which it reached no majority of the members. It is
@@ -94,7 +161,7 @@ func (n *Node) recordCheck(current Announcement, passed bool) (lost bool) {
 	if n.misses < n.cfg.Misses {
 		return false
 	}
-	n.current = Announcement{}
+	n.lost, n.current = n.current, Announcement{}
 	n.misses = 0
 	return true
 }
@@ -194,8 +261,37 @@ func (n *Node) elect(ctx context.Context) {
 			}
 			return
 		}
+
+		// No higher rank replied, but one that others still reach is
+		// alive behind a cut link, and would bully this node back.
+		if n.higherAliveElsewhere(ctx, higher) {
+			return
+		}
 	}
 	n.win(ctx, members)
+}
+
+// higherAliveElsewhere reports whether some other member reaches one of
+// higher, which did not reply to this node. When that member is the
+// coordinator this node last lost, it is accepted again. Otherwise its
+// own election, or the next check here, settles the coordinator.
+func (n *Node) higherAliveElsewhere(ctx context.Context, higher []Member) bool {
+	for _, m := range higher {
+		if m.Addr == "" || !n.reachedThroughOthers(ctx, m) {
+			continue
+		}
+		n.mu.Lock()
+		lost := n.lost
+		restore := lost.Coordinator == m.Name && lost.Epoch == n.epoch && n.current.Coordinator == ""
+		if restore {
+			n.acceptLocked(lost)
+			n.indirect = lost
+		}
+		n.mu.Unlock()
+		n.log.Warn("higher rank reachable only through other servers, not winning", "higher", m.Name, "restored", restore)
+		return true
+	}
+	return false
 }
 
 // higherRanks returns the members that outrank this node, but for those
@@ -269,19 +365,22 @@ func (n *Node) poll(ctx context.Context, higher []Member) (best Reply, decliner 
 }
 
 // win makes this node coordinator with a new epoch and announces it once.
-// A node that already coordinates at the newest epoch only re-sends its
-// announcement to the members.
+// A node that already coordinates at the newest epoch sends its
+// announcement again, unchanged.
 func (n *Node) win(ctx context.Context, members []Member) {
 	self := n.cfg.Self
 	if !n.mayCoordinate() {
 		n.log.Debug("election deferred", "reason", "may not coordinate now")
 		return
 	}
+	// The announcement goes out again in full, through the proxy too: a
+	// member that asked only through a third server, because its link to
+	// this node is cut, learns the coordinator that way.
 	n.mu.Lock()
 	if n.current.Coordinator == self.Name && n.current.Epoch == n.epoch {
 		a := n.current
 		n.mu.Unlock()
-		n.tellAll(ctx, a, members)
+		n.cfg.Transport.Announce(ctx, a, members)
 		return
 	}
 	n.mu.Unlock()
@@ -310,19 +409,4 @@ func (n *Node) win(ctx context.Context, members []Member) {
 	if n.cfg.OnChange != nil {
 		n.cfg.OnChange(a)
 	}
-}
-
-func (n *Node) tellAll(ctx context.Context, a Announcement, members []Member) {
-	var wg sync.WaitGroup
-	for _, m := range members {
-		if m.Name == n.cfg.Self.Name {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n.cfg.Transport.Tell(ctx, a, m)
-		}()
-	}
-	wg.Wait()
 }

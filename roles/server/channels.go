@@ -89,6 +89,11 @@ func (s *Server) createChannel(ctx context.Context, name, rid string) error {
 	if s.node.Minority() {
 		return errNoCoordinator
 	}
+	// Likewise when only the link to the coordinator is cut: the other
+	// servers still reach it.
+	if s.node.Indirect() {
+		return errCoordinatorDown
+	}
 	start := time.Now()
 	waitLeft := coordinatorWait
 	coordinator, ok := s.waitCoordinator(ctx, election.Announcement{}, &waitLeft)

@@ -24,6 +24,7 @@ const (
 	serviceClaim       = "claim"       // ask the coordinator to create a channel
 	serviceStatus      = "status"      // state for msgsys status
 	serviceBackup      = "backup"      // a consistent copy of the store for msgsys dump
+	serviceReach       = "reach"       // ping a member on the sender's behalf
 )
 
 // servePeer reads requests from one connection of the server-to-server
@@ -221,6 +222,8 @@ func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 		return s.encode(service, s.status())
 	case serviceBackup:
 		return s.handleBackup(l)
+	case serviceReach:
+		return s.handleReach(ctx, env.Data, l)
 	}
 	s.unknownPeerService.Warn(s.log, "unknown peer service", "service", proto.Shorten(service))
 	return s.errorReply(proto.ServiceError, textUnknownService.In(l)+proto.QuoteShort(service))
@@ -427,6 +430,70 @@ func (t *transport) Elect(ctx context.Context, m election.Member, epoch uint64) 
 func (t *transport) Ping(ctx context.Context, m election.Member) bool {
 	_, err := t.s.ask(ctx, "election", m.Addr, proto.ServiceClock, &proto.EmptyRequest{}, t.s.cfg.Election.CheckTimeout)
 	return err == nil
+}
+
+// ReachRequest asks a server to ping a member, named as the reference
+// lists it, on the sender's behalf.
+type ReachRequest struct {
+	Name      string `msgpack:"name"`
+	Timestamp string `msgpack:"timestamp"`
+	Clock     uint64 `msgpack:"clock"`
+}
+
+// ReachReply tells whether the member replied to the ping.
+type ReachReply struct {
+	Status    string `msgpack:"status"`
+	Reached   bool   `msgpack:"reached"`
+	Timestamp string `msgpack:"timestamp"`
+	Clock     uint64 `msgpack:"clock"`
+}
+
+// Reach has its own connection per relay, because the relay answers after
+// its ping, and an election message must not wait behind it.
+func (t *transport) Reach(ctx context.Context, via, target election.Member) bool {
+	env, err := t.s.ask(ctx, "reach", via.Addr, serviceReach, &ReachRequest{Name: target.Name}, 2*t.s.cfg.Election.CheckTimeout)
+	if err != nil {
+		return false
+	}
+	reached, _ := env.Data["reached"].(bool)
+	return reached
+}
+
+// handleReach pings the member that a reach request names. Only members
+// this server knows are pinged, at the address it knows, so the service
+// cannot send this server's requests anywhere else.
+func (s *Server) handleReach(ctx context.Context, data proto.Data, l string) []byte {
+	name, err := data.String("name")
+	if err != nil {
+		s.badInput.Warn(s.log, "invalid peer request", "service", serviceReach, "err", err)
+		return s.errorReply(serviceReach, describe(err, l))
+	}
+	target, ok := s.knownMember(name)
+	reached := false
+	if ok {
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.Election.CheckTimeout)
+		reached = (&transport{s: s}).Ping(ctx, target)
+		cancel()
+	}
+	return s.encode(serviceReach, &ReachReply{Status: proto.StatusOK, Reached: reached})
+}
+
+// knownMember returns the member named name with its server-to-server
+// address: from the list of available servers, or from the accepted
+// coordinator's announcement before the list names it.
+func (s *Server) knownMember(name string) (election.Member, bool) {
+	if name == s.cfg.Name {
+		return election.Member{}, false
+	}
+	for _, m := range s.node.Members() {
+		if m.Name == name && m.Addr != "" {
+			return m, true
+		}
+	}
+	if a, ok := s.node.Coordinator(); ok && a.Coordinator == name && a.Addr != "" {
+		return election.Member{Name: a.Coordinator, Rank: a.Rank, Addr: a.Addr}, true
+	}
+	return election.Member{}, false
 }
 
 func (t *transport) Announce(ctx context.Context, a election.Announcement, members []election.Member) {
