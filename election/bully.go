@@ -56,10 +56,15 @@ type Transport interface {
 	// Announce sends to every member, and to anyone subscribed to the topic
 	// "servers", the announcement that this node won.
 	Announce(ctx context.Context, a Announcement, members []Member)
-	// Reach asks via to ping target on this node's behalf and reports
-	// whether target replied to via before ctx expired. A member that
-	// cannot tell, as a server of another implementation, reports false.
-	Reach(ctx context.Context, via, target Member) bool
+	// Tell sends the current announcement to one member only, to a node
+	// whose election message reached a coordinator that has nothing new to
+	// announce.
+	Tell(ctx context.Context, a Announcement, m Member)
+	// Reach asks via to ping target on this node's behalf. It reports
+	// whether target replied to via before ctx expired, and the
+	// coordinator via accepts, zero when none. A member that cannot tell,
+	// as a server of another implementation, reports false.
+	Reach(ctx context.Context, via, target Member) (bool, Announcement)
 }
 
 // Config configures a Node. Durations are short in tests.
@@ -137,12 +142,10 @@ type Node struct {
 	// minority is set while the last majority check reached no majority
 	// of the members.
 	minority bool
-	// indirect is the accepted coordinator while it misses this node's
-	// pings and answers other members' (a cut link), and zero otherwise.
+	// indirect is the accepted coordinator while it does not reply to this
+	// node's pings but replies to other members' (a cut link), and zero
+	// otherwise.
 	indirect Announcement
-	// lost is the last coordinator cleared after failed checks or a Drop,
-	// which an election restores when others still reach it.
-	lost Announcement
 	// silent counts, per member name, the elections in a row in which the
 	// member replied OK and no announcement followed.
 	silent map[string]int
@@ -284,8 +287,8 @@ func (n *Node) Coordinating(ctx context.Context) bool {
 	return n.IsCoordinator()
 }
 
-// Indirect reports whether the accepted coordinator answers other members
-// and not this node, as when only the link between the two is cut. A
+// Indirect reports whether the accepted coordinator replies to other
+// members and not to this node, as when only the link between the two is cut. A
 // request that this node would send the coordinator then fails at once.
 func (n *Node) Indirect() bool {
 	n.mu.Lock()
@@ -315,7 +318,7 @@ func (n *Node) Drop(failed Announcement) {
 	n.mu.Lock()
 	drop := failed.Coordinator != "" && sameCoordinator(n.current, failed)
 	if drop {
-		n.current, n.misses, n.lost = Announcement{}, 0, failed
+		n.current, n.misses = Announcement{}, 0
 	}
 	n.mu.Unlock()
 	if drop {

@@ -16,7 +16,10 @@ type silentTransport struct{}
 func (silentTransport) Elect(context.Context, Member, uint64) Reply      { return NoReply }
 func (silentTransport) Ping(context.Context, Member) bool                { return false }
 func (silentTransport) Announce(context.Context, Announcement, []Member) {}
-func (silentTransport) Reach(context.Context, Member, Member) bool       { return false }
+func (silentTransport) Tell(context.Context, Announcement, Member)       {}
+func (silentTransport) Reach(context.Context, Member, Member) (bool, Announcement) {
+	return false, Announcement{}
+}
 
 // replyingTransport gives every election message the same reply and
 // records who received one.

@@ -70,9 +70,20 @@ func (tr *graphTransport) Announce(_ context.Context, a Announcement, _ []Member
 	}
 }
 
-func (tr *graphTransport) Reach(_ context.Context, via, target Member) bool {
+// Tell delivers a confirmation directly, so not over a cut link.
+func (tr *graphTransport) Tell(_ context.Context, a Announcement, m Member) {
+	if tr.net.linked(tr.self.Name, m.Name) {
+		tr.net.node(m.Name).HandleAnnouncement(a)
+	}
+}
+
+func (tr *graphTransport) Reach(_ context.Context, via, target Member) (bool, Announcement) {
 	tr.net.reaches.Add(1)
-	return tr.net.linked(tr.self.Name, via.Name) && tr.net.linked(via.Name, target.Name)
+	if !tr.net.linked(tr.self.Name, via.Name) || !tr.net.linked(via.Name, target.Name) {
+		return false, Announcement{}
+	}
+	known, _ := tr.net.node(via.Name).Coordinator()
+	return true, known
 }
 
 // startNetwork runs three nodes, server-1 to server-3 with their ranks, and

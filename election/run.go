@@ -66,7 +66,7 @@ func (n *Node) check(ctx context.Context) {
 	case alive:
 		n.noteIndirect(current, false)
 	case target.Addr != "" && n.lastMiss(current):
-		alive = n.reachedThroughOthers(ctx, target)
+		alive, _ = n.reachedThroughOthers(ctx, target)
 		n.noteIndirect(current, alive)
 	}
 	if n.recordCheck(current, alive) {
@@ -82,8 +82,8 @@ func (n *Node) lastMiss(current Announcement) bool {
 	return sameCoordinator(n.current, current) && n.misses+1 >= n.cfg.Misses
 }
 
-// noteIndirect records whether coordinator current answers only through
-// other members, and logs each change.
+// noteIndirect records whether coordinator current is reachable only
+// through other members, and logs each change.
 func (n *Node) noteIndirect(current Announcement, indirect bool) {
 	n.mu.Lock()
 	was := n.indirect.Coordinator != "" && sameCoordinator(n.indirect, current)
@@ -104,14 +104,21 @@ func (n *Node) noteIndirect(current Announcement, indirect bool) {
 }
 
 // maxRelays bounds the members asked to ping a member on this node's
-// behalf. Each costs a request; three answer for the common clusters.
+// behalf. Each costs a request, and three are enough for
+// the usual cluster sizes.
 const maxRelays = 3
 
+// relayAnswer is one relay's reply to Reach.
+type relayAnswer struct {
+	reached bool
+	known   Announcement // the relay's coordinator
+}
+
 // reachedThroughOthers asks up to maxRelays other members to ping target
-// and reports whether one of them reached it. It returns at the first
-// yes; a relay pings with its own CheckTimeout, so the wait for the
-// others is bounded by twice that.
-func (n *Node) reachedThroughOthers(ctx context.Context, target Member) bool {
+// and reports whether one of them reached it, with that relay's
+// coordinator. It returns at the first yes. A relay pings with its own
+// CheckTimeout, so the wait for the others is bounded by twice that.
+func (n *Node) reachedThroughOthers(ctx context.Context, target Member) (bool, Announcement) {
 	var relays []Member
 	for _, m := range n.Members() {
 		if m.Name != n.cfg.Self.Name && m.Name != target.Name && m.Addr != "" && len(relays) < maxRelays {
@@ -119,20 +126,23 @@ func (n *Node) reachedThroughOthers(ctx context.Context, target Member) bool {
 		}
 	}
 	if len(relays) == 0 {
-		return false
+		return false, Announcement{}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*n.cfg.CheckTimeout)
 	defer cancel()
-	answers := make(chan bool, len(relays))
+	answers := make(chan relayAnswer, len(relays))
 	for _, via := range relays {
-		go func() { answers <- n.cfg.Transport.Reach(ctx, via, target) }()
+		go func() {
+			reached, known := n.cfg.Transport.Reach(ctx, via, target)
+			answers <- relayAnswer{reached, known}
+		}()
 	}
 	for range relays {
-		if <-answers {
-			return true
+		if a := <-answers; a.reached {
+			return true, a.known
 		}
 	}
-	return false
+	return false, Announcement{}
 }
 
 // checkMajority makes this node step down as coordinator after Misses
@@ -161,7 +171,7 @@ func (n *Node) recordCheck(current Announcement, passed bool) (lost bool) {
 	if n.misses < n.cfg.Misses {
 		return false
 	}
-	n.lost, n.current = n.current, Announcement{}
+	n.current = Announcement{}
 	n.misses = 0
 	return true
 }
@@ -254,6 +264,11 @@ func (n *Node) elect(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
+			// A coordinator behind a cut link confirms itself only to
+			// the members it reaches, which replied OK here.
+			if !announced && n.higherAliveElsewhere(ctx, withoutMembers(higher, okFrom)) {
+				return
+			}
 			n.noteSilent(okFrom)
 			if !announced {
 				n.log.Warn("no announcement after ok, electing again")
@@ -271,24 +286,33 @@ func (n *Node) elect(ctx context.Context) {
 	n.win(ctx, members)
 }
 
+// withoutMembers returns the members of list that are not in drop.
+func withoutMembers(list, drop []Member) []Member {
+	return slices.DeleteFunc(slices.Clone(list), func(m Member) bool {
+		return slices.ContainsFunc(drop, func(d Member) bool { return d.Name == m.Name })
+	})
+}
+
 // higherAliveElsewhere reports whether some other member reaches one of
-// higher, which did not reply to this node. When that member is the
-// coordinator this node last lost, it is accepted again. Otherwise its
-// own election, or the next check here, settles the coordinator.
+// higher, which did not reply to this node. When the relay accepts that
+// member as coordinator, this node accepts it too, as if announced.
+// Otherwise its own election, or the next check here, settles the
+// coordinator.
 func (n *Node) higherAliveElsewhere(ctx context.Context, higher []Member) bool {
 	for _, m := range higher {
-		if m.Addr == "" || !n.reachedThroughOthers(ctx, m) {
+		if m.Addr == "" {
 			continue
 		}
-		n.mu.Lock()
-		lost := n.lost
-		restore := lost.Coordinator == m.Name && lost.Epoch == n.epoch && n.current.Coordinator == ""
-		if restore {
-			n.acceptLocked(lost)
-			n.indirect = lost
+		reached, known := n.reachedThroughOthers(ctx, m)
+		if !reached {
+			continue
 		}
-		n.mu.Unlock()
-		n.log.Warn("higher rank reachable only through other servers, not winning", "higher", m.Name, "restored", restore)
+		adopted := known.Coordinator == m.Name
+		n.log.Warn("higher rank reachable only through other servers, not winning", "higher", m.Name, "coordinator", known.Coordinator, "epoch", known.Epoch)
+		if adopted {
+			n.HandleAnnouncement(known)
+			n.noteIndirect(known, true)
+		}
 		return true
 	}
 	return false
@@ -365,22 +389,19 @@ func (n *Node) poll(ctx context.Context, higher []Member) (best Reply, decliner 
 }
 
 // win makes this node coordinator with a new epoch and announces it once.
-// A node that already coordinates at the newest epoch sends its
-// announcement again, unchanged.
+// A node that already coordinates at the newest epoch only re-sends its
+// announcement to the members.
 func (n *Node) win(ctx context.Context, members []Member) {
 	self := n.cfg.Self
 	if !n.mayCoordinate() {
 		n.log.Debug("election deferred", "reason", "may not coordinate now")
 		return
 	}
-	// The announcement goes out again in full, through the proxy too: a
-	// member that asked only through a third server, because its link to
-	// this node is cut, learns the coordinator that way.
 	n.mu.Lock()
 	if n.current.Coordinator == self.Name && n.current.Epoch == n.epoch {
 		a := n.current
 		n.mu.Unlock()
-		n.cfg.Transport.Announce(ctx, a, members)
+		n.tellAll(ctx, a, members)
 		return
 	}
 	n.mu.Unlock()
@@ -409,4 +430,19 @@ func (n *Node) win(ctx context.Context, members []Member) {
 	if n.cfg.OnChange != nil {
 		n.cfg.OnChange(a)
 	}
+}
+
+func (n *Node) tellAll(ctx context.Context, a Announcement, members []Member) {
+	var wg sync.WaitGroup
+	for _, m := range members {
+		if m.Name == n.cfg.Self.Name {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.cfg.Transport.Tell(ctx, a, m)
+		}()
+	}
+	wg.Wait()
 }

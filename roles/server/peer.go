@@ -440,28 +440,44 @@ type ReachRequest struct {
 	Clock     uint64 `msgpack:"clock"`
 }
 
-// ReachReply tells whether the member replied to the ping.
+// ReachReply tells whether the member replied to the ping, and names the
+// coordinator the replier accepts, if any, as an announcement does.
 type ReachReply struct {
-	Status    string `msgpack:"status"`
-	Reached   bool   `msgpack:"reached"`
-	Timestamp string `msgpack:"timestamp"`
-	Clock     uint64 `msgpack:"clock"`
+	Status      string `msgpack:"status"`
+	Reached     bool   `msgpack:"reached"`
+	Coordinator string `msgpack:"coordinator,omitempty"`
+	Rank        int64  `msgpack:"rank,omitempty"`
+	Epoch       uint64 `msgpack:"epoch,omitempty"`
+	Addr        string `msgpack:"addr,omitempty"`
+	Timestamp   string `msgpack:"timestamp"`
+	Clock       uint64 `msgpack:"clock"`
 }
 
-// Reach has its own connection per relay, because the relay answers after
+// Reach has its own connection per relay, because the relay replies after
 // its ping, and an election message must not wait behind it.
-func (t *transport) Reach(ctx context.Context, via, target election.Member) bool {
+func (t *transport) Reach(ctx context.Context, via, target election.Member) (bool, election.Announcement) {
 	env, err := t.s.ask(ctx, "reach", via.Addr, serviceReach, &ReachRequest{Name: target.Name}, 2*t.s.cfg.Election.CheckTimeout)
 	if err != nil {
-		return false
+		return false, election.Announcement{}
 	}
 	reached, _ := env.Data["reached"].(bool)
-	return reached
+
+	// The relay's coordinator counts only with everything an
+	// announcement carries, so that this server can ping it.
+	var known election.Announcement
+	name, _, _ := env.Data.OptString("coordinator")
+	rank, _, _ := env.Data.OptInt("rank")
+	epoch, _, _ := env.Data.OptInt("epoch")
+	addr, _, _ := env.Data.OptString("addr")
+	if name != "" && rank > 0 && epoch > 0 && addr != "" {
+		known = election.Announcement{Coordinator: name, Rank: rank, Epoch: uint64(epoch), Addr: addr}
+	}
+	return reached, known
 }
 
 // handleReach pings the member that a reach request names. Only members
-// this server knows are pinged, at the address it knows, so the service
-// cannot send this server's requests anywhere else.
+// this server lists are pinged, at the address in its list, so the
+// service cannot send this server's requests anywhere else.
 func (s *Server) handleReach(ctx context.Context, data proto.Data, l string) []byte {
 	name, err := data.String("name")
 	if err != nil {
@@ -475,7 +491,11 @@ func (s *Server) handleReach(ctx context.Context, data proto.Data, l string) []b
 		reached = (&transport{s: s}).Ping(ctx, target)
 		cancel()
 	}
-	return s.encode(serviceReach, &ReachReply{Status: proto.StatusOK, Reached: reached})
+	reply := &ReachReply{Status: proto.StatusOK, Reached: reached}
+	if a, ok := s.node.Coordinator(); ok {
+		reply.Coordinator, reply.Rank, reply.Epoch, reply.Addr = a.Coordinator, a.Rank, a.Epoch, a.Addr
+	}
+	return s.encode(serviceReach, reply)
 }
 
 // knownMember returns the member named name with its server-to-server

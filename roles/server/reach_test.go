@@ -63,8 +63,12 @@ func TestReachPingsKnownMembers(t *testing.T) {
 	// The election's relay from server-2 goes the same way.
 	via := election.Member{Name: serverName(1), Addr: s1.Addr()}
 	target := election.Member{Name: serverName(3)}
-	if !(&transport{s: s2}).Reach(context.Background(), via, target) {
+	reachedVia, known := (&transport{s: s2}).Reach(context.Background(), via, target)
+	if !reachedVia {
 		t.Error("server-2's relay through server-1 did not reach server-3")
+	}
+	if want, _ := s1.Coordinator(); known != want {
+		t.Errorf("relay's coordinator %+v, want server-1's %+v", known, want)
 	}
 
 	c.stop(serverName(3))
