@@ -46,6 +46,32 @@ func PeekLang(frame []byte) string {
 	return string(lang)
 }
 
+// PeekRetrySafe reports whether a client request frame may run twice
+// with the effect of once: a read or a login, or a write whose data
+// carries a text id, by which servers recognise a repeat. A broker that
+// sends a request to a second server, when the first is slow to reply,
+// sends only these.
+func PeekRetrySafe(frame []byte) bool {
+	service, err := PeekService(frame)
+	if err != nil {
+		return false
+	}
+	switch service {
+	case ServiceLogin, ServiceUsers, ServiceChannels, ServiceHistory:
+		return true
+	}
+	data := mapValue(frame, "data")
+	if len(data) == 0 {
+		return false
+	}
+	id := mapValue(data, "id")
+	if len(id) == 0 || !isStr(id[0]) {
+		return false
+	}
+	body, _ := strBody(id)
+	return len(body) > 0
+}
+
 // PeekService reads only the service name of a frame, so a dispatcher can
 // choose the handler that decodes the rest.
 func PeekService(frame []byte) (string, error) {

@@ -109,6 +109,9 @@ func (b *Broker) expireLoop(ctx context.Context) {
 	if b.cfg.QueueTimeout > 0 {
 		shortest = min(shortest, b.cfg.QueueTimeout)
 	}
+	if b.cfg.HedgeAfter > 0 {
+		shortest = min(shortest, b.cfg.HedgeAfter)
+	}
 	// A timeout fires at most a quarter of itself late, and at most 50ms.
 	ticker := time.NewTicker(min(max(shortest/4, time.Millisecond), 50*time.Millisecond))
 	defer ticker.Stop()
@@ -118,7 +121,11 @@ func (b *Broker) expireLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-ticker.C:
-			failed := b.table.expire(now)
+			failed, hedges, slowed := b.table.expire(now)
+			for _, addr := range slowed {
+				b.slowServers.Warn(b.log, "server slow to reply, sending its requests to another server too", "server", addr, "after", b.cfg.HedgeAfter)
+			}
+			b.dispatch(hedges)
 			stalled := make(map[string]int)
 			for _, f := range failed {
 				if f.reason == failTimeout {

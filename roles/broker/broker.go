@@ -40,6 +40,10 @@ type Config struct {
 	// server is connected. With zero, such requests get an error reply at
 	// once.
 	QueueTimeout time.Duration
+	// HedgeAfter is how long a retry-safe request (a read, a login, or a
+	// write with an id) waits for its server before the broker sends it
+	// to a second server too. The first reply wins. Zero turns this off.
+	HedgeAfter time.Duration
 	// ServerCredit is the max number of requests in flight to one server
 	// that connects a DEALER or ROUTER socket. A REP server gets one.
 	ServerCredit int
@@ -60,8 +64,13 @@ type Config struct {
 
 // Default values of Config fields, and fixed limits.
 const (
-	DefaultRequestTimeout  = 3 * time.Second
-	DefaultQueueTimeout    = 100 * time.Millisecond
+	DefaultRequestTimeout = 3 * time.Second
+	DefaultQueueTimeout   = 100 * time.Millisecond
+	// DefaultHedgeAfter is above a write's longest wait for a peer that
+	// stopped replying (the servers' --ack-timeout, 500 ms), so that a
+	// slow peer does not double the cluster's load, and well below the
+	// request timeout.
+	DefaultHedgeAfter      = time.Second
 	DefaultServerCredit    = 64
 	DefaultSubscriberQueue = 10000
 	// maxWaiting and maxWaitingBytes bound the requests that wait for a
@@ -83,6 +92,7 @@ func DefaultConfig() Config {
 		XPub:            "tcp://*:5558",
 		RequestTimeout:  DefaultRequestTimeout,
 		QueueTimeout:    DefaultQueueTimeout,
+		HedgeAfter:      DefaultHedgeAfter,
 		ServerCredit:    DefaultServerCredit,
 		SubscriberQueue: DefaultSubscriberQueue,
 		Lang:            lang.PT,
@@ -107,6 +117,10 @@ var (
 	textQueueTimeoutInvalid = lang.Text{
 		PT: "broker: --queue-timeout precisa ser 0 ou mais, e não %v",
 		EN: "broker: --queue-timeout must be 0 or more, not %v",
+	}
+	textHedgeAfterInvalid = lang.Text{
+		PT: "broker: --hedge-after precisa ser 0 ou mais, e não %v",
+		EN: "broker: --hedge-after must be 0 or more, not %v",
 	}
 	textServerCreditInvalid = lang.Text{
 		PT: "broker: --server-credit precisa ser pelo menos 1, e não %d",
@@ -139,6 +153,8 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf(textRequestTimeoutInvalid.In(l), cfg.RequestTimeout)
 	case cfg.QueueTimeout < 0:
 		return fmt.Errorf(textQueueTimeoutInvalid.In(l), cfg.QueueTimeout)
+	case cfg.HedgeAfter < 0:
+		return fmt.Errorf(textHedgeAfterInvalid.In(l), cfg.HedgeAfter)
 	case cfg.ServerCredit < 1:
 		return fmt.Errorf(textServerCreditInvalid.In(l), cfg.ServerCredit)
 	case cfg.SubscriberQueue < 1:
@@ -173,6 +189,7 @@ type Broker struct {
 	badReplies  proto.RateLog // malformed or unexpected server replies
 	lostReplies proto.RateLog // replies dropped because a client's queue was full
 	recvFailed  proto.RateLog // connections closed over a message too large to read
+	slowServers proto.RateLog // servers whose requests went to a second server
 }
 
 // New validates cfg and binds every enabled endpoint, so that a port in use

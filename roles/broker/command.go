@@ -44,6 +44,11 @@ func Command() *cli.Command {
 				PT: "tempo que uma requisição pode esperar enquanto nenhum servidor está conectado ou todos estão no limite de requisições em andamento; com 0, ela recebe uma resposta de erro na hora",
 				EN: "time a request may wait while no server is connected or every server is at its limit of requests in flight; with 0 it gets an error reply at once",
 			})},
+		&cli.DurationFlag{Name: "hedge-after", Value: defaults.HedgeAfter, EnvVars: []string{"MSGSYS_HEDGE_AFTER"},
+			Usage: common.HelpText(lang.Text{
+				PT: "tempo que uma leitura, um login ou uma escrita com id espera pelo seu servidor antes que o broker a envie também a outro servidor, valendo a primeira resposta; 0 nunca envia",
+				EN: "time a read, a login or a write with an id waits for its server before the broker sends it to another server too, and the first reply wins; 0 never does",
+			})},
 		&cli.IntFlag{Name: "server-credit", Value: defaults.ServerCredit, EnvVars: []string{"MSGSYS_SERVER_CREDIT"},
 			Usage: common.HelpText(lang.Text{
 				PT: "máximo de requisições em andamento para um servidor DEALER (um servidor REP recebe 1)",
@@ -84,6 +89,7 @@ func Command() *cli.Command {
 				XPub:            c.String("xpub"),
 				RequestTimeout:  c.Duration("request-timeout"),
 				QueueTimeout:    c.Duration("queue-timeout"),
+				HedgeAfter:      c.Duration("hedge-after"),
 				ServerCredit:    c.Int("server-credit"),
 				SubscriberQueue: c.Int("subscriber-queue"),
 				Lang:            c.String("lang"),

@@ -28,7 +28,16 @@ type request struct {
 	// deadline is when the reply is due. For a waiting request it is when
 	// the wait ends, and for an abandoned one when its tombstone expires.
 	deadline  time.Time
-	abandoned bool // timed out, and the client got an error reply
+	abandoned bool // timed out or answered by its twin: a reply is dropped
+
+	// Hedging: a retry-safe request that its server leaves unanswered for
+	// hedgeAfter is sent to a second server too, and the first reply
+	// wins. Guarded by table.mu.
+	retrySafe bool      // a read, a login, or a write with an id
+	sentAt    time.Time // when it was handed to holder
+	holder    *server   // the server it is pending on
+	hedged    bool      // it has, or is, a copy on a second server
+	twin      *request  // that copy, or the original of a copy, while both wait
 }
 
 // server is one connection on the backend.
@@ -42,6 +51,7 @@ type server struct {
 	inflight  int                 // pending requests not abandoned
 	abandoned int                 // pending requests that are tombstones
 	stalled   bool                // timed out and has not replied since
+	slow      bool                // a request of it went to a second server, no reply since
 	pending   map[string]*request // by pendingKey, tombstones included
 }
 
@@ -65,6 +75,7 @@ type failedRequest struct {
 type table struct {
 	timeout      time.Duration // RequestTimeout
 	queueTimeout time.Duration
+	hedgeAfter   time.Duration // HedgeAfter, 0 for never
 	tombstoneTTL time.Duration
 
 	mu      sync.Mutex
@@ -79,6 +90,7 @@ func newTable(cfg Config) *table {
 	return &table{
 		timeout:      cfg.RequestTimeout,
 		queueTimeout: cfg.QueueTimeout,
+		hedgeAfter:   cfg.HedgeAfter,
 		// NOTE: a reply later than this, from a server that meanwhile
 		// took a new request from the same client and envelope, would be
 		// taken for that request's reply.
@@ -118,9 +130,15 @@ func (t *table) remove(s *server) []failedRequest {
 
 	var failed []failedRequest
 	for _, req := range s.pending {
-		if !req.abandoned {
-			failed = append(failed, failedRequest{req, failDisconnected, s.addr})
+		if req.abandoned {
+			continue
 		}
+		// The copy on another server may still reply.
+		if twin := req.twin; twin != nil {
+			twin.twin = nil
+			continue
+		}
+		failed = append(failed, failedRequest{req, failDisconnected, s.addr})
 	}
 	s.pending = nil
 	s.inflight, s.abandoned = 0, 0
@@ -175,12 +193,20 @@ func (req *request) size() int {
 
 // pick returns the next server in round-robin order that has a free slot,
 // is not stalled and holds no request under key (so that a reply always
-// names one request), or nil. The caller holds mu.
+// names one request), or nil. A slow server is picked only when no other
+// can take the request. The caller holds mu.
 func (t *table) pick(key string) *server {
+	if s := t.pickAmong(key, false); s != nil {
+		return s
+	}
+	return t.pickAmong(key, true)
+}
+
+func (t *table) pickAmong(key string, slowToo bool) *server {
 	n := len(t.servers)
 	for i := range n {
 		candidate := t.servers[(t.next+i)%n]
-		if candidate.stalled || candidate.inflight >= candidate.credit {
+		if candidate.stalled || (candidate.slow && !slowToo) || candidate.inflight >= candidate.credit {
 			continue
 		}
 		if _, busy := candidate.pending[key]; busy {
@@ -194,9 +220,21 @@ func (t *table) pick(key string) *server {
 
 // hand records req as pending on s. The caller holds mu.
 func (t *table) hand(s *server, req *request, now time.Time) {
-	req.deadline = now.Add(t.timeout)
+	req.deadline, req.sentAt, req.holder = now.Add(t.timeout), now, s
 	s.pending[req.key] = req
 	s.inflight++
+}
+
+// bury turns a pending request into a tombstone, so that its reply is
+// dropped. The caller holds mu.
+func (t *table) bury(req *request, now time.Time) {
+	if req.abandoned || req.holder.pending == nil {
+		return
+	}
+	req.abandoned = true
+	req.deadline = now.Add(t.tombstoneTTL)
+	req.holder.inflight--
+	req.holder.abandoned++
 }
 
 // complete matches a reply from s to its request. It returns the request
@@ -210,10 +248,11 @@ func (t *table) complete(s *server, key string) (*request, []dispatch) {
 		return nil, nil // already removed
 	}
 
-	s.stalled = false
+	now := time.Now()
+	s.stalled, s.slow = false, false
 	req, ok := s.pending[key]
 	if !ok {
-		return nil, t.drainWaiting(time.Now(), nil)
+		return nil, t.drainWaiting(now, nil)
 	}
 	delete(s.pending, key)
 	if req.abandoned {
@@ -221,8 +260,13 @@ func (t *table) complete(s *server, key string) (*request, []dispatch) {
 		req = nil
 	} else {
 		s.inflight--
+		// The first reply wins, and the other server's is dropped.
+		if twin := req.twin; twin != nil {
+			twin.twin, req.twin = nil, nil
+			t.bury(twin, now)
+		}
 	}
-	return req, t.drainWaiting(time.Now(), nil)
+	return req, t.drainWaiting(now, nil)
 }
 
 // drainWaiting assigns waiting requests, oldest first, while servers have
@@ -245,27 +289,44 @@ func (t *table) drainWaiting(now time.Time, out []dispatch) []dispatch {
 // theirs are failed, and old tombstones are dropped. A server stays
 // stalled until it replies, or until every tombstone it holds has
 // expired, so that a server which lost one request is tried again.
-func (t *table) expire(now time.Time) []failedRequest {
+//
+// Retry-safe requests left unanswered for hedgeAfter are also handed to
+// a second server, returned as hedges, and their server is marked slow
+// until it replies. A frozen server (SIGSTOP, docker pause, a long
+// pause of its runtime) then holds up its clients for hedgeAfter, not
+// for the whole timeout, and gets no new requests while others can
+// take them. A request that a second server holds fails only when
+// both have timed out or gone.
+func (t *table) expire(now time.Time) (failed []failedRequest, hedges []dispatch, slowed []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
-	var failed []failedRequest
 	for _, s := range t.servers {
 		for key, req := range s.pending {
-			if now.Before(req.deadline) {
-				continue
-			}
 			if req.abandoned {
-				delete(s.pending, key)
-				s.abandoned--
+				if !now.Before(req.deadline) {
+					delete(s.pending, key)
+					s.abandoned--
+				}
 				continue
 			}
-			req.abandoned = true
-			req.deadline = now.Add(t.tombstoneTTL)
-			s.inflight--
-			s.abandoned++
-			s.stalled = true
-			failed = append(failed, failedRequest{req, failTimeout, s.addr})
+			if !now.Before(req.deadline) {
+				t.bury(req, now)
+				s.stalled = true
+				if twin := req.twin; twin != nil {
+					twin.twin, req.twin = nil, nil
+					continue
+				}
+				failed = append(failed, failedRequest{req, failTimeout, s.addr})
+				continue
+			}
+			if hedge := t.hedge(req, now); hedge != nil {
+				hedges = append(hedges, dispatch{hedge.holder, hedge})
+				if !s.slow {
+					s.slow = true
+					slowed = append(slowed, s.addr)
+				}
+			}
 		}
 		if s.stalled && s.abandoned == 0 {
 			s.stalled = false
@@ -275,7 +336,33 @@ func (t *table) expire(now time.Time) []failedRequest {
 	for len(t.waiting) > 0 && !now.Before(t.waiting[0].deadline) {
 		failed = append(failed, failedRequest{t.popWaiting(), failNoServer, ""})
 	}
-	return failed
+	return failed, hedges, slowed
+}
+
+// hedge hands a copy of req to a second server when req is retry-safe,
+// has waited hedgeAfter and has no copy yet, and returns the copy, or nil.
+// The caller holds mu.
+func (t *table) hedge(req *request, now time.Time) *request {
+	if t.hedgeAfter <= 0 || !req.retrySafe || req.hedged || now.Sub(req.sentAt) < t.hedgeAfter {
+		return nil
+	}
+	other := t.pickAmong(req.key, false)
+	if other == nil {
+		return nil
+	}
+	copied := &request{
+		client:    req.client,
+		key:       req.key,
+		frames:    req.frames,
+		envLen:    req.envLen,
+		payload:   req.payload,
+		retrySafe: true,
+		hedged:    true,
+		twin:      req,
+	}
+	req.hedged, req.twin = true, copied
+	t.hand(other, copied, now)
+	return copied
 }
 
 // counts reports the connected servers and the requests in flight, for

@@ -120,11 +120,12 @@ func (b *Broker) handleRequest(c *client, frames [][]byte) {
 	forwarded = append(forwarded, c.id)
 	forwarded = append(forwarded, frames...)
 	req := &request{
-		client:  c,
-		key:     pendingKey(c.idKey, frames[:delim]),
-		frames:  forwarded,
-		envLen:  delim,
-		payload: frames[delim+1],
+		client:    c,
+		key:       pendingKey(c.idKey, frames[:delim]),
+		frames:    forwarded,
+		envLen:    delim,
+		payload:   frames[delim+1],
+		retrySafe: b.cfg.HedgeAfter > 0 && len(frames) == delim+2 && proto.PeekRetrySafe(frames[delim+1]),
 	}
 
 	s, fail := b.table.assign(req, time.Now())
