@@ -91,6 +91,12 @@ type Config struct {
 	// arrive cannot keep the cluster without a coordinator.
 	SilentLimit int
 	PassOverFor time.Duration
+	// NewMemberGrace is how long a member that has never replied to this
+	// node may be listed before it counts against the majority. A name
+	// registered once at the reference, with no server behind it, leaves
+	// the list when its heartbeats are due (3 s by default), and must not
+	// take the coordinator down meanwhile.
+	NewMemberGrace time.Duration
 	// OnChange, when set, is called with each newly accepted coordinator.
 	OnChange func(Announcement)
 	// OnMajorityRegained, when set, is called when a majority check
@@ -118,6 +124,7 @@ func DefaultConfig() Config {
 		AnnounceTimeout: time.Second,
 		SilentLimit:     3,
 		PassOverFor:     time.Minute,
+		NewMemberGrace:  5 * time.Second,
 	}
 }
 
@@ -152,6 +159,9 @@ type Node struct {
 	// passedOver holds the members left out of elections after
 	// SilentLimit silent OKs, by name.
 	passedOver map[string]passOver
+	// seen records, per member name and address, when this node first
+	// listed it and whether it has ever replied to a majority check.
+	seen map[string]*memberSeen
 
 	trigger   chan struct{} // capacity 1: coalesces election requests
 	announced chan struct{} // capacity 1: wakes a candidate waiting for a winner
@@ -188,6 +198,9 @@ func New(cfg Config) *Node {
 	if cfg.PassOverFor <= 0 {
 		cfg.PassOverFor = defaults.PassOverFor
 	}
+	if cfg.NewMemberGrace <= 0 {
+		cfg.NewMemberGrace = defaults.NewMemberGrace
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -197,6 +210,7 @@ func New(cfg Config) *Node {
 		members:    []Member{cfg.Self},
 		silent:     make(map[string]int),
 		passedOver: make(map[string]passOver),
+		seen:       make(map[string]*memberSeen),
 		trigger:    make(chan struct{}, 1),
 		announced:  make(chan struct{}, 1),
 		elected:    make(chan struct{}),
@@ -346,6 +360,7 @@ func (n *Node) SetMembers(members []Member) {
 		}
 	}
 	n.members = list
+	n.pruneSeenLocked()
 	var outranking string
 	if n.current.Coordinator != "" {
 		for _, m := range list {
@@ -540,4 +555,40 @@ func (n *Node) rankOfLocked(name string) int64 {
 		}
 	}
 	return 0
+}
+
+// memberSeen is what a node knows of one member's history.
+type memberSeen struct {
+	first   time.Time // when this node first listed it
+	replied bool      // it has replied to a majority check
+}
+
+func seenKey(m Member) string { return m.Name + "\x00" + m.Addr }
+
+// seenLocked returns the record of m, created as first listed now. The
+// caller holds mu.
+func (n *Node) seenLocked(m Member, now time.Time) *memberSeen {
+	key := seenKey(m)
+	rec, ok := n.seen[key]
+	if !ok {
+		rec = &memberSeen{first: now}
+		n.seen[key] = rec
+	}
+	return rec
+}
+
+// pruneSeenLocked drops the records of members no longer listed, and
+// records the new ones. The caller holds mu.
+func (n *Node) pruneSeenLocked() {
+	now := time.Now()
+	listed := make(map[string]bool, len(n.members))
+	for _, m := range n.members {
+		listed[seenKey(m)] = true
+		n.seenLocked(m, now)
+	}
+	for key := range n.seen {
+		if !listed[key] {
+			delete(n.seen, key)
+		}
+	}
 }

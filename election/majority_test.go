@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // reachTransport gives each ping the reply set for the member's name,
@@ -32,7 +33,9 @@ func (tr *reachTransport) set(name string, replies bool) {
 // the two others as replies gives them.
 func newMajorityNode(replies map[string]bool, edit func(*Config)) (*Node, *reachTransport) {
 	tr := &reachTransport{replies: replies}
-	cfg := Config{Self: Member{Name: "server-3", Rank: 3, Addr: "tcp://127.0.0.1:3"}, Transport: tr}
+	// Members count against the majority from the start, as after their
+	// grace as newcomers.
+	cfg := Config{Self: Member{Name: "server-3", Rank: 3, Addr: "tcp://127.0.0.1:3"}, Transport: tr, NewMemberGrace: time.Nanosecond}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -122,5 +125,25 @@ func TestCoordinatorStepsDownWithoutMajority(t *testing.T) {
 	n.check(ctx)
 	if !n.IsCoordinator() {
 		t.Error("the highest rank did not win again after catching up")
+	}
+}
+
+// TestUnrepliedNewcomersDoNotCount lists two members that have never
+// replied, as names registered once at the reference with no server
+// behind them. They count against the majority only after their grace,
+// and a member that replied once counts from then on.
+func TestUnrepliedNewcomersDoNotCount(t *testing.T) {
+	n, tr := newMajorityNode(map[string]bool{"server-1": false, "server-2": false}, func(cfg *Config) {
+		cfg.NewMemberGrace = time.Hour
+	})
+	if !n.majorityReachable(context.Background(), n.Members()) {
+		t.Error("two unreplied newcomers took the majority away within their grace")
+	}
+
+	tr.set("server-1", true)
+	n.majorityReachable(context.Background(), n.Members())
+	tr.set("server-1", false)
+	if n.majorityReachable(context.Background(), n.Members()) {
+		t.Error("a member that replied once and then stopped does not count against the majority")
 	}
 }

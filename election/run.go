@@ -178,9 +178,11 @@ func (n *Node) recordCheck(current Announcement, passed bool) (lost bool) {
 
 // majorityReachable pings every other member and reports whether this
 // node and the members that replied are more than half of the members. A
-// member without an address cannot be pinged and counts in neither part.
-// A killed server counts until the reference drops it: a refused
-// connection may come from a firewall as well as from a dead process.
+// member without an address cannot be pinged and counts in neither part,
+// and neither does one that has never replied while it is listed for less
+// than NewMemberGrace. A killed server counts until the reference drops
+// it: a refused connection may come from a firewall as well as from a
+// dead process.
 func (n *Node) majorityReachable(ctx context.Context, members []Member) bool {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.CheckTimeout)
 	defer cancel()
@@ -195,9 +197,12 @@ func (n *Node) majorityReachable(ctx context.Context, members []Member) bool {
 		go func() {
 			defer wg.Done()
 			replied := n.cfg.Transport.Ping(ctx, m)
+			counts := n.noteReply(m, replied)
 			mu.Lock()
 			defer mu.Unlock()
-			counted++
+			if counts {
+				counted++
+			}
 			if replied {
 				reached++
 			}
@@ -223,6 +228,17 @@ func (n *Node) majorityReachable(ctx context.Context, members []Member) bool {
 		}
 	}
 	return majority
+}
+
+// noteReply records whether m replied to a majority check, and reports
+// whether m counts among the members: it has replied once, or has been
+// listed for NewMemberGrace.
+func (n *Node) noteReply(m Member, replied bool) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	rec := n.seenLocked(m, time.Now())
+	rec.replied = rec.replied || replied
+	return rec.replied || time.Since(rec.first) >= n.cfg.NewMemberGrace
 }
 
 // elect runs one Bully election: it sends election to every higher rank
