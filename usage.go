@@ -121,16 +121,16 @@ func describeError(err error, l string) string {
 	return lang.Describe(err, l)
 }
 
-// exitStatus is the exit status for err: its own for a cli.ExitCoder, such
-// as 3 for an unknown command, common.ExitStartFailed for a usage error or
-// a failure to start with the command's settings, else 1.
+// exitStatus is the exit status for err: common.ExitStartFailed for a
+// usage error, an unknown command included, or a failure to start with the
+// command's settings, its own for another cli.ExitCoder, else 1.
 func exitStatus(err error) int {
+	if _, usage := describeUsageError(err, lang.EN); usage || common.IsStartFailure(err) {
+		return common.ExitStartFailed
+	}
 	var coder cli.ExitCoder
 	if errors.As(err, &coder) && coder.ExitCode() != 0 {
 		return coder.ExitCode()
-	}
-	if _, usage := describeUsageError(err, lang.EN); usage || common.IsStartFailure(err) {
-		return common.ExitStartFailed
 	}
 	return 1
 }

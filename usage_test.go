@@ -158,10 +158,10 @@ func TestUsageErrorsPerLanguage(t *testing.T) {
 			`msgsys: could not parse "abc" as int value from environment variable "MSGSYS_HISTORY" for flag history: strconv.ParseInt: parsing "abc": invalid syntax`, common.ExitStartFailed},
 		{"unknown command", []string{"nosuch"}, nil,
 			"msgsys: comando desconhecido: nosuch. Veja a lista de comandos com msgsys --help",
-			"msgsys: unknown command: nosuch. See the list of commands with msgsys --help", 3},
+			"msgsys: unknown command: nosuch. See the list of commands with msgsys --help", common.ExitStartFailed},
 		{"help of unknown command", []string{"help", "nosuch"}, nil,
 			"msgsys: comando desconhecido: nosuch. Veja a lista de comandos com msgsys --help",
-			"msgsys: unknown command: nosuch. See the list of commands with msgsys --help", 3},
+			"msgsys: unknown command: nosuch. See the list of commands with msgsys --help", common.ExitStartFailed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -195,8 +195,8 @@ func TestUsageUnknownCommandGlobalLang(t *testing.T) {
 	if want := "msgsys: unknown command: nosuch. See the list of commands with msgsys --help"; run.lastLine() != want {
 		t.Errorf("last line %q, want %q", run.lastLine(), want)
 	}
-	if run.status != 3 {
-		t.Errorf("exit status %d, want 3", run.status)
+	if run.status != common.ExitStartFailed {
+		t.Errorf("exit status %d, want %d", run.status, common.ExitStartFailed)
 	}
 }
 

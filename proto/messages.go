@@ -119,8 +119,10 @@ type StatusReply struct {
 // ResultReply is the reply to publish and message. On failure Message holds the
 // reason, as the protocol puts it there for these two services.
 type ResultReply struct {
-	Status    string `msgpack:"status"`
-	Message   string `msgpack:"message,omitempty"`
+	Status  string `msgpack:"status"`
+	Message string `msgpack:"message,omitempty"`
+	// Retry, a msgsys extension, as in StatusReply.
+	Retry     bool   `msgpack:"retry,omitempty"`
 	Timestamp string `msgpack:"timestamp"`
 	Clock     uint64 `msgpack:"clock"`
 }

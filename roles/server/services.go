@@ -9,6 +9,7 @@ import (
 
 	"msgsys/lang"
 	"msgsys/proto"
+	"msgsys/replica"
 	"msgsys/store"
 )
 
@@ -179,11 +180,17 @@ func contentRID(rid string, fields ...string) string {
 // history put the reason under "message", the others under "description",
 // as the protocol has it.
 func (s *Server) errorReply(service, text string) []byte {
+	return s.errorReplyRetry(service, text, false)
+}
+
+// errorReplyRetry is errorReply with retry set as given: whether the same
+// request sent again may succeed.
+func (s *Server) errorReplyRetry(service, text string, retry bool) []byte {
 	switch service {
 	case proto.ServicePublish, proto.ServiceMessage, proto.ServiceHistory:
-		return s.encode(service, &proto.ResultReply{Status: proto.StatusError, Message: text})
+		return s.encode(service, &proto.ResultReply{Status: proto.StatusError, Message: text, Retry: retry})
 	}
-	return s.encode(service, &proto.StatusReply{Status: proto.StatusError, Description: text})
+	return s.encode(service, &proto.StatusReply{Status: proto.StatusError, Description: text, Retry: retry})
 }
 
 // request is one client request being served.
@@ -212,7 +219,7 @@ func (r *request) rejectText(text lang.Text, detail string) []byte {
 // with retry.
 func (r *request) rejectRetry(text lang.Text) []byte {
 	r.s.rejected.Info(r.s.log, "request rejected", "service", r.service, "reason", text.EN, "retry", true)
-	return r.s.encode(r.service, &proto.StatusReply{Status: proto.StatusError, Description: text.In(r.lang), Retry: true})
+	return r.s.errorReplyRetry(r.service, text.In(r.lang), true)
 }
 
 // name reads a required name field and validates it.
@@ -256,6 +263,12 @@ func (r *request) write(ctx context.Context, op, requested store.Op) (store.Op, 
 }
 
 func (r *request) failed(err error) []byte {
+	// A write that the server's stop interrupted is no fault. The client
+	// sends it again, with its id, and another server takes it.
+	if errors.Is(err, context.Canceled) || errors.Is(err, replica.ErrStopped) {
+		r.s.log.Info("write interrupted by shutdown", "service", r.service, "err", err)
+		return r.s.errorReplyRetry(r.service, textShuttingDown.In(r.lang), true)
+	}
 	r.s.log.Error("write failed", "service", r.service, "err", err)
 	return r.s.errorReply(r.service, textInternal.In(r.lang))
 }
