@@ -557,7 +557,7 @@ func (n *Node) rankOfLocked(name string) int64 {
 	return 0
 }
 
-// memberSeen is what a node knows of one member's history.
+// memberSeen records one member's history as this node saw it.
 type memberSeen struct {
 	first   time.Time // when this node first listed it
 	replied bool      // it has replied to a majority check

@@ -220,7 +220,11 @@ func (r *Reference) touch(service string, data proto.Data, peer string) (proto.S
 		r.log.Info("server registered", "name", s.Name, "rank", s.Rank, "addr", s.Addr, "clock", r.lamport())
 	}
 	if res.addrMoved {
-		r.log.Info("server address changed", "name", s.Name, "rank", s.Rank, "old_addr", res.oldAddr, "addr", s.Addr, "clock", r.lamport())
+		if r.shared.moved(s.Name, res.oldAddr, s.Addr, r.cfg.Now(), r.cfg.HeartbeatExpiry) {
+			r.shared.log.Warn(r.log, "two servers share one name, give each its own --name", "name", s.Name, "rank", s.Rank, "addrs", []string{res.oldAddr, s.Addr}, "clock", r.lamport())
+		} else {
+			r.log.Info("server address changed", "name", s.Name, "rank", s.Rank, "old_addr", res.oldAddr, "addr", s.Addr, "clock", r.lamport())
+		}
 	}
 	if res.revived {
 		r.log.Info("server available", "name", s.Name, "rank", s.Rank, "addr", s.Addr, "clock", r.lamport())

@@ -162,6 +162,7 @@ type Reference struct {
 	rejects  rejectLog
 	rankKept proto.RateLog // heartbeats that requested another rank for a registered name
 	full     fullLog       // new names rejected because the registry holds MaxServers names
+	shared   sharedNames   // names whose heartbeats come from two addresses in turn
 
 	started   atomic.Bool // set by the first Run or by Close
 	closeOnce sync.Once

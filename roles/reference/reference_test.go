@@ -615,3 +615,27 @@ func TestParseLang(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedNameWarned sends heartbeats under one name from two addresses
+// in turn, as two servers started with the same --name do. The reference
+// warns that they share it, while a single move, as after a restart on
+// another port, stays an ordinary change of address.
+func TestSharedNameWarned(t *testing.T) {
+	ref := startReference(t, t.TempDir(), nil)
+	c := newClient(t, ref.ref.Endpoint())
+	c.rank("alpha", "tcp://127.0.0.1:5560")
+
+	c.call(proto.ServiceHeartbeat, &proto.HeartbeatRequest{User: "alpha", Addr: "tcp://127.0.0.1:5561"})
+	if lines := ref.logs.Lines("two servers share one name"); len(lines) != 0 {
+		t.Fatalf("one change of address warned of a shared name: %q", lines)
+	}
+	if lines := ref.logs.Lines("server address changed", "name=alpha"); len(lines) != 1 {
+		t.Errorf("one change of address logged %d times, want once: %q", len(lines), lines)
+	}
+
+	c.call(proto.ServiceHeartbeat, &proto.HeartbeatRequest{User: "alpha", Addr: "tcp://127.0.0.1:5560"})
+	lines := ref.logs.Lines("two servers share one name", "name=alpha", "tcp://127.0.0.1:5560", "tcp://127.0.0.1:5561")
+	if len(lines) != 1 {
+		t.Errorf("moving back logged %d warnings of a shared name, want one: %q", len(lines), lines)
+	}
+}

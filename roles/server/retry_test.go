@@ -3,16 +3,23 @@ package server
 import (
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"testing"
 
 	"msgsys/proto"
+	"msgsys/store"
 )
 
 // TestElectionRejectionsSetRetry checks the replies to failed channel
 // creations. A change of coordinator sets retry, so that a msgsys client
 // sends the request once more. An existing name does not set it.
 func TestElectionRejectionsSetRetry(t *testing.T) {
-	s := &Server{cfg: Config{Clocks: proto.NewClocks(), Lang: "pt"}, log: slog.New(slog.DiscardHandler)}
+	st, err := store.Open(filepath.Join(t.TempDir(), "server.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := &Server{cfg: Config{Clocks: proto.NewClocks(), Lang: "pt"}, log: slog.New(slog.DiscardHandler), store: st}
 	r := &request{s: s, service: proto.ServiceChannel, lang: "pt"}
 	for _, c := range []struct {
 		err   error

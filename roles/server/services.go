@@ -307,6 +307,11 @@ func (r *request) channel(ctx context.Context) []byte {
 func (r *request) channelRejected(name string, err error) []byte {
 	switch {
 	case errors.Is(err, errChannelExists):
+		// The existing channel's own spelling, which /join takes, rather
+		// than the one this request used.
+		if shown, ok := r.s.store.ChannelName(name); ok {
+			name = shown
+		}
 		return r.rejectText(textChannelExists, name)
 	case errors.Is(err, errNoCoordinator):
 		return r.rejectRetry(textNoCoordinator)

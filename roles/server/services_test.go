@@ -30,6 +30,10 @@ func TestClientServicesEndToEnd(t *testing.T) {
 	if status(dup) != proto.StatusError {
 		t.Fatalf("duplicate channel: %v", dup.Data)
 	}
+	// The description names the channel as stored, which /join takes.
+	if description, _ := dup.Data["description"].(string); !strings.HasSuffix(description, ": geral") {
+		t.Errorf("duplicate channel described as %q, want it to name geral as stored", description)
+	}
 	channels := cl.call(proto.ServiceChannels, &proto.EmptyRequest{})
 	if got := proto.AsStrings(channels.Data["channels"]); strings.Join(got, ",") != "geral" {
 		t.Fatalf("channels = %v", got)
