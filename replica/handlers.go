@@ -76,6 +76,12 @@ func (r *Replicator) checkReplicate(frame []byte) (ReplicateRequest, error) {
 	}
 	r.witness(ServiceReplicate, req.Clock)
 
+	// A probe carries its origin too, whose have the reply gives.
+	if req.Origin == "" {
+		err := errors.New("replica: replicate request without an origin")
+		r.badRequests.Warn(r.log, "invalid replicate request", "err", err)
+		return req, err
+	}
 	for _, op := range req.Ops {
 		if op.Origin != req.Origin {
 			err := fmt.Errorf("replica: op of origin %q in a batch of %q", op.Origin, req.Origin)

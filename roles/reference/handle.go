@@ -196,9 +196,12 @@ func (r *Reference) touch(service string, data proto.Data, peer string) (proto.S
 	// keeps its rank even when this reference lost its data file. Only a
 	// rank request may move a registered name to another rank, because a
 	// name must get its old rank back.
-	var want int64
-	if n, ok, err := data.OptInt("rank"); err == nil && ok && n > 0 {
-		want = n
+	want, _, err := data.OptInt("rank")
+	switch {
+	case err != nil:
+		return proto.ServerInfo{}, rejectField(service, err)
+	case want < 0:
+		return proto.ServerInfo{}, rejectField(service, &proto.FieldError{Field: "rank", Reason: proto.ReasonNegative})
 	}
 	res, err := r.registry.touch(name, addr, want, service == proto.ServiceRank, r.cfg.Now())
 	if errors.Is(err, errRegistryFull) {

@@ -639,3 +639,25 @@ func TestSharedNameWarned(t *testing.T) {
 		t.Errorf("moving back logged %d warnings of a shared name, want one: %q", len(lines), lines)
 	}
 }
+
+// TestRankOfWrongTypeRejected sends rank and heartbeat requests whose rank
+// is not a non-negative integer. Each gets an error reply that names the
+// field, and no name is registered.
+func TestRankOfWrongTypeRejected(t *testing.T) {
+	ref := startReference(t, t.TempDir(), nil)
+	c := newClient(t, ref.ref.Endpoint())
+	for _, service := range []string{proto.ServiceRank, proto.ServiceHeartbeat} {
+		for _, rank := range []any{"7", -5, 2.5, uint64(1<<64 - 1)} {
+			env := c.raw(encodeMap(t, map[string]any{"service": service, "data": map[string]any{"user": "zeta", "rank": rank}}))
+			if status, _, _ := env.Data.OptString("status"); status != proto.StatusError {
+				t.Errorf("%s with rank %v: reply %v, want an error", service, rank, env.Data)
+			}
+			if description, _ := env.Data["description"].(string); !strings.Contains(description, `"rank"`) {
+				t.Errorf("%s with rank %v: description %q does not name the field", service, rank, description)
+			}
+		}
+	}
+	if got := c.list(); len(got) != 0 {
+		t.Errorf("list after rejected requests = %v, want none", got)
+	}
+}

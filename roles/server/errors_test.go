@@ -11,6 +11,7 @@ import (
 	"msgsys/internal/testkit"
 	"msgsys/lang"
 	"msgsys/proto"
+	"msgsys/replica"
 )
 
 type logBuffer = testkit.Buffer
@@ -254,5 +255,43 @@ func TestPeerErrorsInEnglish(t *testing.T) {
 		if description, _ := env.Data["description"].(string); description != tc.want {
 			t.Errorf("%s: description %q, want %q", tc.name, description, tc.want)
 		}
+	}
+}
+
+// TestPeerRejectsWrongFields sends server-to-server requests whose fields
+// have the wrong type or value. Each gets an error reply instead of the
+// success that ignoring the field would give.
+func TestPeerRejectsWrongFields(t *testing.T) {
+	c := startCluster(t, 1)
+	s := c.servers[serverName(1)].server
+	r := proto.NewRequester(s.Addr())
+	defer r.Close()
+
+	cases := []struct {
+		name    string
+		service string
+		data    map[string]any
+	}{
+		{"election with a text epoch", proto.ServiceElection, map[string]any{"epoch": "x"}},
+		{"election with a negative epoch", proto.ServiceElection, map[string]any{"epoch": -1}},
+		{"announcement without a coordinator", serviceCoordinator, map[string]any{}},
+		{"announcement with a text epoch", serviceCoordinator, map[string]any{"coordinator": "server-9", "epoch": "5"}},
+		{"replicate without an origin", replica.ServiceReplicate, map[string]any{}},
+	}
+	for _, tc := range cases {
+		payload, err := r.Request(context.Background(), encodeMap(t, map[string]any{"service": tc.service, "data": tc.data}), 5*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		env, err := proto.Decode(payload)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if status(env) != proto.StatusError {
+			t.Errorf("%s: reply %v, want an error", tc.name, env.Data)
+		}
+	}
+	if a, _ := s.Coordinator(); a.Coordinator != serverName(1) {
+		t.Errorf("coordinator %q after the bad announcements, want server-1", a.Coordinator)
 	}
 }

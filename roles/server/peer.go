@@ -197,7 +197,11 @@ func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 		// a moment for this server's own election before it wins
 		// (election.Declined). The caller ignores an announcement older
 		// than its epoch, so this server notes that epoch first.
-		epoch, _, _ := env.Data.OptInt("epoch")
+		epoch, err := peerEpoch(env.Data)
+		if err != nil {
+			s.badInput.Warn(s.log, "invalid peer request", "service", service, "err", err)
+			return s.errorReply(service, describe(err, l))
+		}
 		if !s.Serving() || !s.mayCoordinate() {
 			s.node.ObserveEpoch(uint64(max(epoch, 0)))
 			return s.errorReply(service, textCatchingUp.In(l))
@@ -207,6 +211,14 @@ func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 	case proto.ServiceClock:
 		return s.encode(service, &proto.ClockReply{Time: unixSeconds(s.cfg.Clocks.Physical.Now())})
 	case serviceCoordinator:
+		if _, err := env.Data.String("coordinator"); err != nil {
+			s.badInput.Warn(s.log, "invalid peer request", "service", service, "err", err)
+			return s.errorReply(service, describe(err, l))
+		}
+		if _, err := peerEpoch(env.Data); err != nil {
+			s.badInput.Warn(s.log, "invalid peer request", "service", service, "err", err)
+			return s.errorReply(service, describe(err, l))
+		}
 		// The winner coordinates only once the members have replied, so a
 		// coordinator it replaces finishes the channel decision it has in
 		// flight before it replies.
@@ -227,6 +239,17 @@ func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
 	}
 	s.unknownPeerService.Warn(s.log, "unknown peer service", "service", proto.Shorten(service))
 	return s.errorReply(proto.ServiceError, textUnknownService.In(l)+proto.QuoteShort(service))
+}
+
+// peerEpoch reads the optional election epoch of an election request or
+// an announcement: absent is 0, and a value that is not a non-negative
+// integer is invalid.
+func peerEpoch(data proto.Data) (int64, error) {
+	epoch, _, err := data.OptInt("epoch")
+	if err == nil && epoch < 0 {
+		err = &proto.FieldError{Field: "epoch", Reason: proto.ReasonNegative}
+	}
+	return epoch, err
 }
 
 func unixSeconds(t time.Time) float64 {
