@@ -51,7 +51,7 @@ func (c *Client) readEdited(ctx context.Context, interrupt func(), prompts <-cha
 		for errors.Is(err, errLineCut) {
 			// The line lost text, so sending what is left would post
 			// part of a message as if it were whole.
-			c.out.Async(say(c.lang, textLineCut, maxLineRunes, proto.MaxTextBytes))
+			c.out.Async(say(c.lang, textLineCut, proto.MaxTextBytes))
 			line, err = c.editor.ReadLine()
 		}
 		if err != nil {

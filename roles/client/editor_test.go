@@ -243,7 +243,7 @@ func TestEditorRejectsCutLine(t *testing.T) {
 	h.type_(strings.Repeat("x", maxLineRunes+10))
 	h.waitFor("\a")
 	h.type_("\r")
-	h.waitFor("nada foi enviado: a linha passou de 8256 caracteres")
+	h.waitFor("nada foi enviado: a linha ficou longa demais e o excesso foi descartado; uma mensagem tem no máximo 8192 bytes")
 	h.type_(keyUpSeq + "\r")
 	h.waitFor("a mensagem tem 8256 bytes e o máximo é 8192; nada foi enviado")
 	h.type_("curta\r")

@@ -24,7 +24,7 @@ var (
 	textTextEmpty   = lang.Text{PT: "a mensagem está vazia", EN: "the message is empty"}
 	textTextTooLong = lang.Text{PT: "a mensagem tem %d bytes e o máximo é %d; nada foi enviado", EN: "the message has %d bytes and the maximum is %d; nothing was sent"}
 	textTextNotUTF8 = lang.Text{PT: "a mensagem não é UTF-8 válido", EN: "the message is not valid UTF-8"}
-	textLineCut     = lang.Text{PT: "nada foi enviado: a linha passou de %d caracteres e o excesso foi descartado (uma mensagem tem no máximo %d bytes; a seta para cima traz a linha de volta)", EN: "nothing was sent: the line went past %d characters and the excess was dropped (a message has at most %d bytes; Up brings the line back)"}
+	textLineCut     = lang.Text{PT: "nada foi enviado: a linha ficou longa demais e o excesso foi descartado; uma mensagem tem no máximo %d bytes (a seta para cima traz de volta o que ficou)", EN: "nothing was sent: the line grew too long and the excess was dropped; a message has at most %d bytes (Up brings back what was kept)"}
 	textTextControl = lang.Text{PT: "a mensagem tem caracteres de controle (só quebra de linha e tab são permitidos)", EN: "the message has control characters (only newline and tab are allowed)"}
 )
 

@@ -294,4 +294,17 @@ func TestPeerRejectsWrongFields(t *testing.T) {
 	if a, _ := s.Coordinator(); a.Coordinator != serverName(1) {
 		t.Errorf("coordinator %q after the bad announcements, want server-1", a.Coordinator)
 	}
+
+	// A frame of junk over the limit is described by its size.
+	payload, err := r.Request(context.Background(), bytes.Repeat([]byte{0xc1}, proto.MaxFrameBytes+1), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := proto.Decode(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if description, _ := env.Data["description"].(string); !strings.Contains(description, "too large") {
+		t.Errorf("oversized junk described as %q, want it called too large", description)
+	}
 }

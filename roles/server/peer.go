@@ -170,6 +170,12 @@ func peerLang(payload []byte) string {
 }
 
 func (s *Server) handlePeer(ctx context.Context, payload []byte) []byte {
+	// Checked first, so that a large frame of junk is described as too
+	// large rather than as unreadable.
+	if len(payload) > proto.MaxFrameBytes {
+		s.badInput.Warn(s.log, "invalid peer request", "reason", "too large", "bytes", len(payload))
+		return s.errorReply(proto.ServiceError, describe(proto.ErrFrameTooLarge, lang.EN))
+	}
 	service, err := proto.PeekService(payload)
 	if err != nil {
 		s.badInput.Warn(s.log, "invalid peer request", "err", err)
