@@ -3,8 +3,6 @@ package broker
 import (
 	"bytes"
 	"context"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,21 +107,7 @@ func TestWriteWithoutIDNotHedged(t *testing.T) {
 // the late one is dropped without reaching its next request.
 func TestLateReplyAfterHedgeDropped(t *testing.T) {
 	b := startBroker(t, hedgeConfig(t))
-	release := make(chan struct{})
-	var released sync.Once
-	unblock := func() { released.Do(func() { close(release) }) }
-	var first atomic.Bool
-	startServer(t, b, proto.Dealer, func(frames [][]byte) [][]byte {
-		if first.CompareAndSwap(false, true) {
-			<-release
-			late := append([][]byte{}, frames[:len(frames)-1]...)
-			return append(late, []byte("late"))
-		}
-		return frames
-	})
-	// Registered after the server's, so it runs first: a failed check
-	// must not leave the server blocked while its cleanup waits for it.
-	t.Cleanup(unblock)
+	unblock := startLateServer(t, b)
 	waitServers(t, b, 1)
 	startServer(t, b, proto.Dealer, echo)
 	waitServers(t, b, 2)

@@ -133,6 +133,28 @@ func startServer(tb testing.TB, b *Broker, typ zmq4.SocketType, handle func(fram
 	return s
 }
 
+// startLateServer connects a DEALER server that holds its first request
+// until unblock is called, then replies "late" to it, and echoes every
+// later request. unblock runs at the end of the test too, so that a failed
+// check does not leave the server blocked while its cleanup waits for it.
+func startLateServer(tb testing.TB, b *Broker) (unblock func()) {
+	tb.Helper()
+	release := make(chan struct{})
+	var once sync.Once
+	unblock = func() { once.Do(func() { close(release) }) }
+	var first atomic.Bool
+	startServer(tb, b, proto.Dealer, func(frames [][]byte) [][]byte {
+		if first.CompareAndSwap(false, true) {
+			<-release
+			late := append([][]byte{}, frames[:len(frames)-1]...)
+			return append(late, []byte("late"))
+		}
+		return frames
+	})
+	tb.Cleanup(unblock) // registered after the server's, so it runs first
+	return unblock
+}
+
 // hangUp is the reply that makes a testServer close its connection.
 var hangUp = [][]byte{}
 

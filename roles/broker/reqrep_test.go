@@ -208,18 +208,7 @@ func TestLateReplyDropped(t *testing.T) {
 	cfg.RequestTimeout = 200 * time.Millisecond
 	b := startBroker(t, cfg)
 
-	// The slow server holds its first request until released, then
-	// replies "late" to it, and echoes every later request.
-	release := make(chan struct{})
-	var first atomic.Bool
-	startServer(t, b, proto.Dealer, func(frames [][]byte) [][]byte {
-		if first.CompareAndSwap(false, true) {
-			<-release
-			late := append([][]byte{}, frames[:len(frames)-1]...)
-			return append(late, []byte("late"))
-		}
-		return frames
-	})
+	unblock := startLateServer(t, b)
 	waitServers(t, b, 1)
 
 	r := proto.NewRequester(b.FrontendEndpoint())
@@ -233,7 +222,7 @@ func TestLateReplyDropped(t *testing.T) {
 	}
 
 	// The server is stalled until its late reply, which the broker drops.
-	close(release)
+	unblock()
 	waitFor(t, 5*time.Second, "the late reply to unstall the server", func() bool {
 		b.table.mu.Lock()
 		defer b.table.mu.Unlock()

@@ -230,10 +230,7 @@ func TestPeerRequestAboveTransportLimitRejected(t *testing.T) {
 // requests and log the descriptions, so they are English unless the
 // request names a language.
 func TestPeerErrorsInEnglish(t *testing.T) {
-	c := startCluster(t, 1)
-	s := c.servers[serverName(1)].server
-	r := proto.NewRequester(s.Addr())
-	defer r.Close()
+	_, r := startPeerRequester(t)
 
 	cases := []struct {
 		name string
@@ -244,14 +241,7 @@ func TestPeerErrorsInEnglish(t *testing.T) {
 		{"portuguese requested", map[string]any{"clock": -1, "lang": "pt"}, "relógio lógico inválido: deve ser um inteiro de 0 a 2^53-1"},
 	}
 	for _, tc := range cases {
-		payload, err := r.Request(context.Background(), encodeMap(t, map[string]any{"service": proto.ServiceClock, "data": tc.data}), 5*time.Second)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
-		env, err := proto.Decode(payload)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
+		env := askRaw(t, r, encodeMap(t, map[string]any{"service": proto.ServiceClock, "data": tc.data}))
 		if description, _ := env.Data["description"].(string); description != tc.want {
 			t.Errorf("%s: description %q, want %q", tc.name, description, tc.want)
 		}
@@ -262,10 +252,7 @@ func TestPeerErrorsInEnglish(t *testing.T) {
 // have the wrong type or value. Each gets an error reply instead of the
 // success that ignoring the field would give.
 func TestPeerRejectsWrongFields(t *testing.T) {
-	c := startCluster(t, 1)
-	s := c.servers[serverName(1)].server
-	r := proto.NewRequester(s.Addr())
-	defer r.Close()
+	s, r := startPeerRequester(t)
 
 	cases := []struct {
 		name    string
@@ -279,14 +266,7 @@ func TestPeerRejectsWrongFields(t *testing.T) {
 		{"replicate without an origin", replica.ServiceReplicate, map[string]any{}},
 	}
 	for _, tc := range cases {
-		payload, err := r.Request(context.Background(), encodeMap(t, map[string]any{"service": tc.service, "data": tc.data}), 5*time.Second)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
-		env, err := proto.Decode(payload)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
+		env := askRaw(t, r, encodeMap(t, map[string]any{"service": tc.service, "data": tc.data}))
 		if status(env) != proto.StatusError {
 			t.Errorf("%s: reply %v, want an error", tc.name, env.Data)
 		}
@@ -296,7 +276,26 @@ func TestPeerRejectsWrongFields(t *testing.T) {
 	}
 
 	// A frame of junk over the limit is described by its size.
-	payload, err := r.Request(context.Background(), bytes.Repeat([]byte{0xc1}, proto.MaxFrameBytes+1), 10*time.Second)
+	env := askRaw(t, r, bytes.Repeat([]byte{0xc1}, proto.MaxFrameBytes+1))
+	if description, _ := env.Data["description"].(string); !strings.Contains(description, "too large") {
+		t.Errorf("oversized junk described as %q, want it called too large", description)
+	}
+}
+
+// startPeerRequester starts a one-server cluster and returns its server
+// and a requester on its server-to-server endpoint.
+func startPeerRequester(t *testing.T) (*Server, *proto.Requester) {
+	c := startCluster(t, 1)
+	s := c.servers[serverName(1)].server
+	r := proto.NewRequester(s.Addr())
+	t.Cleanup(func() { r.Close() })
+	return s, r
+}
+
+// askRaw sends frame to a server-to-server endpoint and decodes the reply.
+func askRaw(t *testing.T, r *proto.Requester, frame []byte) proto.Envelope {
+	t.Helper()
+	payload, err := r.Request(context.Background(), frame, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +303,5 @@ func TestPeerRejectsWrongFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if description, _ := env.Data["description"].(string); !strings.Contains(description, "too large") {
-		t.Errorf("oversized junk described as %q, want it called too large", description)
-	}
+	return env
 }

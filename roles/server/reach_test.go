@@ -21,15 +21,7 @@ func TestReachPingsKnownMembers(t *testing.T) {
 
 	reach := func(data map[string]any) proto.Envelope {
 		t.Helper()
-		payload, err := r.Request(context.Background(), encodeMap(t, map[string]any{"service": serviceReach, "data": data}), 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		env, err := proto.Decode(payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return env
+		return askRaw(t, r, encodeMap(t, map[string]any{"service": serviceReach, "data": data}))
 	}
 	reached := func(name string) bool {
 		t.Helper()
