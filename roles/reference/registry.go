@@ -62,6 +62,11 @@ type entry struct {
 	record
 	lastSeen  time.Time // last heartbeat or rank request; zero if none since start
 	available bool      // whether the latest log line reported the server available
+	// once marks a name first registered in this run that has sent one
+	// request only. Once it expires it leaves the registered servers at
+	// once: no server ran behind it long enough to store anything, and
+	// starting servers would otherwise wait for it for forgetAfter.
+	once bool
 }
 
 // registry holds every registration in memory and writes each change to the
@@ -237,7 +242,7 @@ func (g *registry) touch(name, addr string, want int64, moveKnown bool, now time
 		if err := g.put(key, rec); err != nil {
 			return res, err
 		}
-		e = &entry{record: rec}
+		e = &entry{record: rec, once: true}
 		g.entries[key] = e
 		g.maxRank = max(g.maxRank, rec.Rank)
 		res.registered = true
@@ -252,6 +257,7 @@ func (g *registry) touch(name, addr string, want int64, moveKnown bool, now time
 	}
 
 	res.revived = !e.available
+	e.once = e.once && !known
 	e.lastSeen, e.available = now, true
 	res.server = e.info()
 	return res, nil
@@ -290,14 +296,15 @@ func (g *registry) removeForgottenLocked(now time.Time) (*proto.ServerInfo, erro
 }
 
 // forgottenLocked reports whether e is left out of the registered servers
-// at now: not available, and last seen more than forgetAfter before now. A
-// server not seen since the reference started counts as seen at the start.
+// at now: not available, and last seen more than forgetAfter before now or
+// seen only once. A server not seen since the reference started counts as
+// seen at the start.
 func (g *registry) forgottenLocked(e *entry, now time.Time) bool {
 	lastSeen := e.lastSeen
 	if lastSeen.IsZero() {
 		lastSeen = g.started
 	}
-	return !e.available && now.Sub(lastSeen) > forgetAfter
+	return !e.available && (e.once || now.Sub(lastSeen) > forgetAfter)
 }
 
 // rankHolderLocked returns the folded name holding rank, or "".

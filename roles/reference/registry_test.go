@@ -76,3 +76,40 @@ func TestRegisteredForgetsLongGoneServers(t *testing.T) {
 		t.Errorf("registered after its return = %v, want gone in it", got)
 	}
 }
+
+// TestOneRequestNameLeavesRegisteredAtExpiry registers one name with a
+// single request, as a probe or a server that died at once does, and one
+// that goes on with a heartbeat. Once both expire, the first leaves the
+// registered servers at once and the second stays for forgetAfter.
+func TestOneRequestNameLeavesRegisteredAtExpiry(t *testing.T) {
+	start := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	g, err := openRegistry(filepath.Join(t.TempDir(), "reference.db"), DefaultMaxServers, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.close()
+	for _, name := range []string{"ghost", "real"} {
+		if _, err := g.touch(name, "tcp://127.0.0.1:5560", 0, true, start); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := g.touch("real", "", 0, false, start.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+
+	registered := func(now time.Time) []string {
+		var out []string
+		for _, s := range g.registered(now) {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	if got := registered(start.Add(time.Second)); !slices.Equal(got, []string{"ghost", "real"}) {
+		t.Errorf("registered while both are available = %v, want [ghost real]", got)
+	}
+	now := start.Add(5 * time.Second)
+	g.expire(now, 3*time.Second)
+	if got := registered(now); !slices.Equal(got, []string{"real"}) {
+		t.Errorf("registered after both expired = %v, want [real]", got)
+	}
+}
