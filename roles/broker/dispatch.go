@@ -331,6 +331,11 @@ func (t *table) expire(now time.Time) (failed []failedRequest, hedges []dispatch
 		if s.stalled && s.abandoned == 0 {
 			s.stalled = false
 		}
+		// A slow server that holds nothing any more, not even a tombstone,
+		// has nothing left to reply to, so it takes requests again.
+		if s.slow && s.inflight == 0 && s.abandoned == 0 {
+			s.slow = false
+		}
 	}
 
 	for len(t.waiting) > 0 && !now.Before(t.waiting[0].deadline) {

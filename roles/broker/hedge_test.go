@@ -169,4 +169,10 @@ func TestTableHedgeFailsOnceBothTimeOut(t *testing.T) {
 	if len(failed) != 1 || failed[0].reason != failTimeout {
 		t.Fatalf("the copy's timeout failed %+v, want one timeout", failed)
 	}
+
+	// Once a's tombstone expires, a holds nothing and takes requests again.
+	tab.expire(now.Add(tab.timeout + tab.tombstoneTTL))
+	if a.slow || a.stalled {
+		t.Errorf("a, holding nothing, is still slow (%v) or stalled (%v)", a.slow, a.stalled)
+	}
 }
