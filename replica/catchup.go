@@ -194,12 +194,19 @@ func total(version map[string]uint64) uint64 {
 // writes, so without it a write acknowledged while this server was marked
 // lagging would never arrive if its origin died before pushing it again:
 // a surviving peer holds it, and this pull fetches it.
+//
+// While some peer does not reply to pushes, the pulls run ten times as
+// often, from the peers that do. When only the link to one server is cut,
+// that server's writes then reach this one through a third server within
+// a tenth of the period. A channel created there, or a user who logged in
+// there, is then known here before most clients send their next request.
 func (r *Replicator) AntiEntropy(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		return
 	}
-	ticker := time.NewTicker(every)
+	ticker := time.NewTicker(max(every/10, 10*time.Millisecond))
 	defer ticker.Stop()
+	var last time.Time
 	next := 0
 	for {
 		select {
@@ -207,47 +214,68 @@ func (r *Replicator) AntiEntropy(ctx context.Context, every time.Duration) {
 			return
 		case <-ticker.C:
 		}
-		r.mu.Lock()
-		peers := make([]Peer, 0, len(r.peers))
-		for _, p := range r.peers {
-			// A peer without msgsys replication holds nothing to pull. Its
-			// sender probes it again now and then and clears the mark.
-			if !r.unsupported[p.Name] {
-				peers = append(peers, p.Peer)
-			}
-		}
-		r.mu.Unlock()
-		if len(peers) == 0 {
+		peers, cut := r.pullPeers()
+		if len(peers) == 0 || (!cut && time.Since(last) < every) {
 			continue
 		}
-		slices.SortFunc(peers, func(a, b Peer) int { return strings.Compare(a.Name, b.Name) })
+		last = time.Now()
 		p := peers[next%len(peers)]
 		next++
+		r.antiEntropyPull(ctx, p)
+	}
+}
 
-		before := total(r.cfg.Store.VersionVector())
-		pullCtx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
-		earliest, err := r.pull(pullCtx, p)
-		cancel()
-		if err != nil {
-			r.log.Debug("anti-entropy pull failed", "peer", p.Name, "err", err)
+// pullPeers returns the peers to pull from, sorted by name: those that
+// replied to their last push or probe, or every peer when none did. A
+// peer without msgsys replication holds nothing to pull, and its sender
+// probes it again now and then and clears the mark. cut reports whether
+// some peer does not reply while another does.
+func (r *Replicator) pullPeers() (peers []Peer, cut bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var all []Peer
+	for _, p := range r.peers {
+		if r.unsupported[p.Name] {
 			continue
 		}
-		r.mu.Lock()
-		if r.unsynced[p.Name] {
-			delete(r.unsynced, p.Name)
-			r.log.Info("catch-up completed by anti-entropy", "peer", p.Name)
+		all = append(all, p.Peer)
+		if p.reachable {
+			peers = append(peers, p.Peer)
 		}
-		r.mu.Unlock()
-		// Under load every pull finds ops still on their way, so only
-		// older ones, which replication lost, make an INFO line.
-		fetched := total(r.cfg.Store.VersionVector()) - before
-		switch {
-		case fetched == 0:
-		case time.Since(time.Unix(0, earliest)) > inFlightAge:
-			r.log.Info("anti-entropy fetched missing ops", "peer", p.Name, "ops", fetched, "oldest", time.Unix(0, earliest).UTC())
-		default:
-			r.log.Debug("anti-entropy fetched ops in flight", "peer", p.Name, "ops", fetched)
-		}
+	}
+	cut = len(peers) > 0 && len(peers) < len(all)
+	if len(peers) == 0 {
+		peers = all
+	}
+	slices.SortFunc(peers, func(a, b Peer) int { return strings.Compare(a.Name, b.Name) })
+	return peers, cut
+}
+
+// antiEntropyPull pulls from p once and logs what it fetched.
+func (r *Replicator) antiEntropyPull(ctx context.Context, p Peer) {
+	before := total(r.cfg.Store.VersionVector())
+	pullCtx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
+	earliest, err := r.pull(pullCtx, p)
+	cancel()
+	if err != nil {
+		r.log.Debug("anti-entropy pull failed", "peer", p.Name, "err", err)
+		return
+	}
+	r.mu.Lock()
+	if r.unsynced[p.Name] {
+		delete(r.unsynced, p.Name)
+		r.log.Info("catch-up completed by anti-entropy", "peer", p.Name)
+	}
+	r.mu.Unlock()
+	// Under load every pull finds ops still on their way, so only
+	// older ones, which replication lost, make an INFO line.
+	fetched := total(r.cfg.Store.VersionVector()) - before
+	switch {
+	case fetched == 0:
+	case time.Since(time.Unix(0, earliest)) > inFlightAge:
+		r.log.Info("anti-entropy fetched missing ops", "peer", p.Name, "ops", fetched, "oldest", time.Unix(0, earliest).UTC())
+	default:
+		r.log.Debug("anti-entropy fetched ops in flight", "peer", p.Name, "ops", fetched)
 	}
 }
 

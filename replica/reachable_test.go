@@ -97,3 +97,34 @@ func TestStoodStill(t *testing.T) {
 		t.Error("a timer 4.5 s late does not count as a stop")
 	}
 }
+
+// TestPullPeersSkipsUnreachable lists three peers, one of which does not
+// reply to pushes, as at the end of a cut link. Anti-entropy pulls from
+// the two others, and reports the cut so that it pulls more often. With
+// no peer replying it tries them all.
+func TestPullPeersSkipsUnreachable(t *testing.T) {
+	r := New(testConfig(t))
+	for _, p := range []struct {
+		name      string
+		reachable bool
+	}{{"server-3", false}, {"server-2", true}, {"server-4", true}} {
+		r.peers[p.name] = &peer{Peer: Peer{Name: p.name, Addr: "tcp://127.0.0.1:1"}, reachable: p.reachable}
+	}
+
+	peers, cut := r.pullPeers()
+	if !cut || len(peers) != 2 || peers[0].Name != "server-2" || peers[1].Name != "server-4" {
+		t.Errorf("pull peers %v, cut %v, want [server-2 server-4] and a cut", peers, cut)
+	}
+
+	r.peers["server-3"].reachable = true
+	if _, cut := r.pullPeers(); cut {
+		t.Error("a cut reported while every peer replies")
+	}
+
+	for _, p := range r.peers {
+		p.reachable = false
+	}
+	if peers, cut := r.pullPeers(); cut || len(peers) != 3 {
+		t.Errorf("with no peer replying: pull peers %v, cut %v, want all three and no cut", peers, cut)
+	}
+}

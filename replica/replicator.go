@@ -106,6 +106,7 @@ type Replicator struct {
 	appended   *signal      // new own ops were sequenced
 	waiters    []*ackWaiter // writes waiting for their peers
 	catchingUp atomic.Bool
+	now        nowPulls        // pulls for requests that name what this server lacks
 	ctx        context.Context // Run's, parent of the senders'
 	wg         sync.WaitGroup
 

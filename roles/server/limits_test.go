@@ -38,6 +38,17 @@ func registerFakes(t *testing.T, c *cluster, n int) {
 		if _, ok := env.Data["rank"]; !ok {
 			t.Fatalf("register fake-%d: reply %v", i, env.Data)
 		}
+
+		// A heartbeat after the rank request, as a server that ran for a
+		// while sends: the reference keeps a name seen only once out of
+		// the registered servers once it expires.
+		beat, err := proto.Encode(proto.ServiceHeartbeat, &proto.HeartbeatRequest{User: request.User, Addr: request.Addr}, clocks.Meta())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ref.Request(context.Background(), beat, 2*time.Second); err != nil {
+			t.Fatalf("heartbeat of fake-%d: %v", i, err)
+		}
 	}
 }
 

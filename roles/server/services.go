@@ -90,7 +90,7 @@ func (s *Server) handleClient(ctx context.Context, payload []byte) []byte {
 	case proto.ServiceMessage:
 		reply = req.message(ctx)
 	case proto.ServiceHistory:
-		reply = req.history()
+		reply = req.history(ctx)
 	default:
 		// The name is quoted and cut, so that an error reply never carries
 		// invalid UTF-8 or kilobytes of whatever the request sent.
@@ -262,6 +262,20 @@ func (r *request) write(ctx context.Context, op, requested store.Op) (store.Op, 
 	return written, retry, err
 }
 
+// lookUp returns the stored spelling of a user or channel name through
+// find. A name this server lacks may come from a server whose pushes do
+// not reach this one, as at the end of a cut link. So the server pulls
+// from its peers once before it reports the name unknown.
+func (r *request) lookUp(ctx context.Context, find func(string) (string, bool), name string) (string, bool) {
+	if shown, ok := find(name); ok {
+		return shown, true
+	}
+	if !r.s.replica.PullNow(ctx) {
+		return "", false
+	}
+	return find(name)
+}
+
 func (r *request) failed(err error) []byte {
 	// A write that the server's stop interrupted is no fault. The client
 	// sends it again, with its id, and another server takes it.
@@ -339,7 +353,7 @@ func (r *request) publish(ctx context.Context) []byte {
 	if err := proto.ValidateText(text); err != nil {
 		return r.reject(err)
 	}
-	shownUser, ok := r.s.store.UserName(user)
+	shownUser, ok := r.lookUp(ctx, r.s.store.UserName, user)
 	if !ok {
 		return r.rejectText(textUnknownUser, user)
 	}
@@ -347,7 +361,7 @@ func (r *request) publish(ctx context.Context) []byte {
 	if err != nil {
 		return r.reject(err)
 	}
-	shownChannel, ok := r.s.store.ChannelName(normalized)
+	shownChannel, ok := r.lookUp(ctx, r.s.store.ChannelName, normalized)
 	if !ok {
 		return r.rejectText(textUnknownChannel, normalized)
 	}
@@ -383,11 +397,11 @@ func (r *request) message(ctx context.Context) []byte {
 	if err := proto.ValidateText(text); err != nil {
 		return r.reject(err)
 	}
-	shownSrc, ok := r.s.store.UserName(src)
+	shownSrc, ok := r.lookUp(ctx, r.s.store.UserName, src)
 	if !ok {
 		return r.rejectText(textUnknownUser, src)
 	}
-	shownDst, ok := r.s.store.UserName(dst)
+	shownDst, ok := r.lookUp(ctx, r.s.store.UserName, dst)
 	if !ok {
 		return r.rejectText(textUnknownUser, dst)
 	}
@@ -426,7 +440,7 @@ func (s *Server) publish(topic string, pub *proto.Publication, op store.Op) {
 	}
 }
 
-func (r *request) history() []byte {
+func (r *request) history(ctx context.Context) []byte {
 	limit, ok, err := r.data.OptInt("limit")
 	if err != nil {
 		return r.reject(err)
@@ -460,7 +474,7 @@ func (r *request) history() []byte {
 		if err != nil {
 			return r.reject(err)
 		}
-		if !r.s.store.HasChannel(name) {
+		if _, ok := r.lookUp(ctx, r.s.store.ChannelName, name); !ok {
 			return r.rejectText(textUnknownChannel, name)
 		}
 		messages, cursor, err = r.s.store.History(name, before, int(limit))
