@@ -47,17 +47,17 @@ func PeekLang(frame []byte) string {
 }
 
 // PeekRetrySafe reports whether a client request frame may run twice
-// with the effect of once: a read or a login, or a write whose data
-// carries a text id, by which servers recognise a repeat. A broker that
-// sends a request to a second server, when the first is slow to reply,
-// sends only these.
+// with the effect of once: a read, or a write whose data carries a text
+// id, by which servers recognise a repeat. A login is a write too, since
+// every login is stored with its time. A broker that sends a request to a
+// second server, when the first is slow to reply, sends only these.
 func PeekRetrySafe(frame []byte) bool {
 	service, err := PeekService(frame)
 	if err != nil {
 		return false
 	}
 	switch service {
-	case ServiceLogin, ServiceUsers, ServiceChannels, ServiceHistory:
+	case ServiceUsers, ServiceChannels, ServiceHistory:
 		return true
 	}
 	data := mapValue(frame, "data")

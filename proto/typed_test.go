@@ -6,6 +6,8 @@ import (
 	"os"
 	"reflect"
 	"testing"
+
+	"github.com/shamaton/msgpack/v2"
 )
 
 func TestDecodeIntoGoldenFrames(t *testing.T) {
@@ -151,5 +153,37 @@ func TestPeekServiceErrors(t *testing.T) {
 	}
 	if _, err := PeekService(append(bytes.Repeat([]byte{0x91}, 100), 0xc0)); !errors.Is(err, ErrTooDeep) {
 		t.Errorf("deep nesting: err = %v, want ErrTooDeep", err)
+	}
+}
+
+// TestPeekRetrySafe reads which requests a broker may send to a second
+// server: reads, and writes with a non-empty text id, logins included.
+func TestPeekRetrySafe(t *testing.T) {
+	encode := func(service string, data map[string]any) []byte {
+		t.Helper()
+		frame, err := msgpack.Marshal(map[string]any{"service": service, "data": data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return frame
+	}
+	cases := []struct {
+		name  string
+		frame []byte
+		safe  bool
+	}{
+		{"users", encode(ServiceUsers, map[string]any{}), true},
+		{"history", encode(ServiceHistory, map[string]any{"channel": "geral"}), true},
+		{"login without id", encode(ServiceLogin, map[string]any{"user": "ana"}), false},
+		{"login with id", encode(ServiceLogin, map[string]any{"user": "ana", "id": "a1"}), true},
+		{"publish with id", encode(ServicePublish, map[string]any{"user": "ana", "id": "p1"}), true},
+		{"publish with an empty id", encode(ServicePublish, map[string]any{"user": "ana", "id": ""}), false},
+		{"publish with a number for an id", encode(ServicePublish, map[string]any{"user": "ana", "id": 7}), false},
+		{"not MessagePack", []byte{0xc1}, false},
+	}
+	for _, tc := range cases {
+		if got := PeekRetrySafe(tc.frame); got != tc.safe {
+			t.Errorf("%s: retry-safe %v, want %v", tc.name, got, tc.safe)
+		}
 	}
 }

@@ -40,8 +40,8 @@ type Config struct {
 	// server is connected. With zero, such requests get an error reply at
 	// once.
 	QueueTimeout time.Duration
-	// HedgeAfter is how long a retry-safe request (a read, a login, or a
-	// write with an id) waits for its server before the broker sends it
+	// HedgeAfter is how long a retry-safe request (a read, or a write
+	// with an id) waits for its server before the broker sends it
 	// to a second server too. The first reply wins. Zero turns this off.
 	HedgeAfter time.Duration
 	// ServerCredit is the max number of requests in flight to one server
@@ -70,7 +70,10 @@ const (
 	// stopped replying (the servers' --ack-timeout, 500 ms), so that a
 	// slow peer does not double the cluster's load, and well below the
 	// request timeout.
-	DefaultHedgeAfter      = time.Second
+	DefaultHedgeAfter = time.Second
+	// minHedgeAfter keeps a typo such as 1ms from sending most requests
+	// to two servers.
+	minHedgeAfter          = 10 * time.Millisecond
 	DefaultServerCredit    = 64
 	DefaultSubscriberQueue = 10000
 	// maxWaiting and maxWaitingBytes bound the requests that wait for a
@@ -119,8 +122,8 @@ var (
 		EN: "broker: --queue-timeout must be 0 or more, not %v",
 	}
 	textHedgeAfterInvalid = lang.Text{
-		PT: "broker: --hedge-after precisa ser 0 ou mais, e não %v",
-		EN: "broker: --hedge-after must be 0 or more, not %v",
+		PT: "broker: --hedge-after precisa ser 0 (desligado) ou pelo menos 10ms, como 1s, e não %v",
+		EN: "broker: --hedge-after must be 0 (off) or at least 10ms, such as 1s, not %v",
 	}
 	textServerCreditInvalid = lang.Text{
 		PT: "broker: --server-credit precisa ser pelo menos 1, e não %d",
@@ -153,7 +156,7 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf(textRequestTimeoutInvalid.In(l), cfg.RequestTimeout)
 	case cfg.QueueTimeout < 0:
 		return fmt.Errorf(textQueueTimeoutInvalid.In(l), cfg.QueueTimeout)
-	case cfg.HedgeAfter < 0:
+	case cfg.HedgeAfter != 0 && cfg.HedgeAfter < minHedgeAfter:
 		return fmt.Errorf(textHedgeAfterInvalid.In(l), cfg.HedgeAfter)
 	case cfg.ServerCredit < 1:
 		return fmt.Errorf(textServerCreditInvalid.In(l), cfg.ServerCredit)
@@ -296,7 +299,11 @@ func (b *Broker) Run(ctx context.Context) error {
 
 	if b.frontend != nil {
 		b.log.Info("request broker started", "frontend", b.frontend.Bound(), "backend", b.backend.Bound(),
-			"request_timeout", b.cfg.RequestTimeout, "server_credit", b.cfg.ServerCredit)
+			"request_timeout", b.cfg.RequestTimeout, "hedge_after", b.cfg.HedgeAfter, "server_credit", b.cfg.ServerCredit)
+		if b.cfg.HedgeAfter >= b.cfg.RequestTimeout {
+			b.log.Warn("requests never go to a second server, --hedge-after is not below --request-timeout",
+				"hedge_after", b.cfg.HedgeAfter, "request_timeout", b.cfg.RequestTimeout)
+		}
 		start(func() { b.frontend.Serve(ctx, b.serveClient) })
 		start(func() { b.backend.Serve(ctx, b.serveServer) })
 		start(func() { b.expireLoop(ctx) })

@@ -46,8 +46,8 @@ func Command() *cli.Command {
 			})},
 		&cli.DurationFlag{Name: "hedge-after", Value: defaults.HedgeAfter, EnvVars: []string{"MSGSYS_HEDGE_AFTER"},
 			Usage: common.HelpText(lang.Text{
-				PT: "tempo que uma leitura, um login ou uma escrita com id espera pelo seu servidor antes que o broker a envie também a outro servidor, valendo a primeira resposta; 0 nunca envia",
-				EN: "time a read, a login or a write with an id waits for its server before the broker sends it to another server too, and the first reply wins; 0 never does",
+				PT: "tempo que uma leitura ou uma escrita com id espera pelo seu servidor antes que o broker a envie também a outro servidor, valendo a primeira resposta; 0 nunca envia",
+				EN: "time a read or a write with an id waits for its server before the broker sends it to another server too, and the first reply wins; 0 never does",
 			})},
 		&cli.IntFlag{Name: "server-credit", Value: defaults.ServerCredit, EnvVars: []string{"MSGSYS_SERVER_CREDIT"},
 			Usage: common.HelpText(lang.Text{

@@ -33,7 +33,7 @@ type request struct {
 	// Hedging: a retry-safe request that its server leaves unanswered for
 	// hedgeAfter is sent to a second server too, and the first reply
 	// wins. Guarded by table.mu.
-	retrySafe bool      // a read, a login, or a write with an id
+	retrySafe bool      // a read, or a write with an id
 	sentAt    time.Time // when it was handed to holder
 	holder    *server   // the server it is pending on
 	hedged    bool      // it has, or is, a copy on a second server
@@ -367,6 +367,9 @@ func (t *table) hedge(req *request, now time.Time) *request {
 	}
 	req.hedged, req.twin = true, copied
 	t.hand(other, copied, now)
+	// The copy keeps the original's deadline, so the client's error
+	// still comes within the request timeout.
+	copied.deadline = req.deadline
 	return copied
 }
 
