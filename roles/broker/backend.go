@@ -121,13 +121,17 @@ func (b *Broker) expireLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-ticker.C:
-			failed, hedges, slowed := b.table.expire(now)
-			for _, addr := range slowed {
+			e := b.table.expire(now)
+			for _, addr := range e.slowed {
 				b.slowServers.Warn(b.log, "server slow to reply, sending its requests to another server too", "server", addr, "after", b.cfg.HedgeAfter)
 			}
-			b.dispatch(hedges)
+			b.dispatch(e.hedges)
+			for _, s := range e.dropped {
+				b.log.Warn("server disconnected, a request unanswered for too long", "server", s.addr, "after", 10*b.cfg.RequestTimeout)
+				s.conn.Close()
+			}
 			stalled := make(map[string]int)
-			for _, f := range failed {
+			for _, f := range e.failed {
 				if f.reason == failTimeout {
 					stalled[f.server]++
 				}

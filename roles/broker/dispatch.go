@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -91,9 +92,7 @@ func newTable(cfg Config) *table {
 		timeout:      cfg.RequestTimeout,
 		queueTimeout: cfg.QueueTimeout,
 		hedgeAfter:   cfg.HedgeAfter,
-		// NOTE: a reply later than this, from a server that meanwhile
-		// took a new request from the same client and envelope, would be
-		// taken for that request's reply.
+		// expire disconnects a server that is silent this long.
 		tombstoneTTL: 10 * cfg.RequestTimeout,
 	}
 }
@@ -297,7 +296,13 @@ func (t *table) drainWaiting(now time.Time, out []dispatch) []dispatch {
 // for the whole timeout, and gets no new requests while others can
 // take them. A request that a second server holds fails only when
 // both have timed out or gone.
-func (t *table) expire(now time.Time) (failed []failedRequest, hedges []dispatch, slowed []string) {
+//
+// A tombstone that expires shows that its server has not replied to a
+// request for tombstoneTTL. Its connection is returned in dropped, to be
+// closed: a reply even later would be taken for the reply to the next
+// request of the same client and envelope, which the server may hold by
+// then. A server reconnects with a clean slate.
+func (t *table) expire(now time.Time) (e expiry) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
@@ -307,6 +312,9 @@ func (t *table) expire(now time.Time) (failed []failedRequest, hedges []dispatch
 				if !now.Before(req.deadline) {
 					delete(s.pending, key)
 					s.abandoned--
+					if !slices.Contains(e.dropped, s) {
+						e.dropped = append(e.dropped, s)
+					}
 				}
 				continue
 			}
@@ -317,14 +325,14 @@ func (t *table) expire(now time.Time) (failed []failedRequest, hedges []dispatch
 					twin.twin, req.twin = nil, nil
 					continue
 				}
-				failed = append(failed, failedRequest{req, failTimeout, s.addr})
+				e.failed = append(e.failed, failedRequest{req, failTimeout, s.addr})
 				continue
 			}
 			if hedge := t.hedge(req, now); hedge != nil {
-				hedges = append(hedges, dispatch{hedge.holder, hedge})
+				e.hedges = append(e.hedges, dispatch{hedge.holder, hedge})
 				if !s.slow {
 					s.slow = true
-					slowed = append(slowed, s.addr)
+					e.slowed = append(e.slowed, s.addr)
 				}
 			}
 		}
@@ -339,9 +347,17 @@ func (t *table) expire(now time.Time) (failed []failedRequest, hedges []dispatch
 	}
 
 	for len(t.waiting) > 0 && !now.Before(t.waiting[0].deadline) {
-		failed = append(failed, failedRequest{t.popWaiting(), failNoServer, ""})
+		e.failed = append(e.failed, failedRequest{t.popWaiting(), failNoServer, ""})
 	}
-	return failed, hedges, slowed
+	return e
+}
+
+// expiry is what one run of expire found.
+type expiry struct {
+	failed  []failedRequest // requests whose clients get an error reply
+	hedges  []dispatch      // copies to write to a second server
+	slowed  []string        // servers newly marked slow
+	dropped []*server       // servers to disconnect, silent for tombstoneTTL
 }
 
 // hedge hands a copy of req to a second server when req is retry-safe,

@@ -31,7 +31,7 @@ func TestTableTombstoneKeepsKeyOffServer(t *testing.T) {
 	if s, _ := tab.assign(&request{key: "d"}, now); s != b {
 		t.Fatalf("second request went to %v, want b", s)
 	}
-	answers, _, _ := tab.expire(now.Add(time.Second))
+	answers := tab.expire(now.Add(time.Second)).failed
 	if len(answers) != 2 || answers[0].reason != failTimeout {
 		t.Fatalf("expire returned %+v, want two timeouts", answers)
 	}
@@ -92,7 +92,7 @@ func TestTableCreditAndQueue(t *testing.T) {
 	if s, failed := tab.assign(waiting, now); s != nil || failed != noFailure {
 		t.Fatalf("a request beyond every credit got %v (%v), want it to wait", s, failed)
 	}
-	answers, _, _ := tab.expire(now.Add(tab.queueTimeout))
+	answers := tab.expire(now.Add(tab.queueTimeout)).failed
 	if len(answers) != 1 || answers[0].req != waiting || answers[0].reason != failNoServer {
 		t.Fatalf("expire returned %+v, want the waiting request failed", answers)
 	}
@@ -105,7 +105,7 @@ func TestTableCreditAndQueue(t *testing.T) {
 	if s, failed := tab.assign(alone, now); s != nil || failed != noFailure {
 		t.Fatalf("with no server: %v (%v), want the request to wait", s, failed)
 	}
-	answers, _, _ = tab.expire(now.Add(tab.queueTimeout))
+	answers = tab.expire(now.Add(tab.queueTimeout)).failed
 	if len(answers) != 1 || answers[0].req != alone || answers[0].reason != failNoServer {
 		t.Fatalf("expire returned %+v, want the request failed at its deadline", answers)
 	}

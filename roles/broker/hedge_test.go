@@ -153,7 +153,8 @@ func TestTableHedgeFailsOnceBothTimeOut(t *testing.T) {
 	if s, _ := tab.assign(req, now); s != a {
 		t.Fatalf("request went to %v, want a", s)
 	}
-	failed, hedges, slowed := tab.expire(now.Add(tab.hedgeAfter))
+	e := tab.expire(now.Add(tab.hedgeAfter))
+	failed, hedges, slowed := e.failed, e.hedges, e.slowed
 	if len(failed) != 0 || len(hedges) != 1 || hedges[0].server != b {
 		t.Fatalf("after the hedge delay: failed %+v, hedges %+v, want one hedge to b", failed, hedges)
 	}
@@ -162,11 +163,11 @@ func TestTableHedgeFailsOnceBothTimeOut(t *testing.T) {
 	}
 
 	// The copy keeps the original's deadline: one error, at the timeout.
-	failed, _, _ = tab.expire(now.Add(tab.timeout - time.Millisecond))
+	failed = tab.expire(now.Add(tab.timeout - time.Millisecond)).failed
 	if len(failed) != 0 {
 		t.Fatalf("before the timeout: failed %+v, want none", failed)
 	}
-	failed, _, _ = tab.expire(now.Add(tab.timeout))
+	failed = tab.expire(now.Add(tab.timeout)).failed
 	if len(failed) != 1 || failed[0].reason != failTimeout {
 		t.Fatalf("at the timeout: failed %+v, want one timeout", failed)
 	}

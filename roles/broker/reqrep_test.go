@@ -452,3 +452,40 @@ func portugueseBroker(t *testing.T) *proto.Requester {
 	t.Cleanup(r.Close)
 	return r
 }
+
+// TestSilentServerDisconnected leaves a request unanswered for ten request
+// timeouts. The broker then closes the server's connection: a reply even
+// later would be taken for the reply to the same client's next request,
+// which the server could hold by then.
+func TestSilentServerDisconnected(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.RequestTimeout = 100 * time.Millisecond
+	cfg.HedgeAfter = 0
+	b := startBroker(t, cfg)
+	startLateServer(t, b)
+	waitServers(t, b, 1)
+	startServer(t, b, proto.Dealer, echo)
+	waitServers(t, b, 2)
+
+	r := proto.NewRequester(b.FrontendEndpoint())
+	defer r.Close()
+	reply, err := r.Request(context.Background(), encodeRequest(t, proto.ServiceUsers, 1), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, text, _ := decodeError(t, reply); text != failureTexts[failTimeout].EN {
+		t.Fatalf("description = %q, want the timeout text", text)
+	}
+
+	waitServers(t, b, 1)
+	for i := range 5 {
+		payload := fmt.Appendf(nil, "after the disconnect %d", i)
+		reply, err := r.Request(context.Background(), payload, 5*time.Second)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if !bytes.Equal(reply, payload) {
+			t.Fatalf("request %d: reply %q, want its own echo", i, reply)
+		}
+	}
+}
