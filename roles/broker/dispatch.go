@@ -352,7 +352,7 @@ func (t *table) expire(now time.Time) (e expiry) {
 	return e
 }
 
-// expiry is what one run of expire found.
+// expiry holds the findings of one run of expire.
 type expiry struct {
 	failed  []failedRequest // requests whose clients get an error reply
 	hedges  []dispatch      // copies to write to a second server

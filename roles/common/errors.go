@@ -26,6 +26,9 @@ const (
 	// Damaged is a data directory whose data is damaged and cannot be
 	// rebuilt from what the directory holds. Target is the directory.
 	Damaged
+	// NameInUse is a server name that another running server uses.
+	// Target is that server's endpoint, and Name the name.
+	NameInUse
 )
 
 // Resource is the port or the data that a StartError concerns. Its noun
@@ -111,6 +114,7 @@ type StartError struct {
 	Resource Resource     // port or data that failed
 	Target   string       // endpoint or path that failed
 	Holder   Holder       // likely other process for Locked
+	Name     string       // the name in use, for NameInUse
 	Err      error        // cause, such as the error of proto.Listen
 	// Hint is the English advice to the operator that Error adds in
 	// brackets after Err. Describe words it for Damaged in Portuguese,
@@ -150,6 +154,10 @@ var (
 		PT: "%s: %s %s está em uso por outro processo, provavelmente %s com o mesmo --data",
 		EN: "%s: %s %s is in use by another process, probably %s with the same --data",
 	}
+	textNameInUse = lang.Text{
+		PT: "%s: o nome %q já é usado por outro servidor em execução em %s; dê a cada servidor o seu próprio --name",
+		EN: "%s: the name %q is used by another server running at %s; give each server its own --name",
+	}
 	// textDamaged takes the target twice: the store's directory. English
 	// uses Error, which names what the log lacks.
 	textDamaged = lang.Text{
@@ -172,6 +180,8 @@ func (e *StartError) Describe(l string) string {
 		return fmt.Sprintf(textCreateFailed.In(l), e.Role, resource, e.Target, e.reason(l))
 	case Locked:
 		return fmt.Sprintf(textLocked.In(l), e.Role, resource, e.Target, e.Holder.In(l))
+	case NameInUse:
+		return fmt.Sprintf(textNameInUse.In(l), e.Role, e.Name, e.Target)
 	case Damaged:
 		if l == lang.EN {
 			// Error names what the log lacks, such as the missing

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	"msgsys/internal/testkit"
 	"msgsys/proto"
+	"msgsys/roles/common"
 )
 
 // registerFakes registers n servers named fake-0 ... with the cluster's
@@ -144,5 +147,50 @@ func TestCatchUpSkipsRegisteredInOneLine(t *testing.T) {
 	skipped := logs.Lines(`msg="registered servers beyond the peer limit not waited for"`)
 	if len(skipped) != 1 || !strings.Contains(skipped[0], "skipped=4 max_peers=16") {
 		t.Errorf("lines about registered servers beyond the limit %q, want one with skipped=4 max_peers=16", skipped)
+	}
+}
+
+// TestSharedNameRejected starts a second server under server-1's name,
+// with its own address and data, as an operator who copies a command
+// line does. It finds server-1 running under that name and does not
+// start, with an error that says what to change.
+func TestSharedNameRejected(t *testing.T) {
+	c := startCluster(t, 1)
+	cfg := c.config(serverName(1))
+	cfg.Data = filepath.Join(t.TempDir(), "copy")
+	copied, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = copied.Run(ctx)
+
+	var start *common.StartError
+	if !errors.As(err, &start) || start.Failure != common.NameInUse {
+		t.Fatalf("second server-1 ended with %v, want a start error for a name in use", err)
+	}
+	want := fmt.Sprintf("server: the name %q is used by another server running at %s; give each server its own --name", "server-1", c.servers[serverName(1)].server.Addr())
+	if got := start.Describe("en"); got != want {
+		t.Errorf("description %q, want %q", got, want)
+	}
+	if a, _ := c.servers[serverName(1)].server.Coordinator(); a.Coordinator != serverName(1) {
+		t.Errorf("server-1 accepts coordinator %q after the rejected start, want itself", a.Coordinator)
+	}
+}
+
+// TestSharedNameWarned hands a running server a list that names it at
+// another address, as when two servers with one name start together and
+// neither finds the other yet. It warns, and not for its own address.
+func TestSharedNameWarned(t *testing.T) {
+	log, logs := bufferLog(t)
+	s := &Server{cfg: Config{Name: "server-1", Addr: "tcp://127.0.0.1:5560"}, log: log}
+	s.noteSharedName([]proto.ServerInfo{{Name: "server-1", Rank: 1, Addr: "tcp://127.0.0.1:5560"}})
+	if lines := logs.Lines("another server uses this server's name"); len(lines) != 0 {
+		t.Fatalf("warned for its own address: %q", lines)
+	}
+	s.noteSharedName([]proto.ServerInfo{{Name: "Server-1", Rank: 1, Addr: "tcp://127.0.0.1:5570"}})
+	if lines := logs.Lines("another server uses this server's name", "other_addr=tcp://127.0.0.1:5570"); len(lines) != 1 {
+		t.Errorf("warnings of the other address %q, want one", lines)
 	}
 }

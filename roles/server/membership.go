@@ -12,6 +12,7 @@ import (
 	"msgsys/lang"
 	"msgsys/proto"
 	"msgsys/replica"
+	"msgsys/roles/common"
 )
 
 // requestRank registers with the reference and returns the rank it gives.
@@ -29,6 +30,34 @@ func (s *Server) requestRank(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("server: reference returned an invalid rank %v", reply.Rank)
 	}
 	return rank, nil
+}
+
+// checkNameFree fails the start when another running server uses this
+// server's name: the reference lists the name at another address, and
+// the server there replies to status with that name. Two servers under one
+// name would share a rank and both serve. An entry left by a server that
+// restarted on another port names an address where nothing replies.
+func (s *Server) checkNameFree(ctx context.Context) error {
+	var reply proto.ListReply
+	if err := s.askReference(ctx, proto.ServiceList, &proto.EmptyRequest{}, &reply); err != nil {
+		return nil // register reports an unreachable reference
+	}
+	for _, info := range reply.List {
+		if proto.FoldName(info.Name) != proto.FoldName(s.cfg.Name) || info.Addr == "" || info.Addr == s.cfg.Addr {
+			continue
+		}
+		env, err := s.ask(ctx, "status", info.Addr, serviceStatus, &proto.EmptyRequest{}, time.Second)
+		if err != nil {
+			continue
+		}
+		if name, _, _ := env.Data.OptString("name"); proto.FoldName(name) == proto.FoldName(s.cfg.Name) {
+			return &common.StartError{
+				Role: "server", Context: "server", Failure: common.NameInUse, Target: info.Addr, Name: s.cfg.Name,
+				Err: fmt.Errorf("the name %q is used by another server running at %s", s.cfg.Name, info.Addr),
+			}
+		}
+	}
+	return nil
 }
 
 // errReferenceRejected is the error of a request that got an error reply
@@ -117,6 +146,7 @@ func (s *Server) refreshServers(ctx context.Context) ([]election.Member, []proto
 		}
 		return nil, nil
 	}
+	s.noteSharedName(reply.List)
 	available, ignored := lowestRanks(reply.List, s.cfg.Name, s.cfg.MaxPeers)
 	s.noteIgnoredPeers(ignored)
 	members := make([]election.Member, 0, len(available))
@@ -137,6 +167,18 @@ func (s *Server) refreshServers(ctx context.Context) ([]election.Member, []proto
 		}
 	}
 	return members, registered
+}
+
+// noteSharedName warns when the reference lists this server's name at
+// another address. Each heartbeat moves the name to its sender's address,
+// so two servers started with the same --name see the other's address
+// now and then, and both serve under one rank.
+func (s *Server) noteSharedName(list []proto.ServerInfo) {
+	for _, info := range list {
+		if proto.FoldName(info.Name) == proto.FoldName(s.cfg.Name) && info.Addr != "" && info.Addr != s.cfg.Addr {
+			s.nameShared.Warn(s.log, "another server uses this server's name, give each its own --name", "addr", s.cfg.Addr, "other_addr", info.Addr)
+		}
+	}
 }
 
 // lowestRanks returns the servers of list that a server named self

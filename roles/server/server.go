@@ -200,6 +200,10 @@ type Server struct {
 	ignoredPeers int
 	peersIgnored proto.RateLog
 
+	// nameShared holds back the warnings that the reference lists this
+	// server's name at another address: a second server uses the name.
+	nameShared proto.RateLog
+
 	// unknownPeerService holds back warnings about peer requests for a
 	// service no server serves, apart from badInput so that a flood of
 	// malformed requests cannot hide them.
@@ -557,6 +561,9 @@ func (s *Server) Run(ctx context.Context) error {
 // reference returns another rank only when another name holds the one
 // asked for, and two servers with one rank would both win elections.
 func (s *Server) register(ctx context.Context) (int64, error) {
+	if err := s.checkNameFree(ctx); err != nil {
+		return 0, err
+	}
 	delay := 100 * time.Millisecond
 	for {
 		rank, err := s.requestRank(ctx)
