@@ -58,16 +58,7 @@ func TestFrozenServerRequestGoesToSecond(t *testing.T) {
 
 	// The frozen server got the first request only: the second went to
 	// the healthy one first, and later ones avoid the slow server.
-	for range 10 {
-		payload := encodeRequest(t, proto.ServiceChannels, 2)
-		reply, err := r.Request(context.Background(), payload, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(reply, payload) {
-			t.Fatalf("reply %q, want its echo", reply)
-		}
-	}
+	requireEchoes(t, r, "after the hedge", 10)
 	if n := frozen.received.Load(); n != 1 {
 		t.Errorf("frozen server received %d requests, want 1", n)
 	}
@@ -130,16 +121,7 @@ func TestLateReplyAfterHedgeDropped(t *testing.T) {
 		s := b.table.servers[0]
 		return !s.slow && s.abandoned == 0 && s.inflight == 0
 	})
-	for range 4 {
-		next := encodeRequest(t, proto.ServiceChannels, 2)
-		reply, err := r.Request(context.Background(), next, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(reply, next) {
-			t.Fatalf("reply %q, want its own echo, not the late reply", reply)
-		}
-	}
+	requireEchoes(t, r, "after the late reply", 4)
 }
 
 // TestTableHedgeFailsOnceBothTimeOut times out a hedged request on both

@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -153,6 +154,35 @@ func startLateServer(tb testing.TB, b *Broker) (unblock func()) {
 	})
 	tb.Cleanup(unblock) // registered after the server's, so it runs first
 	return unblock
+}
+
+// requireTimeout sends a users request through r and checks that it
+// gets the broker's timeout error.
+func requireTimeout(tb testing.TB, r *proto.Requester) {
+	tb.Helper()
+	reply, err := r.Request(context.Background(), encodeRequest(tb, proto.ServiceUsers, 1), 5*time.Second)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, text, _ := decodeError(tb, reply); text != failureTexts[failTimeout].EN {
+		tb.Fatalf("description = %q, want the timeout text", text)
+	}
+}
+
+// requireEchoes sends n requests through r, each named by prefix and its
+// number, and checks that each reply is its own echo.
+func requireEchoes(tb testing.TB, r *proto.Requester, prefix string, n int) {
+	tb.Helper()
+	for i := range n {
+		payload := fmt.Appendf(nil, "%s %d", prefix, i)
+		reply, err := r.Request(context.Background(), payload, 5*time.Second)
+		if err != nil {
+			tb.Fatalf("request %d: %v", i, err)
+		}
+		if !bytes.Equal(reply, payload) {
+			tb.Fatalf("request %d: reply %q, want its own echo", i, reply)
+		}
+	}
 }
 
 // hangUp is the reply that makes a testServer close its connection.

@@ -213,13 +213,7 @@ func TestLateReplyDropped(t *testing.T) {
 
 	r := proto.NewRequester(b.FrontendEndpoint())
 	defer r.Close()
-	reply, err := r.Request(context.Background(), encodeRequest(t, proto.ServiceUsers, 1), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, text, _ := decodeError(t, reply); text != failureTexts[failTimeout].EN {
-		t.Fatalf("description = %q, want the timeout text", text)
-	}
+	requireTimeout(t, r)
 
 	// The server is stalled until its late reply, which the broker drops.
 	unblock()
@@ -229,16 +223,7 @@ func TestLateReplyDropped(t *testing.T) {
 		s := b.table.servers[0]
 		return !s.stalled && len(s.pending) == 0
 	})
-	for i := range 5 {
-		payload := fmt.Appendf(nil, "after late reply %d", i)
-		reply, err := r.Request(context.Background(), payload, 5*time.Second)
-		if err != nil {
-			t.Fatalf("request %d: %v", i, err)
-		}
-		if !bytes.Equal(reply, payload) {
-			t.Fatalf("request %d: reply %q, want its own echo", i, reply)
-		}
-	}
+	requireEchoes(t, r, "after late reply", 5)
 }
 
 func TestNoServerError(t *testing.T) {
@@ -469,23 +454,8 @@ func TestSilentServerDisconnected(t *testing.T) {
 
 	r := proto.NewRequester(b.FrontendEndpoint())
 	defer r.Close()
-	reply, err := r.Request(context.Background(), encodeRequest(t, proto.ServiceUsers, 1), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, text, _ := decodeError(t, reply); text != failureTexts[failTimeout].EN {
-		t.Fatalf("description = %q, want the timeout text", text)
-	}
+	requireTimeout(t, r)
 
 	waitServers(t, b, 1)
-	for i := range 5 {
-		payload := fmt.Appendf(nil, "after the disconnect %d", i)
-		reply, err := r.Request(context.Background(), payload, 5*time.Second)
-		if err != nil {
-			t.Fatalf("request %d: %v", i, err)
-		}
-		if !bytes.Equal(reply, payload) {
-			t.Fatalf("request %d: reply %q, want its own echo", i, reply)
-		}
-	}
+	requireEchoes(t, r, "after the disconnect", 5)
 }
