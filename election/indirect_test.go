@@ -18,6 +18,8 @@ type network struct {
 	cut     map[[2]string]bool
 	reaches atomic.Int64 // Reach calls, so a test can wait for checks
 	changes atomic.Int64 // coordinators accepted by OnChange
+	// catchingUp names the nodes that decline elections. Read only.
+	catchingUp map[string]bool
 }
 
 // graphTransport is one node's side of a network.
@@ -47,6 +49,10 @@ func (nw *network) node(name string) *Node {
 func (tr *graphTransport) Elect(_ context.Context, m Member, epoch uint64) Reply {
 	if !tr.net.linked(tr.self.Name, m.Name) {
 		return NoReply
+	}
+	if tr.net.catchingUp[m.Name] {
+		tr.net.node(m.Name).ObserveEpoch(epoch)
+		return Declined
 	}
 	tr.net.node(m.Name).HandleElection(epoch, tr.self)
 	return OK
@@ -90,7 +96,17 @@ func (tr *graphTransport) Reach(_ context.Context, via, target Member) (bool, An
 // waits until all accept server-3.
 func startNetwork(t *testing.T) *network {
 	t.Helper()
-	nw := &network{nodes: make(map[string]*Node), cut: make(map[[2]string]bool)}
+	nw := runNetwork(t, nil)
+	nw.waitAgreed(t, "server-3")
+	return nw
+}
+
+// runNetwork runs three nodes, server-1 to server-3 with their ranks.
+// catchingUp names the nodes that may not coordinate: they decline
+// elections, as a server does while it catches up.
+func runNetwork(t *testing.T, catchingUp map[string]bool) *network {
+	t.Helper()
+	nw := &network{nodes: make(map[string]*Node), cut: make(map[[2]string]bool), catchingUp: catchingUp}
 	var members []Member
 	for i := 1; i <= 3; i++ {
 		members = append(members, Member{Name: fmt.Sprintf("server-%d", i), Rank: int64(i), Addr: fmt.Sprintf("tcp://127.0.0.1:%d", i)})
@@ -110,6 +126,7 @@ func startNetwork(t *testing.T) *network {
 			OKTimeout:       10 * time.Millisecond,
 			AnnounceTimeout: 50 * time.Millisecond,
 			OnChange:        func(Announcement) { nw.changes.Add(1) },
+			MayCoordinate:   func() bool { return !catchingUp[m.Name] },
 		})
 		n.SetMembers(members)
 		nw.nodes[m.Name] = n
@@ -121,7 +138,6 @@ func startNetwork(t *testing.T) *network {
 			n.Run(ctx)
 		}()
 	}
-	nw.waitAgreed(t, "server-3")
 	return nw
 }
 
@@ -225,4 +241,13 @@ func TestDeadCoordinatorNotReachedThroughOthers(t *testing.T) {
 	if nw.node("server-2").Indirect() || nw.node("server-1").Indirect() {
 		t.Error("a node counts the new coordinator as reachable only through others")
 	}
+}
+
+// TestCatchingUpHigherRankDoesNotBlock runs server-3 catching up, so it
+// declines elections while every other server reaches it. server-2 must
+// still win: the check through others is for a higher rank that does not
+// reply, not for one that declines.
+func TestCatchingUpHigherRankDoesNotBlock(t *testing.T) {
+	nw := runNetwork(t, map[string]bool{"server-3": true})
+	nw.waitAgreed(t, "server-2", "server-1", "server-2")
 }

@@ -259,7 +259,7 @@ func (n *Node) elect(ctx context.Context) {
 
 	if len(higher) > 0 {
 		n.log.Debug("election started", "higher", len(higher))
-		reply, decliner, okFrom := n.poll(ctx, higher)
+		poll := n.poll(ctx, higher)
 
 		// A higher rank that declines is catching up and starts its own
 		// election once it has caught up, which after a restart usually
@@ -267,25 +267,25 @@ func (n *Node) elect(ctx context.Context) {
 		// coordinator only until then, so it waits for that announcement
 		// first, once per election. A node that already coordinates
 		// changes nothing by winning again.
-		if reply == Declined && !n.IsCoordinator() {
-			n.log.Info("higher rank catching up, waiting for its announcement", "higher", decliner, "wait_ms", n.cfg.AnnounceTimeout.Milliseconds())
+		if poll.best == Declined && !n.IsCoordinator() {
+			n.log.Info("higher rank catching up, waiting for its announcement", "higher", poll.decliner, "wait_ms", n.cfg.AnnounceTimeout.Milliseconds())
 			if n.awaitAnnouncement(ctx) || ctx.Err() != nil {
 				return
 			}
-			reply, _, okFrom = n.poll(ctx, higher)
+			poll = n.poll(ctx, higher)
 		}
 
-		if reply == OK {
+		if poll.best == OK {
 			announced := n.awaitAnnouncement(ctx)
 			if ctx.Err() != nil {
 				return
 			}
 			// A coordinator behind a cut link confirms itself only to
 			// the members it reaches, which replied OK here.
-			if !announced && n.higherAliveElsewhere(ctx, withoutMembers(higher, okFrom)) {
+			if !announced && n.higherAliveElsewhere(ctx, poll.silent) {
 				return
 			}
-			n.noteSilent(okFrom)
+			n.noteSilent(poll.okFrom)
 			if !announced {
 				n.log.Warn("no announcement after ok, electing again")
 				n.Trigger()
@@ -293,20 +293,14 @@ func (n *Node) elect(ctx context.Context) {
 			return
 		}
 
-		// No higher rank replied, but one that others still reach is
-		// alive behind a cut link, and would bully this node back.
-		if n.higherAliveElsewhere(ctx, higher) {
+		// A higher rank that did not reply, but that others still reach,
+		// is alive behind a cut link and would bully this node back. One
+		// that declined is catching up, and this node wins meanwhile.
+		if n.higherAliveElsewhere(ctx, poll.silent) {
 			return
 		}
 	}
 	n.win(ctx, members)
-}
-
-// withoutMembers returns the members of list that are not in drop.
-func withoutMembers(list, drop []Member) []Member {
-	return slices.DeleteFunc(slices.Clone(list), func(m Member) bool {
-		return slices.ContainsFunc(drop, func(d Member) bool { return d.Name == m.Name })
-	})
 }
 
 // higherAliveElsewhere reports whether some other member reaches one of
@@ -373,16 +367,22 @@ func (n *Node) awaitAnnouncement(ctx context.Context) bool {
 	return false
 }
 
-// poll sends election to each member concurrently and returns the best
-// reply within OKTimeout: OK from any of them, else Declined, naming one
-// member that declined, else NoReply. okFrom lists the members that
-// replied OK.
-func (n *Node) poll(ctx context.Context, higher []Member) (best Reply, decliner string, okFrom []Member) {
+// pollResult is the outcome of one round of election messages.
+type pollResult struct {
+	best     Reply    // OK from any member, else Declined, else NoReply
+	decliner string   // one member that declined
+	okFrom   []Member // the members that replied OK
+	silent   []Member // the members that did not reply
+}
+
+// poll sends election to each member concurrently and collects their
+// replies within OKTimeout.
+func (n *Node) poll(ctx context.Context, higher []Member) pollResult {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.OKTimeout)
 	defer cancel()
 	epoch := n.Epoch()
 	var mu sync.Mutex
-	best = NoReply
+	res := pollResult{best: NoReply}
 	var wg sync.WaitGroup
 	for _, m := range higher {
 		wg.Add(1)
@@ -391,17 +391,21 @@ func (n *Node) poll(ctx context.Context, higher []Member) (best Reply, decliner 
 			reply := n.cfg.Transport.Elect(ctx, m, epoch)
 			mu.Lock()
 			defer mu.Unlock()
-			switch {
-			case reply == OK:
-				best = OK
-				okFrom = append(okFrom, m)
-			case reply == Declined && best == NoReply:
-				best, decliner = Declined, m.Name
+			switch reply {
+			case OK:
+				res.best = OK
+				res.okFrom = append(res.okFrom, m)
+			case Declined:
+				if res.best == NoReply {
+					res.best, res.decliner = Declined, m.Name
+				}
+			default:
+				res.silent = append(res.silent, m)
 			}
 		}()
 	}
 	wg.Wait()
-	return best, decliner, okFrom
+	return res
 }
 
 // win makes this node coordinator with a new epoch and announces it once.
