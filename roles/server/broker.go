@@ -48,13 +48,9 @@ func (s *Server) serveBroker(ctx context.Context) {
 
 		// The broker connection is closed, so the broker fails the requests
 		// it handed this server and sends new ones elsewhere while this
-		// server catches up. A catch-up after a partition is no pause.
-		if s.healed.Swap(false) {
-			s.log.Warn("partition healed, catching up before serving again")
-		} else {
-			s.pauses.Add(1)
-			s.log.Warn("server was paused, catching up before serving again")
-		}
+		// server catches up.
+		s.pauses.Add(1)
+		s.log.Warn("server was paused, catching up before serving again")
 		if err := s.replica.CatchUp(ctx, s.catchUpPeers(ctx), s.cfg.CatchUpTimeout, replica.Expected{}); err != nil {
 			s.log.Warn("serving before catch-up completed", "err", err)
 		}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/signal"
 	"time"
+
+	"msgsys/replica"
 )
 
 // Pause detection. A server that was frozen (SIGSTOP, a suspended VM)
@@ -127,8 +129,33 @@ func (s *Server) resyncAfterPartition() {
 		return
 	}
 	s.log.Warn("majority of servers reachable again, catching up before coordinating")
-	s.healed.Store(true)
-	s.requestResync()
+	select {
+	case s.healed <- struct{}{}:
+	default:
+	}
+}
+
+// catchUpAfterHeals runs the catch-ups that resyncAfterPartition asks
+// for, until ctx is done. The server goes on serving meanwhile, as it did
+// during the partition: it only may not coordinate. Leaving the broker, as
+// after a pause, failed the requests in flight, and in a cluster of two a
+// peer frozen for a second and a half is enough to look like a partition.
+func (s *Server) catchUpAfterHeals(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.healed:
+		}
+		if err := s.replica.CatchUp(ctx, s.catchUpPeers(ctx), s.cfg.CatchUpTimeout, replica.Expected{}); err != nil {
+			s.log.Warn("coordinating before catch-up completed", "err", err)
+		}
+		// The others may have elected a coordinator at a newer epoch.
+		s.learnEpoch(ctx)
+		s.log.Info("caught up after the partition")
+		s.catchingUp.Store(false)
+		s.node.Trigger()
+	}
 }
 
 func (s *Server) markAwake() { s.awake.Store(time.Now().UnixNano()) }

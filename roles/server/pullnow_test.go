@@ -40,3 +40,29 @@ func TestUnknownNamePulledFromPeer(t *testing.T) {
 		t.Errorf("post at server-1 to a channel only server-2 held: reply %v, want OK", env.Data)
 	}
 }
+
+// TestHealCatchUpKeepsServing makes server-1 regain a majority, as after a
+// partition or a peer frozen for a while in a cluster of two. It catches
+// up before it may coordinate again, and stays connected to the broker
+// the whole time, so no request in flight fails.
+func TestHealCatchUpKeepsServing(t *testing.T) {
+	c := startCluster(t, 2)
+	s1 := c.servers[serverName(1)].server
+	waitFor(t, 5*time.Second, "server-1 serving and free to coordinate", func() bool {
+		return s1.Serving() && s1.mayCoordinate()
+	})
+
+	pauses := s1.pauses.Load()
+	s1.resyncAfterPartition()
+	if s1.mayCoordinate() {
+		t.Error("server-1 may coordinate before its catch-up after the partition")
+	}
+	stoppedServing := false
+	waitFor(t, 10*time.Second, "server-1 caught up", func() bool {
+		stoppedServing = stoppedServing || !s1.Serving()
+		return s1.mayCoordinate()
+	})
+	if stoppedServing || s1.pauses.Load() != pauses {
+		t.Error("server-1 left the broker to catch up after the partition")
+	}
+}

@@ -148,9 +148,9 @@ type Server struct {
 	channelMu sync.Mutex // serialises channel decisions on the coordinator
 	serving   atomic.Bool
 	started   atomic.Bool // registered and caught up once; serveBroker runs
-	// healed asks serveBroker's next catch-up to count as the end of a
-	// partition rather than a pause (resyncAfterPartition).
-	healed atomic.Bool
+	// healed asks catchUpAfterHeals for a catch-up after a partition
+	// (resyncAfterPartition). Capacity 1: requests merge.
+	healed chan struct{}
 	// catchingUp is set while serveBroker catches up after a pause, when
 	// the watchdog must not ask for another catch-up.
 	catchingUp atomic.Bool
@@ -283,6 +283,7 @@ func New(cfg Config) (*Server, error) {
 		berkeley:  make(chan struct{}, 1),
 		ready:     make(chan struct{}),
 		resync:    make(chan struct{}, 1),
+		healed:    make(chan struct{}, 1),
 		resumed:   resumed,
 		noAdjust:  newPeerMarks(),
 		noClaims:  newPeerMarks(),
@@ -545,6 +546,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.started.Store(true)
 	start(s.serveBroker)
 	start(func(ctx context.Context) { s.replica.AntiEntropy(ctx, s.cfg.AntiEntropyEvery) })
+	start(s.catchUpAfterHeals)
 
 	<-ctx.Done()
 	s.serving.Store(false)
