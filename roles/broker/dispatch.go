@@ -29,7 +29,7 @@ type request struct {
 	// deadline is when the reply is due. For a waiting request it is when
 	// the wait ends, and for an abandoned one when its tombstone expires.
 	deadline  time.Time
-	abandoned bool // timed out or answered by its twin: a reply is dropped
+	abandoned bool // timed out, or its twin got the reply: a reply is dropped
 
 	// Hedging: a retry-safe request that its server leaves unanswered for
 	// hedgeAfter is sent to a second server too, and the first reply

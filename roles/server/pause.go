@@ -135,8 +135,8 @@ func (s *Server) resyncAfterPartition() {
 	}
 }
 
-// catchUpAfterHeals runs the catch-ups that resyncAfterPartition asks
-// for, until ctx is done. The server goes on serving meanwhile, as it did
+// catchUpAfterHeals runs the catch-ups that resyncAfterPartition
+// requests, until ctx is done. The server goes on serving meanwhile, as it did
 // during the partition: it only may not coordinate. Leaving the broker, as
 // after a pause, failed the requests in flight, and in a cluster of two a
 // peer frozen for a second and a half is enough to look like a partition.

@@ -469,7 +469,7 @@ type ReachRequest struct {
 	Clock     uint64 `msgpack:"clock"`
 }
 
-// ReachReply tells whether the member replied to the ping, and names the
+// ReachReply reports whether the member replied to the ping, and names the
 // coordinator the replier accepts, if any, as an announcement does.
 type ReachReply struct {
 	Status      string `msgpack:"status"`
