@@ -60,7 +60,7 @@ type Transport interface {
 	// whose election message reached a coordinator that has nothing new to
 	// announce.
 	Tell(ctx context.Context, a Announcement, m Member)
-	// Reach asks via to ping target on this node's behalf. It reports
+	// Reach requests via to ping target on this node's behalf. It reports
 	// whether target replied to via before ctx expired, and the
 	// coordinator via accepts, zero when none. A member that cannot tell,
 	// as a server of another implementation, reports false.

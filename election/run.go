@@ -114,7 +114,7 @@ type relayAnswer struct {
 	known   Announcement // the relay's coordinator
 }
 
-// reachedThroughOthers asks up to maxRelays other members to ping target
+// reachedThroughOthers requests up to maxRelays other members to ping target
 // and reports whether one of them reached it, with that relay's
 // coordinator. It returns at the first yes. A relay pings with its own
 // CheckTimeout, so the wait for the others is bounded by twice that.

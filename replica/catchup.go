@@ -225,30 +225,38 @@ func (r *Replicator) AntiEntropy(ctx context.Context, every time.Duration) {
 	}
 }
 
-// pullPeers returns the peers to pull from, sorted by name: those that
-// replied to their last push or probe, or every peer when none did. A
-// peer without msgsys replication holds nothing to pull, and its sender
-// probes it again now and then and clears the mark. cut reports whether
-// some peer does not reply while another does.
+// pullPeers returns the peers that anti-entropy pulls from, sorted by
+// name: those that replied to their last push or probe, or every peer when
+// none did. cut reports whether some peer does not reply while another
+// does.
 func (r *Replicator) pullPeers() (peers []Peer, cut bool) {
+	replying, silent := r.peersByReply()
+	if len(replying) == 0 {
+		return silent, false
+	}
+	return replying, len(silent) > 0
+}
+
+// peersByReply splits the peers, sorted by name, into those that replied
+// to their last push or probe and the others. A peer without msgsys
+// replication holds nothing to pull and is in neither. Its sender probes it
+// again now and then and clears the mark.
+func (r *Replicator) peersByReply() (replying, silent []Peer) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var all []Peer
 	for _, p := range r.peers {
-		if r.unsupported[p.Name] {
-			continue
-		}
-		all = append(all, p.Peer)
-		if p.reachable {
-			peers = append(peers, p.Peer)
+		switch {
+		case r.unsupported[p.Name]:
+		case p.reachable:
+			replying = append(replying, p.Peer)
+		default:
+			silent = append(silent, p.Peer)
 		}
 	}
-	cut = len(peers) > 0 && len(peers) < len(all)
-	if len(peers) == 0 {
-		peers = all
-	}
-	slices.SortFunc(peers, func(a, b Peer) int { return strings.Compare(a.Name, b.Name) })
-	return peers, cut
+	byName := func(a, b Peer) int { return strings.Compare(a.Name, b.Name) }
+	slices.SortFunc(replying, byName)
+	slices.SortFunc(silent, byName)
+	return replying, silent
 }
 
 // antiEntropyPull pulls from p once and logs what it fetched.

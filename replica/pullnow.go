@@ -57,8 +57,8 @@ func (r *Replicator) PullNow(ctx context.Context) bool {
 
 	// Without a peer that replies, as on the minority side of a partition,
 	// a pull would only make the request wait.
-	peers, _ := r.pullPeers()
-	if len(peers) == 0 || !r.anyReachable() {
+	peers, _ := r.peersByReply()
+	if len(peers) == 0 {
 		return false
 	}
 	// The first pull that succeeds ends the others, through cancel.
@@ -78,17 +78,4 @@ func (r *Replicator) PullNow(ctx context.Context) bool {
 	}
 	r.log.Debug("pull for an unknown name failed", "peers", len(peers))
 	return true
-}
-
-// anyReachable reports whether some peer replied to its last push or
-// probe.
-func (r *Replicator) anyReachable() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, p := range r.peers {
-		if p.reachable {
-			return true
-		}
-	}
-	return false
 }

@@ -29,9 +29,9 @@ func publishRequest(t *testing.T, id string) []byte {
 }
 
 // TestFrozenServerRequestGoesToSecond sends retry-safe requests while the
-// server that joined first never replies. Each is answered by the other
-// server after the hedge delay instead of failing at the timeout, and
-// later requests avoid the frozen server.
+// server that joined first never replies. The other server replies to each
+// after the hedge delay instead of a timeout error, and later requests
+// avoid the frozen server.
 func TestFrozenServerRequestGoesToSecond(t *testing.T) {
 	cfg := hedgeConfig(t)
 	b := startBroker(t, cfg)

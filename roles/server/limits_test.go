@@ -153,7 +153,7 @@ func TestCatchUpSkipsRegisteredInOneLine(t *testing.T) {
 // TestSharedNameRejected starts a second server under server-1's name,
 // with its own address and data, as an operator who copies a command
 // line does. It finds server-1 running under that name and does not
-// start, with an error that says what to change.
+// start, with an error that names the flag to change.
 func TestSharedNameRejected(t *testing.T) {
 	c := startCluster(t, 1)
 	cfg := c.config(serverName(1))

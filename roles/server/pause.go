@@ -136,10 +136,10 @@ func (s *Server) resyncAfterPartition() {
 }
 
 // catchUpAfterHeals runs the catch-ups that resyncAfterPartition
-// requests, until ctx is done. The server goes on serving meanwhile, as it did
-// during the partition: it only may not coordinate. Leaving the broker, as
-// after a pause, failed the requests in flight, and in a cluster of two a
-// peer frozen for a second and a half is enough to look like a partition.
+// requests, until ctx is done. The server goes on serving meanwhile, as
+// during the partition, and only coordinating waits. Leaving the broker,
+// as after a pause, would fail the requests in flight, and in a cluster of
+// two a peer frozen for 1.5 s looks like a partition.
 func (s *Server) catchUpAfterHeals(ctx context.Context) {
 	for {
 		select {
@@ -147,12 +147,15 @@ func (s *Server) catchUpAfterHeals(ctx context.Context) {
 			return
 		case <-s.healed:
 		}
-		if err := s.replica.CatchUp(ctx, s.catchUpPeers(ctx), s.cfg.CatchUpTimeout, replica.Expected{}); err != nil {
-			s.log.Warn("coordinating before catch-up completed", "err", err)
+		err := s.replica.CatchUp(ctx, s.catchUpPeers(ctx), s.cfg.CatchUpTimeout, replica.Expected{})
+		if err != nil {
+			s.log.Warn("catch-up after the partition incomplete, may coordinate again", "err", err)
+		} else {
+			s.log.Info("caught up after the partition")
 		}
+
 		// The others may have elected a coordinator at a newer epoch.
 		s.learnEpoch(ctx)
-		s.log.Info("caught up after the partition")
 		s.catchingUp.Store(false)
 		s.node.Trigger()
 	}

@@ -461,8 +461,8 @@ func (t *transport) Ping(ctx context.Context, m election.Member) bool {
 	return err == nil
 }
 
-// ReachRequest asks a server to ping a member, named as the reference
-// lists it, on the sender's behalf.
+// ReachRequest is a request to ping a member, named as the reference lists
+// it, on the sender's behalf.
 type ReachRequest struct {
 	Name      string `msgpack:"name"`
 	Timestamp string `msgpack:"timestamp"`

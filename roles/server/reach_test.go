@@ -9,8 +9,8 @@ import (
 	"msgsys/proto"
 )
 
-// TestReachPingsKnownMembers asks server-1, over its server-to-server
-// endpoint, to ping other servers on the caller's behalf. It reaches a
+// TestReachPingsKnownMembers sends server-1 reach requests, over its
+// server-to-server endpoint, to ping other servers on the caller's behalf. It reaches a
 // running member, not a stopped one, pings no name it does not list, and
 // rejects a request without a name.
 func TestReachPingsKnownMembers(t *testing.T) {

@@ -148,8 +148,8 @@ type Server struct {
 	channelMu sync.Mutex // serialises channel decisions on the coordinator
 	serving   atomic.Bool
 	started   atomic.Bool // registered and caught up once; serveBroker runs
-	// healed asks catchUpAfterHeals for a catch-up after a partition
-	// (resyncAfterPartition). Capacity 1: requests merge.
+	// healed carries requests for a catch-up after a partition to
+	// catchUpAfterHeals. Its capacity of 1 merges requests.
 	healed chan struct{}
 	// catchingUp is set while serveBroker catches up after a pause, when
 	// the watchdog must not ask for another catch-up.

@@ -267,8 +267,8 @@ func (r *request) write(ctx context.Context, op, requested store.Op) (store.Op, 
 // not reach this one, as at the end of a cut link. So the server pulls
 // from its peers once before it reports the name unknown.
 func (r *request) lookUp(ctx context.Context, find func(string) (string, bool), name string) (string, bool) {
-	if shown, ok := find(name); ok {
-		return shown, true
+	if stored, ok := find(name); ok {
+		return stored, true
 	}
 	if !r.s.replica.PullNow(ctx) {
 		return "", false
@@ -323,8 +323,8 @@ func (r *request) channelRejected(name string, err error) []byte {
 	case errors.Is(err, errChannelExists):
 		// The existing channel's own spelling, which /join takes, rather
 		// than the one this request used.
-		if shown, ok := r.s.store.ChannelName(name); ok {
-			name = shown
+		if stored, ok := r.s.store.ChannelName(name); ok {
+			name = stored
 		}
 		return r.rejectText(textChannelExists, name)
 	case errors.Is(err, errNoCoordinator):
